@@ -1,0 +1,48 @@
+import { describe, expect, test } from "bun:test"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { ConfigInvalid, loadConfig } from "./index.ts"
+
+describe("config", () => {
+  test("loads the defaults when nothing is given", () => {
+    const c = loadConfig({ env: {} })
+    expect(c.cluster.partitions).toBe(64)
+    expect(c.node.suspicionMs).toBe(3000)
+  })
+
+  test("a file overrides the defaults and the environment overrides the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "akis-cfg-"))
+    const file = join(dir, "c.yaml")
+    writeFileSync(file, "cluster:\n  partitions: 8\nnode:\n  heartbeatMs: 500\n")
+    const c = loadConfig({ file, env: { AKIS_CLUSTER__PARTITIONS: "16", AKIS_NODE__ROLES: "[worker]" } })
+    expect(c.cluster.partitions).toBe(16)
+    expect(c.node.heartbeatMs).toBe(500)
+    expect(c.node.roles).toEqual(["worker"])
+  })
+
+  test("string keys keep env values as text", () => {
+    const c = loadConfig({ env: { AKIS_NODE__ID: "123" } })
+    expect(c.node.id).toBe("123")
+  })
+
+  test("a wrong value fails with the key path and what was expected", () => {
+    const run = () => loadConfig({ env: { AKIS_CLUSTER__PARTITIONS: "-3", AKIS_STREAMS__REPLICAS: "2" } })
+    expect(run).toThrow(ConfigInvalid)
+    try {
+      run()
+    } catch (e) {
+      const msg = (e as ConfigInvalid).message
+      expect(msg).toContain("cluster.partitions: Expected a value between 1 and 4096")
+      expect(msg).toContain("streams.replicas")
+    }
+  })
+
+  test("an unknown key is refused rather than ignored", () => {
+    expect(() => loadConfig({ env: {}, overrides: { cluster: { partitons: 3 } } })).toThrow(/cluster.partitons/)
+  })
+
+  test("an unreadable file names the file", () => {
+    expect(() => loadConfig({ env: {}, file: "/nonexistent/akis.yaml" })).toThrow(/cannot read \/nonexistent\/akis.yaml/)
+  })
+})

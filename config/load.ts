@@ -1,0 +1,91 @@
+import { Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import YAML from "yaml"
+import { ConfigInvalid } from "./errors.ts"
+import { AkisConfig } from "./schema.ts"
+
+/** Where the default configuration file lives. */
+export const defaultConfigPath = join(import.meta.dir, "default.yaml")
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** Deep-merges `over` onto `base`: objects merge key by key, everything else replaces. */
+export const merge = (base: unknown, over: unknown): unknown => {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v)
+  return out
+}
+
+/**
+ * Turns `AKIS_<SECTION>__<KEY>=value` variables into a nested object. Key segments match the
+ * config's keys case-insensitively (AKIS_NODE__HEARTBEATMS → node.heartbeatMs); values are parsed
+ * as YAML scalars or flow lists, so `AKIS_NODE__ROLES=[worker]` and `AKIS_CLUSTER__PARTITIONS=8` work.
+ */
+export const envOverrides = (env: Record<string, string | undefined>, shape: unknown): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith("AKIS_") || raw === undefined || name === "AKIS_CONFIG") continue
+    const segments = name.slice(5).toLowerCase().split("__")
+    let target = out
+    let shapeAt: unknown = shape
+    segments.forEach((seg, i) => {
+      const key = (isObject(shapeAt) && Object.keys(shapeAt).find((k) => k.toLowerCase() === seg)) || seg
+      shapeAt = isObject(shapeAt) ? shapeAt[key] : undefined
+      if (i === segments.length - 1) target[key] = typeof shapeAt === "string" ? raw : YAML.parse(raw)
+      else target = (target[key] = isObject(target[key]) ? target[key] : {}) as Record<string, unknown>
+    })
+  }
+  return out
+}
+
+const formatIssues = (err: Schema.SchemaError): string =>
+  err.message
+    .split("\n")
+    .reduce<string[]>((lines, line) => {
+      const at = /^\s+at (.*)$/.exec(line)
+      if (at && lines.length > 0) {
+        const path = at[1]!.replace(/\["?([^"\]]+)"?\]/g, ".$1").replace(/^\./, "")
+        lines[lines.length - 1] = `  ${path}: ${lines[lines.length - 1]!.trim()}`
+      } else lines.push(line)
+      return lines
+    }, [])
+    .join("\n")
+
+/** Options for {@link loadConfig}. */
+export interface LoadOptions {
+  /** A YAML file merged over the defaults. */
+  readonly file?: string | undefined
+  /** Values merged last (tests, command-line flags). */
+  readonly overrides?: unknown
+  /** Environment to read `AKIS_*` from; pass `{}` to ignore the environment. */
+  readonly env?: Record<string, string | undefined>
+}
+
+/**
+ * Loads and validates the configuration: defaults ← file ← AKIS_* environment ← overrides.
+ * Throws {@link ConfigInvalid} naming every bad key with what was expected.
+ */
+export const loadConfig = (opts: LoadOptions = {}): AkisConfig => {
+  const read = (path: string): unknown => {
+    try {
+      return YAML.parse(readFileSync(path, "utf8")) ?? {}
+    } catch (cause) {
+      throw new ConfigInvalid({ message: `config: cannot read ${path}: ${(cause as Error).message}`, cause })
+    }
+  }
+  const env = opts.env ?? process.env
+  const file = opts.file ?? env.AKIS_CONFIG
+  const base = read(defaultConfigPath)
+  let merged = merge(base, file ? read(file) : {})
+  merged = merge(merged, envOverrides(env, base))
+  merged = merge(merged, opts.overrides ?? {})
+  try {
+    return Schema.decodeUnknownSync(AkisConfig)(merged, { errors: "all", onExcessProperty: "error" })
+  } catch (cause) {
+    const detail = Schema.isSchemaError(cause) ? formatIssues(cause) : String(cause)
+    throw new ConfigInvalid({ message: `invalid config${file ? ` (${file})` : ""}:\n${detail}`, cause })
+  }
+}

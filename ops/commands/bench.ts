@@ -1,0 +1,28 @@
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { benchmarks } from "../benchmarks/index.ts"
+
+/** Prints a result object as an aligned two-column table. */
+const table = (r: Record<string, unknown>): string => {
+  const w = Math.max(...Object.keys(r).map((k) => k.length))
+  return Object.entries(r).map(([k, v]) => `${k.padEnd(w)}  ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("\n")
+}
+
+/** `ops bench <name> [--json] [--runs N]`: runs one benchmark from ops/benchmarks/. */
+export const bench = Command.make(
+  "bench",
+  {
+    name: Argument.String("name").pipe(Argument.withDescription(`one of: ${Object.keys(benchmarks).join(", ")}`)),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object on the last line"), Flag.withDefault(false)),
+    runs: Flag.Int("runs").pipe(Flag.withDescription("repetitions where the benchmark takes a median"), Flag.optional),
+  },
+  Effect.fn(function* ({ name, json, runs }) {
+    const load = benchmarks[name]
+    if (!load) {
+      yield* Console.error(`unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}`)
+      return yield* Effect.sync(() => process.exit(2))
+    }
+    const result = yield* Effect.promise(async () => (await load()).run({ runs: Option.getOrUndefined(runs), json }))
+    yield* Console.log(json ? JSON.stringify(result) : table(result))
+  }),
+).pipe(Command.withDescription("run a benchmark and print its results (docs/benchmarks.md keeps them)"))

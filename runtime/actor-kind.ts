@@ -1,0 +1,59 @@
+import type { ReadingBatch } from "./batch.ts"
+
+/**
+ * What an actor may do while handling a reading or a tick. Outputs are buffered by the shard
+ * host and made durable before the next checkpoint, so a checkpoint never claims more than was
+ * published or stored.
+ */
+export interface ActorContext {
+  /** Current processing time, epoch ms, from the node's injected clock. */
+  readonly now: number
+  /** Shard being processed. */
+  readonly shard: number
+  /** JetStream sequence of the batch being processed (0 during ticks). */
+  readonly streamSeq: number
+  /**
+   * Publishes to JetStream after the current batch. `msgId` (deterministic, e.g. an alert
+   * transition id) lets JetStream drop the copy a replay after failover would publish again.
+   */
+  publish(subject: string, payload: unknown, msgId?: string): void
+  /** Hands reading `index` of `batch` to the shard's sink (telemetry history). */
+  store(batch: ReadingBatch, index: number): void
+}
+
+/**
+ * An actor kind, declared once. Instances are virtual: the shard host activates one on the
+ * first reading for its id (restoring its snapshot if it had one) and passivates it when idle.
+ * State is mutable and owned by the host; handlers run one at a time per shard, in stream order.
+ * The handlers are the per-reading hot path: plain synchronous code, no Promise, no I/O.
+ */
+export interface ActorKind<S> {
+  /** Kind name, as in the address `<kind>/<id>`. */
+  readonly name: string
+  /** A fresh instance. */
+  create(id: string, ctx: ActorContext): S
+  /** Handles reading `index` of `batch` (its id is `batch.ids[index]`). */
+  onReading(state: S, batch: ReadingBatch, index: number, ctx: ActorContext): void
+  /** Called for every active instance about once per tick interval (absence rules, timers). */
+  onTick?(state: S, ctx: ActorContext): void
+  /** A serialisable copy of the state (msgpack-able); must not alias mutable state. */
+  snapshot(state: S): unknown
+  /** Rebuilds an instance from {@link snapshot}'s output. */
+  restore(id: string, snapshot: unknown, ctx: ActorContext): S
+  /** Answers a live-state query (JSON-able result). */
+  query(state: S, request: unknown): unknown
+  /** May this instance be passivated now (e.g. false while a timer is pending)? Default: yes. */
+  canPassivate?(state: S, now: number): boolean
+}
+
+/** Address of an actor: `<kind>/<id>`. */
+export interface ActorAddress {
+  readonly kind: string
+  readonly id: string
+}
+
+/** Parses `<kind>/<id>`; the id may contain further slashes. */
+export const parseAddress = (s: string): ActorAddress | undefined => {
+  const i = s.indexOf("/")
+  return i <= 0 || i === s.length - 1 ? undefined : { kind: s.slice(0, i), id: s.slice(i + 1) }
+}

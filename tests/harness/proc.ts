@@ -1,0 +1,88 @@
+import type { Subprocess } from "bun"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const live = new Set<Subprocess>()
+const dirs = new Set<string>()
+
+const killAll = () => {
+  for (const p of live) {
+    try {
+      p.kill("SIGKILL")
+    } catch {}
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+}
+process.on("exit", killAll)
+
+/** A temp directory removed when the test process exits. */
+export const tempDir = (prefix = "akis-test-"): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix))
+  dirs.add(d)
+  return d
+}
+
+/** A child process started by a test; killed when the test process exits, whatever happens. */
+export interface Child {
+  readonly proc: Subprocess<"ignore", "pipe", "pipe">
+  readonly name: string
+  /** Everything the child wrote to stdout and stderr so far. */
+  output(): string
+  /** Resolves when a line matching `re` has been printed (or rejects after `timeoutMs`). */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<string>
+  /** SIGKILL and wait for exit. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>
+  readonly exited: Promise<number>
+}
+
+/** Spawns a process, capturing its output for assertions and for failure reports. */
+export const spawnChild = (name: string, cmd: string[], opts: { env?: Record<string, string>; cwd?: string; echo?: boolean } = {}): Child => {
+  const proc = Bun.spawn(cmd, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  live.add(proc)
+  let out = ""
+  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = []
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder()
+    for await (const chunk of stream) {
+      const text = dec.decode(chunk, { stream: true })
+      out += text
+      if (opts.echo || process.env.AKIS_TEST_ECHO) process.stderr.write(text.replace(/^/gm, `[${name}] `))
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        const m = out.split("\n").find((l) => waiters[i]!.re.test(l))
+        if (m !== undefined) waiters.splice(i, 1)[0]!.resolve(m)
+      }
+    }
+  }
+  void pump(proc.stdout)
+  void pump(proc.stderr)
+  proc.exited.then(() => live.delete(proc))
+  return {
+    proc,
+    name,
+    output: () => out,
+    exited: proc.exited,
+    waitForLine(re, timeoutMs = 15_000) {
+      const m = out.split("\n").find((l) => re.test(l))
+      if (m !== undefined) return Promise.resolve(m)
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms. Output:\n${out.slice(-3000)}`)), timeoutMs)
+        waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) })
+        proc.exited.then((code) => {
+          clearTimeout(t)
+          reject(new Error(`${name} exited (${code}) before printing ${re}. Output:\n${out.slice(-3000)}`))
+        })
+      })
+    },
+    async kill(signal = "SIGKILL") {
+      if (proc.exitCode === null && !proc.killed) proc.kill(signal)
+      return proc.exited
+    },
+  }
+}
