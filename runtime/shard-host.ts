@@ -133,6 +133,7 @@ export class ShardHost {
    */
   async stop(reason: StopReason): Promise<boolean> {
     this.stopping ??= reason
+    this.d.log("shard.stopping", { shard: this.d.shard, epoch: this.d.lease.epoch, reason })
     if (this.ticker) clearInterval(this.ticker)
     await this.messages?.close().catch(() => {})
     await this.loop?.catch(() => {})
