@@ -48,6 +48,8 @@ export interface AkisNode {
   hosts(): ReadonlyMap<number, ShardHost>
   /** Planned leave: hand every shard over, then stop. */
   drain(): Promise<void>
+  /** Resolves once the node has stopped (after a drain requested with `ops drain`, too). */
+  readonly stopped: Promise<void>
   /**
    * Stops processing (final checkpoint, no handover: others take the shards after the suspicion
    * timeout). With `leave`, the member key is deleted so others see the node gone at once.
@@ -189,10 +191,25 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     }
   }
 
+  let markStopped!: () => void
+  const stoppedPromise = new Promise<void>((r) => (markStopped = r))
   await membership.start()
   membership.onChange(() => void reconcile())
   // A released shard is picked up at once by its new owner rather than at the next timer.
   nats.nc.subscribe("akis.ctl.released.*", { callback: () => void reconcile() })
+  // Control subjects: `ops cluster` asks for stats, `ops drain <node>` asks for a planned leave.
+  nats.nc.subscribe(`akis.ctl.stats.${id}`, {
+    callback: (_e, m) => {
+      void Promise.all([...hosts.values()].map((h) => h.stats())).then((shards) =>
+        m.respond(new TextEncoder().encode(JSON.stringify({ node: id, draining, shards }))))
+    },
+  })
+  nats.nc.subscribe(`akis.ctl.drain.${id}`, {
+    callback: (_e, m) => {
+      m.respond(new TextEncoder().encode(JSON.stringify({ ok: true, node: id, shards: hosts.size })))
+      void node.drain()
+    },
+  })
   const timer = setInterval(() => void reconcile(), Math.max(100, Math.floor(o.heartbeatMs / 2)))
   d.log("node.start", { node: id, partitions: o.partitions, roles: o.roles })
   void reconcile()
@@ -204,7 +221,9 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     membership,
     hosted: () => [...hosts.keys()].sort((a, b) => a - b),
     hosts: () => hosts,
+    stopped: stoppedPromise,
     async drain() {
+      if (draining || stopped) return
       draining = true
       d.log("node.drain", { node: id, shards: hosts.size })
       await membership.drain()
@@ -220,6 +239,7 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
       await membership.stop(leave)
       await nats.nc.drain().catch(() => {})
       d.log("node.stop", { node: id })
+      markStopped()
     },
   }
   return node

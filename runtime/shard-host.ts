@@ -1,4 +1,4 @@
-import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream"
+import { DeliverPolicy, type Consumer, type ConsumerMessages } from "@nats-io/jetstream"
 import type { Subscription } from "@nats-io/transport-node"
 import type { ActorContext, ActorKind } from "./actor-kind.ts"
 import { BatchDecodeError, decodeBatch, type ReadingBatch } from "./batch.ts"
@@ -70,6 +70,8 @@ export class ShardHost {
   private cpRevision = 0
   private lastCheckpointAt = 0
   private messages: ConsumerMessages | undefined
+  private consumer: Consumer | undefined
+  private lastRecvAt = 0
   private loop: Promise<void> | undefined
   private rpc: Subscription | undefined
   private ticker: ReturnType<typeof setInterval> | undefined
@@ -108,11 +110,13 @@ export class ShardHost {
     return this.d.lease
   }
 
-  /** Position and size, for inspection. */
-  stats() {
+  /** Position, lag and size, for inspection (`ops cluster`). */
+  async stats() {
+    const info = await this.consumer?.info(true).catch(() => undefined)
     return {
       shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq,
-      actors: this.live.size, passivated: this.passive.size, ...this.metrics,
+      pendingBatches: info?.num_pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,
+      actors: this.live.size, passivated: this.passive.size, sinkPending: this.d.sink.pending, ...this.metrics,
     }
   }
 
@@ -158,12 +162,12 @@ export class ShardHost {
     let backoff = 100
     while (!this.stopping) {
       try {
-        const consumer = await this.d.nats.js.consumers.get(names.telemetry, {
+        const consumer = (this.consumer = await this.d.nats.js.consumers.get(names.telemetry, {
           filter_subjects: telemetrySubject(this.d.shard),
           ...(this.processedSeq > 0
             ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.processedSeq + 1 }
             : { deliver_policy: DeliverPolicy.All }),
-        })
+        }))
         if (this.stopping) return
         this.messages = await consumer.consume({ max_messages: 256, expires: 2_000 })
         backoff = 100
@@ -221,6 +225,7 @@ export class ShardHost {
       kind.onReading(a.state, batch, i, ctx)
     }
     this.processedSeq = seq
+    this.lastRecvAt = batch.recvAt
     this.d.sink.processed(seq)
     this.metrics.batches++
     this.metrics.readings += ids.length
