@@ -1,6 +1,7 @@
 import { hostname } from "node:os"
 import type { ActorKind } from "./actor-kind.ts"
 import { Checkpoints } from "./checkpoints.ts"
+import { PartitionMismatch } from "./errors.ts"
 import type { Clock } from "./clock.ts"
 import { Leases, type LeaseState } from "./leases.ts"
 import { Membership } from "./membership.ts"
@@ -57,6 +58,20 @@ export interface AkisNode {
   stop(leave?: boolean): Promise<void>
 }
 
+/** Retries `fn` with back-off for up to `deadlineMs`; a PartitionMismatch is final at once. */
+const retrying = async <T>(what: string, log: EventLog, fn: () => Promise<T>, deadlineMs = 60_000): Promise<T> => {
+  const started = Date.now()
+  for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
+    try {
+      return await fn()
+    } catch (e) {
+      if (e instanceof PartitionMismatch || Date.now() - started > deadlineMs) throw e
+      log("node.retry", { what, error: String(e), delayMs: delay })
+      await Bun.sleep(delay)
+    }
+  }
+}
+
 /**
  * Starts a node: connects, checks P, heartbeats, and keeps reconciling the shards it should own
  * (placement over live workers) with the shards it holds, taking free or dead-owner leases and
@@ -65,9 +80,13 @@ export interface AkisNode {
 export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> => {
   const id = o.id || `${hostname()}-${process.pid}`
   const nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, name: `akis-${id}` })
-  await ensureStreams(nats.jsm, o)
-  const buckets = await ensureBuckets(nats.kvm, o)
-  await checkPartitions(buckets.config, o.partitions)
+  // A NATS cluster that is starting or electing leaders times out for a while: retry, then fail clearly.
+  const buckets = await retrying("set up streams and buckets", d.log, async () => {
+    await ensureStreams(nats.jsm, o)
+    const b = await ensureBuckets(nats.kvm, o)
+    await checkPartitions(b.config, o.partitions)
+    return b
+  })
   const membership = new Membership(
     buckets.members,
     { id, roles: o.roles, version: o.version ?? "0.1.0", pid: process.pid, host: hostname(), startedAt: d.clock.now() },

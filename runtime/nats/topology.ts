@@ -1,4 +1,4 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream"
+import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream"
 import type { KV, Kvm } from "@nats-io/kv"
 import { PartitionMismatch } from "../errors.ts"
 
@@ -22,16 +22,23 @@ export interface TopologyOptions {
 
 const hoursToNanos = (h: number) => h * 3600 * 1e9
 
+/** JetStream API error 10058: "stream name already in use with a different configuration". */
+const streamNameInUse = 10058
+
+const isStreamNotFound = (e: unknown) => e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound
+
+/** Creates a stream if it does not exist; an existing stream is left as it is (never reconfigured). */
 const ensureStream = async (jsm: JetStreamManager, cfg: Parameters<JetStreamManager["streams"]["add"]>[0]) => {
   try {
     return await jsm.streams.info(cfg.name!)
-  } catch {
-    try {
-      return await jsm.streams.add(cfg)
-    } catch (e) {
-      // Another node created it at the same moment.
-      return await jsm.streams.info(cfg.name!).catch(() => Promise.reject(e))
-    }
+  } catch (e) {
+    if (!isStreamNotFound(e)) throw e // a timeout or leader election: the caller retries
+  }
+  try {
+    return await jsm.streams.add(cfg)
+  } catch (e) {
+    // Another node may have created it at the same moment, with other limits: use that one.
+    return await jsm.streams.info(cfg.name!).catch(() => Promise.reject(e))
   }
 }
 
@@ -59,7 +66,10 @@ export interface Buckets {
 
 /** Opens (creating if absent) every bucket. */
 export const ensureBuckets = async (kvm: Kvm, o: TopologyOptions): Promise<Buckets> => {
-  const open = (name: string, history = 1) => kvm.create(name, { history, replicas: o.replicas, storage: StorageType.File })
+  // Kvm.create opens an existing bucket; on "different configuration" (other replicas) open it as it is.
+  const open = (name: string, history = 1) =>
+    kvm.create(name, { history, replicas: o.replicas, storage: StorageType.File }).catch((e) =>
+      e instanceof JetStreamApiError && e.code === streamNameInUse ? kvm.open(name) : Promise.reject(e))
   const [members, shards, config, rules, snapshots] = await Promise.all([
     open(names.members),
     open(names.shards),

@@ -61,6 +61,9 @@ export class ReadingPublisher {
   readonly sent = new Map<string, number>()
   private readonly js: JetStreamClient
   private seq = new Map<string, number>()
+  private rounds = 0
+
+  private readonly id = Math.random().toString(36).slice(2, 10)
 
   constructor(nc: NatsConnection, private readonly partitions: number) {
     this.js = jetstream(nc)
@@ -77,9 +80,20 @@ export class ReadingPublisher {
       this.seq.set(id, seq)
       b.push(id, seq, Date.now(), [seq, 1])
     }
+    const round = ++this.rounds
     await Promise.all([...builders].map(async ([s, b]) => {
       const batch = b.take(Date.now())
-      await this.js.publish(telemetrySubject(s), encodeBatch(batch), { timeout: 10_000 })
+      const data = encodeBatch(batch)
+      // Retried with the same msg id (JetStream drops the duplicate) across NATS failovers.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.js.publish(telemetrySubject(s), data, { timeout: 5_000, msgID: `${this.id}-${round}-${s}` })
+          break
+        } catch (e) {
+          if (attempt >= 10) throw e
+          await Bun.sleep(250 * attempt)
+        }
+      }
       for (const id of batch.ids) this.sent.set(id, (this.sent.get(id) ?? 0) + 1)
     }))
   }
