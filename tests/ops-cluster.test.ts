@@ -41,6 +41,18 @@ describe("ops cluster / ops drain", () => {
     expect(text.out).toContain("ops-a")
     expect(text.out).toMatch(/shards \(P=8, 8 owned\)/)
 
+    const streams = JSON.parse((await ops(["streams", "--json"], env)).out.trim().split("\n").pop()!) as Array<{ stream: string; messages: number }>
+    expect(streams.find((x) => x.stream === "AKIS_TLM")!.messages).toBeGreaterThan(0)
+    expect(streams.map((x) => x.stream)).toContain("KV_akis_shards")
+    expect((await ops(["consumers"], env)).out).toContain("AKIS_TLM")
+    const kv = await ops(["kv", "akis_shards"], env)
+    expect(kv.out).toMatch(/shard\.0\s+\d+\s+PUT/)
+    expect(kv.out).toContain('"owner":"ops-')
+    expect(JSON.parse((await ops(["actor", "counter/d3", "--json"], env)).out.trim().split("\n").pop()!)).toEqual({ count: 1, seqSum: 1 })
+    const bad = await ops(["actor", "nonsense"], env)
+    expect(bad.code).not.toBe(0)
+    expect(bad.out).toContain("is not an actor address")
+
     const d = await ops(["drain", "--node", "ops-a"], env)
     expect(d.out).toContain("draining ops-a")
     expect(await a.exited).toBe(0)
