@@ -1,0 +1,29 @@
+/** Public surface of the ClickHouse sink: stores, migrations, the per-shard sink, alerts and history queries. */
+import type { AkisConfig } from "../../config/schema.ts"
+import { makeChdbStore } from "./chdb-store.ts"
+import { makeClickHouseStore } from "./clickhouse-store.ts"
+import type { Store } from "./store.ts"
+
+export type { Store, InsertFormat } from "./store.ts"
+export { pinnedSettings } from "./store.ts"
+export { makeClickHouseStore, type ClickHouseStoreConfig } from "./clickhouse-store.ts"
+export { makeChdbStore } from "./chdb-store.ts"
+export { migrate, dropExpired, rebuildRollupDay, tables, telemetryColumns, alertColumns, type MigrationReport } from "./tables.ts"
+export { makeSink, type Sink, type SinkOptions, type SinkMetrics } from "./sink.ts"
+export { writeAlerts, parseTransition, alertRows } from "./alerts.ts"
+export { startAlertWriter, ensureAlertsStream, alertsStream, type AlertWriter, type AlertWriterOptions } from "./alert-consumer.ts"
+export {
+  readings, fleetAggregate, alerts, deviceIdPattern, ruleNamePattern, historyLimits,
+  type ReadingsQuery, type ReadingsResult, type FleetQuery, type FleetRow, type AlertsQuery,
+} from "./history.ts"
+export { quoteString } from "./sql.ts"
+export { StoreError, FencedOut, SinkClosed, HistoryInputInvalid, MigrationFailed } from "./errors.ts"
+export type { Timers } from "./internal/system-timers.ts"
+
+/** The store the config names: `clickhouse.url` = `chdb:<dir>` for the embedded store, else the HTTP server. */
+export const makeStore = (cfg: AkisConfig["clickhouse"]): Store =>
+  cfg.url.startsWith("chdb:")
+    ? makeChdbStore(cfg.url.slice(5) || undefined)
+    : makeClickHouseStore({
+      url: cfg.url, database: cfg.database, user: cfg.user, password: cfg.password, requestTimeoutMs: cfg.requestTimeoutMs,
+    })
