@@ -61,12 +61,13 @@ export const makeClickHouseStore = (cfg: ClickHouseStoreConfig): Store => {
     },
     async insert(table: string, columns: ReadonlyArray<string>, format: InsertFormat, body: Uint8Array | string) {
       try {
-        await client.insert({
-          table,
-          columns: columns as [string, ...string[]],
-          format,
+        // exec sends the pre-formatted body as-is for every format (insert() wants objects for JSON formats).
+        const r = await client.exec({
+          query: `INSERT INTO ${table} (${columns.join(", ")}) FORMAT ${format}`,
           values: Readable.from([typeof body === "string" ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength)], { objectMode: false }),
         })
+        // The response must be consumed, otherwise the keep-alive socket is not reused (research §B2).
+        for await (const _ of r.stream) void _
       } catch (cause) {
         throw refail("insert", cause)
       }
