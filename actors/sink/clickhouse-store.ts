@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from "@clickhouse/client"
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client"
 import { Readable } from "node:stream"
 import { StoreError } from "./errors.ts"
 import { pinnedSettings, type InsertFormat, type Store } from "./store.ts"
@@ -41,6 +41,8 @@ export const makeClickHouseStore = (cfg: ClickHouseStoreConfig): Store => {
     clickhouse_settings: { ...pinnedSettings },
     // 18.16 closes idle keep-alive sockets after 3 s; stay below it (research §B2).
     keep_alive: { enabled: true, idle_socket_ttl: 2000 },
+    // Failures surface as StoreError to the caller, which counts and logs them; no second log here.
+    log: { level: ClickHouseLogLevel.OFF },
   })
   return {
     kind: "clickhouse",
