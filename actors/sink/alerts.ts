@@ -1,5 +1,6 @@
 import { unpack } from "msgpackr"
 import type { AlertTransition } from "../../runtime/alert.ts"
+import { maxTs, minTs } from "./sink.ts"
 import type { Store } from "./store.ts"
 import { alertColumns, tables } from "./tables.ts"
 
@@ -21,7 +22,7 @@ export const parseTransition = (data: Uint8Array): AlertTransition | undefined =
   if (
     typeof t !== "object" || t === null || typeof t.id !== "string" || typeof t.alertId !== "string" ||
     typeof t.device !== "string" || typeof t.rule !== "string" || !kinds.has(String(t.kind)) || !sevs.has(String(t.severity)) ||
-    typeof t.at !== "number" || !Number.isFinite(t.at) || t.at < 0
+    typeof t.at !== "number" || !(t.at >= minTs && t.at < maxTs)
   ) return undefined
   return {
     id: t.id, alertId: t.alertId, device: t.device, rule: t.rule, kind: t.kind!, severity: t.severity!, at: t.at,
@@ -49,8 +50,13 @@ export const alertRows = (ts: ReadonlyArray<AlertTransition>, nowMs: number): st
   return out
 }
 
-/** Stores alert transitions; the table de-duplicates on the transition id, so writing twice is harmless. */
+/**
+ * Stores alert transitions; the table de-duplicates on the transition id, so writing twice is
+ * harmless. Transitions whose time cannot be stored (see {@link minTs}) are left out; callers
+ * get them via {@link parseTransition} already filtered and counted.
+ */
 export const writeAlerts = async (store: Store, ts: ReadonlyArray<AlertTransition>, nowMs: number): Promise<void> => {
-  if (ts.length === 0) return
-  await store.insert(tables.alerts, alertColumns, "JSONEachRow", alertRows(ts, nowMs))
+  const ok = ts.filter((t) => t.at >= minTs && t.at < maxTs)
+  if (ok.length === 0) return
+  await store.insert(tables.alerts, alertColumns, "JSONEachRow", alertRows(ok, nowMs))
 }

@@ -8,7 +8,7 @@ import { tables } from "./tables.ts"
 /**
  * History queries for the HTTP API. Every input is validated here and every value rendered by
  * sql.ts (18.16 has no server-side parameters), so no unchecked string reaches SQL. Telemetry
- * is de-duplicated at read time (`LIMIT 1 BY seq`), so replays never show twice.
+ * is de-duplicated at read time (`FINAL`), so replays never show twice.
  */
 
 /** Device ids are subject-safe tokens. */
@@ -83,12 +83,13 @@ export const readings = async (store: Store, schema: DeviceSchema, q: ReadingsQu
   const points = q.points === undefined ? undefined : checkInt(q.points, "points", 1, historyLimits.maxPoints)
   const limit = q.limit === undefined ? 10_000 : checkInt(q.limit, "limit", 1, historyLimits.maxRows)
   const cols = fields.map(ident)
-  const dedup = `SELECT toUInt64(ts) * 1000 + ms AS t, ${cols.join(", ")} FROM ${tables.telemetry} ` +
-    `WHERE device_id = ${quoteString(device)} AND ${timeWhere("ts", "ms", from, to)} ORDER BY t, seq LIMIT 1 BY seq`
+  // FINAL measured faster than LIMIT 1 BY on 18.16 for a device-day (docs/benchmarks.md).
+  const dedup = `SELECT toUInt64(ts) * 1000 + ms AS t, ${cols.join(", ")} FROM ${tables.telemetry} FINAL ` +
+    `WHERE device_id = ${quoteString(device)} AND ${timeWhere("ts", "ms", from, to)}`
   let sql: string
   let bucketMs = 0
   if (points === undefined) {
-    sql = `SELECT t, 1 AS n, ${fields.map((f) => `${ident(f)} AS ${ident(`v_${f}`)}`).join(", ")} FROM (${dedup}) LIMIT ${num(limit)}`
+    sql = `SELECT t, 1 AS n, ${fields.map((f) => `${ident(f)} AS ${ident(`v_${f}`)}`).join(", ")} FROM (${dedup}) ORDER BY t LIMIT ${num(limit)}`
   } else {
     bucketMs = Math.max(1, Math.ceil((to - from + 1) / points))
     sql = `SELECT ${num(from)} + intDiv(t - ${num(from)}, ${num(bucketMs)}) * ${num(bucketMs)} AS t, count() AS n, ${

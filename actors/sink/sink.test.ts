@@ -183,4 +183,23 @@ describe("sink", () => {
     expect(cells.slice(5, 8)).toEqual(["1.5", "1.5", "nan"])
     expect(sink.metrics.widthMismatch).toBe(1)
   })
+
+  test("refuses and counts readings whose time or seq cannot be stored, keeping the rest", async () => {
+    const m = memoryStore()
+    const { timers } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    const b = batches[0]!
+    const ts = b.ts.slice()
+    const seqs = b.seqs.slice()
+    ts[0] = 5_000 // a device clock reset to 1970
+    ts[1] = Number.NaN
+    seqs[2] = -1
+    const odd = { ...b, ts, seqs }
+    for (let i = 0; i < b.ids.length; i++) sink.add(odd, i, 1)
+    sink.processed(1)
+    await sink.flush()
+    expect(sink.metrics.rowsBadTime).toBe(3)
+    expect(m.rows().length).toBe(b.ids.length - 3)
+    expect(sink.durableSeq).toBe(1)
+  })
 })

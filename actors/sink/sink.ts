@@ -38,6 +38,11 @@ export interface SinkMetrics {
   rowsFenced: number
   /** Rows offered after close or fencing (not stored; the stream still has them). */
   rowsRefusedClosed: number
+  /**
+   * Readings not stored because their event time or seq cannot be a DateTime/UInt64 row
+   * (before 2001-09-09 or after 2106, negative or non-integer seq); counted, never retried.
+   */
+  rowsBadTime: number
   /** Readings whose width differed from the schema (missing fields stored as NaN, extra ignored). */
   widthMismatch: number
 }
@@ -48,6 +53,10 @@ export interface Sink extends SinkPort {
   /** True once the fencing check refused a batch; the sink then takes nothing more. */
   readonly fenced: boolean
 }
+
+/** Event times a row may have, epoch ms: DateTime as 10-digit seconds (2001-09-09 … 2106-02-07). */
+export const minTs = 1_000_000_000_000
+export const maxTs = 4_294_967_296_000
 
 interface Chunk {
   readonly body: Uint8Array
@@ -77,7 +86,7 @@ export const makeSink = (store: Store, schema: DeviceSchema, opts: SinkOptions):
   const columns = telemetryColumns(schema)
   const metrics: SinkMetrics = {
     rowsAdded: 0, rowsInserted: 0, inserts: 0, insertErrors: 0, bytesInserted: 0, rowsFenced: 0, rowsRefusedClosed: 0,
-    widthMismatch: 0,
+    widthMismatch: 0, rowsBadTime: 0,
   }
 
   // --- Buffer: the rows queued for the next chunk, columnar ---
@@ -231,9 +240,17 @@ export const makeSink = (store: Store, schema: DeviceSchema, opts: SinkOptions):
         return
       }
       void streamSeq // rows are covered by processed(); the seq a row came from needs no storage
+      const t = batch.ts[index]!
+      const seq = batch.seqs[index]!
+      // 18.16 reads a DateTime given as a number only with exactly 10 digits; anything else would
+      // poison the whole insert and block the shard, so such a reading is refused and counted here.
+      if (!(t >= minTs && t < maxTs) || !(seq >= 0 && seq <= Number.MAX_SAFE_INTEGER && Math.floor(seq) === seq)) {
+        metrics.rowsBadTime++
+        return
+      }
       ids[n] = batch.ids[index]!
-      seqs[n] = batch.seqs[index]!
-      ts[n] = batch.ts[index]!
+      seqs[n] = seq
+      ts[n] = t
       const bw = batch.width
       const src = index * bw
       const dst = n * width
