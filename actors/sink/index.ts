@@ -9,7 +9,7 @@ export { pinnedSettings } from "./store.ts"
 export { makeClickHouseStore, type ClickHouseStoreConfig } from "./clickhouse-store.ts"
 export { makeChdbStore } from "./chdb-store.ts"
 export { migrate, dropExpired, rebuildRollupDay, tables, telemetryColumns, alertColumns, type MigrationReport } from "./tables.ts"
-export { makeSink, type Sink, type SinkOptions, type SinkMetrics } from "./sink.ts"
+export { makeSink, makeSinkGroup, type Sink, type SinkGroup, type SinkOptions, type SinkGroupOptions, type SinkMetrics } from "./sink.ts"
 export { writeAlerts, parseTransition, alertRows } from "./alerts.ts"
 export { startAlertWriter, ensureAlertsStream, alertsStream, type AlertWriter, type AlertWriterOptions } from "./alert-consumer.ts"
 export {

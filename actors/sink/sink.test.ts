@@ -3,7 +3,7 @@ import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { FencedOut, StoreError } from "./errors.ts"
 import type { Timers } from "./internal/system-timers.ts"
 import { syntheticBatches } from "./internal/synthetic.ts"
-import { makeSink, type SinkOptions } from "./sink.ts"
+import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
 import type { Store } from "./store.ts"
 
 const schema = loadDeviceSchema()
@@ -201,5 +201,38 @@ describe("sink", () => {
     expect(sink.metrics.rowsBadTime).toBe(3)
     expect(m.rows().length).toBe(b.ids.length - 3)
     expect(sink.durableSeq).toBe(1)
+  })
+
+  test("a group puts several shards' rows into one insert and fences each shard on its own", async () => {
+    const m = memoryStore()
+    const { timers, advance } = manualTimers()
+    const group = makeSinkGroup(m.store, schema, options(timers, { batchRows: 1000 }))
+    let shard2Owned = true
+    const a = group.sinkFor(1, async () => true)
+    const b = group.sinkFor(2, async () => shard2Owned)
+    const half = (sink: typeof a, from: number, to: number) => {
+      for (let k = from; k < to; k++) {
+        const batch = batches[k]!
+        for (let i = 0; i < batch.ids.length; i++) sink.add(batch, i, k + 1)
+        sink.processed(k + 1)
+      }
+    }
+    half(a, 0, 2)
+    half(b, 2, 4)
+    await advance(1000)
+    expect(m.bodies.length).toBe(1) // one insert for both shards
+    expect(m.rows().length).toBe(200)
+    expect([a.durableSeq, b.durableSeq]).toEqual([2, 4])
+    shard2Owned = false
+    half(a, 4, 5)
+    half(b, 5, 6)
+    await advance(1000)
+    expect(m.rows().length).toBe(250)
+    expect(a.durableSeq).toBe(5)
+    expect(b.fenced).toBe(true)
+    expect(b.durableSeq).toBe(4)
+    expect(b.metrics.rowsFenced).toBe(50)
+    expect(group.metrics.inserts).toBe(2)
+    await group.close()
   })
 })

@@ -2,35 +2,43 @@ import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { ReadingBatch } from "../../runtime/batch.ts"
 import type { SinkPort } from "../../runtime/sink-port.ts"
 import { FencedOut, SinkClosed } from "./errors.ts"
+import { idByteCache, maxTs, minTs, RowColumns } from "./internal/columns.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 import { tables, telemetryColumns } from "./tables.ts"
-import { escapeTsv, TsvWriter } from "./tsv.ts"
+import { TsvWriter } from "./tsv.ts"
 
-/** Batching, retry and fencing options of {@link makeSink} (config section `sink`). */
-export interface SinkOptions {
-  /** Insert when this many rows are queued. */
+export { maxTs, minTs } from "./internal/columns.ts"
+
+/** Batching and retry options shared by the shard sinks of one node (config section `sink`). */
+export interface SinkGroupOptions {
+  /** Insert when this many rows are queued across the group's shards. */
   readonly batchRows: number
-  /** …or this long after the first row of a batch was queued. */
+  /** …or this long after the first row was queued. */
   readonly flushMs: number
-  /** Concurrent inserts; `durableSeq` still advances strictly in order. */
+  /** Concurrent inserts; each shard's `durableSeq` still advances strictly in order. */
   readonly maxInflight: number
   readonly retryMinMs: number
   readonly retryMaxMs: number
+  /** Called on every failed insert attempt (logging); the group retries by itself. */
+  readonly onError?: ((e: unknown, attempt: number) => void) | undefined
+  readonly timers?: Timers | undefined
+}
+
+/** Options of a single stand-alone sink ({@link makeSink}). */
+export interface SinkOptions extends SinkGroupOptions {
   /**
    * Fencing check run before every insert attempt: resolves true while this node still holds the
    * shard's lease (its token is current). False refuses the batch and every later one.
    */
   readonly fence: () => Promise<boolean>
-  /** Called on every failed insert attempt (logging); the sink retries by itself. */
-  readonly onError?: ((e: unknown, attempt: number) => void) | undefined
-  readonly timers?: Timers | undefined
 }
 
-/** Counters of a sink (the lead wires them to Prometheus). */
+/** Counters of one shard's sink (the lead wires them to Prometheus). */
 export interface SinkMetrics {
   rowsAdded: number
   rowsInserted: number
+  /** Inserts that carried rows of this shard, and failed attempts among them. */
   inserts: number
   insertErrors: number
   bytesInserted: number
@@ -38,13 +46,13 @@ export interface SinkMetrics {
   rowsFenced: number
   /** Rows offered after close or fencing (not stored; the stream still has them). */
   rowsRefusedClosed: number
+  /** Readings whose width differed from the schema (missing fields stored as NaN, extra ignored). */
+  widthMismatch: number
   /**
    * Readings not stored because their event time or seq cannot be a DateTime/UInt64 row
    * (before 2001-09-09 or after 2106, negative or non-integer seq); counted, never retried.
    */
   rowsBadTime: number
-  /** Readings whose width differed from the schema (missing fields stored as NaN, extra ignored). */
-  widthMismatch: number
 }
 
 /** A per-shard ClickHouse sink: the {@link SinkPort} plus counters and fencing state. */
@@ -54,125 +62,115 @@ export interface Sink extends SinkPort {
   readonly fenced: boolean
 }
 
-/** Event times a row may have, epoch ms: DateTime as 10-digit seconds (2001-09-09 … 2106-02-07). */
-export const minTs = 1_000_000_000_000
-export const maxTs = 4_294_967_296_000
+/** The sinks of one node's shards, sharing inserts so ClickHouse sees few, large ones. */
+export interface SinkGroup {
+  /** A fresh sink for `shard`, whose lease `fence` checks; replaces an earlier one for the shard. */
+  sinkFor(shard: number, fence: () => Promise<boolean>): Sink
+  readonly metrics: Readonly<{ inserts: number; insertErrors: number; rowsInserted: number; bytesInserted: number }>
+  /** Stops timers and retries of every shard; does not flush. */
+  close(): Promise<void>
+}
 
-interface Chunk {
+interface Segment {
+  readonly owner: ShardState
   readonly body: Uint8Array
   readonly rows: number
-  /** Every row from stream seq ≤ cover is in this chunk or an earlier one. */
+  /** Every row of the shard from stream seq ≤ cover is in this segment or an earlier one. */
   readonly cover: number
-  started: boolean
   done: boolean
 }
 
-interface Waiter {
-  readonly chunk: Chunk
-  readonly resolve: () => void
-  readonly reject: (e: unknown) => void
+interface ShardState {
+  readonly buf: RowColumns
+  readonly segments: Segment[]
+  readonly fence: () => Promise<boolean>
+  readonly metrics: SinkMetrics
+  readonly waiters: Array<{ seg: Segment; resolve: () => void; reject: (e: unknown) => void }>
+  handed: number
+  durable: number
+  pending: number
+  closed: boolean
+  fenced: boolean
+}
+
+const concat = (parts: Uint8Array[]): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
 }
 
 /**
- * Makes the sink for one shard. Rows are copied into preallocated columns (no per-row objects),
- * cut into a TabSeparated body when `batchRows` are queued or `flushMs` passed, and inserted
- * with retry and backoff until they are stored; the table is idempotent, so a retry or replay
- * never shows twice. `durableSeq` only covers chunks stored in order.
+ * Makes the sink group of a node. Each shard's rows are copied into growable columns (no per-row
+ * objects); when `batchRows` rows are queued across shards or `flushMs` passed, every shard's
+ * buffer is cut into a TabSeparated segment and segments are inserted together, at most
+ * `maxInflight` inserts at once, retried with backoff until stored (the table is idempotent, so a
+ * retry or replay never shows twice). Before every attempt each shard in the insert is fenced;
+ * a shard whose lease moved has its segments removed and refused. A shard's `durableSeq` only
+ * covers its segments stored in order.
  */
-export const makeSink = (store: Store, schema: DeviceSchema, opts: SinkOptions): Sink => {
+export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGroupOptions): SinkGroup => {
   const timers = opts.timers ?? systemTimers
   const width = schema.fields.length
-  const cap = opts.batchRows
   const columns = telemetryColumns(schema)
-  const metrics: SinkMetrics = {
-    rowsAdded: 0, rowsInserted: 0, inserts: 0, insertErrors: 0, bytesInserted: 0, rowsFenced: 0, rowsRefusedClosed: 0,
-    widthMismatch: 0, rowsBadTime: 0,
-  }
-
-  // --- Buffer: the rows queued for the next chunk, columnar ---
-  let ids: string[] = new Array<string>(cap)
-  const seqs = new Float64Array(cap)
-  const ts = new Float64Array(cap)
-  const values = new Float64Array(cap * width)
-  let n = 0
+  const idBytes = idByteCache()
+  const writer = new TsvWriter(1 << 20)
+  const metrics = { inserts: 0, insertErrors: 0, rowsInserted: 0, bytesInserted: 0 }
+  const shards = new Map<number, ShardState>()
+  const queue: Segment[] = []
+  const sleepers = new Set<() => void>()
+  let buffered = 0
   let timer: unknown
-  const idCache = new Map<string, Uint8Array>()
-  const encoder = new TextEncoder()
-  const writer = new TsvWriter(cap * (width * 6 + 40))
-
-  // --- Chunks: formatted bodies in stream order, inserted with at most maxInflight at once ---
-  const chunks: Chunk[] = []
-  const waiters: Waiter[] = []
-  let handed = 0
-  let durable = 0
-  let pendingRows = 0
   let inflight = 0
   let closed = false
-  let fenced = false
-  const sleepers = new Set<() => void>()
 
-  const idBytes = (id: string): Uint8Array => {
-    let b = idCache.get(id)
-    if (b === undefined) {
-      if (idCache.size > 100_000) idCache.clear()
-      b = encoder.encode(escapeTsv(id))
-      idCache.set(id, b)
-    }
-    return b
+  // --- Cutting: shard buffers → formatted segments, in each shard's stream order ---
+  const cut = (s: ShardState): void => {
+    if (s.buf.n === 0 || s.closed || s.fenced) return
+    const rows = s.buf.n
+    buffered -= rows
+    const seg: Segment = { owner: s, body: s.buf.format(writer, Math.floor(timers.now() / 1000), idBytes), rows, cover: s.handed, done: false }
+    s.segments.push(seg)
+    queue.push(seg)
   }
 
-  const format = (): Uint8Array => {
-    const ingested = Math.floor(timers.now() / 1000)
-    const w = writer
-    for (let i = 0; i < n; i++) {
-      const t = ts[i]!
-      const sec = Math.floor(t / 1000)
-      w.bytes(idBytes(ids[i]!))
-      w.byte(9)
-      w.uint(seqs[i]!)
-      w.byte(9)
-      w.uint(sec)
-      w.byte(9)
-      w.uint(Math.floor(t - sec * 1000))
-      w.byte(9)
-      w.uint(ingested)
-      const base = i * width
-      for (let f = 0; f < width; f++) {
-        w.byte(9)
-        w.float(values[base + f]!)
-      }
-      w.byte(10)
-    }
-    return w.take()
-  }
-
-  const cut = (): void => {
-    if (timer !== undefined) {
-      timers.clearTimeout(timer)
-      timer = undefined
-    }
-    if (n === 0 || closed) return
-    const chunk: Chunk = { body: format(), rows: n, cover: handed, started: false, done: false }
-    chunks.push(chunk)
-    n = 0
-    ids = new Array<string>(cap)
+  const cutAll = (): void => {
+    if (timer !== undefined) timers.clearTimeout(timer)
+    timer = undefined
+    for (const s of shards.values()) cut(s)
     pump()
   }
 
-  const settle = (): void => {
-    while (chunks.length > 0 && chunks[0]!.done) {
-      const c = chunks.shift()!
-      durable = Math.max(durable, c.cover)
-      pendingRows -= c.rows
+  const settle = (s: ShardState): void => {
+    while (s.segments.length > 0 && s.segments[0]!.done) {
+      const seg = s.segments.shift()!
+      s.durable = Math.max(s.durable, seg.cover)
+      s.pending -= seg.rows
     }
-    if (chunks.length === 0 && n === 0) durable = Math.max(durable, handed)
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      const w = waiters[i]!
-      if (w.chunk.done && !chunks.includes(w.chunk)) {
-        waiters.splice(i, 1)
+    if (s.segments.length === 0 && s.buf.n === 0) s.durable = Math.max(s.durable, s.handed)
+    for (let i = s.waiters.length - 1; i >= 0; i--) {
+      const w = s.waiters[i]!
+      if (w.seg.done && !s.segments.includes(w.seg)) {
+        s.waiters.splice(i, 1)
         w.resolve()
       }
     }
+  }
+
+  const refuse = (s: ShardState): void => {
+    if (s.fenced) return
+    s.fenced = true
+    for (const seg of s.segments) if (!seg.done) s.metrics.rowsFenced += seg.rows
+    s.metrics.rowsFenced += s.buf.n
+    buffered -= s.buf.n
+    s.buf.n = 0
+    s.pending = 0
+    const err = new FencedOut({ message: "the shard's lease moved to another owner; batch refused", rows: s.metrics.rowsFenced })
+    for (const w of s.waiters.splice(0)) w.reject(err)
   }
 
   const sleep = (ms: number): Promise<void> =>
@@ -185,29 +183,32 @@ export const makeSink = (store: Store, schema: DeviceSchema, opts: SinkOptions):
       timers.setTimeout(wake, ms)
     })
 
-  const refuseAll = (): void => {
-    fenced = true
-    for (const c of chunks) if (!c.done) metrics.rowsFenced += c.rows
-    metrics.rowsFenced += n
-    n = 0
-    pendingRows = 0
-    const err = new FencedOut({ message: "the shard's lease moved to another owner; batch refused", rows: metrics.rowsFenced })
-    for (const w of waiters.splice(0)) w.reject(err)
-  }
-
-  const insert = async (chunk: Chunk): Promise<void> => {
-    for (let attempt = 0; !closed && !fenced; attempt++) {
+  // --- Inserting: one insert of several segments, fenced per shard, retried until stored ---
+  const insert = async (segs: Segment[]): Promise<void> => {
+    for (let attempt = 0; !closed; attempt++) {
+      const owners = [...new Set(segs.map((g) => g.owner))]
       try {
-        if (!(await opts.fence())) return refuseAll()
-        if (fenced || closed) return
-        await store.insert(tables.telemetry, columns, "TabSeparated", chunk.body)
+        const ok = await Promise.all(owners.map((o) => (o.fenced || o.closed ? Promise.resolve(false) : o.fence())))
+        owners.forEach((o, i) => {
+          if (!ok[i] && !o.closed) refuse(o)
+        })
+        segs = segs.filter((g) => !g.owner.fenced && !g.owner.closed)
+        if (segs.length === 0 || closed) return
+        const body = concat(segs.map((g) => g.body))
+        await store.insert(tables.telemetry, columns, "TabSeparated", body)
         metrics.inserts++
-        metrics.rowsInserted += chunk.rows
-        metrics.bytesInserted += chunk.body.byteLength
-        chunk.done = true
+        metrics.bytesInserted += body.byteLength
+        for (const g of segs) {
+          g.done = true
+          metrics.rowsInserted += g.rows
+          g.owner.metrics.rowsInserted += g.rows
+          g.owner.metrics.bytesInserted += g.body.byteLength
+        }
+        for (const o of new Set(segs.map((g) => g.owner))) o.metrics.inserts++
         return
       } catch (e) {
         metrics.insertErrors++
+        for (const o of owners) o.metrics.insertErrors++
         opts.onError?.(e, attempt)
         const backoff = Math.min(opts.retryMaxMs, opts.retryMinMs * 2 ** Math.min(attempt, 20))
         await sleep(backoff * (0.5 + Math.random() / 2))
@@ -216,83 +217,119 @@ export const makeSink = (store: Store, schema: DeviceSchema, opts: SinkOptions):
   }
 
   function pump(): void {
-    for (const c of chunks) {
-      if (inflight >= opts.maxInflight || fenced || closed) return
-      if (c.started) continue
-      c.started = true
+    while (!closed && inflight < opts.maxInflight && queue.length > 0) {
+      const segs: Segment[] = []
+      let rows = 0
+      while (queue.length > 0 && (segs.length === 0 || rows + queue[0]!.rows <= opts.batchRows)) {
+        const g = queue.shift()!
+        segs.push(g)
+        rows += g.rows
+      }
       inflight++
-      void insert(c).then(() => {
+      void insert(segs).then(() => {
         inflight--
-        settle()
+        for (const o of new Set(segs.map((g) => g.owner))) settle(o)
         pump()
       })
     }
   }
 
+  const noteAdded = (): void => {
+    if (++buffered >= opts.batchRows) cutAll()
+    else if (timer === undefined) timer = timers.setTimeout(cutAll, opts.flushMs)
+  }
+
   return {
     metrics,
-    get fenced() {
-      return fenced
-    },
-    add(batch: ReadingBatch, index: number, streamSeq: number) {
-      if (closed || fenced) {
-        metrics.rowsRefusedClosed++
-        return
+    sinkFor(shard, fence) {
+      const old = shards.get(shard)
+      if (old) old.closed = true
+      const s: ShardState = {
+        buf: new RowColumns(width), segments: [], fence, waiters: [], handed: 0, durable: 0, pending: 0, closed: false, fenced: false,
+        metrics: {
+          rowsAdded: 0, rowsInserted: 0, inserts: 0, insertErrors: 0, bytesInserted: 0, rowsFenced: 0, rowsRefusedClosed: 0,
+          widthMismatch: 0, rowsBadTime: 0,
+        },
       }
-      void streamSeq // rows are covered by processed(); the seq a row came from needs no storage
-      const t = batch.ts[index]!
-      const seq = batch.seqs[index]!
-      // 18.16 reads a DateTime given as a number only with exactly 10 digits; anything else would
-      // poison the whole insert and block the shard, so such a reading is refused and counted here.
-      if (!(t >= minTs && t < maxTs) || !(seq >= 0 && seq <= Number.MAX_SAFE_INTEGER && Math.floor(seq) === seq)) {
-        metrics.rowsBadTime++
-        return
+      shards.set(shard, s)
+      return {
+        metrics: s.metrics,
+        get fenced() {
+          return s.fenced
+        },
+        add(batch: ReadingBatch, index: number, _streamSeq: number) {
+          if (s.closed || s.fenced || closed) {
+            s.metrics.rowsRefusedClosed++
+            return
+          }
+          const t = batch.ts[index]!
+          const seq = batch.seqs[index]!
+          // 18.16 reads a DateTime given as a number only with exactly 10 digits; anything else would
+          // poison the whole insert and block the shard, so such a reading is refused and counted here.
+          if (!(t >= minTs && t < maxTs) || !(seq >= 0 && seq <= Number.MAX_SAFE_INTEGER && Math.floor(seq) === seq)) {
+            s.metrics.rowsBadTime++
+            return
+          }
+          if (!s.buf.push(batch, index, t, seq)) s.metrics.widthMismatch++
+          s.pending++
+          s.metrics.rowsAdded++
+          noteAdded()
+        },
+        processed(streamSeq: number) {
+          if (streamSeq > s.handed) s.handed = streamSeq
+          if (s.buf.n === 0 && s.segments.length === 0 && !s.fenced) s.durable = Math.max(s.durable, s.handed)
+        },
+        get durableSeq() {
+          return s.durable
+        },
+        get pending() {
+          return s.pending
+        },
+        flush() {
+          if (s.fenced) return Promise.reject(new FencedOut({ message: "sink was fenced out", rows: s.metrics.rowsFenced }))
+          if (s.closed || closed) return Promise.reject(new SinkClosed({ message: "sink is closed" }))
+          cut(s)
+          pump()
+          const last = s.segments[s.segments.length - 1]
+          if (last === undefined) {
+            s.durable = Math.max(s.durable, s.handed)
+            return Promise.resolve()
+          }
+          return new Promise<void>((resolve, reject) => s.waiters.push({ seg: last, resolve, reject }))
+        },
+        async close() {
+          s.closed = true
+          buffered -= s.buf.n
+          s.buf.n = 0
+          if (shards.get(shard) === s) shards.delete(shard)
+          for (const w of s.waiters.splice(0)) w.reject(new SinkClosed({ message: "sink closed before the flush completed" }))
+        },
       }
-      ids[n] = batch.ids[index]!
-      seqs[n] = seq
-      ts[n] = t
-      const bw = batch.width
-      const src = index * bw
-      const dst = n * width
-      if (bw === width) {
-        values.set(batch.values.subarray(src, src + width), dst)
-      } else {
-        metrics.widthMismatch++
-        for (let f = 0; f < width; f++) values[dst + f] = f < bw ? batch.values[src + f]! : NaN
-      }
-      n++
-      pendingRows++
-      metrics.rowsAdded++
-      if (n >= cap) cut()
-      else if (n === 1) timer = timers.setTimeout(cut, opts.flushMs)
-    },
-    processed(streamSeq: number) {
-      if (streamSeq > handed) handed = streamSeq
-      if (n === 0 && chunks.length === 0) durable = Math.max(durable, handed)
-    },
-    get durableSeq() {
-      return durable
-    },
-    get pending() {
-      return pendingRows
-    },
-    flush() {
-      if (fenced) return Promise.reject(new FencedOut({ message: "sink was fenced out", rows: metrics.rowsFenced }))
-      if (closed) return Promise.reject(new SinkClosed({ message: "sink is closed" }))
-      cut()
-      const last = chunks[chunks.length - 1]
-      if (last === undefined) {
-        durable = Math.max(durable, handed)
-        return Promise.resolve()
-      }
-      return new Promise<void>((resolve, reject) => waiters.push({ chunk: last, resolve, reject }))
     },
     async close() {
       closed = true
       if (timer !== undefined) timers.clearTimeout(timer)
       timer = undefined
       for (const wake of [...sleepers]) wake()
-      for (const w of waiters.splice(0)) w.reject(new SinkClosed({ message: "sink closed before the flush completed" }))
+      for (const s of shards.values()) {
+        s.closed = true
+        for (const w of s.waiters.splice(0)) w.reject(new SinkClosed({ message: "sink closed before the flush completed" }))
+      }
     },
   }
+}
+
+/** A stand-alone sink for one shard (a group of one): closing it closes its group. */
+export const makeSink = (store: Store, schema: DeviceSchema, opts: SinkOptions): Sink => {
+  const group = makeSinkGroup(store, schema, opts)
+  const sink = group.sinkFor(0, opts.fence)
+  return Object.assign(Object.create(sink) as Sink, {
+    add: sink.add,
+    processed: sink.processed,
+    flush: sink.flush,
+    close: async () => {
+      await sink.close()
+      await group.close()
+    },
+  })
 }
