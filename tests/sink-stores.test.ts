@@ -10,6 +10,7 @@ import {
 } from "../actors/sink/index.ts"
 import { syntheticBatches } from "../actors/sink/internal/synthetic.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
+import { measureBytesPerRow } from "../ops/commands/capacity.ts"
 import { startClickHouse, tempDir, type ClickHouseServer } from "./harness/index.ts"
 
 const schema = loadDeviceSchema()
@@ -181,4 +182,12 @@ describe("same SQL on ClickHouse 18.16 and chDB 26.x", () => {
       expect(r.values.cabin_co2_ppm!.every((v) => v === null)).toBe(true) // old rows: not sent
     }
   })
+})
+
+test("ops capacity measures bytes per row from the live table", async () => {
+  const m = await measureBytesPerRow(ch.url, "default", "", "default", 1000)
+  expect(m!.rows).toBeGreaterThanOrEqual(total)
+  expect(m!.bpr).toBeGreaterThan(10)
+  expect(m!.bpr).toBeLessThan(5000)
+  expect(await measureBytesPerRow("http://127.0.0.1:1")).toBeUndefined()
 })
