@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { loadDeviceSchema, makeDeviceSchema } from "../config/device-schema.ts"
 import {
-  alerts, fleetAggregate, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
+  alerts, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
   writeAlerts, type Store,
 } from "../actors/sink/index.ts"
 import { syntheticBatches } from "../actors/sink/internal/synthetic.ts"
@@ -102,6 +102,19 @@ describe.each(["ch18", "chdb"])("store %s", (name) => {
     expect(r.values.accel_y_ms2!.every((v) => v !== null)).toBe(true)
   })
 
+  test("rollup-sourced readings average like the raw ones; replays count twice there until the day is rebuilt", async () => {
+    const s = store(name)
+    const q = { device: "bus-0005", from: start, to: start + 119_999, points: 2, fields: ["engine_rpm"] }
+    const raw = await readings(s, schema, q)
+    const roll = await readings(s, schema, { ...q, source: "rollup" })
+    expect(roll.bucketMs).toBe(60_000)
+    expect(roll.t).toEqual(raw.t)
+    roll.values.engine_rpm!.forEach((v, i) => expect(Math.abs(v! - raw.values.engine_rpm![i]!)).toBeLessThan(1e-9))
+    expect(roll.n).toEqual(raw.n.map((n) => 2 * n)) // loaded twice: the view counted both copies
+    await rebuildRollupDay(s, schema, 20261120)
+    expect((await readings(s, schema, { ...q, source: "rollup" })).n).toEqual(raw.n)
+  })
+
   test("rejects hostile input before any SQL is sent", async () => {
     const s = store(name)
     const bad = [
@@ -111,6 +124,8 @@ describe.each(["ch18", "chdb"])("store %s", (name) => {
       () => readings(s, schema, { device: "bus-0001", from: start + 10, to: start }),
       () => readings(s, schema, { device: "bus-0001", from: start, to: start + 1, points: 0 }),
       () => readings(s, schema, { device: "bus-0001", from: start, to: start + 1, points: 1e9 }),
+      () => readings(s, schema, { device: "bus-0001", from: start, to: start + 1, source: "rollup" }),
+      () => readings(s, schema, { device: "bus-0001", from: start, to: start + 1, points: 3, source: "x' --" as "raw" }),
       () => fleetAggregate(s, schema, { field: "1; DROP TABLE telemetry", from: start, to: start + 1, by: "device" }),
       () => fleetAggregate(s, schema, { field: "speed_kmh", from: start, to: start + 1, by: "x" as "device" }),
       () => alerts(s, { from: start, to: start + 1, rule: "a' OR '1'='1" }),

@@ -154,14 +154,18 @@ export default {
         return round(median(ms), 1)
       }
       const historyMs = await timeQuery(() => readings(store, schema, q))
+      const historyRollupMs = await timeQuery(() => readings(store, schema, { ...q, source: "rollup" }))
       const historyAllFieldsMs = await timeQuery(() => readings(store, schema, { ...q, fields: undefined }))
       const where = `device_id = 'bus-0000' AND ts >= toDateTime(${day / 1000}) AND ts < toDateTime(${day / 1000 + 86400})`
       const finalMs = await timeQuery(() => store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM telemetry FINAL WHERE ${where}`))
       const limitByMs = await timeQuery(() =>
         store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM (SELECT seq, speed_kmh FROM telemetry WHERE ${where} ORDER BY ts, seq LIMIT 1 BY seq)`))
       const plainMs = await timeQuery(() => store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM telemetry WHERE ${where}`))
-      const [bpr] = await store.query<{ b: number }>(
-        "SELECT sum(bytes_on_disk) / sum(rows) AS b FROM system.parts WHERE active AND database = currentDatabase() AND table = 'telemetry'",
+      await store.exec("OPTIMIZE TABLE telemetry FINAL")
+      const [bpr] = await store.query<{ b: number; r: number }>(
+        "SELECT sumIf(bytes_on_disk, table = 'telemetry') / sumIf(rows, table = 'telemetry') AS b, " +
+          "sumIf(bytes_on_disk, table IN ('telemetry', 'telemetry_1m')) / sumIf(rows, table = 'telemetry') AS r " +
+          "FROM system.parts WHERE active AND database = currentDatabase()",
       )
       return {
         rows: n, batch_rows: batchRows, concurrency, runs: reps,
@@ -175,11 +179,13 @@ export default {
         raw_tsv_preformatted_rows_per_s: round(insertOnly),
         ratio_vs_preformatted: round(sinkRate / insertOnly, 3),
         history_query_ms: historyMs,
+        history_query_rollup_ms: historyRollupMs,
         history_query_all_fields_ms: historyAllFieldsMs,
         device_day_final_ms: finalMs,
         device_day_limit_by_ms: limitByMs,
         device_day_no_dedup_ms: plainMs,
         bytes_per_row: round(bpr?.b ?? 0, 1),
+        bytes_per_row_with_rollup: round(bpr?.r ?? 0, 1),
         clickhouse: "18.16.1",
       }
     } finally {
