@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { loadDeviceSchema, makeDeviceSchema } from "../config/device-schema.ts"
 import {
-  alerts, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
+  alerts, dropExpired, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
   writeAlerts, type Store,
 } from "../actors/sink/index.ts"
 import { syntheticBatches } from "../actors/sink/internal/synthetic.ts"
@@ -205,4 +205,16 @@ test("ops capacity measures bytes per row from the live table", async () => {
   expect(m!.bpr).toBeGreaterThan(10)
   expect(m!.bpr).toBeLessThan(5000)
   expect(await measureBytesPerRow("http://127.0.0.1:1")).toBeUndefined()
+})
+
+test("retention drops whole day partitions older than the limit on both stores (runs last: it empties telemetry)", async () => {
+  for (const [, s] of stores) {
+    expect(await dropExpired(s, 0, Date.UTC(2027, 0, 1))).toEqual([]) // 0 = keep forever
+    expect(await dropExpired(s, 30, Date.UTC(2026, 11, 1))).toEqual([]) // 11 days old: kept
+    const dropped = await dropExpired(s, 3, Date.UTC(2026, 10, 25))
+    expect(dropped.sort()).toEqual(["telemetry:20261120", "telemetry_1m:20261120"])
+    const [c] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry")
+    expect(c!.c).toBe(0)
+    expect(await alerts(s, { from: start, to: start + 3_600_000 })).toHaveLength(3) // month partition not yet expired
+  }
 })

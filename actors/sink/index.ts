@@ -2,6 +2,7 @@
 import type { AkisConfig } from "../../config/schema.ts"
 import { makeChdbStore } from "./chdb-store.ts"
 import { makeClickHouseStore } from "./clickhouse-store.ts"
+import type { SinkGroupOptions } from "./sink.ts"
 import type { Store } from "./store.ts"
 
 export type { Store, InsertFormat } from "./store.ts"
@@ -27,3 +28,9 @@ export const makeStore = (cfg: AkisConfig["clickhouse"]): Store =>
     : makeClickHouseStore({
       url: cfg.url, database: cfg.database, user: cfg.user, password: cfg.password, requestTimeoutMs: cfg.requestTimeoutMs,
     })
+
+/** Group options from config section `sink` (timers and logging are the caller's). */
+export const sinkGroupOptions = (cfg: AkisConfig["sink"], onError?: (e: unknown, attempt: number) => void): SinkGroupOptions => ({
+  batchRows: cfg.batchRows, flushMs: cfg.flushMs, maxInflight: cfg.maxInflight, retryMinMs: cfg.retryMinMs, retryMaxMs: cfg.retryMaxMs,
+  onError,
+})
