@@ -26,13 +26,13 @@ test("ClickHouse down for 4 s under load: no loss, no duplicates, bounded, catch
   const perDevice = 1000
   const batches = syntheticBatches(schema, { devices, perDevice, startMs: start, intervalMs: 500, batchSize: 100 })
   const bound = 5_000
-  const sink = makeSink(store, schema, { batchRows: 1000, flushMs: 100, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true })
+  const sink = makeSink(store, schema, { maxPendingRows: bound, batchRows: 1000, flushMs: 100, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true })
   let maxPending = 0
 
   // The shard host: one stream batch at a time, paced like live load (10k readings/s), pausing intake above the bound.
   const host = (async () => {
     for (let k = 0; k < batches.length; k++) {
-      if (sink.pending > bound) await waitFor("sink below its bound", () => sink.pending <= bound, { timeoutMs: 60_000, intervalMs: 20 })
+      if (sink.full) await waitFor("sink below its bound", () => !sink.full, { timeoutMs: 60_000, intervalMs: 20 })
       const b = batches[k]!
       for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
       sink.processed(k + 1)

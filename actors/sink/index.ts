@@ -31,6 +31,6 @@ export const makeStore = (cfg: AkisConfig["clickhouse"]): Store =>
 
 /** Group options from config section `sink` (timers and logging are the caller's). */
 export const sinkGroupOptions = (cfg: AkisConfig["sink"], onError?: (e: unknown, attempt: number) => void): SinkGroupOptions => ({
-  batchRows: cfg.batchRows, flushMs: cfg.flushMs, maxInflight: cfg.maxInflight, retryMinMs: cfg.retryMinMs, retryMaxMs: cfg.retryMaxMs,
+  batchRows: cfg.batchRows, flushMs: cfg.flushMs, maxPendingRows: cfg.maxPendingRows, maxInflight: cfg.maxInflight, retryMinMs: cfg.retryMinMs, retryMaxMs: cfg.retryMaxMs,
   onError,
 })

@@ -20,6 +20,8 @@ export interface SinkGroupOptions {
   readonly maxInflight: number
   readonly retryMinMs: number
   readonly retryMaxMs: number
+  /** A shard sink reports `full` at this many pending rows (the host pauses intake). Default: unbounded. */
+  readonly maxPendingRows?: number | undefined
   /** Called on every failed insert attempt (logging); the group retries by itself. */
   readonly onError?: ((e: unknown, attempt: number) => void) | undefined
   readonly timers?: Timers | undefined
@@ -60,6 +62,8 @@ export interface Sink extends SinkPort {
   readonly metrics: Readonly<SinkMetrics>
   /** True once the fencing check refused a batch; the sink then takes nothing more. */
   readonly fenced: boolean
+  /** `pending` reached `maxPendingRows`: the host should stop reading the stream until it drops. */
+  readonly full: boolean
 }
 
 /** The sinks of one node's shards, sharing inserts so ClickHouse sees few, large ones. */
@@ -256,6 +260,9 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
         metrics: s.metrics,
         get fenced() {
           return s.fenced
+        },
+        get full() {
+          return s.pending >= (opts.maxPendingRows ?? Infinity)
         },
         add(batch: ReadingBatch, index: number, _streamSeq: number) {
           if (s.closed || s.fenced || closed) {
