@@ -61,3 +61,24 @@ test("alert writer stores each transition once and acks after the insert", async
   expect(stored).toHaveLength(50)
   expect(stored.find((a) => a.device === "bus-7")).toEqual(transition(7))
 }, 60_000)
+
+test("while ClickHouse refuses inserts the alert writer retries and acks nothing; then it stores everything", async () => {
+  const inner = store!
+  let down = true
+  const flaky: Store = {
+    ...inner,
+    insert: (t, c, f, b) => (down ? Promise.reject(new Error("connection refused")) : inner.insert(t, c, f, b)),
+  }
+  const js = jetstream(nc!)
+  const enc = new TextEncoder()
+  for (let i = 100; i < 110; i++) await js.publish(alertSubject(transition(i)), enc.encode(JSON.stringify(transition(i))))
+  const writer = await startAlertWriter({ nc: nc!, store: flaky, consumer: "akis_sink_alerts", maxAgeHours: 720, retryMinMs: 20, retryMaxMs: 100 })
+  await waitFor("insert attempts fail", () => writer.metrics.insertErrors >= 3)
+  const jsm = await jetstreamManager(nc!)
+  expect((await jsm.consumers.info("AKIS_ALERTS", "akis_sink_alerts")).num_ack_pending).toBeGreaterThan(0) // fetched, not acked
+  down = false
+  await waitFor("stored after recovery", () => writer.metrics.stored === 10)
+  await waitFor("acked", async () => (await jsm.consumers.info("AKIS_ALERTS", "akis_sink_alerts")).num_ack_pending === 0)
+  await writer.stop()
+  expect(await alerts(inner, { from: at, to: at + 3_600_000, limit: 1000 })).toHaveLength(60)
+}, 30_000)
