@@ -40,6 +40,21 @@ describe("readings", () => {
     expect(sql[1]).toContain("FINAL")
   })
 
+  test("minute-or-wider buckets come from the rollup, and from raw telemetry when a minute holds copies", async () => {
+    const q = { device: "bus-1", from: t0, to: t0 + 3_599_999, points: 30, fields: ["speed_kmh"] }
+    const one = scripted([{ t: t0, cnt: 240, uq: 240, v_speed_kmh: 10 }])
+    const r = await readings(one.store, schema, q)
+    expect(r).toMatchObject({ bucketMs: 120_000, t: [t0], n: [240] })
+    expect(one.sql[0]).toContain("FROM telemetry_1m")
+    const two = scripted([{ t: t0, cnt: 480, uq: 240, v_speed_kmh: 10 }], [{ t: t0, n: 240, u: 240, v_speed_kmh: 10 }])
+    expect((await readings(two.store, schema, q)).n).toEqual([240])
+    expect(two.sql[1]).toContain("FROM telemetry WHERE")
+    expect(two.sql[1]).toContain(`BETWEEN ${t0} AND ${t0 + 3_599_999}`)
+    const raw = scripted([])
+    await readings(raw.store, schema, { ...q, source: "raw" })
+    expect(raw.sql[0]).toContain("FROM telemetry WHERE")
+  })
+
   test("raw rows drop adjacent copies; NaN and missing values become null", async () => {
     const { store, sql } = scripted([
       { t: t0, seq: 1, n: 1, v_speed_kmh: 5 }, { t: t0, seq: 1, n: 1, v_speed_kmh: 5 }, { t: t0 + 500, seq: 2, n: 1, v_speed_kmh: null },

@@ -46,6 +46,7 @@ const rollupDdl = (schema: DeviceSchema): string => `CREATE TABLE IF NOT EXISTS 
   device_id String,
   minute DateTime('UTC'),
   n AggregateFunction(count),
+  u AggregateFunction(uniqExact, UInt64),
   ${schema.fields.flatMap((f) => rollupStates(f.name).map(([c, t]) => `${ident(c)} ${t}`)).join(",\n  ")}
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMMDD(minute)
@@ -53,7 +54,7 @@ ORDER BY (device_id, minute)`
 
 /** SELECT that turns telemetry rows into rollup states (the view's body, also used to rebuild a day). */
 export const rollupSelect = (schema: DeviceSchema, source: string): string =>
-  `SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n, ${
+  `SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n, uniqExactState(seq) AS u, ${
     schema.fields.flatMap((f) => rollupStates(f.name).map(([c, , e]) => `${e} AS ${ident(c)}`)).join(", ")
   } FROM ${source} GROUP BY device_id, minute`
 
@@ -114,6 +115,11 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
   }
   const tel = await columnsOf(store, tables.telemetry)
   const roll = await columnsOf(store, tables.rollup)
+  // `u` (distinct seqs per device-minute) tells exact rollup minutes from ones a replay counted twice.
+  if (!roll.has("u")) {
+    await store.exec(`ALTER TABLE ${tables.rollup} ADD COLUMN u AggregateFunction(uniqExact, UInt64)`)
+    addedColumns.push(`${tables.rollup}.u`)
+  }
   for (const f of schema.fields) {
     const type = tel.get(f.name)
     if (type !== undefined && type !== "Float64") {
@@ -173,7 +179,8 @@ export const dropExpired = async (store: Store, retentionDays: number, now: numb
 
 /**
  * Recomputes the rollup for one UTC day from de-duplicated telemetry. The view counts every
- * inserted block, so a replayed range is counted twice there until this runs (docs/decisions.md).
+ * inserted block, so a replayed minute is counted twice there (queries notice it by `n` ≠ `u` and
+ * read raw telemetry instead) until this runs for a closed day (docs/decisions.md).
  */
 export const rebuildRollupDay = async (store: Store, schema: DeviceSchema, day: number): Promise<void> => {
   if (!Number.isInteger(day) || day < 19700101 || day > 99991231) throw new MigrationFailed({ message: `bad day ${day}` })
