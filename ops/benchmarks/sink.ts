@@ -154,8 +154,8 @@ export default {
         return round(median(ms), 1)
       }
       const historyMs = await timeQuery(() => readings(store, schema, q))
-      const historyRollupMs = await timeQuery(() => readings(store, schema, { ...q, source: "rollup" }))
-      const historyAllFieldsMs = await timeQuery(() => readings(store, schema, { ...q, fields: undefined }))
+      const historyRawMs = await timeQuery(() => readings(store, schema, { ...q, source: "raw" }))
+      const historyAllFieldsMs = await timeQuery(() => readings(store, schema, { ...q, fields: undefined, source: "raw" }))
       const where = `device_id = 'bus-0000' AND ts >= toDateTime(${day / 1000}) AND ts < toDateTime(${day / 1000 + 86400})`
       const finalMs = await timeQuery(() => store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM telemetry FINAL WHERE ${where}`))
       const limitByMs = await timeQuery(() =>
@@ -179,7 +179,7 @@ export default {
         raw_tsv_preformatted_rows_per_s: round(insertOnly),
         ratio_vs_preformatted: round(sinkRate / insertOnly, 3),
         history_query_ms: historyMs,
-        history_query_rollup_ms: historyRollupMs,
+        history_query_raw_ms: historyRawMs,
         history_query_all_fields_ms: historyAllFieldsMs,
         device_day_final_ms: finalMs,
         device_day_limit_by_ms: limitByMs,
