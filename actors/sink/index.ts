@@ -1,14 +1,12 @@
 /** Public surface of the ClickHouse sink: stores, migrations, the per-shard sink, alerts and history queries. */
 import type { AkisConfig } from "../../config/schema.ts"
-import { makeChdbStore } from "./chdb-store.ts"
-import { makeClickHouseStore } from "./clickhouse-store.ts"
 import type { SinkGroupOptions } from "./sink.ts"
-import type { Store } from "./store.ts"
 
 export type { Store, InsertFormat } from "./store.ts"
 export { pinnedSettings } from "./store.ts"
 export { makeClickHouseStore, type ClickHouseStoreConfig } from "./clickhouse-store.ts"
 export { makeChdbStore } from "./chdb-store.ts"
+export { ClickHouseStore, makeStore } from "./store-service.ts"
 export { migrate, dropExpired, rebuildRollupDay, tables, telemetryColumns, alertColumns, type MigrationReport } from "./tables.ts"
 export { makeSink, makeSinkGroup, type Sink, type SinkGroup, type SinkOptions, type SinkGroupOptions, type SinkMetrics } from "./sink.ts"
 export { writeAlerts, parseTransition, alertRows } from "./alerts.ts"
@@ -20,14 +18,6 @@ export {
 export { quoteString } from "./sql.ts"
 export { StoreError, FencedOut, SinkClosed, HistoryInputInvalid, MigrationFailed } from "./errors.ts"
 export type { Timers } from "./internal/system-timers.ts"
-
-/** The store the config names: `clickhouse.url` = `chdb:<dir>` for the embedded store, else the HTTP server. */
-export const makeStore = (cfg: AkisConfig["clickhouse"]): Store =>
-  cfg.url.startsWith("chdb:")
-    ? makeChdbStore(cfg.url.slice(5) || undefined)
-    : makeClickHouseStore({
-      url: cfg.url, database: cfg.database, user: cfg.user, password: cfg.password, requestTimeoutMs: cfg.requestTimeoutMs,
-    })
 
 /** Group options from config section `sink` (timers and logging are the caller's). */
 export const sinkGroupOptions = (cfg: AkisConfig["sink"], onError?: (e: unknown, attempt: number) => void): SinkGroupOptions => ({
