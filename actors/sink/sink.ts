@@ -247,7 +247,11 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     metrics,
     sinkFor(shard, fence) {
       const old = shards.get(shard)
-      if (old) old.closed = true
+      if (old) {
+        old.closed = true
+        buffered -= old.buf.n
+        old.buf.n = 0
+      }
       const s: ShardState = {
         buf: new RowColumns(width), segments: [], fence, waiters: [], handed: 0, durable: 0, pending: 0, closed: false, fenced: false,
         metrics: {
