@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { loadDeviceSchema, makeDeviceSchema } from "../config/device-schema.ts"
 import {
-  alerts, dropExpired, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
+  alerts, dropExpired, FencedOut, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
   writeAlerts, type Store,
 } from "../actors/sink/index.ts"
 import { syntheticBatches } from "../actors/sink/internal/synthetic.ts"
@@ -141,6 +141,24 @@ describe.each(["ch18", "chdb"])("store %s", (name) => {
     for (const f of bad) expect(await f().then(() => "accepted", (e) => e)).toBeInstanceOf(HistoryInputInvalid)
     const [t] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry FINAL")
     expect(t!.c).toBe(total)
+  })
+
+  test("a deposed owner's late batch (stale fencing token) is refused, not inserted", async () => {
+    const s = store(name)
+    const leaseRevision = { current: 8 }
+    const myToken = 7 // this node held the lease at revision 7; another node has taken it since
+    const sink = makeSink(s, schema, {
+      batchRows: 1000, flushMs: 50, maxInflight: 1, retryMinMs: 50, retryMaxMs: 500, fence: async () => leaseRevision.current === myToken,
+    })
+    const late = { ...batches[0]!, ids: batches[0]!.ids.map(() => "bus-late") }
+    for (let i = 0; i < late.ids.length; i++) sink.add(late, i, 1)
+    sink.processed(1)
+    expect(await sink.flush().then(() => "stored", (e) => e)).toBeInstanceOf(FencedOut)
+    expect(sink.metrics.rowsFenced).toBe(late.ids.length)
+    expect(sink.durableSeq).toBe(0)
+    await sink.close()
+    const [c] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry WHERE device_id = 'bus-late'")
+    expect(c!.c).toBe(0)
   })
 
   test("quoteString round-trips quotes, backslashes and control characters through the server", async () => {
