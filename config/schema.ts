@@ -34,11 +34,36 @@ export const StreamsSection = Schema.Struct({
   replicas: Schema.Literals([1, 3, 5]),
 })
 
+/** How to reach ClickHouse (HTTP interface) and how long history is kept. */
+export const ClickHouseSection = Schema.Struct({
+  /** `chdb:<dir>` selects the embedded store instead of the HTTP server. */
+  url: Schema.NonEmptyString,
+  database: Schema.NonEmptyString,
+  user: Schema.String,
+  password: Schema.String,
+  requestTimeoutMs: Millis,
+  /** Days of telemetry kept (0 = forever); older day partitions are dropped. */
+  retentionDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+})
+
+/** The per-shard ClickHouse sink: batching, retry and memory bounds. */
+export const SinkSection = Schema.Struct({
+  batchRows: PositiveInt,
+  flushMs: Millis,
+  maxInflight: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 16 })),
+  maxPendingRows: PositiveInt,
+  retryMinMs: Millis,
+  retryMaxMs: Millis,
+  alertsConsumer: Schema.NonEmptyString,
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
   node: NodeSection,
   nats: NatsSection,
   streams: StreamsSection,
+  clickhouse: ClickHouseSection,
+  sink: SinkSection,
 })
 export type AkisConfig = typeof AkisConfig.Type

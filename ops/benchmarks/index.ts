@@ -7,4 +7,5 @@ export interface Benchmark {
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   failover: async () => (await import("./failover.ts")).default,
+  sink: async () => (await import("./sink.ts")).default,
 }

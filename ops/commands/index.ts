@@ -1,6 +1,7 @@
 import { bench } from "./bench.ts"
+import { capacity } from "./capacity.ts"
 import { cluster, drain } from "./cluster.ts"
 import { actor, consumers, kv, streams } from "./inspect.ts"
 
 /** Every `ops` subcommand. Keep one line per command file. */
-export const commands = [bench, cluster, drain, streams, consumers, kv, actor] as const
+export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity] as const

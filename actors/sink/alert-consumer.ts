@@ -1,0 +1,125 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
+import type { NatsConnection } from "@nats-io/transport-node"
+import type { AlertTransition } from "../../runtime/alert.ts"
+import { parseTransition, writeAlerts } from "./alerts.ts"
+import { systemTimers, type Timers } from "./internal/system-timers.ts"
+import type { Store } from "./store.ts"
+
+/** The alerts stream (DESIGN "Coordination on JetStream"). */
+export const alertsStream = { name: "AKIS_ALERTS", subjects: ["akis.alerts.>"] } as const
+
+/** Creates AKIS_ALERTS if it is missing (file storage, `maxAgeHours`); an existing stream is left as it is. */
+export const ensureAlertsStream = async (nc: NatsConnection, maxAgeHours: number, replicas = 1): Promise<void> => {
+  const jsm = await jetstreamManager(nc)
+  try {
+    await jsm.streams.info(alertsStream.name)
+  } catch {
+    try {
+      await jsm.streams.add({
+        name: alertsStream.name, subjects: [...alertsStream.subjects], max_age: maxAgeHours * 3600 * 1e9, num_replicas: replicas,
+      })
+    } catch (e) {
+      // Another node created it between our info and add: fine, otherwise re-raise.
+      await jsm.streams.info(alertsStream.name).catch(() => Promise.reject(e))
+    }
+  }
+}
+
+/** Options of {@link startAlertWriter}. */
+export interface AlertWriterOptions {
+  readonly nc: NatsConnection
+  readonly store: Store
+  /** Durable pull consumer name (config `sink.alertsConsumer`). */
+  readonly consumer: string
+  readonly maxAgeHours: number
+  readonly batch?: number | undefined
+  readonly retryMinMs?: number | undefined
+  readonly retryMaxMs?: number | undefined
+  readonly timers?: Timers | undefined
+  readonly onError?: ((e: unknown) => void) | undefined
+}
+
+/** Counters of the alert writer. */
+export interface AlertWriterMetrics {
+  stored: number
+  /** Messages on akis.alerts.> that are not transitions (acked, not stored). */
+  skipped: number
+  insertErrors: number
+}
+
+/** A running alert writer. */
+export interface AlertWriter {
+  readonly metrics: Readonly<AlertWriterMetrics>
+  stop(): Promise<void>
+}
+
+/**
+ * Copies alert transitions from AKIS_ALERTS into ClickHouse `alerts`: a durable pull consumer,
+ * each fetched batch inserted and then acked. A failed insert is retried with backoff before any
+ * ack, so a crash re-delivers and the table's de-duplication absorbs the copy.
+ */
+export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWriter> => {
+  const timers = o.timers ?? systemTimers
+  await ensureAlertsStream(o.nc, o.maxAgeHours)
+  const jsm = await jetstreamManager(o.nc)
+  try {
+    await jsm.consumers.info(alertsStream.name, o.consumer)
+  } catch {
+    await jsm.consumers.add(alertsStream.name, {
+      durable_name: o.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 10_000,
+      ack_wait: 60 * 1e9,
+    })
+  }
+  const consumer = await jetstream(o.nc).consumers.get(alertsStream.name, o.consumer)
+  const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0 }
+  let stopped = false
+  let wake: (() => void) | undefined
+  const sleep = (ms: number) => new Promise<void>((r) => {
+    wake = r
+    timers.setTimeout(r, ms)
+  })
+
+  const loop = async (): Promise<void> => {
+    let attempt = 0
+    while (!stopped) {
+      const msgs: JsMsg[] = []
+      try {
+        const it = await consumer.fetch({ max_messages: o.batch ?? 1000, expires: 1000 })
+        for await (const m of it) msgs.push(m)
+      } catch (e) {
+        o.onError?.(e)
+        await sleep(500)
+        continue
+      }
+      const ts: AlertTransition[] = []
+      for (const m of msgs) {
+        const t = parseTransition(m.data)
+        if (t) ts.push(t)
+        else metrics.skipped++
+      }
+      for (;;) {
+        try {
+          await writeAlerts(o.store, ts, timers.now())
+          metrics.stored += ts.length
+          attempt = 0
+          for (const m of msgs) m.ack()
+          break
+        } catch (e) {
+          metrics.insertErrors++
+          o.onError?.(e)
+          if (stopped) return
+          await sleep(Math.min(o.retryMaxMs ?? 5000, (o.retryMinMs ?? 100) * 2 ** Math.min(attempt++, 20)))
+        }
+      }
+    }
+  }
+  const done = loop()
+  return {
+    metrics,
+    async stop() {
+      stopped = true
+      wake?.()
+      await done
+    },
+  }
+}

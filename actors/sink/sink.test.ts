@@ -1,0 +1,238 @@
+import { describe, expect, test } from "bun:test"
+import { loadDeviceSchema } from "../../config/device-schema.ts"
+import { FencedOut, StoreError } from "./errors.ts"
+import type { Timers } from "./internal/system-timers.ts"
+import { syntheticBatches } from "./internal/synthetic.ts"
+import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
+import type { Store } from "./store.ts"
+
+const schema = loadDeviceSchema()
+
+/** A store that records insert bodies and fails while `down` is set. */
+const memoryStore = () => {
+  const bodies: string[] = []
+  const state = { down: false, calls: 0 }
+  const store: Store = {
+    kind: "chdb",
+    exec: async () => {},
+    query: async () => [],
+    async insert(_t, _c, _f, body) {
+      state.calls++
+      if (state.down) throw new StoreError({ op: "insert", message: "down", retryable: true })
+      bodies.push(typeof body === "string" ? body : new TextDecoder().decode(body))
+    },
+    close: async () => {},
+  }
+  return { store, bodies, state, rows: () => bodies.join("").split("\n").filter((l) => l.length > 0) }
+}
+
+/** Manual timers: nothing fires until `advance`. */
+const manualTimers = () => {
+  let now = 1_795_000_000_000
+  let pending: Array<{ at: number; f: () => void; id: number }> = []
+  let ids = 0
+  const timers: Timers = {
+    now: () => now,
+    setTimeout: (f, ms) => {
+      pending.push({ at: now + ms, f, id: ++ids })
+      return ids
+    },
+    clearTimeout: (h) => {
+      pending = pending.filter((p) => p.id !== h)
+    },
+  }
+  const advance = async (ms: number) => {
+    now += ms
+    const due = pending.filter((p) => p.at <= now)
+    pending = pending.filter((p) => p.at > now)
+    for (const p of due) p.f()
+    await ticks()
+  }
+  return { timers, advance }
+}
+
+// Lets the sink's insert promises run (no wall-clock waiting involved).
+const ticks = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve()
+}
+
+const options = (t: Timers, over: Partial<SinkOptions> = {}): SinkOptions => ({
+  batchRows: 100, flushMs: 1000, maxInflight: 2, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true, timers: t, ...over,
+})
+
+const batches = syntheticBatches(schema, { devices: 10, perDevice: 30, startMs: 1_795_000_000_000, intervalMs: 500, batchSize: 50 })
+
+const feed = (sink: ReturnType<typeof makeSink>, from = 0, to = batches.length) => {
+  for (let b = from; b < to; b++) {
+    const batch = batches[b]!
+    for (let i = 0; i < batch.ids.length; i++) sink.add(batch, i, b + 1)
+    sink.processed(b + 1)
+  }
+}
+
+describe("sink", () => {
+  test("inserts full batches by size and the rest after flushMs; durableSeq follows", async () => {
+    const m = memoryStore()
+    const { timers, advance } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    feed(sink, 0, 3) // 150 rows: one 100-row chunk now, 50 waiting for the timer
+    await ticks()
+    expect(m.bodies.length).toBe(1)
+    // The chunk was cut at the 100th row, before batch 2 was marked processed: it covers seq 1 only.
+    expect(sink.durableSeq).toBe(1)
+    expect(sink.pending).toBe(50)
+    await advance(1000)
+    expect(m.rows().length).toBe(150)
+    expect(sink.durableSeq).toBe(3)
+    expect(sink.pending).toBe(0)
+  })
+
+  test("rows are TSV in column order with nan for fields not sent", async () => {
+    const m = memoryStore()
+    const { timers } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    feed(sink, 0, 6)
+    await sink.flush()
+    const cells = m.rows().map((r) => r.split("\t"))
+    expect(cells[0]!.length).toBe(5 + schema.fields.length)
+    expect(cells[0]![0]).toBe("bus-0000")
+    expect(cells.some((c) => c[5 + 5] === "nan")).toBe(true)
+    const b0 = batches[0]!
+    expect(Number(cells[0]![5])).toBe(b0.values[0]!)
+    expect(Number(cells[0]![2]) * 1000 + Number(cells[0]![3])).toBe(b0.ts[0]!)
+  })
+
+  test("an empty batch still advances durableSeq when nothing is queued", () => {
+    const m = memoryStore()
+    const { timers } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    sink.processed(42)
+    expect(sink.durableSeq).toBe(42)
+  })
+
+  test("holds durableSeq while the store is down, retries with backoff and catches up", async () => {
+    const m = memoryStore()
+    const { timers, advance } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    m.state.down = true
+    feed(sink)
+    await advance(1000)
+    expect(sink.durableSeq).toBe(0)
+    expect(sink.pending).toBe(300)
+    for (let i = 0; i < 5; i++) await advance(1000)
+    expect(sink.metrics.insertErrors).toBeGreaterThan(4)
+    m.state.down = false
+    for (let i = 0; i < 5 && sink.durableSeq < batches.length; i++) await advance(1000)
+    expect(sink.durableSeq).toBe(batches.length)
+    expect(m.rows().length).toBe(300)
+    expect(sink.pending).toBe(0)
+  })
+
+  test("durableSeq never passes a chunk that is not stored, even when a later one is", async () => {
+    const m = memoryStore()
+    const { timers, advance } = manualTimers()
+    let failFirst = true
+    const store: Store = {
+      ...m.store,
+      async insert(t, c, f, body) {
+        if (failFirst) {
+          failFirst = false
+          throw new StoreError({ op: "insert", message: "once", retryable: true })
+        }
+        return m.store.insert(t, c, f, body)
+      },
+    }
+    const sink = makeSink(store, schema, options(timers))
+    feed(sink, 0, 4) // chunks of 100 rows: #1 fails once, #2 succeeds
+    await ticks()
+    expect(m.bodies.length).toBe(1)
+    expect(sink.durableSeq).toBe(0)
+    await advance(1000)
+    expect(sink.durableSeq).toBe(4)
+  })
+
+  test("a fenced-out owner's batch is refused, not inserted, and flush rejects", async () => {
+    const m = memoryStore()
+    const { timers } = manualTimers()
+    let token = 7
+    const sink = makeSink(m.store, schema, options(timers, { fence: async () => token === 7 }))
+    feed(sink, 0, 2)
+    await ticks()
+    expect(m.rows().length).toBe(100)
+    token = 8 // the lease moved: this node's token is stale
+    feed(sink, 2, 4)
+    const err = await sink.flush().then(() => undefined, (e) => e)
+    expect(err).toBeInstanceOf(FencedOut)
+    expect(m.rows().length).toBe(100)
+    expect(sink.fenced).toBe(true)
+    expect(sink.metrics.rowsFenced).toBe(100)
+    expect(sink.durableSeq).toBe(2)
+    feed(sink, 4, 5)
+    expect(sink.metrics.rowsRefusedClosed).toBe(50)
+  })
+
+  test("copies missing fields as NaN when a batch is narrower than the schema", async () => {
+    const m = memoryStore()
+    const { timers } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    const b = batches[0]!
+    const narrow = { ...b, width: 2, values: new Float64Array(b.ids.length * 2).fill(1.5) }
+    sink.add(narrow, 0, 1)
+    await sink.flush()
+    const cells = m.rows()[0]!.split("\t")
+    expect(cells.slice(5, 8)).toEqual(["1.5", "1.5", "nan"])
+    expect(sink.metrics.widthMismatch).toBe(1)
+  })
+
+  test("refuses and counts readings whose time or seq cannot be stored, keeping the rest", async () => {
+    const m = memoryStore()
+    const { timers } = manualTimers()
+    const sink = makeSink(m.store, schema, options(timers))
+    const b = batches[0]!
+    const ts = b.ts.slice()
+    const seqs = b.seqs.slice()
+    ts[0] = 5_000 // a device clock reset to 1970
+    ts[1] = Number.NaN
+    seqs[2] = -1
+    const odd = { ...b, ts, seqs }
+    for (let i = 0; i < b.ids.length; i++) sink.add(odd, i, 1)
+    sink.processed(1)
+    await sink.flush()
+    expect(sink.metrics.rowsBadTime).toBe(3)
+    expect(m.rows().length).toBe(b.ids.length - 3)
+    expect(sink.durableSeq).toBe(1)
+  })
+
+  test("a group puts several shards' rows into one insert and fences each shard on its own", async () => {
+    const m = memoryStore()
+    const { timers, advance } = manualTimers()
+    const group = makeSinkGroup(m.store, schema, options(timers, { batchRows: 1000 }))
+    let shard2Owned = true
+    const a = group.sinkFor(1, async () => true)
+    const b = group.sinkFor(2, async () => shard2Owned)
+    const half = (sink: typeof a, from: number, to: number) => {
+      for (let k = from; k < to; k++) {
+        const batch = batches[k]!
+        for (let i = 0; i < batch.ids.length; i++) sink.add(batch, i, k + 1)
+        sink.processed(k + 1)
+      }
+    }
+    half(a, 0, 2)
+    half(b, 2, 4)
+    await advance(1000)
+    expect(m.bodies.length).toBe(1) // one insert for both shards
+    expect(m.rows().length).toBe(200)
+    expect([a.durableSeq, b.durableSeq]).toEqual([2, 4])
+    shard2Owned = false
+    half(a, 4, 5)
+    half(b, 5, 6)
+    await advance(1000)
+    expect(m.rows().length).toBe(250)
+    expect(a.durableSeq).toBe(5)
+    expect(b.fenced).toBe(true)
+    expect(b.durableSeq).toBe(4)
+    expect(b.metrics.rowsFenced).toBe(50)
+    expect(group.metrics.inserts).toBe(2)
+    await group.close()
+  })
+})

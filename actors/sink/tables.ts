@@ -1,0 +1,189 @@
+import type { DeviceSchema } from "../../config/device-schema.ts"
+import { MigrationFailed } from "./errors.ts"
+import { ident, quoteString } from "./sql.ts"
+import type { Store } from "./store.ts"
+
+/**
+ * Table layout (docs/decisions.md "ClickHouse tables"): a wide `telemetry` table with one Float64
+ * column per schema field, de-duplicated by ReplacingMergeTree on (device_id, ts, seq); `alerts`
+ * de-duplicated on the transition id; `telemetry_1m`, a per-minute rollup kept by a materialized
+ * view. Every type and clause here works on ClickHouse 18.16 and 26.x alike.
+ */
+export const tables = { telemetry: "telemetry", rollup: "telemetry_1m", rollupView: "telemetry_1m_mv", alerts: "alerts" } as const
+
+/** Fixed leading columns of `telemetry`, in insert order; the schema's fields follow. */
+export const telemetryKeyColumns = ["device_id", "seq", "ts", "ms", "ingested"] as const
+
+/** Every `telemetry` column in insert order for `schema`. */
+export const telemetryColumns = (schema: DeviceSchema): string[] => [...telemetryKeyColumns, ...schema.fields.map((f) => f.name)]
+
+/** Columns of `alerts` in insert order. */
+export const alertColumns = [
+  "id", "alert_id", "device_id", "rule", "kind", "severity", "at", "at_ms", "seq", "message", "values_json",
+  "channels", "rule_version", "recv_at", "ingested",
+] as const
+
+const fieldDefs = (schema: DeviceSchema): string => schema.fields.map((f) => `${ident(f.name)} Float64 DEFAULT nan`).join(",\n  ")
+
+const telemetryDdl = (schema: DeviceSchema): string => `CREATE TABLE IF NOT EXISTS ${tables.telemetry} (
+  device_id String,
+  seq UInt64,
+  ts DateTime('UTC'),
+  ms UInt16,
+  ingested DateTime('UTC'),
+  ${fieldDefs(schema)}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(ts)
+ORDER BY (device_id, ts, seq)`
+
+const rollupStates = (f: string) => [
+  [`${f}_avg`, `AggregateFunction(avgIf, Float64, UInt8)`, `avgIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
+  [`${f}_min`, `AggregateFunction(minIf, Float64, UInt8)`, `minIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
+  [`${f}_max`, `AggregateFunction(maxIf, Float64, UInt8)`, `maxIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
+] as const
+
+const rollupDdl = (schema: DeviceSchema): string => `CREATE TABLE IF NOT EXISTS ${tables.rollup} (
+  device_id String,
+  minute DateTime('UTC'),
+  n AggregateFunction(count),
+  u AggregateFunction(uniqExact, UInt64),
+  ${schema.fields.flatMap((f) => rollupStates(f.name).map(([c, t]) => `${ident(c)} ${t}`)).join(",\n  ")}
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMMDD(minute)
+ORDER BY (device_id, minute)`
+
+/** SELECT that turns telemetry rows into rollup states (the view's body, also used to rebuild a day). */
+export const rollupSelect = (schema: DeviceSchema, source: string): string =>
+  `SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n, uniqExactState(seq) AS u, ${
+    schema.fields.flatMap((f) => rollupStates(f.name).map(([c, , e]) => `${e} AS ${ident(c)}`)).join(", ")
+  } FROM ${source} GROUP BY device_id, minute`
+
+const rollupViewDdl = (schema: DeviceSchema): string =>
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS ${tables.rollupView} TO ${tables.rollup} AS ${rollupSelect(schema, tables.telemetry)}`
+
+const alertsDdl = `CREATE TABLE IF NOT EXISTS ${tables.alerts} (
+  id String,
+  alert_id String,
+  device_id String,
+  rule String,
+  kind Enum8('raised' = 1, 'escalated' = 2, 'cleared' = 3),
+  severity Enum8('info' = 1, 'warning' = 2, 'critical' = 3),
+  at DateTime('UTC'),
+  at_ms UInt16,
+  seq UInt64,
+  message String,
+  values_json String,
+  channels Array(String),
+  rule_version UInt32,
+  recv_at UInt64,
+  ingested DateTime('UTC')
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (device_id, at, id)`
+
+/** What {@link migrate} did. */
+export interface MigrationReport {
+  readonly created: ReadonlyArray<string>
+  readonly addedColumns: ReadonlyArray<string>
+}
+
+const columnsOf = async (store: Store, table: string): Promise<Map<string, string>> => {
+  const rows = await store.query<{ name: string; type: string }>(
+    `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(table)}`,
+  )
+  return new Map(rows.map((r) => [r.name, r.type]))
+}
+
+/**
+ * Creates the tables for `schema`, or extends them when the schema gained fields (ALTER ADD
+ * COLUMN; old rows read NaN = not sent) and re-creates the rollup view so it covers the new
+ * fields. Run at start-up before any sink inserts. Refuses a field whose column has another type.
+ */
+export const migrate = async (store: Store, schema: DeviceSchema): Promise<MigrationReport> => {
+  const created: string[] = []
+  const addedColumns: string[] = []
+  const before = new Set((await store.query<{ name: string }>(
+    "SELECT name FROM system.tables WHERE database = currentDatabase()",
+  )).map((r) => r.name))
+  for (const [name, ddl] of [
+    [tables.telemetry, telemetryDdl(schema)], [tables.rollup, rollupDdl(schema)], [tables.alerts, alertsDdl],
+  ] as const) {
+    if (!before.has(name)) {
+      await store.exec(ddl)
+      created.push(name)
+    }
+  }
+  const tel = await columnsOf(store, tables.telemetry)
+  const roll = await columnsOf(store, tables.rollup)
+  // `u` (distinct seqs per device-minute) tells exact rollup minutes from ones a replay counted twice.
+  if (!roll.has("u")) {
+    await store.exec(`ALTER TABLE ${tables.rollup} ADD COLUMN u AggregateFunction(uniqExact, UInt64)`)
+    addedColumns.push(`${tables.rollup}.u`)
+  }
+  for (const f of schema.fields) {
+    const type = tel.get(f.name)
+    if (type !== undefined && type !== "Float64") {
+      throw new MigrationFailed({ message: `telemetry.${f.name} is ${type}, the device schema needs Float64; migrate by hand` })
+    }
+    if (type === undefined) {
+      await store.exec(`ALTER TABLE ${tables.telemetry} ADD COLUMN ${ident(f.name)} Float64 DEFAULT nan`)
+      addedColumns.push(`${tables.telemetry}.${f.name}`)
+    }
+    for (const [c, t] of rollupStates(f.name)) {
+      if (!roll.has(c)) {
+        await store.exec(`ALTER TABLE ${tables.rollup} ADD COLUMN ${ident(c)} ${t}`)
+        addedColumns.push(`${tables.rollup}.${c}`)
+      }
+    }
+  }
+  // The view's SELECT lists the fields, so it is re-created whenever a column was added.
+  if (addedColumns.length > 0 && before.has(tables.rollupView)) await store.exec(`DROP TABLE IF EXISTS ${tables.rollupView}`)
+  if (addedColumns.length > 0 || !before.has(tables.rollupView)) {
+    await store.exec(rollupViewDdl(schema))
+    created.push(tables.rollupView)
+  }
+  return { created, addedColumns }
+}
+
+/** UTC day number `YYYYMMDD` of epoch ms `t`. */
+export const dayOf = (t: number): number => {
+  const d = new Date(t)
+  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate()
+}
+
+/**
+ * Drops day partitions (telemetry, rollup) and month partitions (alerts) wholly older than
+ * `retentionDays` before `now` (18.16 has no TTL). Returns the partitions dropped.
+ */
+export const dropExpired = async (store: Store, retentionDays: number, now: number): Promise<string[]> => {
+  if (retentionDays <= 0) return []
+  const cutoffDay = dayOf(now - retentionDays * 86_400_000)
+  const cutoffMonth = Math.floor(cutoffDay / 100)
+  const parts = await store.query<{ table: string; partition: string }>(
+    `SELECT DISTINCT table, partition FROM system.parts WHERE active AND database = currentDatabase() AND table IN (${
+      [tables.telemetry, tables.rollup, tables.alerts].map(quoteString).join(", ")
+    })`,
+  )
+  const dropped: string[] = []
+  for (const p of parts) {
+    const id = Number(p.partition)
+    if (!Number.isInteger(id)) continue
+    const old = p.table === tables.alerts ? id < cutoffMonth : id < cutoffDay
+    if (old) {
+      await store.exec(`ALTER TABLE ${ident(p.table)} DROP PARTITION ${id}`)
+      dropped.push(`${p.table}:${id}`)
+    }
+  }
+  return dropped
+}
+
+/**
+ * Recomputes the rollup for one UTC day from de-duplicated telemetry. The view counts every
+ * inserted block, so a replayed minute is counted twice there (queries notice it by `n` ≠ `u` and
+ * read raw telemetry instead) until this runs for a closed day (docs/decisions.md).
+ */
+export const rebuildRollupDay = async (store: Store, schema: DeviceSchema, day: number): Promise<void> => {
+  if (!Number.isInteger(day) || day < 19700101 || day > 99991231) throw new MigrationFailed({ message: `bad day ${day}` })
+  await store.exec(`ALTER TABLE ${tables.rollup} DROP PARTITION ${day}`)
+  await store.exec(`INSERT INTO ${tables.rollup} ${rollupSelect(schema, `(SELECT * FROM ${tables.telemetry} FINAL WHERE toYYYYMMDD(ts) = ${day})`)}`)
+}

@@ -1,0 +1,197 @@
+/**
+ * `ops bench sink`: rows/s through the ClickHouse sink against raw @clickhouse/client inserts of
+ * the same rows in the same run (on a private ClickHouse 18.16), plus one device-day history
+ * query. The raw client is imported here on purpose: it is the yardstick.
+ */
+import { createClient } from "@clickhouse/client"
+import { Readable } from "node:stream"
+import { loadDeviceSchema } from "../../config/device-schema.ts"
+import type { ReadingBatch } from "../../runtime/batch.ts"
+import { makeClickHouseStore, makeSink, migrate, readings, telemetryColumns, type Store } from "../../actors/sink/index.ts"
+import { syntheticBatches } from "../../actors/sink/internal/synthetic.ts"
+import { TsvWriter } from "../../actors/sink/tsv.ts"
+import { startClickHouse } from "../../tests/harness/index.ts"
+import type { Benchmark } from "./index.ts"
+
+const schema = loadDeviceSchema()
+const columns = telemetryColumns(schema)
+const width = schema.fields.length
+const log = (s: string) => process.stderr.write(`${s}\n`)
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d
+
+/** The same readings as plain rows, what a straightforward client user would hold. */
+const rowsOf = (batches: ReadingBatch[], ingested: number): Array<Array<string | number>> => {
+  const out: Array<Array<string | number>> = []
+  for (const b of batches) {
+    for (let i = 0; i < b.ids.length; i++) {
+      const t = b.ts[i]!
+      const row: Array<string | number> = [b.ids[i]!, b.seqs[i]!, Math.floor(t / 1000), t % 1000, ingested]
+      for (let f = 0; f < width; f++) row.push(b.values[i * width + f]!)
+      out.push(row)
+    }
+  }
+  return out
+}
+
+const chunked = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n))
+
+/** Runs `work` over `items` with `concurrency` in flight. */
+const pool = async <T>(items: T[], concurrency: number, work: (x: T) => Promise<void>) => {
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await work(items[next++]!)
+  }))
+}
+
+export default {
+  description: "rows/s into ClickHouse 18.16 through the sink vs raw @clickhouse/client inserts; device-day history query ms",
+  async run({ runs }) {
+    const reps = runs ?? 3
+    const ch = await startClickHouse()
+    const client = createClient({ url: ch.url, keep_alive: { enabled: true, idle_socket_ttl: 2000 } })
+    const store: Store = makeClickHouseStore({ url: ch.url })
+    try {
+      await migrate(store, schema)
+      const n = 100_000
+      const batchRows = 10_000
+      const concurrency = 2
+      const start = Date.UTC(2026, 10, 1)
+      const batches = syntheticBatches(schema, { devices: 1000, perDevice: n / 1000, startMs: start, intervalMs: 500, batchSize: 100 })
+      const ingested = Math.floor(start / 1000)
+      const rows = rowsOf(batches, ingested)
+      const truncate = async () => {
+        await store.exec("TRUNCATE TABLE telemetry")
+        await store.exec("TRUNCATE TABLE telemetry_1m")
+      }
+      const timed = async (name: string, f: () => Promise<void>): Promise<number> => {
+        const rates: number[] = []
+        for (let r = 0; r < reps; r++) {
+          await truncate()
+          const t0 = performance.now()
+          await f()
+          rates.push(n / ((performance.now() - t0) / 1000))
+        }
+        const rate = median(rates)
+        log(`${name.padEnd(28)} ${round(rate).toLocaleString()} rows/s (median of ${reps})`)
+        return rate
+      }
+      const execBody = (fmt: string, body: Buffer | Uint8Array) =>
+        client.exec({ query: `INSERT INTO telemetry (${columns.join(", ")}) FORMAT ${fmt}`, values: Readable.from([body], { objectMode: false }) })
+          .then(async (r) => {
+            for await (const _ of r.stream) void _
+          })
+      const text = (sep: string) => (rs: Array<Array<string | number>>) =>
+        Buffer.from(rs.map((r) => r.map((v) => (typeof v === "number" && Number.isNaN(v) ? "nan" : v)).join(sep)).join("\n") + "\n")
+
+      // --- raw client paths (format + insert), same rows, same batch size and concurrency ---
+      const rowChunks = chunked(rows, batchRows)
+      const jsonObjects = await timed("raw JSONEachRow objects", () =>
+        pool(rowChunks, concurrency, async (c) => {
+          await client.insert({
+            table: "telemetry", format: "JSONEachRow",
+            values: c.map((r) => Object.fromEntries(columns.map((k, i) => [k, Number.isNaN(r[i]) ? "nan" : r[i]]))),
+            clickhouse_settings: { input_format_skip_unknown_fields: 0 },
+          })
+        }))
+      const tsvJoin = await timed("raw TSV row.join", () => pool(rowChunks, concurrency, (c) => execBody("TabSeparated", text("\t")(c))))
+      const csvJoin = await timed("raw CSV row.join", () => pool(rowChunks, concurrency, (c) => execBody("CSV", text(",")(c))))
+      const prebuilt = rowChunks.map(text("\t"))
+      const insertOnly = await timed("raw TSV pre-formatted", () => pool(prebuilt, concurrency, (b) => execBody("TabSeparated", b)))
+      const writerChunks = chunked(batches, batchRows / 100)
+      const tsvWriter = await timed("raw TSV TsvWriter", () =>
+        pool(writerChunks, concurrency, async (bs) => {
+          const w = new TsvWriter(1 << 20)
+          for (const b of bs) {
+            for (let i = 0; i < b.ids.length; i++) {
+              const t = b.ts[i]!
+              w.ascii(b.ids[i]!)
+              w.byte(9); w.uint(b.seqs[i]!); w.byte(9); w.uint(Math.floor(t / 1000)); w.byte(9); w.uint(t % 1000); w.byte(9); w.uint(ingested)
+              for (let f = 0; f < width; f++) {
+                w.byte(9)
+                w.float(b.values[i * width + f]!)
+              }
+              w.byte(10)
+            }
+          }
+          await execBody("TabSeparated", w.take())
+        }))
+
+      // --- through the sink: add/processed per stream batch, then flush ---
+      const sinkRate = await timed("sink", async () => {
+        const sink = makeSink(store, schema, {
+          batchRows, flushMs: 1000, maxInflight: concurrency, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true,
+        })
+        batches.forEach((b, k) => {
+          for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
+          sink.processed(k + 1)
+        })
+        await sink.flush()
+        await sink.close()
+      })
+      const raw = Math.max(jsonObjects, tsvJoin, csvJoin)
+
+      // --- one device-day (2 readings/s = 172,800 rows) next to other devices' data ---
+      log("loading one device-day (172,800 rows) for the history query")
+      const day = Date.UTC(2026, 10, 2)
+      const dayBatches = syntheticBatches(schema, { devices: 1, perDevice: 172_800, startMs: day, intervalMs: 500, batchSize: 1000 })
+      const sink = makeSink(store, schema, { batchRows: 50_000, flushMs: 1000, maxInflight: 2, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true })
+      dayBatches.forEach((b, k) => {
+        for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
+        sink.processed(k + 1)
+      })
+      await sink.flush()
+      await sink.close()
+      const q = { device: "bus-0000", from: day, to: day + 86_399_999, points: 1000, fields: ["speed_kmh", "engine_rpm", "coolant_temp_c", "fuel_level_pct"] }
+      const timeQuery = async (f: () => Promise<unknown>) => {
+        await f()
+        const ms: number[] = []
+        for (let r = 0; r < 7; r++) {
+          const t0 = performance.now()
+          await f()
+          ms.push(performance.now() - t0)
+        }
+        return round(median(ms), 1)
+      }
+      const historyMs = await timeQuery(() => readings(store, schema, q))
+      const historyRawMs = await timeQuery(() => readings(store, schema, { ...q, source: "raw" }))
+      const historyAllFieldsMs = await timeQuery(() => readings(store, schema, { ...q, fields: undefined, source: "raw" }))
+      const where = `device_id = 'bus-0000' AND ts >= toDateTime(${day / 1000}) AND ts < toDateTime(${day / 1000 + 86400})`
+      const finalMs = await timeQuery(() => store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM telemetry FINAL WHERE ${where}`))
+      const limitByMs = await timeQuery(() =>
+        store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM (SELECT seq, speed_kmh FROM telemetry WHERE ${where} ORDER BY ts, seq LIMIT 1 BY seq)`))
+      const plainMs = await timeQuery(() => store.query(`SELECT count() AS c, avg(speed_kmh) AS a FROM telemetry WHERE ${where}`))
+      await store.exec("OPTIMIZE TABLE telemetry FINAL")
+      const [bpr] = await store.query<{ b: number; r: number }>(
+        "SELECT sumIf(bytes_on_disk, table = 'telemetry') / sumIf(rows, table = 'telemetry') AS b, " +
+          "sumIf(bytes_on_disk, table IN ('telemetry', 'telemetry_1m')) / sumIf(rows, table = 'telemetry') AS r " +
+          "FROM system.parts WHERE active AND database = currentDatabase()",
+      )
+      return {
+        rows: n, batch_rows: batchRows, concurrency, runs: reps,
+        rows_per_s: round(sinkRate),
+        raw_rows_per_s: round(raw),
+        ratio: round(sinkRate / raw, 3),
+        raw_json_objects_rows_per_s: round(jsonObjects),
+        raw_tsv_join_rows_per_s: round(tsvJoin),
+        raw_csv_join_rows_per_s: round(csvJoin),
+        raw_tsv_writer_rows_per_s: round(tsvWriter),
+        raw_tsv_preformatted_rows_per_s: round(insertOnly),
+        ratio_vs_preformatted: round(sinkRate / insertOnly, 3),
+        history_query_ms: historyMs,
+        history_query_raw_ms: historyRawMs,
+        history_query_all_fields_ms: historyAllFieldsMs,
+        device_day_final_ms: finalMs,
+        device_day_limit_by_ms: limitByMs,
+        device_day_no_dedup_ms: plainMs,
+        bytes_per_row: round(bpr?.b ?? 0, 1),
+        bytes_per_row_with_rollup: round(bpr?.r ?? 0, 1),
+        clickhouse: "18.16.1",
+      }
+    } finally {
+      await client.close()
+      await store.close()
+      await ch.cleanup()
+    }
+  },
+} satisfies Benchmark
