@@ -34,11 +34,38 @@ export const StreamsSection = Schema.Struct({
   replicas: Schema.Literals([1, 3, 5]),
 })
 
+/**
+ * Device ingress (gateway/): the mTLS listener, frame limits and batching towards JetStream.
+ * TLS paths default to the layout of `ops certs` under `certDir`; an empty path means "use certDir".
+ */
+export const GatewaySection = Schema.Struct({
+  host: Schema.NonEmptyString,
+  port: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })),
+  certDir: Schema.NonEmptyString,
+  caFile: Schema.String,
+  certFile: Schema.String,
+  keyFile: Schema.String,
+  crlFile: Schema.String,
+  deviceSchema: Schema.String,
+  maxFrameBytes: Schema.Int.check(Schema.isBetween({ minimum: 256, maximum: 8_388_608 })),
+  idleTimeoutMs: Millis,
+  maxReadingsPerSec: PositiveInt,
+  maxErrors: PositiveInt,
+  maxFutureSkewMs: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  maxPastSkewMs: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  flushMs: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })),
+  flushBytes: Schema.Int.check(Schema.isBetween({ minimum: 1024, maximum: 1_048_576 })),
+  maxInFlight: PositiveInt,
+  maxBufferedReadings: PositiveInt,
+  crlReloadMs: Millis,
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
   node: NodeSection,
   nats: NatsSection,
   streams: StreamsSection,
+  gateway: GatewaySection,
 })
 export type AkisConfig = typeof AkisConfig.Type
