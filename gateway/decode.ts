@@ -57,7 +57,7 @@ const checkField = (f: FieldSpec, v: unknown, s: ReadingScratch): Refusal | unde
   else if (typeof v === "boolean" && f.kind === "bool") n = v ? 1 : 0
   else return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: expected a number, got ${JSON.stringify(v)?.slice(0, 40)}`)
   if (!Number.isFinite(n)) return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: ${n} is not a finite number`)
-  if (f.kind !== "float" && !Number.isInteger(n)) return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: ${n} is not ${f.kind === "bool" ? "0/1" : "an integer"}`)
+  if ((f.kind === "int" && !Number.isInteger(n)) || (f.kind === "bool" && n !== 0 && n !== 1)) return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: ${n} is not ${f.kind === "bool" ? "0/1" : "an integer"}`)
   if (n < f.min || n > f.max) return refuse(ErrCode.outOfRange, `${seqTag(s)}${f.name}: ${n} ${f.unit} outside [${f.min}, ${f.max}]`)
   s.values[f.index] = n
   return undefined
