@@ -90,3 +90,38 @@ export const rawClient = (port: number, pki: TestPki, who: Parameters<TestPki["c
       },
     }).catch(reject)
   })
+
+/** Every reading in AKIS_TLM, in stream order, as `[device, seq]`. */
+export const streamReadings = async (nc: import("@nats-io/transport-node").NatsConnection): Promise<Array<[string, number]>> => {
+  const { jetstream, jetstreamManager } = await import("@nats-io/jetstream")
+  const { decodeBatch } = await import("../../runtime/batch.ts")
+  const jsm = await jetstreamManager(nc)
+  const info = await jsm.streams.info("AKIS_TLM")
+  const out: Array<[string, number]> = []
+  const last = info.state.last_seq
+  if (info.state.messages === 0) return out
+  const c = await jetstream(nc).consumers.get("AKIS_TLM")
+  const it = await c.consume()
+  for await (const m of it) {
+    const b = decodeBatch(m.data)
+    for (let i = 0; i < b.ids.length; i++) out.push([b.ids[i]!, b.seqs[i]!])
+    if (m.seq >= last) break
+  }
+  await it.close()
+  return out
+}
+
+/** Checks exactly-once-after-dedup and per-device seq order; returns a description of the first problem. */
+export const checkDelivery = (rows: ReadonlyArray<[string, number]>, expected: ReadonlyMap<string, number>, firstSeq = 1): string | undefined => {
+  const last = new Map<string, number>()
+  for (const [d, s] of rows) {
+    const prev = last.get(d) ?? firstSeq - 1
+    if (s <= prev) continue // a resend: dropped by seq, as the device actor does
+    if (s !== prev + 1) return `${d}: seq ${s} follows ${prev} (gap or disorder)`
+    last.set(d, s)
+  }
+  for (const [d, n] of expected) {
+    if ((last.get(d) ?? firstSeq - 1) !== firstSeq + n - 1) return `${d}: stream has up to seq ${last.get(d)}, expected ${firstSeq + n - 1}`
+  }
+  return undefined
+}
