@@ -25,6 +25,8 @@ export interface FleetOptions {
   readonly log?: (line: string) => void
   /** Checked each tick; return true to stop early. */
   readonly shouldStop?: () => boolean
+  /** Spread devices over the addresses (default); false: every device starts on the first. */
+  readonly spread?: boolean
   /** First seq of every device (a re-run after a previous one continues numbering). */
   readonly firstSeq?: number
 }
@@ -61,7 +63,7 @@ export const runFleet = (o: FleetOptions): Fleet => {
   const p = pkiPaths(o.certDir)
   const ca = readFileSync(p.caCert)
   const ids = fleetIds(sc.devices, sc.prefix)
-  const links = ids.map((id, i) => new DeviceLink(id, o.addresses, { ca, cert: readFileSync(p.deviceCert(id)), key: readFileSync(p.deviceKey(id)) }, stats, o.log, i))
+  const links = ids.map((id, i) => new DeviceLink(id, o.addresses, { ca, cert: readFileSync(p.deviceCert(id)), key: readFileSync(p.deviceKey(id)) }, stats, o.log, o.spread === false ? 0 : i))
   const width = o.schema.fields.length
   const signals = ids.map((_, i) => new BusSignals(o.schema, i + 1))
   const anomalies = ids.map((id) => sc.anomalies.filter((a) => a.device === id))
