@@ -1,4 +1,6 @@
 import { bench } from "./bench.ts"
+import { certs } from "./certs.ts"
+import { loadgen } from "./loadgen.ts"
 
 /** Every `ops` subcommand. Keep one line per command file. */
-export const commands = [bench] as const
+export const commands = [bench, certs, loadgen] as const

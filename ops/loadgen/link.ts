@@ -63,6 +63,8 @@ export class DeviceLink {
   private stopped = false
   private everConnected = false
   private partial = ""
+  /** Index (into the arrays) of the first reading never written to any socket. */
+  private unwritten = 0
   /** Highest acked seq. */
   lastAck = -1
 
@@ -131,7 +133,10 @@ export class DeviceLink {
     this.frames.push(frame)
     this.sentAt.push(now)
     this.stats.sent++
-    if (this.socket) this.write(this.socket, frame)
+    if (this.socket) {
+      this.unwritten = this.seqs.length
+      this.write(this.socket, frame)
+    }
   }
 
   /** Records several readings and writes them in one go (one TLS record instead of many). */
@@ -145,6 +150,7 @@ export class DeviceLink {
     }
     this.stats.sent += seqs.length
     if (!this.socket) return
+    this.unwritten = this.seqs.length
     if (frames.length === 1) return this.write(this.socket, frames[0]!)
     const buf = new Uint8Array(total)
     let o = 0
@@ -172,12 +178,17 @@ export class DeviceLink {
     setTimeout(() => this.connect(), 100 + Math.random() * 200)
   }
 
+  /** After (re)connecting: writes every unacknowledged reading; those written before count as resent. */
   private resendAll(): void {
     const s = this.socket!
+    const now = performance.now()
     for (let i = this.head; i < this.seqs.length; i++) {
-      this.stats.resent++
+      if (this.seqs[i]! < 0) continue
+      if (i < this.unwritten) this.stats.resent++
+      else this.sentAt[i] = now // latency counts from the first write, not from generation
       this.write(s, this.frames[i]!)
     }
+    this.unwritten = this.seqs.length
   }
 
   private write(s: Socket<undefined>, frame: Uint8Array): void {
@@ -252,6 +263,7 @@ export class DeviceLink {
       this.seqs = this.seqs.slice(this.head)
       this.frames = this.frames.slice(this.head)
       this.sentAt = this.sentAt.slice(this.head)
+      this.unwritten = Math.max(0, this.unwritten - this.head)
       this.head = 0
     }
   }
