@@ -15,6 +15,7 @@
 import type { DeviceSchema, FieldSpec } from "../config/device-schema.ts"
 import { unpack } from "msgpackr"
 import { ErrCode } from "./codes.ts"
+import { cell, CellStatus, isAscii, scanCell } from "./csv-fast.ts"
 
 /** The decoded reading; reused across frames. `values` has one slot per schema field. */
 export interface ReadingScratch {
@@ -118,16 +119,67 @@ export const decodeJson = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingSc
   return fromObject(o, schema, s, now, lim)
 }
 
-const parseCsvNumber = (cell: string): number | undefined => {
-  if (cell === "") return undefined
-  const t = cell.trim()
+const parseCsvNumber = (text: string): number | undefined => {
+  if (text === "") return undefined
+  const t = text.trim()
   // Number("") is 0 and Number("0x1f") is 31: accept only plain decimal / exponent notation.
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return NaN
   return Number(t)
 }
 
-/** CSV line (`device,seq,ts,<fields in schema order>`) → reading. */
+const COMMA = 0x2c
+const countCommas = (b: Uint8Array): number => {
+  let n = 0
+  for (let i = 0; i < b.length; i++) if (b[i] === COMMA) n++
+  return n
+}
+let lastIdBytes: Uint8Array = new Uint8Array(0)
+let lastId = ""
+
+/** The device id cell as a string; the previous one is reused when the bytes are the same. */
+const idOf = (b: Uint8Array, start: number, end: number): string => {
+  const n = end - start
+  if (n === lastIdBytes.length) {
+    let same = true
+    for (let i = 0; i < n; i++) if (b[start + i] !== lastIdBytes[i]) { same = false; break }
+    if (same) return lastId
+  }
+  lastIdBytes = b.slice(start, end)
+  lastId = String.fromCharCode(...lastIdBytes)
+  return lastId
+}
+
+/**
+ * CSV line (`device,seq,ts,<fields in schema order>`) → reading. ASCII lines of plain decimal
+ * numbers take the byte-scanning fast path; anything else the general path below.
+ */
 export const decodeCsv = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
+  if (!isAscii(bytes) || countCommas(bytes) !== 2 + schema.fields.length) return decodeCsvSlow(bytes, schema, s, now, lim)
+  const end = bytes.length
+  const idEnd = bytes.indexOf(COMMA)
+  if (idEnd < 0) return decodeCsvSlow(bytes, schema, s, now, lim)
+  if (scanCell(bytes, idEnd + 1, end) !== CellStatus.ok) return decodeCsvSlow(bytes, schema, s, now, lim)
+  const seq = cell.value
+  if (scanCell(bytes, cell.next, end) !== CellStatus.ok) return decodeCsvSlow(bytes, schema, s, now, lim)
+  const r = checkHeader(s, seq, cell.value, now, lim)
+  if (r) return r
+  s.device = idEnd === 0 ? undefined : idOf(bytes, 0, idEnd)
+  const fields = schema.fields
+  let pos = cell.next
+  for (let i = 0; i < fields.length; i++) {
+    if (pos > end) return decodeCsvSlow(bytes, schema, s, now, lim)
+    const st = scanCell(bytes, pos, end)
+    if (st === CellStatus.slow) return decodeCsvSlow(bytes, schema, s, now, lim)
+    const bad = checkField(fields[i]!, st === CellStatus.empty ? undefined : cell.value, s)
+    if (bad) return bad
+    pos = cell.next
+  }
+  if (pos <= end) return decodeCsvSlow(bytes, schema, s, now, lim)
+  return undefined
+}
+
+/** The general CSV path: any text, trimmed cells, precise messages. */
+const decodeCsvSlow = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
   let text: string
   try {
     text = utf8.decode(bytes)
