@@ -20,7 +20,7 @@ import { BusSignals } from "../loadgen/signals.ts"
 import type { Benchmark } from "./index.ts"
 
 const DEVICES = 200
-const WINDOW = 256
+const WINDOW = 64
 const WARMUP_MS = 2000
 const MEASURE_MS = 8000
 const PARTITIONS = 64
