@@ -60,6 +60,13 @@ export const rawClient = (port: number, pki: TestPki, who: Parameters<TestPki["c
     let closed = false
     let onClose: () => void = () => {}
     const closedP = new Promise<void>((r) => (onClose = r))
+    // Bytes the socket did not take yet (written on drain), so large writes are never cut.
+    let pending: Uint8Array = new Uint8Array(0)
+    const flush = (s: { write(d: Uint8Array): number }) => {
+      if (pending.length === 0) return
+      const n = s.write(pending)
+      pending = pending.subarray(Math.max(0, n))
+    }
     Bun.connect({
       hostname: "127.0.0.1",
       port,
@@ -68,12 +75,22 @@ export const rawClient = (port: number, pki: TestPki, who: Parameters<TestPki["c
         handshake(s) {
           resolve({
             lines,
-            write: (d) => void s.write(d),
+            write: (d) => {
+              const bytes = typeof d === "string" ? new TextEncoder().encode(d) : d
+              const joined = new Uint8Array(pending.length + bytes.length)
+              joined.set(pending)
+              joined.set(bytes, pending.length)
+              pending = joined
+              flush(s)
+            },
             waitLine: (re, timeoutMs = 5000) => waitFor(`a line matching ${re} (got ${JSON.stringify(lines.slice(-3))})`, () => lines.find((l) => re.test(l)), { timeoutMs, intervalMs: 10 }),
             closed: closedP,
             isClosed: () => closed,
             end: () => s.end(),
           })
+        },
+        drain(s) {
+          flush(s)
         },
         data(_s, chunk) {
           partial += new TextDecoder().decode(chunk)

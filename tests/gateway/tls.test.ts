@@ -86,3 +86,31 @@ describe("gateway TLS", () => {
     await waitFor("revoked counted", () => logs.some((l) => l.includes("revoked: serial")))
   })
 })
+
+describe("gateway framing over the wire", () => {
+  test("a slow sender's reading split over several TCP packets is acked once complete", async () => {
+    const c = await rawClient(gw.port, pki, "bus-0001")
+    const line = reading(100)
+    for (const part of [line.slice(0, 5), line.slice(5, 30), line.slice(30)]) {
+      c.write(part)
+      await Bun.sleep(50) // separate packets, as a slow device would send them
+    }
+    expect(await c.waitLine(/^ACK/)).toBe("ACK 100")
+    c.end()
+  })
+
+  test("bad frames get their ERR code, valid readings around them are acked", async () => {
+    const c = await rawClient(gw.port, pki, "bus-0001")
+    c.write(reading(200))
+    c.write(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d, 0x0a])) // invalid UTF-8
+    c.write(`{"seq":201,"ts":${now()},"speed_kmh":NaN}\n`)
+    c.write(`bus-0001,202,${now()},Infinity${",".repeat(47)}\n`)
+    c.write(`${"x".repeat(70_000)}\n`)
+    c.write(`{"seq":203,"ts":${now()},"speed_kmh":900}\n`)
+    c.write(`{"seq":204,"ts":${now()},"warp":1}\n`)
+    c.write(reading(205))
+    await c.waitLine(/^ACK 205$/)
+    expect(c.lines.filter((l) => l.startsWith("ERR")).map((l) => l.split(" ")[1])).toEqual(["bad_utf8", "bad_json", "bad_value", "too_large", "out_of_range", "unknown_field"])
+    c.end()
+  })
+})
