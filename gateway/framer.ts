@@ -42,7 +42,23 @@ export class Framer {
   feed(chunk: Uint8Array, sink: FrameSink): void {
     let data: Uint8Array
     if (this.buf.length === 0) data = chunk
-    else {
+    else if (this.buf[0] !== 0 && !this.skipLine && this.skipBytes === 0) {
+      // A text line continues: join only up to its end, then go on in `chunk` without copying it.
+      const nl = chunk.indexOf(NL)
+      if (nl < 0 || this.buf.length + nl > this.maxBytes + 1) {
+        data = new Uint8Array(this.buf.length + chunk.length)
+        data.set(this.buf)
+        data.set(chunk, this.buf.length)
+      } else {
+        const line = new Uint8Array(this.buf.length + nl + 1)
+        line.set(this.buf)
+        line.set(chunk.subarray(0, nl + 1), this.buf.length)
+        this.buf = new Uint8Array(0)
+        this.feed(line, sink)
+        this.feed(chunk.subarray(nl + 1), sink)
+        return
+      }
+    } else {
       data = new Uint8Array(this.buf.length + chunk.length)
       data.set(this.buf)
       data.set(chunk, this.buf.length)
