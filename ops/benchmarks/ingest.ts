@@ -15,6 +15,7 @@ import { BatchBuilder, encodeBatch } from "../../runtime/batch.ts"
 import { telemetrySubject } from "../../runtime/shard.ts"
 import { freePort, spawnChild, startNats, tempDir } from "../../tests/harness/index.ts"
 import { createCa, createDeviceCerts, createServerCert, fleetIds } from "../certs/pki.ts"
+import type { FrameFormat } from "../../gateway/encode.ts"
 import { runClosedLoop } from "../loadgen/closed-loop.ts"
 import { BusSignals } from "../loadgen/signals.ts"
 import type { Benchmark } from "./index.ts"
@@ -70,8 +71,8 @@ const bench: Benchmark = {
     await createDeviceCerts(certDir, fleetIds(DEVICES, "bench-"))
     const nats = await startNats()
     try {
-      const drive = (port: number) =>
-        runClosedLoop({ schema, certDir, address: { host: "127.0.0.1", port }, devices: DEVICES, prefix: "bench-", window: WINDOW, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, progress: (l) => say(l) })
+      const drive = (port: number, format: FrameFormat = "csv", measureMs = MEASURE_MS) =>
+        runClosedLoop({ schema, certDir, address: { host: "127.0.0.1", port }, devices: DEVICES, prefix: "bench-", window: WINDOW, warmupMs: WARMUP_MS, measureMs, format, progress: (l) => say(l) })
 
       say("phase 1/3: TLS line echo ceiling")
       const echoPort = freePort()
@@ -91,10 +92,12 @@ const bench: Benchmark = {
       })
       await gw.waitForLine(/gateway listening/, 20_000)
       const g = await drive(gwPort)
-      await gw.kill("SIGTERM")
       const nc = await nats.connect()
-      const info = await (await jetstreamManager(nc)).streams.info("AKIS_TLM")
-      const stored = info.state.messages
+      const stored = (await (await jetstreamManager(nc)).streams.info("AKIS_TLM")).state.messages
+      say("phase 2b: the same gateway with JSON lines and msgpack frames")
+      const gJson = await drive(gwPort, "json", MEASURE_MS / 2)
+      const gMsgpack = await drive(gwPort, "msgpack", MEASURE_MS / 2)
+      await gw.kill("SIGTERM")
       const perBatch = Math.max(1, Math.round((g.acked * ((WARMUP_MS + MEASURE_MS) / MEASURE_MS)) / stored))
 
       say(`phase 3/3: raw JetStream publish of ${perBatch}-reading batches, 64 in flight`)
@@ -105,6 +108,8 @@ const bench: Benchmark = {
         ratio: Math.round((g.readings_per_s / raw) * 1000) / 1000,
         tls_echo_readings_per_s: e.readings_per_s,
         ratio_to_tls_echo: Math.round((g.readings_per_s / e.readings_per_s) * 1000) / 1000,
+        json_readings_per_s: gJson.readings_per_s,
+        msgpack_readings_per_s: gMsgpack.readings_per_s,
         ack_latency_p50_ms: g.ack_latency_p50_ms,
         ack_latency_p99_ms: g.ack_latency_p99_ms,
         readings_per_batch: perBatch,

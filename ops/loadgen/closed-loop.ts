@@ -1,12 +1,13 @@
 /**
  * A closed-loop driver for benchmarks: every device keeps up to `window` unacknowledged readings
  * in flight and tops up as acks arrive, so the gateway runs at its own ceiling without the client
- * piling up memory. Frames are CSV lines built from a per-device pre-formatted value tail (only
- * seq and ts change), which keeps the client's CPU share small on a shared 2-core machine.
+ * piling up memory. CSV and JSON frames are built from a per-device pre-formatted value tail (only
+ * seq and ts change), which keeps the client's CPU share small on a shared 2-core machine;
+ * msgpack frames are packed per reading.
  */
 import { readFileSync } from "node:fs"
 import type { DeviceSchema } from "../../config/device-schema.ts"
-import { csvLine } from "../../gateway/encode.ts"
+import { csvLine, jsonLine, msgpackFrame, type FrameFormat } from "../../gateway/encode.ts"
 import { fleetIds, pkiPaths } from "../certs/pki.ts"
 import { type Address, DeviceLink, latencyQuantile, newLinkStats } from "./link.ts"
 import { BusSignals } from "./signals.ts"
@@ -26,6 +27,7 @@ export const runClosedLoop = async (o: {
   readonly devices: number
   readonly prefix: string
   readonly window: number
+  readonly format?: FrameFormat
   readonly warmupMs: number
   readonly measureMs: number
   readonly progress?: (l: string) => void
@@ -36,11 +38,19 @@ export const runClosedLoop = async (o: {
   const stats = newLinkStats()
   const links = ids.map((id) => new DeviceLink(id, [o.address], { ca, cert: readFileSync(p.deviceCert(id)), key: readFileSync(p.deviceKey(id)) }, stats))
   const row = new Float64Array(o.schema.fields.length)
-  const tails = ids.map((id, i) => {
-    new BusSignals(o.schema, i + 1).next(0.5, row)
-    const line = csvLine(id, 0, 0, row, row.length)
-    return line.slice(`${id},0,0`.length, -1)
+  const format = o.format ?? "csv"
+  const rows = ids.map((_, i) => {
+    const r = new Float64Array(row.length)
+    new BusSignals(o.schema, i + 1).next(0.5, r)
+    return r
   })
+  const tails = ids.map((id, i) =>
+    format === "json" ? jsonLine(o.schema, id, 0, 0, rows[i]!).slice(`{"device":"${id}","seq":0,"ts":0`.length)
+    : csvLine(id, 0, 0, rows[i]!, row.length).slice(`${id},0,0`.length))
+  const frameOf = (d: number, seq: number, ts: number): Uint8Array =>
+    format === "csv" ? enc.encode(`${ids[d]},${seq},${ts}${tails[d]}`)
+    : format === "json" ? enc.encode(`{"device":"${ids[d]}","seq":${seq},"ts":${ts}${tails[d]}`)
+    : msgpackFrame(ids[d]!, seq, ts, rows[d]!, row.length)
   const enc = new TextEncoder()
   const seqs = ids.map(() => 1)
   for (const l of links) l.connect()
@@ -62,7 +72,7 @@ export const runClosedLoop = async (o: {
       for (let k = 0; k < n; k++) {
         const seq = seqs[d]!++
         seqBuf.push(seq)
-        frameBuf.push(enc.encode(`${ids[d]},${seq},${wall}${tails[d]}\n`))
+        frameBuf.push(frameOf(d, seq, wall))
       }
       l.sendMany(seqBuf, frameBuf, now)
     }
