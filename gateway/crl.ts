@@ -4,13 +4,14 @@
  * restarting the gateway (Bun's own `crl` TLS option is read only at listen time).
  */
 import { existsSync, statSync } from "node:fs"
+import { CrlUnreadable } from "./errors.ts"
 import { normSerial } from "./tls-auth.ts"
 
-/** Serial numbers listed in a PEM CRL file (normalised upper-case hex). */
+/** Serial numbers listed in a PEM CRL file (normalised upper-case hex); throws {@link CrlUnreadable}. */
 export const readCrlSerials = async (path: string): Promise<Set<string>> => {
   const p = Bun.spawn(["openssl", "crl", "-in", path, "-noout", "-text"], { stdout: "pipe", stderr: "pipe", stdin: "ignore" })
   const [text, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-  if (code !== 0) throw new Error(`cannot read CRL ${path}: ${err.trim().slice(0, 300)}`)
+  if (code !== 0) throw new CrlUnreadable({ path, message: `cannot read CRL ${path}: ${err.trim().slice(0, 300)}` })
   const out = new Set<string>()
   for (const m of text.matchAll(/Serial Number:\s*([0-9A-Fa-f]+)/g)) out.add(normSerial(m[1]!))
   return out

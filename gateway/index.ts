@@ -16,6 +16,7 @@ export { isDeviceId } from "./device-id.ts"
 export { Framer, FrameKind, frameMsgpack } from "./framer.ts"
 export { ensureTelemetryStream, telemetryStream } from "./jetstream.ts"
 export type { GatewayMetrics } from "./metrics.ts"
+export { CrlUnreadable } from "./errors.ts"
 export type { TlsRefusal } from "./tls-auth.ts"
 
 export interface GatewayDeps {

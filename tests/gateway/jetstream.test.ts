@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { encodeReading } from "../../gateway/encode.ts"
-import { startGateway, type Gateway } from "../../gateway/index.ts"
+import { ensureTelemetryStream, startGateway, type Gateway } from "../../gateway/index.ts"
 import { createDeviceCerts, fleetIds } from "../../ops/certs/pki.ts"
 import { runFleet } from "../../ops/loadgen/fleet.ts"
 import { startNats, waitFor, type NatsServer } from "../harness/index.ts"
@@ -41,6 +41,14 @@ describe("gateway → JetStream", () => {
     const rows = await streamReadings(nc)
     expect(rows.filter(([d]) => d === "bus-0001").map(([, s]) => s)).toEqual([1, 2, 3])
     c.end()
+  })
+
+  test("ensuring AKIS_TLM is idempotent and applies a changed retention", async () => {
+    const { jetstreamManager } = await import("@nats-io/jetstream")
+    await ensureTelemetryStream(nc, { maxAgeHours: 168, replicas: 1 })
+    await ensureTelemetryStream(nc, { maxAgeHours: 24, replicas: 1 })
+    const info = await (await jetstreamManager(nc)).streams.info("AKIS_TLM")
+    expect([info.config.max_age, info.config.storage, info.config.retention, info.config.subjects]).toEqual([24 * 3_600_000_000_000, "file", "limits", ["akis.tlm.*"]])
   })
 
   test("with nats-server stopped for 10 s under load: no acks, sockets paused, bounded buffer, everything delivered after", async () => {
