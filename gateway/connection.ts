@@ -44,6 +44,7 @@ export class DeviceConnection implements AckTarget, FrameSink {
   private readonly framer: Framer
   private readonly scratch: ReadingScratch
   private errors = 0
+  private loggedMismatch = false
   private closed = false
   /** Token bucket for readings/s. */
   private tokens: number
@@ -87,6 +88,10 @@ export class DeviceConnection implements AckTarget, FrameSink {
       : decodeMsgpack(bytes, schema, s, now, limits)
     if (bad) return this.refuse(bad.code, bad.reason)
     if (s.device !== undefined && s.device !== this.device) {
+      if (!this.loggedMismatch) {
+        this.loggedMismatch = true // once per connection: a misconfigured device must not flood the log
+        this.ctx.log(`gateway: ${this.device} (${this.peer}) sent a reading for device "${s.device.slice(0, 64)}"; refused (id_mismatch)`)
+      }
       return this.refuse(ErrCode.idMismatch, `seq=${s.seq} reading for device "${s.device.slice(0, 64)}" on the connection of ${this.device}`)
     }
     this.spend(now)

@@ -135,7 +135,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, ...(o.tls.crlFile ? { crl: Bun.file(o.tls.crlFile) } : {}), requestCert: true, rejectUnauthorized: false },
     socket: {
       open(s) {
-        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}` }
+        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}` }
         s.timeout(idleSec)
       },
       handshake(s, _ok, authError) {
