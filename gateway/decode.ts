@@ -16,6 +16,7 @@ import type { DeviceSchema, FieldSpec } from "../config/device-schema.ts"
 import { unpack } from "msgpackr"
 import { ErrCode } from "./codes.ts"
 import { cell, CellStatus, isAscii, scanCell } from "./csv-fast.ts"
+import { jsonHead, scanJson } from "./json-fast.ts"
 
 /** The decoded reading; reused across frames. `values` has one slot per schema field. */
 export interface ReadingScratch {
@@ -101,8 +102,26 @@ const fromObject = (o: Record<string, unknown>, schema: DeviceSchema, s: Reading
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
 
-/** JSON line → reading. */
+/**
+ * JSON line → reading. The common flat shape takes the byte-scanning fast path; anything unusual
+ * (and every refusal, for its exact message) goes through JSON.parse below.
+ */
 export const decodeJson = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
+  if (scanJson(bytes, schema, s.values) !== 0) return decodeJsonSlow(bytes, schema, s, now, lim)
+  const seq = jsonHead.seq
+  const ts = jsonHead.ts
+  if (checkHeader(s, Number.isNaN(seq) ? undefined : seq, Number.isNaN(ts) ? undefined : ts, now, lim)) return decodeJsonSlow(bytes, schema, s, now, lim)
+  const fields = schema.fields
+  for (let i = 0; i < fields.length; i++) {
+    const v = s.values[i]!
+    if (v === v && checkField(fields[i]!, v, s)) return decodeJsonSlow(bytes, schema, s, now, lim)
+  }
+  s.device = jsonHead.deviceStart < 0 || jsonHead.deviceEnd === jsonHead.deviceStart ? undefined : idOf(bytes, jsonHead.deviceStart, jsonHead.deviceEnd)
+  return undefined
+}
+
+/** The general JSON path (JSON.parse); exported for tests comparing it with the fast path. */
+export const decodeJsonSlow = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -179,7 +198,7 @@ export const decodeCsv = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScr
 }
 
 /** The general CSV path: any text, trimmed cells, precise messages. */
-const decodeCsvSlow = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
+export const decodeCsvSlow = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
   let text: string
   try {
     text = utf8.decode(bytes)
