@@ -7,7 +7,6 @@
  * (and error messages) are exactly those of the general path.
  */
 import type { DeviceSchema } from "../config/device-schema.ts"
-import { cell, CellStatus, scanCell } from "./csv-fast.ts"
 import { fnv1a32Bytes } from "../runtime/shard.ts"
 
 /** "Use the general decoder." */
@@ -16,6 +15,8 @@ export const SLOW = 1
 interface KeyTable {
   /** FNV-1a of the key bytes → candidates (field index, or -1 seq, -2 ts, -3 device). */
   readonly byHash: Map<number, Array<{ readonly bytes: Uint8Array; readonly slot: number }>>
+  /** Key bytes by slot + 3 (device, ts, seq, then the fields), to check the predicted next key first. */
+  readonly bySlot: ReadonlyArray<Uint8Array>
 }
 
 const tables = new WeakMap<DeviceSchema, KeyTable>()
@@ -34,7 +35,8 @@ const tableOf = (schema: DeviceSchema): KeyTable => {
   add("ts", -2)
   add("device", -3)
   for (const f of schema.fields) add(f.name, f.index)
-  t = { byHash }
+  const bySlot = [enc.encode("device"), enc.encode("ts"), enc.encode("seq"), ...schema.fields.map((f) => enc.encode(f.name))]
+  t = { byHash, bySlot }
   tables.set(schema, t)
   return t
 }
@@ -44,7 +46,14 @@ const COLON = 0x3a
 const COMMA = 0x2c
 const RBRACE = 0x7d
 
-const slotOf = (t: KeyTable, b: Uint8Array, start: number, end: number): number | undefined => {
+const slotOf = (t: KeyTable, b: Uint8Array, start: number, end: number, predicted: number): number | undefined => {
+  // Devices usually send fields in schema order: try the field after the previous key first.
+  const p = t.bySlot[predicted + 3]
+  if (p !== undefined && p.length === end - start) {
+    let k = 0
+    while (k < p.length && p[k] === b[start + k]) k++
+    if (k === p.length) return predicted
+  }
   let h = 0x811c9dc5
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
   const cands = t.byHash.get(h >>> 0)
@@ -73,6 +82,7 @@ export const scanJson = (b: Uint8Array, schema: DeviceSchema, values: Float64Arr
   jsonHead.ts = NaN
   jsonHead.deviceStart = -1
   let i = 1
+  let prev = -4
   if (b[i] === RBRACE) return i + 1 === end ? 0 : SLOW
   for (;;) {
     if (b[i] !== Q) return SLOW
@@ -81,7 +91,8 @@ export const scanJson = (b: Uint8Array, schema: DeviceSchema, values: Float64Arr
       if (b[i]! === 0x5c || b[i]! >= 0x80) return SLOW
       i++
     }
-    const slot = slotOf(t, b, ks, i)
+    const slot = slotOf(t, b, ks, i, prev + 1)
+    prev = slot ?? -4
     if (slot === undefined || b[++i] !== COLON) return SLOW
     const vs = ++i
     const c = b[vs]
@@ -96,28 +107,23 @@ export const scanJson = (b: Uint8Array, schema: DeviceSchema, values: Float64Arr
       jsonHead.deviceEnd = i
       i++
     } else {
-      let ve = vs
-      while (ve < end && b[ve] !== COMMA && b[ve] !== RBRACE) ve++
+      let ve: number
       let v: number
       if (c === 0x74 || c === 0x66) {
         // true / false: only for bool fields
-        const isTrue = ve - vs === 4 && b[vs + 1] === 0x72 && b[vs + 2] === 0x75 && b[vs + 3] === 0x65
-        const isFalse = ve - vs === 5 && b[vs + 1] === 0x61 && b[vs + 2] === 0x6c && b[vs + 3] === 0x73 && b[vs + 4] === 0x65
+        const isTrue = b[vs + 1] === 0x72 && b[vs + 2] === 0x75 && b[vs + 3] === 0x65
+        const isFalse = b[vs + 1] === 0x61 && b[vs + 2] === 0x6c && b[vs + 3] === 0x73 && b[vs + 4] === 0x65
         if ((!isTrue && !isFalse) || slot < 0 || schema.fields[slot]!.kind !== "bool") return SLOW
         v = isTrue ? 1 : 0
+        ve = vs + (isTrue ? 4 : 5)
       } else if (c === 0x6e) {
-        if (ve - vs !== 4 || b[vs + 1] !== 0x75 || b[vs + 2] !== 0x6c || b[vs + 3] !== 0x6c || slot < 0) return SLOW
+        if (b[vs + 1] !== 0x75 || b[vs + 2] !== 0x6c || b[vs + 3] !== 0x6c || slot < 0) return SLOW
         v = NaN
+        ve = vs + 4
       } else {
-        // JSON numbers: -?digits(.digits)?(e..)? — no '+', no leading '.', no leading zeros.
-        const d0 = c === 0x2d ? vs + 1 : vs
-        const first = b[d0]
-        if (first === undefined || first < 0x30 || first > 0x39) return SLOW
-        if (first === 0x30 && d0 + 1 < ve && b[d0 + 1]! >= 0x30 && b[d0 + 1]! <= 0x39) return SLOW
-        for (let k = d0; k < ve - 1; k++) if (b[k] === 0x2e && !(b[k + 1]! >= 0x30 && b[k + 1]! <= 0x39)) return SLOW
-        if (b[ve - 1] === 0x2e) return SLOW
-        if (scanCell(b, vs, ve) !== CellStatus.ok) return SLOW
-        v = cell.value
+        if (scanJsonNumber(b, vs, end) !== 0) return SLOW
+        v = num.value
+        ve = num.next
       }
       if (slot === -1) jsonHead.seq = v
       else if (slot === -2) jsonHead.ts = v
@@ -131,4 +137,62 @@ export const scanJson = (b: Uint8Array, schema: DeviceSchema, values: Float64Arr
     }
     return b[i] === RBRACE && i + 1 === end ? 0 : SLOW
   }
+}
+
+/** Result of {@link scanJsonNumber}. */
+const num = { value: 0, next: 0 }
+const POW10 = Float64Array.from({ length: 23 }, (_, i) => 10 ** i)
+
+/**
+ * One JSON number starting at `pos` (grammar `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`), ending at
+ * `,` or `}`; exact for ≤ 15 significant digits and |exponent| ≤ 22 (else SLOW, like the CSV path).
+ */
+const scanJsonNumber = (b: Uint8Array, pos: number, end: number): number => {
+  let i = pos
+  let neg = false
+  if (b[i] === 0x2d) {
+    neg = true
+    i++
+  }
+  let c = b[i]
+  if (c === undefined || c < 0x30 || c > 0x39) return SLOW
+  if (c === 0x30 && (c = b[i + 1]) !== undefined && c >= 0x30 && c <= 0x39) return SLOW
+  let mant = 0
+  let digits = 0
+  let scale = 0
+  while (i < end && (c = b[i]!) >= 0x30 && c <= 0x39) {
+    if (digits > 0 || c !== 0x30) digits++
+    mant = mant * 10 + (c - 0x30)
+    i++
+  }
+  if (b[i] === 0x2e) {
+    i++
+    const f0 = i
+    while (i < end && (c = b[i]!) >= 0x30 && c <= 0x39) {
+      if (digits > 0 || c !== 0x30) digits++
+      mant = mant * 10 + (c - 0x30)
+      scale--
+      i++
+    }
+    if (i === f0) return SLOW
+  }
+  if (b[i] === 0x65 || b[i] === 0x45) {
+    i++
+    let eneg = false
+    if (b[i] === 0x2d || b[i] === 0x2b) eneg = b[i++] === 0x2d
+    let e = 0
+    const e0 = i
+    while (i < end && (c = b[i]!) >= 0x30 && c <= 0x39 && i - e0 < 5) {
+      e = e * 10 + (c - 0x30)
+      i++
+    }
+    if (i === e0) return SLOW
+    scale += eneg ? -e : e
+  }
+  c = b[i]
+  if ((c !== COMMA && c !== RBRACE) || digits > 15 || scale < -22 || scale > 22) return SLOW
+  const v = scale < 0 ? mant / POW10[-scale]! : mant * POW10[scale]!
+  num.value = neg ? -v : v
+  num.next = i
+  return 0
 }
