@@ -5,6 +5,7 @@
  * seq and ts change), which keeps the client's CPU share small on a shared 2-core machine;
  * msgpack frames are packed per reading.
  */
+import { pack } from "msgpackr"
 import { readFileSync } from "node:fs"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { csvLine, jsonLine, msgpackFrame, type FrameFormat } from "../../gateway/encode.ts"
@@ -47,10 +48,33 @@ export const runClosedLoop = async (o: {
   const tails = ids.map((id, i) =>
     format === "json" ? jsonLine(o.schema, id, 0, 0, rows[i]!).slice(`{"device":"${id}","seq":0,"ts":0`.length)
     : csvLine(id, 0, 0, rows[i]!, row.length).slice(`${id},0,0`.length))
+  // msgpack: [device, seq, ts, values] with the device and values packed once per device;
+  // seq and ts are written as float64 (0xcb), which the gateway reads as the same integers.
+  const packed = ids.map((id, d) => {
+    const whole = msgpackFrame(id, 0, 0, rows[d]!, row.length)
+    const idBytes = pack(id)
+    return { idBytes, vals: whole.subarray(4 + 1 + idBytes.length + 2) }
+  })
+  const mpFrame = (d: number, seq: number, ts: number): Uint8Array => {
+    const { idBytes, vals } = packed[d]!
+    const len = 1 + idBytes.length + 18 + vals.length
+    const out = new Uint8Array(4 + len)
+    const dv = new DataView(out.buffer)
+    dv.setUint32(0, len)
+    out[4] = 0x94
+    out.set(idBytes, 5)
+    let o = 5 + idBytes.length
+    out[o] = 0xcb
+    dv.setFloat64(o + 1, seq)
+    out[o + 9] = 0xcb
+    dv.setFloat64(o + 10, ts)
+    out.set(vals, o + 18)
+    return out
+  }
   const frameOf = (d: number, seq: number, ts: number): Uint8Array =>
     format === "csv" ? enc.encode(`${ids[d]},${seq},${ts}${tails[d]}`)
     : format === "json" ? enc.encode(`{"device":"${ids[d]}","seq":${seq},"ts":${ts}${tails[d]}`)
-    : msgpackFrame(ids[d]!, seq, ts, rows[d]!, row.length)
+    : mpFrame(d, seq, ts)
   const enc = new TextEncoder()
   const seqs = ids.map(() => 1)
   for (const l of links) l.connect()
