@@ -56,6 +56,7 @@ export const GatewaySection = Schema.Struct({
   flushMs: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })),
   flushBytes: Schema.Int.check(Schema.isBetween({ minimum: 1024, maximum: 1_048_576 })),
   maxInFlight: PositiveInt,
+  publishTimeoutMs: Millis,
   maxBufferedReadings: PositiveInt,
   crlReloadMs: Millis,
 })

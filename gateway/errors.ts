@@ -5,3 +5,8 @@ export class CrlUnreadable extends Data.TaggedError("CrlUnreadable")<{
   readonly path: string
   readonly message: string
 }> {}
+
+/** The NATS connection is down; a publish was not attempted (so nothing piles up in the client). */
+export class NatsDisconnected extends Data.TaggedError("NatsDisconnected")<{
+  readonly message: string
+}> {}

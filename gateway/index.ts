@@ -16,7 +16,7 @@ export { isDeviceId } from "./device-id.ts"
 export { Framer, FrameKind, frameMsgpack } from "./framer.ts"
 export { ensureTelemetryStream, telemetryStream } from "./jetstream.ts"
 export type { GatewayMetrics } from "./metrics.ts"
-export { CrlUnreadable } from "./errors.ts"
+export { CrlUnreadable, NatsDisconnected } from "./errors.ts"
 export type { TlsRefusal } from "./tls-auth.ts"
 
 export interface GatewayDeps {
@@ -51,7 +51,7 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
   const schema = deps.schema ?? (g.deviceSchema ? loadDeviceSchema(g.deviceSchema) : loadDeviceSchema())
   if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, { maxAgeHours: config.streams.telemetryMaxAgeHours, replicas: config.streams.replicas })
   const metrics = newMetrics()
-  const publish = makeBatchPublisher(deps.nc)
+  const publish = makeBatchPublisher(deps.nc, g.publishTimeoutMs)
   const listener: Listener = await listen({
     host: g.host,
     port: g.port,

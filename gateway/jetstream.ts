@@ -5,6 +5,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { telemetrySubject } from "../runtime/shard.ts"
+import { NatsDisconnected } from "./errors.ts"
 
 /** Name and subjects of the telemetry stream (DESIGN "Coordination on JetStream"). */
 export const telemetryStream = { name: "AKIS_TLM", subjects: ["akis.tlm.*"] } as const
@@ -44,8 +45,22 @@ export const ensureTelemetryStream = async (nc: NatsConnection, opts: { maxAgeHo
   }
 }
 
-/** `publish(shard, bytes, msgId)` onto `akis.tlm.<shard>`, resolving on the PubAck. */
+/**
+ * `publish(shard, bytes, msgId)` onto `akis.tlm.<shard>`, resolving on the PubAck. While the
+ * connection is down it rejects at once instead of letting the client queue the batch: the ingest
+ * core retries with back-off, so a long outage cannot pile up retried batches in memory.
+ */
 export const makeBatchPublisher = (nc: NatsConnection, timeoutMs = 5000) => {
   const js = jetstream(nc, { timeout: timeoutMs })
-  return (shard: number, bytes: Uint8Array, msgId: string) => js.publish(telemetrySubject(shard), bytes, { msgID: msgId, timeout: timeoutMs })
+  let connected = true
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") connected = false
+      else if (s.type === "reconnect") connected = true
+    }
+  })().catch(() => {})
+  return (shard: number, bytes: Uint8Array, msgId: string) =>
+    connected && !nc.isClosed()
+      ? js.publish(telemetrySubject(shard), bytes, { msgID: msgId, timeout: timeoutMs })
+      : Promise.reject(new NatsDisconnected({ message: "NATS connection is down; batch not sent" }))
 }
