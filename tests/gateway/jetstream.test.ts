@@ -6,7 +6,7 @@ import { encodeReading } from "../../gateway/encode.ts"
 import { ensureTelemetryStream, startGateway, type Gateway } from "../../gateway/index.ts"
 import { createDeviceCerts, fleetIds } from "../../ops/certs/pki.ts"
 import { runFleet } from "../../ops/loadgen/fleet.ts"
-import { startNats, waitFor, type NatsServer } from "../harness/index.ts"
+import { spawnChild, startNats, waitFor, type NatsServer } from "../harness/index.ts"
 import { checkDelivery, makeTestPki, rawClient, streamReadings, testConfig, type TestPki } from "./fixture.ts"
 
 let nats: NatsServer
@@ -42,6 +42,36 @@ describe("gateway → JetStream", () => {
     expect(rows.filter(([d]) => d === "bus-0001").map(([, s]) => s)).toEqual([1, 2, 3])
     c.end()
   })
+
+  test("`ops loadgen` with a scenario file: anomaly injected into the stream, counts printed as JSON", async () => {
+    const { writeFileSync } = await import("node:fs")
+    const { join } = await import("node:path")
+    const { jetstream } = await import("@nats-io/jetstream")
+    const { decodeBatch } = await import("../../runtime/batch.ts")
+    const scenario = join(pki.dir, "scenario.yaml")
+    writeFileSync(scenario, "devices: 3\nprefix: sim-\nrate: 10\nduration: 3s\nformat: csv\nanomalies:\n  - { device: sim-0002, at: 1s, field: coolant_temp_c, ramp_to: 140, over: 1s }\n")
+    const root = join(import.meta.dir, "..", "..")
+    const cli = spawnChild("loadgen", ["bun", join(root, "ops", "cli.ts"), "loadgen", "--scenario", scenario, "--gateways", `127.0.0.1:${gw.port}`, "--cert-dir", pki.dir, "--json"], { cwd: root })
+    expect(await cli.exited).toBe(0)
+    const result = JSON.parse(cli.output().trim().split("\n").filter((l) => l.startsWith("{")).at(-1)!)
+    expect(result).toMatchObject({ devices: 3, rejected: 0, unacked: 0 })
+    expect(result.acked).toBe(result.sent)
+    expect(cli.output()).toContain("loadgen: t=")
+    // The anomaly reached the log: sim-0002's coolant climbs to 140 °C, the others stay normal.
+    const coolant = schema.byName.get("coolant_temp_c")!.index
+    const maxBy = new Map<string, number>()
+    const c = await jetstream(nc).consumers.get("AKIS_TLM")
+    const it = await c.consume()
+    const last = (await (await import("@nats-io/jetstream")).jetstreamManager(nc).then((m) => m.streams.info("AKIS_TLM"))).state.last_seq
+    for await (const m of it) {
+      const b = decodeBatch(m.data)
+      for (let i = 0; i < b.ids.length; i++) maxBy.set(b.ids[i]!, Math.max(maxBy.get(b.ids[i]!) ?? -Infinity, b.values[i * b.width + coolant]!))
+      if (m.seq >= last) break
+    }
+    await it.close()
+    expect(maxBy.get("sim-0002")).toBe(140)
+    expect(maxBy.get("sim-0001")!).toBeLessThan(60)
+  }, 30_000)
 
   test("ensuring AKIS_TLM is idempotent and applies a changed retention", async () => {
     const { jetstreamManager } = await import("@nats-io/jetstream")
