@@ -8,8 +8,14 @@ import { connect } from "@nats-io/transport-node"
 import { loadConfig } from "../config/index.ts"
 import { startGateway } from "../gateway/index.ts"
 
-/** Runs a gateway until SIGTERM/SIGINT; counters go to stderr every `statsMs`. */
-export const runGatewayProcess = async (configFile?: string, statsMs = 10_000): Promise<void> => {
+/** A running gateway with its own NATS connection; `close()` drains both. */
+export interface GatewayProcess {
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** Starts a gateway from the config; counters go to stderr every `statsMs`. */
+export const openGatewayProcess = async (configFile?: string, statsMs = 10_000): Promise<GatewayProcess> => {
   const config = loadConfig({ file: configFile })
   const nc = await connect({
     servers: [...config.nats.servers],
@@ -24,20 +30,21 @@ export const runGatewayProcess = async (configFile?: string, statsMs = 10_000): 
     const m = gw.metrics
     console.error(`gateway: accepted=${m.accepted} durable=${m.durable} acked=${m.acked} conns=${m.connections_open} buffered=${gw.buffered()} pauses=${m.backpressure_pauses} publish_errors=${m.publish_errors} refused=${JSON.stringify(m.tls_refused_by_reason)} rejected=${JSON.stringify(m.rejected_by_code)}`)
   }, statsMs)
-  await new Promise<void>((resolve) => {
-    const shutdown = async () => {
+  return {
+    port: gw.port,
+    async close() {
       clearInterval(statsTimer)
       await gw.stop()
       await nc.drain().catch(() => {})
-      resolve()
-    }
-    process.once("SIGTERM", shutdown)
-    process.once("SIGINT", shutdown)
-  })
+      console.error("gateway: stopped")
+    },
+  }
 }
 
 if (import.meta.main) {
   const fileArg = process.argv.indexOf("--config")
-  await runGatewayProcess(fileArg > 0 ? process.argv[fileArg + 1] : undefined)
-  process.exit(0)
+  const p = await openGatewayProcess(fileArg > 0 ? process.argv[fileArg + 1] : undefined)
+  const shutdown = () => void p.close().then(() => process.exit(0))
+  process.once("SIGTERM", shutdown)
+  process.once("SIGINT", shutdown)
 }

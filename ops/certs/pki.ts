@@ -8,14 +8,12 @@
  *
  * Keys are written with mode 0600 and never printed; openssl's output is shown only on failure.
  */
+import { Data } from "effect"
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
-/** openssl failed; `stderr` is openssl's own message (it never contains key material). */
-export class PkiError extends Error {
-  override readonly name = "PkiError"
-  readonly _tag = "PkiError"
-}
+/** openssl failed or a file is missing; the message quotes openssl's stderr (never key material). */
+export class PkiError extends Data.TaggedError("PkiError")<{ readonly message: string }> {}
 
 export interface PkiPaths {
   readonly dir: string
@@ -42,7 +40,7 @@ export const pkiPaths = (dir: string): PkiPaths => ({
 const run = async (args: string[], cwd?: string): Promise<string> => {
   const p = Bun.spawn(["openssl", ...args], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" })
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-  if (code !== 0) throw new PkiError(`openssl ${args[0]} failed (${code}): ${err.trim().slice(0, 800)}`)
+  if (code !== 0) throw new PkiError({ message: `openssl ${args[0]} failed (${code}): ${err.trim().slice(0, 800)}` })
   return out
 }
 
@@ -102,7 +100,7 @@ const randomSerial = (): string => {
 export const createCa = async (dir: string, opts: { cn?: string; days?: number; force?: boolean } = {}): Promise<PkiPaths> => {
   const paths = pkiPaths(dir)
   mkdirSync(join(dir, "ca"), { recursive: true })
-  if (existsSync(paths.caKey) && !opts.force) throw new PkiError(`a CA already exists in ${dir} (use --force to replace it)`)
+  if (existsSync(paths.caKey) && !opts.force) throw new PkiError({ message: `a CA already exists in ${dir} (use --force to replace it)` })
   await run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", paths.caKey])
   writeKeyNote(paths.caKey)
   await run(["req", "-x509", "-new", "-key", paths.caKey, "-sha256", "-days", String(opts.days ?? 3650),
@@ -118,7 +116,7 @@ export const createCa = async (dir: string, opts: { cn?: string; days?: number; 
  */
 export const importCa = async (dir: string): Promise<PkiPaths> => {
   const paths = pkiPaths(dir)
-  if (!existsSync(paths.caCert) || !existsSync(paths.caKey)) throw new PkiError(`need ${paths.caCert} and ${paths.caKey}`)
+  if (!existsSync(paths.caCert) || !existsSync(paths.caKey)) throw new PkiError({ message: `need ${paths.caCert} and ${paths.caKey}` })
   initCaDb(paths)
   await writeCrl(paths)
   return paths
@@ -192,7 +190,7 @@ export const createDeviceCerts = async (dir: string, ids: ReadonlyArray<string>,
 export const revokeDevice = async (dir: string, id: string): Promise<void> => {
   const paths = pkiPaths(dir)
   const cnf = initCaDb(paths)
-  if (!existsSync(paths.deviceCert(id))) throw new PkiError(`no certificate for device ${id} in ${dir}`)
+  if (!existsSync(paths.deviceCert(id))) throw new PkiError({ message: `no certificate for device ${id} in ${dir}` })
   await run(["ca", "-batch", "-config", cnf, "-revoke", paths.deviceCert(id), "-crl_reason", "keyCompromise"])
   await writeCrl(paths)
 }

@@ -6,7 +6,13 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { createCa, createDeviceCerts, createServerCert, fleetIds, importCa, pkiPaths, revokeDevice } from "../certs/pki.ts"
+import { createCa, createDeviceCerts, createServerCert, fleetIds, importCa, PkiError, pkiPaths, revokeDevice } from "../certs/pki.ts"
+
+/** Runs a PKI step; a PkiError becomes a one-line message and exit code 1 instead of a stack trace. */
+const pki = <A>(f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (e) => (e instanceof PkiError ? e : new PkiError({ message: String(e) })) }).pipe(
+    Effect.catchTag("PkiError", (e) => Console.error(`certs: ${e.message}`).pipe(Effect.andThen(Effect.sync(() => process.exit(1))))),
+  )
 
 const dir = Flag.String("dir").pipe(Flag.withDescription("certificate directory"), Flag.withDefault(".akis/certs"))
 
@@ -19,7 +25,7 @@ const ca = Command.make(
     force: Flag.Boolean("force").pipe(Flag.withDescription("replace an existing CA (invalidates every certificate it issued)"), Flag.withDefault(false)),
   },
   Effect.fn(function* ({ dir, cn, days, force }) {
-    const p = yield* Effect.promise(() => createCa(dir, { cn, days, force }))
+    const p = yield* pki(() => createCa(dir, { cn, days, force }))
     yield* Console.log(`fleet CA: ${p.caCert} (key ${p.caKey}, CRL ${p.crl})`)
   }),
 ).pipe(Command.withDescription("create a fleet CA (EC P-256) and an empty CRL"))
@@ -28,7 +34,7 @@ const importCaCmd = Command.make(
   "import-ca",
   { dir },
   Effect.fn(function* ({ dir }) {
-    const p = yield* Effect.promise(() => importCa(dir))
+    const p = yield* pki(() => importCa(dir))
     yield* Console.log(`adopted CA ${p.caCert}; signing database in ${dir}/ca, CRL ${p.crl}`)
   }),
 ).pipe(Command.withDescription("adopt an existing CA: first copy its certificate to <dir>/ca.crt and its key to <dir>/ca/ca.key"))
@@ -40,7 +46,7 @@ const server = Command.make(
     hosts: Flag.String("hosts").pipe(Flag.withDescription("comma-separated IPs / DNS names of the gateway"), Flag.withDefault("127.0.0.1,localhost")),
   },
   Effect.fn(function* ({ dir, hosts }) {
-    const p = yield* Effect.promise(() => createServerCert(dir, hosts.split(",").map((h) => h.trim()).filter(Boolean)))
+    const p = yield* pki(() => createServerCert(dir, hosts.split(",").map((h) => h.trim()).filter(Boolean)))
     yield* Console.log(`gateway certificate: ${p.serverCert} (key ${p.serverKey})`)
   }),
 ).pipe(Command.withDescription("issue the gateway's server certificate"))
@@ -57,7 +63,7 @@ const devices = Command.make(
   Effect.fn(function* ({ dir, devices, prefix, start, days }) {
     const ids = fleetIds(devices, prefix, start)
     const t0 = performance.now()
-    yield* Effect.promise(() =>
+    yield* pki(() =>
       createDeviceCerts(dir, ids, { days, onProgress: (n) => n % 100 === 0 && process.stderr.write(`\r${n}/${ids.length} device certificates`) }),
     )
     process.stderr.write("\n")
@@ -69,7 +75,7 @@ const revoke = Command.make(
   "revoke",
   { dir, device: Argument.String("device").pipe(Argument.withDescription("device id")) },
   Effect.fn(function* ({ dir, device }) {
-    yield* Effect.promise(() => revokeDevice(dir, device))
+    yield* pki(() => revokeDevice(dir, device))
     yield* Console.log(`revoked ${device}; CRL rewritten (${pkiPaths(dir).crl}); running gateways pick it up within gateway.crlReloadMs`)
   }),
 ).pipe(Command.withDescription("revoke a device certificate and rewrite the CRL"))
@@ -78,7 +84,7 @@ const init = Command.make(
   "init",
   { dir, devices: Flag.Int("devices").pipe(Flag.optional), prefix: Flag.String("prefix").pipe(Flag.withDefault("bus-")) },
   Effect.fn(function* ({ dir, devices, prefix }) {
-    yield* Effect.promise(async () => {
+    yield* pki(async () => {
       await createCa(dir)
       await createServerCert(dir)
       const n = Option.getOrUndefined(devices)
