@@ -55,6 +55,31 @@ export const SinkSection = Schema.Struct({
   retryMinMs: Millis,
   retryMaxMs: Millis,
   alertsConsumer: Schema.NonEmptyString,
+/**
+ * Device ingress (gateway/): the mTLS listener, frame limits and batching towards JetStream.
+ * TLS paths default to the layout of `ops certs` under `certDir`; an empty path means "use certDir".
+ */
+export const GatewaySection = Schema.Struct({
+  host: Schema.NonEmptyString,
+  port: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })),
+  certDir: Schema.NonEmptyString,
+  caFile: Schema.String,
+  certFile: Schema.String,
+  keyFile: Schema.String,
+  crlFile: Schema.String,
+  deviceSchema: Schema.String,
+  maxFrameBytes: Schema.Int.check(Schema.isBetween({ minimum: 256, maximum: 8_388_608 })),
+  idleTimeoutMs: Millis,
+  maxReadingsPerSec: PositiveInt,
+  maxErrors: PositiveInt,
+  maxFutureSkewMs: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  maxPastSkewMs: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  flushMs: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })),
+  flushBytes: Schema.Int.check(Schema.isBetween({ minimum: 1024, maximum: 1_048_576 })),
+  maxInFlight: PositiveInt,
+  publishTimeoutMs: Millis,
+  maxBufferedReadings: PositiveInt,
+  crlReloadMs: Millis,
 })
 
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
@@ -65,5 +90,6 @@ export const AkisConfig = Schema.Struct({
   streams: StreamsSection,
   clickhouse: ClickHouseSection,
   sink: SinkSection,
+  gateway: GatewaySection,
 })
 export type AkisConfig = typeof AkisConfig.Type

@@ -8,4 +8,5 @@ export interface Benchmark {
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   failover: async () => (await import("./failover.ts")).default,
   sink: async () => (await import("./sink.ts")).default,
+  ingest: async () => (await import("./ingest.ts")).default,
 }

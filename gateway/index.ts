@@ -1,0 +1,87 @@
+/**
+ * Public surface of gateway/: device ingress. `startGateway(config, deps)` runs the mTLS listener
+ * inside the current process and publishes to JetStream over `deps.nc`.
+ */
+import type { NatsConnection } from "@nats-io/transport-node"
+import { join } from "node:path"
+import { readFileSync } from "node:fs"
+import type { AkisConfig } from "../config/index.ts"
+import { loadDeviceSchema, type DeviceSchema } from "../config/device-schema.ts"
+import { ensureTelemetryStream, makeBatchPublisher } from "./jetstream.ts"
+import { newMetrics, type GatewayMetrics } from "./metrics.ts"
+import { listen, type Listener } from "./server.ts"
+
+export { ErrCode, errLine, ackLine, readingErrCodes } from "./codes.ts"
+export { isDeviceId } from "./device-id.ts"
+export { Framer, FrameKind, frameMsgpack } from "./framer.ts"
+export { ensureTelemetryStream, telemetryStream } from "./jetstream.ts"
+export type { GatewayMetrics } from "./metrics.ts"
+export { CrlUnreadable, NatsDisconnected } from "./errors.ts"
+export type { TlsRefusal } from "./tls-auth.ts"
+
+export interface GatewayDeps {
+  /** The NATS connection to publish on (use `maxReconnectAttempts: -1` so an outage is waited out). */
+  readonly nc: NatsConnection
+  /** Device schema; default: `config.gateway.deviceSchema` or the bus schema. */
+  readonly schema?: DeviceSchema
+  readonly log?: (line: string) => void
+  readonly now?: () => number
+  /** Unique per process; default random. Prefixes JetStream message ids (de-duplication). */
+  readonly instanceId?: string
+  /** Skip creating/updating the AKIS_TLM stream (when the caller did). */
+  readonly skipEnsureStream?: boolean
+}
+
+export interface Gateway {
+  /** The port actually listened on (config port 0 = any free port). */
+  readonly port: number
+  readonly metrics: GatewayMetrics
+  /** Readings accepted and not yet durable. */
+  buffered(): number
+  /** Open device connections. */
+  connections(): number
+  stop(opts?: { drainMs?: number }): Promise<void>
+}
+
+/** Starts device ingress as configured by `config.gateway`. */
+export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promise<Gateway> => {
+  const g = config.gateway
+  const path = (file: string, dflt: string) => (file !== "" ? file : join(g.certDir, dflt))
+  const crlPath = path(g.crlFile, "crl.pem")
+  const schema = deps.schema ?? (g.deviceSchema ? loadDeviceSchema(g.deviceSchema) : loadDeviceSchema())
+  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, { maxAgeHours: config.streams.telemetryMaxAgeHours, replicas: config.streams.replicas })
+  const metrics = newMetrics()
+  const publish = makeBatchPublisher(deps.nc, g.publishTimeoutMs)
+  const listener: Listener = await listen({
+    host: g.host,
+    port: g.port,
+    tls: {
+      cert: readFileSync(path(g.certFile, "server.crt"), "utf8"),
+      key: readFileSync(path(g.keyFile, "server.key"), "utf8"),
+      ca: readFileSync(path(g.caFile, "ca.crt"), "utf8"),
+      crlFile: Bun.file(crlPath).size > 0 ? crlPath : undefined,
+    },
+    schema,
+    partitions: config.cluster.partitions,
+    limits: {
+      maxFrameBytes: g.maxFrameBytes, maxErrors: g.maxErrors, maxReadingsPerSec: g.maxReadingsPerSec,
+      maxFutureSkewMs: g.maxFutureSkewMs, maxPastSkewMs: g.maxPastSkewMs, idleTimeoutMs: g.idleTimeoutMs,
+    },
+    ingest: {
+      flushBytes: g.flushBytes, flushMs: g.flushMs, maxInFlight: g.maxInFlight, maxBufferedReadings: g.maxBufferedReadings,
+      instanceId: deps.instanceId ?? crypto.randomUUID().slice(0, 12),
+      publish,
+    },
+    crlReloadMs: g.crlReloadMs,
+    metrics,
+    now: deps.now ?? Date.now,
+    log: deps.log ?? ((l) => console.error(l)),
+  })
+  return {
+    port: listener.port,
+    metrics,
+    buffered: () => listener.ingest.buffered,
+    connections: () => listener.devices.size,
+    stop: (opts) => listener.stop(opts),
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The IO shell of device ingress: a `Bun.listen` mTLS listener feeding {@link DeviceConnection}s
+ * and one {@link Ingest}. Responsibilities, in order of a connection's life:
+ * handshake → classify the client certificate (refuse + count + log with peer address) → replace
+ * an older connection of the same device → read frames (paused under back-pressure or rate limit,
+ * idle timeout otherwise) → write ACK/ERR lines (buffered while the socket is full; a device that
+ * does not read its acks is dropped) → close.
+ */
+import type { Socket, TCPSocketListener } from "bun"
+import { X509Certificate } from "node:crypto"
+import type { DeviceSchema } from "../config/device-schema.ts"
+import { shardOf } from "../runtime/shard.ts"
+import { ErrCode } from "./codes.ts"
+import { DeviceConnection, type ConnectionContext } from "./connection.ts"
+import { CrlWatch } from "./crl.ts"
+import { Ingest, type IngestOptions } from "./ingest.ts"
+import { bump, type GatewayMetrics } from "./metrics.ts"
+import { classifyPeer } from "./tls-auth.ts"
+
+/** Everything the listener needs; built by `startGateway` from config. */
+export interface ListenerOptions {
+  readonly host: string
+  readonly port: number
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string; readonly crlFile: string | undefined }
+  readonly schema: DeviceSchema
+  readonly partitions: number
+  readonly limits: ConnectionContext["limits"] & { readonly idleTimeoutMs: number }
+  readonly ingest: Omit<IngestOptions, "onPressure" | "metrics" | "now" | "schedule" | "partitions" | "width" | "schemaVersion">
+  readonly crlReloadMs: number
+  readonly metrics: GatewayMetrics
+  now(): number
+  log(line: string): void
+}
+
+interface SocketData {
+  conn: DeviceConnection | undefined
+  serial: string
+  outbox: string
+  throttledUntil: number
+  peer: string
+}
+
+/** Max bytes of ACK/ERR lines waiting for a device that does not read them. */
+const MAX_OUTBOX = 1 << 20
+
+export interface Listener {
+  readonly port: number
+  readonly ingest: Ingest
+  /** Open device connections by id. */
+  readonly devices: ReadonlyMap<string, unknown>
+  /** Stops accepting, closes connections with `ERR shutdown`, waits for the in-flight batches. */
+  stop(opts?: { drainMs?: number }): Promise<void>
+}
+
+export const listen = async (o: ListenerOptions): Promise<Listener> => {
+  const ca = new X509Certificate(o.tls.ca)
+  const crl = new CrlWatch(o.tls.crlFile)
+  await crl.check()
+  const devices = new Map<string, Socket<SocketData>>()
+  const idleSec = Math.max(1, Math.ceil(o.limits.idleTimeoutMs / 1000))
+  const m = o.metrics
+
+  const setPaused = (s: Socket<SocketData>, pausedByPressure: boolean) => {
+    const throttled = s.data.throttledUntil > o.now()
+    if (pausedByPressure || throttled) {
+      s.pause()
+      // A device blocked by our back-pressure is not idle.
+      if (pausedByPressure) s.timeout(0)
+    } else {
+      s.timeout(idleSec)
+      s.resume()
+    }
+  }
+
+  const ingest = new Ingest({
+    ...o.ingest,
+    partitions: o.partitions,
+    width: o.schema.fields.length,
+    schemaVersion: o.schema.version,
+    metrics: m,
+    now: o.now,
+    schedule: (fn, ms) => void setTimeout(fn, ms),
+    onPressure: (paused) => {
+      if (paused) o.log(`gateway: back-pressure on (${ingest.buffered} readings awaiting JetStream); pausing ${devices.size} sockets`)
+      else o.log("gateway: back-pressure off; resuming sockets")
+      for (const s of devices.values()) setPaused(s, paused)
+    },
+  })
+  const tick = setInterval(() => ingest.tick(), Math.max(1, Math.floor(o.ingest.flushMs / 2)))
+
+  const ctx: ConnectionContext = {
+    schema: o.schema, limits: o.limits, ingest, metrics: m, now: o.now, log: o.log,
+    partitionsShard: (d) => shardOf(d, o.partitions),
+  }
+
+  const flushOutbox = (s: Socket<SocketData>) => {
+    const d = s.data
+    if (!d.outbox) return
+    const n = s.write(d.outbox)
+    d.outbox = n >= d.outbox.length ? "" : d.outbox.slice(Math.max(0, n))
+  }
+
+  const wireFor = (s: Socket<SocketData>) => ({
+    write(text: string) {
+      const d = s.data
+      if (d.outbox) {
+        d.outbox += text
+        if (d.outbox.length > MAX_OUTBOX) {
+          m.connections_closed_slow_reader++
+          o.log(`gateway: ${d.conn?.device} (${d.peer}) does not read its acks; closing`)
+          d.conn?.gone()
+          s.end()
+        }
+        return
+      }
+      const n = s.write(text)
+      if (n < text.length) d.outbox = text.slice(Math.max(0, n))
+    },
+    throttle(ms: number) {
+      s.data.throttledUntil = o.now() + ms
+      s.pause()
+      setTimeout(() => {
+        if (s.data.conn && !s.data.conn.isClosed) setPaused(s, ingest.isPaused)
+      }, ms)
+    },
+    close() {
+      flushOutbox(s)
+      s.end()
+    },
+  })
+
+  const server: TCPSocketListener<SocketData> = Bun.listen<SocketData>({
+    hostname: o.host,
+    port: o.port,
+    tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, ...(o.tls.crlFile ? { crl: Bun.file(o.tls.crlFile) } : {}), requestCert: true, rejectUnauthorized: false },
+    socket: {
+      open(s) {
+        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}` }
+        s.timeout(idleSec)
+      },
+      handshake(s, _ok, authError) {
+        let peer: X509Certificate | undefined
+        try {
+          peer = s.getPeerX509Certificate() ?? undefined
+        } catch {
+          peer = undefined
+        }
+        const v = classifyPeer(authError as (Error & { code?: string }) | null, peer, ca, crl.serials)
+        if (!v.ok) {
+          bump(m.tls_refused_by_reason, v.reason)
+          o.log(`gateway: refused TLS client ${s.data.peer}: ${v.reason}: ${v.detail}`)
+          s.end()
+          return
+        }
+        const old = devices.get(v.device)
+        if (old) {
+          m.connections_replaced++
+          o.log(`gateway: ${v.device} reconnected from ${s.data.peer}; closing its older connection from ${old.data.peer}`)
+          old.data.conn?.close(ErrCode.replaced, "a newer connection of this device took over")
+        }
+        s.data.serial = v.serial
+        s.data.conn = new DeviceConnection(v.device, s.data.peer, ctx, wireFor(s))
+        devices.set(v.device, s)
+        m.connections_accepted++
+        m.connections_open++
+        if (ingest.isPaused) setPaused(s, true)
+      },
+      data(s, chunk) {
+        s.data.conn?.onData(chunk)
+      },
+      drain(s) {
+        flushOutbox(s)
+      },
+      timeout(s) {
+        const c = s.data.conn
+        if (c && !c.isClosed) {
+          m.connections_closed_idle++
+          c.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
+        } else s.end()
+      },
+      close(s) {
+        const c = s.data?.conn
+        if (!c) return
+        c.gone()
+        m.connections_open--
+        if (devices.get(c.device) === s) devices.delete(c.device)
+      },
+      error(s, e) {
+        o.log(`gateway: socket error from ${s.data?.peer}: ${e.message}`)
+      },
+    },
+  })
+
+  let reloading = false
+  const crlTimer = setInterval(() => {
+    if (reloading) return
+    reloading = true
+    crl.check().then((changed) => {
+      if (!changed) return
+      o.log(`gateway: CRL reloaded (${crl.serials.size} revoked)`)
+      for (const s of devices.values()) {
+        if (crl.serials.has(s.data.serial)) {
+          bump(m.tls_refused_by_reason, "revoked")
+          s.data.conn?.close(ErrCode.shutdown, "certificate revoked")
+        }
+      }
+    }, (e) => o.log(`gateway: ${(e as Error).message}`)).finally(() => (reloading = false))
+  }, o.crlReloadMs)
+
+  return {
+    port: server.port,
+    ingest,
+    devices,
+    async stop({ drainMs = 5000 } = {}) {
+      server.stop(false)
+      clearInterval(crlTimer)
+      for (const s of devices.values()) s.data.conn?.close(ErrCode.shutdown, "gateway shutting down")
+      await Promise.race([ingest.drain(), Bun.sleep(drainMs)])
+      clearInterval(tick)
+      server.stop(true)
+    },
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, test } from "bun:test"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { loadDeviceSchema } from "../../config/device-schema.ts"
+import { latencyQuantile, newLinkStats } from "./link.ts"
+import { applyAnomalies, parseDuration, parseScenario, referenceScenario } from "./scenario.ts"
+
+const schema = loadDeviceSchema()
+
+describe("scenario", () => {
+  test("the default is the reference fleet: 1,000 buses × 2 Hz", () => {
+    expect([referenceScenario.devices, referenceScenario.rate]).toEqual([1000, 2])
+  })
+
+  test("parses the bundled overheat scenario", () => {
+    const sc = parseScenario(readFileSync(join(import.meta.dir, "scenarios", "overheat.yaml"), "utf8"), schema)
+    expect(sc.duration).toBe(300)
+    expect(sc.anomalies[0]).toEqual({ device: "bus-0042", at: 120, field: schema.byName.get("coolant_temp_c")!.index, rampTo: 125, over: 30, hold: Infinity })
+  })
+
+  test("an anomaly on an unknown field is an error naming it", () => {
+    expect(() => parseScenario("anomalies: [{device: bus-1, at: 1s, field: warp, ramp_to: 1}]", schema)).toThrow(/unknown field "warp"/)
+  })
+
+  test("durations", () => {
+    expect([parseDuration("120s"), parseDuration("2m"), parseDuration("500ms"), parseDuration(3)]).toEqual([120, 120, 0.5, 3])
+    expect(() => parseDuration("soon")).toThrow()
+  })
+
+  test("a ramp reaches its target linearly over `over`, then holds for `for`", () => {
+    const sc = parseScenario("anomalies: [{device: d, at: 10s, field: coolant_temp_c, ramp_to: 120, over: 10s, for: 5s}]", schema)
+    const i = schema.byName.get("coolant_temp_c")!.index
+    const at = (t: number) => {
+      const row = new Float64Array(schema.fields.length).fill(80)
+      applyAnomalies(sc.anomalies, t, row)
+      return row[i]
+    }
+    expect([at(5), at(10), at(15), at(20), at(25), at(26)]).toEqual([80, 80, 100, 120, 120, 80])
+  })
+})
+
+describe("latency histogram", () => {
+  test("quantiles come from ~10 % buckets", () => {
+    const s = newLinkStats()
+    s.latency[0] = 50 // < 1 ms
+    s.latency[25] = 49 // ≈ 10.8 ms
+    s.latency[50] = 1 // ≈ 117 ms
+    expect(latencyQuantile(s.latency, 0.5)).toBe(1)
+    expect(latencyQuantile(s.latency, 0.9)).toBeCloseTo(1.1 ** 25, 0)
+    expect(latencyQuantile(s.latency, 0.999)).toBeCloseTo(1.1 ** 50, -1)
+  })
+})
