@@ -1,0 +1,189 @@
+import type { WindowView } from "../../config/rules/index.ts"
+
+/** Plain-data form of a window for snapshots (msgpack-able). */
+export interface WindowSnapshot {
+  readonly key: string
+  readonly ts: number[]
+  readonly xs: number[]
+  readonly mean: number
+  readonly m2: number
+  readonly updates: number
+}
+
+const recomputeEvery = 4096
+
+/**
+ * An event-time sliding window over one field: every value of the last `ms` milliseconds in a
+ * ring buffer, with optional running mean/variance (Welford with removal, re-anchored from the
+ * buffer every 4096 updates to bound drift) and monotonic deques for min and max. Every push and
+ * eviction is O(1) amortised. Times must not decrease (the actor clamps late readings).
+ */
+export class SlidingWindow implements WindowView {
+  private ts: Float64Array
+  private xs: Float64Array
+  private mask: number
+  private start = 0
+  private end = 0
+  private mean_ = 0
+  private m2 = 0
+  private updates = 0
+  private minQ: Float64Array
+  private maxQ: Float64Array
+  private minH = 0
+  private minT = 0
+  private maxH = 0
+  private maxT = 0
+
+  constructor(readonly key: string, readonly ms: number, private moments: boolean, private extremes: boolean, capacity = 16) {
+    let cap = 16
+    while (cap < capacity) cap *= 2
+    this.mask = cap - 1
+    this.ts = new Float64Array(cap)
+    this.xs = new Float64Array(cap)
+    this.minQ = new Float64Array(extremes ? cap : 0)
+    this.maxQ = new Float64Array(extremes ? cap : 0)
+  }
+
+  /** Adds value `x` at event time `t` (non-decreasing) and evicts values at or before `t - ms`. */
+  push(t: number, x: number): void {
+    this.evict(t)
+    if (this.end - this.start > this.mask) this.grow()
+    const i = this.end & this.mask
+    this.ts[i] = t
+    this.xs[i] = x
+    const abs = this.end++
+    if (this.moments) {
+      if (++this.updates % recomputeEvery === 0) this.recompute()
+      else {
+        const n = this.end - this.start
+        const d = x - this.mean_
+        this.mean_ += d / n
+        this.m2 += d * (x - this.mean_)
+      }
+    }
+    if (this.extremes) {
+      const m = this.mask
+      while (this.minT > this.minH && this.xs[this.minQ[(this.minT - 1) & m]! & m]! >= x) this.minT--
+      this.minQ[this.minT++ & m] = abs
+      while (this.maxT > this.maxH && this.xs[this.maxQ[(this.maxT - 1) & m]! & m]! <= x) this.maxT--
+      this.maxQ[this.maxT++ & m] = abs
+    }
+  }
+
+  /** Drops values older than the window at time `t`. */
+  evict(t: number): void {
+    const limit = t - this.ms
+    while (this.start < this.end && this.ts[this.start & this.mask]! <= limit) {
+      const x = this.xs[this.start & this.mask]!
+      const abs = this.start++
+      if (this.moments) {
+        const n = this.end - this.start
+        if (n === 0) { this.mean_ = 0; this.m2 = 0 }
+        else {
+          const d = x - this.mean_
+          this.mean_ -= d / n
+          this.m2 -= d * (x - this.mean_)
+          if (this.m2 < 0) this.m2 = 0
+        }
+      }
+      if (this.extremes) {
+        if (this.minT > this.minH && this.minQ[this.minH & this.mask] === abs) this.minH++
+        if (this.maxT > this.maxH && this.maxQ[this.maxH & this.mask] === abs) this.maxH++
+      }
+    }
+  }
+
+  count(): number { return this.end - this.start }
+  avg(): number { return this.end > this.start ? this.mean_ : NaN }
+  sum(): number { return this.end > this.start ? this.mean_ * (this.end - this.start) : 0 }
+  stddev(): number {
+    const n = this.end - this.start
+    return n > 0 ? Math.sqrt(this.m2 / n) : NaN
+  }
+  zscore(x: number): number {
+    const sd = this.stddev()
+    return sd > 0 ? (x - this.mean_) / sd : 0
+  }
+  min(): number { return this.minT > this.minH ? this.xs[this.minQ[this.minH & this.mask]! & this.mask]! : NaN }
+  max(): number { return this.maxT > this.maxH ? this.xs[this.maxQ[this.maxH & this.mask]! & this.mask]! : NaN }
+  first(): number { return this.end > this.start ? this.xs[this.start & this.mask]! : NaN }
+  last(): number { return this.end > this.start ? this.xs[(this.end - 1) & this.mask]! : NaN }
+  delta(): number { return this.last() - this.first() }
+  rate(): number {
+    if (this.end - this.start < 2) return NaN
+    const dt = this.ts[(this.end - 1) & this.mask]! - this.ts[this.start & this.mask]!
+    return dt > 0 ? (this.delta() * 1000) / dt : NaN
+  }
+
+  /** Turns on aggregates a new rule set needs, rebuilding them exactly from the buffered values. */
+  enable(moments: boolean, extremes: boolean): void {
+    const m = moments && !this.moments
+    const e = extremes && !this.extremes
+    this.moments ||= moments
+    this.extremes ||= extremes
+    if (m) this.recompute()
+    if (e) this.rebuildDeques()
+  }
+
+  /** Plain-data copy (oldest first). */
+  snapshot(): WindowSnapshot {
+    const ts: number[] = []
+    const xs: number[] = []
+    for (let a = this.start; a < this.end; a++) { ts.push(this.ts[a & this.mask]!); xs.push(this.xs[a & this.mask]!) }
+    return { key: this.key, ts, xs, mean: this.mean_, m2: this.m2, updates: this.updates }
+  }
+
+  /** Rebuilds a window from {@link snapshot}; running moments are restored bit for bit. */
+  static restore(s: WindowSnapshot, ms: number, moments: boolean, extremes: boolean): SlidingWindow {
+    const w = new SlidingWindow(s.key, ms, false, false, s.ts.length + 1)
+    for (let i = 0; i < s.ts.length; i++) w.push(s.ts[i]!, s.xs[i]!)
+    w.enable(false, extremes)
+    w.moments = moments
+    w.mean_ = s.mean
+    w.m2 = s.m2
+    w.updates = s.updates
+    return w
+  }
+
+  private recompute(): void {
+    let mean = 0
+    let m2 = 0
+    let n = 0
+    for (let a = this.start; a < this.end; a++) {
+      const x = this.xs[a & this.mask]!
+      n++
+      const d = x - mean
+      mean += d / n
+      m2 += d * (x - mean)
+    }
+    this.mean_ = mean
+    this.m2 = m2
+  }
+
+  private rebuildDeques(): void {
+    if (this.minQ.length !== this.mask + 1) {
+      this.minQ = new Float64Array(this.mask + 1)
+      this.maxQ = new Float64Array(this.mask + 1)
+    }
+    this.minH = this.minT = this.maxH = this.maxT = 0
+    const m = this.mask
+    for (let abs = this.start; abs < this.end; abs++) {
+      const x = this.xs[abs & m]!
+      while (this.minT > this.minH && this.xs[this.minQ[(this.minT - 1) & m]! & m]! >= x) this.minT--
+      this.minQ[this.minT++ & m] = abs
+      while (this.maxT > this.maxH && this.xs[this.maxQ[(this.maxT - 1) & m]! & m]! <= x) this.maxT--
+      this.maxQ[this.maxT++ & m] = abs
+    }
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2
+    const ts = new Float64Array(cap)
+    const xs = new Float64Array(cap)
+    for (let a = this.start; a < this.end; a++) { ts[a & (cap - 1)] = this.ts[a & this.mask]!; xs[a & (cap - 1)] = this.xs[a & this.mask]! }
+    this.ts = ts
+    this.xs = xs
+    this.mask = cap - 1
+    if (this.extremes) this.rebuildDeques()
+  }
+}

@@ -1,0 +1,97 @@
+import type { Severity } from "../../runtime/alert.ts"
+import type { RuleSetSpec, RuleSpec, EscalationSpec } from "./spec.ts"
+
+/**
+ * What compiled rules read from a window. Windows are event-time sliding windows over one field,
+ * holding every non-NaN value of the last `ms` milliseconds; the device actor implements them.
+ */
+export interface WindowView {
+  avg(): number
+  min(): number
+  max(): number
+  sum(): number
+  count(): number
+  stddev(): number
+  first(): number
+  last(): number
+  delta(): number
+  rate(): number
+  zscore(x: number): number
+}
+
+/** A window the rule set needs: one per (field, duration), shared by every rule that uses it. */
+export interface WindowSpec {
+  /** `field:ms`: identity across rule set versions (a threshold change keeps the window). */
+  readonly key: string
+  readonly field: number
+  readonly fieldName: string
+  readonly ms: number
+  /** Maintain running mean/variance (avg, sum, stddev, zscore). */
+  readonly moments: boolean
+  /** Maintain monotonic deques (min, max). */
+  readonly extremes: boolean
+}
+
+/** Per-reading state that is not a window (EWMA, last change, previous value), as slots in one Float64Array. */
+export interface TrackerSpec {
+  readonly key: string
+  readonly kind: "ewma" | "change" | "prev"
+  readonly field: number
+  readonly tauMs: number
+  readonly offset: number
+  readonly size: number
+}
+
+/**
+ * A compiled condition: `v[o..o+width)` is the reading row, `p` the device's parameters, `W` the
+ * windows, `T` tracker slots (T[0] = newest reading's event time, T[1] = the one before), `S` the
+ * rule's own slots, `t` the evaluation time (event time), `tick` true on timer evaluations.
+ */
+export type CondFn = (v: Float64Array, o: number, p: Float64Array, W: ReadonlyArray<WindowView>, T: Float64Array, S: Float64Array, t: number, tick: boolean) => boolean
+/** Values that explain a transition (leaf name → value), computed only when a transition happens. */
+export type ValuesFn = (v: Float64Array, o: number, p: Float64Array, W: ReadonlyArray<WindowView>, T: Float64Array, S: Float64Array, t: number) => Record<string, number>
+
+/** A rule compiled to plain functions. */
+export interface CompiledRule {
+  readonly name: string
+  /** `name#hash` of its semantics (condition, durations, severity, escalation): state survives a reload iff unchanged. */
+  readonly identity: string
+  readonly spec: RuleSpec
+  /** Uses absent()/unchanged(): also evaluated on timer ticks. */
+  readonly timed: boolean
+  /** Own state slots (sequence steps). */
+  readonly slots: number
+  readonly when: CondFn
+  readonly clear: CondFn | undefined
+  readonly values: ValuesFn
+  readonly severity: Severity
+  readonly escalate: ReadonlyArray<EscalationSpec>
+  readonly channels: ReadonlyArray<string>
+  readonly throttleMs: number
+}
+
+/** A device's view of a rule set: its parameter values, groups and which rules apply to it. */
+export interface DeviceBinding {
+  readonly params: Float64Array
+  readonly groups: ReadonlyArray<string>
+  readonly enabled: Uint8Array
+}
+
+/** A rule set compiled for one device schema. Immutable; shared by every device actor of a node. */
+export interface CompiledRuleSet {
+  readonly spec: RuleSetSpec
+  /** sha-256 of the source text. */
+  readonly checksum: string
+  readonly width: number
+  readonly latenessMs: number
+  readonly paramNames: ReadonlyArray<string>
+  readonly windows: ReadonlyArray<WindowSpec>
+  readonly trackers: ReadonlyArray<TrackerSpec>
+  /** Tracker slot count including the two time slots. */
+  readonly trackerSlots: number
+  /** Updates every tracker from reading row `o` at event time `t` (after T[0]/T[1] were advanced). */
+  readonly updateTrackers: (v: Float64Array, o: number, T: Float64Array, t: number) => void
+  readonly rules: ReadonlyArray<CompiledRule>
+  /** Parameters and rule applicability for a device id (group globs). */
+  bind(deviceId: string): DeviceBinding
+}
