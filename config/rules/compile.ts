@@ -41,7 +41,7 @@ class Needs {
 const num = (x: number) => (Number.isFinite(x) ? String(x) : x > 0 ? "Infinity" : x < 0 ? "-Infinity" : "NaN")
 
 /** Generates JS for one expression; stateful sequence steps are hoisted into `pre` so they run every time. */
-const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs: Needs, rule: { slots: number; timed: boolean; pre: string[]; leaves: Map<string, string> }): string => {
+const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs: Needs, rule: { slots: number; timed: boolean; timerMs: number; pre: string[]; leaves: Map<string, string> }): string => {
   const go = (x: Expr): string => {
     switch (x.k) {
       case "num": return num(x.value)
@@ -84,8 +84,8 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
           case "ewma_z": code = `T[${needs.tracker("ewma", fieldOf(0), msOf(1)).offset + 4}]`; break
           case "prev": code = `T[${needs.tracker("prev", fieldOf(0)).offset}]`; break
           case "elapsed": code = `((T[0]-T[1])/1000)`; break
-          case "absent": rule.timed = true; code = `(t-T[0]>=${msOf(0)})`; break
-          case "unchanged": rule.timed = true; code = `(t-T[${needs.tracker("change", fieldOf(0)).offset + 1}]>=${msOf(1)})`; break
+          case "absent": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(0)); code = `(t-T[0]>=${msOf(0)})`; break
+          case "unchanged": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(1)); code = `(t-T[${needs.tracker("change", fieldOf(0)).offset + 1}]>=${msOf(1)})`; break
           case "missing": return `(v[o+${schema.byName.get(fieldOf(0))!.index}]!==v[o+${schema.byName.get(fieldOf(0))!.index}])`
           case "abs": return `Math.abs(${go(a[0]!)})`
           case "sqrt": return `Math.sqrt(${go(a[0]!)})`
@@ -126,7 +126,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
   const needs = new Needs(schema)
   const paramNames = Object.keys(spec.params)
   const rules: CompiledRule[] = spec.rules.map((r) => {
-    const st = { slots: 0, timed: false, pre: [] as string[], leaves: new Map<string, string>() }
+    const st = { slots: 0, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>() }
     const whenCode = gen(r.when, schema, paramNames, needs, st)
     const whenPre = st.pre.splice(0)
     const clearCode = r.clear ? gen(r.clear, schema, paramNames, needs, st) : undefined
@@ -137,6 +137,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
       identity: ruleIdentity(r),
       spec: r,
       timed: st.timed,
+      timerMs: st.timed ? st.timerMs + r.forMs : 0,
       slots: st.slots,
       when: makeFn<CondFn>(`${whenPre.join("")}return ${whenCode};`),
       clear: clearCode === undefined ? undefined : makeFn<CondFn>(`${clearPre.join("")}return ${clearCode};`),

@@ -59,6 +59,8 @@ export interface CompiledRule {
   readonly spec: RuleSpec
   /** Uses absent()/unchanged(): also evaluated on timer ticks. */
   readonly timed: boolean
+  /** For timed rules: how long after the last reading the rule may still fire (longest absent/unchanged + for). */
+  readonly timerMs: number
   /** Own state slots (sequence steps). */
   readonly slots: number
   readonly when: CondFn

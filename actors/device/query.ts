@@ -1,0 +1,36 @@
+import { Phase, type DeviceState } from "./state.ts"
+
+/** Live state answer of a device actor (JSON-able). */
+export interface DeviceQueryResult {
+  readonly id: string
+  readonly lastSeq: number | null
+  readonly lastTs: number | null
+  readonly ruleVersion: number
+  readonly groups: ReadonlyArray<string>
+  readonly latest: Record<string, number>
+  readonly windows: Record<string, Record<string, number | null>>
+  readonly alerts: ReadonlyArray<{ rule: string; alertId: string; severity: string; openedAt: number; clearing: boolean }>
+}
+
+const num = (x: number) => (Number.isFinite(x) ? x : null)
+
+/** Builds the live-state answer: latest values, maintained window aggregates and open alerts. */
+export const queryState = (st: DeviceState, fieldNames: ReadonlyArray<string>, _request: unknown): DeviceQueryResult => {
+  const latest: Record<string, number> = {}
+  st.latest.forEach((x, i) => { if (x === x) latest[fieldNames[i]!] = x })
+  const windows: Record<string, Record<string, number | null>> = {}
+  st.set.windows.forEach((spec, i) => {
+    const w = st.windows[i]!
+    const agg: Record<string, number | null> = { count: w.count(), first: num(w.first()), last: num(w.last()), delta: num(w.delta()), rate: num(w.rate()) }
+    if (spec.moments) Object.assign(agg, { avg: num(w.avg()), sum: num(w.sum()), stddev: num(w.stddev()) })
+    if (spec.extremes) Object.assign(agg, { min: num(w.min()), max: num(w.max()) })
+    windows[`${spec.fieldName}:${spec.ms}ms`] = agg
+  })
+  const alerts = st.rules.flatMap((r, i) =>
+    r.phase === Phase.open || r.phase === Phase.clearing
+      ? [{ rule: st.set.rules[i]!.name, alertId: r.alertId, severity: r.severity, openedAt: r.openedAt, clearing: r.phase === Phase.clearing }]
+      : [])
+  return {
+    id: st.id, lastSeq: num(st.lastSeq), lastTs: num(st.maxTs), ruleVersion: st.version, groups: st.binding.groups, latest, windows, alerts,
+  }
+}

@@ -1,0 +1,110 @@
+import { describe, expect, test } from "bun:test"
+import fc from "fast-check"
+import { SlidingWindow } from "./window.ts"
+
+/** Brute force over the same definition: values with time in (tNewest - ms, tNewest]. */
+const brute = (samples: Array<[number, number]>, ms: number) => {
+  const tNow = samples.at(-1)![0]
+  const xs = samples.filter(([t]) => t > tNow - ms)
+  const vals = xs.map(([, x]) => x)
+  const n = vals.length
+  const mean = vals.reduce((a, b) => a + b, 0) / n
+  const sd = Math.sqrt(vals.reduce((a, b) => a + (b - mean) ** 2, 0) / n)
+  const first = vals[0]!
+  const last = vals[n - 1]!
+  const dt = xs[n - 1]![0] - xs[0]![0]
+  return {
+    count: n, avg: mean, sum: mean * n, stddev: sd, min: Math.min(...vals), max: Math.max(...vals), first, last,
+    delta: last - first, rate: n >= 2 && dt > 0 ? ((last - first) * 1000) / dt : NaN, zscore: sd > 0 ? (last - mean) / sd : 0,
+  }
+}
+
+const close = (a: number, b: number, scale: number) => (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= 1e-6 * Math.max(1, scale)
+
+/**
+ * Random reading sequences: time steps include zero (same timestamp), small and large gaps, and
+ * backwards jumps (out of order). The actor clamps late readings to the newest time before they
+ * reach windows; the test applies the same clamping, so windows only ever see non-decreasing times.
+ */
+const sequences = fc.array(
+  fc.tuple(fc.oneof(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 2000, max: 40_000 }), fc.integer({ min: -3000, max: -1 })), fc.integer({ min: -1e7, max: 1e7 }).map((x) => x / 1000)),
+  { minLength: 1, maxLength: 400 },
+)
+
+describe("SlidingWindow", () => {
+  test("every incremental aggregate equals brute-force recomputation after every push", () => {
+    fc.assert(
+      fc.property(sequences, fc.constantFrom(1, 500, 1000, 10_000, 60_000), (steps, ms) => {
+        const w = new SlidingWindow("x", ms, true, true)
+        const seen: Array<[number, number]> = []
+        let t = 1_700_000_000_000
+        let newest = -Infinity
+        for (const [dt, x] of steps) {
+          t += dt
+          const at = Math.max(t, newest) // lateness clamp, as the actor does
+          newest = at
+          w.push(at, x)
+          seen.push([at, x])
+          const b = brute(seen, ms)
+          const scale = Math.max(...seen.map(([, y]) => Math.abs(y)))
+          expect(w.count()).toBe(b.count)
+          for (const k of ["avg", "sum", "stddev", "min", "max", "first", "last", "delta", "rate"] as const) {
+            if (!close(w[k](), b[k], k === "sum" ? scale * b.count : scale)) throw new Error(`${k}: ${w[k]()} vs ${b[k]} (ms=${ms}, n=${seen.length})`)
+          }
+          if (b.stddev > 1e-6 * scale && !close(w.zscore(x), b.zscore, 1 + Math.abs(b.zscore))) throw new Error(`zscore ${w.zscore(x)} vs ${b.zscore}`)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test("aggregates enabled later are rebuilt exactly from the buffered values", () => {
+    fc.assert(
+      fc.property(sequences, (steps) => {
+        const a = new SlidingWindow("x", 5000, false, false)
+        const b = new SlidingWindow("x", 5000, true, true)
+        let t = 0
+        for (const [dt, x] of steps) {
+          t += Math.abs(dt)
+          a.push(t, x)
+          b.push(t, x)
+        }
+        a.enable(true, true)
+        expect(a.min()).toBe(b.min())
+        expect(a.max()).toBe(b.max())
+        expect(close(a.avg(), b.avg(), 1e4)).toBe(true)
+        expect(close(a.stddev(), b.stddev(), 1e4)).toBe(true)
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  test("snapshot and restore continue bit for bit like the original", () => {
+    fc.assert(
+      fc.property(sequences, sequences, (before, after) => {
+        const w = new SlidingWindow("x", 3000, true, true)
+        let t = 0
+        for (const [dt, x] of before) w.push((t += Math.abs(dt)), x)
+        const r = SlidingWindow.restore(structuredClone(w.snapshot()), 3000, true, true)
+        for (const [dt, x] of after) {
+          t += Math.abs(dt)
+          w.push(t, x)
+          r.push(t, x)
+          for (const k of ["count", "avg", "sum", "stddev", "min", "max", "first", "last", "rate"] as const) expect(r[k]()).toBe(w[k]())
+        }
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  test("an empty window answers NaN for values and 0 for count and sum", () => {
+    const w = new SlidingWindow("x", 1000, true, true)
+    expect(w.count()).toBe(0)
+    expect(w.sum()).toBe(0)
+    for (const k of ["avg", "min", "max", "first", "last", "stddev", "rate"] as const) expect(w[k]()).toBeNaN()
+    w.push(0, 5)
+    w.evict(5000)
+    expect(w.count()).toBe(0)
+    expect(w.avg()).toBeNaN()
+  })
+})
