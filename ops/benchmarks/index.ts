@@ -6,4 +6,5 @@ export interface Benchmark {
 
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
+  rules: async () => (await import("./rules.ts")).default,
 }

@@ -1,0 +1,3 @@
+import bench from "./ops/benchmarks/rules.ts"
+import { makeDeviceKind } from "./actors/index.ts"
+const orig = makeDeviceKind
