@@ -6,7 +6,7 @@ import type { ReadingBatch } from "../../runtime/batch.ts"
 import type { RuleSetHolder } from "./holder.ts"
 import { makeDeviceMetrics, type DeviceMetrics } from "./metrics.ts"
 import { queryState } from "./query.ts"
-import { migrate, newDeviceState, Phase, restoreState, snapshotState, type DeviceState, type RuleState } from "./state.ts"
+import { migrate, newDeviceState, Phase, restoreState, RS, snapshotState, type DeviceState } from "./state.ts"
 
 /** The device actor kind plus its counters. */
 export interface DeviceKind extends ActorKind<DeviceState> {
@@ -61,37 +61,49 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     }
   }
 
-  /** Runs one rule's lifecycle at time t; `v`/`o` is the row (the reading, or the latest values on ticks). */
-  const step = (st: DeviceState, r: CompiledRule, rs: RuleState, v: Float64Array, o: number, t: number, tick: boolean, seq: number, recvAt: number, ctx: ActorContext) => {
+  const escalate = (st: DeviceState, r: CompiledRule, ri: number, t: number, seq: number, recvAt: number, ctx: ActorContext, v: Float64Array | undefined, o: number) => {
+    const R = st.R
+    const b = r.base
+    while (R[b + RS.esc]! < r.escalate.length && t - R[b + RS.openedAt]! >= r.escalate[R[b + RS.esc]!]!.afterMs) {
+      const step = R[b + RS.esc]!
+      R[b + RS.esc] = step + 1
+      const sev = (st.severity[ri] = r.escalate[step]!.severity)
+      metrics.escalated++
+      const vals = v ? r.values(v, o, st.binding.params, st.windows, st.T, R, t) : {}
+      const what = `escalated to ${sev}`
+      emit(st, ctx, r.name, st.alertIds[ri]!, "escalated", sev, t, seq, recvAt, v ? describe(r, vals, what) : `${r.name} ${what}: open for ${Math.round((t - R[b + RS.openedAt]!) / 1000)}s`, vals, r.channels)
+    }
+  }
+
+  /** Runs rule `ri`'s lifecycle at time t; `v`/`o` is the row (the reading, or the latest values on ticks). */
+  const step = (st: DeviceState, r: CompiledRule, ri: number, v: Float64Array, o: number, t: number, tick: boolean, seq: number, recvAt: number, ctx: ActorContext) => {
     const p = st.binding.params
-    if (rs.phase < Phase.open) {
-      if (!r.when(v, o, p, st.windows, st.T, rs.slots, t, tick)) { rs.phase = Phase.idle; return }
-      if (rs.phase === Phase.idle) { rs.phase = Phase.pending; rs.since = t }
-      if (t - rs.since < r.spec.forMs) return
-      rs.phase = Phase.open
-      rs.openedAt = t
-      rs.alertId = `${st.id}:${r.name}:${seq || st.lastSeq}`
-      rs.severity = r.severity
-      rs.esc = 0
+    const R = st.R
+    const b = r.base
+    const phase = R[b]!
+    if (phase < Phase.open) {
+      if (!r.when(v, o, p, st.windows, st.T, R, t, tick)) { R[b] = Phase.idle; return }
+      if (phase === Phase.idle) { R[b] = Phase.pending; R[b + RS.since] = t }
+      if (t - R[b + RS.since]! < r.spec.forMs) return
+      R[b] = Phase.open
+      R[b + RS.openedAt] = t
+      R[b + RS.esc] = 0
+      const alertId = (st.alertIds[ri] = `${st.id}:${r.name}:${seq || st.lastSeq}`)
+      st.severity[ri] = r.severity
       metrics.raised++
-      const vals = r.values(v, o, p, st.windows, st.T, rs.slots, t)
-      emit(st, ctx, r.name, rs.alertId, "raised", rs.severity, t, seq, recvAt, describe(r, vals, "raised"), vals, r.channels)
+      const vals = r.values(v, o, p, st.windows, st.T, R, t)
+      emit(st, ctx, r.name, alertId, "raised", r.severity, t, seq, recvAt, describe(r, vals, "raised"), vals, r.channels)
       return
     }
-    while (rs.esc < r.escalate.length && t - rs.openedAt >= r.escalate[rs.esc]!.afterMs) {
-      rs.severity = r.escalate[rs.esc++]!.severity
-      metrics.escalated++
-      const vals = r.values(v, o, p, st.windows, st.T, rs.slots, t)
-      emit(st, ctx, r.name, rs.alertId, "escalated", rs.severity, t, seq, recvAt, describe(r, vals, `escalated to ${rs.severity}`), vals, r.channels)
-    }
-    const clear = r.clear ? r.clear(v, o, p, st.windows, st.T, rs.slots, t, tick) : !r.when(v, o, p, st.windows, st.T, rs.slots, t, tick)
-    if (!clear) { rs.phase = Phase.open; return }
-    if (rs.phase === Phase.open) { rs.phase = Phase.clearing; rs.since = t }
-    if (t - rs.since < r.spec.clearForMs) return
+    if (r.escalate.length) escalate(st, r, ri, t, seq, recvAt, ctx, v, o)
+    const clear = r.clear ? r.clear(v, o, p, st.windows, st.T, R, t, tick) : !r.when(v, o, p, st.windows, st.T, R, t, tick)
+    if (!clear) { R[b] = Phase.open; return }
+    if (phase === Phase.open) { R[b] = Phase.clearing; R[b + RS.since] = t }
+    if (t - R[b + RS.since]! < r.spec.clearForMs) return
     metrics.cleared++
-    const vals = r.values(v, o, p, st.windows, st.T, rs.slots, t)
-    emit(st, ctx, r.name, rs.alertId, "cleared", rs.severity, t, seq, recvAt, describe(r, vals, "cleared"), vals, r.channels)
-    rs.phase = Phase.idle
+    const vals = r.values(v, o, p, st.windows, st.T, R, t)
+    emit(st, ctx, r.name, st.alertIds[ri]!, "cleared", st.severity[ri]!, t, seq, recvAt, describe(r, vals, "cleared"), vals, r.channels)
+    R[b] = Phase.idle
   }
 
   const kind: DeviceKind = {
@@ -138,7 +150,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       const rules = set.rules
       const enabled = st.binding.enabled
       for (let r = 0; r < rules.length; r++) {
-        if (enabled[r] === 1) step(st, rules[r]!, st.rules[r]!, v, o, t, false, seq, batch.recvAt, ctx)
+        if (enabled[r] === 1) step(st, rules[r]!, r, v, o, t, false, seq, batch.recvAt, ctx)
       }
     },
 
@@ -151,17 +163,10 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       const rules = st.set.rules
       for (let r = 0; r < rules.length; r++) {
         const rule = rules[r]!
-        const rs = st.rules[r]!
         if (st.binding.enabled[r] !== 1) continue
-        if (rule.timed) step(st, rule, rs, st.latest, 0, t, true, 0, 0, ctx)
-        else if (rs.phase >= Phase.open && rs.esc < rule.escalate.length && t - rs.openedAt >= rule.escalate[rs.esc]!.afterMs) {
-          // Escalation is timed: it must not wait for the next reading of a device that went quiet.
-          while (rs.esc < rule.escalate.length && t - rs.openedAt >= rule.escalate[rs.esc]!.afterMs) {
-            rs.severity = rule.escalate[rs.esc++]!.severity
-            metrics.escalated++
-            emit(st, ctx, rule.name, rs.alertId, "escalated", rs.severity, t, 0, 0, `${rule.name} escalated to ${rs.severity}: open for ${Math.round((t - rs.openedAt) / 1000)}s`, {}, rule.channels)
-          }
-        }
+        if (rule.timed) step(st, rule, r, st.latest, 0, t, true, 0, 0, ctx)
+        // Escalation is timed: it must not wait for the next reading of a device that went quiet.
+        else if (st.R[rule.base]! >= Phase.open && rule.escalate.length) escalate(st, rule, r, t, 0, 0, ctx, undefined, 0)
       }
     },
 
@@ -169,13 +174,13 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     restore: (id, snap) => restoreState(id, snap, holder.current, holder.version),
     query: (st, request) => queryState(st, fieldNames, request),
     canPassivate(st, now) {
-      const set = st.set
-      for (let r = 0; r < st.rules.length; r++) {
-        const rs = st.rules[r]!
-        if (rs.phase === Phase.pending || rs.phase === Phase.clearing) return false
-        const rule = set.rules[r]!
+      const rules = st.set.rules
+      for (let r = 0; r < rules.length; r++) {
+        const rule = rules[r]!
+        const phase = st.R[rule.base]!
+        if (phase === Phase.pending || phase === Phase.clearing) return false
         // A timed rule that has not fired yet still needs ticks until its horizon passes.
-        if (rule.timed && rs.phase === Phase.idle && st.binding.enabled[r] === 1 && now - st.lastArrival <= rule.timerMs) return false
+        if (rule.timed && phase === Phase.idle && st.binding.enabled[r] === 1 && now - st.lastArrival <= rule.timerMs) return false
       }
       return true
     },

@@ -1,4 +1,4 @@
-import { Phase, type DeviceState } from "./state.ts"
+import { Phase, RS, type DeviceState } from "./state.ts"
 
 /** Live state answer of a device actor (JSON-able). */
 export interface DeviceQueryResult {
@@ -26,10 +26,12 @@ export const queryState = (st: DeviceState, fieldNames: ReadonlyArray<string>, _
     if (spec.extremes) Object.assign(agg, { min: num(w.min()), max: num(w.max()) })
     windows[`${spec.fieldName}:${spec.ms}ms`] = agg
   })
-  const alerts = st.rules.flatMap((r, i) =>
-    r.phase === Phase.open || r.phase === Phase.clearing
-      ? [{ rule: st.set.rules[i]!.name, alertId: r.alertId, severity: r.severity, openedAt: r.openedAt, clearing: r.phase === Phase.clearing }]
-      : [])
+  const alerts = st.set.rules.flatMap((r, i) => {
+    const phase = st.R[r.base]!
+    return phase === Phase.open || phase === Phase.clearing
+      ? [{ rule: r.name, alertId: st.alertIds[i]!, severity: st.severity[i]!, openedAt: st.R[r.base + RS.openedAt]!, clearing: phase === Phase.clearing }]
+      : []
+  })
   return {
     id: st.id, lastSeq: num(st.lastSeq), lastTs: num(st.maxTs), ruleVersion: st.version, groups: st.binding.groups, latest, windows, alerts,
   }

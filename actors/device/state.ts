@@ -6,18 +6,16 @@ import { SlidingWindow, type WindowSnapshot } from "./window.ts"
 /** Alert phase of one rule on one device. */
 export const Phase = { idle: 0, pending: 1, open: 2, clearing: 3 } as const
 
-/** State of one rule on one device: its alert lifecycle and its own slots (sequence steps). */
+/** Offsets of a rule's lifecycle numbers inside the device's rule-state array R (from the rule's base). */
+export const RS = { phase: 0, since: 1, openedAt: 2, esc: 3 } as const
+
+/** Plain-data state of one rule on one device (snapshots, queries); the live form is a slice of R. */
 export interface RuleState {
   readonly identity: string
-  phase: number
-  /** When the condition started holding (pending) or the clear condition started holding (clearing). */
-  since: number
-  openedAt: number
-  alertId: string
-  severity: Severity
-  /** Escalation steps applied. */
-  esc: number
-  readonly slots: Float64Array
+  /** phase, since, openedAt, esc, then sequence slots. */
+  readonly nums: number[]
+  readonly alertId: string
+  readonly severity: Severity
 }
 
 /** An open alert whose rule is gone or changed; closed (with a `cleared` transition) at the next reading or tick. */
@@ -44,15 +42,22 @@ export interface DeviceState {
   windows: SlidingWindow[]
   /** Tracker slots; T[0] newest reading time, T[1] the one before. */
   T: Float64Array
-  rules: RuleState[]
+  /** Rule lifecycle numbers and sequence slots of every rule, one flat array (see CompiledRule.base). */
+  R: Float64Array
+  /** Open alert id per rule (index = rule index); "" when none. */
+  alertIds: string[]
+  /** Current severity per rule while open. */
+  severity: Severity[]
   orphans: OrphanAlert[]
 }
 
 const initTracker = (T: Float64Array, t: TrackerSpec) => T.fill(t.kind === "ewma" ? 0 : NaN, t.offset, t.offset + t.size)
 
-const freshRule = (identity: string, slots: number): RuleState => ({
-  identity, phase: Phase.idle, since: 0, openedAt: 0, alertId: "", severity: "info", esc: 0, slots: new Float64Array(slots).fill(-Infinity),
-})
+/** Resets rule `r`'s slice of R: idle, sequence steps never seen. */
+const resetRule = (R: Float64Array, base: number, size: number) => {
+  R.fill(0, base, base + 4)
+  R.fill(-Infinity, base + 4, base + size)
+}
 
 /** A new device with no history, bound to `set`. */
 export const newDeviceState = (id: string, set: CompiledRuleSet, version: number): DeviceState => {
@@ -62,11 +67,17 @@ export const newDeviceState = (id: string, set: CompiledRuleSet, version: number
     id, set, version, binding: set.bind(id), lastSeq: -Infinity, maxTs: -Infinity, lastArrival: 0,
     latest: new Float64Array(set.width).fill(NaN),
     windows: set.windows.map((w) => new SlidingWindow(w.key, w.ms, w.moments, w.extremes)),
-    T, rules: set.rules.map((r) => freshRule(r.identity, r.slots)), orphans: [],
+    T, ...freshRules(set), orphans: [],
   }
 }
 
-const isOpen = (r: RuleState) => r.phase === Phase.open || r.phase === Phase.clearing
+const freshRules = (set: CompiledRuleSet) => {
+  const R = new Float64Array(set.ruleStateSize)
+  for (const r of set.rules) resetRule(R, r.base, r.size)
+  return { R, alertIds: set.rules.map(() => ""), severity: set.rules.map((r) => r.severity) }
+}
+
+const isOpen = (phase: number) => phase === Phase.open || phase === Phase.clearing
 
 /**
  * Moves a device to another rule set: windows are kept by (field, duration), trackers by key and
@@ -93,22 +104,29 @@ export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number):
   }
   st.T = T
   const binding = set.bind(st.id)
-  const oldRules = new Map(st.rules.map((r, i) => [r.identity, { r, name: st.set.rules[i]!.name, enabled: st.binding.enabled[i] === 1 }]))
-  st.rules = set.rules.map((rule, i) => {
-    const old = oldRules.get(rule.identity)
-    if (!old) return freshRule(rule.identity, rule.slots)
-    oldRules.delete(rule.identity)
-    if (binding.enabled[i] !== 1 && isOpen(old.r)) {
-      st.orphans.push({ rule: rule.name, alertId: old.r.alertId, severity: old.r.severity, reason: `rule no longer applies to this device in version ${version}` })
-      return freshRule(rule.identity, rule.slots)
+  const old = new Map(st.set.rules.map((r, i) => [r.identity, { r, i }]))
+  const fresh = freshRules(set)
+  set.rules.forEach((rule, i) => {
+    const o = old.get(rule.identity)
+    if (!o) return
+    old.delete(rule.identity)
+    const phase = st.R[o.r.base]!
+    if (binding.enabled[i] !== 1) {
+      if (isOpen(phase)) st.orphans.push({ rule: rule.name, alertId: st.alertIds[o.i]!, severity: st.severity[o.i]!, reason: `rule no longer applies to this device in version ${version}` })
+      return
     }
-    return old.r
+    fresh.R.set(st.R.subarray(o.r.base, o.r.base + o.r.size), rule.base)
+    fresh.alertIds[i] = st.alertIds[o.i]!
+    fresh.severity[i] = st.severity[o.i]!
   })
-  for (const { r, name } of oldRules.values()) {
-    if (!isOpen(r)) continue
-    const changed = set.rules.some((x) => x.name === name)
-    st.orphans.push({ rule: name, alertId: r.alertId, severity: r.severity, reason: `rule ${changed ? "changed" : "removed"} in version ${version}` })
+  for (const { r, i } of old.values()) {
+    if (!isOpen(st.R[r.base]!)) continue
+    const changed = set.rules.some((x) => x.name === r.name)
+    st.orphans.push({ rule: r.name, alertId: st.alertIds[i]!, severity: st.severity[i]!, reason: `rule ${changed ? "changed" : "removed"} in version ${version}` })
   }
+  st.R = fresh.R
+  st.alertIds = fresh.alertIds
+  st.severity = fresh.severity
   st.set = set
   st.version = version
   st.binding = binding
@@ -124,7 +142,7 @@ export interface DeviceSnapshot {
   readonly time: [number, number]
   readonly trackers: Record<string, number[]>
   readonly windows: WindowSnapshot[]
-  readonly rules: Array<Omit<RuleState, "slots"> & { slots: number[] }>
+  readonly rules: RuleState[]
   readonly orphans: OrphanAlert[]
 }
 
@@ -134,7 +152,9 @@ export const snapshotState = (st: DeviceState): DeviceSnapshot => ({
   time: [st.T[0]!, st.T[1]!],
   trackers: Object.fromEntries(st.set.trackers.map((t) => [t.key, Array.from(st.T.subarray(t.offset, t.offset + t.size))])),
   windows: st.windows.map((w) => w.snapshot()),
-  rules: st.rules.map((r) => ({ ...r, slots: Array.from(r.slots) })),
+  rules: st.set.rules.map((r, i) => ({
+    identity: r.identity, nums: Array.from(st.R.subarray(r.base, r.base + r.size)), alertId: st.alertIds[i]!, severity: st.severity[i]!,
+  })),
   orphans: st.orphans.map((o) => ({ ...o })),
 })
 
@@ -165,22 +185,21 @@ export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, ver
     if (x && x.length === t.size) st.T.set(x, t.offset)
   }
   const rules = new Map(s.rules.map((r) => [r.identity, r]))
-  st.rules = set.rules.map((rule, i) => {
+  set.rules.forEach((rule, i) => {
     const r = rules.get(rule.identity)
-    if (!r || r.slots.length !== rule.slots || !severities.includes(r.severity)) return freshRule(rule.identity, rule.slots)
+    if (!r || r.nums.length !== rule.size || !severities.includes(r.severity)) return
     rules.delete(rule.identity)
-    const rs: RuleState = { ...r, slots: Float64Array.from(r.slots) }
-    if (st.binding.enabled[i] !== 1 && isOpen(rs)) {
-      st.orphans.push({ rule: rule.name, alertId: rs.alertId, severity: rs.severity, reason: `rule no longer applies to this device in version ${version}` })
-      return freshRule(rule.identity, rule.slots)
+    if (st.binding.enabled[i] !== 1) {
+      if (isOpen(r.nums[0]!)) st.orphans.push({ rule: rule.name, alertId: r.alertId, severity: r.severity, reason: `rule no longer applies to this device in version ${version}` })
+      return
     }
-    return rs
+    st.R.set(r.nums, rule.base)
+    st.alertIds[i] = r.alertId
+    st.severity[i] = r.severity
   })
   st.orphans.push(...s.orphans)
   for (const r of rules.values()) {
-    if (r.phase === Phase.open || r.phase === Phase.clearing) {
-      st.orphans.push({ rule: r.identity.split("#")[0]!, alertId: r.alertId, severity: r.severity, reason: `rule changed or removed in version ${version}` })
-    }
+    if (isOpen(r.nums[0]!)) st.orphans.push({ rule: r.identity.split("#")[0]!, alertId: r.alertId, severity: r.severity, reason: `rule changed or removed in version ${version}` })
   }
   return st
 }

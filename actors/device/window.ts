@@ -19,16 +19,17 @@ const recomputeEvery = 4096
  * eviction is O(1) amortised. Times must not decrease (the actor clamps late readings).
  */
 export class SlidingWindow implements WindowView {
-  private ts: Float64Array
-  private xs: Float64Array
+  // Layout for cache locality: one buffer of (time, value) pairs, one buffer holding both deques
+  // (min in [0, cap), max in [cap, 2cap)). A device has a dozen windows and readings of a
+  // thousand other devices come in between, so every extra cache line per push shows up.
+  private b: Float64Array
+  private q: Float64Array
   private mask: number
   private start = 0
   private end = 0
   private mean_ = 0
   private m2 = 0
   private updates = 0
-  private minQ: Float64Array
-  private maxQ: Float64Array
   private minH = 0
   private minT = 0
   private maxH = 0
@@ -38,19 +39,19 @@ export class SlidingWindow implements WindowView {
     let cap = 16
     while (cap < capacity) cap *= 2
     this.mask = cap - 1
-    this.ts = new Float64Array(cap)
-    this.xs = new Float64Array(cap)
-    this.minQ = new Float64Array(extremes ? cap : 0)
-    this.maxQ = new Float64Array(extremes ? cap : 0)
+    this.b = new Float64Array(cap * 2)
+    this.q = new Float64Array(extremes ? cap * 2 : 0)
   }
 
   /** Adds value `x` at event time `t` (non-decreasing) and evicts values at or before `t - ms`. */
   push(t: number, x: number): void {
     this.evict(t)
     if (this.end - this.start > this.mask) this.grow()
-    const i = this.end & this.mask
-    this.ts[i] = t
-    this.xs[i] = x
+    const m = this.mask
+    const b = this.b
+    const i = (this.end & m) << 1
+    b[i] = t
+    b[i + 1] = x
     const abs = this.end++
     if (this.moments) {
       if (++this.updates % recomputeEvery === 0) this.recompute()
@@ -62,19 +63,22 @@ export class SlidingWindow implements WindowView {
       }
     }
     if (this.extremes) {
-      const m = this.mask
-      while (this.minT > this.minH && this.xs[this.minQ[(this.minT - 1) & m]! & m]! >= x) this.minT--
-      this.minQ[this.minT++ & m] = abs
-      while (this.maxT > this.maxH && this.xs[this.maxQ[(this.maxT - 1) & m]! & m]! <= x) this.maxT--
-      this.maxQ[this.maxT++ & m] = abs
+      const q = this.q
+      const cap = m + 1
+      while (this.minT > this.minH && b[((q[(this.minT - 1) & m]! & m) << 1) + 1]! >= x) this.minT--
+      q[this.minT++ & m] = abs
+      while (this.maxT > this.maxH && b[((q[cap + ((this.maxT - 1) & m)]! & m) << 1) + 1]! <= x) this.maxT--
+      q[cap + (this.maxT++ & m)] = abs
     }
   }
 
   /** Drops values older than the window at time `t`. */
   evict(t: number): void {
     const limit = t - this.ms
-    while (this.start < this.end && this.ts[this.start & this.mask]! <= limit) {
-      const x = this.xs[this.start & this.mask]!
+    const m = this.mask
+    const b = this.b
+    while (this.start < this.end && b[(this.start & m) << 1]! <= limit) {
+      const x = b[((this.start & m) << 1) + 1]!
       const abs = this.start++
       if (this.moments) {
         const n = this.end - this.start
@@ -87,11 +91,14 @@ export class SlidingWindow implements WindowView {
         }
       }
       if (this.extremes) {
-        if (this.minT > this.minH && this.minQ[this.minH & this.mask] === abs) this.minH++
-        if (this.maxT > this.maxH && this.maxQ[this.maxH & this.mask] === abs) this.maxH++
+        if (this.minT > this.minH && this.q[this.minH & m] === abs) this.minH++
+        if (this.maxT > this.maxH && this.q[m + 1 + (this.maxH & m)] === abs) this.maxH++
       }
     }
   }
+
+  private x(abs: number): number { return this.b[((abs & this.mask) << 1) + 1]! }
+  private t(abs: number): number { return this.b[(abs & this.mask) << 1]! }
 
   count(): number { return this.end - this.start }
   avg(): number { return this.end > this.start ? this.mean_ : NaN }
@@ -104,15 +111,19 @@ export class SlidingWindow implements WindowView {
     const sd = this.stddev()
     return sd > 0 ? (x - this.mean_) / sd : 0
   }
-  min(): number { return this.minT > this.minH ? this.xs[this.minQ[this.minH & this.mask]! & this.mask]! : NaN }
-  max(): number { return this.maxT > this.maxH ? this.xs[this.maxQ[this.maxH & this.mask]! & this.mask]! : NaN }
-  first(): number { return this.end > this.start ? this.xs[this.start & this.mask]! : NaN }
-  last(): number { return this.end > this.start ? this.xs[(this.end - 1) & this.mask]! : NaN }
+  min(): number { return this.minT > this.minH ? this.x(this.q[this.minH & this.mask]!) : NaN }
+  max(): number { return this.maxT > this.maxH ? this.x(this.q[this.mask + 1 + (this.maxH & this.mask)]!) : NaN }
+  first(): number { return this.end > this.start ? this.x(this.start) : NaN }
+  last(): number { return this.end > this.start ? this.x(this.end - 1) : NaN }
   delta(): number { return this.last() - this.first() }
   rate(): number {
     if (this.end - this.start < 2) return NaN
-    const dt = this.ts[(this.end - 1) & this.mask]! - this.ts[this.start & this.mask]!
+    const dt = this.t(this.end - 1) - this.t(this.start)
     return dt > 0 ? (this.delta() * 1000) / dt : NaN
+  }
+  /** Whether running mean/variance and min/max deques are maintained. */
+  get maintains(): { readonly moments: boolean; readonly extremes: boolean } {
+    return { moments: this.moments, extremes: this.extremes }
   }
 
   /** Turns on aggregates a new rule set needs, rebuilding them exactly from the buffered values. */
@@ -129,7 +140,7 @@ export class SlidingWindow implements WindowView {
   snapshot(): WindowSnapshot {
     const ts: number[] = []
     const xs: number[] = []
-    for (let a = this.start; a < this.end; a++) { ts.push(this.ts[a & this.mask]!); xs.push(this.xs[a & this.mask]!) }
+    for (let a = this.start; a < this.end; a++) { ts.push(this.t(a)); xs.push(this.x(a)) }
     return { key: this.key, ts, xs, mean: this.mean_, m2: this.m2, updates: this.updates }
   }
 
@@ -150,7 +161,7 @@ export class SlidingWindow implements WindowView {
     let m2 = 0
     let n = 0
     for (let a = this.start; a < this.end; a++) {
-      const x = this.xs[a & this.mask]!
+      const x = this.x(a)
       n++
       const d = x - mean
       mean += d / n
@@ -161,28 +172,29 @@ export class SlidingWindow implements WindowView {
   }
 
   private rebuildDeques(): void {
-    if (this.minQ.length !== this.mask + 1) {
-      this.minQ = new Float64Array(this.mask + 1)
-      this.maxQ = new Float64Array(this.mask + 1)
-    }
-    this.minH = this.minT = this.maxH = this.maxT = 0
     const m = this.mask
+    const cap = m + 1
+    if (this.q.length !== cap * 2) this.q = new Float64Array(cap * 2)
+    const q = this.q
+    this.minH = this.minT = this.maxH = this.maxT = 0
     for (let abs = this.start; abs < this.end; abs++) {
-      const x = this.xs[abs & m]!
-      while (this.minT > this.minH && this.xs[this.minQ[(this.minT - 1) & m]! & m]! >= x) this.minT--
-      this.minQ[this.minT++ & m] = abs
-      while (this.maxT > this.maxH && this.xs[this.maxQ[(this.maxT - 1) & m]! & m]! <= x) this.maxT--
-      this.maxQ[this.maxT++ & m] = abs
+      const x = this.x(abs)
+      while (this.minT > this.minH && this.x(q[(this.minT - 1) & m]!) >= x) this.minT--
+      q[this.minT++ & m] = abs
+      while (this.maxT > this.maxH && this.x(q[cap + ((this.maxT - 1) & m)]!) <= x) this.maxT--
+      q[cap + (this.maxT++ & m)] = abs
     }
   }
 
   private grow(): void {
     const cap = (this.mask + 1) * 2
-    const ts = new Float64Array(cap)
-    const xs = new Float64Array(cap)
-    for (let a = this.start; a < this.end; a++) { ts[a & (cap - 1)] = this.ts[a & this.mask]!; xs[a & (cap - 1)] = this.xs[a & this.mask]! }
-    this.ts = ts
-    this.xs = xs
+    const b = new Float64Array(cap * 2)
+    for (let a = this.start; a < this.end; a++) {
+      const i = (a & (cap - 1)) << 1
+      b[i] = this.t(a)
+      b[i + 1] = this.x(a)
+    }
+    this.b = b
     this.mask = cap - 1
     if (this.extremes) this.rebuildDeques()
   }

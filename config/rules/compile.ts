@@ -125,12 +125,16 @@ const globRe = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g
 export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum: string): CompiledRuleSet => {
   const needs = new Needs(schema)
   const paramNames = Object.keys(spec.params)
+  let base = 0
   const rules: CompiledRule[] = spec.rules.map((r) => {
-    const st = { slots: 0, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>() }
+    const ruleBase = base
+    // R[base..base+4): phase, since, openedAt, escalation steps; then the rule's sequence slots.
+    const st = { slots: base + 4, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>() }
     const whenCode = gen(r.when, schema, paramNames, needs, st)
     const whenPre = st.pre.splice(0)
     const clearCode = r.clear ? gen(r.clear, schema, paramNames, needs, st) : undefined
     const clearPre = st.pre.splice(0)
+    base = st.slots
     const values = [...st.leaves].map(([k, code]) => `${JSON.stringify(k)}:${code}`).join(",")
     return {
       name: r.name,
@@ -138,7 +142,8 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
       spec: r,
       timed: st.timed,
       timerMs: st.timed ? st.timerMs + r.forMs : 0,
-      slots: st.slots,
+      base: ruleBase,
+      size: st.slots - ruleBase,
       when: makeFn<CondFn>(`${whenPre.join("")}return ${whenCode};`),
       clear: clearCode === undefined ? undefined : makeFn<CondFn>(`${clearPre.join("")}return ${clearCode};`),
       values: makeFn<ValuesFn>(`return {${values}};`),
@@ -172,6 +177,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
     windows: needs.windows,
     trackers,
     trackerSlots: needs.slots,
+    ruleStateSize: base,
     updateTrackers,
     rules,
     bind(deviceId: string): DeviceBinding {

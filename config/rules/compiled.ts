@@ -45,7 +45,7 @@ export interface TrackerSpec {
 /**
  * A compiled condition: `v[o..o+width)` is the reading row, `p` the device's parameters, `W` the
  * windows, `T` tracker slots (T[0] = newest reading's event time, T[1] = the one before), `S` the
- * rule's own slots, `t` the evaluation time (event time), `tick` true on timer evaluations.
+ * device's rule-state array (rules index their sequence slots absolutely), `t` the evaluation time (event time), `tick` true on timer evaluations.
  */
 export type CondFn = (v: Float64Array, o: number, p: Float64Array, W: ReadonlyArray<WindowView>, T: Float64Array, S: Float64Array, t: number, tick: boolean) => boolean
 /** Values that explain a transition (leaf name → value), computed only when a transition happens. */
@@ -61,8 +61,12 @@ export interface CompiledRule {
   readonly timed: boolean
   /** For timed rules: how long after the last reading the rule may still fire (longest absent/unchanged + for). */
   readonly timerMs: number
-  /** Own state slots (sequence steps). */
-  readonly slots: number
+  /**
+   * Where the rule's numbers live in the device's rule-state array R: R[base] phase, R[base+1]
+   * since, R[base+2] openedAt, R[base+3] escalation steps applied, then `size - 4` sequence slots.
+   */
+  readonly base: number
+  readonly size: number
   readonly when: CondFn
   readonly clear: CondFn | undefined
   readonly values: ValuesFn
@@ -89,6 +93,8 @@ export interface CompiledRuleSet {
   readonly paramNames: ReadonlyArray<string>
   readonly windows: ReadonlyArray<WindowSpec>
   readonly trackers: ReadonlyArray<TrackerSpec>
+  /** Length of a device's rule-state array (sum of the rules' sizes). */
+  readonly ruleStateSize: number
   /** Tracker slot count including the two time slots. */
   readonly trackerSlots: number
   /** Updates every tracker from reading row `o` at event time `t` (after T[0]/T[1] were advanced). */

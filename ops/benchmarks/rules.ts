@@ -20,13 +20,13 @@ const benchmark: Benchmark = {
     const holder = new RuleSetHolder(loaded.set, 1)
     const kind = makeDeviceKind(schema, holder)
     const devices = Number(process.env.BENCH_DEVICES ?? 1000)
-    const perDevice = 400 // 200 s of data at 2 Hz: windows fill up to their steady-state size
+    const perDevice = Number(process.env.BENCH_PER_DEVICE ?? 400) // 200 s of data at 2 Hz: windows fill up to their steady-state size
     const width = schema.fields.length
     let published = 0
     const debug = false
     const byRule = new Map<string, number>()
     let stored = 0
-    const ctx: ActorContext = { now: 0, shard: 0, streamSeq: 0, publish: (_s, p) => { published++; if (debug) byRule.set((p as AlertTransition).rule, (byRule.get((p as AlertTransition).rule) ?? 0) + 1) }, store: () => { stored++ } }
+    const ctx: { -readonly [K in keyof ActorContext]: ActorContext[K] } = { now: 0, shard: 0, streamSeq: 0, publish: (_s, p) => { published++; if (debug) byRule.set((p as AlertTransition).rule, (byRule.get((p as AlertTransition).rule) ?? 0) + 1) }, store: () => { stored++ } }
     // Realistic values: each field wanders around a typical value; every 50th device runs hot so
     // the overheating rule raises (and stays open), as a real fleet would have a few alerts open.
     let seed = 42
