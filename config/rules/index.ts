@@ -11,3 +11,8 @@ export { compileRules, loadRulesFile, rulesChecksum, type LoadRulesResult } from
 export { formatIssue, type RuleIssue, type RuleSpec, type RuleSetSpec, type GroupSpec, type EscalationSpec } from "./spec.ts"
 export type { CompiledRule, CompiledRuleSet, CondFn, ValuesFn, DeviceBinding, TrackerSpec, WindowSpec, WindowView } from "./compiled.ts"
 export { defaultRulesPath } from "./paths.ts"
+export { RulesRejected, RulesStoreError } from "./errors.ts"
+export {
+  applyRules, currentRules, decodeRecord, openRulesKv, rollbackRules, rulesBucket, rulesHistory, rulesKey, watchRules,
+  type RulesRecord, type RulesWatch, type RulesWatchMetrics,
+} from "./store.ts"
