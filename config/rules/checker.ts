@@ -11,6 +11,9 @@ export interface Scope {
   readonly params: ReadonlySet<string>
 }
 
+/** Where an expression starts in the text (binary nodes sit at their operator). */
+const startOf = (e: Expr): number => (e.k === "binary" ? startOf(e.left) : e.k === "then" ? startOf(e.first) : e.pos)
+
 const typeName = (t: Type) => (t === "num" ? "a number" : t === "bool" ? "a yes/no condition" : "a duration")
 
 /**
@@ -25,9 +28,9 @@ export const checkExpr = (e: Expr, scope: Scope, errors: ExprError[]): Type | un
     if (t === "num" && got === "bool" && x.k === "field") {
       err(x.pos, `${x.name} is a yes/no field; use it as a condition (${x.name} or not ${x.name}), or avg(${x.name}, 60s) for the share of time it was on`)
     } else if (t === "num" && got === "dur") {
-      err(x.pos, `a duration cannot be used as a number in ${what}; write the number without a unit`)
+      err(startOf(x), `a duration cannot be used as a number in ${what}; write the number without a unit`)
     } else {
-      err(x.pos, `${what} needs ${typeName(t)}, but this is ${typeName(got)}`)
+      err(startOf(x), `${what} needs ${typeName(t)}, but this is ${typeName(got)}`)
     }
   }
   const go = (x: Expr): Type | undefined => {
@@ -76,7 +79,8 @@ export const checkExpr = (e: Expr, scope: Scope, errors: ExprError[]): Type | un
       case "then":
         want(x.first, "bool", `the first step of "then"`)
         want(x.second, "bool", `the second step of "then"`)
-        if (x.within.k !== "dur") err(x.within.pos, `"within" needs a duration with a unit, e.g. within 30s`)
+        if (x.within.k === "num") err(x.within.pos, `duration ${x.within.value} is missing a unit; write within ${x.within.value}s`)
+        else if (x.within.k !== "dur") err(startOf(x.within), `"within" needs a duration with a unit, e.g. within 30s`)
         return "bool"
       case "call": {
         const sig = Object.hasOwn(functions, x.fn) ? functions[x.fn] : undefined
@@ -91,11 +95,11 @@ export const checkExpr = (e: Expr, scope: Scope, errors: ExprError[]): Type | un
         sig.args.forEach((kind, n) => {
           const a = x.args[n]!
           if (kind === "field") {
-            if (a.k !== "field") err(a.pos, `argument ${n + 1} of ${x.fn} must be a field name: ${usage}`)
+            if (a.k !== "field") err(startOf(a), `argument ${n + 1} of ${x.fn} must be a field name: ${usage}`)
             else go(a)
           } else if (kind === "dur") {
             if (a.k === "num") err(a.pos, `duration ${a.value} is missing a unit; write ${a.value}s (or ms, m, h)`)
-            else if (a.k !== "dur") err(a.pos, `argument ${n + 1} of ${x.fn} must be a duration such as 10s: ${usage}`)
+            else if (a.k !== "dur") err(startOf(a), `argument ${n + 1} of ${x.fn} must be a duration such as 10s: ${usage}`)
             else if (a.ms <= 0) err(a.pos, `duration must be positive`)
             else if (sig.category === "window" && a.ms > maxWindowMs) {
               err(a.pos, `window ${a.text} is longer than the ${formatDuration(maxWindowMs)} limit (windows keep every reading)`)
