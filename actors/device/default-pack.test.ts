@@ -74,3 +74,22 @@ describe("default rule pack on a simulated bus", () => {
     expect(d.lines()).toEqual(["raised info gps_jump @31"])
   })
 })
+
+describe("hot swap with the default pack", () => {
+  test("swapping to a recompiled identical pack mid-stream changes nothing; a changed parameter keeps every alert", () => {
+    const script = (d: Device) =>
+      d.series(0, 30, 1, (at) => live(at))
+        .series(31, 100, 1, (at) => live(at, { coolant_temp_c: 110, engine_rpm: 2000, speed_kmh: 10 }))
+    const plain = script(bus()).series(101, 200, 1, (at) => live(at, { coolant_temp_c: 110, speed_kmh: 10, engine_rpm: 2000 }))
+    const swapped = script(bus())
+    swapped.holder.swap(compileOrFail(readFileSync(defaultRulesPath, "utf8")), 2)
+    swapped.series(101, 150, 1, (at) => live(at, { coolant_temp_c: 110, speed_kmh: 10, engine_rpm: 2000 }))
+    // v3 only changes the speed limit parameter: no rule's identity changes.
+    swapped.holder.swap(compileOrFail(readFileSync(defaultRulesPath, "utf8").replace("max_speed_kmh: 80", "max_speed_kmh: 70")), 3)
+    swapped.series(151, 200, 1, (at) => live(at, { coolant_temp_c: 110, speed_kmh: 10, engine_rpm: 2000 }))
+    expect(swapped.lines()).toEqual(plain.lines())
+    expect(swapped.kind.metrics.clearedByReload).toBe(0)
+    expect(swapped.kind.metrics.migrations).toBe(2)
+    expect(swapped.ctx.published.at(-1)!.payload.ruleVersion).toBe(3)
+  })
+})
