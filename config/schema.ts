@@ -34,11 +34,20 @@ export const StreamsSection = Schema.Struct({
   replicas: Schema.Literals([1, 3, 5]),
 })
 
+/** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */
+export const RulesSection = Schema.Struct({
+  /** Rules file; empty = the built-in bus pack (config/default.rules.yaml). */
+  file: Schema.String,
+  /** How often device actors get onTick (absence, stuck sensors, timed escalation). */
+  tickMs: Millis,
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
   node: NodeSection,
   nats: NatsSection,
   streams: StreamsSection,
+  rules: RulesSection,
 })
 export type AkisConfig = typeof AkisConfig.Type
