@@ -72,7 +72,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       R[b + RS.esc] = step + 1
       const sev = (st.severity[ri] = r.escalate[step]!.severity)
       metrics.escalated++
-      const vals = v ? r.values(v, o, st.binding.params, st.windows, st.T, R, t) : {}
+      const vals = v ? r.values(v, o, st.binding.params, st.windows.A, st.T, R, t) : {}
       const what = `escalated to ${sev}`
       emit(st, ctx, r.name, st.alertIds[ri]!, "escalated", sev, t, seq, recvAt, v ? describe(r, vals, what) : `${r.name} ${what}: open for ${Math.round((t - R[b + RS.openedAt]!) / 1000)}s`, vals, r.channels)
     }
@@ -85,7 +85,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     const b = r.base
     const phase = R[b]!
     if (phase < Phase.open) {
-      if (!r.when(v, o, p, st.windows, st.T, R, t, tick)) { R[b] = Phase.idle; return }
+      if (!r.when(v, o, p, st.windows.A, st.T, R, t, tick)) { R[b] = Phase.idle; return }
       if (phase === Phase.idle) { R[b] = Phase.pending; R[b + RS.since] = t }
       if (t - R[b + RS.since]! < r.spec.forMs) return
       R[b] = Phase.open
@@ -94,17 +94,17 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       const alertId = (st.alertIds[ri] = `${st.id}:${r.name}:${seq || st.lastSeq}`)
       st.severity[ri] = r.severity
       metrics.raised++
-      const vals = r.values(v, o, p, st.windows, st.T, R, t)
+      const vals = r.values(v, o, p, st.windows.A, st.T, R, t)
       emit(st, ctx, r.name, alertId, "raised", r.severity, t, seq, recvAt, describe(r, vals, "raised"), vals, r.channels)
       return
     }
     if (r.escalate.length) escalate(st, r, ri, t, seq, recvAt, ctx, v, o)
-    const clear = r.clear ? r.clear(v, o, p, st.windows, st.T, R, t, tick) : !r.when(v, o, p, st.windows, st.T, R, t, tick)
+    const clear = r.clear ? r.clear(v, o, p, st.windows.A, st.T, R, t, tick) : !r.when(v, o, p, st.windows.A, st.T, R, t, tick)
     if (!clear) { R[b] = Phase.open; return }
     if (phase === Phase.open) { R[b] = Phase.clearing; R[b + RS.since] = t }
     if (t - R[b + RS.since]! < r.spec.clearForMs) return
     metrics.cleared++
-    const vals = r.values(v, o, p, st.windows, st.T, R, t)
+    const vals = r.values(v, o, p, st.windows.A, st.T, R, t)
     emit(st, ctx, r.name, st.alertIds[ri]!, "cleared", st.severity[ri]!, t, seq, recvAt, describe(r, vals, "cleared"), vals, r.channels)
     R[b] = Phase.idle
   }
@@ -147,13 +147,11 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       const wins = st.windows
       // Prefetch pass: independent loads of every window's hot lines, overlapped by the CPU.
       const R = st.R
-      let touched = R[0]! + R[R.length >> 1]! + R[R.length - 1]! + st.latest[0]! + st.latest[set.width - 1]! + st.T[st.T.length - 1]!
-      for (let w = 0; w < wins.length; w++) touched += wins[w]!.touch()
-      sink = touched
-      for (let w = 0; w < wins.length; w++) {
+      sink = R[0]! + R[R.length >> 1]! + R[R.length - 1]! + st.latest[0]! + st.latest[set.width - 1]! + wins.touch()
+      for (let w = 0; w < specs.length; w++) {
         const x = v[o + specs[w]!.field]!
-        if (x === x) wins[w]!.push(t, x)
-        else wins[w]!.evict(t)
+        if (x === x) wins.push(w, t, x)
+        else wins.evict(w, t)
       }
       const rules = set.rules
       const enabled = st.binding.enabled

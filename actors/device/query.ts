@@ -1,3 +1,4 @@
+import { windowHeaderSize, windowReaders as r } from "../../config/rules/index.ts"
 import { Phase, RS, type DeviceState } from "./state.ts"
 
 /** Live state answer of a device actor (JSON-able). */
@@ -20,10 +21,11 @@ export const queryState = (st: DeviceState, fieldNames: ReadonlyArray<string>, _
   st.latest.forEach((x, i) => { if (x === x) latest[fieldNames[i]!] = x })
   const windows: Record<string, Record<string, number | null>> = {}
   st.set.windows.forEach((spec, i) => {
-    const w = st.windows[i]!
-    const agg: Record<string, number | null> = { count: w.count(), first: num(w.first()), last: num(w.last()), delta: num(w.delta()), rate: num(w.rate()) }
-    if (spec.moments) Object.assign(agg, { avg: num(w.avg()), sum: num(w.sum()), stddev: num(w.stddev()) })
-    if (spec.extremes) Object.assign(agg, { min: num(w.min()), max: num(w.max()) })
+    const A = st.windows.A
+    const h = i * windowHeaderSize
+    const agg: Record<string, number | null> = { count: r.wCount(A, h), first: num(r.wFirst(A, h)), last: num(r.wLast(A, h)), delta: num(r.wDelta(A, h)), rate: num(r.wRate(A, h)) }
+    if (spec.moments) Object.assign(agg, { avg: num(r.wAvg(A, h)), sum: num(r.wSum(A, h)), stddev: num(r.wStddev(A, h)) })
+    if (spec.extremes) Object.assign(agg, { min: num(r.wMin(A, h)), max: num(r.wMax(A, h)) })
     windows[`${spec.fieldName}:${spec.ms}ms`] = agg
   })
   const alerts = st.set.rules.flatMap((r, i) => {

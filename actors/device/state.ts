@@ -1,7 +1,6 @@
-import type { CompiledRuleSet, DeviceBinding, TrackerSpec } from "../../config/rules/index.ts"
+import { WindowArena, type CompiledRuleSet, type DeviceBinding, type TrackerSpec, type WindowSnapshot } from "../../config/rules/index.ts"
 import { severities, type Severity } from "../../runtime/alert.ts"
 import { DeviceSnapshotInvalid } from "./errors.ts"
-import { SlidingWindow, type WindowSnapshot } from "./window.ts"
 
 /** Alert phase of one rule on one device. */
 export const Phase = { idle: 0, pending: 1, open: 2, clearing: 3 } as const
@@ -39,7 +38,8 @@ export interface DeviceState {
   lastArrival: number
   /** Newest known value per field (NaN until first seen). */
   latest: Float64Array
-  windows: SlidingWindow[]
+  /** All windows of the device in one arena, in the rule set's window order. */
+  windows: WindowArena
   /** Tracker slots; T[0] newest reading time, T[1] the one before. */
   T: Float64Array
   /** Rule lifecycle numbers and sequence slots of every rule, one flat array (see CompiledRule.base). */
@@ -66,7 +66,7 @@ export const newDeviceState = (id: string, set: CompiledRuleSet, version: number
   return {
     id, set, version, binding: set.bind(id), lastSeq: -Infinity, maxTs: -Infinity, lastArrival: 0,
     latest: new Float64Array(set.width).fill(NaN),
-    windows: set.windows.map((w) => new SlidingWindow(w.key, w.ms, w.moments, w.extremes)),
+    windows: new WindowArena(set.windows),
     T, ...freshRules(set), orphans: [],
   }
 }
@@ -86,13 +86,7 @@ const isOpen = (phase: number) => phase === Phase.open || phase === Phase.cleari
  * no-longer-applicable rules become orphans, cleared by the caller.
  */
 export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number): void => {
-  const oldWindows = new Map(st.windows.map((w) => [w.key, w]))
-  st.windows = set.windows.map((spec) => {
-    const w = oldWindows.get(spec.key)
-    if (!w) return new SlidingWindow(spec.key, spec.ms, spec.moments, spec.extremes)
-    w.enable(spec.moments, spec.extremes)
-    return w
-  })
+  st.windows = carryWindows(st.set.windows.map((w, k) => [w.key, st.windows.snapshot(k)] as const), set)
   const T = new Float64Array(set.trackerSlots).fill(NaN)
   T[0] = st.T[0]!
   T[1] = st.T[1]!
@@ -132,6 +126,17 @@ export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number):
   st.binding = binding
 }
 
+/** A fresh arena for `set`, with the content of every window whose key (field:duration) it already had. */
+const carryWindows = (old: ReadonlyArray<readonly [string, WindowSnapshot]>, set: CompiledRuleSet): WindowArena => {
+  const byKey = new Map(old)
+  const arena = new WindowArena(set.windows)
+  set.windows.forEach((spec, k) => {
+    const w = byKey.get(spec.key)
+    if (w) arena.load(k, w)
+  })
+  return arena
+}
+
 /** Plain-data form of a device state (msgpack-able); what checkpoints hold. */
 export interface DeviceSnapshot {
   readonly v: 1
@@ -141,7 +146,7 @@ export interface DeviceSnapshot {
   readonly latest: number[]
   readonly time: [number, number]
   readonly trackers: Record<string, number[]>
-  readonly windows: WindowSnapshot[]
+  readonly windows: Array<WindowSnapshot & { readonly key: string }>
   readonly rules: RuleState[]
   readonly orphans: OrphanAlert[]
 }
@@ -151,7 +156,7 @@ export const snapshotState = (st: DeviceState): DeviceSnapshot => ({
   v: 1, lastSeq: st.lastSeq, maxTs: st.maxTs, lastArrival: st.lastArrival, latest: Array.from(st.latest),
   time: [st.T[0]!, st.T[1]!],
   trackers: Object.fromEntries(st.set.trackers.map((t) => [t.key, Array.from(st.T.subarray(t.offset, t.offset + t.size))])),
-  windows: st.windows.map((w) => w.snapshot()),
+  windows: st.set.windows.map((w, k) => ({ key: w.key, ...st.windows.snapshot(k) })),
   rules: st.set.rules.map((r, i) => ({
     identity: r.identity, nums: Array.from(st.R.subarray(r.base, r.base + r.size)), alertId: st.alertIds[i]!, severity: st.severity[i]!,
   })),
@@ -173,11 +178,7 @@ export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, ver
   st.maxTs = s.maxTs
   st.lastArrival = s.lastArrival
   st.latest = Float64Array.from(s.latest)
-  const wins = new Map(s.windows.map((w) => [w.key, w]))
-  st.windows = set.windows.map((spec) => {
-    const w = wins.get(spec.key)
-    return w ? SlidingWindow.restore(w, spec.ms, spec.moments, spec.extremes) : new SlidingWindow(spec.key, spec.ms, spec.moments, spec.extremes)
-  })
+  st.windows = carryWindows(s.windows.map((w) => [w.key, w] as const), set)
   st.T[0] = s.time[0]
   st.T[1] = s.time[1]
   for (const t of set.trackers) {

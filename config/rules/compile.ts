@@ -5,6 +5,7 @@ import type { CompiledRule, CompiledRuleSet, CondFn, DeviceBinding, TrackerSpec,
 import { formatDuration } from "./duration.ts"
 import { functions } from "./functions.ts"
 import type { RuleSetSpec, RuleSpec } from "./spec.ts"
+import { H, windowReaders } from "./windows.ts"
 
 const windowFns = new Set(["avg", "min", "max", "sum", "count", "stddev", "first", "last", "delta", "rate", "zscore"])
 const momentFns = new Set(["avg", "sum", "stddev", "zscore"])
@@ -78,7 +79,8 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
         let code: string
         if (windowFns.has(x.fn)) {
           const w = needs.window(fieldOf(0), msOf(1), x.fn)
-          code = x.fn === "zscore" ? `W[${w}].zscore(v[o+${schema.byName.get(fieldOf(0))!.index}])` : `W[${w}].${x.fn}()`
+          const reader = `w${x.fn[0]!.toUpperCase()}${x.fn.slice(1)}`
+          code = x.fn === "zscore" ? `${reader}(W,${w * H},v[o+${schema.byName.get(fieldOf(0))!.index}])` : `${reader}(W,${w * H})`
         } else switch (x.fn) {
           case "ewma": code = `T[${needs.tracker("ewma", fieldOf(0), msOf(1)).offset}]`; break
           case "ewma_z": code = `T[${needs.tracker("ewma", fieldOf(0), msOf(1)).offset + 4}]`; break
@@ -110,7 +112,9 @@ const hav = (lat1: number, lon1: number, lat2: number, lon2: number): number => 
 }
 
 const args = "v,o,p,W,T,S,t,tick"
-const makeFn = <F>(body: string): F => new Function("hav", `return function(${args}){${body}}`)(hav) as F
+const helperNames = ["hav", ...Object.keys(windowReaders)]
+const helpers = [hav, ...Object.values(windowReaders)]
+const makeFn = <F>(body: string): F => new Function(...helperNames, `return function(${args}){${body}}`)(...helpers) as F
 
 /** Semantic identity of a rule: what must stay equal for its alert state to survive a reload. */
 export const ruleIdentity = (r: RuleSpec): string =>

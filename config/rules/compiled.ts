@@ -1,24 +1,6 @@
 import type { Severity } from "../../runtime/alert.ts"
 import type { RuleSetSpec, RuleSpec, EscalationSpec } from "./spec.ts"
 
-/**
- * What compiled rules read from a window. Windows are event-time sliding windows over one field,
- * holding every non-NaN value of the last `ms` milliseconds; the device actor implements them.
- */
-export interface WindowView {
-  avg(): number
-  min(): number
-  max(): number
-  sum(): number
-  count(): number
-  stddev(): number
-  first(): number
-  last(): number
-  delta(): number
-  rate(): number
-  zscore(x: number): number
-}
-
 /** A window the rule set needs: one per (field, duration), shared by every rule that uses it. */
 export interface WindowSpec {
   /** `field:ms`: identity across rule set versions (a threshold change keeps the window). */
@@ -44,12 +26,12 @@ export interface TrackerSpec {
 
 /**
  * A compiled condition: `v[o..o+width)` is the reading row, `p` the device's parameters, `W` the
- * windows, `T` tracker slots (T[0] = newest reading's event time, T[1] = the one before), `S` the
+ * device's window arena (config/rules/windows.ts), `T` tracker slots (T[0] = newest reading's event time, T[1] = the one before), `S` the
  * device's rule-state array (rules index their sequence slots absolutely), `t` the evaluation time (event time), `tick` true on timer evaluations.
  */
-export type CondFn = (v: Float64Array, o: number, p: Float64Array, W: ReadonlyArray<WindowView>, T: Float64Array, S: Float64Array, t: number, tick: boolean) => boolean
+export type CondFn = (v: Float64Array, o: number, p: Float64Array, W: Float64Array, T: Float64Array, S: Float64Array, t: number, tick: boolean) => boolean
 /** Values that explain a transition (leaf name → value), computed only when a transition happens. */
-export type ValuesFn = (v: Float64Array, o: number, p: Float64Array, W: ReadonlyArray<WindowView>, T: Float64Array, S: Float64Array, t: number) => Record<string, number>
+export type ValuesFn = (v: Float64Array, o: number, p: Float64Array, W: Float64Array, T: Float64Array, S: Float64Array, t: number) => Record<string, number>
 
 /** A rule compiled to plain functions. */
 export interface CompiledRule {

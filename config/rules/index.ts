@@ -9,10 +9,11 @@ export { parseRules, type ParseResult } from "./file.ts"
 export { compileRuleSet, ruleIdentity } from "./compile.ts"
 export { compileRules, loadRulesFile, rulesChecksum, type LoadRulesResult } from "./load.ts"
 export { formatIssue, type RuleIssue, type RuleSpec, type RuleSetSpec, type GroupSpec, type EscalationSpec } from "./spec.ts"
-export type { CompiledRule, CompiledRuleSet, CondFn, ValuesFn, DeviceBinding, TrackerSpec, WindowSpec, WindowView } from "./compiled.ts"
+export type { CompiledRule, CompiledRuleSet, CondFn, ValuesFn, DeviceBinding, TrackerSpec, WindowSpec } from "./compiled.ts"
 export { defaultRulesPath } from "./paths.ts"
 export { RulesRejected, RulesStoreError } from "./errors.ts"
 export {
   applyRules, currentRules, decodeRecord, openRulesKv, rollbackRules, rulesBucket, rulesHistory, rulesKey, watchRules,
   type RulesRecord, type RulesWatch, type RulesWatchMetrics,
 } from "./store.ts"
+export { H as windowHeaderSize, WindowArena, windowReaders, type WindowNeeds, type WindowSnapshot } from "./windows.ts"

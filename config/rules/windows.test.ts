@@ -1,6 +1,36 @@
 import { describe, expect, test } from "bun:test"
 import fc from "fast-check"
-import { SlidingWindow } from "./window.ts"
+import { H, WindowArena, windowReaders as r } from "./windows.ts"
+
+/** One window of an arena (plus a second, longer one sharing it, so offsets and growth interact). */
+class SlidingWindow {
+  readonly arena: WindowArena
+  constructor(readonly key: string, readonly ms: number, moments: boolean, extremes: boolean) {
+    this.arena = new WindowArena([{ ms, moments, extremes }, { ms: ms * 3, moments: true, extremes: true }])
+  }
+  static restore(s: ReturnType<WindowArena["snapshot"]>, ms: number, moments: boolean, extremes: boolean) {
+    const w = new SlidingWindow("x", ms, moments, extremes)
+    w.arena.load(0, s)
+    return w
+  }
+  push(t: number, x: number) { this.arena.push(0, t, x); this.arena.push(1, t, -x) }
+  evict(t: number) { this.arena.evict(0, t) }
+  enable(m: boolean, e: boolean) { this.arena.enable(0, m, e) }
+  snapshot() { return this.arena.snapshot(0) }
+  count() { return r.wCount(this.arena.A, 0) }
+  avg() { return r.wAvg(this.arena.A, 0) }
+  sum() { return r.wSum(this.arena.A, 0) }
+  stddev() { return r.wStddev(this.arena.A, 0) }
+  min() { return r.wMin(this.arena.A, 0) }
+  max() { return r.wMax(this.arena.A, 0) }
+  first() { return r.wFirst(this.arena.A, 0) }
+  last() { return r.wLast(this.arena.A, 0) }
+  delta() { return r.wDelta(this.arena.A, 0) }
+  rate() { return r.wRate(this.arena.A, 0) }
+  zscore(x: number) { return r.wZscore(this.arena.A, 0, x) }
+  /** The second window (3× longer, negated values). */
+  second() { return { min: r.wMin(this.arena.A, H), max: r.wMax(this.arena.A, H), count: r.wCount(this.arena.A, H) } }
+}
 
 /** Brute force over the same definition: values with time in (tNewest - ms, tNewest]. */
 const brute = (samples: Array<[number, number]>, ms: number) => {
@@ -31,7 +61,7 @@ const sequences = fc.array(
   { minLength: 1, maxLength: 400 },
 )
 
-describe("SlidingWindow", () => {
+describe("WindowArena", () => {
   test("every incremental aggregate equals brute-force recomputation after every push", () => {
     fc.assert(
       fc.property(sequences, fc.constantFrom(1, 500, 1000, 10_000, 60_000), (steps, ms) => {
@@ -51,6 +81,8 @@ describe("SlidingWindow", () => {
           for (const k of ["avg", "sum", "stddev", "min", "max", "first", "last", "delta", "rate"] as const) {
             if (!close(w[k](), b[k], k === "sum" ? scale * b.count : scale)) throw new Error(`${k}: ${w[k]()} vs ${b[k]} (ms=${ms}, n=${seen.length})`)
           }
+          const b2 = brute(seen, ms * 3)
+          expect(w.second()).toEqual({ min: -b2.max, max: -b2.min, count: b2.count })
           if (b.stddev > 1e-6 * scale && !close(w.zscore(x), b.zscore, 1 + Math.abs(b.zscore))) throw new Error(`zscore ${w.zscore(x)} vs ${b.zscore}`)
         }
       }),
