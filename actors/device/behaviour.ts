@@ -29,6 +29,8 @@ export interface DeviceKindOptions {
  */
 /** Written by the prefetch pass so the loads are not optimised away. */
 let sink = 0
+/** Rules needing a full step for the current reading (handlers run one at a time, so one buffer serves all). */
+let queue = new Int32Array(64)
 
 export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts: DeviceKindOptions = {}): DeviceKind => {
   const metrics = makeDeviceMetrics()
@@ -154,9 +156,11 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
         else wins.evict(w, t)
       }
       const rules = set.rules
-      const enabled = st.binding.enabled
-      for (let r = 0; r < rules.length; r++) {
-        if (enabled[r] === 1) step(st, rules[r]!, r, v, o, t, false, seq, batch.recvAt, ctx)
+      if (queue.length < rules.length) queue = new Int32Array(rules.length)
+      const n = set.scan(v, o, st.binding.params, wins.A, T, st.R, t, st.binding.enabled, queue)
+      for (let q = 0; q < n; q++) {
+        const r = queue[q]!
+        step(st, rules[r]!, r, v, o, t, false, seq, batch.recvAt, ctx)
       }
     },
 

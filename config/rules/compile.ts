@@ -114,7 +114,7 @@ const hav = (lat1: number, lon1: number, lat2: number, lon2: number): number => 
 const args = "v,o,p,W,T,S,t,tick"
 const helperNames = ["hav", ...Object.keys(windowReaders)]
 const helpers = [hav, ...Object.values(windowReaders)]
-const makeFn = <F>(body: string): F => new Function(...helperNames, `return function(${args}){${body}}`)(...helpers) as F
+const makeFn = <F>(body: string, params = args): F => new Function(...helperNames, `return function(${params}){${body}}`)(...helpers) as F
 
 /** Semantic identity of a rule: what must stay equal for its alert state to survive a reload. */
 export const ruleIdentity = (r: RuleSpec): string =>
@@ -130,12 +130,18 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
   const needs = new Needs(schema)
   const paramNames = Object.keys(spec.params)
   let base = 0
-  const rules: CompiledRule[] = spec.rules.map((r) => {
+  const scanParts: string[] = []
+  const rules: CompiledRule[] = spec.rules.map((r, ri) => {
     const ruleBase = base
     // R[base..base+4): phase, since, openedAt, escalation steps; then the rule's sequence slots.
     const st = { slots: base + 4, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>() }
     const whenCode = gen(r.when, schema, paramNames, needs, st)
     const whenPre = st.pre.splice(0)
+    // Fast path: an idle rule whose (side-effect free) condition is false needs nothing else.
+    // Rules with sequence steps update their slots while evaluating, so they always take the full step.
+    scanParts.push(whenPre.length
+      ? `if(E[${ri}]===1)Q[n++]=${ri};`
+      : `if(E[${ri}]===1&&(S[${ruleBase}]!==0||${whenCode}))Q[n++]=${ri};`)
     const clearCode = r.clear ? gen(r.clear, schema, paramNames, needs, st) : undefined
     const clearPre = st.pre.splice(0)
     base = st.slots
@@ -170,6 +176,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
         `const inc=a*d;T[${s}]+=inc;T[${s + 1}]=(1-a)*(T[${s + 1}]+d*inc);}T[${s + 2}]=t;T[${s + 3}]++;}}`
     }
   })
+  const scan = makeFn<CompiledRuleSet["scan"]>(`let n=0;${scanParts.join("")}return n;`, "v,o,p,W,T,S,t,E,Q")
   const updateTrackers = new Function(`return function(v,o,T,t){${upd.join("")}}`)() as CompiledRuleSet["updateTrackers"]
   const groupRes = spec.groups.map((g) => ({ name: g.name, res: g.match.map(globRe), params: g.params }))
   return {
@@ -181,6 +188,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
     windows: needs.windows,
     trackers,
     trackerSlots: needs.slots,
+    scan,
     ruleStateSize: base,
     updateTrackers,
     rules,

@@ -79,6 +79,12 @@ export interface CompiledRuleSet {
   readonly ruleStateSize: number
   /** Tracker slot count including the two time slots. */
   readonly trackerSlots: number
+  /**
+   * One pass over all rules for a reading: writes into `Q` the indexes of enabled rules that need
+   * their full lifecycle step (not idle, condition true, or with sequence steps) and returns how
+   * many. Most readings leave every rule idle and false, so this is all that runs.
+   */
+  readonly scan: (v: Float64Array, o: number, p: Float64Array, W: Float64Array, T: Float64Array, S: Float64Array, t: number, E: Uint8Array, Q: Int32Array) => number
   /** Updates every tracker from reading row `o` at event time `t` (after T[0]/T[1] were advanced). */
   readonly updateTrackers: (v: Float64Array, o: number, T: Float64Array, t: number) => void
   readonly rules: ReadonlyArray<CompiledRule>

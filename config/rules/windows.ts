@@ -67,9 +67,13 @@ export class WindowArena {
   A: Float64Array
   readonly n: number
 
-  constructor(needs: ReadonlyArray<WindowNeeds>, capacity = 16) {
+  /**
+   * `expectedHz` sizes each ring for the readings its duration holds at that rate, so a device
+   * reporting as expected never re-lays its arena; faster devices grow rings by doubling.
+   */
+  constructor(needs: ReadonlyArray<WindowNeeds>, expectedHz = 2) {
     this.n = needs.length
-    this.A = WindowArena.layout(needs.map((w) => ({ cap: capFor(capacity), extremes: w.extremes })), new Float64Array(0), this.n)
+    this.A = WindowArena.layout(needs.map((w) => ({ cap: capFor(Math.ceil((w.ms / 1000) * expectedHz) + 2), extremes: w.extremes })), new Float64Array(0), this.n)
     needs.forEach((w, k) => {
       this.A[k * H + MS] = w.ms
       this.A[k * H + MOM] = w.moments ? 1 : 0
