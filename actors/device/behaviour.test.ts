@@ -218,3 +218,37 @@ rules:
     expect(d.kind.canPassivate!(d.state, Device.t0 + 61_000)).toBe(true)
   })
 })
+
+describe("device actor edge cases", () => {
+  test("restoring a snapshot under a rule set where its rule changed closes the open alert on the next reading", () => {
+    const a = new Device("rules:\n  fast:\n    when: speed_kmh > 80\n").read([{ at: 0, values: { speed_kmh: 90 } }])
+    const snap = unpack(pack(a.kind.snapshot(a.state)))
+    const b = new Device("rules:\n  fast:\n    when: speed_kmh > 85\n")
+    b.state = b.kind.restore("bus-1", snap, b.ctx)
+    b.seq = 1
+    b.read([{ at: 1, values: { speed_kmh: 90 } }])
+    expect(b.ctx.published.map((p) => `${p.payload.kind} ${p.payload.alertId} ${p.payload.message}`)).toEqual([
+      "cleared bus-1:fast:1 fast cleared: rule changed or removed in version 1",
+      expect.stringMatching(/^raised bus-1:fast:2 /),
+    ])
+  })
+
+  test("a snapshot that is not a device snapshot is refused with a tagged error", () => {
+    const d = new Device("rules:\n  fast:\n    when: speed_kmh > 80\n")
+    expect(() => d.kind.restore("bus-1", { v: 7 }, d.ctx)).toThrow(expect.objectContaining({ _tag: "DeviceSnapshotInvalid" }))
+  })
+
+  test("a reading whose width does not match the schema is stored but not evaluated, and counted", () => {
+    const d = new Device("rules:\n  fast:\n    when: speed_kmh > 80\n")
+    d.kind.onReading(d.state, { ids: ["bus-1"], seqs: Float64Array.of(1), ts: Float64Array.of(1), width: 2, values: Float64Array.of(90, 90), schema: 9, recvAt: 0 }, 0, d.ctx)
+    expect(d.kind.metrics.schemaMismatch).toBe(1)
+    expect(d.ctx.stored).toBe(1)
+    expect(d.lines()).toEqual([])
+  })
+
+  test("a timed rule with for: completes on ticks while the device is silent", () => {
+    const d = new Device("rules:\n  stuck:\n    when: unchanged(coolant_temp_c, 20s)\n    for: 10s\n").series(0, 5, 1, { coolant_temp_c: 90 })
+    d.tickUntil(40)
+    expect(d.lines()).toEqual(["raised warning stuck @30"])
+  })
+})
