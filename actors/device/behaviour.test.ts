@@ -246,6 +246,18 @@ describe("device actor edge cases", () => {
     expect(d.lines()).toEqual([])
   })
 
+  test("a reading stamped far in the future is stored but cannot poison the device clock", () => {
+    const d = new Device("rules:\n  fast:\n    when: max(speed_kmh, 60s) > 80\n")
+    d.read([{ at: 0, values: { speed_kmh: 10 } }])
+    d.ctx.now = Device.t0 // processing time stays at t0 while the device claims t0 + 1 day
+    d.kind.onReading(d.state, { ids: ["bus-1"], seqs: Float64Array.of(2), ts: Float64Array.of(Device.t0 + 86_400_000), width: d.state.latest.length, values: new Float64Array(d.state.latest.length).fill(100), schema: 1, recvAt: 0 }, 0, d.ctx)
+    d.seq = 2
+    d.read([{ at: 1, values: { speed_kmh: 90 } }])
+    expect(d.kind.metrics).toMatchObject({ futureDiscarded: 1, lateDiscarded: 0 })
+    expect(d.ctx.stored).toBe(3)
+    expect(d.lines()).toEqual(["raised warning fast @1"])
+  })
+
   test("a timed rule with for: completes on ticks while the device is silent", () => {
     const d = new Device("rules:\n  stuck:\n    when: unchanged(coolant_temp_c, 20s)\n    for: 10s\n").series(0, 5, 1, { coolant_temp_c: 90 })
     d.tickUntil(40)

@@ -18,6 +18,12 @@ export interface DeviceKind extends ActorKind<DeviceState> {
 export interface DeviceKindOptions {
   /** Actor kind name (address `<name>/<device id>`). */
   readonly name?: string
+  /**
+   * A reading stamped further than this ahead of processing time (a device clock gone wrong) is
+   * stored but kept out of windows and rules, so one bad timestamp cannot make every later
+   * reading "late". Default 5 minutes.
+   */
+  readonly maxFutureMs?: number
 }
 
 /**
@@ -34,6 +40,7 @@ let queue = new Int32Array(64)
 
 export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts: DeviceKindOptions = {}): DeviceKind => {
   const metrics = makeDeviceMetrics()
+  const maxFutureMs = opts.maxFutureMs ?? 300_000
   const fieldNames = schema.fields.map((f) => f.name)
 
   const emit = (
@@ -124,6 +131,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       metrics.readings++
       ctx.store(batch, i)
       let t = batch.ts[i]!
+      if (t > ctx.now + maxFutureMs) { metrics.futureDiscarded++; return }
       if (t < st.maxTs) {
         if (st.maxTs - t > st.set.latenessMs) { metrics.lateDiscarded++; return }
         metrics.lateClamped++

@@ -8,6 +8,8 @@ export interface DeviceMetrics {
   lateClamped: number
   /** Readings older than the lateness bound: stored for history, but not put in windows or evaluated. */
   lateDiscarded: number
+  /** Readings stamped too far ahead of processing time: stored for history, not evaluated. */
+  futureDiscarded: number
   /** Readings whose row width did not match the rule set's schema: stored, not evaluated. */
   schemaMismatch: number
   raised: number
@@ -22,6 +24,6 @@ export interface DeviceMetrics {
 
 /** Fresh, zeroed counters. */
 export const makeDeviceMetrics = (): DeviceMetrics => ({
-  readings: 0, duplicates: 0, lateClamped: 0, lateDiscarded: 0, schemaMismatch: 0,
+  readings: 0, duplicates: 0, lateClamped: 0, lateDiscarded: 0, futureDiscarded: 0, schemaMismatch: 0,
   raised: 0, escalated: 0, cleared: 0, clearedByReload: 0, migrations: 0, ticks: 0,
 })
