@@ -12,8 +12,6 @@ export { formatIssue, type RuleIssue, type RuleSpec, type RuleSetSpec, type Grou
 export type { CompiledRule, CompiledRuleSet, CondFn, ValuesFn, DeviceBinding, TrackerSpec, WindowSpec } from "./compiled.ts"
 export { defaultRulesPath } from "./paths.ts"
 export { RulesRejected, RulesStoreError } from "./errors.ts"
-export {
-  applyRules, currentRules, decodeRecord, openRulesKv, rollbackRules, rulesBucket, rulesHistory, rulesKey, watchRules,
-  type RulesRecord, type RulesWatch, type RulesWatchMetrics,
-} from "./store.ts"
+// The KV adapter (`akis_rules`: applyRules, rulesHistory, rollbackRules, watchRules) is
+// config/rules/store.ts, imported directly by the IO shell so the pure core never loads NATS.
 export { H as windowHeaderSize, WindowArena, windowReaders, type WindowNeeds, type WindowSnapshot } from "./windows.ts"

@@ -3,9 +3,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import {
-  applyRules, currentRules, formatIssue, loadRulesFile, openRulesKv, rollbackRules, rulesHistory, RulesRejected, type RulesRecord,
-} from "../../config/rules/index.ts"
+import { formatIssue, loadRulesFile, RulesRejected } from "../../config/rules/index.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
 
 const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
 const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config file (NATS servers come from nats.servers)"), Flag.optional)
