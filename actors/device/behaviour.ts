@@ -153,16 +153,11 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       T[1] = T[0]!
       T[0] = t
       set.updateTrackers(v, o, T, t)
-      const specs = set.windows
       const wins = st.windows
       // Prefetch pass: independent loads of every window's hot lines, overlapped by the CPU.
       const R = st.R
       sink = R[0]! + R[R.length >> 1]! + R[R.length - 1]! + st.latest[0]! + st.latest[set.width - 1]! + wins.touch()
-      for (let w = 0; w < specs.length; w++) {
-        const x = v[o + specs[w]!.field]!
-        if (x === x) wins.push(w, t, x)
-        else wins.evict(w, t)
-      }
+      wins.pushRow(t, v, o)
       const rules = set.rules
       if (queue.length < rules.length) queue = new Int32Array(rules.length)
       const n = set.scan(v, o, st.binding.params, wins.A, T, st.R, t, st.binding.enabled, queue)

@@ -130,10 +130,7 @@ export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number):
 const carryWindows = (old: ReadonlyArray<readonly [string, WindowSnapshot]>, set: CompiledRuleSet): WindowArena => {
   const byKey = new Map(old)
   const arena = new WindowArena(set.windows)
-  set.windows.forEach((spec, k) => {
-    const w = byKey.get(spec.key)
-    if (w) arena.load(k, w)
-  })
+  arena.loadAll(set.windows.map((spec) => byKey.get(spec.key)))
   return arena
 }
 
