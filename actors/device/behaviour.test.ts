@@ -217,6 +217,13 @@ rules:
     expect(d.kind.canPassivate!(d.state, Device.t0 + 30_000)).toBe(false)
     expect(d.kind.canPassivate!(d.state, Device.t0 + 61_000)).toBe(true)
   })
+
+  test("canPassivate holds a device whose open alert still has escalation steps", () => {
+    const d = new Device(hot).series(0, 50, 1, coolant)
+    expect(d.kind.canPassivate!(d.state, d.ctx.now)).toBe(false)
+    d.series(51, 70, 1, coolant) // escalated at 65: nothing timed is left
+    expect(d.kind.canPassivate!(d.state, d.ctx.now)).toBe(true)
+  })
 })
 
 describe("device actor edge cases", () => {

@@ -192,6 +192,8 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
         const rule = rules[r]!
         const phase = st.R[rule.base]!
         if (phase === Phase.pending || phase === Phase.clearing) return false
+        // An open alert with escalation steps to go needs ticks to escalate on time.
+        if (phase === Phase.open && st.R[rule.base + RS.esc]! < rule.escalate.length) return false
         // A timed rule that has not fired yet still needs ticks until its horizon passes.
         if (rule.timed && phase === Phase.idle && st.binding.enabled[r] === 1 && now - st.lastArrival <= rule.timerMs) return false
       }
