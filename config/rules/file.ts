@@ -75,7 +75,7 @@ export const parseRules = (source: string, file: string, schema: DeviceSchema): 
     return dflt
   }
 
-  for (const [k, v] of entries(root, topKeys, "the rules file")) void k, void v
+  entries(root, topKeys, "the rules file") // reports unknown top-level keys
   const schemaNode = get(root, "schema")
   const schemaType = schemaNode === undefined ? schema.type : isScalar(schemaNode) ? String(schemaNode.value) : ""
   if (schemaType !== schema.type) atNode(schemaNode, `rules are for device type "${schemaType}" but the schema is "${schema.type}"`)
