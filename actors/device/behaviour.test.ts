@@ -265,6 +265,14 @@ describe("device actor edge cases", () => {
     expect(d.lines()).toEqual(["raised warning fast @1"])
   })
 
+  test("windows empty out on ticks while a device is silent", () => {
+    const d = new Device("rules:\n  dried_up:\n    when: count(speed_kmh, 10s) == 0 and not absent(60s)\n").series(0, 10, 1, { speed_kmh: 30 })
+    d.tickUntil(30)
+    const q = d.kind.query(d.state, {}) as { windows: Record<string, { count: number }> }
+    expect(q.windows["speed_kmh:10000ms"]!.count).toBe(0)
+    expect(d.lines()).toEqual(["raised warning dried_up @20"])
+  })
+
   test("a timed rule with for: completes on ticks while the device is silent", () => {
     const d = new Device("rules:\n  stuck:\n    when: unchanged(coolant_temp_c, 20s)\n    for: 10s\n").series(0, 5, 1, { coolant_temp_c: 90 })
     d.tickUntil(40)

@@ -173,6 +173,8 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       // The device clock advanced by the processing time elapsed since its newest reading.
       const t = st.maxTs + Math.max(0, ctx.now - st.lastArrival)
       syncRuleSet(st, ctx, t, 0)
+      // Windows cover "the last d of device time": while a device is silent they empty out.
+      st.windows.evictAll(t)
       const rules = st.set.rules
       for (let r = 0; r < rules.length; r++) {
         const rule = rules[r]!

@@ -189,6 +189,11 @@ export class WindowArena {
     }
   }
 
+  /** Evicts every window to time `t` without adding a value (timer ticks while a device is silent). */
+  evictAll(t: number): void {
+    for (let i = 0; i < this.groups.length; i++) this.evict(this.groups[i]!, t)
+  }
+
   private evict(grp: Group, t: number): void {
     const A = this.A
     const g = grp.gh
