@@ -63,7 +63,7 @@ const close = (a: number, b: number, scale: number) => (Number.isNaN(a) && Numbe
  */
 const sequences = fc.array(
   fc.tuple(fc.oneof(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 2000, max: 40_000 }), fc.integer({ min: -3000, max: -1 })), fc.oneof({ weight: 9, arbitrary: fc.integer({ min: -1e7, max: 1e7 }).map((x) => x / 1000) }, { weight: 1, arbitrary: fc.constant(NaN) })),
-  { minLength: 1, maxLength: 400 },
+  { minLength: 1, maxLength: 400, size: "medium" },
 )
 
 describe("WindowArena", () => {
