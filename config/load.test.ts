@@ -33,7 +33,7 @@ describe("config", () => {
       run()
     } catch (e) {
       const msg = (e as ConfigInvalid).message
-      expect(msg).toContain("cluster.partitions: Expected a value between 1 and 4096")
+      expect(msg).toContain("cluster.partitions: Expected a value between 1 and 4096, got -3")
       expect(msg).toContain("streams.replicas")
     }
   })

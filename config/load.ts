@@ -41,14 +41,19 @@ export const envOverrides = (env: Record<string, string | undefined>, shape: unk
   return out
 }
 
-const formatIssues = (err: Schema.SchemaError): string =>
+const valueAt = (root: unknown, path: string): unknown =>
+  path.split(".").reduce<unknown>((v, k) => (isObject(v) || Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined), root)
+
+const formatIssues = (err: Schema.SchemaError, input: unknown): string =>
   err.message
     .split("\n")
     .reduce<string[]>((lines, line) => {
       const at = /^\s+at (.*)$/.exec(line)
       if (at && lines.length > 0) {
         const path = at[1]!.replace(/\["?([^"\]]+)"?\]/g, ".$1").replace(/^\./, "")
-        lines[lines.length - 1] = `  ${path}: ${lines[lines.length - 1]!.trim()}`
+        const actual = valueAt(input, path)
+        const got = actual === undefined || /excess property/.test(lines[lines.length - 1]!) ? "" : `, got ${JSON.stringify(actual)}`
+        lines[lines.length - 1] = `  ${path}: ${lines[lines.length - 1]!.trim()}${got}`
       } else lines.push(line)
       return lines
     }, [])
@@ -85,7 +90,7 @@ export const loadConfig = (opts: LoadOptions = {}): AkisConfig => {
   try {
     return Schema.decodeUnknownSync(AkisConfig)(merged, { errors: "all", onExcessProperty: "error" })
   } catch (cause) {
-    const detail = Schema.isSchemaError(cause) ? formatIssues(cause) : String(cause)
+    const detail = Schema.isSchemaError(cause) ? formatIssues(cause, merged) : String(cause)
     throw new ConfigInvalid({ message: `invalid config${file ? ` (${file})` : ""}:\n${detail}`, cause })
   }
 }

@@ -6,5 +6,6 @@ export interface Benchmark {
 
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
+  failover: async () => (await import("./failover.ts")).default,
   rules: async () => (await import("./rules.ts")).default,
 }

@@ -1,6 +1,6 @@
-/** The one test harness: private servers on loopback, child processes, waiting with deadlines. */
-export { waitFor } from "./wait.ts"
-export { freePort } from "./ports.ts"
-export { spawnChild, tempDir, type Child } from "./proc.ts"
-export { startNats, startNatsCluster, type NatsServer, type NatsCluster } from "./nats.ts"
-export { startClickHouse, type ClickHouseServer } from "./clickhouse.ts"
+/**
+ * The one test harness: private servers on loopback (free ports, temp dirs), child processes
+ * that die with the test process, waiting with deadlines. Implemented in ops/lib/servers, which
+ * `bun run cluster` uses too.
+ */
+export * from "../../ops/lib/servers/index.ts"

@@ -13,11 +13,19 @@ export interface ClickHouseServer {
   cleanup(): Promise<void>
 }
 
+/** Where to run clickhouse-server. */
+export interface ClickHouseOptions {
+  /** HTTP port; default a free one. */
+  readonly httpPort?: number
+  /** Data directory kept across restarts; default a temp dir removed at exit. */
+  readonly dir?: string
+}
+
 /** Starts clickhouse-server with the packaged config and command-line overrides (research §D). */
-export const startClickHouse = async (): Promise<ClickHouseServer> => {
-  const dir = tempDir("akis-ch-")
+export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<ClickHouseServer> => {
+  const dir = opts.dir ?? tempDir("akis-ch-")
   for (const d of ["tmp", "uf", "fs"]) mkdirSync(join(dir, d), { recursive: true })
-  const httpPort = freePort()
+  const httpPort = opts.httpPort ?? freePort()
   const tcpPort = freePort()
   const interPort = freePort()
   let child: Child | undefined

@@ -53,7 +53,7 @@ export const spawnChild = (name: string, cmd: string[], opts: { env?: Record<str
     for await (const chunk of stream) {
       const text = dec.decode(chunk, { stream: true })
       out += text
-      if (opts.echo || process.env.AKIS_TEST_ECHO) process.stderr.write(text.replace(/^/gm, `[${name}] `))
+      if (opts.echo || process.env.TEST_ECHO) process.stderr.write(text.replace(/^/gm, `[${name}] `))
       for (let i = waiters.length - 1; i >= 0; i--) {
         const m = out.split("\n").find((l) => waiters[i]!.re.test(l))
         if (m !== undefined) waiters.splice(i, 1)[0]!.resolve(m)

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node"
-import { writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { freePort } from "./ports.ts"
 import { spawnChild, tempDir, type Child } from "./proc.ts"
@@ -27,11 +27,25 @@ const waitReachable = (port: number) =>
     return true
   }, { timeoutMs: 15_000, intervalMs: 100 })
 
-/** Starts `nats-server -js` on a free loopback port. */
-export const startNats = async (opts: { configExtra?: string } = {}): Promise<NatsServer> => {
-  const dir = tempDir("akis-nats-")
-  const port = freePort()
-  const monitorPort = freePort()
+/** Where and how to run a single nats-server. */
+export interface NatsServerOptions {
+  /** Client port; default a free one. */
+  readonly port?: number
+  /** Monitoring (/jsz) port; default a free one. */
+  readonly monitorPort?: number
+  /** Data directory kept across restarts; default a temp dir removed at exit. */
+  readonly dir?: string
+  readonly configExtra?: string
+  /** Prefix the server's output on stderr. */
+  readonly echo?: boolean
+}
+
+/** Starts `nats-server -js` on loopback (a free port and a temp dir unless given). */
+export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServer> => {
+  const dir = opts.dir ?? tempDir("akis-nats-")
+  mkdirSync(dir, { recursive: true })
+  const port = opts.port ?? freePort()
+  const monitorPort = opts.monitorPort ?? freePort()
   const conf = join(dir, "nats.conf")
   writeFileSync(conf, `listen: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\njetstream { store_dir: "${dir}/js" }\n${opts.configExtra ?? ""}\n`)
   let child: Child | undefined
@@ -42,7 +56,7 @@ export const startNats = async (opts: { configExtra?: string } = {}): Promise<Na
     monitorPort,
     storeDir: dir,
     async start() {
-      child = spawnChild("nats", ["nats-server", "-c", conf])
+      child = spawnChild("nats", ["nats-server", "-c", conf], { echo: opts.echo })
       await waitReachable(port)
     },
     async stop(hard = false) {

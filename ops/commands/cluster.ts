@@ -1,0 +1,56 @@
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { clusterView } from "../lib/cluster-view.ts"
+import { age, opsContext, table } from "../lib/context.ts"
+
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
+const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
+
+/** `ops cluster`: members and the shard map (owner, epoch, stream positions, lag). */
+export const cluster = Command.make(
+  "cluster",
+  { json: jsonFlag, config: configFlag },
+  Effect.fn(function* ({ json, config }) {
+    const view = yield* Effect.promise(async () => {
+      const ctx = await opsContext(Option.getOrUndefined(config))
+      try {
+        return await clusterView(ctx)
+      } finally {
+        await ctx.close()
+      }
+    })
+    if (json) return yield* Console.log(JSON.stringify(view))
+    yield* Console.log(`members (${view.members.length})\n` + table(
+      ["node", "roles", "alive", "draining", "shards", "heartbeat", "version", "host/pid"],
+      view.members.map((m) => [m.id, m.roles.join(","), m.alive ? "yes" : "NO", m.draining ? "yes" : "", m.shards, age(m.heartbeatAgeMs), m.version, `${m.host}/${m.pid}`]),
+    ))
+    yield* Console.log(`\nshards (P=${view.partitions}, ${view.partitions - view.unowned.length} owned${view.unowned.length ? `, UNOWNED: ${view.unowned.join(",")}` : ""})\n` + table(
+      ["shard", "owner", "epoch", "checkpoint", "processed", "pending", "last batch", "actors"],
+      view.shards.map((s) => [s.shard, s.owner, s.epoch, s.checkpointSeq, s.processedSeq, s.pendingBatches, age(s.lastBatchAgeMs), s.actors]),
+    ))
+  }),
+).pipe(Command.withDescription("members (roles, version, heartbeat age) and the shard map with owner, epoch, stream position and lag"))
+
+/** `ops drain <node>`: asks a node for a planned leave (hands over its shards, then stops). */
+export const drain = Command.make(
+  "drain",
+  { node: Flag.String("node").pipe(Flag.withDescription("node id as shown by `ops cluster`")), config: configFlag },
+  Effect.fn(function* ({ node, config }) {
+    const reply = yield* Effect.promise(async () => {
+      const ctx = await opsContext(Option.getOrUndefined(config))
+      try {
+        const r = await ctx.nats.nc.request(`akis.ctl.drain.${node}`, undefined, { timeout: 3_000 })
+        return JSON.parse(new TextDecoder().decode(r.data)) as { shards: number }
+      } catch (e) {
+        return { error: `node ${node} did not answer (${(e as Error).message}); see \`ops cluster\` for live node ids` }
+      } finally {
+        await ctx.close()
+      }
+    })
+    if ("error" in reply) {
+      yield* Console.error(reply.error)
+      return yield* Effect.sync(() => process.exit(1))
+    }
+    yield* Console.log(`draining ${node}: handing over ${reply.shards} shards`)
+  }),
+).pipe(Command.withDescription("planned handoff: the node hands its shards to the others and stops"))

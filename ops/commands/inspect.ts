@@ -1,0 +1,137 @@
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { ActorNotFound, askActor, parseAddress } from "../../runtime/index.ts"
+import { opsContext, table, type OpsContext } from "../lib/context.ts"
+
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
+const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
+const dec = new TextDecoder()
+
+/** Runs `fn` with a connected context; prints its error and exits 1 on failure. */
+const withContext = <T>(config: Option.Option<string>, fn: (ctx: OpsContext) => Promise<T>) =>
+  Effect.promise(async () => {
+    let ctx: OpsContext | undefined
+    try {
+      ctx = await opsContext(Option.getOrUndefined(config))
+      return await fn(ctx)
+    } catch (e) {
+      console.error((e as Error).message)
+      process.exit(1)
+    } finally {
+      await ctx?.close().catch(() => {})
+    }
+  })
+
+const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`)
+
+/** `ops streams`: what `nats stream report` shows, for akis's streams and KV buckets. */
+export const streams = Command.make("streams", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
+  const rows = yield* withContext(config, async (ctx) => {
+    const out = []
+    for await (const si of ctx.nats.jsm.streams.list()) {
+      if (!/^(AKIS_|KV_akis_|OBJ_akis_)/.test(si.config.name)) continue
+      out.push({
+        stream: si.config.name, subjects: si.config.subjects, consumers: si.state.consumer_count, messages: si.state.messages,
+        bytes: si.state.bytes, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, deleted: si.state.num_deleted ?? 0,
+        storage: si.config.storage, replicas: si.config.num_replicas, maxAgeHours: si.config.max_age / 3.6e12,
+        leader: si.cluster?.leader ?? null, replicasState: si.cluster?.replicas?.map((r) => `${r.name}:${r.current ? "current" : "outdated"}${r.offline ? ",offline" : ""}`) ?? [],
+      })
+    }
+    return out.sort((a, b) => a.stream.localeCompare(b.stream))
+  })
+  if (json) return yield* Console.log(JSON.stringify(rows))
+  yield* Console.log(table(
+    ["stream", "consumers", "messages", "bytes", "first", "last", "deleted", "storage", "R", "max age", "cluster"],
+    rows.map((r) => [r.stream, r.consumers, r.messages, bytes(r.bytes), r.firstSeq, r.lastSeq, r.deleted, r.storage, r.replicas, r.maxAgeHours ? `${r.maxAgeHours}h` : "-", r.leader ? `${r.leader}* ${r.replicasState.join(" ")}` : "-"]),
+  ))
+})).pipe(Command.withDescription("akis streams and buckets as `nats stream report` shows them"))
+
+/** `ops consumers`: what `nats consumer report` shows for akis's streams. */
+export const consumers = Command.make("consumers", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
+  const rows = yield* withContext(config, async (ctx) => {
+    const out = []
+    for (const stream of ["AKIS_TLM", "AKIS_ALERTS"]) {
+      try {
+        for await (const ci of ctx.nats.jsm.consumers.list(stream)) {
+          out.push({
+            stream, consumer: ci.name, mode: ci.config.deliver_subject ? "push" : "pull", ackPolicy: ci.config.ack_policy,
+            ackWaitS: (ci.config.ack_wait ?? 0) / 1e9, filter: ci.config.filter_subject ?? "", ackPending: ci.num_ack_pending,
+            redelivered: ci.num_redelivered, unprocessed: ci.num_pending, ackFloor: ci.ack_floor.stream_seq, delivered: ci.delivered.stream_seq,
+            waiting: ci.num_waiting, leader: ci.cluster?.leader ?? null,
+          })
+        }
+      } catch {
+        // stream not created yet
+      }
+    }
+    return out
+  })
+  if (json) return yield* Console.log(JSON.stringify(rows))
+  yield* Console.log(table(
+    ["stream", "consumer", "mode", "ack", "ack wait", "filter", "ack pending", "redelivered", "unprocessed", "ack floor", "delivered", "leader"],
+    rows.map((r) => [r.stream, r.consumer, r.mode, r.ackPolicy, `${r.ackWaitS}s`, r.filter, r.ackPending, r.redelivered, r.unprocessed, r.ackFloor, r.delivered, r.leader]),
+  ))
+  yield* Console.log("\n(shard hosts read with ordered consumers: they show as ephemeral consumers with a filter akis.tlm.<shard>)")
+})).pipe(Command.withDescription("consumers of akis's streams as `nats consumer report` shows them"))
+
+/** `ops kv <bucket> [key] [--history]`: `nats kv ls/get/history` for an akis bucket. */
+export const kv = Command.make(
+  "kv",
+  {
+    bucket: Argument.String("bucket").pipe(Argument.withDescription("akis_members | akis_shards | akis_config | akis_rules | akis_snapshots")),
+    key: Argument.String("key").pipe(Argument.withDescription("one key (default: every key)"), Argument.optional),
+    history: Flag.Boolean("history").pipe(Flag.withDescription("every revision of the key"), Flag.withDefault(false)),
+    json: jsonFlag,
+    config: configFlag,
+  },
+  Effect.fn(function* ({ bucket, key, history, json, config }) {
+    const rows = yield* withContext(config, async (ctx) => {
+      if (!/^akis_[a-z]+$/.test(bucket)) throw new Error(`'${bucket}' is not an akis bucket (akis_members, akis_shards, akis_config, akis_rules, akis_snapshots)`)
+      const b = await ctx.bucket(bucket as "akis_members")
+      const status = await b.status()
+      const show = (v: Uint8Array) => {
+        const s = dec.decode(v)
+        return /^[\x20-\x7e\s]*$/.test(s) ? s : `<${v.length} bytes binary>`
+      }
+      const entries: Array<{ key: string; revision: number; operation: string; created: string; value: string }> = []
+      const k = Option.getOrUndefined(key)
+      if (k && history) {
+        for await (const e of await b.history({ key: k })) entries.push({ key: e.key, revision: e.revision, operation: e.operation, created: e.created.toISOString(), value: show(e.value) })
+      } else {
+        const keys: string[] = []
+        if (k) keys.push(k)
+        else for await (const x of await b.keys()) keys.push(x)
+        for (const x of keys.sort()) {
+          const e = await b.get(x)
+          if (e) entries.push({ key: e.key, revision: e.revision, operation: e.operation, created: e.created.toISOString(), value: show(e.value) })
+        }
+      }
+      return { bucket, values: status.values, history: status.history, replicas: status.replicas, bytes: status.size, entries }
+    })
+    if (json) return yield* Console.log(JSON.stringify(rows))
+    yield* Console.log(`${rows.bucket}: ${rows.values} values, history ${rows.history}, R${rows.replicas}, ${bytes(rows.bytes)}\n` + table(
+      ["key", "revision", "op", "created", "value"],
+      rows.entries.map((e) => [e.key, e.revision, e.operation, e.created, e.value.length > 100 ? `${e.value.slice(0, 97)}...` : e.value]),
+    ))
+  }),
+).pipe(Command.withDescription("keys and values of an akis KV bucket (`nats kv ls/get/history`)"))
+
+/** `ops actor <kind>/<id>`: one actor's live state, fetched from whichever node owns it. */
+export const actor = Command.make(
+  "actor",
+  { address: Argument.String("address").pipe(Argument.withDescription("<kind>/<id>, e.g. device/bus-0042")), json: jsonFlag, config: configFlag },
+  Effect.fn(function* ({ address, json, config }) {
+    const result = yield* withContext(config, async (ctx) => {
+      const a = parseAddress(address)
+      if (!a) throw new Error(`'${address}' is not an actor address: write <kind>/<id>, e.g. device/bus-0042`)
+      try {
+        return await askActor(ctx.nats.nc, ctx.config.cluster.partitions, a.kind, a.id, {}, { timeoutMs: 5_000 })
+      } catch (e) {
+        if (e instanceof ActorNotFound) throw new Error(e.message)
+        throw e
+      }
+    })
+    yield* Console.log(json ? JSON.stringify(result) : JSON.stringify(result, null, 2))
+  }),
+).pipe(Command.withDescription("one actor's live state, fetched from the node that owns its shard"))
+

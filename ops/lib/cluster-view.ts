@@ -1,0 +1,64 @@
+import type { MemberInfo } from "../../runtime/membership.ts"
+import { Checkpoints } from "../../runtime/checkpoints.ts"
+import type { OpsContext } from "./context.ts"
+
+const dec = new TextDecoder()
+
+/** One shard's row in `ops cluster`. */
+export interface ShardRow {
+  shard: number
+  owner: string | null
+  epoch: number | null
+  leaseRevision: number | null
+  checkpointSeq: number | null
+  processedSeq: number | null
+  pendingBatches: number | null
+  lastBatchAgeMs: number | null
+  actors: number | null
+}
+
+/** Members (with heartbeat age) and the shard map with positions and lag. */
+export const clusterView = async (ctx: OpsContext) => {
+  const P = ctx.config.cluster.partitions
+  const membersKv = await ctx.bucket("akis_members")
+  const shardsKv = await ctx.bucket("akis_shards")
+  const snaps = new Checkpoints(await ctx.bucket("akis_snapshots"))
+  const configKv = await ctx.bucket("akis_config")
+  const clusterP = Number((await configKv.get("partitions"))?.string() ?? P)
+  const members: Array<MemberInfo & { heartbeatAgeMs: number }> = []
+  for await (const k of await membersKv.keys()) {
+    const e = await membersKv.get(k)
+    if (e?.operation === "PUT") {
+      const m = JSON.parse(dec.decode(e.value)) as MemberInfo
+      members.push({ ...m, heartbeatAgeMs: Date.now() - e.created.getTime() })
+    }
+  }
+  const stats = new Map<number, Record<string, number | null>>()
+  await Promise.all(members.map(async (m) => {
+    try {
+      const r = await ctx.nats.nc.request(`akis.ctl.stats.${m.id}`, undefined, { timeout: 1_500 })
+      const body = JSON.parse(dec.decode(r.data)) as { shards: Array<Record<string, number | null>> }
+      for (const s of body.shards) stats.set(s.shard as number, s)
+    } catch {
+      // a dead or unreachable member: its shards show without live figures
+    }
+  }))
+  const shards: ShardRow[] = await Promise.all(Array.from({ length: clusterP }, async (_, s) => {
+    const lease = await shardsKv.get(`shard.${s}`)
+    const l = lease?.operation === "PUT" ? (JSON.parse(dec.decode(lease.value)) as { owner: string; epoch: number }) : undefined
+    const cp = await snaps.read(s).catch(() => ({ checkpoint: undefined }))
+    const st = stats.get(s)
+    return {
+      shard: s, owner: l?.owner ?? null, epoch: l?.epoch ?? null, leaseRevision: lease?.operation === "PUT" ? lease.revision : null,
+      checkpointSeq: cp.checkpoint?.streamSeq ?? null, processedSeq: st?.processedSeq ?? null,
+      pendingBatches: st?.pendingBatches ?? null, lastBatchAgeMs: st?.lastBatchAgeMs ?? null, actors: st ? (st.actors ?? 0) + (st.passivated ?? 0) : null,
+    }
+  }))
+  const suspicionMs = ctx.config.node.suspicionMs
+  return {
+    partitions: clusterP,
+    members: members.map((m) => ({ ...m, alive: m.heartbeatAgeMs < suspicionMs, shards: shards.filter((s) => s.owner === m.id).length })),
+    shards,
+    unowned: shards.filter((s) => s.owner === null || !members.some((m) => m.id === s.owner && m.heartbeatAgeMs < suspicionMs)).map((s) => s.shard),
+  }
+}

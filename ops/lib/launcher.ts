@@ -1,0 +1,102 @@
+import { connect } from "@nats-io/transport-node"
+import { join, resolve } from "node:path"
+import type { AkisConfig } from "../../config/schema.ts"
+import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
+
+const root = resolve(import.meta.dir, "..", "..")
+
+/** What `startLocalCluster` runs. */
+export interface LocalClusterOptions {
+  readonly config: AkisConfig
+  readonly nodes: number
+  /** Extra environment for every node (e.g. AKIS_CONFIG). */
+  readonly env?: Record<string, string>
+  /** Prefix and forward node output to stderr. */
+  readonly echo?: boolean
+  readonly log?: (msg: string) => void
+}
+
+/** A running local cluster. */
+export interface LocalCluster {
+  readonly nats: NatsServer | undefined
+  readonly nodes: ReadonlyMap<string, Child>
+  /** Starts one more node (a join). */
+  addNode(): string
+  /** Drains every node, then stops the servers this launcher started. */
+  stop(): Promise<void>
+}
+
+const reachable = async (servers: ReadonlyArray<string>) => {
+  try {
+    const nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false })
+    await nc.close()
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Starts nats-server (data under <dataDir>/nats, on the configured port) unless one already
+ * answers there, then N akis nodes (`bun ops/main-node.ts`), restarting a node that dies
+ * unexpectedly (at most 5 times a minute).
+ */
+export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCluster> => {
+  const log = o.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`))
+  const dataDir = resolve(root, o.config.node.dataDir)
+  let nats: NatsServer | undefined
+  if (await reachable(o.config.nats.servers)) {
+    log(`using the NATS server at ${o.config.nats.servers.join(", ")}`)
+  } else {
+    const url = new URL(o.config.nats.servers[0]!.replace(/^nats:/, "http:"))
+    if (!["127.0.0.1", "localhost"].includes(url.hostname)) {
+      throw new Error(`NATS at ${o.config.nats.servers.join(", ")} is unreachable and not local, so it cannot be started here`)
+    }
+    nats = await startNats({ port: Number(url.port || 4222), monitorPort: Number(url.port || 4222) + 4000, dir: join(dataDir, "nats") })
+    log(`started nats-server on ${nats.url} (data in ${join(dataDir, "nats")}, monitor http://127.0.0.1:${nats.monitorPort}/jsz)`)
+  }
+
+  const nodes = new Map<string, Child>()
+  const restarts = new Map<string, number[]>()
+  let stopping = false
+  let next = 1
+  const launch = (id: string) => {
+    const c = spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { env: { ...o.env, AKIS_NODE__ID: id }, cwd: root, echo: o.echo })
+    nodes.set(id, c)
+    c.exited.then((code) => {
+      if (stopping || nodes.get(id) !== c) return
+      const recent = (restarts.get(id) ?? []).filter((t) => Date.now() - t < 60_000)
+      if (recent.length >= 5) {
+        log(`${id} exited (${code}) 5 times within a minute; not restarting it. Last output:\n${c.output().slice(-2000)}`)
+        nodes.delete(id)
+        return
+      }
+      restarts.set(id, [...recent, Date.now()])
+      log(`${id} exited (${code}); restarting it in 1 s`)
+      setTimeout(() => !stopping && launch(id), 1_000)
+    })
+  }
+  const addNode = () => {
+    const id = `node-${next++}`
+    launch(id)
+    return id
+  }
+  for (let i = 0; i < o.nodes; i++) addNode()
+  log(`started ${o.nodes} node(s): ${[...nodes.keys()].join(", ")}`)
+
+  return {
+    nats,
+    nodes,
+    addNode,
+    async stop() {
+      stopping = true
+      log("draining nodes (planned handoff) ...")
+      const all = [...nodes.values()]
+      for (const c of all) c.proc.kill("SIGTERM")
+      await Promise.race([Promise.all(all.map((c) => c.exited)), Bun.sleep(15_000)])
+      for (const c of all) await c.kill("SIGKILL")
+      await nats?.stop()
+      log("stopped")
+    },
+  }
+}

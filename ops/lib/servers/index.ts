@@ -1,0 +1,9 @@
+/**
+ * Private servers and child processes on loopback: used by `bun run cluster` / `ops/up` (fixed
+ * ports, data under .akis/) and by every test through tests/harness (free ports, temp dirs).
+ */
+export { waitFor } from "./wait.ts"
+export { freePort } from "./ports.ts"
+export { spawnChild, tempDir, type Child } from "./proc.ts"
+export { startNats, startNatsCluster, type NatsServer, type NatsCluster, type NatsServerOptions } from "./nats.ts"
+export { startClickHouse, type ClickHouseServer, type ClickHouseOptions } from "./clickhouse.ts"

@@ -1,0 +1,49 @@
+import { Data } from "effect"
+
+/** The cluster was created with another partition count; this node must not join it. */
+export class PartitionMismatch extends Data.TaggedError("PartitionMismatch")<{
+  readonly configured: number
+  readonly cluster: number
+}> {
+  override get message() {
+    return `this node is configured with ${this.configured} partitions but the cluster was created with ${this.cluster} ` +
+      `(KV akis_config key "partitions"). Start the node with AKIS_CLUSTER__PARTITIONS=${this.cluster}, ` +
+      `or create a new cluster (new NATS data) to change P.`
+  }
+}
+
+/** Could not reach NATS (or JetStream) in time. */
+export class NatsUnavailable extends Data.TaggedError("NatsUnavailable")<{
+  readonly servers: ReadonlyArray<string>
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `cannot reach NATS at ${this.servers.join(", ")}: ${(this.cause as Error | undefined)?.message ?? "unknown error"}`
+  }
+}
+
+/** A compare-and-set on a lease or checkpoint failed: another node owns the shard now. */
+export class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly shard: number; readonly cause?: unknown }> {}
+
+/** A checkpoint is larger than a KV value may be. */
+export class CheckpointTooLarge extends Data.TaggedError("CheckpointTooLarge")<{ readonly shard: number; readonly bytes: number }> {}
+
+/** No owner answered for an actor before the deadline. */
+export class ActorUnavailable extends Data.TaggedError("ActorUnavailable")<{
+  readonly address: string
+  readonly shard: number
+  readonly waitedMs: number
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `no node answered for ${this.address} (shard ${this.shard}) within ${this.waitedMs} ms` +
+      ((this.cause as Error | undefined)?.message ? `: ${(this.cause as Error).message}` : "")
+  }
+}
+
+/** The actor has never received a message (nothing to show). */
+export class ActorNotFound extends Data.TaggedError("ActorNotFound")<{ readonly address: string }> {
+  override get message() {
+    return `no actor ${this.address}: it has not received any message`
+  }
+}

@@ -1,0 +1,13 @@
+/** Public surface of runtime/: shards, batches, actor kinds, placement, nodes, routing. */
+export { fnv1a32, shardOf, telemetrySubject, rpcSubject } from "./shard.ts"
+export { BatchBuilder, decodeBatch, encodeBatch, BatchDecodeError, type ReadingBatch } from "./batch.ts"
+export { parseAddress, type ActorKind, type ActorContext, type ActorAddress } from "./actor-kind.ts"
+export { alertSubject, severities, type AlertTransition, type Severity } from "./alert.ts"
+export { noopSink, type SinkPort } from "./sink-port.ts"
+export { placeShards, capacity } from "./placement.ts"
+export { startNode, type AkisNode, type NodeOptions, type NodeDeps } from "./node.ts"
+export { askActor } from "./router.ts"
+export { systemClock, type Clock } from "./clock.ts"
+export { connectNats, type Nats } from "./nats/connection.ts"
+export { names, ensureStreams, ensureBuckets } from "./nats/topology.ts"
+export * from "./errors.ts"

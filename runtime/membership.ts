@@ -1,0 +1,158 @@
+import type { KV } from "./nats/connection.ts"
+import type { Clock } from "./clock.ts"
+
+/** What a node says about itself in `akis_members` (key `<id>`). */
+export interface MemberInfo {
+  readonly id: string
+  readonly roles: ReadonlyArray<string>
+  readonly version: string
+  readonly pid: number
+  readonly host: string
+  readonly startedAt: number
+  /** A draining node is leaving: placement no longer gives it shards. */
+  readonly draining: boolean
+  /** Heartbeat counter. */
+  readonly hb: number
+  /** Sender's clock at the heartbeat (shown by `ops cluster`; liveness does not depend on it). */
+  readonly at: number
+}
+
+/** A member as this node sees it. */
+export interface MemberView extends MemberInfo {
+  /** Local time the member's heartbeat last changed. */
+  readonly lastSeen: number
+  readonly alive: boolean
+}
+
+/** Membership settings. */
+export interface MembershipOptions {
+  readonly heartbeatMs: number
+  readonly suspicionMs: number
+}
+
+const decoder = new TextDecoder()
+
+/**
+ * Heartbeats this node into `akis_members` and tracks the others. nats-server 2.9 has no per-key
+ * TTL, so liveness is read from heartbeats: a member whose revision has not changed for
+ * `suspicionMs` (by this node's own clock, so clock skew between hosts does not matter) is dead.
+ * A node whose own heartbeats fail for `suspicionMs - heartbeatMs` considers itself unhealthy and
+ * must stop processing before the others can declare it dead (self-fencing).
+ */
+export class Membership {
+  private readonly seen = new Map<string, { info: MemberInfo; revision: number; lastSeen: number }>()
+  private hb = 0
+  private lastOk: number
+  private draining = false
+  private timer: ReturnType<typeof setInterval> | undefined
+  private polling = false
+  private listeners: Array<() => void> = []
+  private signature = ""
+
+  constructor(
+    private readonly kv: KV,
+    private readonly self: Omit<MemberInfo, "hb" | "at" | "draining">,
+    private readonly opts: MembershipOptions,
+    private readonly clock: Clock,
+  ) {
+    this.lastOk = clock.now()
+  }
+
+  /** Writes the first heartbeat and starts the heartbeat/observe loop. */
+  async start(): Promise<void> {
+    await this.beat()
+    await this.poll()
+    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.opts.heartbeatMs / 2)))
+  }
+
+  /** Called whenever the set of live workers (or a draining flag) changes. */
+  onChange(cb: () => void): void {
+    this.listeners.push(cb)
+  }
+
+  /** True while this node's heartbeats are being stored; when false it must stop processing. */
+  healthy(): boolean {
+    return this.clock.now() - this.lastOk < this.opts.suspicionMs - this.opts.heartbeatMs
+  }
+
+  /** Marks this node draining (placement moves its shards away) and publishes it at once. */
+  async drain(): Promise<void> {
+    this.draining = true
+    await this.beat()
+  }
+
+  /** Every member this node knows about, alive or not. */
+  view(): MemberView[] {
+    const now = this.clock.now()
+    return [...this.seen.values()].map(({ info, lastSeen }) => ({
+      ...info,
+      lastSeen,
+      alive: info.id === this.self.id ? this.healthy() : now - lastSeen < this.opts.suspicionMs,
+    }))
+  }
+
+  /** Live, non-draining members with the worker role: the input of placement. */
+  workers(): string[] {
+    return this.view().filter((m) => m.alive && !m.draining && m.roles.includes("worker")).map((m) => m.id).sort()
+  }
+
+  /** Is `id` alive as far as this node can tell? */
+  isAlive(id: string): boolean {
+    return this.view().some((m) => m.id === id && m.alive)
+  }
+
+  /** Stops heartbeating; with `leave`, deletes this node's key so others see it go at once. */
+  async stop(leave: boolean): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+    if (leave) await this.kv.delete(this.self.id).catch(() => {})
+  }
+
+  private lastBeat = 0
+
+  private async tick(): Promise<void> {
+    if (this.clock.now() - this.lastBeat >= this.opts.heartbeatMs - 10) await this.beat()
+    await this.poll()
+  }
+
+  private async beat(): Promise<void> {
+    this.lastBeat = this.clock.now()
+    const info: MemberInfo = { ...this.self, draining: this.draining, hb: ++this.hb, at: this.clock.now() }
+    try {
+      await this.kv.put(this.self.id, JSON.stringify(info))
+      this.lastOk = this.clock.now()
+    } catch {
+      // Counted as unhealthy time; healthy() turns false once heartbeats have failed long enough.
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return
+    this.polling = true
+    try {
+      const keys: string[] = []
+      for await (const k of await this.kv.keys()) keys.push(k)
+      const entries = await Promise.all(keys.map((k) => this.kv.get(k).catch(() => null)))
+      const now = this.clock.now()
+      const present = new Set<string>()
+      for (const e of entries) {
+        if (!e || e.operation !== "PUT") continue
+        present.add(e.key)
+        const prev = this.seen.get(e.key)
+        if (!prev || prev.revision !== e.revision) {
+          this.seen.set(e.key, { info: JSON.parse(decoder.decode(e.value)) as MemberInfo, revision: e.revision, lastSeen: now })
+        }
+      }
+      for (const k of [...this.seen.keys()]) if (!present.has(k)) this.seen.delete(k)
+    } catch {
+      // NATS unreachable: members age out by themselves; healthy() covers this node.
+    } finally {
+      this.polling = false
+    }
+    const sig = this.workers().join(",")
+    if (sig !== this.signature) {
+      this.signature = sig
+      for (const l of this.listeners) l()
+    }
+  }
+}

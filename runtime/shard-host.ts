@@ -1,0 +1,323 @@
+import { DeliverPolicy, type Consumer, type ConsumerMessages } from "@nats-io/jetstream"
+import type { Subscription } from "@nats-io/transport-node"
+import type { ActorContext, ActorKind } from "./actor-kind.ts"
+import { BatchDecodeError, decodeBatch, type ReadingBatch } from "./batch.ts"
+import type { Checkpoint, Checkpoints } from "./checkpoints.ts"
+import type { Clock } from "./clock.ts"
+import { LeaseLost } from "./errors.ts"
+import type { Lease } from "./leases.ts"
+import type { Nats } from "./nats/connection.ts"
+import { names } from "./nats/topology.ts"
+import { rpcSubject, telemetrySubject } from "./shard.ts"
+import type { SinkPort } from "./sink-port.ts"
+
+/** Why a shard host stopped. */
+export type StopReason = "handoff" | "drain" | "fenced" | "shutdown"
+
+/** Structured event log (JSON lines on stdout in a node process). */
+export type EventLog = (event: string, fields: Record<string, unknown>) => void
+
+/** Settings of a shard host. */
+export interface ShardHostOptions {
+  readonly checkpointMs: number
+  readonly actorIdleMs: number
+  readonly tickMs: number
+  /** Pause intake while the sink holds more rows than this (the stream is the buffer). */
+  readonly maxPendingRows: number
+}
+
+/** Everything a shard host is given by its node. */
+export interface ShardHostDeps {
+  readonly shard: number
+  readonly lease: Lease
+  readonly owner: string
+  readonly nats: Nats
+  readonly checkpoints: Checkpoints
+  readonly kind: ActorKind<unknown>
+  readonly sink: SinkPort
+  readonly clock: Clock
+  readonly log: EventLog
+  /** False when this node must stop processing at once (its heartbeats are failing). */
+  readonly healthy: () => boolean
+  readonly options: ShardHostOptions
+}
+
+interface Live {
+  state: unknown
+  lastActive: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/**
+ * Processes one shard while this node holds its lease: restores the last checkpoint, consumes
+ * `akis.tlm.<shard>` from the next stream sequence with an ordered consumer, delivers readings in
+ * order to virtual actors, and checkpoints (state + stream position, fenced) every
+ * `checkpointMs` once the sink has made everything up to that position durable.
+ *
+ * --- Ordering constraints ---
+ * Batches are handled synchronously one at a time; checkpoints run between batches and wait
+ * for alert publishes and the sink, so a checkpoint never claims an effect that is not durable.
+ * On any output failure the host drops its in-memory state and resumes from the checkpoint
+ * (replay is idempotent: alert msg ids, sink dedup).
+ */
+export class ShardHost {
+  private readonly live = new Map<string, Live>()
+  private readonly passive = new Map<string, unknown>()
+  private processedSeq = 0
+  private checkpointSeq = 0
+  private cpRevision = 0
+  private lastCheckpointAt = 0
+  private messages: ConsumerMessages | undefined
+  private consumer: Consumer | undefined
+  private lastRecvAt = 0
+  private loop: Promise<void> | undefined
+  private rpc: Subscription | undefined
+  private ticker: ReturnType<typeof setInterval> | undefined
+  private stopping: StopReason | undefined
+  private outputs: Array<Promise<unknown>> = []
+  private outputFailed: unknown
+  private firstBatchLogged = false
+  private readonly ctx: ActorContext & { streamSeq: number; now: number }
+  /** Counters shown by `ops cluster` and metrics. */
+  readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, resets: 0, activations: 0, passivations: 0 }
+
+  constructor(private readonly d: ShardHostDeps) {
+    const host = this
+    this.ctx = {
+      now: 0,
+      shard: d.shard,
+      streamSeq: 0,
+      publish(subject, payload, msgId) {
+        const data = encoder.encode(JSON.stringify(payload))
+        const p = d.nats.js.publish(subject, data, msgId ? { msgID: msgId } : undefined)
+        p.catch((e) => (host.outputFailed ??= e))
+        host.outputs.push(p)
+      },
+      store(batch: ReadingBatch, index: number) {
+        d.sink.add(batch, index, host.ctx.streamSeq)
+      },
+    }
+  }
+
+  get shard(): number {
+    return this.d.shard
+  }
+
+  /** The lease this host processes under (its revision is the fencing token). */
+  get lease(): Lease {
+    return this.d.lease
+  }
+
+  /** Position, lag and size, for inspection (`ops cluster`). */
+  async stats() {
+    const info = await this.consumer?.info(true).catch(() => undefined)
+    return {
+      shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq,
+      pendingBatches: info?.num_pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,
+      actors: this.live.size, passivated: this.passive.size, sinkPending: this.d.sink.pending, ...this.metrics,
+    }
+  }
+
+  /** Claims the checkpoint, restores actors, starts answering queries and consuming. */
+  async start(): Promise<void> {
+    const { checkpoint, revision } = await this.d.checkpoints.claim(this.d.shard, this.d.lease.epoch, this.d.owner, this.d.clock.now())
+    this.cpRevision = revision
+    this.restore(checkpoint)
+    this.rpc = this.d.nats.nc.subscribe(rpcSubject(this.d.shard), { callback: (_e, m) => this.answer(m) })
+    this.ticker = setInterval(() => this.tick(), this.d.options.tickMs)
+    this.d.log("shard.start", { shard: this.d.shard, epoch: this.d.lease.epoch, fromSeq: this.processedSeq + 1, actors: checkpoint.actors.length })
+    this.loop = this.run()
+  }
+
+  /**
+   * Stops the shard. Planned stops (handoff, drain, shutdown) stop intake, checkpoint what is
+   * durable and return true; `fenced` drops everything at once (another node owns the shard).
+   */
+  async stop(reason: StopReason): Promise<boolean> {
+    this.stopping ??= reason
+    this.d.log("shard.stopping", { shard: this.d.shard, epoch: this.d.lease.epoch, reason })
+    if (this.ticker) clearInterval(this.ticker)
+    await this.messages?.close().catch(() => {})
+    await this.loop?.catch(() => {})
+    this.rpc?.unsubscribe()
+    let clean = false
+    if (reason !== "fenced") {
+      try {
+        await this.checkpoint()
+        clean = true
+      } catch (e) {
+        this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
+      }
+    }
+    await this.d.sink.close()
+    this.d.log("shard.stop", { shard: this.d.shard, epoch: this.d.lease.epoch, reason, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq, clean })
+    return clean
+  }
+
+  // --- Consume loop: one ordered consumer; resets to the checkpoint on output failure ---
+
+  private async run(): Promise<void> {
+    let backoff = 100
+    while (!this.stopping) {
+      try {
+        const consumer = (this.consumer = await this.d.nats.js.consumers.get(names.telemetry, {
+          filter_subjects: telemetrySubject(this.d.shard),
+          ...(this.processedSeq > 0
+            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.processedSeq + 1 }
+            : { deliver_policy: DeliverPolicy.All }),
+        }))
+        if (this.stopping) return
+        this.messages = await consumer.consume({ max_messages: 256, expires: 2_000 })
+        backoff = 100
+        for await (const m of this.messages) {
+          if (this.stopping) break
+          if (!this.d.healthy()) {
+            this.d.log("shard.unhealthy", { shard: this.d.shard })
+            this.stopping = "fenced"
+            break
+          }
+          this.handle(m.data, m.seq)
+          if (this.outputFailed) throw this.outputFailed
+          if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()
+          if (this.d.clock.now() - this.lastCheckpointAt >= this.d.options.checkpointMs) await this.checkpoint()
+        }
+      } catch (e) {
+        if (this.stopping) return
+        if (e instanceof LeaseLost) {
+          this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
+          this.stopping = "fenced"
+          return
+        }
+        this.d.log("shard.reset", { shard: this.d.shard, error: String(e), backoffMs: backoff })
+        await this.messages?.close().catch(() => {})
+        await Bun.sleep(backoff)
+        backoff = Math.min(backoff * 2, 2_000)
+        await this.resetToCheckpoint().catch((err) => {
+          if (err instanceof LeaseLost) this.stopping = "fenced"
+        })
+      }
+    }
+  }
+
+  private handle(data: Uint8Array, seq: number): void {
+    let batch: ReadingBatch
+    try {
+      batch = decodeBatch(data)
+    } catch (e) {
+      if (!(e instanceof BatchDecodeError) && !(e instanceof Error)) throw e
+      this.metrics.malformedBatches++
+      this.d.log("shard.malformed_batch", { shard: this.d.shard, seq, error: String(e) })
+      this.processedSeq = seq
+      this.d.sink.processed(seq)
+      return
+    }
+    const now = this.d.clock.now()
+    const ctx = this.ctx
+    ctx.now = now
+    ctx.streamSeq = seq
+    const kind = this.d.kind
+    const ids = batch.ids
+    for (let i = 0; i < ids.length; i++) {
+      const a = this.live.get(ids[i]!) ?? this.activate(ids[i]!)
+      a.lastActive = now
+      kind.onReading(a.state, batch, i, ctx)
+    }
+    this.processedSeq = seq
+    this.lastRecvAt = batch.recvAt
+    this.d.sink.processed(seq)
+    this.metrics.batches++
+    this.metrics.readings += ids.length
+    if (!this.firstBatchLogged) {
+      this.firstBatchLogged = true
+      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: now - batch.recvAt })
+    }
+  }
+
+  // --- Actors: activation, passivation, ticks, queries ---
+
+  private activate(id: string): Live {
+    this.ctx.now = this.d.clock.now()
+    const snap = this.passive.get(id)
+    const state = snap === undefined ? this.d.kind.create(id, this.ctx) : this.d.kind.restore(id, snap, this.ctx)
+    this.passive.delete(id)
+    const a = { state, lastActive: this.ctx.now }
+    this.live.set(id, a)
+    this.metrics.activations++
+    return a
+  }
+
+  private tick(): void {
+    if (this.stopping) return
+    const now = this.d.clock.now()
+    const ctx = this.ctx
+    ctx.now = now
+    ctx.streamSeq = 0
+    const { kind } = this.d
+    for (const [id, a] of this.live) {
+      kind.onTick?.(a.state, ctx)
+      if (now - a.lastActive > this.d.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
+        this.passive.set(id, kind.snapshot(a.state))
+        this.live.delete(id)
+        this.metrics.passivations++
+      }
+    }
+  }
+
+  private answer(m: { data: Uint8Array; respond(data: Uint8Array): boolean }): void {
+    let reply: unknown
+    try {
+      const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
+      if (req.kind !== this.d.kind.name) reply = { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
+      else {
+        const a = this.live.get(req.id)
+        const state = a?.state ?? (this.passive.has(req.id) ? this.d.kind.restore(req.id, this.passive.get(req.id), this.ctx) : undefined)
+        reply = state === undefined
+          ? { ok: false, error: "not_found" }
+          : { ok: true, shard: this.d.shard, result: this.d.kind.query(state, req.request) }
+      }
+    } catch (e) {
+      reply = { ok: false, error: "bad_request", message: String(e) }
+    }
+    m.respond(encoder.encode(JSON.stringify(reply)))
+  }
+
+  // --- Checkpoints: snapshot now, wait for outputs, fenced write ---
+
+  private restore(cp: Checkpoint): void {
+    this.live.clear()
+    this.passive.clear()
+    for (const [id, snap] of cp.actors) this.passive.set(id, snap)
+    this.processedSeq = cp.streamSeq
+    this.checkpointSeq = cp.streamSeq
+    this.lastCheckpointAt = this.d.clock.now()
+    this.d.sink.processed(cp.streamSeq)
+  }
+
+  private async checkpoint(): Promise<void> {
+    const seq = this.processedSeq
+    this.lastCheckpointAt = this.d.clock.now()
+    const actors: Array<readonly [string, unknown]> = [...this.passive]
+    for (const [id, a] of this.live) actors.push([id, this.d.kind.snapshot(a.state)])
+    const outputs = this.outputs
+    this.outputs = []
+    await Promise.all(outputs)
+    await this.d.sink.flush()
+    this.cpRevision = await this.d.checkpoints.write(
+      { shard: this.d.shard, streamSeq: seq, epoch: this.d.lease.epoch, owner: this.d.owner, at: this.d.clock.now(), actors },
+      this.cpRevision,
+    )
+    this.checkpointSeq = seq
+    this.metrics.checkpoints++
+  }
+
+  private async resetToCheckpoint(): Promise<void> {
+    this.metrics.resets++
+    this.outputs = []
+    this.outputFailed = undefined
+    const { checkpoint, revision } = await this.d.checkpoints.read(this.d.shard)
+    if (revision !== this.cpRevision || !checkpoint) throw new LeaseLost({ shard: this.d.shard })
+    this.restore(checkpoint)
+  }
+}

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { jetstreamManager } from "@nats-io/jetstream"
+import { askActor, ensureStreams, names } from "../runtime/index.ts"
+import { startNatsCluster, waitFor, type NatsCluster } from "./harness/index.ts"
+import { ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
+
+const P = 8
+let cluster: NatsCluster
+let nc: NatsConnection
+
+beforeAll(async () => {
+  cluster = await startNatsCluster(3)
+  nc = await connect({ servers: cluster.urls })
+  await ensureStreams(await jetstreamManager(nc), { replicas: 3, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+}, 60_000)
+afterAll(async () => {
+  await nc.close()
+  await cluster.cleanup()
+})
+
+describe("on a 3-server NATS cluster", () => {
+  test("nodes use R3 streams and buckets and keep counting exactly when one NATS server dies", async () => {
+    // Production timing: R3 KV writes on a loaded 2-core machine can take over a second.
+    const env = testNodeEnv(cluster.urls, P, { AKIS_STREAMS__REPLICAS: "3", AKIS_NODE__HEARTBEATMS: "1000", AKIS_NODE__SUSPICIONMS: "3000" })
+    const nodes = ["c1", "c2"].map((n) => spawnCountingNode(n, env))
+    const jsm = await jetstreamManager(nc)
+    await waitFor("R3 buckets exist", async () => (await jsm.streams.info(`KV_${names.shards}`)).config.num_replicas === 3, { timeoutMs: 30_000, intervalMs: 300 })
+    expect((await jsm.streams.info(names.telemetry)).config.num_replicas).toBe(3)
+
+    const pub = new ReadingPublisher(nc, P)
+    const ids = Array.from({ length: 40 }, (_, i) => `bus-${i}`)
+    for (let r = 0; r < 10; r++) await pub.round(ids)
+    await cluster.servers[0]!.stop(true) // SIGKILL one NATS server; quorum (2 of 3) remains
+    for (let r = 0; r < 10; r++) await pub.round(ids)
+    await waitFor("every count equals what was sent", async () => {
+      for (const id of ids) {
+        const r = await askActor<{ count: number }>(nc, P, "counter", id, {}, { timeoutMs: 5_000 })
+        if (r.count !== pub.sent.get(id)) return false
+      }
+      return true
+    }, { timeoutMs: 60_000, intervalMs: 500 })
+    expect([...pub.sent.values()].every((n) => n === 20)).toBe(true)
+    for (const n of nodes) await n.kill("SIGTERM")
+  }, 150_000)
+})

@@ -1,0 +1,21 @@
+/**
+ * A node process hosting the counting actor (tests and the failover benchmark). Config comes from
+ * the environment like any node (AKIS_NATS__SERVERS, AKIS_NODE__ID, ...). Prints JSON event lines.
+ */
+import { loadConfig } from "../../config/index.ts"
+import { startNode, systemClock, type ActorKind } from "../../runtime/index.ts"
+import { countingKind } from "./counting-kind.ts"
+
+const cfg = loadConfig()
+const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
+const node = await startNode(
+  {
+    id: cfg.node.id, roles: cfg.node.roles, partitions: cfg.cluster.partitions, servers: cfg.nats.servers,
+    heartbeatMs: cfg.node.heartbeatMs, suspicionMs: cfg.node.suspicionMs, replicas: cfg.streams.replicas,
+    telemetryMaxAgeHours: cfg.streams.telemetryMaxAgeHours, alertsMaxAgeHours: cfg.streams.alertsMaxAgeHours,
+    host: { checkpointMs: cfg.node.checkpointMs, actorIdleMs: cfg.node.actorIdleMs, maxPendingRows: 100_000 },
+  },
+  { kind: countingKind as ActorKind<unknown>, clock: systemClock, log },
+)
+process.on("SIGTERM", () => void node.drain().then(() => process.exit(0)))
+process.on("SIGINT", () => void node.drain().then(() => process.exit(0)))
