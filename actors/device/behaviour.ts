@@ -60,17 +60,15 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
   }
 
   const syncRuleSet = (st: DeviceState, ctx: ActorContext, at: number, recvAt: number) => {
-    if (st.version !== holder.version || st.set !== holder.current) {
-      migrate(st, holder.current, holder.version)
-      metrics.migrations++
+    // Fast path reads only fields of the state object itself (no extra cache line per reading).
+    if (st.version === holder.version && st.set === holder.current) return
+    migrate(st, holder.current, holder.version)
+    metrics.migrations++
+    for (const o of st.orphans) {
+      emit(st, ctx, o.rule, o.alertId, "cleared", o.severity, at, 0, recvAt, `${o.rule} cleared: ${o.reason}`, {}, [])
+      metrics.clearedByReload++
     }
-    if (st.orphans.length) {
-      for (const o of st.orphans) {
-        emit(st, ctx, o.rule, o.alertId, "cleared", o.severity, at, 0, recvAt, `${o.rule} cleared: ${o.reason}`, {}, [])
-        metrics.clearedByReload++
-      }
-      st.orphans.length = 0
-    }
+    st.orphans.length = 0
   }
 
   const escalate = (st: DeviceState, r: CompiledRule, ri: number, t: number, seq: number, recvAt: number, ctx: ActorContext, v: Float64Array | undefined, o: number) => {

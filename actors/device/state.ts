@@ -199,5 +199,7 @@ export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, ver
   for (const r of rules.values()) {
     if (isOpen(r.nums[0]!)) st.orphans.push({ rule: r.identity.split("#")[0]!, alertId: r.alertId, severity: r.severity, reason: `rule changed or removed in version ${version}` })
   }
+  // Orphans are closed when the actor next syncs its rule set; a version that cannot match makes it do so.
+  if (st.orphans.length) st.version = -1
   return st
 }
