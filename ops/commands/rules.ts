@@ -11,17 +11,35 @@ const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config 
 const schemaOf = (p: Option.Option<string>) => loadDeviceSchema(Option.getOrUndefined(p))
 const exit = (code: number) => Effect.sync(() => process.exit(code))
 
+/** Why a command could not talk to NATS (bad config, server unreachable); printed without a stack. */
+class Unreachable {
+  constructor(readonly message: string) {}
+}
+
 /** Runs `f` with a connection to the configured NATS servers, closing it afterwards. */
 const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection) => Promise<A>) =>
-  Effect.promise(async () => {
-    const cfg = loadConfig({ file: Option.getOrUndefined(config) })
-    const nc = await connect({ servers: [...cfg.nats.servers], ...(cfg.nats.user ? { user: cfg.nats.user, pass: cfg.nats.pass } : {}) })
-    try {
-      return await f(nc)
-    } finally {
-      await nc.close()
-    }
-  })
+  Effect.flatMap(
+    Effect.promise(async (): Promise<A | Unreachable> => {
+      let cfg: ReturnType<typeof loadConfig>
+      try {
+        cfg = loadConfig({ file: Option.getOrUndefined(config) })
+      } catch (e) {
+        return new Unreachable((e as Error).message)
+      }
+      let nc: NatsConnection
+      try {
+        nc = await connect({ servers: [...cfg.nats.servers], ...(cfg.nats.user ? { user: cfg.nats.user, pass: cfg.nats.pass } : {}) })
+      } catch (e) {
+        return new Unreachable(`cannot reach NATS at ${cfg.nats.servers.join(", ")}: ${(e as Error).message}`)
+      }
+      try {
+        return await f(nc)
+      } finally {
+        await nc.close()
+      }
+    }),
+    (r) => (r instanceof Unreachable ? Effect.andThen(Console.error(r.message), exit(1)) : Effect.succeed(r)),
+  )
 
 const line = (r: RulesRecord) => `v${r.version}  ${new Date(r.appliedAt).toISOString()}  ${r.checksum.slice(0, 12)}  ${r.origin}`
 
