@@ -1,12 +1,14 @@
 import { afterAll, expect, test } from "bun:test"
-import { makeDeviceKind, RuleSetHolder, type DeviceState } from "../actors/index.ts"
+import type { DeviceState } from "../actors/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
-import { compileRules } from "../config/rules/index.ts"
-import { applyRules, openRulesKv, watchRules } from "../config/rules/store.ts"
+import { applyRules, openRulesKv } from "../config/rules/store.ts"
+import { startDeviceRules } from "../ops/lib/device-rules.ts"
 import type { ActorContext } from "../runtime/actor-kind.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
 import { BatchBuilder } from "../runtime/batch.ts"
-import { startNats, waitFor, type NatsServer } from "./harness/index.ts"
+import { startNats, tempDir, waitFor, type NatsServer } from "./harness/index.ts"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 
 const schema = loadDeviceSchema()
 const v1 = `
@@ -27,15 +29,19 @@ afterAll(async () => { await ns?.cleanup() })
  */
 test("a rule set applied through KV takes effect on the next readings without losing unchanged state", async () => {
   ns = await startNats()
-  const kv = await openRulesKv(await ns.connect())
+  const nc = await ns.connect()
+  const kv = await openRulesKv(nc)
+  // The node starts from its rules file, then follows KV: the first stored version replaces it.
+  const file = join(tempDir("akis-rules-"), "start.yaml")
+  writeFileSync(file, "rules:\n  idle:\n    when: speed_kmh < 0\n")
+  const events: string[] = []
+  const rules = await startDeviceRules(nc, schema, file, (e) => void events.push(e))
+  expect(rules.holder.current.rules.map((r) => r.name)).toEqual(["idle"])
   await applyRules(kv, v1, "v1.yaml", schema, Date.now())
-  const first = compileRules(v1, "v1", schema)
-  if (!first.ok) throw new TypeError("v1 must compile")
-  const holder = new RuleSetHolder(first.set, 0)
-  const watch = await watchRules(kv, schema, (set, rec) => holder.swap(set, rec.version))
+  const { holder, kind } = rules
   await waitFor("v1 from KV", () => holder.version === 1)
+  expect(events).toEqual(["rules_loaded", "rules_applied"])
 
-  const kind = makeDeviceKind(schema, holder)
   const out: AlertTransition[] = []
   const ctx: { -readonly [K in keyof ActorContext]: ActorContext[K] } = {
     now: 0, shard: 0, streamSeq: 0, publish: (_s, p) => void out.push(p as AlertTransition), store: () => {},
@@ -75,5 +81,5 @@ test("a rule set applied through KV takes effect on the next readings without lo
   expect(q.alerts.map((a) => a.rule)).toEqual(["hot"])
   expect(q.windows["coolant_temp_c:10000ms"]!.count).toBe(20)
   expect(kind.metrics.clearedByReload).toBe(3)
-  await watch.stop()
+  await rules.stop()
 }, 30_000)
