@@ -106,6 +106,8 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       return
     }
     if (r.escalate.length) escalate(st, r, ri, t, seq, recvAt, ctx, v, o)
+    // Sequence steps inside `when` keep tracking while the alert is open, even when `clear` decides.
+    if (r.clear && r.size > 4) r.when(v, o, p, st.windows.A, st.T, R, t, tick)
     const clear = r.clear ? r.clear(v, o, p, st.windows.A, st.T, R, t, tick) : !r.when(v, o, p, st.windows.A, st.T, R, t, tick)
     if (!clear) { R[b] = Phase.open; return }
     if (phase === Phase.open) { R[b] = Phase.clearing; R[b + RS.since] = t }

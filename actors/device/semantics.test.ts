@@ -11,6 +11,9 @@ const rules = `
 rules:
   seq:
     when: accel_x_ms2 < 0 then door_front_open within 5s
+  seq_held:
+    when: accel_x_ms2 < 0 then door_front_open within 5s
+    clear: speed_kmh == 3
   stuck:
     when: unchanged(speed_kmh, 3s)
   slowing:
@@ -30,6 +33,7 @@ describe("stateful rule functions", () => {
         const d = new Device(rules)
         let t = 0
         const seen: Array<{ t: number; speed: number; accel: number; door: number }> = []
+        let heldOpen = false
         for (const r of rs) {
           t += r.dt
           seen.push({ t, speed: r.speed, accel: r.accel, door: r.door })
@@ -44,6 +48,10 @@ describe("stateful rule functions", () => {
           const slowing = i > 0 && seen[i - 1]!.speed > now.speed
           const win = seen.filter((s) => s.t > now.t - 4000).map((s) => s.speed)
           const busy = win.length >= 3 && Math.max(...win) - Math.min(...win) >= 2
+          // seq_held opens like seq but closes only on a speed-3 reading (and cannot reopen on that same reading)
+          if (heldOpen) heldOpen = now.speed !== 3
+          else heldOpen = seq
+          expect(open.has("seq_held")).toBe(heldOpen)
           expect({ seq: open.has("seq"), stuck: open.has("stuck"), slowing: open.has("slowing"), busy: open.has("busy") }).toEqual({ seq, stuck, slowing, busy })
         }
       }),
