@@ -21,6 +21,11 @@ describe("config", () => {
     expect(c.node.roles).toEqual(["worker"])
   })
 
+  test("a list can be given plainly, comma-separated", () => {
+    const c = loadConfig({ env: { AKIS_NATS__SERVERS: "nats://a:4222,nats://b:4222" } })
+    expect(c.nats.servers).toEqual(["nats://a:4222", "nats://b:4222"])
+  })
+
   test("string keys keep env values as text", () => {
     const c = loadConfig({ env: { AKIS_NODE__ID: "123" } })
     expect(c.node.id).toBe("123")

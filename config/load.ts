@@ -34,7 +34,11 @@ export const envOverrides = (env: Record<string, string | undefined>, shape: unk
     segments.forEach((seg, i) => {
       const key = (isObject(shapeAt) && Object.keys(shapeAt).find((k) => k.toLowerCase() === seg)) || seg
       shapeAt = isObject(shapeAt) ? shapeAt[key] : undefined
-      if (i === segments.length - 1) target[key] = typeof shapeAt === "string" ? raw : YAML.parse(raw)
+      if (i === segments.length - 1) {
+        // Lists may be written plainly: AKIS_NATS__SERVERS=nats://a:4222,nats://b:4222
+        const list = Array.isArray(shapeAt) && !raw.trim().startsWith("[")
+        target[key] = typeof shapeAt === "string" ? raw : list ? raw.split(",").map((v) => YAML.parse(v.trim())) : YAML.parse(raw)
+      }
       else target = (target[key] = isObject(target[key]) ? target[key] : {}) as Record<string, unknown>
     })
   }

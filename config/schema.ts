@@ -55,6 +55,8 @@ export const SinkSection = Schema.Struct({
   retryMinMs: Millis,
   retryMaxMs: Millis,
   alertsConsumer: Schema.NonEmptyString,
+})
+
 /**
  * Device ingress (gateway/): the mTLS listener, frame limits and batching towards JetStream.
  * TLS paths default to the layout of `ops certs` under `certDir`; an empty path means "use certDir".
@@ -82,6 +84,14 @@ export const GatewaySection = Schema.Struct({
   crlReloadMs: Millis,
 })
 
+/** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */
+export const RulesSection = Schema.Struct({
+  /** Rules file; empty = the built-in bus pack (config/default.rules.yaml). */
+  file: Schema.String,
+  /** How often device actors get onTick (absence, stuck sensors, timed escalation). */
+  tickMs: Millis,
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
@@ -91,5 +101,6 @@ export const AkisConfig = Schema.Struct({
   clickhouse: ClickHouseSection,
   sink: SinkSection,
   gateway: GatewaySection,
+  rules: RulesSection,
 })
 export type AkisConfig = typeof AkisConfig.Type

@@ -5,7 +5,7 @@
 import { afterAll, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { makeClickHouseStore, makeSink, migrate, readings, type Store } from "../actors/sink/index.ts"
-import { syntheticBatches } from "../actors/sink/internal/synthetic.ts"
+import { syntheticBatches } from "./support/synthetic-batches.ts"
 import { startClickHouse, waitFor, type ClickHouseServer } from "./harness/index.ts"
 
 const schema = loadDeviceSchema()

@@ -8,7 +8,7 @@ import {
   alerts, dropExpired, FencedOut, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
   writeAlerts, type Store,
 } from "../actors/sink/index.ts"
-import { syntheticBatches } from "../actors/sink/internal/synthetic.ts"
+import { syntheticBatches } from "./support/synthetic-batches.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
 import { measureBytesPerRow } from "../ops/commands/capacity.ts"
 import { startClickHouse, tempDir, type ClickHouseServer } from "./harness/index.ts"

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { FencedOut, StoreError } from "./errors.ts"
 import type { Timers } from "./internal/system-timers.ts"
-import { syntheticBatches } from "./internal/synthetic.ts"
+import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
 import type { Store } from "./store.ts"
 

@@ -9,4 +9,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   failover: async () => (await import("./failover.ts")).default,
   sink: async () => (await import("./sink.ts")).default,
   ingest: async () => (await import("./ingest.ts")).default,
+  rules: async () => (await import("./rules.ts")).default,
 }

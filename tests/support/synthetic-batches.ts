@@ -1,5 +1,5 @@
-import type { DeviceSchema } from "../../../config/device-schema.ts"
-import type { ReadingBatch } from "../../../runtime/batch.ts"
+import type { DeviceSchema } from "../../config/device-schema.ts"
+import type { ReadingBatch } from "../../runtime/batch.ts"
 
 /**
  * Deterministic synthetic readings for tests and benchmarks: `devices` devices (`bus-0000`…),

@@ -1,0 +1,205 @@
+import { WindowArena, type CompiledRuleSet, type DeviceBinding, type TrackerSpec, type WindowSnapshot } from "../../config/rules/index.ts"
+import { severities, type Severity } from "../../runtime/alert.ts"
+import { DeviceSnapshotInvalid } from "./errors.ts"
+
+/** Alert phase of one rule on one device. */
+export const Phase = { idle: 0, pending: 1, open: 2, clearing: 3 } as const
+
+/** Offsets of a rule's lifecycle numbers inside the device's rule-state array R (from the rule's base). */
+export const RS = { phase: 0, since: 1, openedAt: 2, esc: 3 } as const
+
+/** Plain-data state of one rule on one device (snapshots, queries); the live form is a slice of R. */
+export interface RuleState {
+  readonly identity: string
+  /** phase, since, openedAt, esc, then sequence slots. */
+  readonly nums: number[]
+  readonly alertId: string
+  readonly severity: Severity
+}
+
+/** An open alert whose rule is gone or changed; closed (with a `cleared` transition) at the next reading or tick. */
+export interface OrphanAlert {
+  readonly rule: string
+  readonly alertId: string
+  readonly severity: Severity
+  readonly reason: string
+}
+
+/** Everything a device actor keeps. Mutable, owned by the shard host; plain data except windows. */
+export interface DeviceState {
+  readonly id: string
+  set: CompiledRuleSet
+  version: number
+  binding: DeviceBinding
+  lastSeq: number
+  /** Newest accepted event time (ms); windows and rules run on this clock. */
+  maxTs: number
+  /** Processing time (ctx.now) when `maxTs` arrived; ticks extrapolate the device clock from it. */
+  lastArrival: number
+  /** Newest known value per field (NaN until first seen). */
+  latest: Float64Array
+  /** All windows of the device in one arena, in the rule set's window order. */
+  windows: WindowArena
+  /** Tracker slots; T[0] newest reading time, T[1] the one before. */
+  T: Float64Array
+  /** Rule lifecycle numbers and sequence slots of every rule, one flat array (see CompiledRule.base). */
+  R: Float64Array
+  /** Open alert id per rule (index = rule index); "" when none. */
+  alertIds: string[]
+  /** Current severity per rule while open. */
+  severity: Severity[]
+  orphans: OrphanAlert[]
+}
+
+const initTracker = (T: Float64Array, t: TrackerSpec) => T.fill(t.kind === "ewma" ? 0 : NaN, t.offset, t.offset + t.size)
+
+/** Resets rule `r`'s slice of R: idle, sequence steps never seen. */
+const resetRule = (R: Float64Array, base: number, size: number) => {
+  R.fill(0, base, base + 4)
+  R.fill(-Infinity, base + 4, base + size)
+}
+
+/** A new device with no history, bound to `set`. */
+export const newDeviceState = (id: string, set: CompiledRuleSet, version: number): DeviceState => {
+  const T = new Float64Array(set.trackerSlots).fill(NaN)
+  for (const t of set.trackers) initTracker(T, t)
+  return {
+    id, set, version, binding: set.bind(id), lastSeq: -Infinity, maxTs: -Infinity, lastArrival: 0,
+    latest: new Float64Array(set.width).fill(NaN),
+    windows: new WindowArena(set.windows),
+    T, ...freshRules(set), orphans: [],
+  }
+}
+
+const freshRules = (set: CompiledRuleSet) => {
+  const R = new Float64Array(set.ruleStateSize)
+  for (const r of set.rules) resetRule(R, r.base, r.size)
+  return { R, alertIds: set.rules.map(() => ""), severity: set.rules.map((r) => r.severity) }
+}
+
+const isOpen = (phase: number) => phase === Phase.open || phase === Phase.clearing
+
+/**
+ * Moves a device to another rule set: windows are kept by (field, duration), trackers by key and
+ * rule state by rule identity (name + hash of its semantics), so a changed threshold parameter or
+ * an untouched rule keeps its window and open alert. Open alerts of changed, removed or
+ * no-longer-applicable rules become orphans, cleared by the caller.
+ */
+export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number): void => {
+  st.windows = carryWindows(st.set.windows.map((w, k) => [w.key, st.windows.snapshot(k)] as const), set)
+  const T = new Float64Array(set.trackerSlots).fill(NaN)
+  T[0] = st.T[0]!
+  T[1] = st.T[1]!
+  const oldTrackers = new Map(st.set.trackers.map((t) => [t.key, t]))
+  for (const t of set.trackers) {
+    const old = oldTrackers.get(t.key)
+    if (old) T.set(st.T.subarray(old.offset, old.offset + old.size), t.offset)
+    else initTracker(T, t)
+  }
+  st.T = T
+  const binding = set.bind(st.id)
+  const old = new Map(st.set.rules.map((r, i) => [r.identity, { r, i }]))
+  const fresh = freshRules(set)
+  set.rules.forEach((rule, i) => {
+    const o = old.get(rule.identity)
+    if (!o) return
+    old.delete(rule.identity)
+    const phase = st.R[o.r.base]!
+    if (binding.enabled[i] !== 1) {
+      if (isOpen(phase)) st.orphans.push({ rule: rule.name, alertId: st.alertIds[o.i]!, severity: st.severity[o.i]!, reason: `rule no longer applies to this device in version ${version}` })
+      return
+    }
+    fresh.R.set(st.R.subarray(o.r.base, o.r.base + o.r.size), rule.base)
+    fresh.alertIds[i] = st.alertIds[o.i]!
+    fresh.severity[i] = st.severity[o.i]!
+  })
+  for (const { r, i } of old.values()) {
+    if (!isOpen(st.R[r.base]!)) continue
+    const changed = set.rules.some((x) => x.name === r.name)
+    st.orphans.push({ rule: r.name, alertId: st.alertIds[i]!, severity: st.severity[i]!, reason: `rule ${changed ? "changed" : "removed"} in version ${version}` })
+  }
+  st.R = fresh.R
+  st.alertIds = fresh.alertIds
+  st.severity = fresh.severity
+  st.set = set
+  st.version = version
+  st.binding = binding
+}
+
+/** A fresh arena for `set`, with the content of every window whose key (field:duration) it already had. */
+const carryWindows = (old: ReadonlyArray<readonly [string, WindowSnapshot]>, set: CompiledRuleSet): WindowArena => {
+  const byKey = new Map(old)
+  const arena = new WindowArena(set.windows)
+  arena.loadAll(set.windows.map((spec) => byKey.get(spec.key)))
+  return arena
+}
+
+/** Plain-data form of a device state (msgpack-able); what checkpoints hold. */
+export interface DeviceSnapshot {
+  readonly v: 1
+  readonly lastSeq: number
+  readonly maxTs: number
+  readonly lastArrival: number
+  readonly latest: number[]
+  readonly time: [number, number]
+  readonly trackers: Record<string, number[]>
+  readonly windows: Array<WindowSnapshot & { readonly key: string }>
+  readonly rules: RuleState[]
+  readonly orphans: OrphanAlert[]
+}
+
+/** Copies a state to plain data (no aliasing of the live arrays). */
+export const snapshotState = (st: DeviceState): DeviceSnapshot => ({
+  v: 1, lastSeq: st.lastSeq, maxTs: st.maxTs, lastArrival: st.lastArrival, latest: Array.from(st.latest),
+  time: [st.T[0]!, st.T[1]!],
+  trackers: Object.fromEntries(st.set.trackers.map((t) => [t.key, Array.from(st.T.subarray(t.offset, t.offset + t.size))])),
+  windows: st.set.windows.map((w, k) => ({ key: w.key, ...st.windows.snapshot(k) })),
+  rules: st.set.rules.map((r, i) => ({
+    identity: r.identity, nums: Array.from(st.R.subarray(r.base, r.base + r.size)), alertId: st.alertIds[i]!, severity: st.severity[i]!,
+  })),
+  orphans: st.orphans.map((o) => ({ ...o })),
+})
+
+/**
+ * Rebuilds a state from a snapshot against the current rule set: windows, trackers and rule
+ * states are matched by key/identity exactly as in {@link migrate}; open alerts of rules that are
+ * gone become orphans.
+ */
+export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, version: number): DeviceState => {
+  const s = raw as DeviceSnapshot
+  if (!s || typeof s !== "object" || s.v !== 1 || !Array.isArray(s.windows) || !Array.isArray(s.rules)) {
+    throw new DeviceSnapshotInvalid({ id, reason: "not a version 1 device snapshot" })
+  }
+  const st = newDeviceState(id, set, version)
+  st.lastSeq = s.lastSeq
+  st.maxTs = s.maxTs
+  st.lastArrival = s.lastArrival
+  st.latest = Float64Array.from(s.latest)
+  st.windows = carryWindows(s.windows.map((w) => [w.key, w] as const), set)
+  st.T[0] = s.time[0]
+  st.T[1] = s.time[1]
+  for (const t of set.trackers) {
+    const x = s.trackers[t.key]
+    if (x && x.length === t.size) st.T.set(x, t.offset)
+  }
+  const rules = new Map(s.rules.map((r) => [r.identity, r]))
+  set.rules.forEach((rule, i) => {
+    const r = rules.get(rule.identity)
+    if (!r || r.nums.length !== rule.size || !severities.includes(r.severity)) return
+    rules.delete(rule.identity)
+    if (st.binding.enabled[i] !== 1) {
+      if (isOpen(r.nums[0]!)) st.orphans.push({ rule: rule.name, alertId: r.alertId, severity: r.severity, reason: `rule no longer applies to this device in version ${version}` })
+      return
+    }
+    st.R.set(r.nums, rule.base)
+    st.alertIds[i] = r.alertId
+    st.severity[i] = r.severity
+  })
+  st.orphans.push(...s.orphans)
+  for (const r of rules.values()) {
+    if (isOpen(r.nums[0]!)) st.orphans.push({ rule: r.identity.split("#")[0]!, alertId: r.alertId, severity: r.severity, reason: `rule changed or removed in version ${version}` })
+  }
+  // Orphans are closed when the actor next syncs its rule set; a version that cannot match makes it do so.
+  if (st.orphans.length) st.version = -1
+  return st
+}

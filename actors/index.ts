@@ -1,0 +1,2 @@
+/** Public surface of actors/: the actor kinds. */
+export * from "./device/index.ts"

@@ -1,0 +1,141 @@
+import { Kvm, type KV, type KvEntry } from "@nats-io/kv"
+import type { NatsConnection } from "@nats-io/transport-node"
+import type { DeviceSchema } from "../device-schema.ts"
+import type { CompiledRuleSet } from "./compiled.ts"
+import { RulesRejected, RulesStoreError } from "./errors.ts"
+import { compileRules } from "./load.ts"
+import type { RuleIssue } from "./spec.ts"
+
+/** What one version in the `akis_rules` bucket holds (JSON). */
+export interface RulesRecord {
+  readonly version: number
+  readonly source: string
+  /** sha-256 of `source`. */
+  readonly checksum: string
+  /** Epoch ms. */
+  readonly appliedAt: number
+  /** Where it came from (file name, or "rollback of v3"). */
+  readonly origin: string
+}
+
+/** Bucket and key of the active rule set. KV history is capped at 64 by NATS: rollback reaches the last 64 versions. */
+export const rulesBucket = "akis_rules"
+export const rulesKey = "active"
+const historyDepth = 64
+
+/** Opens (creating if needed) the rules bucket with history. */
+export const openRulesKv = async (nc: NatsConnection, bucket = rulesBucket): Promise<KV> => {
+  try {
+    return await new Kvm(nc).create(bucket, { history: historyDepth })
+  } catch (cause) {
+    throw new RulesStoreError({ message: `cannot open KV bucket ${bucket}: ${(cause as Error).message}`, cause })
+  }
+}
+
+/** Decodes a KV entry into a record; undefined when it is not a well-formed rules record. */
+export const decodeRecord = (e: Pick<KvEntry, "value" | "operation">): RulesRecord | undefined => {
+  if (e.operation !== "PUT") return undefined
+  try {
+    const r = JSON.parse(new TextDecoder().decode(e.value)) as Partial<RulesRecord>
+    if (typeof r.version !== "number" || typeof r.source !== "string" || typeof r.checksum !== "string" || typeof r.appliedAt !== "number") return undefined
+    return { version: r.version, source: r.source, checksum: r.checksum, appliedAt: r.appliedAt, origin: typeof r.origin === "string" ? r.origin : "" }
+  } catch {
+    return undefined
+  }
+}
+
+/** The active record, if any. */
+export const currentRules = async (kv: KV): Promise<RulesRecord | undefined> => {
+  const e = await kv.get(rulesKey)
+  return e ? decodeRecord(e) : undefined
+}
+
+/**
+ * Validates `source` against the schema and stores it as the next version (compare-and-set on the
+ * key's revision, so two concurrent applies cannot both get the same version). An invalid set is
+ * refused with every issue and nothing is written.
+ */
+export const applyRules = async (
+  kv: KV, source: string, origin: string, schema: DeviceSchema, now: number,
+): Promise<RulesRecord> => {
+  const checked = compileRules(source, origin, schema)
+  if (!checked.ok) throw new RulesRejected({ issues: checked.issues })
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const last = await kv.get(rulesKey)
+    const prev = last ? decodeRecord(last) : undefined
+    const record: RulesRecord = { version: (prev?.version ?? 0) + 1, source, checksum: checked.set.checksum, appliedAt: now, origin }
+    const data = JSON.stringify(record)
+    try {
+      if (!last || last.operation !== "PUT") await kv.create(rulesKey, data)
+      else await kv.update(rulesKey, data, last.revision)
+      return record
+    } catch (cause) {
+      if (attempt === 4) throw new RulesStoreError({ message: `could not store rules version: ${(cause as Error).message}`, cause })
+    }
+  }
+  throw new RulesStoreError({ message: "could not store rules version" })
+}
+
+/** Every stored version still in the bucket's history, oldest first. */
+export const rulesHistory = async (kv: KV): Promise<RulesRecord[]> => {
+  const out: RulesRecord[] = []
+  const it = await kv.history({ key: rulesKey })
+  for await (const e of it) {
+    const r = decodeRecord(e)
+    if (r) out.push(r)
+  }
+  return out
+}
+
+/** Re-applies an older version as a new version (validated again against the current schema). */
+export const rollbackRules = async (kv: KV, version: number, schema: DeviceSchema, now: number): Promise<RulesRecord> => {
+  const old = (await rulesHistory(kv)).find((r) => r.version === version)
+  if (!old) throw new RulesStoreError({ message: `version ${version} is not in the ${rulesBucket} history (it keeps the last ${historyDepth})` })
+  return applyRules(kv, old.source, `rollback of v${version}`, schema, now)
+}
+
+/** Counters of a rules watcher. */
+export interface RulesWatchMetrics {
+  applied: number
+  /** Entries that failed to decode or compile; the running set stayed. */
+  invalid: number
+}
+
+/** A running watcher. */
+export interface RulesWatch {
+  readonly metrics: RulesWatchMetrics
+  stop(): Promise<void>
+}
+
+/**
+ * Watches the rules key (current value first, then updates) and calls `onValid` with each new
+ * version that compiles against `schema`. Invalid entries are counted and reported to `onInvalid`
+ * and otherwise ignored, so the running set stays.
+ */
+export const watchRules = async (
+  kv: KV,
+  schema: DeviceSchema,
+  onValid: (set: CompiledRuleSet, record: RulesRecord) => void,
+  onInvalid: (reason: string, issues: ReadonlyArray<RuleIssue>) => void = () => {},
+): Promise<RulesWatch> => {
+  const metrics: RulesWatchMetrics = { applied: 0, invalid: 0 }
+  const it = await kv.watch({ key: rulesKey })
+  const done = (async () => {
+    for await (const e of it) {
+      if (e.operation !== "PUT") continue
+      const r = decodeRecord(e)
+      if (!r) { metrics.invalid++; onInvalid(`revision ${e.revision}: not a rules record`, []); continue }
+      const c = compileRules(r.source, `${rulesBucket} v${r.version}`, schema)
+      if (!c.ok) { metrics.invalid++; onInvalid(`version ${r.version} does not compile`, c.issues); continue }
+      metrics.applied++
+      onValid(c.set, r)
+    }
+  })()
+  return {
+    metrics,
+    async stop() {
+      it.stop()
+      await done
+    },
+  }
+}

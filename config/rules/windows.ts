@@ -1,0 +1,375 @@
+/**
+ * Event-time sliding windows of one device, all in one Float64Array (the arena). Windows of the
+ * same duration share one ring of slots `[time, value of each member field]`, so a reading writes
+ * one slot per duration and an eviction reads one, instead of one per window: with a thousand
+ * devices interleaved, the per-reading cost is cache misses, and this keeps them few. Compiled
+ * rules read aggregates straight from the arena with the `w*` functions below.
+ *
+ * Layout: member (window) k has a header of {@link H} doubles at `k * H`; then group headers; then
+ * per group its ring (`cap` slots of `stride` doubles) and, for members that need min/max, two
+ * monotonic deques of absolute slot indexes. Members skip NaN (a field a reading did not carry).
+ * Means/variances use Welford's update with removal, re-anchored from the ring every 4096 updates
+ * to bound drift. Push and eviction are O(1) amortised; times must not decrease.
+ */
+export const H = 16
+// member header
+const MEAN = 0, M2 = 1, UPD = 2, N = 3, FIRST = 4, LAST = 5, MINH = 6, MINT = 7, MAXH = 8, MAXT = 9, QOFF = 10, G = 11, COL = 12, FLD = 13, MOM = 14
+// group header
+const HG = 8
+const OFF = 0, CAP = 1, START = 2, END = 3, MS = 4, STRIDE = 5
+const recomputeEvery = 4096
+
+/** What a window must maintain, and which row field feeds it. */
+export interface WindowNeeds {
+  readonly field: number
+  readonly ms: number
+  readonly moments: boolean
+  readonly extremes: boolean
+}
+
+/**
+ * Plain-data form of one window (msgpack-able). `ts` is the timeline of its duration group (every
+ * reading in the window), `xs` the field's values on it (NaN where a reading lacked the field).
+ */
+export interface WindowSnapshot {
+  readonly ts: number[]
+  readonly xs: number[]
+  readonly mean: number
+  readonly m2: number
+  readonly updates: number
+  readonly moments: boolean
+}
+
+const slot = (A: Float64Array, g: number, abs: number) => A[g + OFF]! + (abs & (A[g + CAP]! - 1)) * A[g + STRIDE]!
+const xAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs) + A[h + COL]!]!
+const tAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs)]!
+
+export const wCount = (A: Float64Array, h: number): number => A[h + N]!
+export const wAvg = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! : NaN)
+export const wSum = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! * A[h + N]! : 0)
+export const wStddev = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? Math.sqrt(A[h + M2]! / A[h + N]!) : NaN)
+export const wZscore = (A: Float64Array, h: number, x: number): number => {
+  const sd = wStddev(A, h)
+  return sd > 0 ? (x - A[h + MEAN]!) / sd : 0
+}
+const cap = (A: Float64Array, h: number) => A[A[h + G]! + CAP]!
+export const wMin = (A: Float64Array, h: number): number =>
+  A[h + MINT]! > A[h + MINH]! ? xAt(A, h, A[A[h + QOFF]! + (A[h + MINH]! & (cap(A, h) - 1))]!) : NaN
+export const wMax = (A: Float64Array, h: number): number =>
+  A[h + MAXT]! > A[h + MAXH]! ? xAt(A, h, A[A[h + QOFF]! + cap(A, h) + (A[h + MAXH]! & (cap(A, h) - 1))]!) : NaN
+export const wFirst = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? xAt(A, h, A[h + FIRST]!) : NaN)
+export const wLast = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? xAt(A, h, A[h + LAST]!) : NaN)
+export const wDelta = (A: Float64Array, h: number): number => wLast(A, h) - wFirst(A, h)
+export const wRate = (A: Float64Array, h: number): number => {
+  if (A[h + N]! < 2) return NaN
+  const dt = tAt(A, h, A[h + LAST]!) - tAt(A, h, A[h + FIRST]!)
+  return dt > 0 ? (wDelta(A, h) * 1000) / dt : NaN
+}
+
+/** Aggregate readers by name, for code generation and queries. */
+export const windowReaders = { wCount, wAvg, wSum, wStddev, wZscore, wMin, wMax, wFirst, wLast, wDelta, wRate } as const
+
+interface Group {
+  readonly gh: number
+  readonly ms: number
+  readonly members: number[]
+}
+
+/** A device's windows. `A` may be replaced when a ring grows: read it after every push. */
+export class WindowArena {
+  A: Float64Array
+  readonly n: number
+  private readonly groups: Group[]
+
+  /** `expectedHz` sizes each ring for the readings its duration holds at that rate; faster devices grow rings by doubling. */
+  constructor(needs: ReadonlyArray<WindowNeeds>, expectedHz = 2) {
+    this.n = needs.length
+    const byMs = new Map<number, number[]>()
+    needs.forEach((w, k) => byMs.set(w.ms, [...(byMs.get(w.ms) ?? []), k]))
+    this.groups = [...byMs].map(([ms, members], g) => ({ gh: this.n * H + g * HG, ms, members }))
+    const caps = this.groups.map((g) => capFor(Math.ceil((g.ms / 1000) * expectedHz) + 2))
+    this.A = new Float64Array(0)
+    const A = this.layout(caps, needs.map((w) => w.extremes))
+    needs.forEach((w, k) => {
+      const h = k * H
+      A[h + FLD] = w.field
+      A[h + MOM] = w.moments ? 1 : 0
+    })
+    for (const g of this.groups) {
+      A[g.gh + MS] = g.ms
+      A[g.gh + STRIDE] = g.members.length + 1
+      g.members.forEach((k, i) => { A[k * H + G] = g.gh; A[k * H + COL] = i + 1 })
+    }
+    this.A = A
+  }
+
+  /** A fresh arena with the given ring capacities, headers copied from the current one; rings are not copied. */
+  private layout(caps: ReadonlyArray<number>, extremes: ReadonlyArray<boolean>): Float64Array {
+    let size = this.n * H + this.groups.length * HG
+    const offs = this.groups.map((g, i) => {
+      const off = size
+      size += caps[i]! * (g.members.length + 1)
+      return off
+    })
+    const qoffs = extremes.map((e, k) => {
+      if (!e) return -1
+      const q = size
+      size += 2 * caps[this.groups.findIndex((g) => g.members.includes(k))]!
+      return q
+    })
+    const A = new Float64Array(size)
+    A.set(this.A.subarray(0, this.n * H + this.groups.length * HG))
+    this.groups.forEach((g, i) => { A[g.gh + OFF] = offs[i]!; A[g.gh + CAP] = caps[i]! })
+    qoffs.forEach((q, k) => { A[k * H + QOFF] = q })
+    return A
+  }
+
+  /** Reads the lines the next push touches (oldest and next slot of each group) so the CPU fetches them in parallel. */
+  touch(): number {
+    const A = this.A
+    let s = A[0]!
+    for (let i = 0; i < this.groups.length; i++) {
+      const g = this.groups[i]!.gh
+      s += A[slot(A, g, A[g + START]!)]! + A[slot(A, g, A[g + END]!)]!
+    }
+    return s
+  }
+
+  /** Adds reading row `v[o..]` at event time `t` to every window (NaN fields are skipped) and evicts what falls out. */
+  pushRow(t: number, v: Float64Array, o: number): void {
+    for (let i = 0; i < this.groups.length; i++) {
+      const grp = this.groups[i]!
+      const g = grp.gh
+      this.evict(grp, t)
+      if (this.A[g + END]! - this.A[g + START]! >= this.A[g + CAP]!) this.grow(i)
+      const A = this.A
+      const abs = A[g + END]!
+      const s = slot(A, g, abs)
+      A[s] = t
+      const members = grp.members
+      for (let j = 0; j < members.length; j++) {
+        const h = members[j]! * H
+        const x = v[o + A[h + FLD]!]!
+        A[s + j + 1] = x
+        if (x !== x) continue
+        const n = A[h + N]! + 1
+        A[h + N] = n
+        A[h + LAST] = abs
+        if (n === 1) A[h + FIRST] = abs
+        if (A[h + MOM] === 1) {
+          const upd = A[h + UPD]! + 1
+          A[h + UPD] = upd
+          const mean = A[h + MEAN]!
+          const d = x - mean
+          const mean2 = mean + d / n
+          A[h + MEAN] = mean2
+          A[h + M2] = A[h + M2]! + d * (x - mean2)
+        }
+        const q = A[h + QOFF]!
+        if (q >= 0) {
+          const c = A[g + CAP]!
+          const m = c - 1
+          let tail = A[h + MINT]!
+          const headMin = A[h + MINH]!
+          while (tail > headMin && A[slot(A, g, A[q + ((tail - 1) & m)]!) + j + 1]! >= x) tail--
+          A[q + (tail & m)] = abs
+          A[h + MINT] = tail + 1
+          tail = A[h + MAXT]!
+          const headMax = A[h + MAXH]!
+          while (tail > headMax && A[slot(A, g, A[q + c + ((tail - 1) & m)]!) + j + 1]! <= x) tail--
+          A[q + c + (tail & m)] = abs
+          A[h + MAXT] = tail + 1
+        }
+      }
+      A[g + END] = abs + 1
+      for (let j = 0; j < members.length; j++) {
+        const h = members[j]! * H
+        if (A[h + MOM] === 1 && A[h + UPD]! >= recomputeEvery) this.recompute(h)
+      }
+    }
+  }
+
+  /** Evicts every window to time `t` without adding a value (timer ticks while a device is silent). */
+  evictAll(t: number): void {
+    for (let i = 0; i < this.groups.length; i++) this.evict(this.groups[i]!, t)
+  }
+
+  private evict(grp: Group, t: number): void {
+    const A = this.A
+    const g = grp.gh
+    const limit = t - A[g + MS]!
+    let start = A[g + START]!
+    const end = A[g + END]!
+    if (start === end || A[slot(A, g, start)]! > limit) return
+    const members = grp.members
+    const m = A[g + CAP]! - 1
+    while (start < end && A[slot(A, g, start)]! <= limit) {
+      const s = slot(A, g, start)
+      const abs = start++
+      for (let j = 0; j < members.length; j++) {
+        const h = members[j]! * H
+        const x = A[s + j + 1]!
+        if (x !== x) continue
+        const n = A[h + N]! - 1
+        A[h + N] = n
+        if (A[h + MOM] === 1) {
+          if (n === 0) { A[h + MEAN] = 0; A[h + M2] = 0 }
+          else {
+            const mean = A[h + MEAN]!
+            const d = x - mean
+            const mean2 = mean - d / n
+            A[h + MEAN] = mean2
+            const m2 = A[h + M2]! - d * (x - mean2)
+            A[h + M2] = m2 < 0 ? 0 : m2
+          }
+        }
+        if (n > 0) {
+          // the oldest value left; each slot is passed over at most once per member
+          let f = abs + 1
+          while (A[slot(A, g, f) + j + 1]! !== A[slot(A, g, f) + j + 1]!) f++
+          A[h + FIRST] = f
+        }
+        const q = A[h + QOFF]!
+        if (q >= 0) {
+          if (A[h + MINT]! > A[h + MINH]! && A[q + (A[h + MINH]! & m)] === abs) A[h + MINH] = A[h + MINH]! + 1
+          if (A[h + MAXT]! > A[h + MAXH]! && A[q + m + 1 + (A[h + MAXH]! & m)] === abs) A[h + MAXH] = A[h + MAXH]! + 1
+        }
+      }
+    }
+    A[g + START] = start
+  }
+
+  /** Turns on aggregates for window k, rebuilt exactly from its ring. */
+  enable(k: number, moments: boolean, extremes: boolean): void {
+    const h = k * H
+    if (moments && this.A[h + MOM] !== 1) {
+      this.A[h + MOM] = 1
+      this.recompute(h)
+    }
+    if (extremes && this.A[h + QOFF]! < 0) this.relayout(this.groups.map((g) => this.A[g.gh + CAP]!), k)
+  }
+
+  /** Plain-data copy of window k: its group's timeline and its values on it. */
+  snapshot(k: number): WindowSnapshot {
+    const A = this.A
+    const h = k * H
+    const g = A[h + G]!
+    const ts: number[] = []
+    const xs: number[] = []
+    for (let a = A[g + START]!; a < A[g + END]!; a++) { ts.push(A[slot(A, g, a)]!); xs.push(A[slot(A, g, a) + A[h + COL]!]!) }
+    return { ts, xs, mean: A[h + MEAN]!, m2: A[h + M2]!, updates: A[h + UPD]!, moments: A[h + MOM] === 1 }
+  }
+
+  /**
+   * Fills a fresh arena from snapshots (index = window; undefined = start empty). Windows of one
+   * duration share a timeline, taken from the first snapshot of the group; running moments are
+   * restored bit for bit where they were maintained, recomputed otherwise.
+   */
+  loadAll(snaps: ReadonlyArray<WindowSnapshot | undefined>): void {
+    this.groups.forEach((grp, i) => {
+      const timeline = grp.members.map((k) => snaps[k]).find((s) => s !== undefined)?.ts
+      if (!timeline || timeline.length === 0) return
+      const need = capFor(timeline.length + 1)
+      if (need > this.A[grp.gh + CAP]!) this.relayout(this.groups.map((g, j) => (j === i ? need : this.A[g.gh + CAP]!)))
+      const A = this.A
+      const g = grp.gh
+      timeline.forEach((t, a) => {
+        const s = slot(A, g, a)
+        A[s] = t
+        grp.members.forEach((k, j) => {
+          const snap = snaps[k]
+          A[s + j + 1] = snap && snap.ts.length === timeline.length ? snap.xs[a]! : NaN
+        })
+      })
+      A[g + START] = 0
+      A[g + END] = timeline.length
+      for (const k of grp.members) {
+        const h = k * H
+        this.rebuildMember(h)
+        const snap = snaps[k]
+        if (A[h + MOM] === 1 && snap?.moments && snap.ts.length === timeline.length) {
+          A[h + MEAN] = snap.mean
+          A[h + M2] = snap.m2
+          A[h + UPD] = snap.updates
+        }
+      }
+    })
+  }
+
+  /** Recounts N/FIRST/LAST, recomputes moments and deques of the member at header h from its ring. */
+  private rebuildMember(h: number): void {
+    const A = this.A
+    const g = A[h + G]!
+    const col = A[h + COL]!
+    let n = 0
+    for (let a = A[g + START]!; a < A[g + END]!; a++) {
+      if (A[slot(A, g, a) + col]! !== A[slot(A, g, a) + col]!) continue
+      if (n++ === 0) A[h + FIRST] = a
+      A[h + LAST] = a
+    }
+    A[h + N] = n
+    if (A[h + MOM] === 1) this.recompute(h)
+    if (A[h + QOFF]! >= 0) this.rebuildDeques(A, h)
+  }
+
+  private recompute(h: number): void {
+    const A = this.A
+    const g = A[h + G]!
+    const col = A[h + COL]!
+    let mean = 0, m2 = 0, n = 0
+    for (let a = A[g + START]!; a < A[g + END]!; a++) {
+      const x = A[slot(A, g, a) + col]!
+      if (x !== x) continue
+      n++
+      const d = x - mean
+      mean += d / n
+      m2 += d * (x - mean)
+    }
+    A[h + MEAN] = mean
+    A[h + M2] = m2
+    A[h + UPD] = 0
+  }
+
+  private rebuildDeques(A: Float64Array, h: number): void {
+    const g = A[h + G]!
+    const col = A[h + COL]!
+    const q = A[h + QOFF]!
+    const c = A[g + CAP]!
+    const m = c - 1
+    const start = A[g + START]!
+    let minH = start, minT = start, maxH = start, maxT = start
+    for (let abs = start; abs < A[g + END]!; abs++) {
+      const x = A[slot(A, g, abs) + col]!
+      if (x !== x) continue
+      while (minT > minH && A[slot(A, g, A[q + ((minT - 1) & m)]!) + col]! >= x) minT--
+      A[q + (minT++ & m)] = abs
+      while (maxT > maxH && A[slot(A, g, A[q + c + ((maxT - 1) & m)]!) + col]! <= x) maxT--
+      A[q + c + (maxT++ & m)] = abs
+    }
+    A[h + MINH] = minH; A[h + MINT] = minT; A[h + MAXH] = maxH; A[h + MAXT] = maxT
+  }
+
+  private grow(i: number): void {
+    this.relayout(this.groups.map((g, j) => this.A[g.gh + CAP]! * (j === i ? 2 : 1)))
+  }
+
+  /** Re-lays the arena with new ring capacities (and deques for window `addDeques`), copying every ring. */
+  private relayout(caps: ReadonlyArray<number>, addDeques = -1): void {
+    const old = this.A
+    const extremes = Array.from({ length: this.n }, (_, k) => old[k * H + QOFF]! >= 0 || k === addDeques)
+    const A = this.layout(caps, extremes)
+    for (const grp of this.groups) {
+      const g = grp.gh
+      const stride = old[g + STRIDE]!
+      for (let a = old[g + START]!; a < old[g + END]!; a++) A.set(old.subarray(slot(old, g, a), slot(old, g, a) + stride), slot(A, g, a))
+    }
+    this.A = A
+    for (let k = 0; k < this.n; k++) if (extremes[k]) this.rebuildDeques(A, k * H)
+  }
+}
+
+const capFor = (n: number) => {
+  let c = 16
+  while (c < n) c *= 2
+  return c
+}

@@ -1,0 +1,123 @@
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { loadConfig } from "../../config/index.ts"
+import { loadDeviceSchema } from "../../config/device-schema.ts"
+import { formatIssue, loadRulesFile, RulesRejected } from "../../config/rules/index.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
+
+const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
+const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config file (NATS servers come from nats.servers)"), Flag.optional)
+const schemaOf = (p: Option.Option<string>) => loadDeviceSchema(Option.getOrUndefined(p))
+const exit = (code: number) => Effect.sync(() => process.exit(code))
+
+/** Why a command could not talk to NATS (bad config, server unreachable); printed without a stack. */
+class Unreachable {
+  constructor(readonly message: string) {}
+}
+
+/** Runs `f` with a connection to the configured NATS servers, closing it afterwards. */
+const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection) => Promise<A>) =>
+  Effect.flatMap(
+    Effect.promise(async (): Promise<A | Unreachable> => {
+      let cfg: ReturnType<typeof loadConfig>
+      try {
+        cfg = loadConfig({ file: Option.getOrUndefined(config) })
+      } catch (e) {
+        return new Unreachable((e as Error).message)
+      }
+      let nc: NatsConnection
+      try {
+        nc = await connect({ servers: [...cfg.nats.servers], ...(cfg.nats.user ? { user: cfg.nats.user, pass: cfg.nats.pass } : {}) })
+      } catch (e) {
+        return new Unreachable(`cannot reach NATS at ${cfg.nats.servers.join(", ")}: ${(e as Error).message}`)
+      }
+      try {
+        return await f(nc)
+      } finally {
+        await nc.close()
+      }
+    }),
+    (r) => (r instanceof Unreachable ? Effect.andThen(Console.error(r.message), exit(1)) : Effect.succeed(r)),
+  )
+
+const line = (r: RulesRecord) => `v${r.version}  ${new Date(r.appliedAt).toISOString()}  ${r.checksum.slice(0, 12)}  ${r.origin}`
+
+/** Prints refusal issues (file:line:col: message) and exits 1; other errors propagate. */
+const refused = (e: unknown) =>
+  e instanceof RulesRejected ? Effect.andThen(Console.error(e.issues.map(formatIssue).join("\n")), exit(1)) : Effect.die(e)
+
+const validate = Command.make(
+  "validate",
+  { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag },
+  Effect.fn(function* ({ file, schema }) {
+    const r = loadRulesFile(file, schemaOf(schema))
+    if (!r.ok) {
+      yield* Console.error(r.issues.map(formatIssue).join("\n"))
+      yield* Console.error(`${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`)
+      return yield* exit(1)
+    }
+    yield* Console.log(`${file}: ok (${r.set.rules.length} rules, ${r.set.windows.length} windows, checksum ${r.set.checksum.slice(0, 12)})`)
+  }),
+).pipe(Command.withDescription("check a rules file; prints file:line:col: message for each problem and exits 1 if any"))
+
+const apply = Command.make(
+  "apply",
+  { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag, config: configFlag },
+  Effect.fn(function* ({ file, schema, config }) {
+    const text = yield* Effect.promise(() => Bun.file(file).text().catch((e: Error) => e))
+    if (text instanceof Error) {
+      yield* Console.error(`${file}:1:1: cannot read rules file: ${text.message}`)
+      return yield* exit(1)
+    }
+    const result = yield* withNats(config, async (nc) => {
+      try {
+        return await applyRules(await openRulesKv(nc), text, file, schemaOf(schema), Date.now())
+      } catch (e) {
+        return e
+      }
+    })
+    if (result instanceof RulesRejected) return yield* refused(result)
+    if (result instanceof Error) return yield* Effect.die(result)
+    yield* Console.log(`applied ${line(result as RulesRecord)}`)
+  }),
+).pipe(Command.withDescription("validate a rules file and store it as the next version in KV akis_rules; every node swaps to it"))
+
+const history = Command.make(
+  "history",
+  { config: configFlag },
+  Effect.fn(function* ({ config }) {
+    const [all, active] = yield* withNats(config, async (nc) => {
+      const kv = await openRulesKv(nc)
+      return [await rulesHistory(kv), await currentRules(kv)] as const
+    })
+    if (all.length === 0) return yield* Console.log("no rule set stored yet (use: ops rules apply <file>)")
+    yield* Console.log(all.map((r) => `${r.version === active?.version ? "*" : " "} ${line(r)}`).join("\n"))
+  }),
+).pipe(Command.withDescription("list stored rule set versions (* = active)"))
+
+const rollback = Command.make(
+  "rollback",
+  { version: Argument.Int("version").pipe(Argument.withDescription("version to re-apply")), schema: schemaFlag, config: configFlag },
+  Effect.fn(function* ({ version, schema, config }) {
+    const result = yield* withNats(config, async (nc) => {
+      try {
+        return await rollbackRules(await openRulesKv(nc), version, schemaOf(schema), Date.now())
+      } catch (e) {
+        return e
+      }
+    })
+    if (result instanceof RulesRejected) return yield* refused(result)
+    if (result instanceof Error) {
+      yield* Console.error(result.message)
+      return yield* exit(1)
+    }
+    yield* Console.log(`applied ${line(result as RulesRecord)}`)
+  }),
+).pipe(Command.withDescription("re-apply an older version as a new version"))
+
+/** `ops rules validate|apply|history|rollback`: the rule set lifecycle. */
+export const rules = Command.make("rules").pipe(
+  Command.withDescription("validate, apply, list and roll back rule sets (KV akis_rules)"),
+  Command.withSubcommands([validate, apply, history, rollback]),
+)
