@@ -1,0 +1,108 @@
+/**
+ * `bun run node`: one akis node from config. Roles (node.roles):
+ * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
+ *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
+ * - gateway: the mTLS device listener (certificates from `ops certs`).
+ * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
+ * Prints one JSON event per line.
+ */
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import { makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type SinkGroup } from "../actors/sink/index.ts"
+import { ConfigInvalid, loadConfig } from "../config/index.ts"
+import { loadDeviceSchema } from "../config/device-schema.ts"
+import { startGateway, type Gateway } from "../gateway/index.ts"
+import { connectNats, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
+import { startDeviceRules } from "./lib/device-rules.ts"
+
+const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
+const fail = (msg: string): never => {
+  console.error(`akis node: ${msg}`)
+  process.exit(1)
+}
+
+let cfg: ReturnType<typeof loadConfig>
+try {
+  cfg = loadConfig()
+} catch (e) {
+  fail(e instanceof ConfigInvalid ? e.message : String(e))
+}
+const config = cfg!
+const schema = loadDeviceSchema(config.gateway.deviceSchema || undefined)
+const isWorker = config.node.roles.includes("worker")
+const isGateway = config.node.roles.includes("gateway")
+
+if (isGateway) {
+  const dir = config.gateway.certDir
+  for (const f of [config.gateway.caFile || join(dir, "ca.crt"), config.gateway.certFile || join(dir, "server.crt")]) {
+    if (!existsSync(f)) fail(`gateway role: ${f} is missing; create the fleet PKI with \`bun run ops certs init\` or set gateway.caFile/certFile/keyFile`)
+  }
+}
+
+const nats = await connectNats({ servers: config.nats.servers, user: config.nats.user, pass: config.nats.pass, name: "akis-node-services" })
+  .catch((e) => fail((e as Error).message))
+
+let group: SinkGroup | undefined
+let alerts: AlertWriter | undefined
+let node: AkisNode | undefined
+let gateway: Gateway | undefined
+let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
+
+if (isWorker) {
+  const store = makeStore(config.clickhouse)
+  // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      const report = await migrate(store, schema)
+      log("clickhouse.ready", { url: config.clickhouse.url, ...report })
+      break
+    } catch (e) {
+      log("clickhouse.unavailable", { url: config.clickhouse.url, error: String(e), retryMs: delay })
+      await Bun.sleep(delay)
+    }
+  }
+  group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
+  alerts = await startAlertWriter({
+    nc: nats.nc, store, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
+    retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
+  })
+  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
+}
+
+node = await startNode(
+  {
+    id: config.node.id, roles: config.node.roles, partitions: config.cluster.partitions, servers: config.nats.servers,
+    user: config.nats.user, pass: config.nats.pass, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
+    replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours,
+    host: { checkpointMs: config.node.checkpointMs, actorIdleMs: config.node.actorIdleMs, maxPendingRows: config.sink.maxPendingRows, tickMs: config.rules.tickMs },
+  },
+  {
+    kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
+    sinkFor: group ? (s, fence) => group!.sinkFor(s, fence) : undefined,
+    clock: systemClock,
+    log,
+  },
+).catch((e) => fail((e as Error).message))
+
+if (isGateway) {
+  gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
+    .catch((e) => fail(`gateway: ${(e as Error).message}`))
+  log("gateway.listening", { host: config.gateway.host, port: gateway.port })
+}
+
+let stopping = false
+const shutdown = async (why: string) => {
+  if (stopping) return
+  stopping = true
+  log("node.shutdown", { why })
+  await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
+  await node?.drain().catch(() => {})
+  await alerts?.stop().catch(() => {})
+  await rules?.stop().catch(() => {})
+  await group?.close().catch(() => {})
+  await nats.nc.drain().catch(() => {})
+  process.exit(0)
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"))
+process.on("SIGINT", () => void shutdown("SIGINT"))
+void node.stopped.then(() => shutdown("drained"))
