@@ -12,7 +12,7 @@ import { makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, 
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
-import { connectNats, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
+import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
 
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
@@ -69,6 +69,14 @@ if (isWorker) {
   rules = await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
 }
 
+// The gateway listens before the node takes shards, so a port in use fails before anything is held.
+if (isGateway) {
+  await ensureStreams(nats.jsm, { replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours })
+  gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
+    .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
+  log("gateway.listening", { host: config.gateway.host, port: gateway.port })
+}
+
 node = await startNode(
   {
     id: config.node.id, roles: config.node.roles, partitions: config.cluster.partitions, servers: config.nats.servers,
@@ -84,11 +92,6 @@ node = await startNode(
   },
 ).catch((e) => fail((e as Error).message))
 
-if (isGateway) {
-  gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
-    .catch((e) => fail(`gateway: ${(e as Error).message}`))
-  log("gateway.listening", { host: config.gateway.host, port: gateway.port })
-}
 
 let stopping = false
 const shutdown = async (why: string) => {

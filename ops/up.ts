@@ -69,7 +69,7 @@ if (!config.clickhouse.url.startsWith("chdb:") && !chUp) {
 // --- NATS + nodes + fleet ---
 const cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : {}, log: say })
 say(`starting the fleet simulator: ${devices} devices × ${rate} Hz for ${values.duration} (scenario ${values.scenario})`)
-const fleet = ops(["loadgen", "--scenario", values.scenario!, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration!])
+const fleet = ops(["loadgen", "--scenario", values.scenario!, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration!, "--gateways", cluster.gateways().join(",")])
 
 // --- Live summary ---
 let ctx: OpsContext | undefined

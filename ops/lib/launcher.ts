@@ -22,6 +22,8 @@ export interface LocalCluster {
   readonly nodes: ReadonlyMap<string, Child>
   /** Starts one more node (a join). */
   addNode(): string
+  /** Device gateway addresses of the nodes started so far (host:port). */
+  gateways(): string[]
   /** Drains every node, then stops the servers this launcher started. */
   stop(): Promise<void>
 }
@@ -61,7 +63,10 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   let stopping = false
   let next = 1
   const launch = (id: string) => {
-    const c = spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { env: { ...o.env, AKIS_NODE__ID: id }, cwd: root, echo: o.echo })
+    // Every local node listens for devices on its own port: gateway.port + (n - 1).
+    const port = String(o.config.gateway.port + Number(id.split("-").pop()) - 1)
+    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port }
+    const c = spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { env, cwd: root, echo: o.echo })
     nodes.set(id, c)
     c.exited.then((code) => {
       if (stopping || nodes.get(id) !== c) return
@@ -88,6 +93,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     nats,
     nodes,
     addNode,
+    gateways: () => Array.from({ length: next - 1 }, (_, i) => `${o.config.gateway.host}:${o.config.gateway.port + i}`),
     async stop() {
       stopping = true
       log("draining nodes (planned handoff) ...")

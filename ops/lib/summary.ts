@@ -12,6 +12,18 @@ export interface Sample {
   readonly cleared: number
 }
 
+/** "0-3,7,9-10" for [0,1,2,3,7,9,10]. */
+export const ranges = (xs: ReadonlyArray<number>): string => {
+  const out: string[] = []
+  for (let i = 0; i < xs.length; i++) {
+    let j = i
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++
+    out.push(j > i ? `${xs[i]}-${xs[j]}` : `${xs[i]}`)
+    i = j
+  }
+  return out.join(",") || "-"
+}
+
 /** The `ops/up` screen: rates, alerts, lag per shard and which node holds which shards. */
 export const renderSummary = (view: Awaited<ReturnType<typeof clusterView>>, s: Sample, prev: Sample | undefined, fleetLine: string): string => {
   const dt = prev ? (s.t - prev.t) / 1000 : 0
@@ -23,7 +35,10 @@ export const renderSummary = (view: Awaited<ReturnType<typeof clusterView>>, s: 
     `alerts: raised ${s.raised}, cleared ${s.cleared}, open ${Math.max(0, s.raised - s.cleared)}`,
     `fleet: ${fleetLine.slice(0, 150)}`,
     "",
-    table(["node", "alive", "shards", "heartbeat"], view.members.map((m) => [m.id, m.alive ? "yes" : "NO", view.shards.filter((x) => x.owner === m.id).map((x) => x.shard).join(",") || "-", age(m.heartbeatAgeMs)])),
+    table(["node", "alive", "shards", "which", "heartbeat"], view.members.map((m) => {
+      const own = view.shards.filter((x) => x.owner === m.id).map((x) => x.shard)
+      return [m.id, m.alive ? "yes" : "NO", own.length, ranges(own), age(m.heartbeatAgeMs)]
+    })),
     "",
     `lag per shard (pending batches)${view.unowned.length ? `   UNOWNED: ${view.unowned.join(",")}` : ""}`,
     view.shards.map((x) => `${String(x.shard).padStart(2)}:${x.pendingBatches ?? "-"}`).join(" "),
