@@ -3,7 +3,7 @@ import type { ActorKind } from "./actor-kind.ts"
 import { Checkpoints } from "./checkpoints.ts"
 import { PartitionMismatch } from "./errors.ts"
 import type { Clock } from "./clock.ts"
-import { Leases, type LeaseState } from "./leases.ts"
+import { Leases, type Lease, type LeaseState } from "./leases.ts"
 import { Membership } from "./membership.ts"
 import { connectNats, type Nats } from "./nats/connection.ts"
 import { checkPartitions, ensureBuckets, ensureStreams, type Buckets } from "./nats/topology.ts"
@@ -150,11 +150,9 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     await Promise.all(work)
   }
 
-  const fenceCheck = (s: number) => async () => {
-    const h = hosts.get(s)
-    if (!h) return false
-    return leases.holds(h.lease)
-  }
+  // The sink's fence checks the lease the host was started under, not the hosts map: a handoff
+  // removes the host from the map before its final flush, which must still go through.
+  const fenceCheck = (lease: Lease) => () => leases.holds(lease)
 
   const acquire = async (s: number, from: LeaseState) => {
     busy.add(s)
@@ -163,7 +161,7 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
       if (!lease) return
       const host = new ShardHost({
         shard: s, lease, owner: id, nats, checkpoints, kind: d.kind,
-        sink: d.sinkFor ? d.sinkFor(s, fenceCheck(s)) : noopSink(),
+        sink: d.sinkFor ? d.sinkFor(s, fenceCheck(lease)) : noopSink(),
         clock: d.clock, log: d.log, healthy: () => membership.healthy(), options: hostOptions,
       })
       hosts.set(s, host)
@@ -201,10 +199,10 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     try {
       hosts.delete(s)
       const clean = await h.stop(reason)
-      const lease = h.lease
-      if (clean && (await leases.release(lease).catch(() => false))) {
-        nats.nc.publish(`akis.ctl.released.${s}`)
-      }
+      if (!clean) d.log("shard.handoff_unclean", { shard: s, note: "released without a final checkpoint; the next owner replays from the last one" })
+      // Release even after a failed final checkpoint: keeping the lease while not processing would
+      // leave the shard stuck with a live holder, and replaying from the last checkpoint is idempotent.
+      if (await leases.release(h.lease).catch(() => false)) nats.nc.publish(`akis.ctl.released.${s}`)
     } finally {
       busy.delete(s)
     }
