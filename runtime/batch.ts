@@ -50,6 +50,13 @@ export const decodeBatch = (bytes: Uint8Array): ReadingBatch => {
   return { ids, seqs, ts, width, values, schema, recvAt }
 }
 
+/** A copy of `a` in a new, larger Float64Array of `size` (for growable columns). */
+export const growFloat64 = (a: Float64Array, size: number): Float64Array => {
+  const b = new Float64Array(size)
+  b.set(a)
+  return b
+}
+
 /**
  * Accumulates readings for one shard into growable columns; `take()` hands out a batch and
  * starts a new one. One builder per shard in the gateway; no per-reading allocation.
@@ -102,13 +109,8 @@ export class BatchBuilder {
 
   private grow(): void {
     this.capacity *= 2
-    const grow = (a: Float64Array, size: number) => {
-      const b = new Float64Array(size)
-      b.set(a)
-      return b
-    }
-    this.seqs = grow(this.seqs, this.capacity)
-    this.ts = grow(this.ts, this.capacity)
-    this.values = grow(this.values, this.capacity * this.width)
+    this.seqs = growFloat64(this.seqs, this.capacity)
+    this.ts = growFloat64(this.ts, this.capacity)
+    this.values = growFloat64(this.values, this.capacity * this.width)
   }
 }

@@ -1,4 +1,4 @@
-import type { ReadingBatch } from "../../../runtime/batch.ts"
+import { growFloat64, type ReadingBatch } from "../../../runtime/batch.ts"
 import { escapeTsv, TsvWriter } from "../tsv.ts"
 
 /** Event times a row may have, epoch ms: DateTime as 10-digit seconds (2001-09-09 … 2106-02-07). */
@@ -70,14 +70,9 @@ export class RowColumns {
 
   private grow(): void {
     this.capacity *= 2
-    const grow = (a: Float64Array, size: number) => {
-      const b = new Float64Array(size)
-      b.set(a)
-      return b
-    }
-    this.seqs = grow(this.seqs, this.capacity)
-    this.ts = grow(this.ts, this.capacity)
-    this.values = grow(this.values, this.capacity * this.width)
+    this.seqs = growFloat64(this.seqs, this.capacity)
+    this.ts = growFloat64(this.ts, this.capacity)
+    this.values = growFloat64(this.values, this.capacity * this.width)
   }
 }
 
