@@ -79,6 +79,7 @@ export class ShardHost {
   private outputs: Array<Promise<unknown>> = []
   private outputFailed: unknown
   private firstBatchLogged = false
+  private checkpointing: Promise<void> | undefined
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
   /** Counters shown by `ops cluster` and metrics. */
   readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, resets: 0, activations: 0, passivations: 0 }
@@ -142,8 +143,9 @@ export class ShardHost {
     await this.messages?.close().catch(() => {})
     await this.loop?.catch(() => {})
     this.rpc?.unsubscribe()
+    await this.checkpointing
     let clean = false
-    if (reason !== "fenced") {
+    if (reason !== "fenced" && this.stopping !== "fenced") {
       try {
         await this.checkpoint()
         clean = true
@@ -181,7 +183,16 @@ export class ShardHost {
           this.handle(m.data, m.seq)
           if (this.outputFailed) throw this.outputFailed
           if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()
-          if (this.d.clock.now() - this.lastCheckpointAt >= this.d.options.checkpointMs) await this.checkpoint()
+          if (this.d.clock.now() - this.lastCheckpointAt >= this.d.options.checkpointMs && !this.checkpointing) {
+            // Snapshot now, wait for durability and write in the background: intake does not pause.
+            this.checkpointing = this.checkpoint().catch((e) => {
+              if (e instanceof LeaseLost) {
+                this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
+                this.stopping = "fenced"
+                void this.messages?.close()
+              } else this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
+            }).finally(() => (this.checkpointing = undefined))
+          }
         }
       } catch (e) {
         if (this.stopping) return
@@ -313,6 +324,7 @@ export class ShardHost {
   }
 
   private async resetToCheckpoint(): Promise<void> {
+    await this.checkpointing
     this.metrics.resets++
     this.outputs = []
     this.outputFailed = undefined

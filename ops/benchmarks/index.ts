@@ -10,4 +10,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   sink: async () => (await import("./sink.ts")).default,
   ingest: async () => (await import("./ingest.ts")).default,
   rules: async () => (await import("./rules.ts")).default,
+  e2e: async () => (await import("./e2e.ts")).default,
 }

@@ -1,0 +1,116 @@
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream"
+import { join, resolve } from "node:path"
+import { writeFileSync } from "node:fs"
+import { makeClickHouseStore } from "../../actors/sink/index.ts"
+import { BatchBuilder, encodeBatch, telemetrySubject } from "../../runtime/index.ts"
+import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
+import type { Benchmark } from "./index.ts"
+
+const root = resolve(import.meta.dir, "..", "..")
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : Number.NaN
+}
+const r1 = (x: number) => Math.round(x * 10) / 10
+
+/**
+ * The whole pipeline on this machine: simulator → mTLS gateways → JetStream → device actors with
+ * the default rule pack → ClickHouse, 3 nodes. Phase 1 runs the reference load (2,000 readings/s)
+ * and measures reading-to-alert latency (gateway receive → alert stored in AKIS_ALERTS). Phase 2
+ * offers a high load and measures what is stored per second end to end. The raw JetStream publish
+ * rate of the same batches is measured in the same run as the ceiling.
+ */
+const benchmark: Benchmark = {
+  description: "end to end: readings/s sustained, reading-to-alert latency, lost, duplicates",
+  async run() {
+    const say = (m: string) => process.stderr.write(`[bench e2e] ${m}\n`)
+    const [ns, ch] = await Promise.all([startNats(), startClickHouse()])
+    const store = makeClickHouseStore({ url: ch.url, database: "default", user: "default", password: "", requestTimeoutMs: 60_000 })
+    const dir = tempDir("akis-bench-e2e-")
+    const devices = 200
+    const children: Child[] = []
+    try {
+      say("creating certificates")
+      const certs = spawnChild("certs", ["bun", join(root, "ops/cli.ts"), "certs", "init", "--dir", join(dir, "certs"), "--devices", String(devices)], { cwd: root })
+      await certs.exited
+      const env = {
+        AKIS_NATS__SERVERS: ns.url, AKIS_CLICKHOUSE__URL: ch.url, AKIS_GATEWAY__CERTDIR: join(dir, "certs"), AKIS_CLUSTER__PARTITIONS: "16",
+        AKIS_GATEWAY__MAXREADINGSPERSEC: "100000", AKIS_NODE__DATADIR: dir,
+      }
+      const ports = ["b1", "b2", "b3"].map((id) => {
+        const port = freePort()
+        children.push(spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(port) } }))
+        return port
+      })
+      await waitFor("gateways", () => children.every((c) => c.output().includes("gateway.listening")), { timeoutMs: 60_000 })
+      await Bun.sleep(3_000) // let the three nodes settle their shards
+
+      const fleet = async (rate: number, seconds: number, anomalies: string) => {
+        const scenario = join(dir, `s-${rate}.yaml`)
+        writeFileSync(scenario, `devices: ${devices}\nprefix: bus-\nrate: ${rate}\nduration: ${seconds}s\nformat: csv\nanomalies:\n${anomalies}`)
+        const c = spawnChild("loadgen", ["bun", join(root, "ops/cli.ts"), "loadgen", "--scenario", scenario, "--cert-dir", join(dir, "certs"),
+          "--gateways", ports.map((p) => `127.0.0.1:${p}`).join(","), "--json"], { cwd: root, env })
+        await c.exited
+        return JSON.parse(c.output().trim().split("\n").pop()!) as { sent: number; acked: number; readings_per_s: number }
+      }
+      const stored = async () => (await store.query<{ n: number; u: number }>("SELECT count() AS n, uniqExact(device_id, seq) AS u FROM telemetry FINAL"))[0]!
+
+      say("phase 1: reference load, 200 buses × 10 Hz = 2,000 readings/s for 30 s")
+      const ref = await fleet(10, 30, Array.from({ length: 20 }, (_, i) => `  - { device: bus-${String(i * 10 + 1).padStart(4, "0")}, at: ${2 + i}s, field: speed_kmh, ramp_to: 110, over: 1s, for: 5s }\n`).join(""))
+      // Reading-to-alert latency: alert stored in JetStream (server timestamp) − gateway receive time.
+      const js = jetstream(await ns.connect())
+      const cons = await js.consumers.get("AKIS_ALERTS", { deliver_policy: DeliverPolicy.All })
+      const latencies: number[] = []
+      if ((await cons.info()).num_pending > 0) {
+        for await (const m of await cons.consume()) {
+          const t = m.json<{ recvAt: number; kind: string; seq: number }>()
+          if (t.kind === "raised" && t.seq > 0) latencies.push(m.info.timestampNanos / 1e6 - t.recvAt)
+          if (m.info.pending === 0) break
+        }
+      }
+      say(`phase 1: ${ref.acked} acked, ${latencies.length} alerts raised by readings`)
+
+      const offered = Number(process.argv.find((a) => a.startsWith("--e2e-rate="))?.slice(11) ?? 100)
+      say(`phase 2: offered load 200 buses × ${offered} Hz for 20 s`)
+      const before = Number((await stored()).u)
+      const t0 = Date.now()
+      const peak = await fleet(offered, 20, "  []\n")
+      // Sustained = readings stored end to end per second until ClickHouse holds them all (or 180 s).
+      const caughtUp = await waitFor("phase 2 stored", async () => Number((await stored()).u) >= before + peak.acked, { timeoutMs: 180_000, intervalMs: 500 })
+        .then(() => true, () => false)
+      const storedPeak = Number((await stored()).u) - before
+      const sustained = storedPeak / ((Date.now() - t0) / 1000)
+      const s = await stored()
+      const acked = ref.acked + peak.acked
+
+      say("raw ceiling: JetStream publish of the same batches (100 readings × 48 fields)")
+      const b = new BatchBuilder(48, 1)
+      for (let i = 0; i < 100; i++) b.push(`bus-${i}`, i + 1, Date.now(), new Float64Array(48).fill(i))
+      const payload = encodeBatch(b.take(Date.now()))
+      const rawStart = performance.now()
+      const n = 2_000
+      for (let i = 0; i < n; i += 64) await Promise.all(Array.from({ length: Math.min(64, n - i) }, (_, k) => js.publish(telemetrySubject(900 + ((i + k) % 16)), payload)))
+      const raw = (n * 100) / ((performance.now() - rawStart) / 1000)
+
+      return {
+        readings_per_s: Math.round(sustained),
+        reference_readings_per_s: ref.readings_per_s,
+        p50_alert_ms: r1(pct(latencies, 50)),
+        p99_alert_ms: r1(pct(latencies, 99)),
+        alerts_measured: latencies.length,
+        caught_up: caughtUp,
+        lost: caughtUp ? Math.max(0, acked - Number(s.u)) : null,
+        duplicates: Number(s.n) - Number(s.u),
+        acked,
+        raw_jetstream_readings_per_s: Math.round(raw),
+        ratio: Math.round((sustained / raw) * 1000) / 1000,
+        targets: { readings_per_s: 100_000, p99_alert_ms: 50 },
+      }
+    } finally {
+      for (const c of children) await c.kill("SIGKILL")
+      await store.close().catch(() => {})
+      await Promise.all([ns.cleanup(), ch.cleanup()])
+    }
+  },
+}
+export default benchmark
