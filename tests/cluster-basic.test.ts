@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { askActor, ensureStreams } from "../runtime/index.ts"
+import { askActor } from "../runtime/index.ts"
 import { startNats, waitFor, type NatsServer } from "./harness/index.ts"
-import { events, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
-import { jetstreamManager } from "@nats-io/jetstream"
+import { createTestStreams, events, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
 import type { NatsConnection } from "@nats-io/transport-node"
 
 const P = 8
@@ -12,7 +11,7 @@ let nc: NatsConnection
 beforeAll(async () => {
   ns = await startNats()
   nc = await ns.connect()
-  await ensureStreams(await jetstreamManager(nc), { replicas: 1, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+  await createTestStreams(nc)
 })
 afterAll(async () => ns.cleanup())
 

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
-import { askActor, ensureStreams } from "../runtime/index.ts"
+import { askActor } from "../runtime/index.ts"
 import { startNats, waitFor, type Child, type NatsServer } from "./harness/index.ts"
-import { events, ownership, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
+import { createTestStreams, events, ownership, ReadingPublisher, spawnCountingNode, testNodeEnv, waitForCounts } from "./support/cluster.ts"
 
 const P = 16
 let ns: NatsServer
@@ -12,7 +11,7 @@ let nc: NatsConnection
 beforeAll(async () => {
   ns = await startNats()
   nc = await ns.connect()
-  await ensureStreams(await jetstreamManager(nc), { replicas: 1, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+  await createTestStreams(nc)
 })
 afterAll(async () => ns.cleanup())
 
@@ -87,13 +86,7 @@ describe("cluster under churn", () => {
 
     expect(killedAt.size).toBeGreaterThanOrEqual(5)
     // Every id's count equals what was sent: nothing lost, nothing counted twice.
-    await waitFor("all counts caught up", async () => {
-      for (const id of ids) {
-        const r = await askActor<{ count: number }>(nc, P, "counter", id, {}, { timeoutMs: 5_000 })
-        if (r.count !== pub.sent.get(id)) return false
-      }
-      return true
-    }, { timeoutMs: 30_000, intervalMs: 500 })
+    await waitForCounts(nc, P, ids, (id) => pub.sent.get(id)!, 30_000)
     for (const id of ids) {
       expect(await askActor(nc, P, "counter", id)).toEqual({ count: pub.sent.get(id)!, seqSum: (pub.sent.get(id)! * (pub.sent.get(id)! + 1)) / 2 })
     }

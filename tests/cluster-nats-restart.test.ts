@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { jetstreamManager } from "@nats-io/jetstream"
-import { askActor, ensureStreams } from "../runtime/index.ts"
 import { startNats, waitFor, type NatsServer } from "./harness/index.ts"
-import { events, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
+import { createTestStreams, events, ReadingPublisher, spawnCountingNode, testNodeEnv, waitForCounts } from "./support/cluster.ts"
 
 const P = 8
 let ns: NatsServer
@@ -10,7 +8,7 @@ let ns: NatsServer
 beforeAll(async () => {
   ns = await startNats()
   const nc = await ns.connect()
-  await ensureStreams(await jetstreamManager(nc), { replicas: 1, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+  await createTestStreams(nc)
 })
 afterAll(async () => ns.cleanup())
 
@@ -33,13 +31,7 @@ describe("nats-server restart", () => {
     const pub2 = new ReadingPublisher(nc, P)
     // a second publisher: the counts of both add up (the counter does not dedup by seq)
     for (let r = 0; r < 20; r++) await pub2.round(ids)
-    await waitFor("counts after restart", async () => {
-      for (const id of ids) {
-        const r = await askActor<{ count: number }>(nc, P, "counter", id, {}, { timeoutMs: 5_000 })
-        if (r.count !== sentBefore.get(id)! + pub2.sent.get(id)!) return false
-      }
-      return true
-    }, { timeoutMs: 40_000, intervalMs: 500 })
+    await waitForCounts(nc, P, ids, (id) => sentBefore.get(id)! + pub2.sent.get(id)!, 40_000)
     expect(nodes.every((n) => n.proc.exitCode === null)).toBe(true)
     if (process.env.TEST_DEBUG) for (const n of nodes) console.error(n.name, events(n).map((e) => `${e.event}:${e.shard ?? ""}:${e.reason ?? e.error ?? ""}`).join(" "))
     for (const n of nodes) await n.kill("SIGTERM")

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { jetstreamManager } from "@nats-io/jetstream"
-import { askActor, ensureStreams, names } from "../runtime/index.ts"
+import { names } from "../runtime/index.ts"
 import { startNatsCluster, waitFor, type NatsCluster } from "./harness/index.ts"
-import { ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
+import { createTestStreams, ReadingPublisher, spawnCountingNode, testNodeEnv, waitForCounts } from "./support/cluster.ts"
 
 const P = 8
 let cluster: NatsCluster
@@ -12,7 +12,7 @@ let nc: NatsConnection
 beforeAll(async () => {
   cluster = await startNatsCluster(3)
   nc = await connect({ servers: cluster.urls })
-  await ensureStreams(await jetstreamManager(nc), { replicas: 3, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+  await createTestStreams(nc, 3)
 }, 60_000)
 afterAll(async () => {
   await nc.close()
@@ -33,13 +33,7 @@ describe("on a 3-server NATS cluster", () => {
     for (let r = 0; r < 10; r++) await pub.round(ids)
     await cluster.servers[0]!.stop(true) // SIGKILL one NATS server; quorum (2 of 3) remains
     for (let r = 0; r < 10; r++) await pub.round(ids)
-    await waitFor("every count equals what was sent", async () => {
-      for (const id of ids) {
-        const r = await askActor<{ count: number }>(nc, P, "counter", id, {}, { timeoutMs: 5_000 })
-        if (r.count !== pub.sent.get(id)) return false
-      }
-      return true
-    }, { timeoutMs: 60_000, intervalMs: 500 })
+    await waitForCounts(nc, P, ids, (id) => pub.sent.get(id)!, 60_000)
     expect([...pub.sent.values()].every((n) => n === 20)).toBe(true)
     for (const n of nodes) await n.kill("SIGTERM")
   }, 150_000)

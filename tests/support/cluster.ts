@@ -1,8 +1,8 @@
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream"
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { join } from "node:path"
-import { BatchBuilder, encodeBatch, shardOf, telemetrySubject } from "../../runtime/index.ts"
-import { spawnChild, type Child } from "../harness/index.ts"
+import { askActor, BatchBuilder, encodeBatch, ensureStreams, shardOf, telemetrySubject } from "../../runtime/index.ts"
+import { spawnChild, waitFor, type Child } from "../harness/index.ts"
 
 const root = join(import.meta.dir, "..", "..")
 
@@ -98,3 +98,22 @@ export class ReadingPublisher {
     }))
   }
 }
+
+/** Creates akis's streams with short limits, as a node would (R`replicas`). */
+export const createTestStreams = async (nc: NatsConnection, replicas = 1): Promise<void> =>
+  ensureStreams(await jetstreamManager(nc), { replicas, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+
+/**
+ * Waits until every counting actor in `ids` has counted exactly `expected(id)` readings
+ * (nothing lost, nothing counted twice), asking each actor's current owner.
+ */
+export const waitForCounts = (
+  nc: NatsConnection, partitions: number, ids: ReadonlyArray<string>, expected: (id: string) => number, timeoutMs: number,
+) =>
+  waitFor("every count equals what was sent", async () => {
+    for (const id of ids) {
+      const r = await askActor<{ count: number }>(nc, partitions, "counter", id, {}, { timeoutMs: 5_000 })
+      if (r.count !== expected(id)) return false
+    }
+    return true
+  }, { timeoutMs, intervalMs: 500 })
