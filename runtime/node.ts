@@ -137,7 +137,10 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
       const state = states[s]!
       const held = hosts.get(s)
       if (held) {
-        if (state.value?.owner !== id || state.revision !== held.lease.revision) {
+        // A host that stopped by itself (unhealthy for a while, lease lost) is replaced: once the
+        // node is healthy again it takes the shard anew (new epoch) from the last checkpoint.
+        if (held.ended) work.push(stopHost(s, "fenced").then(() => void (again = true)))
+        else if (state.value?.owner !== id || state.revision !== held.lease.revision) {
           work.push(stopHost(s, "fenced"))
         } else if (!canWork || desired[s] !== id) {
           work.push(handOff(s))
@@ -163,6 +166,7 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
         shard: s, lease, owner: id, nats, checkpoints, kind: d.kind,
         sink: d.sinkFor ? d.sinkFor(s, fenceCheck(lease)) : noopSink(),
         clock: d.clock, log: d.log, healthy: () => membership.healthy(), options: hostOptions,
+        onEnded: () => void reconcile(),
       })
       hosts.set(s, host)
       try {

@@ -40,6 +40,12 @@ export interface ShardHostDeps {
   /** False when this node must stop processing at once (its heartbeats are failing). */
   readonly healthy: () => boolean
   readonly options: ShardHostOptions
+  /**
+   * Called once when the host stopped processing by itself (its node turned unhealthy, or its
+   * lease was lost), not through {@link ShardHost.stop}: the node must replace or drop it, or the
+   * shard would stay held by a host that reads nothing.
+   */
+  readonly onEnded?: ((host: ShardHost) => void) | undefined
 }
 
 interface Live {
@@ -80,6 +86,9 @@ export class ShardHost {
   private outputFailed: unknown
   private firstBatchLogged = false
   private checkpointing: Promise<void> | undefined
+  private stopCalled = false
+  /** True once the consume loop has ended (by {@link stop} or by itself). */
+  ended = false
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
   /** Counters shown by `ops cluster` and metrics. */
   readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, resets: 0, activations: 0, passivations: 0 }
@@ -129,7 +138,10 @@ export class ShardHost {
     this.rpc = this.d.nats.nc.subscribe(rpcSubject(this.d.shard), { callback: (_e, m) => this.answer(m) })
     this.ticker = setInterval(() => this.tick(), this.d.options.tickMs)
     this.d.log("shard.start", { shard: this.d.shard, epoch: this.d.lease.epoch, fromSeq: this.processedSeq + 1, actors: checkpoint.actors.length })
-    this.loop = this.run()
+    this.loop = this.run().finally(() => {
+      this.ended = true
+      if (!this.stopCalled) this.d.onEnded?.(this)
+    })
   }
 
   /**
@@ -137,6 +149,7 @@ export class ShardHost {
    * durable and return true; `fenced` drops everything at once (another node owns the shard).
    */
   async stop(reason: StopReason): Promise<boolean> {
+    this.stopCalled = true
     this.stopping ??= reason
     this.d.log("shard.stopping", { shard: this.d.shard, epoch: this.d.lease.epoch, reason })
     if (this.ticker) clearInterval(this.ticker)
