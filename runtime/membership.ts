@@ -46,6 +46,7 @@ export class Membership {
   private draining = false
   private timer: ReturnType<typeof setInterval> | undefined
   private polling = false
+  private watcher: { stop(): void } | undefined
   private listeners: Array<() => void> = []
   private signature = ""
 
@@ -58,11 +59,12 @@ export class Membership {
     this.lastOk = clock.now()
   }
 
-  /** Writes the first heartbeat and starts the heartbeat/observe loop. */
+  /** Writes the first heartbeat, reads the members and starts the heartbeat loop and the watch. */
   async start(): Promise<void> {
     await this.beat()
     await this.poll()
     this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.opts.heartbeatMs / 2)))
+    void this.watchLoop()
   }
 
   /** Called whenever the set of live workers (or a draining flag) changes. */
@@ -105,6 +107,7 @@ export class Membership {
   async stop(leave: boolean): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    this.watcher?.stop()
     if (leave) await this.kv.delete(this.self.id).catch(() => {})
   }
 
@@ -112,7 +115,47 @@ export class Membership {
 
   private async tick(): Promise<void> {
     if (this.clock.now() - this.lastBeat >= this.opts.heartbeatMs - 10) await this.beat()
-    await this.poll()
+    // Members age out by time alone: re-evaluate even when the watch brought nothing.
+    this.evaluate()
+  }
+
+  /**
+   * Follows `akis_members` with a KV watch (one ordered consumer) instead of listing keys on
+   * every tick (a new consumer each time, costly for nats-server under load). A watch that ends
+   * (connection trouble) is re-read with a poll and restarted.
+   */
+  private async watchLoop(): Promise<void> {
+    while (this.timer) {
+      try {
+        const w = await this.kv.watch()
+        this.watcher = w
+        for await (const e of w) {
+          if (e.operation === "PUT") this.observe(e.key, e.revision, e.value)
+          else this.seen.delete(e.key)
+          this.evaluate()
+        }
+      } catch {
+        // fall through: poll and watch again
+      }
+      if (!this.timer) return
+      await Bun.sleep(this.opts.heartbeatMs)
+      await this.poll()
+    }
+  }
+
+  private observe(key: string, revision: number, value: Uint8Array): void {
+    const prev = this.seen.get(key)
+    if (!prev || prev.revision !== revision) {
+      this.seen.set(key, { info: JSON.parse(decoder.decode(value)) as MemberInfo, revision, lastSeen: this.clock.now() })
+    }
+  }
+
+  private evaluate(): void {
+    const sig = this.workers().join(",")
+    if (sig !== this.signature) {
+      this.signature = sig
+      for (const l of this.listeners) l()
+    }
   }
 
   private async beat(): Promise<void> {
@@ -126,6 +169,7 @@ export class Membership {
     }
   }
 
+  /** Reads every member key once (at start, and after the watch failed). */
   private async poll(): Promise<void> {
     if (this.polling) return
     this.polling = true
@@ -133,15 +177,11 @@ export class Membership {
       const keys: string[] = []
       for await (const k of await this.kv.keys()) keys.push(k)
       const entries = await Promise.all(keys.map((k) => this.kv.get(k).catch(() => null)))
-      const now = this.clock.now()
       const present = new Set<string>()
       for (const e of entries) {
         if (!e || e.operation !== "PUT") continue
         present.add(e.key)
-        const prev = this.seen.get(e.key)
-        if (!prev || prev.revision !== e.revision) {
-          this.seen.set(e.key, { info: JSON.parse(decoder.decode(e.value)) as MemberInfo, revision: e.revision, lastSeen: now })
-        }
+        this.observe(e.key, e.revision, e.value)
       }
       for (const k of [...this.seen.keys()]) if (!present.has(k)) this.seen.delete(k)
     } catch {
@@ -149,10 +189,6 @@ export class Membership {
     } finally {
       this.polling = false
     }
-    const sig = this.workers().join(",")
-    if (sig !== this.signature) {
-      this.signature = sig
-      for (const l of this.listeners) l()
-    }
+    this.evaluate()
   }
 }

@@ -22,6 +22,7 @@ export const loadgen = Command.make(
     prefix: Flag.String("prefix").pipe(Flag.withDescription("device id prefix (default bus-)"), Flag.optional),
     gateways: Flag.String("gateways").pipe(Flag.withDescription("host:port[,host:port…] (default gateway.host:gateway.port)"), Flag.optional),
     certDir: Flag.String("cert-dir").pipe(Flag.withDescription("certificates from `ops certs` (default gateway.certDir)"), Flag.optional),
+    refresh: Flag.Int("refresh").pipe(Flag.withDescription("recompute signals every N readings per device, re-using the encoded values in between (load tests; CSV only; default 1)"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print the result as one JSON line"), Flag.withDefault(false)),
   },
   Effect.fn(function* (f) {
@@ -36,13 +37,19 @@ export const loadgen = Command.make(
       format: Option.getOrElse(f.format, () => base.format),
       prefix: Option.getOrElse(f.prefix, () => base.prefix),
     }
+    const refresh = Option.getOrElse(f.refresh, () => 1)
+    const bad = (refresh < 1 && `--refresh must be 1 or more (got ${refresh})`) || (refresh > 1 && scenario.format !== "csv" && `--refresh needs --format csv (got ${scenario.format})`)
+    if (bad) {
+      yield* Console.error(bad)
+      return yield* Effect.sync(() => process.exit(2))
+    }
     const addresses = Option.getOrElse(f.gateways, () => `${config.gateway.host}:${config.gateway.port}`).split(",").map((a) => {
       const i = a.lastIndexOf(":")
       return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }
     })
     yield* Console.error(`loadgen: ${scenario.devices} devices × ${scenario.rate}/s × ${schema.fields.length} fields (${scenario.format}) for ${scenario.duration}s → ${addresses.map((a) => `${a.host}:${a.port}`).join(", ")}; ${scenario.anomalies.length} anomalies`)
     const fleet = runFleet({
-      scenario, schema, addresses, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
+      scenario, schema, addresses, refresh, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
       progress: (l) => process.stderr.write(`loadgen: ${l}\n`),
     })
     process.once("SIGINT", () => fleet.stop())
