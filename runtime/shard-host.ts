@@ -54,6 +54,8 @@ interface Live {
 }
 
 const encoder = new TextEncoder()
+/** Longest stretch of batch handling before the consume loop yields to timers and I/O. */
+const yieldEveryMs = 10
 const decoder = new TextDecoder()
 
 /**
@@ -186,7 +188,15 @@ export class ShardHost {
         if (this.stopping) return
         this.messages = await consumer.consume({ max_messages: 256, expires: 2_000 })
         backoff = 100
+        let sliceStart = performance.now()
         for await (const m of this.messages) {
+          // Buffered messages resolve as microtasks, so without a yield a full pull buffer is
+          // handled in one go, starving timers and sockets: heartbeats then go out late and the
+          // node fences itself under load. Give the event loop a turn every few milliseconds.
+          if (performance.now() - sliceStart > yieldEveryMs) {
+            await new Promise((r) => setImmediate(r))
+            sliceStart = performance.now()
+          }
           if (this.stopping) break
           if (!this.d.healthy()) {
             this.d.log("shard.unhealthy", { shard: this.d.shard })
