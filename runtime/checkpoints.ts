@@ -15,7 +15,12 @@ export interface Checkpoint {
   readonly actors: ReadonlyArray<readonly [string, unknown]>
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: true })
+/**
+ * The checkpoint codec. `moreTypes` writes typed arrays as raw bytes (actor snapshots hold
+ * Float64Arrays); the default msgpackr options would not round-trip them.
+ */
+export const checkpointCodec = new Packr({ useRecords: false, moreTypes: true })
+const packr = checkpointCodec
 const key = (shard: number) => `shard.${shard}`
 /** nats-server's default max payload is 1 MiB; keep headroom for headers. */
 export const maxCheckpointBytes = 1_000_000
