@@ -284,12 +284,14 @@ export class WindowArena {
    * restored bit for bit where they were maintained, recomputed otherwise.
    */
   loadAll(snaps: ReadonlyArray<WindowSnapshot | undefined>): void {
+    const timelines = this.groups.map((grp) => grp.members.map((k) => snaps[k]).find((s) => s !== undefined)?.ts)
+    // one re-layout for all rings, while they are still empty
+    const caps = this.groups.map((g, i) => Math.max(this.A[g.gh + CAP]!, capFor((timelines[i]?.length ?? 0) + 1)))
+    if (caps.some((c, i) => c !== this.A[this.groups[i]!.gh + CAP])) this.relayout(caps)
     this.groups.forEach((grp, i) => {
-      const timeline = grp.members.map((k) => snaps[k]).find((s) => s !== undefined)?.ts
+      const timeline = timelines[i]
       if (!timeline || timeline.length === 0) return
       const len = timeline.length
-      const need = capFor(len + 1)
-      if (need > this.A[grp.gh + CAP]!) this.relayout(this.groups.map((g, j) => (j === i ? need : this.A[g.gh + CAP]!)))
       const A = this.A
       const g = grp.gh
       // START = 0 and cap > len: slot a is at ring + a * stride, no wrap
