@@ -36,7 +36,7 @@ export interface ActorKind<S> {
   onReading(state: S, batch: ReadingBatch, index: number, ctx: ActorContext): void
   /** Called for every active instance about once per tick interval (absence rules, timers). */
   onTick?(state: S, ctx: ActorContext): void
-  /** A serialisable copy of the state (msgpack-able); must not alias mutable state. */
+  /** A serialisable copy of the state (msgpack-able with the checkpoint codec: typed arrays allowed); must not alias mutable state. */
   snapshot(state: S): unknown
   /** Rebuilds an instance from {@link snapshot}'s output. */
   restore(id: string, snapshot: unknown, ctx: ActorContext): S

@@ -25,8 +25,19 @@ export class NatsUnavailable extends Data.TaggedError("NatsUnavailable")<{
 /** A compare-and-set on a lease or checkpoint failed: another node owns the shard now. */
 export class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly shard: number; readonly cause?: unknown }> {}
 
-/** A checkpoint is larger than a KV value may be. */
+/** A checkpoint is larger than a KV value may be, and no object store was given to spill it to. */
 export class CheckpointTooLarge extends Data.TaggedError("CheckpointTooLarge")<{ readonly shard: number; readonly bytes: number }> {}
+
+/** A checkpoint's body in the object store is missing, or its bytes do not match the digest its KV entry names. */
+export class CheckpointUnreadable extends Data.TaggedError("CheckpointUnreadable")<{
+  readonly shard: number
+  readonly object: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `checkpoint of shard ${this.shard} is unreadable: object ${this.object} ${this.reason}`
+  }
+}
 
 /** No owner answered for an actor before the deadline. */
 export class ActorUnavailable extends Data.TaggedError("ActorUnavailable")<{

@@ -35,6 +35,7 @@ describe("on a 3-server NATS cluster", () => {
     for (let r = 0; r < 10; r++) await pub.round(ids)
     await waitForCounts(nc, P, ids, (id) => pub.sent.get(id)!, 60_000)
     expect([...pub.sent.values()].every((n) => n === 20)).toBe(true)
+    expect((await jsm.streams.info(`OBJ_${names.snapshotObjects}`)).config.num_replicas).toBe(3) // checkpoint bodies
     for (const n of nodes) await n.kill("SIGTERM")
   }, 150_000)
 })

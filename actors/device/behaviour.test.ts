@@ -1,6 +1,17 @@
 import { describe, expect, test } from "bun:test"
-import { pack, unpack } from "msgpackr"
+import { checkpointCodec } from "../../runtime/checkpoints.ts"
+import type { DeviceSnapshot, DeviceSnapshotV1 } from "./state.ts"
 import { Device, compileOrFail } from "./testing.ts"
+
+// Snapshots travel in checkpoints, packed with the checkpoint codec (typed arrays as raw bytes).
+const pack = (x: unknown) => checkpointCodec.pack(x)
+const unpack = (b: Uint8Array) => checkpointCodec.unpack(b) as unknown
+
+/** The snapshot as version 1 wrote it before: number arrays, and each window with its own copy of its timeline. */
+const asVersion1 = (s: DeviceSnapshot): DeviceSnapshotV1 => ({
+  ...s, v: 1, latest: Array.from(s.latest),
+  windows: s.windows.map(({ timeline, xs, ...w }) => ({ ...w, ts: Array.from(s.timelines[timeline]!), xs: Array.from(xs) })),
+})
 
 const hot = `
 rules:
@@ -151,8 +162,8 @@ describe("device actor state", () => {
     expect(JSON.parse(JSON.stringify(q))).toEqual(q)
   })
 
-  test("snapshot → msgpack → restore continues exactly like the original", () => {
-    const pack20 = `
+  // Two windows of one duration (10 s) share a timeline; a version 1 snapshot has them twice.
+  const pack20 = `
 rules:
   hot:
     when: avg(coolant_temp_c, 10s) > 100 and stddev(coolant_temp_c, 20s) < 30
@@ -164,10 +175,17 @@ rules:
     when: abs(ewma_z(coolant_temp_c, 5s)) > 3
   stuck:
     when: unchanged(engine_rpm, 20s)
+  revving:
+    when: avg(engine_rpm, 10s) > 2000
 `
-    const values = (at: number) => ({ ...coolant(at), accel_x_ms2: at % 17 === 0 ? -5 : 0, door_front_open: at % 17 === 3 ? 1 : 0, engine_rpm: at < 70 ? 800 : 800 + at })
+  const values = (at: number) => ({ ...coolant(at), accel_x_ms2: at % 17 === 0 ? -5 : 0, door_front_open: at % 17 === 3 ? 1 : 0, engine_rpm: at < 70 ? 800 : 800 + at })
+
+  test.each([
+    ["a snapshot", (s: DeviceSnapshot): unknown => s],
+    ["a version 1 snapshot (number arrays) from an older checkpoint", asVersion1],
+  ])("%s → msgpack → restore continues exactly like the original", (_, form) => {
     const a = new Device(pack20).series(0, 50, 0.5, values)
-    const snap = unpack(pack(a.kind.snapshot(a.state)))
+    const snap = unpack(pack(form(a.kind.snapshot(a.state) as DeviceSnapshot)))
     const b = new Device(pack20)
     b.state = b.kind.restore("bus-1", snap, b.ctx)
     b.ctx.now = a.ctx.now
@@ -177,6 +195,18 @@ rules:
     expect(b.lines()).toEqual(a.lines().slice(before))
     expect(b.lines().length).toBeGreaterThan(0)
     expect(b.kind.query(b.state, {})).toEqual(a.kind.query(a.state, {}))
+  })
+
+  test("a snapshot holds window data as Float64Arrays, each duration's timeline once, and survives the checkpoint codec", () => {
+    const a = new Device(pack20).series(0, 50, 0.5, values)
+    const s = a.kind.snapshot(a.state) as DeviceSnapshot
+    expect(s.windows.map((w) => w.key).sort()).toEqual(["coolant_temp_c:10000", "coolant_temp_c:20000", "engine_rpm:10000"])
+    expect(s.timelines.map((t) => t.length).sort((x, y) => x - y)).toEqual([20, 40]) // 10 s and 20 s at 2 Hz
+    expect(new Set(s.windows.filter((w) => w.key.endsWith(":10000")).map((w) => w.timeline)).size).toBe(1)
+    const back = unpack(pack(s)) as DeviceSnapshot
+    expect(back.timelines[0]).toBeInstanceOf(Float64Array)
+    expect(back.windows[0]!.xs).toBeInstanceOf(Float64Array)
+    expect(pack(back)).toEqual(pack(s)) // bit for bit (toEqual on typed arrays holding NaN is not)
   })
 
   test("a hot swap keeps windows and open alerts of unchanged rules, and closes alerts of changed ones", () => {

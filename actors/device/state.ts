@@ -1,4 +1,4 @@
-import { WindowArena, type CompiledRuleSet, type DeviceBinding, type TrackerSpec, type WindowSnapshot } from "../../config/rules/index.ts"
+import { WindowArena, windowOf, type CompiledRuleSet, type DeviceBinding, type TrackerSpec, type WindowColumn, type WindowSnapshot } from "../../config/rules/index.ts"
 import { severities, type Severity } from "../../runtime/alert.ts"
 import { DeviceSnapshotInvalid } from "./errors.ts"
 
@@ -86,7 +86,8 @@ const isOpen = (phase: number) => phase === Phase.open || phase === Phase.cleari
  * no-longer-applicable rules become orphans, cleared by the caller.
  */
 export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number): void => {
-  st.windows = carryWindows(st.set.windows.map((w, k) => [w.key, st.windows.snapshot(k)] as const), set)
+  const snap = st.windows.snapshotAll()
+  st.windows = carryWindows(st.set.windows.map((w, k) => [w.key, windowOf(snap, k)] as const), set)
   const T = new Float64Array(set.trackerSlots).fill(NaN)
   T[0] = st.T[0]!
   T[1] = st.T[1]!
@@ -134,8 +135,27 @@ const carryWindows = (old: ReadonlyArray<readonly [string, WindowSnapshot]>, set
   return arena
 }
 
-/** Plain-data form of a device state (msgpack-able); what checkpoints hold. */
+/**
+ * Plain-data form of a device state (msgpack-able); what checkpoints hold. Window data are
+ * Float64Arrays (msgpackr `moreTypes` writes them as raw bytes), and each window duration's
+ * timeline is stored once in `timelines`, not once per window.
+ */
 export interface DeviceSnapshot {
+  readonly v: 2
+  readonly lastSeq: number
+  readonly maxTs: number
+  readonly lastArrival: number
+  readonly latest: Float64Array
+  readonly time: [number, number]
+  readonly trackers: Record<string, number[]>
+  readonly timelines: ReadonlyArray<Float64Array>
+  readonly windows: ReadonlyArray<WindowColumn & { readonly key: string }>
+  readonly rules: RuleState[]
+  readonly orphans: OrphanAlert[]
+}
+
+/** The version 1 form (number arrays, a timeline per window), still read from older checkpoints. */
+export interface DeviceSnapshotV1 {
   readonly v: 1
   readonly lastSeq: number
   readonly maxTs: number
@@ -149,16 +169,32 @@ export interface DeviceSnapshot {
 }
 
 /** Copies a state to plain data (no aliasing of the live arrays). */
-export const snapshotState = (st: DeviceState): DeviceSnapshot => ({
-  v: 1, lastSeq: st.lastSeq, maxTs: st.maxTs, lastArrival: st.lastArrival, latest: Array.from(st.latest),
-  time: [st.T[0]!, st.T[1]!],
-  trackers: Object.fromEntries(st.set.trackers.map((t) => [t.key, Array.from(st.T.subarray(t.offset, t.offset + t.size))])),
-  windows: st.set.windows.map((w, k) => ({ key: w.key, ...st.windows.snapshot(k) })),
-  rules: st.set.rules.map((r, i) => ({
-    identity: r.identity, nums: Array.from(st.R.subarray(r.base, r.base + r.size)), alertId: st.alertIds[i]!, severity: st.severity[i]!,
-  })),
-  orphans: st.orphans.map((o) => ({ ...o })),
-})
+export const snapshotState = (st: DeviceState): DeviceSnapshot => {
+  const arena = st.windows.snapshotAll()
+  return {
+    v: 2, lastSeq: st.lastSeq, maxTs: st.maxTs, lastArrival: st.lastArrival, latest: st.latest.slice(),
+    time: [st.T[0]!, st.T[1]!],
+    trackers: Object.fromEntries(st.set.trackers.map((t) => [t.key, Array.from(st.T.subarray(t.offset, t.offset + t.size))])),
+    timelines: arena.timelines,
+    windows: st.set.windows.map((w, k) => ({ key: w.key, ...arena.windows[k]! })),
+    rules: st.set.rules.map((r, i) => ({
+      identity: r.identity, nums: Array.from(st.R.subarray(r.base, r.base + r.size)), alertId: st.alertIds[i]!, severity: st.severity[i]!,
+    })),
+    orphans: st.orphans.map((o) => ({ ...o })),
+  }
+}
+
+/** The windows of a version 1 or 2 snapshot by key; undefined when their shape is wrong. */
+const snapshotWindows = (s: DeviceSnapshot | DeviceSnapshotV1): Array<readonly [string, WindowSnapshot]> | undefined => {
+  if (!Array.isArray(s.windows)) return undefined
+  if (s.v === 1) return s.windows.map((w) => [w.key, w] as const)
+  const timelines = s.timelines
+  if (!Array.isArray(timelines)) return undefined
+  return s.windows.flatMap((w) => {
+    const ts = timelines[w.timeline]
+    return ts ? [[w.key, { ts, xs: w.xs, mean: w.mean, m2: w.m2, updates: w.updates, moments: w.moments }] as const] : []
+  })
+}
 
 /**
  * Rebuilds a state from a snapshot against the current rule set: windows, trackers and rule
@@ -166,16 +202,15 @@ export const snapshotState = (st: DeviceState): DeviceSnapshot => ({
  * gone become orphans.
  */
 export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, version: number): DeviceState => {
-  const s = raw as DeviceSnapshot
-  if (!s || typeof s !== "object" || s.v !== 1 || !Array.isArray(s.windows) || !Array.isArray(s.rules)) {
-    throw new DeviceSnapshotInvalid({ id, reason: "not a version 1 device snapshot" })
-  }
+  const s = raw as DeviceSnapshot | DeviceSnapshotV1
+  const windows = s && typeof s === "object" && (s.v === 1 || s.v === 2) && Array.isArray(s.rules) ? snapshotWindows(s) : undefined
+  if (!windows) throw new DeviceSnapshotInvalid({ id, reason: "not a version 1 or 2 device snapshot" })
   const st = newDeviceState(id, set, version)
   st.lastSeq = s.lastSeq
   st.maxTs = s.maxTs
   st.lastArrival = s.lastArrival
   st.latest = Float64Array.from(s.latest)
-  st.windows = carryWindows(s.windows.map((w) => [w.key, w] as const), set)
+  st.windows = carryWindows(windows, set)
   st.T[0] = s.time[0]
   st.T[1] = s.time[1]
   for (const t of set.trackers) {

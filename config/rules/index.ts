@@ -14,4 +14,5 @@ export { defaultRulesPath } from "./paths.ts"
 export { RulesRejected, RulesStoreError } from "./errors.ts"
 // The KV adapter (`akis_rules`: applyRules, rulesHistory, rollbackRules, watchRules) is
 // config/rules/store.ts, imported directly by the IO shell so the pure core never loads NATS.
-export { H as windowHeaderSize, WindowArena, windowReaders, type WindowNeeds, type WindowSnapshot } from "./windows.ts"
+export { H as windowHeaderSize, WindowArena, windowReaders, type WindowNeeds } from "./windows.ts"
+export { windowOf, type ArenaSnapshot, type WindowColumn, type WindowSnapshot } from "./window-snapshot.ts"

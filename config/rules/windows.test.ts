@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import fc from "fast-check"
+import { windowOf, type WindowSnapshot } from "./window-snapshot.ts"
 import { H, WindowArena, windowReaders as r } from "./windows.ts"
 
 /** One window of an arena (plus a second, longer one sharing it, so offsets and growth interact). */
@@ -128,6 +129,39 @@ describe("WindowArena", () => {
           w.push(t, x)
           r.push(t, x)
           for (const k of ["count", "avg", "sum", "stddev", "min", "max", "first", "last", "rate"] as const) expect(r[k]()).toBe(w[k]())
+        }
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  test("snapshotAll copies each duration's timeline once, and it, per-window snapshots and plain number arrays all restore alike", () => {
+    fc.assert(
+      fc.property(sequences, sequences, (before, after) => {
+        const w = new SlidingWindow("x", 3000, true, true)
+        let t = 0
+        for (const [dt, x] of before) w.push((t += Math.abs(dt)), x)
+        const all = w.arena.snapshotAll()
+        expect(all.timelines.length).toBe(2) // windows 0 and 2 share 3 s; window 1 has 9 s
+        expect(all.windows[0]!.timeline).toBe(all.windows[2]!.timeline)
+        const plain = (s: WindowSnapshot): WindowSnapshot => ({ ...s, ts: Array.from(s.ts), xs: Array.from(s.xs) })
+        const forms = [
+          [0, 1, 2].map((k) => windowOf(all, k)),
+          [0, 1, 2].map((k) => w.arena.snapshot(k)),
+          [0, 1, 2].map((k) => plain(w.arena.snapshot(k))),
+        ]
+        const copies = forms.map((snaps) => {
+          const c = new SlidingWindow("x", 3000, true, true)
+          c.arena.loadAll(snaps)
+          return c
+        })
+        for (const [dt, x] of after) {
+          t += Math.abs(dt)
+          for (const c of [w, ...copies]) c.push(t, x)
+          for (const c of copies) {
+            for (const k of ["count", "avg", "sum", "stddev", "min", "max", "first", "last", "rate"] as const) expect(c[k]()).toBe(w[k]())
+            expect(c.second()).toEqual(w.second())
+          }
         }
       }),
       { numRuns: 100 },

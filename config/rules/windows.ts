@@ -1,3 +1,5 @@
+import type { ArenaSnapshot, WindowColumn, WindowSnapshot } from "./window-snapshot.ts"
+
 /**
  * Event-time sliding windows of one device, all in one Float64Array (the arena). Windows of the
  * same duration share one ring of slots `[time, value of each member field]`, so a reading writes
@@ -25,19 +27,6 @@ export interface WindowNeeds {
   readonly ms: number
   readonly moments: boolean
   readonly extremes: boolean
-}
-
-/**
- * Plain-data form of one window (msgpack-able). `ts` is the timeline of its duration group (every
- * reading in the window), `xs` the field's values on it (NaN where a reading lacked the field).
- */
-export interface WindowSnapshot {
-  readonly ts: number[]
-  readonly xs: number[]
-  readonly mean: number
-  readonly m2: number
-  readonly updates: number
-  readonly moments: boolean
 }
 
 const slot = (A: Float64Array, g: number, abs: number) => A[g + OFF]! + (abs & (A[g + CAP]! - 1)) * A[g + STRIDE]!
@@ -251,13 +240,42 @@ export class WindowArena {
 
   /** Plain-data copy of window k: its group's timeline and its values on it. */
   snapshot(k: number): WindowSnapshot {
-    const A = this.A
     const h = k * H
-    const g = A[h + G]!
-    const ts: number[] = []
-    const xs: number[] = []
-    for (let a = A[g + START]!; a < A[g + END]!; a++) { ts.push(A[slot(A, g, a)]!); xs.push(A[slot(A, g, a) + A[h + COL]!]!) }
-    return { ts, xs, mean: A[h + MEAN]!, m2: A[h + M2]!, updates: A[h + UPD]!, moments: A[h + MOM] === 1 }
+    const g = this.A[h + G]!
+    return { ts: this.column(g, 0), ...this.windowColumn(h, -1) }
+  }
+
+  /** Copies every window; each duration's timeline is copied once (see {@link ArenaSnapshot}). */
+  snapshotAll(): ArenaSnapshot {
+    const timelines: Float64Array[] = []
+    const windows = new Array<WindowColumn>(this.n)
+    for (const grp of this.groups) {
+      const i = timelines.push(this.column(grp.gh, 0)) - 1
+      for (const k of grp.members) windows[k] = this.windowColumn(k * H, i)
+    }
+    return { timelines, windows }
+  }
+
+  private windowColumn(h: number, timeline: number): WindowColumn {
+    const A = this.A
+    return { timeline, xs: this.column(A[h + G]!, A[h + COL]!), mean: A[h + MEAN]!, m2: A[h + M2]!, updates: A[h + UPD]!, moments: A[h + MOM] === 1 }
+  }
+
+  /** Column `col` (0 = time) of group g's ring, oldest first, as a new array: a strided walk, no per-element allocation. */
+  private column(g: number, col: number): Float64Array {
+    const A = this.A
+    const start = A[g + START]!
+    const out = new Float64Array(A[g + END]! - start)
+    const stride = A[g + STRIDE]!
+    const ring = A[g + OFF]!
+    const end = ring + A[g + CAP]! * stride
+    let p = slot(A, g, start) + col
+    for (let i = 0; i < out.length; i++) {
+      out[i] = A[p]!
+      p += stride
+      if (p >= end) p -= end - ring
+    }
+    return out
   }
 
   /**
@@ -266,28 +284,32 @@ export class WindowArena {
    * restored bit for bit where they were maintained, recomputed otherwise.
    */
   loadAll(snaps: ReadonlyArray<WindowSnapshot | undefined>): void {
+    const timelines = this.groups.map((grp) => grp.members.map((k) => snaps[k]).find((s) => s !== undefined)?.ts)
+    // one re-layout for all rings, while they are still empty
+    const caps = this.groups.map((g, i) => Math.max(this.A[g.gh + CAP]!, capFor((timelines[i]?.length ?? 0) + 1)))
+    if (caps.some((c, i) => c !== this.A[this.groups[i]!.gh + CAP])) this.relayout(caps)
     this.groups.forEach((grp, i) => {
-      const timeline = grp.members.map((k) => snaps[k]).find((s) => s !== undefined)?.ts
+      const timeline = timelines[i]
       if (!timeline || timeline.length === 0) return
-      const need = capFor(timeline.length + 1)
-      if (need > this.A[grp.gh + CAP]!) this.relayout(this.groups.map((g, j) => (j === i ? need : this.A[g.gh + CAP]!)))
+      const len = timeline.length
       const A = this.A
       const g = grp.gh
-      timeline.forEach((t, a) => {
-        const s = slot(A, g, a)
-        A[s] = t
-        grp.members.forEach((k, j) => {
-          const snap = snaps[k]
-          A[s + j + 1] = snap && snap.ts.length === timeline.length ? snap.xs[a]! : NaN
-        })
+      // START = 0 and cap > len: slot a is at ring + a * stride, no wrap
+      const ring = A[g + OFF]!
+      const stride = A[g + STRIDE]!
+      for (let a = 0; a < len; a++) A[ring + a * stride] = timeline[a]!
+      grp.members.forEach((k, j) => {
+        const snap = snaps[k]
+        const xs = snap && snap.ts.length === len && snap.xs.length === len ? snap.xs : undefined
+        for (let a = 0, p = ring + j + 1; a < len; a++, p += stride) A[p] = xs ? xs[a]! : NaN
       })
       A[g + START] = 0
-      A[g + END] = timeline.length
+      A[g + END] = len
       for (const k of grp.members) {
         const h = k * H
         this.rebuildMember(h)
         const snap = snaps[k]
-        if (A[h + MOM] === 1 && snap?.moments && snap.ts.length === timeline.length) {
+        if (A[h + MOM] === 1 && snap?.moments && snap.ts.length === len) {
           A[h + MEAN] = snap.mean
           A[h + M2] = snap.m2
           A[h + UPD] = snap.updates

@@ -11,4 +11,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   ingest: async () => (await import("./ingest.ts")).default,
   rules: async () => (await import("./rules.ts")).default,
   e2e: async () => (await import("./e2e.ts")).default,
+  checkpoint: async () => (await import("./checkpoint.ts")).default,
 }

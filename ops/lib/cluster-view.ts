@@ -46,11 +46,11 @@ export const clusterView = async (ctx: OpsContext) => {
   const shards: ShardRow[] = await Promise.all(Array.from({ length: clusterP }, async (_, s) => {
     const lease = await shardsKv.get(`shard.${s}`)
     const l = lease?.operation === "PUT" ? (JSON.parse(dec.decode(lease.value)) as { owner: string; epoch: number }) : undefined
-    const cp = await snaps.read(s).catch(() => ({ checkpoint: undefined }))
+    const cp = await snaps.head(s).catch(() => ({ head: undefined })) // position only: the body may be megabytes in the object store
     const st = stats.get(s)
     return {
       shard: s, owner: l?.owner ?? null, epoch: l?.epoch ?? null, leaseRevision: lease?.operation === "PUT" ? lease.revision : null,
-      checkpointSeq: cp.checkpoint?.streamSeq ?? null, processedSeq: st?.processedSeq ?? null,
+      checkpointSeq: cp.head?.streamSeq ?? null, processedSeq: st?.processedSeq ?? null,
       pendingBatches: st?.pendingBatches ?? null, lastBatchAgeMs: st?.lastBatchAgeMs ?? null, actors: st ? (st.actors ?? 0) + (st.passivated ?? 0) : null,
     }
   }))

@@ -1,6 +1,8 @@
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream"
 import type { KV, Kvm } from "@nats-io/kv"
+import { Objm } from "@nats-io/obj"
 import { PartitionMismatch } from "../errors.ts"
+import { openBlobStore, type BlobStore } from "./blob-store.ts"
 
 /** Names of akis's streams and buckets: plain JetStream/KV names, so the `nats` CLI shows them. */
 export const names = {
@@ -11,6 +13,8 @@ export const names = {
   config: "akis_config",
   rules: "akis_rules",
   snapshots: "akis_snapshots",
+  /** Object store (stream OBJ_akis_snapshots) for checkpoint bodies too large for a KV value. */
+  snapshotObjects: "akis_snapshots",
 } as const
 
 /** Stream limits from config. */
@@ -55,29 +59,31 @@ export const ensureStreams = async (jsm: JetStreamManager, o: TopologyOptions): 
   })
 }
 
-/** The KV buckets of the coordination plane. */
+/** The KV buckets of the coordination plane, and the object store that checkpoint bodies spill to. */
 export interface Buckets {
   readonly members: KV
   readonly shards: KV
   readonly config: KV
   readonly rules: KV
   readonly snapshots: KV
+  readonly snapshotObjects: BlobStore
 }
 
-/** Opens (creating if absent) every bucket. */
+/** Opens (creating if absent) every bucket and the snapshot object store, all with `o.replicas`. */
 export const ensureBuckets = async (kvm: Kvm, o: TopologyOptions): Promise<Buckets> => {
   // Kvm.create opens an existing bucket; on "different configuration" (other replicas) open it as it is.
   const open = (name: string, history = 1) =>
     kvm.create(name, { history, replicas: o.replicas, storage: StorageType.File }).catch((e) =>
       e instanceof JetStreamApiError && e.code === streamNameInUse ? kvm.open(name) : Promise.reject(e))
-  const [members, shards, config, rules, snapshots] = await Promise.all([
+  const [members, shards, config, rules, snapshots, snapshotObjects] = await Promise.all([
     open(names.members),
     open(names.shards),
     open(names.config),
     open(names.rules, 64),
     open(names.snapshots),
+    kvm.js.jetstreamManager().then((jsm) => openBlobStore(new Objm(kvm.js), jsm, names.snapshotObjects, { replicas: o.replicas })),
   ])
-  return { members: members!, shards: shards!, config: config!, rules: rules!, snapshots: snapshots! }
+  return { members: members!, shards: shards!, config: config!, rules: rules!, snapshots: snapshots!, snapshotObjects }
 }
 
 /**
