@@ -99,7 +99,7 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     d.clock,
   )
   const leases = new Leases(shardsKv, id, d.clock)
-  const checkpoints = new Checkpoints(buckets.snapshots)
+  const checkpoints = new Checkpoints(buckets.snapshots, { objects: buckets.snapshotObjects })
   const hosts = new Map<number, ShardHost>()
   const busy = new Set<number>() // shards with an acquire or a handoff under way
   let draining = false
