@@ -21,6 +21,8 @@ export const makeChdbStore = (path?: string): Store => {
   const ready = run("settings", `SET ${settingsClause}`)
   return {
     kind: "chdb",
+    // session.insert whitelists text formats ("Unsupported raw insert format \"RowBinary\"", chdb 26.x npm).
+    binaryInsert: false,
     async exec(sql) {
       await ready
       await run("exec", sql)
@@ -33,6 +35,7 @@ export const makeChdbStore = (path?: string): Store => {
       return rows
     },
     async insert(table: string, columns: ReadonlyArray<string>, format: InsertFormat, body: Uint8Array | string) {
+      if (format === "RowBinary") throw new StoreError({ op: "insert", message: "chdb takes text insert formats only (binaryInsert is false)", retryable: false })
       await ready
       try {
         await session.insert({ table, columns, format, values: body })

@@ -46,6 +46,7 @@ export const makeClickHouseStore = (cfg: ClickHouseStoreConfig): Store => {
   })
   return {
     kind: "clickhouse",
+    binaryInsert: true,
     async exec(sql) {
       try {
         await client.command({ query: sql })

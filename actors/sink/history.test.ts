@@ -12,6 +12,7 @@ const scripted = (...answers: Array<Array<Record<string, unknown>>>) => {
   const sql: string[] = []
   const store: Store = {
     kind: "chdb",
+    binaryInsert: false,
     exec: async () => {},
     query: async <T>(q: string) => {
       sql.push(q)

@@ -4,26 +4,31 @@ import { FencedOut, StoreError } from "./errors.ts"
 import type { Timers } from "./internal/system-timers.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
-import type { Store } from "./store.ts"
+import type { InsertFormat, Store } from "./store.ts"
+import { readRowBinary, readTsv } from "../../tests/support/telemetry-bodies.ts"
 
 const schema = loadDeviceSchema()
 
-/** A store that records insert bodies and fails while `down` is set. */
-const memoryStore = () => {
+/** A store that records insert bodies and fails while `down` is set; binary ones only when `binaryInsert`. */
+const memoryStore = (binaryInsert = false) => {
   const bodies: string[] = []
+  const raw: Array<{ format: InsertFormat; body: Uint8Array }> = []
   const state = { down: false, calls: 0 }
   const store: Store = {
     kind: "chdb",
+    binaryInsert,
     exec: async () => {},
     query: async () => [],
-    async insert(_t, _c, _f, body) {
+    async insert(_t, _c, format, body) {
       state.calls++
       if (state.down) throw new StoreError({ op: "insert", message: "down", retryable: true })
-      bodies.push(typeof body === "string" ? body : new TextDecoder().decode(body))
+      const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body
+      raw.push({ format, body: bytes })
+      bodies.push(new TextDecoder().decode(bytes))
     },
     close: async () => {},
   }
-  return { store, bodies, state, rows: () => bodies.join("").split("\n").filter((l) => l.length > 0) }
+  return { store, bodies, raw, state, rows: () => bodies.join("").split("\n").filter((l) => l.length > 0) }
 }
 
 /** Manual timers: nothing fires until `advance`. */
@@ -234,5 +239,32 @@ describe("sink", () => {
     expect(b.metrics.rowsFenced).toBe(50)
     expect(group.metrics.inserts).toBe(2)
     await group.close()
+  })
+
+  test("a store taking binary bodies gets RowBinary with the same rows, refusals and NaN padding as TSV", async () => {
+    const { timers } = manualTimers()
+    const b = batches[0]!
+    const ts = b.ts.slice()
+    ts[3] = 5_000 // refused: 1970
+    const narrow = { ...b, ts, width: 2, values: new Float64Array(b.ids.length * 2).fill(-0) }
+    const wide = { ...b, width: schema.fields.length + 3, values: new Float64Array(b.ids.length * (schema.fields.length + 3)).fill(2.5) }
+    const run = async (binary: boolean) => {
+      const m = memoryStore(binary)
+      const sink = makeSink(m.store, schema, options(timers))
+      for (const x of [b, narrow, wide]) for (let i = 0; i < 10; i++) sink.add(x, i, 1)
+      await sink.flush()
+      return { m, metrics: { ...sink.metrics } }
+    }
+    const [tsv, bin] = [await run(false), await run(true)]
+    expect(tsv.m.raw.map((r) => r.format)).toEqual(["TabSeparated"])
+    expect(bin.m.raw.map((r) => r.format)).toEqual(["RowBinary"])
+    const rows = readRowBinary(bin.m.raw[0]!.body, schema.fields.length)
+    expect(rows.length).toBe(29)
+    expect(rows).toEqual(readTsv(tsv.m.raw[0]!.body))
+    expect(rows[10]!.slice(5, 8)).toEqual([-0, -0, NaN])
+    expect(Object.is(rows[10]![5], -0)).toBe(true)
+    expect(rows[20]!.slice(5).every((x) => x === 2.5)).toBe(true)
+    expect({ ...bin.metrics, bytesInserted: 0 }).toEqual({ ...tsv.metrics, bytesInserted: 0 })
+    expect([bin.metrics.rowsBadTime, bin.metrics.widthMismatch]).toEqual([1, 19])
   })
 })

@@ -2,11 +2,11 @@ import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { ReadingBatch } from "../../runtime/batch.ts"
 import type { SinkPort } from "../../runtime/sink-port.ts"
 import { FencedOut, SinkClosed } from "./errors.ts"
-import { idByteCache, maxTs, minTs, RowColumns } from "./internal/columns.ts"
+import { RowColumns, storable } from "./internal/columns.ts"
+import { rowBinaryEncoder, tsvEncoder } from "./internal/row-encoders.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 import { tables, telemetryColumns } from "./tables.ts"
-import { TsvWriter } from "./tsv.ts"
 
 export { maxTs, minTs } from "./internal/columns.ts"
 
@@ -111,7 +111,8 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
 /**
  * Makes the sink group of a node. Each shard's rows are copied into growable columns (no per-row
  * objects); when `batchRows` rows are queued across shards or `flushMs` passed, every shard's
- * buffer is cut into a TabSeparated segment and segments are inserted together, at most
+ * buffer is cut into a segment (RowBinary when the store takes binary bodies, else TabSeparated)
+ * and segments are inserted together, at most
  * `maxInflight` inserts at once, retried with backoff until stored (the table is idempotent, so a
  * retry or replay never shows twice). Before every attempt each shard in the insert is fenced;
  * a shard whose lease moved has its segments removed and refused. A shard's `durableSeq` only
@@ -121,8 +122,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
   const timers = opts.timers ?? systemTimers
   const width = schema.fields.length
   const columns = telemetryColumns(schema)
-  const idBytes = idByteCache()
-  const writer = new TsvWriter(1 << 20)
+  const encoder = store.binaryInsert ? rowBinaryEncoder() : tsvEncoder()
   const metrics = { inserts: 0, insertErrors: 0, rowsInserted: 0, bytesInserted: 0 }
   const shards = new Map<number, ShardState>()
   const queue: Segment[] = []
@@ -137,7 +137,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     if (s.buf.n === 0 || s.closed || s.fenced) return
     const rows = s.buf.n
     buffered -= rows
-    const seg: Segment = { owner: s, body: s.buf.format(writer, Math.floor(timers.now() / 1000), idBytes), rows, cover: s.handed, done: false }
+    const seg: Segment = { owner: s, body: encoder.encode(s.buf, Math.floor(timers.now() / 1000)), rows, cover: s.handed, done: false }
     s.segments.push(seg)
     queue.push(seg)
   }
@@ -171,7 +171,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     for (const seg of s.segments) if (!seg.done) s.metrics.rowsFenced += seg.rows
     s.metrics.rowsFenced += s.buf.n
     buffered -= s.buf.n
-    s.buf.n = 0
+    s.buf.clear()
     s.pending = 0
     const err = new FencedOut({ message: "the shard's lease moved to another owner; batch refused", rows: s.metrics.rowsFenced })
     for (const w of s.waiters.splice(0)) w.reject(err)
@@ -199,7 +199,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
         segs = segs.filter((g) => !g.owner.fenced && !g.owner.closed)
         if (segs.length === 0 || closed) return
         const body = concat(segs.map((g) => g.body))
-        await store.insert(tables.telemetry, columns, "TabSeparated", body)
+        await store.insert(tables.telemetry, columns, encoder.format, body)
         metrics.inserts++
         metrics.bytesInserted += body.byteLength
         for (const g of segs) {
@@ -250,7 +250,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
       if (old) {
         old.closed = true
         buffered -= old.buf.n
-        old.buf.n = 0
+        old.buf.clear()
       }
       const s: ShardState = {
         buf: new RowColumns(width), segments: [], fence, waiters: [], handed: 0, durable: 0, pending: 0, closed: false, fenced: false,
@@ -275,9 +275,9 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
           }
           const t = batch.ts[index]!
           const seq = batch.seqs[index]!
-          // 18.16 reads a DateTime given as a number only with exactly 10 digits; anything else would
-          // poison the whole insert and block the shard, so such a reading is refused and counted here.
-          if (!(t >= minTs && t < maxTs) || !(seq >= 0 && seq <= Number.MAX_SAFE_INTEGER && Math.floor(seq) === seq)) {
+          // A row the table cannot hold would poison the whole insert and block the shard, so such a
+          // reading is refused and counted here, whatever the insert format.
+          if (!storable(t, seq)) {
             s.metrics.rowsBadTime++
             return
           }
@@ -311,7 +311,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
         async close() {
           s.closed = true
           buffered -= s.buf.n
-          s.buf.n = 0
+          s.buf.clear()
           if (shards.get(shard) === s) shards.delete(shard)
           for (const w of s.waiters.splice(0)) w.reject(new SinkClosed({ message: "sink closed before the flush completed" }))
         },

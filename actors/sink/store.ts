@@ -6,6 +6,8 @@
 export interface Store {
   /** `"clickhouse"` (HTTP server) or `"chdb"` (embedded). */
   readonly kind: "clickhouse" | "chdb"
+  /** Whether {@link insert} takes binary bodies (`RowBinary`); stores without it get text formats only. */
+  readonly binaryInsert: boolean
   /** Runs a statement that returns nothing (DDL, ALTER, INSERT … SELECT). */
   exec(sql: string): Promise<void>
   /** Runs a SELECT (without FORMAT) and returns its rows; 64-bit integers come back as numbers. */
@@ -16,8 +18,11 @@ export interface Store {
   close(): Promise<void>
 }
 
-/** Insert formats both 18.16 and 26.x read (18.16 has no JSONCompactEachRow, RowBinary is not in the client). */
-export type InsertFormat = "TabSeparated" | "CSV" | "JSONEachRow"
+/**
+ * Insert formats both 18.16 and 26.x read (18.16 has no JSONCompactEachRow). `RowBinary` goes only
+ * to a store with `binaryInsert` (the HTTP store sends raw bodies; chdb's insert takes text formats only).
+ */
+export type InsertFormat = "TabSeparated" | "CSV" | "JSONEachRow" | "RowBinary"
 
 /**
  * Settings pinned on every query of every adapter because their defaults differ between

@@ -10,7 +10,7 @@ const text = (f: (w: TsvWriter) => void): string => {
 
 describe("TsvWriter", () => {
   test.each([
-    [0, "0"], [7, "7"], [-3, "-3"], [87.35, "87.35"], [0.0001, "0.0001"], [-0.5, "-0.5"], [123456789, "123456789"],
+    [0, "0"], [-0, "-0"], [7, "7"], [-3, "-3"], [87.35, "87.35"], [0.0001, "0.0001"], [-0.5, "-0.5"], [123456789, "123456789"],
     [NaN, "nan"], [Infinity, "inf"], [-Infinity, "-inf"], [1e300, "1e+300"], [0.1 + 0.2, String(0.1 + 0.2)], [1e-7, "1e-7"],
   ])("writes %p as %p", (x, s) => {
     expect(text((w) => w.float(x))).toBe(s)
@@ -19,7 +19,7 @@ describe("TsvWriter", () => {
   test("every finite double reads back to itself", () => {
     fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
       const back = Number(text((w) => w.float(x)))
-      return Object.is(back, x) || (x === 0 && back === 0)
+      return Object.is(back, x)
     }), { numRuns: 20_000 })
   })
 

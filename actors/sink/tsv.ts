@@ -97,12 +97,13 @@ export class TsvWriter {
     this.pos = p
   }
 
-  /** Writes a Float64 as ClickHouse reads it: nan, inf, -inf, integers, ≤4-decimal fast path, else String(x). */
+  /** Writes a Float64 as ClickHouse reads it: nan, inf, -inf, -0, integers, ≤4-decimal fast path, else String(x). */
   float(x: number): void {
     if (x !== x) return this.ascii("nan")
     this.ensure(24)
     let neg = false
-    if (x < 0) {
+    // -0 keeps its sign ("-0"), as RowBinary's bytes do.
+    if (x < 0 || (x === 0 && 1 / x < 0)) {
       neg = true
       x = -x
     }

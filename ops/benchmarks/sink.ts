@@ -1,7 +1,9 @@
 /**
  * `ops bench sink`: rows/s through the ClickHouse sink against raw @clickhouse/client inserts of
  * the same rows in the same run (on a private ClickHouse 18.16), plus one device-day history
- * query. The raw client is imported here on purpose: it is the yardstick.
+ * query. The raw client is imported here on purpose: it is the yardstick. Insert formats
+ * (RowBinary, the HTTP store's, vs TabSeparated) are compared by rows/s and by CPU per 100k rows,
+ * ours (`process.cpuUsage`) and the server's (`/proc/<pid>/stat` utime + stime).
  */
 import { createClient } from "@clickhouse/client"
 import { Readable } from "node:stream"
@@ -11,6 +13,7 @@ import { makeClickHouseStore, makeSink, migrate, readings, telemetryColumns, typ
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { TsvWriter } from "../../actors/sink/tsv.ts"
 import { startClickHouse } from "../../tests/harness/index.ts"
+import { readFileSync } from "node:fs"
 import type { Benchmark } from "./index.ts"
 
 const schema = loadDeviceSchema()
@@ -19,6 +22,45 @@ const width = schema.fields.length
 const log = (s: string) => process.stderr.write(`${s}\n`)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d
+
+const clockTicksPerS = Number(new TextDecoder().decode(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout).trim()) || 100
+
+/** CPU time of process `pid` so far (all threads), ms; 0 when it cannot be read. */
+const processCpuMs = (pid: number | undefined): number => {
+  if (pid === undefined) return 0
+  try {
+    // Fields after "(comm)": state is the 1st, utime the 12th, stime the 13th (proc(5)).
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicksPerS
+  } catch {
+    return 0
+  }
+}
+
+const ownCpuMs = (): number => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+/** One measured path: median rows/s and median CPU per run of 100k rows, ours and the server's. */
+interface Timing {
+  readonly rate: number
+  readonly clientMs: number
+  readonly serverMs: number
+}
+
+/** A store that keeps every body it is given and stores nothing (the sink's own CPU, no HTTP). */
+const captureStore = (binaryInsert: boolean) => {
+  const bodies: Uint8Array[] = []
+  const store: Store = {
+    kind: "clickhouse", binaryInsert,
+    exec: async () => {},
+    query: async () => [],
+    insert: async (_t, _c, _f, body) => void bodies.push(typeof body === "string" ? new TextEncoder().encode(body) : body),
+    close: async () => {},
+  }
+  return { store, bodies }
+}
 
 /** The same readings as plain rows, what a straightforward client user would hold. */
 const rowsOf = (batches: ReadingBatch[], ingested: number): Array<Array<string | number>> => {
@@ -60,24 +102,46 @@ export default {
       const batches = syntheticBatches(schema, { devices: 1000, perDevice: n / 1000, startMs: start, intervalMs: 500, batchSize: 100 })
       const ingested = Math.floor(start / 1000)
       const rows = rowsOf(batches, ingested)
+      // Where the server's CPU goes: parsing alone (Null engine), + writing parts (no rollup view), + the view.
+      await store.exec("CREATE TABLE telemetry_null AS telemetry ENGINE = Null")
+      await store.exec("CREATE TABLE telemetry_plain AS telemetry")
       const truncate = async () => {
         await store.exec("TRUNCATE TABLE telemetry")
         await store.exec("TRUNCATE TABLE telemetry_1m")
+        await store.exec("TRUNCATE TABLE telemetry_plain")
       }
-      const timed = async (name: string, f: () => Promise<void>): Promise<number> => {
+      const timedCpu = async (name: string, f: () => Promise<void>, server = true): Promise<Timing> => {
         const rates: number[] = []
+        const client: number[] = []
+        const srv: number[] = []
         for (let r = 0; r < reps; r++) {
-          await truncate()
-          const t0 = performance.now()
+          if (server) await truncate()
+          const [c0, s0, t0] = [ownCpuMs(), processCpuMs(ch.pid), performance.now()]
           await f()
           rates.push(n / ((performance.now() - t0) / 1000))
+          client.push(ownCpuMs() - c0)
+          srv.push(processCpuMs(ch.pid) - s0)
         }
-        const rate = median(rates)
-        log(`${name.padEnd(28)} ${round(rate).toLocaleString()} rows/s (median of ${reps})`)
-        return rate
+        const t = { rate: median(rates), clientMs: median(client), serverMs: server ? median(srv) : 0 }
+        log(`${name.padEnd(32)} ${round(t.rate).toLocaleString().padStart(10)} rows/s   CPU per 100k rows: bench ${round(t.clientMs)} ms, server ${
+          server ? `${round(t.serverMs)} ms` : "-"
+        } (median of ${reps})`)
+        return t
       }
-      const execBody = (fmt: string, body: Buffer | Uint8Array) =>
-        client.exec({ query: `INSERT INTO telemetry (${columns.join(", ")}) FORMAT ${fmt}`, values: Readable.from([body], { objectMode: false }) })
+      const timed = async (name: string, f: () => Promise<void>): Promise<number> => (await timedCpu(name, f)).rate
+      const feedSink = async (s: Store) => {
+        const sink = makeSink(s, schema, {
+          batchRows, flushMs: 1000, maxInflight: concurrency, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true,
+        })
+        batches.forEach((b, k) => {
+          for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
+          sink.processed(k + 1)
+        })
+        await sink.flush()
+        await sink.close()
+      }
+      const execBody = (fmt: string, body: Buffer | Uint8Array, table = "telemetry") =>
+        client.exec({ query: `INSERT INTO ${table} (${columns.join(", ")}) FORMAT ${fmt}`, values: Readable.from([body], { objectMode: false }) })
           .then(async (r) => {
             for await (const _ of r.stream) void _
           })
@@ -117,18 +181,25 @@ export default {
           await execBody("TabSeparated", w.take())
         }))
 
-      // --- through the sink: add/processed per stream batch, then flush ---
-      const sinkRate = await timed("sink", async () => {
-        const sink = makeSink(store, schema, {
-          batchRows, flushMs: 1000, maxInflight: concurrency, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true,
-        })
-        batches.forEach((b, k) => {
-          for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
-          sink.processed(k + 1)
-        })
-        await sink.flush()
-        await sink.close()
-      })
+      // --- the sink's own work (columns + encoding, no HTTP), then its bodies inserted as they are ---
+      const encodeTsv = await timedCpu("sink encode only, TSV", () => feedSink(captureStore(false).store), false)
+      const encodeRb = await timedCpu("sink encode only, RowBinary", () => feedSink(captureStore(true).store), false)
+      const capturedTsv = captureStore(false)
+      const capturedRb = captureStore(true)
+      await feedSink(capturedTsv.store)
+      await feedSink(capturedRb.store)
+      const insertTsv = await timedCpu("insert only, sink's TSV bodies", () => pool(capturedTsv.bodies, concurrency, (b) => execBody("TabSeparated", b)))
+      const insertRb = await timedCpu("insert only, sink's RowBinary", () => pool(capturedRb.bodies, concurrency, (b) => execBody("RowBinary", b)))
+      const into = (table: string, fmt: string, bodies: Uint8Array[]) => () => pool(bodies, concurrency, (b) => execBody(fmt, b, table))
+      const nullTsv = await timedCpu("  into Null engine, TSV", into("telemetry_null", "TabSeparated", capturedTsv.bodies))
+      const nullRb = await timedCpu("  into Null engine, RowBinary", into("telemetry_null", "RowBinary", capturedRb.bodies))
+      const plainTsv = await timedCpu("  no rollup view, TSV", into("telemetry_plain", "TabSeparated", capturedTsv.bodies))
+      const plainRb = await timedCpu("  no rollup view, RowBinary", into("telemetry_plain", "RowBinary", capturedRb.bodies))
+
+      // --- through the sink: add/processed per stream batch, then flush (RowBinary: the HTTP store's format) ---
+      const sinkTsv = await timedCpu("sink, TSV (binaryInsert off)", () => feedSink({ ...store, binaryInsert: false }))
+      const sinkRb = await timedCpu("sink, RowBinary", () => feedSink(store))
+      const sinkRate = sinkRb.rate
       const raw = Math.max(jsonObjects, tsvJoin, csvJoin)
 
       // --- one device-day (2 readings/s = 172,800 rows) next to other devices' data ---
@@ -178,6 +249,35 @@ export default {
         raw_tsv_writer_rows_per_s: round(tsvWriter),
         raw_tsv_preformatted_rows_per_s: round(insertOnly),
         ratio_vs_preformatted: round(sinkRate / insertOnly, 3),
+        raw_rowbinary_preformatted_rows_per_s: round(insertRb.rate),
+        ratio_vs_rowbinary_preformatted: round(sinkRate / insertRb.rate, 3),
+        tsv_sink_rows_per_s: round(sinkTsv.rate),
+        tsv_ratio: round(sinkTsv.rate / raw, 3),
+        tsv_ratio_vs_preformatted: round(sinkTsv.rate / insertOnly, 3),
+        // CPU ms per 100k rows (medians): the sink's encoding alone, inserts of ready bodies, the whole sink.
+        encode_rows_per_s: { tsv: round(encodeTsv.rate), rowbinary: round(encodeRb.rate) },
+        encode_cpu_ms: { tsv: round(encodeTsv.clientMs), rowbinary: round(encodeRb.clientMs) },
+        insert_only_rows_per_s: { tsv: round(insertTsv.rate), rowbinary: round(insertRb.rate) },
+        insert_only_cpu_ms: {
+          tsv: { bench: round(insertTsv.clientMs), server: round(insertTsv.serverMs) },
+          rowbinary: { bench: round(insertRb.clientMs), server: round(insertRb.serverMs) },
+        },
+        null_engine_cpu_ms: {
+          tsv: { rows_per_s: round(nullTsv.rate), server: round(nullTsv.serverMs) },
+          rowbinary: { rows_per_s: round(nullRb.rate), server: round(nullRb.serverMs) },
+        },
+        no_view_cpu_ms: {
+          tsv: { rows_per_s: round(plainTsv.rate), server: round(plainTsv.serverMs) },
+          rowbinary: { rows_per_s: round(plainRb.rate), server: round(plainRb.serverMs) },
+        },
+        sink_cpu_ms: {
+          tsv: { bench: round(sinkTsv.clientMs), server: round(sinkTsv.serverMs) },
+          rowbinary: { bench: round(sinkRb.clientMs), server: round(sinkRb.serverMs) },
+        },
+        body_bytes_per_row: {
+          tsv: round(capturedTsv.bodies.reduce((a, b) => a + b.length, 0) / n, 1),
+          rowbinary: round(capturedRb.bodies.reduce((a, b) => a + b.length, 0) / n, 1),
+        },
         history_query_ms: historyMs,
         history_query_raw_ms: historyRawMs,
         history_query_all_fields_ms: historyAllFieldsMs,

@@ -8,6 +8,8 @@ import { waitFor } from "./wait.ts"
 export interface ClickHouseServer {
   readonly url: string
   readonly httpPort: number
+  /** The server process while it runs (benchmarks read its CPU time from /proc/<pid>/stat). */
+  readonly pid: number | undefined
   stop(hard?: boolean): Promise<void>
   start(): Promise<void>
   cleanup(): Promise<void>
@@ -33,6 +35,9 @@ export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<Cli
   const server: ClickHouseServer = {
     url,
     httpPort,
+    get pid() {
+      return child?.proc.pid
+    },
     async start() {
       child = spawnChild("clickhouse", [
         "clickhouse-server", "--config-file=/etc/clickhouse-server/config.xml", "--",

@@ -1,0 +1,53 @@
+import { describe, expect, test } from "bun:test"
+import type { ReadingBatch } from "../../../runtime/batch.ts"
+import { readRowBinary, readTsv } from "../../../tests/support/telemetry-bodies.ts"
+import { maxTs, minTs, RowColumns } from "./columns.ts"
+import { rowBinaryEncoder, tsvEncoder } from "./row-encoders.ts"
+
+const width = 4
+const odd = [NaN, Infinity, -Infinity, -0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1 + 0.2, 87.35, -1e-7]
+const ids = ["bus-0001", "dev\ttab\\slash\nline", "ünïcødé-✓-🚌", "x".repeat(200), "é".repeat(70)]
+
+const batch = (): ReadingBatch => {
+  const n = odd.length
+  const values = new Float64Array(n * width)
+  for (let i = 0; i < values.length; i++) values[i] = odd[(i * 3) % odd.length]!
+  return {
+    ids: Array.from({ length: n }, (_, i) => ids[i % ids.length]!),
+    seqs: Float64Array.from({ length: n }, (_, i) => [0, 1, 2 ** 32, 2 ** 53 - 1][i % 4]!),
+    ts: Float64Array.from({ length: n }, (_, i) => [minTs, maxTs - 1, 1_795_000_000_999, 1_795_000_000_000][i % 4]!),
+    width, values, schema: 1, recvAt: 0,
+  }
+}
+
+const fill = (b: ReadingBatch): RowColumns => {
+  const rows = new RowColumns(width, 2) // small, so it grows
+  for (let i = 0; i < b.ids.length; i++) rows.push(b, i, b.ts[i]!, b.seqs[i]!)
+  return rows
+}
+
+describe("row encoders", () => {
+  test("TabSeparated and RowBinary carry the same rows, bit for bit", () => {
+    const b = batch()
+    const tsv = readTsv(tsvEncoder().encode(fill(b), 1_795_000_001))
+    const bin = readRowBinary(rowBinaryEncoder().encode(fill(b), 1_795_000_001), width)
+    expect(bin.length).toBe(b.ids.length)
+    expect(bin).toEqual(tsv)
+    bin.forEach((r, i) => {
+      expect(r.slice(0, 5)).toEqual([b.ids[i]!, b.seqs[i]!, Math.floor(b.ts[i]! / 1000), b.ts[i]! % 1000, 1_795_000_001])
+      r.slice(5).forEach((x, f) => expect(Object.is(x, b.values[i * width + f])).toBe(true))
+      tsv[i]!.slice(5).forEach((x, f) => expect(Object.is(x, b.values[i * width + f])).toBe(true))
+    })
+  })
+
+  test("an encoder empties the buffer and is reused for the next segment", () => {
+    const enc = rowBinaryEncoder()
+    const rows = fill(batch())
+    const first = enc.encode(rows, 1)
+    expect(rows.n).toBe(0)
+    expect(enc.encode(rows, 1).length).toBe(0)
+    const again = enc.encode(fill(batch()), 1)
+    expect(again).toEqual(first)
+  })
+
+})

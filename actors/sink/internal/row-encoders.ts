@@ -1,0 +1,91 @@
+import { RowBinaryWriter, rowBinaryString } from "../row-binary.ts"
+import type { InsertFormat } from "../store.ts"
+import { escapeTsv, TsvWriter } from "../tsv.ts"
+import type { RowColumns } from "./columns.ts"
+
+/**
+ * Turns a shard's queued rows into one `telemetry` insert body (columns in `telemetryColumns`
+ * order) and empties the buffer. Which rows get here, and with which values, is decided once in
+ * {@link RowColumns.push} and the sink's `add`; an encoder only writes bytes.
+ */
+export interface RowEncoder {
+  readonly format: InsertFormat
+  encode(rows: RowColumns, ingestedSec: number): Uint8Array
+}
+
+/** Per-id bytes, cached (ids repeat in every batch); the cache is dropped whole when it passes `limit`. */
+const cachedIdBytes = (encode: (id: string) => Uint8Array, limit = 100_000): ((id: string) => Uint8Array) => {
+  const cache = new Map<string, Uint8Array>()
+  return (id) => {
+    let b = cache.get(id)
+    if (b === undefined) {
+      if (cache.size > limit) cache.clear()
+      b = encode(id)
+      cache.set(id, b)
+    }
+    return b
+  }
+}
+
+const utf8 = new TextEncoder()
+
+/** TabSeparated text: numbers written as decimal text, ids escaped. Every store reads it. */
+export const tsvEncoder = (): RowEncoder => {
+  const w = new TsvWriter(1 << 20)
+  const idBytes = cachedIdBytes((id) => utf8.encode(escapeTsv(id)))
+  return {
+    format: "TabSeparated",
+    encode(rows, ingestedSec) {
+      const { ids, seqs, ts, values, width } = rows
+      for (let i = 0; i < rows.n; i++) {
+        const t = ts[i]!
+        const sec = Math.floor(t / 1000)
+        w.bytes(idBytes(ids[i]!))
+        w.byte(9)
+        w.uint(seqs[i]!)
+        w.byte(9)
+        w.uint(sec)
+        w.byte(9)
+        w.uint(Math.floor(t - sec * 1000))
+        w.byte(9)
+        w.uint(ingestedSec)
+        const base = i * width
+        for (let f = 0; f < width; f++) {
+          w.byte(9)
+          w.float(values[base + f]!)
+        }
+        w.byte(10)
+      }
+      rows.clear()
+      return w.take()
+    },
+  }
+}
+
+/**
+ * RowBinary: String id (varint length + UTF-8), UInt64 seq, DateTime ts (UInt32 s), UInt16 ms,
+ * DateTime ingested, then the row's Float64 fields copied as bytes. For stores with `binaryInsert`.
+ */
+export const rowBinaryEncoder = (): RowEncoder => {
+  const w = new RowBinaryWriter(1 << 20)
+  const idBytes = cachedIdBytes((id) => rowBinaryString(utf8.encode(id)))
+  return {
+    format: "RowBinary",
+    encode(rows, ingestedSec) {
+      const { ids, seqs, ts, values, width, n } = rows
+      w.reserve(n * (18 + 8 * width + 16))
+      for (let i = 0; i < n; i++) {
+        const t = ts[i]!
+        const sec = Math.floor(t / 1000)
+        w.bytes(idBytes(ids[i]!))
+        w.u64(seqs[i]!)
+        w.u32(sec)
+        w.u16(Math.floor(t - sec * 1000))
+        w.u32(ingestedSec)
+        w.f64s(values, i * width, width)
+      }
+      rows.clear()
+      return w.take()
+    },
+  }
+}
