@@ -89,7 +89,9 @@ describe("WindowArena", () => {
           }
           const b2 = brute(seen, ms * 3)
           expect(w.second()).toEqual({ min: b2.count ? -b2.max : NaN, max: b2.count ? -b2.min : NaN, count: b2.count })
-          if (!Number.isNaN(x) && b.stddev > 1e-6 * scale && !close(w.zscore(x), b.zscore, 1 + Math.abs(b.zscore))) throw new Error(`zscore ${w.zscore(x)} vs ${b.zscore}`)
+          // Running moments carry an absolute variance error of about eps·scale² once large values
+          // left the window, so a z-score is only comparable while stddev ≫ sqrt(eps)·scale.
+          if (!Number.isNaN(x) && b.stddev > 1e-4 * scale && !close(w.zscore(x), b.zscore, 1 + Math.abs(b.zscore))) throw new Error(`zscore ${w.zscore(x)} vs ${b.zscore}`)
         }
       }),
       { numRuns: 300 },
