@@ -64,11 +64,14 @@ describe("placement", () => {
     )
   })
 
-  test.each([[64, 8], [1024, 32]])("P=%d, N≤%d: a leave moves at most twice the leaver's shards", (P, maxN) => {
+  test.each([[64, 8], [1024, 32]])("P=%d, N≤%d: a leave moves at most twice the larger of the leaver's shards and a fair share", (P, maxN) => {
     fc.assert(
       fc.property(workerSet(2, maxN), fc.nat(), (workers, pick) => {
         const { changed, own } = leave(workers, pick, P)
-        expect(changed).toBeLessThanOrEqual(2 * Math.max(own, 1) + 1)
+        // A leaver holding fewer than its fair share still raises the cap of everyone else, which
+        // lets a few capped shards return to their first choice (found: 7 nodes, leaver with 3 of
+        // 64, 8 moved). Bound by twice the larger of its shards and a fair share.
+        expect(changed).toBeLessThanOrEqual(2 * Math.max(own, Math.floor(P / workers.length)) + 1)
       }),
       { numRuns: P === 64 ? 300 : 40 },
     )
