@@ -23,6 +23,7 @@ export const loadgen = Command.make(
     gateways: Flag.String("gateways").pipe(Flag.withDescription("host:port[,host:port…] (default gateway.host:gateway.port)"), Flag.optional),
     certDir: Flag.String("cert-dir").pipe(Flag.withDescription("certificates from `ops certs` (default gateway.certDir)"), Flag.optional),
     refresh: Flag.Int("refresh").pipe(Flag.withDescription("recompute signals every N readings per device, re-using the encoded values in between (load tests; CSV only; default 1)"), Flag.optional),
+    firstSeq: Flag.Finite("first-seq").pipe(Flag.withDescription("seq of every device's first reading (default: the clock in ms, so a re-run continues after the previous one up to 1,000 readings/s per device; akis drops a seq it already has as a duplicate)"), Flag.optional),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print the result as one JSON line"), Flag.withDefault(false)),
   },
   Effect.fn(function* (f) {
@@ -38,7 +39,9 @@ export const loadgen = Command.make(
       prefix: Option.getOrElse(f.prefix, () => base.prefix),
     }
     const refresh = Option.getOrElse(f.refresh, () => 1)
+    const firstSeq = Option.getOrElse(f.firstSeq, () => Date.now())
     const bad = (refresh < 1 && `--refresh must be 1 or more (got ${refresh})`) || (refresh > 1 && scenario.format !== "csv" && `--refresh needs --format csv (got ${scenario.format})`)
+      || (!(Number.isSafeInteger(firstSeq) && firstSeq >= 0) && `--first-seq must be a whole number ≥ 0 (got ${firstSeq})`)
     if (bad) {
       yield* Console.error(bad)
       return yield* Effect.sync(() => process.exit(2))
@@ -49,7 +52,7 @@ export const loadgen = Command.make(
     })
     yield* Console.error(`loadgen: ${scenario.devices} devices × ${scenario.rate}/s × ${schema.fields.length} fields (${scenario.format}) for ${scenario.duration}s → ${addresses.map((a) => `${a.host}:${a.port}`).join(", ")}; ${scenario.anomalies.length} anomalies`)
     const fleet = runFleet({
-      scenario, schema, addresses, refresh, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
+      scenario, schema, addresses, refresh, firstSeq, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
       progress: (l) => process.stderr.write(`loadgen: ${l}\n`),
     })
     process.once("SIGINT", () => fleet.stop())
