@@ -36,6 +36,10 @@ export interface FleetOptions {
 }
 
 export interface FleetResult {
+  /** Wall-clock ms when sending started. */
+  readonly started_at: number
+  /** CPU seconds this process used during the run (the simulator's own cost). */
+  readonly cpu_s: number
   readonly devices: number
   readonly seconds: number
   readonly sent: number
@@ -77,6 +81,7 @@ export const runFleet = (o: FleetOptions): Fleet => {
   const interval = 1000 / sc.rate
   const t0 = performance.now()
   const wall0 = Date.now()
+  const cpu0 = process.cpuUsage()
   // Devices start evenly spread over one interval so the load is smooth.
   const nextDue = ids.map((_, i) => t0 + (i / ids.length) * interval)
   let stopped = false
@@ -141,7 +146,10 @@ export const runFleet = (o: FleetOptions): Fleet => {
     const seconds = (sendEnd - t0) / 1000
     for (const l of links) l.close()
     o.progress?.(progressLine(seconds))
+    const cpu = process.cpuUsage(cpu0)
     resolveDone({
+      started_at: wall0,
+      cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       devices: links.length,
       seconds: Math.round(seconds * 10) / 10,
       sent: stats.sent,

@@ -11,6 +11,8 @@ export interface NatsServer {
   readonly port: number
   readonly monitorPort: number
   readonly storeDir: string
+  /** The server process while it runs (benchmarks read its CPU time from /proc/<pid>/stat). */
+  readonly pid: number | undefined
   /** Stops the server (SIGTERM, or SIGKILL when `hard`). Data stays, so `start()` resumes it. */
   stop(hard?: boolean): Promise<void>
   /** (Re)starts on the same port and store. */
@@ -55,6 +57,9 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
     port,
     monitorPort,
     storeDir: dir,
+    get pid() {
+      return child?.proc.pid
+    },
     async start() {
       child = spawnChild("nats", ["nats-server", "-c", conf], { echo: opts.echo })
       await waitReachable(port)
