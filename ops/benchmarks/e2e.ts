@@ -47,7 +47,7 @@ interface Step {
  */
 const benchmark: Benchmark = {
   description: "end to end: readings/s sustained, reading-to-alert latency, lost, duplicates",
-  async run() {
+  async run(opts) {
     const say = (m: string) => process.stderr.write(`[bench e2e] ${m}\n`)
     const [ns, ch] = await Promise.all([startNats(), startClickHouse()])
     const store = makeClickHouseStore({ url: ch.url, database: "default", user: "default", password: "", requestTimeoutMs: 60_000 })
@@ -99,7 +99,8 @@ const benchmark: Benchmark = {
       // Phase 2: a ramp of offered loads; a step is sustained when ClickHouse stored it at ≥ 90 %
       // of the offered rate (first reading sent → last one stored) and the gateways' ack p99 stayed
       // within 2 s.
-      const rates = (process.argv.find((a) => a.startsWith("--e2e-rates="))?.slice(12) ?? "20000,40000,60000,80000,100000").split(",").map(Number)
+      const rates = (opts.rates ?? "20000,40000,60000,80000,100000").split(",").filter((x) => x !== "" && x !== "none").map(Number)
+      if (rates.some((x) => !(x >= devices))) throw new Error(`--rates: readings/s of at least ${devices} each, or 'none' (got '${opts.rates}')`)
       const count = async () => Number((await store.query<{ n: number }>("SELECT count() AS n FROM telemetry"))[0]!.n)
       await waitFor("phase 1 stored", async () => (await count()) >= ref.acked, { timeoutMs: 60_000, intervalMs: 250 }).catch(() => say("phase 1 not all stored within 60 s"))
       const steps: Step[] = []
@@ -160,7 +161,9 @@ const benchmark: Benchmark = {
         max_stored_per_s: maxStored,
         reference_readings_per_s: ref.readings_per_s,
         p50_alert_ms: r1(pct(latencies, 50)),
+        p90_alert_ms: r1(pct(latencies, 90)),
         p99_alert_ms: r1(pct(latencies, 99)),
+        slowest_alerts_ms: [...latencies].sort((a, b) => b - a).slice(0, 5).map(r1),
         alerts_measured: latencies.length,
         steps,
         lost: Math.max(0, acked - Number(s.u)),

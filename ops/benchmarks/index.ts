@@ -1,7 +1,7 @@
 /** A benchmark: runs, shows progress on stderr, and returns the figures it measured. */
 export interface Benchmark {
   readonly description: string
-  run(opts: { readonly runs?: number | undefined; readonly json: boolean }): Promise<Record<string, unknown>>
+  run(opts: { readonly runs?: number | undefined; readonly json: boolean; readonly rates?: string | undefined }): Promise<Record<string, unknown>>
 }
 
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */

@@ -8,21 +8,22 @@ const table = (r: Record<string, unknown>): string => {
   return Object.entries(r).map(([k, v]) => `${k.padEnd(w)}  ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("\n")
 }
 
-/** `ops bench <name> [--json] [--runs N]`: runs one benchmark from ops/benchmarks/. */
+/** `ops bench <name> [--json] [--runs N] [--rates a,b,…]`: runs one benchmark from ops/benchmarks/. */
 export const bench = Command.make(
   "bench",
   {
     name: Argument.String("name").pipe(Argument.withDescription(`one of: ${Object.keys(benchmarks).join(", ")}`)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object on the last line"), Flag.withDefault(false)),
     runs: Flag.Int("runs").pipe(Flag.withDescription("repetitions where the benchmark takes a median"), Flag.optional),
+    rates: Flag.String("rates").pipe(Flag.withDescription("e2e: offered loads of the ramp in readings/s, comma-separated, or 'none' (default 20000,40000,60000,80000,100000)"), Flag.optional),
   },
-  Effect.fn(function* ({ name, json, runs }) {
+  Effect.fn(function* ({ name, json, runs, rates }) {
     const load = benchmarks[name]
     if (!load) {
       yield* Console.error(`unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}`)
       return yield* Effect.sync(() => process.exit(2))
     }
-    const result = yield* Effect.promise(async () => (await load()).run({ runs: Option.getOrUndefined(runs), json }))
+    const result = yield* Effect.promise(async () => (await load()).run({ runs: Option.getOrUndefined(runs), json, rates: Option.getOrUndefined(rates) }))
     yield* Console.log(json ? JSON.stringify(result) : table(result))
   }),
 ).pipe(Command.withDescription("run a benchmark and print its results (docs/benchmarks.md keeps them)"))
