@@ -49,7 +49,8 @@ const benchmark: Benchmark = {
   description: "end to end: readings/s sustained, reading-to-alert latency, lost, duplicates",
   async run(opts) {
     const say = (m: string) => process.stderr.write(`[bench e2e] ${m}\n`)
-    const [ns, ch] = await Promise.all([startNats(), startClickHouse()])
+    const nice = Number(process.env.BENCH_CH_NICE ?? 0)
+    const [ns, ch] = await Promise.all([startNats(), startClickHouse({ nice })])
     const store = makeClickHouseStore({ url: ch.url, database: "default", user: "default", password: "", requestTimeoutMs: 60_000 })
     const dir = tempDir("akis-bench-e2e-")
     const devices = 200

@@ -21,6 +21,11 @@ export interface ClickHouseOptions {
   readonly httpPort?: number
   /** Data directory kept across restarts; default a temp dir removed at exit. */
   readonly dir?: string
+  /**
+   * CPU niceness (0–19). On a machine shared with the pipeline, a positive value lets merges and
+   * inserts (batched, latency-tolerant) yield to gateways and actors (latency-sensitive).
+   */
+  readonly nice?: number
 }
 
 /** Starts clickhouse-server with the packaged config and command-line overrides (research §D). */
@@ -40,6 +45,7 @@ export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<Cli
     },
     async start() {
       child = spawnChild("clickhouse", [
+        ...(opts.nice ? ["nice", "-n", String(opts.nice)] : []),
         "clickhouse-server", "--config-file=/etc/clickhouse-server/config.xml", "--",
         `--http_port=${httpPort}`, `--tcp_port=${tcpPort}`, `--interserver_http_port=${interPort}`,
         `--listen_host=127.0.0.1`, `--path=${dir}/`, `--tmp_path=${dir}/tmp/`, `--user_files_path=${dir}/uf/`,
