@@ -124,7 +124,9 @@ export class ShardHost {
 
   /** Position, lag and size, for inspection (`ops cluster`). */
   async stats() {
-    const info = await this.consumer?.info(true).catch(() => undefined)
+    // Fresh from the server: the cached info is from the consumer's creation, so its num_pending
+    // (the lag `ops cluster` shows) would be stale.
+    const info = await this.consumer?.info(false).catch(() => undefined)
     return {
       shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq,
       pendingBatches: info?.num_pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,

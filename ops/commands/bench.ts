@@ -15,7 +15,7 @@ export const bench = Command.make(
     name: Argument.String("name").pipe(Argument.withDescription(`one of: ${Object.keys(benchmarks).join(", ")}`)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object on the last line"), Flag.withDefault(false)),
     runs: Flag.Int("runs").pipe(Flag.withDescription("repetitions where the benchmark takes a median"), Flag.optional),
-    rates: Flag.String("rates").pipe(Flag.withDescription("e2e: offered loads of the ramp in readings/s, comma-separated, or 'none' (default 20000,40000,60000,80000,100000)"), Flag.optional),
+    rates: Flag.String("rates").pipe(Flag.withDescription("e2e: offered loads of the ramp in readings/s, comma-separated, or 'none' (default 20000,30000,40000,60000,80000)"), Flag.optional),
   },
   Effect.fn(function* ({ name, json, runs, rates }) {
     const load = benchmarks[name]
