@@ -1,3 +1,5 @@
+import { ByteWriter } from "./internal/byte-writer.ts"
+
 /**
  * A byte writer for RowBinary insert bodies (https://clickhouse.com/docs/interfaces/formats/RowBinary):
  * every value in its column's binary form, little-endian, rows back to back. Float64 fields are
@@ -5,37 +7,16 @@
  * on the server's (both were most of a TSV insert's CPU, research §C), and every double (NaN, -0,
  * denormals) arrives bit-exact.
  */
-export class RowBinaryWriter {
-  private buf: Uint8Array
+export class RowBinaryWriter extends ByteWriter {
   private view: DataView
-  private pos = 0
 
   constructor(initialBytes = 1 << 16) {
-    this.buf = new Uint8Array(initialBytes)
+    super(initialBytes)
     this.view = new DataView(this.buf.buffer)
   }
 
-  /** Bytes written so far. */
-  get length(): number {
-    return this.pos
-  }
-
-  /** The body written so far (a copy sized to fit) and resets the writer. */
-  take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos)
-    this.pos = 0
-    return out
-  }
-
-  /** Makes room for `n` more bytes (one call before a run of writes saves a check per value). */
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    let size = this.buf.length * 2
-    while (size < this.pos + n) size *= 2
-    const b = new Uint8Array(size)
-    b.set(this.buf.subarray(0, this.pos))
-    this.buf = b
-    this.view = new DataView(b.buffer)
+  protected override grown(): void {
+    this.view = new DataView(this.buf.buffer)
   }
 
   /** Writes pre-encoded bytes (e.g. a cached {@link rowBinaryString}). */

@@ -1,47 +1,22 @@
+import { ByteWriter } from "./internal/byte-writer.ts"
+
 /**
  * A byte writer for TabSeparated insert bodies. Number→text is the cost of building an insert
  * (research §C), so integers and short decimals (what sensors send) are written digit by digit
  * without allocating; anything else falls back to the engine's shortest round-trip `String(x)`.
  */
-export class TsvWriter {
-  private buf: Uint8Array
-  private pos = 0
+export class TsvWriter extends ByteWriter {
   private readonly digits = new Uint8Array(24)
-
-  constructor(initialBytes = 1 << 16) {
-    this.buf = new Uint8Array(initialBytes)
-  }
-
-  /** Bytes written so far. */
-  get length(): number {
-    return this.pos
-  }
-
-  /** The body written so far (a copy sized to fit) and resets the writer. */
-  take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos)
-    this.pos = 0
-    return out
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    let size = this.buf.length * 2
-    while (size < this.pos + n) size *= 2
-    const b = new Uint8Array(size)
-    b.set(this.buf.subarray(0, this.pos))
-    this.buf = b
-  }
 
   /** Writes one byte (tab 9, newline 10). */
   byte(c: number): void {
-    this.ensure(1)
+    this.reserve(1)
     this.buf[this.pos++] = c
   }
 
   /** Writes an ASCII string already escaped for TSV. */
   ascii(s: string): void {
-    this.ensure(s.length)
+    this.reserve(s.length)
     const b = this.buf
     let p = this.pos
     for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i)
@@ -50,14 +25,14 @@ export class TsvWriter {
 
   /** Writes pre-encoded bytes (e.g. a cached escaped device id). */
   bytes(src: Uint8Array): void {
-    this.ensure(src.length)
+    this.reserve(src.length)
     this.buf.set(src, this.pos)
     this.pos += src.length
   }
 
   /** Writes a non-negative integer below 2^53. */
   uint(n: number): void {
-    this.ensure(17)
+    this.reserve(17)
     if (n < 2147483648) return this.uint31(n | 0)
     const d = this.digits
     let k = 0
@@ -100,7 +75,7 @@ export class TsvWriter {
   /** Writes a Float64 as ClickHouse reads it: nan, inf, -inf, -0, integers, ≤4-decimal fast path, else String(x). */
   float(x: number): void {
     if (x !== x) return this.ascii("nan")
-    this.ensure(24)
+    this.reserve(24)
     let neg = false
     // -0 keeps its sign ("-0"), as RowBinary's bytes do.
     if (x < 0 || (x === 0 && 1 / x < 0)) {
