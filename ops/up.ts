@@ -91,7 +91,9 @@ const stop = async () => {
 }
 process.on("SIGINT", stop)
 process.on("SIGTERM", stop)
-fleet.exited.then((code) => say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`))
+fleet.exited.then((code) => {
+  if (!stopping) say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
+})
 
 for (;;) {
   await Bun.sleep(2_000)
