@@ -16,6 +16,7 @@ export const NodeSection = Schema.Struct({
   heartbeatMs: Millis,
   suspicionMs: Millis,
   checkpointMs: Millis,
+  checkpointBytesPerSec: PositiveInt,
   actorIdleMs: Millis,
   dataDir: Schema.NonEmptyString,
 })

@@ -82,7 +82,7 @@ node = await startNode(
     id: config.node.id, roles: config.node.roles, partitions: config.cluster.partitions, servers: config.nats.servers,
     user: config.nats.user, pass: config.nats.pass, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
     replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours,
-    host: { checkpointMs: config.node.checkpointMs, actorIdleMs: config.node.actorIdleMs, maxPendingRows: config.sink.maxPendingRows, tickMs: config.rules.tickMs },
+    host: { checkpointMs: config.node.checkpointMs, checkpointBytesPerSec: config.node.checkpointBytesPerSec, actorIdleMs: config.node.actorIdleMs, maxPendingRows: config.sink.maxPendingRows, tickMs: config.rules.tickMs },
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,

@@ -71,6 +71,12 @@ export const checkpointDefaults = { inlineBytes: 1_000_000 } as const
 export class Checkpoints {
   /** Bodies spilled to / removed from the object store, and failed (best-effort) removals. */
   readonly stats = { spilled: 0, inline: 0, removed: 0, orphansRemoved: 0, removeFailures: 0 }
+  private readonly sizes = new Map<number, number>()
+
+  /** Size in bytes of the last checkpoint this process wrote for `shard` (0 if none). */
+  lastBytes(shard: number): number {
+    return this.sizes.get(shard) ?? 0
+  }
   private readonly objects: BlobStore | undefined
   private readonly inlineBytes: number
   /** Per shard, the revision this instance last read or wrote and the body object it names. */
@@ -153,6 +159,7 @@ export class Checkpoints {
     else this.stats.inline++
     const before = this.known.get(cp.shard)
     this.known.set(cp.shard, { revision, object: object?.name })
+    this.sizes.set(cp.shard, body.length)
     if (before?.revision === expectedRevision && before.object !== undefined && before.object !== object?.name) await this.remove(before.object)
     return revision
   }

@@ -13,7 +13,7 @@ const node = await startNode(
     id: cfg.node.id, roles: cfg.node.roles, partitions: cfg.cluster.partitions, servers: cfg.nats.servers,
     heartbeatMs: cfg.node.heartbeatMs, suspicionMs: cfg.node.suspicionMs, replicas: cfg.streams.replicas,
     telemetryMaxAgeHours: cfg.streams.telemetryMaxAgeHours, alertsMaxAgeHours: cfg.streams.alertsMaxAgeHours,
-    host: { checkpointMs: cfg.node.checkpointMs, actorIdleMs: cfg.node.actorIdleMs, maxPendingRows: 100_000 },
+    host: { checkpointMs: cfg.node.checkpointMs, checkpointBytesPerSec: cfg.node.checkpointBytesPerSec, actorIdleMs: cfg.node.actorIdleMs, maxPendingRows: 100_000 },
   },
   { kind: countingKind as ActorKind<unknown>, clock: systemClock, log },
 )
