@@ -24,6 +24,7 @@ const cpuSeconds = (pid: number | undefined): number => {
   }
 }
 const STEP_S = 15
+const WARMUP_MS = 8_000
 
 /** One step of the offered-load ramp. */
 interface Step {
@@ -83,16 +84,20 @@ const benchmark: Benchmark = {
       const stored = async () => (await store.query<{ n: number; u: number }>("SELECT count() AS n, uniqExact(device_id, ts, seq) AS u FROM telemetry FINAL"))[0]!
 
       say("phase 1: reference load, 200 buses × 10 Hz = 2,000 readings/s for 30 s")
-      // 100 buses overspeed one after another (every 0.25 s), so the p99 rests on 100+ alerts.
-      const ref = await fleet(10, 30, Array.from({ length: 100 }, (_, i) => `  - { device: bus-${String(i * 2 + 1).padStart(4, "0")}, at: ${2 + i * 0.25}s, field: speed_kmh, ramp_to: 110, over: 1s, for: 5s }\n`).join(""))
+      // The first WARMUP_MS warm the processes up (JIT, 200 actors activated, first windows and
+      // checkpoints): alerts from readings received then are reported apart, not in the
+      // percentiles. Then 100 buses overspeed one after another (every 0.17 s), so the p99 rests
+      // on 100+ alerts of the steady state.
+      const ref = await fleet(10, 30, Array.from({ length: 100 }, (_, i) => `  - { device: bus-${String(i * 2 + 1).padStart(4, "0")}, at: ${r2(10 + i * 0.17)}s, field: speed_kmh, ramp_to: 110, over: 1s, for: 5s }\n`).join(""))
       // Reading-to-alert latency: alert stored in JetStream (server timestamp) − gateway receive time.
       const js = jetstream(await ns.connect())
       const cons = await js.consumers.get("AKIS_ALERTS", { deliver_policy: DeliverPolicy.All })
       const latencies: number[] = []
+      const warmup: number[] = []
       if ((await cons.info()).num_pending > 0) {
         for await (const m of await cons.consume()) {
           const t = m.json<{ recvAt: number; kind: string; seq: number }>()
-          if (t.kind === "raised" && t.seq > 0) latencies.push(m.info.timestampNanos / 1e6 - t.recvAt)
+          if (t.kind === "raised" && t.seq > 0) (t.recvAt < ref.started_at + WARMUP_MS ? warmup : latencies).push(m.info.timestampNanos / 1e6 - t.recvAt)
           if (m.info.pending === 0) break
         }
       }
@@ -167,6 +172,8 @@ const benchmark: Benchmark = {
         p99_alert_ms: r1(pct(latencies, 99)),
         slowest_alerts_ms: [...latencies].sort((a, b) => b - a).slice(0, 5).map(r1),
         alerts_measured: latencies.length,
+        warmup_alerts: warmup.length,
+        warmup_max_alert_ms: warmup.length ? r1(Math.max(...warmup)) : null,
         steps,
         lost: Math.max(0, acked - Number(s.u)),
         duplicates: Number(s.n) - Number(s.u),
