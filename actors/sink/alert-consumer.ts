@@ -62,12 +62,17 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
   const timers = o.timers ?? systemTimers
   await ensureAlertsStream(o.nc, o.maxAgeHours)
   const jsm = await jetstreamManager(o.nc)
+  // A batch fetched by a node that then dies is redelivered after ack_wait: keep it short (alerts
+  // reach ClickHouse 10 s late at worst, not 60 s); a live writer retrying an insert extends it
+  // with in-progress acks, and a redelivered batch is harmless (the table de-duplicates by id).
+  const ackWait = 10 * 1e9
   try {
-    await jsm.consumers.info(alertsStream.name, o.consumer)
+    const info = await jsm.consumers.info(alertsStream.name, o.consumer)
+    if (info.config.ack_wait !== ackWait) await jsm.consumers.update(alertsStream.name, o.consumer, { ack_wait: ackWait }).catch(() => {})
   } catch {
     await jsm.consumers.add(alertsStream.name, {
       durable_name: o.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 10_000,
-      ack_wait: 60 * 1e9,
+      ack_wait: ackWait,
     })
   }
   const consumer = await jetstream(o.nc).consumers.get(alertsStream.name, o.consumer)
@@ -108,6 +113,7 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
           metrics.insertErrors++
           o.onError?.(e)
           if (stopped) return
+          for (const m of msgs) m.working()
           await sleep(Math.min(o.retryMaxMs ?? 5000, (o.retryMinMs ?? 100) * 2 ** Math.min(attempt++, 20)))
         }
       }
