@@ -18,6 +18,8 @@ let ns: NatsServer
 let ch: ClickHouseServer
 let store: Store
 let dir: string
+/** The test's nodes; afterAll kills whatever a failed test left running. */
+const nodes = new Map<string, Child>()
 
 beforeAll(async () => {
   ;[ns, ch] = await Promise.all([startNats(), startClickHouse()])
@@ -27,6 +29,7 @@ beforeAll(async () => {
   expect(await certs.exited).toBe(0)
 }, 120_000)
 afterAll(async () => {
+  await Promise.all([...nodes.values()].map((c) => c.kill("SIGKILL")))
   await store?.close()
   await Promise.all([ns?.cleanup(), ch?.cleanup()])
 })
@@ -39,7 +42,6 @@ describe("end to end", () => {
       AKIS_SINK__FLUSHMS: "200", AKIS_NODE__DATADIR: dir,
     }
     const ports: number[] = []
-    const nodes = new Map<string, Child>()
     const spawnNode = (id: string) => {
       const port = freePort()
       ports.push(port)

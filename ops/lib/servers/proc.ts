@@ -6,7 +6,8 @@ import { join } from "node:path"
 const live = new Set<Subprocess>()
 const dirs = new Set<string>()
 
-const killAll = () => {
+/** SIGKILLs every child still running and removes the temp dirs (bun test does not run exit handlers: tests/setup.ts calls it). */
+export const killAllChildren = () => {
   for (const p of live) {
     try {
       p.kill("SIGKILL")
@@ -14,7 +15,7 @@ const killAll = () => {
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 }
-process.on("exit", killAll)
+process.on("exit", killAllChildren)
 
 /** A temp directory removed when the test process exits. */
 export const tempDir = (prefix = "akis-test-"): string => {
