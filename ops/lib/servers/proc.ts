@@ -1,19 +1,25 @@
 import type { Subprocess } from "bun"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 const live = new Set<Subprocess>()
 const dirs = new Set<string>()
 
-/** SIGKILLs every child still running and removes the temp dirs (bun test does not run exit handlers: tests/setup.ts calls it). */
+/**
+ * SIGKILLs every child still running and removes the temp dirs (bun test does not run exit
+ * handlers: tests/setup.ts calls it). The dirs hold gigabytes of NATS and ClickHouse data after a
+ * full run, so they are removed by a background `rm` that outlives this process.
+ */
 export const killAllChildren = () => {
   for (const p of live) {
     try {
       p.kill("SIGKILL")
     } catch {}
   }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  if (dirs.size === 0) return
+  Bun.spawn(["rm", "-rf", ...dirs], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref()
+  dirs.clear()
 }
 process.on("exit", killAllChildren)
 
