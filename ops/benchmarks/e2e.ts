@@ -1,6 +1,7 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream"
 import { join, resolve } from "node:path"
-import { readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
+import { processCpuMs } from "../lib/cpu.ts"
 import { makeClickHouseStore } from "../../actors/sink/index.ts"
 import { BatchBuilder, encodeBatch, telemetrySubject } from "../../runtime/index.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
@@ -14,15 +15,6 @@ const pct = (xs: number[], p: number) => {
 const r1 = (x: number) => Math.round(x * 10) / 10
 const r2 = (x: number) => Math.round(x * 100) / 100
 
-/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
-const cpuSeconds = (pid: number | undefined): number => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return (Number(f[11]) + Number(f[12])) / 100 // clock ticks (USER_HZ = 100 on Linux)
-  } catch {
-    return 0
-  }
-}
 const STEP_S = 15
 const WARMUP_MS = 8_000
 
@@ -118,7 +110,7 @@ const benchmark: Benchmark = {
         say(`phase 2: offered ${offered} readings/s (200 buses × ${offered / devices} Hz) for ${STEP_S} s`)
         const before = await count()
         const pids = { nodes: children.map((c) => c.proc.pid), nats: [ns.pid], clickhouse: [ch.pid] }
-        const cpuOf = (ps: Array<number | undefined>) => ps.reduce((a: number, p) => a + cpuSeconds(p), 0)
+        const cpuOf = (ps: Array<number | undefined>) => ps.reduce((a: number, p) => a + processCpuMs(p) / 1000, 0)
         const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, cpuOf(ps)]))
         const r = await fleet(offered / devices, STEP_S, "  []\n", ["--refresh", "50"])
         acked += r.acked

@@ -13,7 +13,7 @@ import { makeClickHouseStore, makeSink, migrate, readings, telemetryColumns, typ
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { TsvWriter } from "../../actors/sink/tsv.ts"
 import { startClickHouse } from "../../tests/harness/index.ts"
-import { readFileSync } from "node:fs"
+import { processCpuMs } from "../lib/cpu.ts"
 import type { Benchmark } from "./index.ts"
 
 const schema = loadDeviceSchema()
@@ -22,20 +22,6 @@ const width = schema.fields.length
 const log = (s: string) => process.stderr.write(`${s}\n`)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d
-
-const clockTicksPerS = Number(new TextDecoder().decode(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout).trim()) || 100
-
-/** CPU time of process `pid` so far (all threads), ms; 0 when it cannot be read. */
-const processCpuMs = (pid: number | undefined): number => {
-  if (pid === undefined) return 0
-  try {
-    // Fields after "(comm)": state is the 1st, utime the 12th, stime the 13th (proc(5)).
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicksPerS
-  } catch {
-    return 0
-  }
-}
 
 const ownCpuMs = (): number => {
   const u = process.cpuUsage()

@@ -1,0 +1,15 @@
+import { readFileSync } from "node:fs"
+
+const clockTicksPerS = Number(new TextDecoder().decode(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout).trim()) || 100
+
+/** CPU time of process `pid` so far (all threads, user + system), ms; 0 when it cannot be read. */
+export const processCpuMs = (pid: number | undefined): number => {
+  if (pid === undefined) return 0
+  try {
+    // Fields after "(comm)": state is the 1st, utime the 12th, stime the 13th (proc(5)).
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicksPerS
+  } catch {
+    return 0
+  }
+}
