@@ -52,7 +52,7 @@ export interface ShardHostDeps {
    * lease was lost), not through {@link ShardHost.stop}: the node must replace or drop it, or the
    * shard would stay held by a host that reads nothing.
    */
-  readonly onEnded?: ((host: ShardHost) => void) | undefined
+  readonly onEnded?: (() => void) | undefined
 }
 
 interface Live {
@@ -154,7 +154,7 @@ export class ShardHost {
     this.d.log("shard.start", { shard: this.d.shard, epoch: this.d.lease.epoch, fromSeq: this.processedSeq + 1, actors: checkpoint.actors.length })
     this.loop = this.run().finally(() => {
       this.ended = true
-      if (!this.stopCalled) this.d.onEnded?.(this)
+      if (!this.stopCalled) this.d.onEnded?.()
     })
   }
 
