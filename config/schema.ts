@@ -26,12 +26,23 @@ export const NatsSection = Schema.Struct({
   servers: Schema.Array(Schema.NonEmptyString).check(Schema.isMinLength(1)),
   user: Schema.String,
   pass: Schema.String,
+  /** Directory written by `ops nats-auth init`: each process loads `<dir>/<role>.nk` (docs/security.md). */
+  credsDir: Schema.String,
+  /** One credentials file for this process (an nkey seed or a `.creds` JWT file); overrides credsDir. */
+  credsFile: Schema.String,
+  /** Reply subject prefix; `auto` = `_INBOX_<role>` (each role reads only its own replies). */
+  inboxPrefix: Schema.NonEmptyString,
+  /** TLS to NATS: all empty = plain TCP (fine on loopback). */
+  tls: Schema.Struct({ caFile: Schema.String, certFile: Schema.String, keyFile: Schema.String }),
 })
 
 /** JetStream stream limits. */
 export const StreamsSection = Schema.Struct({
   telemetryMaxAgeHours: PositiveInt,
   alertsMaxAgeHours: PositiveInt,
+  /** Byte limits (MiB): when reached the oldest messages go, as with the age limit. */
+  telemetryMaxMB: PositiveInt,
+  alertsMaxMB: PositiveInt,
   replicas: Schema.Literals([1, 3, 5]),
 })
 

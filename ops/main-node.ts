@@ -14,10 +14,14 @@ import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
+import { redact, redactString } from "../config/redact.ts"
+import { natsAuth, type NatsAuth } from "../runtime/nats/auth.ts"
+import { topologyOptions } from "../runtime/nats/topology.ts"
 
-const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
+// Every line goes through redact: URL credentials, passwords and tokens never reach the log.
+const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify(redact({ t: Date.now(), event, ...fields })))
 const fail = (msg: string): never => {
-  console.error(`akis node: ${msg}`)
+  console.error(`akis node: ${redactString(msg)}`)
   process.exit(1)
 }
 
@@ -39,7 +43,15 @@ if (isGateway) {
   }
 }
 
-const nats = await connectNats({ servers: config.nats.servers, user: config.nats.user, pass: config.nats.pass, name: "akis-node-services" })
+// A node's processes use the node role's credentials, whatever node.roles says (docs/security.md).
+let auth: NatsAuth
+try {
+  auth = natsAuth(config.nats, "node")
+} catch (e) {
+  fail((e as Error).message)
+}
+const topology = topologyOptions(config)
+const nats = await connectNats({ servers: config.nats.servers, auth: auth!, name: "akis-node-services" })
   .catch((e) => fail((e as Error).message))
 
 let group: SinkGroup | undefined
@@ -63,15 +75,15 @@ if (isWorker) {
   }
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
-    nc: nats.nc, store, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
+    nc: nats.nc, store, consumer: config.sink.alertsConsumer, topology,
     retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
-  })
-  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
+  }).catch((e) => fail(`alert writer: ${(e as Error).message}`))
+  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, topology).catch((e) => fail(`rules: ${(e as Error).message}`))
 }
 
 // The gateway listens before the node takes shards, so a port in use fails before anything is held.
 if (isGateway) {
-  await ensureStreams(nats.jsm, { replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours })
+  await ensureStreams(nats.jsm, topology, log).catch((e) => fail((e as Error).message))
   gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
     .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
   log("gateway.listening", { host: config.gateway.host, port: gateway.port })
@@ -80,8 +92,7 @@ if (isGateway) {
 node = await startNode(
   {
     id: config.node.id, roles: config.node.roles, partitions: config.cluster.partitions, servers: config.nats.servers,
-    user: config.nats.user, pass: config.nats.pass, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
-    replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours,
+    auth: auth!, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs, ...topology,
     host: { checkpointMs: config.node.checkpointMs, checkpointBytesPerSec: config.node.checkpointBytesPerSec, actorIdleMs: config.node.actorIdleMs, maxPendingRows: config.sink.maxPendingRows, tickMs: config.rules.tickMs },
   },
   {

@@ -58,3 +58,18 @@ export class ActorNotFound extends Data.TaggedError("ActorNotFound")<{ readonly 
     return `no actor ${this.address}: it has not received any message`
   }
 }
+
+/**
+ * A stream, bucket or consumer exists with settings that contradict the configuration (other
+ * replicas, subjects, limits...). The node refuses to use it rather than run on settings nobody chose.
+ */
+export class TopologyConflict extends Data.TaggedError("TopologyConflict")<{
+  readonly name: string
+  readonly differences: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `${this.name} exists with settings that contradict the configuration: ${this.differences.join("; ")}. ` +
+      `Change the configuration to match, or (as admin) run \`bun run ops topology apply\` to update what NATS allows ` +
+      `to be updated (replicas, limits, subjects); retention and storage need the stream recreated.`
+  }
+}

@@ -1,29 +1,17 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { AlertTransition } from "../../runtime/alert.ts"
+import { definition, ensureTopology, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { parseTransition, writeAlerts } from "./alerts.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 
-/** The alerts stream (DESIGN "Coordination on JetStream"). */
-export const alertsStream = { name: "AKIS_ALERTS", subjects: ["akis.alerts.>"] } as const
+/** The alerts stream (the row in runtime/nats/topology.ts). */
+export const alertsStream = { name: names.alerts, subjects: (definition(names.alerts) as StreamDef).subjects } as const
 
-/** Creates AKIS_ALERTS if it is missing (file storage, `maxAgeHours`); an existing stream is left as it is. */
-export const ensureAlertsStream = async (nc: NatsConnection, maxAgeHours: number, replicas = 1): Promise<void> => {
-  const jsm = await jetstreamManager(nc)
-  try {
-    await jsm.streams.info(alertsStream.name)
-  } catch {
-    try {
-      await jsm.streams.add({
-        name: alertsStream.name, subjects: [...alertsStream.subjects], max_age: maxAgeHours * 3600 * 1e9, num_replicas: replicas,
-      })
-    } catch (e) {
-      // Another node created it between our info and add: fine, otherwise re-raise.
-      await jsm.streams.info(alertsStream.name).catch(() => Promise.reject(e))
-    }
-  }
-}
+/** Checks AKIS_ALERTS against the configuration (topology module): created when missing, refused when it contradicts. */
+export const ensureAlertsStream = async (nc: NatsConnection, o: TopologyOptions): Promise<void> =>
+  ensureTopology(await jetstreamManager(nc), o, { only: [names.alerts] })
 
 /** Options of {@link startAlertWriter}. */
 export interface AlertWriterOptions {
@@ -31,7 +19,8 @@ export interface AlertWriterOptions {
   readonly store: Store
   /** Durable pull consumer name (config `sink.alertsConsumer`). */
   readonly consumer: string
-  readonly maxAgeHours: number
+  /** Stream settings (config streams.*): AKIS_ALERTS is checked or created from the topology table. */
+  readonly topology: TopologyOptions
   readonly batch?: number | undefined
   readonly retryMinMs?: number | undefined
   readonly retryMaxMs?: number | undefined
@@ -60,21 +49,8 @@ export interface AlertWriter {
  */
 export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWriter> => {
   const timers = o.timers ?? systemTimers
-  await ensureAlertsStream(o.nc, o.maxAgeHours)
-  const jsm = await jetstreamManager(o.nc)
-  // A batch fetched by a node that then dies is redelivered after ack_wait: keep it short (alerts
-  // reach ClickHouse 10 s late at worst, not 60 s); a live writer retrying an insert extends it
-  // with in-progress acks, and a redelivered batch is harmless (the table de-duplicates by id).
-  const ackWait = 10 * 1e9
-  try {
-    const info = await jsm.consumers.info(alertsStream.name, o.consumer)
-    if (info.config.ack_wait !== ackWait) await jsm.consumers.update(alertsStream.name, o.consumer, { ack_wait: ackWait }).catch(() => {})
-  } catch {
-    await jsm.consumers.add(alertsStream.name, {
-      durable_name: o.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 10_000,
-      ack_wait: ackWait,
-    })
-  }
+  // The stream and the durable come from the topology table (ack wait, max ack pending).
+  await ensureTopology(await jetstreamManager(o.nc), { ...o.topology, alertsConsumer: o.consumer }, { only: [names.alerts, "sinkAlerts"] })
   const consumer = await jetstream(o.nc).consumers.get(alertsStream.name, o.consumer)
   const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0 }
   let stopped = false

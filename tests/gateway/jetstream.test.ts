@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { encodeReading } from "../../gateway/encode.ts"
 import { ensureTelemetryStream, startGateway, type Gateway } from "../../gateway/index.ts"
+import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { createDeviceCerts, fleetIds } from "../../ops/certs/pki.ts"
 import { runFleet } from "../../ops/loadgen/fleet.ts"
 import { spawnChild, startNats, waitFor, type NatsServer } from "../harness/index.ts"
@@ -19,8 +20,11 @@ const logs: string[] = []
 beforeAll(async () => {
   ;[nats, pki] = await Promise.all([startNats(), makeTestPki()])
   await createDeviceCerts(pki.dir, fleetIds(5, "sim-"))
-  nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
-  gw = await startGateway(testConfig(pki, nats.url, { maxBufferedReadings: 300, maxReadingsPerSec: 10_000 }), { nc, log: (l) => logs.push(l) })
+  const cfg = testConfig(pki, nats.url, { maxBufferedReadings: 300, maxReadingsPerSec: 10_000 })
+  // A node (here: the admin) creates the stream; the gateway's own credentials may only check it and publish.
+  await ensureTelemetryStream(await nats.connect(), topologyOptions(cfg))
+  nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...nats.auth("gateway") })
+  gw = await startGateway(cfg, { nc, log: (l) => logs.push(l) })
 }, 30_000)
 afterAll(async () => {
   await gw?.stop({ drainMs: 500 })
@@ -75,12 +79,14 @@ describe("gateway → JetStream", () => {
     expect(maxBy.get("sim-0001")!).toBeLessThan(60)
   }, 30_000)
 
-  test("ensuring AKIS_TLM is idempotent and applies a changed retention", async () => {
+  test("ensuring AKIS_TLM is idempotent and refuses a stream whose retention contradicts the config", async () => {
     const { jetstreamManager } = await import("@nats-io/jetstream")
-    await ensureTelemetryStream(nc, { maxAgeHours: 168, replicas: 1 })
-    await ensureTelemetryStream(nc, { maxAgeHours: 24, replicas: 1 })
+    const o = topologyOptions(testConfig(pki, nats.url))
+    await ensureTelemetryStream(nc, o)
+    await ensureTelemetryStream(nc, o)
+    await expect(ensureTelemetryStream(nc, { ...o, telemetryMaxAgeHours: 24 })).rejects.toThrow("stream AKIS_TLM exists with settings that contradict the configuration: max_age is 604800 s, configured 86400 s")
     const info = await (await jetstreamManager(nc)).streams.info("AKIS_TLM")
-    expect([info.config.max_age, info.config.storage, info.config.retention, info.config.subjects]).toEqual([24 * 3_600_000_000_000, "file", "limits", ["akis.tlm.*"]])
+    expect([info.config.max_age, info.config.storage, info.config.retention, info.config.subjects, info.config.max_bytes]).toEqual([168 * 3_600_000_000_000, "file", "limits", ["akis.tlm.*"], o.telemetryMaxMB! * 1024 * 1024])
   })
 
   test("with nats-server stopped for 10 s under load: no acks, sockets paused, bounded buffer, everything delivered after", async () => {
