@@ -73,3 +73,17 @@ export class TopologyConflict extends Data.TaggedError("TopologyConflict")<{
       `to be updated (replicas, limits, subjects); retention and storage need the stream recreated.`
   }
 }
+
+/** A stream or bucket is missing and this process's credentials may not create it (or a row is misused). */
+export class TopologyUnavailable extends Data.TaggedError("TopologyUnavailable")<{ readonly message: string }> {}
+
+/** A role's NATS credentials file is missing: a clear message instead of "Authorization Violation". */
+export class NatsCredentialsMissing extends Data.TaggedError("NatsCredentialsMissing")<{ readonly path: string; readonly role: string }> {
+  override get message() {
+    return `NATS credentials for role ${this.role} not found at ${this.path}: create them with \`bun run ops nats-auth init\` ` +
+      `(and start nats-server with the generated auth.conf), or set nats.credsDir: "" for a NATS without authentication`
+  }
+}
+
+/** A credentials operation that cannot be done as asked (e.g. a rotation already under way). */
+export class NatsCredentialsError extends Data.TaggedError("NatsCredentialsError")<{ readonly message: string }> {}

@@ -7,6 +7,7 @@
 import { credsAuthenticator, nkeyAuthenticator, nkeys, type ConnectionOptions } from "@nats-io/transport-node"
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { NatsCredentialsError, NatsCredentialsMissing } from "../errors.ts"
 import { inboxPrefixOf, renderAuthorization, type AuthUser } from "./permissions.ts"
 import { roles, type Role, type TopologyOptions } from "./topology.ts"
 
@@ -18,14 +19,6 @@ export interface NatsAuthConfig {
   readonly credsFile: string
   readonly inboxPrefix: string
   readonly tls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string }
-}
-
-/** A role's credentials file is missing: a clear message instead of "Authorization Violation". */
-export class NatsCredentialsMissing extends Error {
-  constructor(readonly path: string, readonly role: Role) {
-    super(`NATS credentials for role ${role} not found at ${path}: create them with \`bun run ops nats-auth init\` ` +
-      `(and start nats-server with the generated auth.conf), or set nats.credsDir: "" for a NATS without authentication`)
-  }
 }
 
 /** Seed file of a role in a credentials directory. */
@@ -41,7 +34,7 @@ export const natsAuth = (c: NatsAuthConfig, role: Role): NatsAuth => {
   const out: { -readonly [K in keyof NatsAuth]: NatsAuth[K] } = {}
   const file = c.credsFile || (c.credsDir ? seedPath(c.credsDir, role) : "")
   if (file) {
-    if (!existsSync(file)) throw new NatsCredentialsMissing(file, role)
+    if (!existsSync(file)) throw new NatsCredentialsMissing({ path: file, role })
     const text = readFileSync(file, "utf8")
     const bytes = new TextEncoder().encode(text.trim())
     out.authenticator = text.includes("BEGIN NATS USER JWT") ? credsAuthenticator(bytes) : nkeyAuthenticator(bytes)
@@ -105,8 +98,8 @@ export const initCredentials = (dir: string, o: TopologyOptions, force = false):
  */
 export const rotateCredentials = (dir: string, role: Role, o: TopologyOptions): void => {
   const p = seedPath(dir, role)
-  if (!existsSync(p)) throw new NatsCredentialsMissing(p, role)
-  if (existsSync(`${p}.old`)) throw new Error(`a rotation of ${role} is already under way: finish it first (\`ops nats-auth rotate --role ${role} --finish\`)`)
+  if (!existsSync(p)) throw new NatsCredentialsMissing({ path: p, role })
+  if (existsSync(`${p}.old`)) throw new NatsCredentialsError({ message: `a rotation of ${role} is already under way: finish it first (\`ops nats-auth rotate --role ${role} --finish\`)` })
   renameSync(p, `${p}.old`)
   writeSecret(p, new TextDecoder().decode(nkeys.createUser().getSeed()) + "\n")
   writeAuthConf(dir, o)

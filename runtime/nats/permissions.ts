@@ -62,7 +62,8 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
         pub.add("$JS.FC.>")
       }
     } else {
-      if (atLeast(access, "watch") && (role === "node" || d.kind === "stream")) {
+      // Streams: `watch` = own consumers, `write` = publish only (a gateway writes AKIS_TLM but may not read it).
+      if (access === "watch" || role === "node") {
         // Own (ephemeral or durable) consumers on the stream; other roles' durables stay out of reach.
         for (const s of [`CONSUMER.CREATE.${sn}.>`, `CONSUMER.INFO.${sn}.*`, `CONSUMER.DELETE.${sn}.*`, `CONSUMER.MSG.NEXT.${sn}.*`]) pub.add(api(s))
         pub.add(`$JS.ACK.${sn}.>`)
@@ -73,7 +74,7 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
           deny.add(`$JS.ACK.${sn}.${name}.>`)
         }
       }
-      if (atLeast(access, "write")) for (const s of d.subjects) pub.add(s)
+      if (access === "write" || role === "node") for (const s of d.subjects) pub.add(s)
     }
   }
 

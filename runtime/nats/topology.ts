@@ -15,7 +15,7 @@ import {
 } from "@nats-io/jetstream"
 import type { KV, Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
-import { PartitionMismatch, TopologyConflict } from "../errors.ts"
+import { PartitionMismatch, TopologyConflict, TopologyUnavailable } from "../errors.ts"
 import { openBlobStore, type BlobStore } from "./blob-store.ts"
 
 /** Who connects to NATS: each role has its own credentials and permissions (docs/security.md). */
@@ -23,9 +23,10 @@ export const roles = ["admin", "node", "gateway", "inspector", "api", "notifier"
 export type Role = (typeof roles)[number]
 
 /**
- * What a role may do with a row: `create` = info and create it when missing; `read` = info and get (KV get, stream info); `watch` = read plus
- * KV watch/keys/history and ephemeral consumers; `write` = watch plus put / publish. The node
- * role creates and uses every row; admin may do anything.
+ * What a role may do with a row. `create`: info, and create it when missing. `read`: info and
+ * KV get. `watch`: read plus KV watch/keys/history, or its own consumers on a stream. `write`:
+ * for a bucket watch plus put; for a stream read plus publish (a gateway writes AKIS_TLM but
+ * cannot read it). The node role creates and uses every row; admin may do anything.
  */
 export type Access = "create" | "read" | "watch" | "write"
 
@@ -148,7 +149,7 @@ export const streamName = (d: StreamDef | BucketDef | ObjectStoreDef): string =>
 /** A row by its (bucket or stream) name. */
 export const definition = (name: string): Definition => {
   const d = definitions.find((x) => (x.kind === "consumer" ? x.key : x.name) === name)
-  if (!d) throw new Error(`no topology row named ${name}`)
+  if (!d) throw new TopologyUnavailable({ message: `no topology row named ${name}` })
   return d
 }
 
@@ -196,8 +197,10 @@ export const consumerDifferences = (want: Partial<ConsumerConfig>, have: Partial
   return out
 }
 
-const isNotFound = (e: unknown) =>
-  e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamNotFound || e.code === JetStreamApiCodes.ConsumerNotFound)
+const isNotFound = (e: unknown) => {
+  const code = e instanceof JetStreamApiError ? e.code : (e as { code?: unknown } | undefined)?.code
+  return code === JetStreamApiCodes.StreamNotFound || code === JetStreamApiCodes.ConsumerNotFound
+}
 /** A publish this connection's credentials do not allow (the client rejects at once). */
 export const isPermissionDenied = (e: unknown): boolean => /Permissions Violation/i.test(String((e as Error)?.message ?? e))
 
@@ -253,7 +256,7 @@ const ensureStreamRow = async (jsm: JetStreamManager, d: StreamDef | BucketDef |
         }
       }
     }
-    if (Date.now() > deadline) throw new Error(`${want.name} does not exist and these NATS credentials may not create it; start a node (role node) or run \`bun run ops topology apply\` as admin`)
+    if (Date.now() > deadline) throw new TopologyUnavailable({ message: `${want.name} does not exist and these NATS credentials may not create it; start a node (role node) or run \`bun run ops topology apply\` as admin` })
     if (!waited) e.log?.("topology.waiting", { name: want.name, reason: "missing; waiting for a node or an admin to create it" })
     waited = true
     await Bun.sleep(500)
@@ -356,7 +359,7 @@ export const ensureBuckets = async (kvm: Kvm, o: TopologyOptions, log?: Topology
 /** Opens one bucket of the table after checking it (created when missing and allowed). */
 export const openBucket = async (kvm: Kvm, name: string, o: TopologyOptions, log?: TopologyLog): Promise<KV> => {
   const d = definition(name)
-  if (d.kind !== "kv") throw new Error(`${name} is not a KV bucket`)
+  if (d.kind !== "kv") throw new TopologyUnavailable({ message: `${name} is not a KV bucket` })
   await ensureTopology(await kvm.js.jetstreamManager(), o, { only: [name], log })
   return kvm.create(name, { history: d.history, replicas: o.replicas, storage: StorageType.File })
 }

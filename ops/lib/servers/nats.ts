@@ -27,6 +27,8 @@ export interface NatsServer {
   auth(role?: Role): NatsAuth
   /** Re-reads auth.conf (after a rotation) and reloads the running server (SIGHUP). */
   reload(): Promise<void>
+  /** What the server printed so far (since its last start); permission violations show here. */
+  log(): string
   cleanup(): Promise<void>
 }
 
@@ -105,6 +107,7 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
     },
     credsDir,
     auth: (role = "admin") => roleAuth(credsDir, role),
+    log: () => child?.output() ?? "",
     async start() {
       writeConf()
       child = spawnChild("nats", ["nats-server", "-c", conf], { echo: opts.echo })
