@@ -8,7 +8,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/
 import { Kvm } from "@nats-io/kv"
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/transport-node"
 import { readFileSync } from "node:fs"
-import { askActor } from "../runtime/index.ts"
+import { askActor, BatchBuilder, encodeBatch, shardOf, telemetrySubject } from "../runtime/index.ts"
 import { authConfPath, finishRotation, initCredentials, rotateCredentials } from "../runtime/nats/auth.ts"
 import { startNats, tempDir, waitFor, type Child, type NatsServer } from "./harness/index.ts"
 import { events, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
@@ -71,7 +71,11 @@ describe("NATS authentication and per-role permissions", () => {
     const gw = await as("gateway")
     const errors = statusErrors(gw)
     const js = jetstream(gw)
-    expect((await js.publish("akis.tlm.1", new Uint8Array([1]), { msgID: "gw-auth-1" })).duplicate).toBe(false)
+    const b = new BatchBuilder(2, 1)
+    b.push("d-9", 1, Date.now(), [1, 1])
+    const batch = encodeBatch(b.take(Date.now()))
+    expect((await js.publish(telemetrySubject(shardOf("d-9", P)), batch, { msgID: "gw-auth-1" })).duplicate).toBe(false)
+    expect((await js.publish(telemetrySubject(shardOf("d-9", P)), batch, { msgID: "gw-auth-1" })).duplicate).toBe(true)
     await expect(gw.request("akis.ctl.drain.w1", undefined, { timeout: 2_000 })).rejects.toThrow(denied("akis.ctl.drain.w1"))
     gw.publish("akis.ctl.drain.w1") // a core publish does not throw: the denial comes as a status error
     await gw.flush()
@@ -100,7 +104,7 @@ describe("NATS authentication and per-role permissions", () => {
     await expect(config.put("partitions", "9")).rejects.toThrow(denied("$KV.akis_config.partitions"))
     await expect(jsm.streams.purge("AKIS_TLM")).rejects.toThrow(denied("$JS.API.STREAM.PURGE.AKIS_TLM"))
     await expect(jsm.streams.delete("AKIS_ALERTS")).rejects.toThrow(denied("$JS.API.STREAM.DELETE.AKIS_ALERTS"))
-    await expect(jetstream(nc).publish("akis.tlm.1", new Uint8Array([1]))).rejects.toThrow(denied("akis.tlm.1"))
+    await expect(jetstream(nc).publish("akis.tlm.1", new Uint8Array([1]))).rejects.toThrow(denied("akis.tlm.1")) // refused: never stored
     await expect(nc.request("akis.ctl.drain.w1", undefined, { timeout: 2_000 })).rejects.toThrow(denied("akis.ctl.drain.w1"))
     // No consumer creation at all: the deliver-subject trick of research §7.1 is closed for this role.
     await expect(jsm.consumers.add("KV_akis_config", { name: "snoop", deliver_subject: "akis.ctl.drain.w1", ack_policy: AckPolicy.None }))
@@ -113,7 +117,7 @@ describe("NATS authentication and per-role permissions", () => {
     await jetstream(admin).publish("akis.alerts.warning.bus-9", new TextEncoder().encode("{}"))
     const jsm = await jetstreamManager(await as("api"))
     await jsm.consumers.add("AKIS_ALERTS", { name: "inject", deliver_subject: "akis.ctl.drain.w1", deliver_policy: DeliverPolicy.All, ack_policy: AckPolicy.None })
-    await waitFor("delivery refused by the node", () => events(node).some((e) => e.event === "ctl.refused"), { timeoutMs: 10_000 })
+    await waitFor("delivery refused by the node", () => events(node).some((e) => e.event === "ctl.refused"), { timeoutMs: 10_000 }).catch((e) => { console.error(node.output().slice(-3000)); console.error(ns.log().slice(-3000)); throw e })
     const refused = events(node).find((e) => e.event === "ctl.refused")!
     expect(refused.subject).toBe("akis.alerts.warning.bus-9")
     await Bun.sleep(500)
