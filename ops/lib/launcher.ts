@@ -1,6 +1,8 @@
 import { connect } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
+import { authConfPath, initCredentials } from "../../runtime/nats/auth.ts"
+import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -33,8 +35,8 @@ const reachable = async (servers: ReadonlyArray<string>) => {
     const nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false })
     await nc.close()
     return true
-  } catch {
-    return false
+  } catch (e) {
+    return /Authorization Violation/i.test(String((e as Error)?.message)) // a server with auth answers too
   }
 }
 
@@ -47,6 +49,12 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   const log = o.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`))
   const dataDir = resolve(root, o.config.node.dataDir)
   let nats: NatsServer | undefined
+  // Secure by default: one nkey per role (created once under nats.credsDir), loaded by every node.
+  const credsDir = o.config.nats.credsDir ? resolve(root, o.config.nats.credsDir) : undefined
+  if (credsDir && !o.config.nats.credsFile) {
+    const created = initCredentials(credsDir, topologyOptions(o.config))
+    if (created.length) log(`created NATS credentials for ${created.join(", ")} in ${credsDir} (server block: ${authConfPath(credsDir)})`)
+  }
   if (await reachable(o.config.nats.servers)) {
     log(`using the NATS server at ${o.config.nats.servers.join(", ")}`)
   } else {
@@ -54,8 +62,8 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     if (!["127.0.0.1", "localhost"].includes(url.hostname)) {
       throw new Error(`NATS at ${o.config.nats.servers.join(", ")} is unreachable and not local, so it cannot be started here`)
     }
-    nats = await startNats({ port: Number(url.port || 4222), monitorPort: Number(url.port || 4222) + 4000, dir: join(dataDir, "nats") })
-    log(`started nats-server on ${nats.url} (data in ${join(dataDir, "nats")}, monitor http://127.0.0.1:${nats.monitorPort}/jsz)`)
+    nats = await startNats({ port: Number(url.port || 4222), monitorPort: Number(url.port || 4222) + 4000, dir: join(dataDir, "nats"), auth: credsDir ?? false })
+    log(`started nats-server on ${nats.url} (data in ${join(dataDir, "nats")}, monitor http://127.0.0.1:${nats.monitorPort}/jsz, ${credsDir ? `nkey auth from ${credsDir}` : "NO authentication (nats.credsDir is empty)"})`)
   }
 
   const nodes = new Map<string, Child>()
@@ -65,7 +73,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   const launch = (id: string) => {
     // Every local node listens for devices on its own port: gateway.port + (n - 1).
     const port = String(o.config.gateway.port + Number(id.split("-").pop()) - 1)
-    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port }
+    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port, ...(credsDir ? { AKIS_NATS__CREDSDIR: credsDir } : {}) }
     const c = spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { env, cwd: root, echo: o.echo })
     nodes.set(id, c)
     c.exited.then((code) => {
