@@ -111,7 +111,7 @@ const check = Command.make(
   { config: configFlag },
   Effect.fn(function* ({ config }) {
     yield* step(async () => {
-      const ctx = await opsContext(Option.getOrUndefined(config), "inspector")
+      const ctx = await opsContext(Option.getOrUndefined(config))
       try {
         await ensureTopology(ctx.nats.jsm, topologyOptions(ctx.config), { create: false, waitMs: 0 })
       } finally {
