@@ -13,6 +13,8 @@ import { checkDelivery, makeTestPki, rawClient, streamReadings, testConfig, type
 let nats: NatsServer
 let pki: TestPki
 let nc: NatsConnection
+/** The test's own view of the stream (admin): the gateway's credentials may not read it. */
+let reader: NatsConnection
 let gw: Gateway
 const schema = loadDeviceSchema()
 const logs: string[] = []
@@ -22,7 +24,8 @@ beforeAll(async () => {
   await createDeviceCerts(pki.dir, fleetIds(5, "sim-"))
   const cfg = testConfig(pki, nats.url, { maxBufferedReadings: 300, maxReadingsPerSec: 10_000 })
   // A node (here: the admin) creates the stream; the gateway's own credentials may only check it and publish.
-  await ensureTelemetryStream(await nats.connect(), topologyOptions(cfg))
+  reader = await nats.connect()
+  await ensureTelemetryStream(reader, topologyOptions(cfg))
   nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...nats.auth("gateway") })
   gw = await startGateway(cfg, { nc, log: (l) => logs.push(l) })
 }, 30_000)
@@ -42,7 +45,7 @@ describe("gateway → JetStream", () => {
     c.write(encodeReading("msgpack", schema, "bus-0001", 3, now, row))
     await c.waitLine(/^ACK 3$/)
     expect(c.lines.every((l) => /^ACK [123]$/.test(l))).toBe(true)
-    const rows = await streamReadings(nc)
+    const rows = await streamReadings(reader)
     expect(rows.filter(([d]) => d === "bus-0001").map(([, s]) => s)).toEqual([1, 2, 3])
     c.end()
   })
@@ -66,9 +69,9 @@ describe("gateway → JetStream", () => {
     // The anomaly reached the log: sim-0002's coolant climbs to 140 °C, the others stay normal.
     const coolant = schema.byName.get("coolant_temp_c")!.index
     const maxBy = new Map<string, number>()
-    const c = await jetstream(nc).consumers.get("AKIS_TLM")
+    const c = await jetstream(reader).consumers.get("AKIS_TLM")
     const it = await c.consume()
-    const last = (await (await import("@nats-io/jetstream")).jetstreamManager(nc).then((m) => m.streams.info("AKIS_TLM"))).state.last_seq
+    const last = (await (await import("@nats-io/jetstream")).jetstreamManager(reader).then((m) => m.streams.info("AKIS_TLM"))).state.last_seq
     for await (const m of it) {
       const b = decodeBatch(m.data)
       for (let i = 0; i < b.ids.length; i++) maxBy.set(b.ids[i]!, Math.max(maxBy.get(b.ids[i]!) ?? -Infinity, b.values[i * b.width + coolant]!))
@@ -112,7 +115,7 @@ describe("gateway → JetStream", () => {
     const r = await fleet.done
     expect(r.unacked).toBe(0)
     expect(r.acked).toBe(r.sent)
-    const rows = await streamReadings(nc)
+    const rows = await streamReadings(reader)
     const expected = new Map(ids.map((id, i) => [id, fleet.links[i]!.lastAck]))
     expect(checkDelivery(rows.filter(([d]) => d.startsWith("sim-")), expected)).toBeUndefined()
     expect(logs.some((l) => l.includes("back-pressure on"))).toBe(true)
