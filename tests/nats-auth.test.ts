@@ -9,7 +9,7 @@ import { Kvm } from "@nats-io/kv"
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/transport-node"
 import { readFileSync } from "node:fs"
 import { askActor, BatchBuilder, encodeBatch, shardOf, telemetrySubject } from "../runtime/index.ts"
-import { authConfPath, finishRotation, initCredentials, rotateCredentials } from "../runtime/nats/auth.ts"
+import { authConfPath, finishRotation, initCredentials, natsAuth, rotateCredentials } from "../runtime/nats/auth.ts"
 import { startNats, tempDir, waitFor, type Child, type NatsServer } from "./harness/index.ts"
 import { events, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
 import { testTopology } from "./support/topology.ts"
@@ -162,6 +162,26 @@ describe("credential rotation", () => {
       await s.reload()
       await expect(connect({ servers: s.url, reconnect: false, authenticator: nkeyAuthenticator(new TextEncoder().encode(old.trim())) })).rejects.toThrow("Authorization Violation")
       await (await connect({ servers: s.url, reconnect: false, authenticator: seed(`${dir}/gateway.nk`) })).close()
+    } finally {
+      await s.cleanup()
+    }
+  }, 30_000)
+})
+
+describe("TLS to NATS", () => {
+  test("with nats.tls.caFile a role connects over TLS; without the CA the server's certificate is refused", async () => {
+    const { createCa, createServerCert, pkiPaths } = await import("../ops/certs/pki.ts")
+    const pki = tempDir("akis-nats-tls-")
+    await createCa(pki, { cn: "akis nats CA" })
+    await createServerCert(pki, ["127.0.0.1", "localhost"])
+    const p = pkiPaths(pki)
+    const s = await startNats({ tls: { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert } })
+    try {
+      const cfg = { user: "", pass: "", credsDir: s.credsDir!, credsFile: "", inboxPrefix: "auto", tls: { caFile: p.caCert, certFile: "", keyFile: "" } }
+      const nc = await connect({ servers: s.url, reconnect: false, ...natsAuth(cfg, "gateway") })
+      expect(nc.info?.tls_required).toBe(true)
+      await nc.close()
+      await expect(connect({ servers: s.url, reconnect: false, ...natsAuth({ ...cfg, tls: { caFile: "", certFile: "", keyFile: "" } }, "gateway") })).rejects.toThrow()
     } finally {
       await s.cleanup()
     }

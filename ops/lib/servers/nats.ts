@@ -83,6 +83,8 @@ export interface NatsServerOptions {
    * false for none. Default: the test process's shared credentials ({@link harnessCredentials}).
    */
   readonly auth?: string | false
+  /** TLS: the server's certificate and key; clients of {@link NatsServer.auth} trust `caFile`. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string }
 }
 
 /** Starts `nats-server -js` on loopback (a free port and a temp dir unless given). */
@@ -94,7 +96,8 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
   const conf = join(dir, "nats.conf")
   const credsDir = opts.auth === false ? undefined : (opts.auth ?? harnessCredentials())
   const writeConf = () =>
-    writeFileSync(conf, `listen: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\njetstream { store_dir: "${dir}/js" }\n${opts.configExtra ?? ""}\n${authBlock(credsDir)}`)
+    writeFileSync(conf, `listen: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitorPort}\njetstream { store_dir: "${dir}/js" }\n${opts.configExtra ?? ""}\n` +
+      (opts.tls ? `tls { cert_file: "${opts.tls.certFile}", key_file: "${opts.tls.keyFile}" }\n` : "") + authBlock(credsDir))
   let child: Child | undefined
   const conns: NatsConnection[] = []
   const server: NatsServer = {
@@ -106,7 +109,7 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
       return child?.proc.pid
     },
     credsDir,
-    auth: (role = "admin") => roleAuth(credsDir, role),
+    auth: (role = "admin") => ({ ...roleAuth(credsDir, role), ...(opts.tls ? { tls: { caFile: opts.tls.caFile } } : {}) }),
     log: () => child?.output() ?? "",
     async start() {
       writeConf()
