@@ -20,3 +20,17 @@ describe("redaction", () => {
     expect(["keyFile", "credsFile", "user", "tokens"].filter(isSecretKey)).toEqual([])
   })
 })
+
+test("a config error names a secret key but not its value", async () => {
+  const { loadConfig } = await import("./index.ts")
+  let msg = ""
+  try {
+    loadConfig({ env: {}, overrides: { clickhouse: { password: 12345678 }, nats: { pass: 87654321 } } })
+  } catch (e) {
+    msg = (e as Error).message
+  }
+  expect(msg).toContain("clickhouse.password: Expected string, got ***")
+  expect(msg).toContain("nats.pass: Expected string, got ***")
+  expect(msg).not.toContain("12345678")
+  expect(msg).not.toContain("87654321")
+})
