@@ -50,7 +50,7 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
   const path = (file: string, dflt: string) => (file !== "" ? file : join(g.certDir, dflt))
   const crlPath = path(g.crlFile, "crl.pem")
   const schema = deps.schema ?? (g.deviceSchema ? loadDeviceSchema(g.deviceSchema) : loadDeviceSchema())
-  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, topologyOptions(config), (e, f) => deps.log?.(`${e} ${JSON.stringify(f)}`))
+  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, topologyOptions(config), (e, f) => (deps.log ?? console.error)(`${e} ${JSON.stringify(f)}`))
   const metrics = newMetrics()
   const publish = makeBatchPublisher(deps.nc, g.publishTimeoutMs)
   const listener: Listener = await listen({
