@@ -2,7 +2,8 @@ import { connect } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
 import { authConfPath, initCredentials } from "../../runtime/nats/auth.ts"
-import { topologyOptions } from "../../runtime/nats/topology.ts"
+import { applyTopology, topologyOptions } from "../../runtime/nats/topology.ts"
+import { jetstreamManager } from "@nats-io/jetstream"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -64,6 +65,12 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     }
     nats = await startNats({ port: Number(url.port || 4222), monitorPort: Number(url.port || 4222) + 4000, dir: join(dataDir, "nats"), auth: credsDir ?? false })
     log(`started nats-server on ${nats.url} (data in ${join(dataDir, "nats")}, monitor http://127.0.0.1:${nats.monitorPort}/jsz, ${credsDir ? `nkey auth from ${credsDir}` : "NO authentication (nats.credsDir is empty)"})`)
+    // This NATS is ours: bring data kept from an earlier version to the configured settings
+    // (e.g. the byte limits added later), as `ops topology apply` would; elsewhere nodes refuse.
+    const admin = await nats.connect("admin")
+    const applied = await applyTopology(await jetstreamManager(admin), topologyOptions(o.config)).finally(() => admin.close())
+    for (const c of applied.changed.filter((c) => !c.endsWith(": created"))) log(`topology: ${c}`)
+    for (const c of applied.impossible) log(`topology: cannot change ${c}`)
   }
 
   const nodes = new Map<string, Child>()
