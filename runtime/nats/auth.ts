@@ -6,7 +6,7 @@
  */
 import { credsAuthenticator, nkeyAuthenticator, nkeys, type ConnectionOptions } from "@nats-io/transport-node"
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { NatsCredentialsError, NatsCredentialsMissing } from "../errors.ts"
 import { inboxPrefixOf, renderAuthorization, type AuthUser } from "./permissions.ts"
 import { roles, type Role, type TopologyOptions } from "./topology.ts"
@@ -46,7 +46,10 @@ export const natsAuth = (c: NatsAuthConfig, role: Role): NatsAuth => {
   if (caFile || certFile || keyFile) {
     out.tls = { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) }
   }
-  out.inboxPrefix = c.inboxPrefix === "auto" ? inboxPrefixOf(role) : c.inboxPrefix
+  // A credentials file named <role>.nk (e.g. the inspector's key given to `ops`) carries its role:
+  // the server lets that key subscribe only to that role's reply prefix.
+  const fileRole = c.credsFile ? roles.find((r) => basename(c.credsFile) === `${r}.nk`) : undefined
+  out.inboxPrefix = c.inboxPrefix === "auto" ? inboxPrefixOf(fileRole ?? role) : c.inboxPrefix
   return out
 }
 

@@ -256,7 +256,12 @@ const ensureStreamRow = async (jsm: JetStreamManager, d: StreamDef | BucketDef |
         }
       }
     }
-    if (Date.now() > deadline) throw new TopologyUnavailable({ message: `${want.name} does not exist and these NATS credentials may not create it; start a node (role node) or run \`bun run ops topology apply\` as admin` })
+    if (Date.now() > deadline) {
+      throw new TopologyUnavailable({
+        message: e.create === false ? `${want.name} does not exist (a node creates it at start; or run \`bun run ops topology apply\` as admin)`
+          : `${want.name} does not exist and these NATS credentials may not create it; start a node (role node) or run \`bun run ops topology apply\` as admin`,
+      })
+    }
     if (!waited) e.log?.("topology.waiting", { name: want.name, reason: "missing; waiting for a node or an admin to create it" })
     waited = true
     await Bun.sleep(500)
