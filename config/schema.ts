@@ -45,6 +45,8 @@ export const ClickHouseSection = Schema.Struct({
   requestTimeoutMs: Millis,
   /** Days of telemetry kept (0 = forever); older day partitions are dropped. */
   retentionDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** How often the node holding shard 0 drops partitions past retentionDays. */
+  retentionCheckMs: Millis,
 })
 
 /** The per-shard ClickHouse sink: batching, retry and memory bounds. */

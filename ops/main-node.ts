@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type SinkGroup } from "../actors/sink/index.ts"
+import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { ruleLimitsOf } from "../config/rules/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
@@ -45,6 +45,7 @@ const nats = await connectNats({ servers: config.nats.servers, user: config.nats
 
 let group: SinkGroup | undefined
 let alerts: AlertWriter | undefined
+let retention: RetentionJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
@@ -62,6 +63,10 @@ if (isWorker) {
       await Bun.sleep(delay)
     }
   }
+  retention = makeRetentionJob(store, {
+    retentionDays: config.clickhouse.retentionDays, everyMs: config.clickhouse.retentionCheckMs,
+    onDropped: (partitions) => log("retention.dropped", { partitions }), onError: (e) => log("retention.error", { error: String(e) }),
+  })
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
     nc: nats.nc, store, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
@@ -87,7 +92,8 @@ node = await startNode(
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
-    sinkFor: group ? (s, fence) => group!.sinkFor(s, fence) : undefined,
+    // Shard 0's lease elects the one node that drops expired partitions (single owner, fenced).
+    sinkFor: group ? (s, fence) => { if (s === 0) retention?.hold(fence); return group!.sinkFor(s, fence) } : undefined,
     clock: systemClock,
     log,
   },
@@ -101,6 +107,7 @@ const shutdown = async (why: string) => {
   log("node.shutdown", { why })
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
+  retention?.stop()
   await alerts?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
   await group?.close().catch(() => {})
