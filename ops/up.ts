@@ -121,8 +121,14 @@ process.on("SIGTERM", stop)
 fleet.exited.then(async (code) => {
   if (stopping) return
   if (!values.once) return say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
-  say(`fleet simulator finished (exit ${code}); --once: stopping after a last summary`)
-  await Bun.sleep(4_000) // two more refreshes: the sink's last batches reach the store
+  say(`fleet simulator finished (exit ${code}); --once: stopping once every processed reading is stored (at most 30 s)`)
+  // Settled: the sink's last batches are in the store and two refreshes in a row agree.
+  let last = -1
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !stopping;) {
+    await Bun.sleep(2_000)
+    if (prev && prev.stored === last && prev.stored >= prev.readingsIn) break
+    last = prev?.stored ?? -1
+  }
   await stop()
 })
 
