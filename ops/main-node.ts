@@ -15,6 +15,7 @@ import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
+import { serveHistory } from "./lib/history-service.ts"
 
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
 const fail = (msg: string): never => {
@@ -49,6 +50,7 @@ let retention: RetentionJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
+let history: ReturnType<typeof serveHistory> | undefined
 
 if (isWorker) {
   const store = makeStore(config.clickhouse)
@@ -73,6 +75,8 @@ if (isWorker) {
     retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
   })
   rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
+  // History queries over NATS: the only way to read an embedded (chDB) store, which this process holds.
+  history = serveHistory(nats.nc, store, schema)
 }
 
 // The gateway listens before the node takes shards, so a port in use fails before anything is held.
@@ -108,6 +112,7 @@ const shutdown = async (why: string) => {
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
   retention?.stop()
+  history?.stop()
   await alerts?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
   await group?.close().catch(() => {})
