@@ -1,7 +1,7 @@
-import { connect } from "@nats-io/transport-node"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
-import { authConfPath, initCredentials } from "../../runtime/nats/auth.ts"
+import { authConfPath, initCredentials, natsAuth, type NatsAuth, type NatsAuthConfig } from "../../runtime/nats/auth.ts"
 import { applyTopology, topologyOptions } from "../../runtime/nats/topology.ts"
 import { jetstreamManager } from "@nats-io/jetstream"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
@@ -31,15 +31,47 @@ export interface LocalCluster {
   stop(): Promise<void>
 }
 
-const reachable = async (servers: ReadonlyArray<string>) => {
+/**
+ * What answers at `servers`: nothing, a NATS with JetStream, or a NATS without it (Debian's
+ * nats-server package starts one like that on 127.0.0.1:4222). `detail` says why JetStream is missing.
+ */
+export const probeNats = async (
+  servers: ReadonlyArray<string>, nats: Partial<NatsAuthConfig> = {},
+): Promise<{ state: "absent" | "jetstream" | "no-jetstream"; detail?: string }> => {
+  let nc: NatsConnection
   try {
-    const nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false })
-    await nc.close()
-    return true
+    nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false, ...probeAuth(nats) })
   } catch (e) {
-    return /Authorization Violation/i.test(String((e as Error)?.message)) // a server with auth answers too
+    // A server with authentication that refuses these credentials is there all the same (the
+    // nodes then fail with the credentials' problem, not with "no NATS").
+    return /Authorization Violation/i.test(String((e as Error)?.message)) ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
+  }
+  try {
+    const r = await nc.request("$JS.API.INFO", undefined, { timeout: 2_000 })
+    const body = JSON.parse(new TextDecoder().decode(r.data)) as { error?: { description?: string } }
+    return body.error ? { state: "no-jetstream", detail: body.error.description ?? "JetStream refused" } : { state: "jetstream" }
+  } catch (e) {
+    return { state: "no-jetstream", detail: (e as Error).message }
+  } finally {
+    await nc.close().catch(() => {})
   }
 }
+
+/** The admin's credentials when they exist (auth on), else nats.user/pass (or nothing). */
+const probeAuth = (c: Partial<NatsAuthConfig>): NatsAuth => {
+  if (c.credsDir || c.credsFile) {
+    try {
+      return natsAuth({ user: "", pass: "", credsDir: "", credsFile: "", inboxPrefix: "auto", tls: { caFile: "", certFile: "", keyFile: "" }, ...c } as NatsAuthConfig, "admin")
+    } catch {} // not created yet: the probe then only learns whether something answers
+  }
+  return c.user ? { user: c.user, pass: c.pass } : {}
+}
+
+/** The message for a NATS that answers without JetStream: what it is and the ways out. */
+export const noJetStreamMessage = (servers: ReadonlyArray<string>, detail?: string): string =>
+  `a NATS server answers at ${servers.join(", ")} but has no JetStream (${detail ?? "no answer on $JS.API.INFO"}), which akis needs. ` +
+  "Debian's nats-server package starts one like that (sudo systemctl disable --now nats-server stops it). " +
+  "Stop it, enable JetStream on it, or point nats.servers (AKIS_NATS__SERVERS) at another port."
 
 /**
  * Starts nats-server (data under <dataDir>/nats, on the configured port) unless one already
@@ -56,7 +88,9 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     const created = initCredentials(credsDir, topologyOptions(o.config))
     if (created.length) log(`created NATS credentials for ${created.join(", ")} in ${credsDir} (server block: ${authConfPath(credsDir)})`)
   }
-  if (await reachable(o.config.nats.servers)) {
+  const probe = await probeNats(o.config.nats.servers, { ...o.config.nats, credsDir: credsDir ?? "" })
+  if (probe.state === "no-jetstream") throw new Error(noJetStreamMessage(o.config.nats.servers, probe.detail))
+  if (probe.state === "jetstream") {
     log(`using the NATS server at ${o.config.nats.servers.join(", ")}`)
   } else {
     const url = new URL(o.config.nats.servers[0]!.replace(/^nats:/, "http:"))

@@ -81,17 +81,19 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
   switch (role) {
     case "node":
       pub.add("akis.ctl.released.*")
-      for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*"]) sub.add(s)
+      for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*", "akis.history"]) sub.add(s)
       break
     case "inspector":
       for (const s of ["STREAM.LIST", "STREAM.NAMES", "CONSUMER.LIST.*", "CONSUMER.NAMES.*", "CONSUMER.INFO.*.*"]) pub.add(api(s))
-      pub.add("akis.ctl.stats.*") // read-only questions: node stats, actor state
+      pub.add("akis.ctl.stats.*") // read-only questions: node stats, actor state, history
       pub.add("akis.rpc.*")
+      pub.add("akis.history")
       break
     case "api":
       for (const s of ["STREAM.LIST", "STREAM.NAMES"]) pub.add(api(s))
       pub.add("akis.rpc.*")
       pub.add("akis.ctl.stats.*")
+      pub.add("akis.history")
       sub.add("akis.alerts.>")
       break
     case "notifier":

@@ -17,6 +17,7 @@ import type { KV, Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { PartitionMismatch, TopologyConflict, TopologyUnavailable } from "../errors.ts"
 import { openBlobStore, type BlobStore } from "./blob-store.ts"
+import { deadLetterStream } from "./dead-letters.ts"
 
 /** Who connects to NATS: each role has its own credentials and permissions (docs/security.md). */
 export const roles = ["admin", "node", "gateway", "inspector", "api", "notifier"] as const
@@ -85,7 +86,7 @@ export const names = {
   telemetry: "AKIS_TLM",
   alerts: "AKIS_ALERTS",
   /** Dead letters: batches and alerts that could not be processed, with the reason. */
-  deadLetters: "AKIS_DLQ",
+  deadLetters: deadLetterStream.name,
   members: "akis_members",
   shards: "akis_shards",
   config: "akis_config",
@@ -117,8 +118,9 @@ export const definitions: ReadonlyArray<Definition> = [
     access: { inspector: "read", api: "watch", notifier: "watch" },
   },
   {
-    kind: "stream", name: names.deadLetters, subjects: ["akis.dlq.>"], duplicateWindowSec: 120, discard: DiscardPolicy.Old,
-    maxAgeHours: (o) => o.alertsMaxAgeHours, maxMB: (o) => o.alertsMaxMB ?? 1_024,
+    // dead letters (dead-letters.ts): the msg id is the original stream:seq, kept 10 min against re-dead-lettering
+    kind: "stream", name: names.deadLetters, subjects: deadLetterStream.subjects, duplicateWindowSec: 600, discard: DiscardPolicy.Old,
+    maxAgeHours: () => deadLetterStream.maxAgeHours, maxMB: (o) => o.alertsMaxMB ?? 1_024,
     access: { inspector: "read", api: "read", notifier: "write" },
   },
   { kind: "kv", name: names.members, history: 1, access: { inspector: "read", api: "read" } },
