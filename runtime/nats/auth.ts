@@ -36,8 +36,10 @@ export const natsAuth = (c: NatsAuthConfig, role: Role): NatsAuth => {
   if (file) {
     if (!existsSync(file)) throw new NatsCredentialsMissing({ path: file, role })
     const text = readFileSync(file, "utf8")
-    const bytes = new TextEncoder().encode(text.trim())
-    out.authenticator = text.includes("BEGIN NATS USER JWT") ? credsAuthenticator(bytes) : nkeyAuthenticator(bytes)
+    // A .creds file is parsed as written (its end markers need their newlines); a seed file is just the seed.
+    out.authenticator = text.includes("BEGIN NATS USER JWT")
+      ? credsAuthenticator(new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`))
+      : nkeyAuthenticator(new TextEncoder().encode(text.trim()))
   } else if (c.user) {
     out.user = c.user
     out.pass = c.pass
