@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   connections_replaced: number
   /** Handshakes refused, by reason (no_cert, self_signed, unknown_ca, expired, not_yet_valid, revoked, bad_device_id, ...). */
   tls_refused_by_reason: Record<string, number>
+  /** Hello lines accepted (a device declared its boot: gateway/session.ts). */
+  hellos: number
   /** Valid readings taken into a batch. */
   accepted: number
   /** Readings/frames refused with `ERR`, by code. */
@@ -31,7 +33,7 @@ export interface GatewayMetrics {
 }
 
 export const newMetrics = (): GatewayMetrics => ({
-  connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {},
+  connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {}, hellos: 0,
   accepted: 0, rejected_by_code: {}, durable: 0, acked: 0, published_batches: 0, publish_errors: 0,
   backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0, connections_closed_errors: 0,
   connections_closed_slow_reader: 0,

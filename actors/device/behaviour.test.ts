@@ -133,7 +133,8 @@ rules:
   fast:
     when: max(speed_kmh, 60s) > 100
 `)
-    d.read([{ at: 10, seq: 1, values: { speed_kmh: 10 } }, { at: 11, seq: 1, values: { speed_kmh: 10 } }])
+    // A resend is a copy (same seq, same ts); the same seq with a later ts is a restarted count (dedup.ts).
+    d.read([{ at: 10, seq: 1, values: { speed_kmh: 10 } }, { at: 10, seq: 1, values: { speed_kmh: 10 } }])
     expect(d.kind.metrics.duplicates).toBe(1)
     d.read([{ at: 9.5, seq: 2, values: { speed_kmh: 20 } }]) // 1.5 s late: enters windows at t=10
     d.read([{ at: 5, seq: 3, values: { speed_kmh: 150 } }]) // 5 s late: stored only

@@ -2,7 +2,8 @@ import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { CompiledRule } from "../../config/rules/index.ts"
 import type { ActorContext, ActorKind } from "../../runtime/actor-kind.ts"
 import { alertSubject, type AlertTransition, type Severity } from "../../runtime/alert.ts"
-import type { ReadingBatch } from "../../runtime/batch.ts"
+import { noBoot, type ReadingBatch } from "../../runtime/batch.ts"
+import { admit, readingKey } from "./dedup.ts"
 import type { RuleSetHolder } from "./holder.ts"
 import { makeDeviceMetrics, type DeviceMetrics } from "./metrics.ts"
 import { queryState } from "./query.ts"
@@ -27,7 +28,7 @@ export interface DeviceKindOptions {
 }
 
 /**
- * The device actor: per device, drops duplicate seqs, applies the lateness policy, updates the
+ * The device actor: per device, drops resends by (boot, seq) (dedup.ts), applies the lateness policy, updates the
  * windows the active rules need, evaluates the compiled rules and publishes alert transitions
  * (raised → escalated → cleared, deterministic ids). Rule sets are read from `holder`; a new
  * version is picked up between two readings of a device, keeping the state of unchanged rules.
@@ -98,7 +99,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       R[b] = Phase.open
       R[b + RS.openedAt] = t
       R[b + RS.esc] = 0
-      const alertId = (st.alertIds[ri] = `${st.id}:${r.name}:${seq || st.lastSeq}`)
+      const alertId = (st.alertIds[ri] = `${st.id}:${r.name}:${readingKey(st, seq || st.lastSeq)}`)
       st.severity[ri] = r.severity
       metrics.raised++
       const vals = r.values(v, o, p, st.windows.A, st.T, R, t)
@@ -126,11 +127,10 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
 
     onReading(st, batch: ReadingBatch, i, ctx) {
       const seq = batch.seqs[i]!
-      if (seq <= st.lastSeq) { metrics.duplicates++; return }
-      st.lastSeq = seq
+      let t = batch.ts[i]!
+      if (!admit(st, batch.boots === undefined ? noBoot : batch.boots[i]!, seq, t, metrics)) return
       metrics.readings++
       ctx.store(batch, i)
-      let t = batch.ts[i]!
       if (t > ctx.now + maxFutureMs) { metrics.futureDiscarded++; return }
       if (t < st.maxTs) {
         if (st.maxTs - t > st.set.latenessMs) { metrics.lateDiscarded++; return }
