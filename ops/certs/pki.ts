@@ -11,6 +11,7 @@
 import { Data } from "effect"
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { isDeviceId } from "../../gateway/device-id.ts"
 
 /** openssl failed or a file is missing; the message quotes openssl's stderr (never key material). */
 export class PkiError extends Data.TaggedError("PkiError")<{ readonly message: string }> {}
@@ -153,8 +154,17 @@ export const createServerCert = async (dir: string, hosts: ReadonlyArray<string>
   return paths
 }
 
+/**
+ * Refuses anything that is not a device id ([A-Za-z0-9_-]{1,64}, the gateway's rule) before it
+ * becomes a path: `revoke ../server` would otherwise revoke the gateway's own certificate.
+ */
+const checkDeviceId = (id: string): void => {
+  if (!isDeviceId(id)) throw new PkiError({ message: `${JSON.stringify(id.slice(0, 80))} is not a device id (1-64 of A-Z a-z 0-9 _ -)` })
+}
+
 /** Issues one device certificate (CN = id, SAN URI urn:akis:device:<id>). */
-export const createDeviceCert = async (dir: string, id: string, o: SignOpts = {}): Promise<void> => {
+export const createDeviceCert = async (dir: string, id: string, o: SignOpts & { /** Tests only: issue a certificate whose CN is not a valid device id (refusal tests). */ readonly allowBadId?: boolean } = {}): Promise<void> => {
+  if (!o.allowBadId) checkDeviceId(id)
   const paths = pkiPaths(dir)
   mkdirSync(join(dir, "devices"), { recursive: true })
   const key = paths.deviceKey(id)
@@ -188,6 +198,7 @@ export const createDeviceCerts = async (dir: string, ids: ReadonlyArray<string>,
 
 /** Revokes a device's certificate and rewrites the CRL (gateways reload it by themselves). */
 export const revokeDevice = async (dir: string, id: string): Promise<void> => {
+  checkDeviceId(id)
   const paths = pkiPaths(dir)
   const cnf = initCaDb(paths)
   if (!existsSync(paths.deviceCert(id))) throw new PkiError({ message: `no certificate for device ${id} in ${dir}` })
