@@ -13,6 +13,7 @@ import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
+import { startGatewayCrlKeeper } from "./certs/crl-keeper.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
 
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
@@ -46,6 +47,7 @@ let group: SinkGroup | undefined
 let alerts: AlertWriter | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
+let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 
 if (isWorker) {
@@ -75,6 +77,7 @@ if (isGateway) {
   gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
     .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
   log("gateway.listening", { host: config.gateway.host, port: gateway.port })
+  stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => log("crl", { line }))
 }
 
 node = await startNode(
@@ -98,6 +101,7 @@ const shutdown = async (why: string) => {
   if (stopping) return
   stopping = true
   log("node.shutdown", { why })
+  stopCrlKeeper()
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
   await alerts?.stop().catch(() => {})
