@@ -11,7 +11,8 @@ import { join } from "node:path"
 import { connect, type TLSSocket } from "node:tls"
 import { makeClickHouseStore, migrate, type Store } from "../../actors/sink/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { pkiPaths } from "../../ops/certs/pki.ts"
+import { readCrl } from "../../gateway/crl.ts"
+import { issueCrl, pkiPaths } from "../../ops/certs/pki.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child, type ClickHouseServer, type NatsServer } from "../harness/index.ts"
 import { events } from "../support/cluster.ts"
 
@@ -30,6 +31,8 @@ beforeAll(async () => {
   certs = join(dir, "certs")
   const init = spawnChild("certs", ["bun", join(root, "ops/cli.ts"), "certs", "init", "--dir", certs, "--devices", "4"], { cwd: root })
   expect(await init.exited).toBe(0)
+  // A CRL two days from its next update: the node (CA key in certDir) must re-issue it at start.
+  await issueCrl(certs, { nextUpdate: new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/[-:T]/g, "").slice(0, 14) + "Z" })
   port = freePort()
   node = spawnChild("n1", ["bun", join(root, "ops/main-node.ts")], {
     cwd: root,
@@ -132,6 +135,12 @@ describe("devices that restart their numbering", () => {
     const [raw] = await store.query<{ n: number }>("SELECT count() AS n FROM telemetry WHERE device_id IN ('bus-0001', 'bus-0002', 'bus-0003')")
     expect(Number(raw!.n)).toBe(acked.size)
   }, 120_000)
+
+  test("the node re-issues a CRL due within gateway.crlRenewDays (the CA key is in certDir)", async () => {
+    await waitFor("crl re-issued", () => events(node!).find((e) => e.event === "crl" && String((e as { line?: string }).line).includes("re-issued")))
+    const p = pkiPaths(certs)
+    expect((await readCrl(p.crl, p.caCert)).nextUpdate! - Date.now()).toBeGreaterThan(20 * 86_400_000)
+  })
 
   test("migrate warns about a telemetry table created with the older key, which collapses restarted seqs within a second", async () => {
     const schema = loadDeviceSchema()
