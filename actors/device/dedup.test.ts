@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { BatchBuilder, bootOf, noBoot, type ReadingBatch } from "../../runtime/batch.ts"
+import { checkpointCodec } from "../../runtime/checkpoints.ts"
 import { admit, pastBootsKept, readingKey, type Numbering } from "./dedup.ts"
 import { makeDeviceMetrics } from "./metrics.ts"
 import { busSchema, Device, RecordingContext } from "./testing.ts"
@@ -151,9 +152,9 @@ describe("device actor and restarted numbering", () => {
     expect(d.kind.metrics.duplicates).toBe(3)
   })
 
-  test("the device's numbering survives a snapshot (failover, passivation)", () => {
+  test("the device's numbering survives a snapshot through the checkpoint codec (failover, passivation)", () => {
     const { d } = run([[7, 1, 1], [7, 5, 2], [8, 1, 3]])
-    const restored = d.kind.restore("bus-1", structuredClone(d.kind.snapshot(d.state)), d.ctx)
+    const restored = d.kind.restore("bus-1", checkpointCodec.unpack(checkpointCodec.pack(d.kind.snapshot(d.state))), d.ctx)
     const ctx = new StoringContext()
     const b = new BatchBuilder(busSchema.fields.length, 1)
     for (const [boot, seq, at] of [[7, 5, 2], [8, 1, 3], [8, 2, 4]] as const) b.push("bus-1", seq, Device.t0 + at * 1000, new Float64Array(busSchema.fields.length), 0, boot)
