@@ -1,6 +1,7 @@
 import { DeliverPolicy, type Consumer, type ConsumerMessages } from "@nats-io/jetstream"
 import type { Subscription } from "@nats-io/transport-node"
 import type { ActorContext, ActorKind } from "./actor-kind.ts"
+import { ActorTable } from "./actor-table.ts"
 import { BatchDecodeError, decodeBatch, type ReadingBatch } from "./batch.ts"
 import type { Checkpoint, Checkpoints } from "./checkpoints.ts"
 import type { Clock } from "./clock.ts"
@@ -55,11 +56,6 @@ export interface ShardHostDeps {
   readonly onEnded?: (() => void) | undefined
 }
 
-interface Live {
-  state: unknown
-  lastActive: number
-}
-
 const encoder = new TextEncoder()
 /** Longest stretch of batch handling before the consume loop yields to timers and I/O. */
 const yieldEveryMs = 10
@@ -78,8 +74,7 @@ const decoder = new TextDecoder()
  * (replay is idempotent: alert msg ids, sink dedup).
  */
 export class ShardHost {
-  private readonly live = new Map<string, Live>()
-  private readonly passive = new Map<string, unknown>()
+  private readonly actors: ActorTable
   private processedSeq = 0
   private checkpointSeq = 0
   private cpRevision = 0
@@ -102,7 +97,7 @@ export class ShardHost {
   ended = false
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
   /** Counters shown by `ops cluster` and metrics. */
-  readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, checkpointBytes: 0, resets: 0, activations: 0, passivations: 0 }
+  readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, checkpointBytes: 0, resets: 0 }
 
   constructor(private readonly d: ShardHostDeps) {
     this.checkpointGapMs = d.options.checkpointMs
@@ -121,6 +116,7 @@ export class ShardHost {
         d.sink.add(batch, index, host.ctx.streamSeq)
       },
     }
+    this.actors = new ActorTable(d.kind, this.ctx, { actorIdleMs: d.options.actorIdleMs, tickMs: d.options.tickMs })
   }
 
   get shard(): number {
@@ -140,7 +136,8 @@ export class ShardHost {
     return {
       shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq,
       pendingBatches: info?.num_pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,
-      actors: this.live.size, passivated: this.passive.size, sinkPending: this.d.sink.pending, ...this.metrics,
+      actors: this.actors.live.size, passivated: this.actors.passive.size, timers: this.actors.wakeups.size, sinkPending: this.d.sink.pending,
+      ...this.metrics, ...this.actors.metrics,
     }
   }
 
@@ -265,8 +262,9 @@ export class ShardHost {
     ctx.streamSeq = seq
     const kind = this.d.kind
     const ids = batch.ids
+    const actors = this.actors
     for (let i = 0; i < ids.length; i++) {
-      const a = this.live.get(ids[i]!) ?? this.activate(ids[i]!)
+      const a = actors.get(ids[i]!, now)
       a.lastActive = now
       kind.onReading(a.state, batch, i, ctx)
     }
@@ -283,32 +281,10 @@ export class ShardHost {
 
   // --- Actors: activation, passivation, ticks, queries ---
 
-  private activate(id: string): Live {
-    this.ctx.now = this.d.clock.now()
-    const snap = this.passive.get(id)
-    const state = snap === undefined ? this.d.kind.create(id, this.ctx) : this.d.kind.restore(id, snap, this.ctx)
-    this.passive.delete(id)
-    const a = { state, lastActive: this.ctx.now }
-    this.live.set(id, a)
-    this.metrics.activations++
-    return a
-  }
-
   private tick(): void {
     if (this.stopping) return
-    const now = this.d.clock.now()
-    const ctx = this.ctx
-    ctx.now = now
-    ctx.streamSeq = 0
-    const { kind } = this.d
-    for (const [id, a] of this.live) {
-      kind.onTick?.(a.state, ctx)
-      if (now - a.lastActive > this.d.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
-        this.passive.set(id, kind.snapshot(a.state))
-        this.live.delete(id)
-        this.metrics.passivations++
-      }
-    }
+    this.ctx.streamSeq = 0
+    this.actors.tick(this.d.clock.now())
   }
 
   private answer(m: { data: Uint8Array; respond(data: Uint8Array): boolean }): void {
@@ -317,8 +293,7 @@ export class ShardHost {
       const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
       if (req.kind !== this.d.kind.name) reply = { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
       else {
-        const a = this.live.get(req.id)
-        const state = a?.state ?? (this.passive.has(req.id) ? this.d.kind.restore(req.id, this.passive.get(req.id), this.ctx) : undefined)
+        const state = this.actors.peek(req.id)
         reply = state === undefined
           ? { ok: false, error: "not_found" }
           : { ok: true, shard: this.d.shard, result: this.d.kind.query(state, req.request) }
@@ -332,9 +307,7 @@ export class ShardHost {
   // --- Checkpoints: snapshot now, wait for outputs, fenced write ---
 
   private restore(cp: Checkpoint): void {
-    this.live.clear()
-    this.passive.clear()
-    for (const [id, snap] of cp.actors) this.passive.set(id, snap)
+    this.actors.restore(cp.actors, cp.timers, this.d.clock.now())
     this.processedSeq = cp.streamSeq
     this.checkpointSeq = cp.streamSeq
     this.lastCheckpointAt = this.d.clock.now()
@@ -344,14 +317,13 @@ export class ShardHost {
   private async checkpoint(): Promise<void> {
     const seq = this.processedSeq
     this.lastCheckpointAt = this.d.clock.now()
-    const actors: Array<readonly [string, unknown]> = [...this.passive]
-    for (const [id, a] of this.live) actors.push([id, this.d.kind.snapshot(a.state)])
+    const { actors, timers } = this.actors.snapshot(this.lastCheckpointAt)
     const outputs = this.outputs
     this.outputs = []
     await Promise.all(outputs)
     await this.d.sink.flush()
     this.cpRevision = await this.d.checkpoints.write(
-      { shard: this.d.shard, streamSeq: seq, epoch: this.d.lease.epoch, owner: this.d.owner, at: this.d.clock.now(), actors },
+      { shard: this.d.shard, streamSeq: seq, epoch: this.d.lease.epoch, owner: this.d.owner, at: this.d.clock.now(), actors, timers },
       this.cpRevision,
     )
     this.checkpointSeq = seq
