@@ -38,7 +38,7 @@ const table = () => new ActorTable(alarmKind as ActorKind<unknown>, ctx(), { act
 /** Sets actor `id`'s alarm to `due` as if a reading said so at `now`. */
 const arm = (t: ActorTable, id: string, due: number, now: number) => {
   const a = t.get(id, now)
-  alarmKind.onReading(a.state as Alarm, { ids: [id], seqs: [1], ts: [now], values: Float64Array.of(due), width: 1, recvAt: now }, 0, ctx())
+  alarmKind.onReading(a.state as Alarm, { ids: [id], seqs: Float64Array.of(1), ts: Float64Array.of(now), values: Float64Array.of(due), width: 1, recvAt: now }, 0, ctx())
   a.lastActive = now
 }
 /** Ticks every second from `from` to `to` (inclusive), as the shard host's interval does. */
