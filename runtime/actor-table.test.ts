@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test"
 import type { ActorContext, ActorKind } from "./actor-kind.ts"
 import { ActorTable } from "./actor-table.ts"
+import { BatchBuilder } from "./batch.ts"
 import { checkpointCodec } from "./checkpoints.ts"
 
 /** An actor with one deadline: `ring` at processing time `due`, once (an alarm clock). */
@@ -38,7 +39,9 @@ const table = () => new ActorTable(alarmKind as ActorKind<unknown>, ctx(), { act
 /** Sets actor `id`'s alarm to `due` as if a reading said so at `now`. */
 const arm = (t: ActorTable, id: string, due: number, now: number) => {
   const a = t.get(id, now)
-  alarmKind.onReading(a.state as Alarm, { ids: [id], seqs: Float64Array.of(1), ts: Float64Array.of(now), values: Float64Array.of(due), width: 1, recvAt: now }, 0, ctx())
+  const b = new BatchBuilder(1, 1)
+  b.push(id, 1, now, [due])
+  alarmKind.onReading(a.state as Alarm, b.take(now), 0, ctx())
   a.lastActive = now
 }
 /** Ticks every second from `from` to `to` (inclusive), as the shard host's interval does. */
