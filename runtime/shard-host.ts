@@ -82,6 +82,14 @@ export class ShardHost {
   private messages: ConsumerMessages | undefined
   private consumer: Consumer | undefined
   private lastRecvAt = 0
+  /**
+   * True when the last handled message had nothing after it in the stream (or there was nothing
+   * to replay): timers then run on the clock. While catching up (replay after a move, backlog)
+   * they run on the arrival time of the newest handled batch, so a replayed reading counts from
+   * when it arrived (no late absence alert after a failover) and a backlog does not look like
+   * silence (no early one).
+   */
+  private caughtUp = false
   private loop: Promise<void> | undefined
   private rpc: Subscription | undefined
   private ticker: ReturnType<typeof setInterval> | undefined
@@ -195,6 +203,7 @@ export class ShardHost {
             : { deliver_policy: DeliverPolicy.All }),
         }))
         if (this.stopping) return
+        if ((await consumer.info(true)).num_pending === 0) this.caughtUp = true
         this.messages = await consumer.consume({ max_messages: 256, expires: 2_000 })
         backoff = 100
         let sliceStart = performance.now()
@@ -213,6 +222,7 @@ export class ShardHost {
             break
           }
           this.handle(m.data, m.seq)
+          this.caughtUp = m.info.pending === 0
           if (this.outputFailed) throw this.outputFailed
           if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()
           if (this.d.clock.now() - this.lastCheckpointAt >= this.checkpointGapMs && !this.checkpointing) {
@@ -256,7 +266,10 @@ export class ShardHost {
       this.d.sink.processed(seq)
       return
     }
-    const now = this.d.clock.now()
+    const clock = this.d.clock.now()
+    // A reading's processing time is when it arrived (the gateway's receive time), not when a
+    // replay or a backlog gets to it: absence and idle timers count from there.
+    const now = batch.recvAt > 0 ? Math.min(clock, batch.recvAt) : clock
     const ctx = this.ctx
     ctx.now = now
     ctx.streamSeq = seq
@@ -269,13 +282,13 @@ export class ShardHost {
       kind.onReading(a.state, batch, i, ctx)
     }
     this.processedSeq = seq
-    this.lastRecvAt = batch.recvAt
+    if (batch.recvAt > this.lastRecvAt) this.lastRecvAt = batch.recvAt
     this.d.sink.processed(seq)
     this.metrics.batches++
     this.metrics.readings += ids.length
     if (!this.firstBatchLogged) {
       this.firstBatchLogged = true
-      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: now - batch.recvAt })
+      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: clock - batch.recvAt })
     }
   }
 
@@ -283,8 +296,11 @@ export class ShardHost {
 
   private tick(): void {
     if (this.stopping) return
+    // Catching up: time stands at the newest handled arrival; nothing handled yet: wait for it.
+    if (!this.caughtUp && this.lastRecvAt === 0) return
+    const clock = this.d.clock.now()
     this.ctx.streamSeq = 0
-    this.actors.tick(this.d.clock.now())
+    this.actors.tick(this.caughtUp ? clock : Math.min(clock, this.lastRecvAt))
   }
 
   private answer(m: { data: Uint8Array; respond(data: Uint8Array): boolean }): void {
@@ -308,6 +324,8 @@ export class ShardHost {
 
   private restore(cp: Checkpoint): void {
     this.actors.restore(cp.actors, cp.timers, this.d.clock.now())
+    this.caughtUp = false
+    this.lastRecvAt = 0
     this.processedSeq = cp.streamSeq
     this.checkpointSeq = cp.streamSeq
     this.lastCheckpointAt = this.d.clock.now()
