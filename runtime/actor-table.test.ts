@@ -119,4 +119,23 @@ describe("ActorTable timers", () => {
     run(t, 26_000, 110_000)
     expect(fired).toEqual(["a@100000"])
   })
+
+  test("an unreadable snapshot does not stop the others' timers: its wake-up fails, counted, and it stays passive", () => {
+    fired.length = 0
+    const t = table()
+    t.restore([["a", [30_000, false]], ["bad", "not a snapshot"], ["b", [40_000, false]]], [["a", 30_000], ["bad", 20_000], ["b", 40_000]], 0)
+    const restore = alarmKind.restore
+    alarmKind.restore = (id, snap) => {
+      if (!Array.isArray(snap)) throw new TypeError(`${id}: bad snapshot`)
+      return restore(id, snap)
+    }
+    try {
+      run(t, 1_000, 50_000)
+    } finally {
+      alarmKind.restore = restore
+    }
+    expect(fired).toEqual(["a@30000", "b@40000"])
+    expect(t.metrics.wakeFailures).toBe(1)
+    expect(t.passive.has("bad")).toBe(true)
+  })
 })

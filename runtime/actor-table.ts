@@ -37,7 +37,8 @@ export class ActorTable {
   readonly wakeups = new Map<string, number>()
   /** Earliest entry of {@link wakeups} (a lower bound: Infinity when empty), so most ticks skip the scan. */
   private nextWake = Number.POSITIVE_INFINITY
-  readonly metrics = { activations: 0, passivations: 0, wakeups: 0 }
+  /** Activations, passivations, timer wake-ups, and wake-ups that failed on an unreadable snapshot. */
+  readonly metrics = { activations: 0, passivations: 0, wakeups: 0, wakeFailures: 0 }
 
   constructor(
     private readonly kind: ActorKind<unknown>,
@@ -96,7 +97,13 @@ export class ActorTable {
     if (!kind.nextTimer) return
     this.ctx.now = now
     for (const [id, snap] of actors) {
-      const due = kind.nextTimer(kind.restore(id, snap, this.ctx), now)
+      let due: number
+      try {
+        due = kind.nextTimer(kind.restore(id, snap, this.ctx), now)
+      } catch {
+        this.metrics.wakeFailures++ // an unreadable snapshot fails again, visibly, when a reading activates it
+        continue
+      }
       if (due !== Number.POSITIVE_INFINITY) this.schedule(id, due)
     }
   }
@@ -137,10 +144,19 @@ export class ActorTable {
   private wakeDue(now: number): void {
     let next = Number.POSITIVE_INFINITY
     for (const [id, at] of this.wakeups) {
-      if (at <= now) {
+      if (at > now) {
+        if (at < next) next = at
+        continue
+      }
+      try {
         this.activate(id, now)
         this.metrics.wakeups++
-      } else if (at < next) next = at
+      } catch {
+        // Unreadable snapshot: it stays passive (a reading activating it fails in the consume
+        // loop, which resets the shard); counted here so a lost timer is visible.
+        this.wakeups.delete(id)
+        this.metrics.wakeFailures++
+      }
     }
     this.nextWake = next
   }

@@ -97,11 +97,20 @@ describe("device timers across shard moves", () => {
 `)
     const env = testNodeEnv(ns.url, P, { AKIS_RULES__FILE: rules, AKIS_RULES__TICKMS: "500" })
     const spawn = (name: string) => nodes.set(name, spawnChild(name, ["bun", join(root, "tests/support/device-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: name } }))
-    const allOwned = (what: string) => waitFor(what, () => Array.from({ length: P }, (_, s) => ownerOf(s)).every((o) => o !== undefined), { timeoutMs: 30_000 })
+    /** Waits until every shard has an owner, each of `live` owns some, and nothing moved for 2 s (placement settled). */
+    const settled = async (what: string, live: string[]) => {
+      let last = ""
+      let since = 0
+      await waitFor(what, () => {
+        const owners = Array.from({ length: P }, (_, s) => ownerOf(s))
+        const key = owners.join(",")
+        if (key !== last) [last, since] = [key, Date.now()]
+        return owners.every((o) => o !== undefined) && live.every((n) => owners.includes(n)) && Date.now() - since >= 2_000
+      }, { timeoutMs: 40_000, intervalMs: 200 })
+    }
     spawn("n1")
     spawn("n2")
-    await waitFor("both nodes own shards", () => ["n1", "n2"].every((n) => events(nodes.get(n)!).some((e) => e.event === "shard.start")), { timeoutMs: 30_000 })
-    await allOwned("every shard owned")
+    await settled("n1 and n2 share the shards", ["n1", "n2"])
 
     /** A device whose shard `node` owns. */
     const deviceOn = (node: string, tag: string) => {
@@ -143,8 +152,7 @@ describe("device timers across shard moves", () => {
 
     // 2. Crash: n3 joins, then the owner of a quiet device's shard is SIGKILLed 2 s after it went quiet.
     spawn("n3")
-    await waitFor("n3 owns shards", () => events(nodes.get("n3")!).some((e) => e.event === "shard.start"), { timeoutMs: 30_000 })
-    await allOwned("every shard owned after the join")
+    await settled("n2 and n3 share the shards", ["n2", "n3"])
     const victim = "n3"
     const killed = deviceOn(victim, "quiet-kill")
     const quiet2 = await talk(killed, 8)
