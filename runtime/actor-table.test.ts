@@ -127,7 +127,7 @@ describe("ActorTable timers", () => {
     const restore = alarmKind.restore
     alarmKind.restore = (id, snap) => {
       if (!Array.isArray(snap)) throw new TypeError(`${id}: bad snapshot`)
-      return restore(id, snap)
+      return restore(id, snap, ctx())
     }
     try {
       run(t, 1_000, 50_000)
