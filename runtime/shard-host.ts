@@ -90,6 +90,8 @@ export class ShardHost {
    * silence (no early one).
    */
   private caughtUp = false
+  /** A tick published a transition that no checkpoint holds yet. */
+  private tickChanged = false
   private loop: Promise<void> | undefined
   private rpc: Subscription | undefined
   private ticker: ReturnType<typeof setInterval> | undefined
@@ -225,16 +227,7 @@ export class ShardHost {
           this.caughtUp = m.info.pending === 0
           if (this.outputFailed) throw this.outputFailed
           if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()
-          if (this.d.clock.now() - this.lastCheckpointAt >= this.checkpointGapMs && !this.checkpointing) {
-            // Snapshot now, wait for durability and write in the background: intake does not pause.
-            this.checkpointing = this.checkpoint().catch((e) => {
-              if (e instanceof LeaseLost) {
-                this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
-                this.stopping = "fenced"
-                void this.messages?.close()
-              } else this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
-            }).finally(() => (this.checkpointing = undefined))
-          }
+          this.checkpointIfDue()
         }
       } catch (e) {
         if (this.stopping) return
@@ -252,6 +245,19 @@ export class ShardHost {
         })
       }
     }
+  }
+
+  /** Starts a background checkpoint when the gap since the last one has passed (and none is running). */
+  private checkpointIfDue(): void {
+    if (this.d.clock.now() - this.lastCheckpointAt < this.checkpointGapMs || this.checkpointing) return
+    // Snapshot now, wait for durability and write in the background: intake does not pause.
+    this.checkpointing = this.checkpoint().catch((e) => {
+      if (e instanceof LeaseLost) {
+        this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
+        this.stopping = "fenced"
+        void this.messages?.close()
+      } else this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
+    }).finally(() => (this.checkpointing = undefined))
   }
 
   private handle(data: Uint8Array, seq: number): void {
@@ -300,7 +306,16 @@ export class ShardHost {
     if (!this.caughtUp && this.lastRecvAt === 0) return
     const clock = this.d.clock.now()
     this.ctx.streamSeq = 0
+    const published = this.outputs.length
     this.actors.tick(this.caughtUp ? clock : Math.min(clock, this.lastRecvAt))
+    // A timer changed state (raised, escalated, cleared): checkpoint it even if no reading comes,
+    // or a crash would make the next owner repeat the transition, after JetStream's duplicate
+    // window has forgotten its id.
+    if (this.outputs.length > published) this.tickChanged = true
+    if (this.tickChanged && this.caughtUp && !this.checkpointing && clock - this.lastCheckpointAt >= this.checkpointGapMs) {
+      this.tickChanged = false
+      this.checkpointIfDue()
+    }
   }
 
   private answer(m: { data: Uint8Array; respond(data: Uint8Array): boolean }): void {

@@ -6,11 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream"
+import { Kvm } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
+import { Checkpoints } from "../runtime/checkpoints.ts"
 import { BatchBuilder, encodeBatch, names, shardOf, telemetrySubject } from "../runtime/index.ts"
 import { spawnChild, startNats, tempDir, waitFor, type Child, type NatsServer } from "./harness/index.ts"
 import { createTestStreams, events, testNodeEnv } from "./support/cluster.ts"
@@ -160,6 +162,25 @@ describe("device timers across shard moves", () => {
     const killAt = Date.now()
     await nodes.get(victim)!.kill("SIGKILL")
     const killTiming = await check(killed, quiet2, killAt, victim)
+
+    // 3. Crash after the raise: the raise must be checkpointed although the shard gets no more
+    // readings, or the next owner would raise it again (JetStream forgets ids after its window).
+    spawn("n4")
+    await settled("n2 and n4 share the shards", ["n2", "n4"])
+    const late = deviceOn("n4", "quiet-late")
+    await talk(late, 8)
+    const raised = await waitFor(`${late}: raised`, async () => (await transitions(late)).find((x) => x.t.kind === "raised"), { timeoutMs: ABSENT_S * 1000 + 10_000 })
+    const snapshots = await new Kvm(nc).open(names.snapshots)
+    await waitFor(`${late}: its raise checkpointed without new readings`, async () => {
+      const { head } = await new Checkpoints(snapshots).head(shardOf(late, P))
+      return head !== undefined && head.at > raised.storedAt && head.owner === "n4"
+    }, { timeoutMs: 10_000 })
+    await nodes.get("n4")!.kill("SIGKILL")
+    await waitFor(`${late}: escalated`, async () => (await transitions(late)).some((x) => x.t.kind === "escalated"), { timeoutMs: ESCALATE_S * 1000 + 15_000 })
+    await Bun.sleep(2_000)
+    const lateAll = await transitions(late)
+    expect(lateAll.map((x) => x.t.kind)).toEqual(["raised", "escalated"])
+    expect(ownerOf(shardOf(late, P))).toBe("n2")
     console.log(JSON.stringify({ drain: drainTiming, kill: killTiming }))
-  }, 120_000)
+  }, 180_000)
 })
