@@ -2,12 +2,15 @@ import { DeliverPolicy, type Consumer, type ConsumerMessages } from "@nats-io/je
 import type { Subscription } from "@nats-io/transport-node"
 import type { ActorContext, ActorKind } from "./actor-kind.ts"
 import { ActorTable } from "./actor-table.ts"
-import { BatchDecodeError, decodeBatch, type ReadingBatch } from "./batch.ts"
+import { alertSubject, type AlertTransition } from "./alert.ts"
+import { decodeBatch, type ReadingBatch } from "./batch.ts"
+import { batchProblem } from "./batch-check.ts"
 import type { Checkpoint, Checkpoints } from "./checkpoints.ts"
 import type { Clock } from "./clock.ts"
 import { LeaseLost } from "./errors.ts"
 import type { Lease } from "./leases.ts"
 import type { Nats } from "./nats/connection.ts"
+import { publishDeadLetter } from "./nats/dead-letters.ts"
 import { names } from "./nats/topology.ts"
 import { rpcSubject, telemetrySubject } from "./shard.ts"
 import type { SinkPort } from "./sink-port.ts"
@@ -107,7 +110,16 @@ export class ShardHost {
   ended = false
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
   /** Counters shown by `ops cluster` and metrics. */
-  readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, checkpointBytes: 0, resets: 0 }
+  readonly metrics = {
+    batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, checkpointBytes: 0, resets: 0,
+    /** Batches copied to AKIS_DLQ (malformed, invalid readings, or an actor that threw). */
+    deadLetters: 0,
+    /** Readings an actor threw on (their batch is dead-lettered; the other readings went on). */
+    poisonReadings: 0,
+    /** Times this shard found stream messages expired before it read them, and how many stream sequences. */
+    gaps: 0,
+    gapSeqs: 0,
+  }
 
   constructor(private readonly d: ShardHostDeps) {
     this.checkpointGapMs = d.options.checkpointMs
@@ -198,6 +210,7 @@ export class ShardHost {
     let backoff = 100
     while (!this.stopping) {
       try {
+        await this.checkGap()
         const consumer = (this.consumer = await this.d.nats.js.consumers.get(names.telemetry, {
           filter_subjects: telemetrySubject(this.d.shard),
           ...(this.processedSeq > 0
@@ -261,13 +274,18 @@ export class ShardHost {
   }
 
   private handle(data: Uint8Array, seq: number): void {
-    let batch: ReadingBatch
+    let batch: ReadingBatch | undefined
+    let problem: string | undefined
     try {
       batch = decodeBatch(data)
+      problem = batchProblem(batch)
     } catch (e) {
-      if (!(e instanceof BatchDecodeError) && !(e instanceof Error)) throw e
+      problem = `malformed batch: ${(e as Error)?.message ?? String(e)}`
+    }
+    if (problem !== undefined) {
+      // A poison message: copy it aside with the reason and go on (it must not stop the shard).
       this.metrics.malformedBatches++
-      this.d.log("shard.malformed_batch", { shard: this.d.shard, seq, error: String(e) })
+      this.deadLetter(seq, data, problem)
       this.processedSeq = seq
       this.d.sink.processed(seq)
       return
@@ -275,27 +293,76 @@ export class ShardHost {
     const clock = this.d.clock.now()
     // A reading's processing time is when it arrived (the gateway's receive time), not when a
     // replay or a backlog gets to it: absence and idle timers count from there.
-    const now = batch.recvAt > 0 ? Math.min(clock, batch.recvAt) : clock
+    const now = batch!.recvAt > 0 ? Math.min(clock, batch!.recvAt) : clock
     const ctx = this.ctx
     ctx.now = now
     ctx.streamSeq = seq
     const kind = this.d.kind
-    const ids = batch.ids
+    const b = batch!
+    const ids = b.ids
     const actors = this.actors
+    let failures: string[] | undefined
     for (let i = 0; i < ids.length; i++) {
       const a = actors.get(ids[i]!, now)
       a.lastActive = now
-      kind.onReading(a.state, batch, i, ctx)
+      try {
+        kind.onReading(a.state, b, i, ctx)
+      } catch (e) {
+        this.metrics.poisonReadings++
+        ;(failures ??= []).push(`reading ${i} (${ids[i]}): ${(e as Error)?.message ?? String(e)}`)
+      }
     }
+    if (failures) this.deadLetter(seq, data, `actor failed on ${failures.length} reading(s): ${failures.slice(0, 5).join("; ")}`)
     this.processedSeq = seq
-    if (batch.recvAt > this.lastRecvAt) this.lastRecvAt = batch.recvAt
+    if (b.recvAt > this.lastRecvAt) this.lastRecvAt = b.recvAt
     this.d.sink.processed(seq)
     this.metrics.batches++
     this.metrics.readings += ids.length
     if (!this.firstBatchLogged) {
       this.firstBatchLogged = true
-      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: clock - batch.recvAt })
+      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: clock - b.recvAt })
     }
+  }
+
+  /**
+   * Copies a stream message aside to AKIS_DLQ with the reason. The publish is an output like an
+   * alert: the next checkpoint waits for it, and a failure resets to the checkpoint, so a dead
+   * letter is never lost (and stored once: its msg id is the stream sequence).
+   */
+  private deadLetter(seq: number, data: Uint8Array, reason: string): void {
+    this.metrics.deadLetters++
+    this.d.log("shard.dead_letter", { shard: this.d.shard, seq, reason })
+    const p = publishDeadLetter(this.d.nats.js, { source: "tlm", reason, subject: telemetrySubject(this.d.shard), stream: names.telemetry, seq, data: data.slice() }, this.d.clock.now())
+    p.catch((e) => (this.outputFailed ??= e))
+    this.outputs.push(p)
+  }
+
+  /**
+   * Before (re)reading from the checkpoint: were stream messages after it removed (max age or max
+   * bytes) before this shard read them? Then readings are lost; say so in metrics, the log and an
+   * alert, and go on from the first message still there. The range is in stream sequences of all
+   * shards, so it bounds this shard's loss from above.
+   */
+  private async checkGap(): Promise<void> {
+    if (this.processedSeq === 0) return
+    const info = await this.d.nats.jsm.streams.info(names.telemetry)
+    const first = info.state.first_seq
+    const from = this.processedSeq + 1
+    if (first <= from) return
+    const to = first - 1
+    const count = to - from + 1
+    this.metrics.gaps++
+    this.metrics.gapSeqs += count
+    this.d.log("shard.gap", { shard: this.d.shard, fromSeq: from, toSeq: to, count })
+    const device = `akis-shard-${this.d.shard}`
+    const alertId = `${device}:stream_gap:${from}`
+    const at = this.d.clock.now()
+    const t: AlertTransition = {
+      id: `${alertId}:raised:critical`, alertId, device, rule: "stream_gap", kind: "raised", severity: "critical", at, seq: 0,
+      message: `stream sequences ${from}..${to} (${count} messages of all shards) expired from ${names.telemetry} before shard ${this.d.shard} read them; its readings among them are lost`,
+      values: { fromSeq: from, toSeq: to, count }, channels: [], ruleVersion: 0, recvAt: at,
+    }
+    this.ctx.publish(alertSubject(t), t, t.id)
   }
 
   // --- Actors: activation, passivation, ticks, queries ---
