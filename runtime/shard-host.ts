@@ -290,15 +290,15 @@ export class ShardHost {
       this.d.sink.processed(seq)
       return
     }
+    const b = batch!
     const clock = this.d.clock.now()
     // A reading's processing time is when it arrived (the gateway's receive time), not when a
     // replay or a backlog gets to it: absence and idle timers count from there.
-    const now = batch!.recvAt > 0 ? Math.min(clock, batch!.recvAt) : clock
+    const now = b.recvAt > 0 ? Math.min(clock, b.recvAt) : clock
     const ctx = this.ctx
     ctx.now = now
     ctx.streamSeq = seq
     const kind = this.d.kind
-    const b = batch!
     const ids = b.ids
     const actors = this.actors
     let failures: string[] | undefined
