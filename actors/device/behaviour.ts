@@ -188,18 +188,30 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     snapshot: snapshotState,
     restore: (id, snap) => restoreState(id, snap, holder.current, holder.version),
     query: (st, request) => queryState(st, fieldNames, request),
-    canPassivate(st, now) {
+    nextTimer(st, now) {
+      if (st.maxTs === -Infinity) return Infinity
+      // Open alerts of a removed rule are closed by the next tick.
+      if (st.orphans.length) return now
+      // Ticks run the device clock at maxTs + (now - lastArrival): device time x is processing time at(x).
+      const at = (x: number) => st.lastArrival + (x - st.maxTs)
       const rules = st.set.rules
+      const R = st.R
+      let due = Infinity
       for (let r = 0; r < rules.length; r++) {
         const rule = rules[r]!
-        const phase = st.R[rule.base]!
-        if (phase === Phase.pending || phase === Phase.clearing) return false
-        // An open alert with escalation steps to go needs ticks to escalate on time.
-        if (phase === Phase.open && st.R[rule.base + RS.esc]! < rule.escalate.length) return false
-        // A timed rule that has not fired yet still needs ticks until its horizon passes.
-        if (rule.timed && phase === Phase.idle && st.binding.enabled[r] === 1 && now - st.lastArrival <= rule.timerMs) return false
+        if (st.binding.enabled[r] !== 1) continue
+        const b = rule.base
+        const phase = R[b]!
+        if (phase >= Phase.open && R[b + RS.esc]! < rule.escalate.length) due = Math.min(due, at(R[b + RS.openedAt]! + rule.escalate[R[b + RS.esc]!]!.afterMs))
+        // Only timed rules are stepped on ticks; the others move on readings, which wake the actor anyway.
+        if (!rule.timed) continue
+        if (phase === Phase.idle) {
+          // It may fire until its horizon passes, and not before its absence floor.
+          if (now - st.lastArrival <= rule.timerMs) due = Math.min(due, st.lastArrival + rule.quietMs)
+        } else if (phase === Phase.pending) due = Math.min(due, at(R[b + RS.since]! + rule.spec.forMs))
+        else if (phase === Phase.clearing) due = Math.min(due, at(R[b + RS.since]! + rule.spec.clearForMs))
       }
-      return true
+      return due
     },
   }
   return kind
