@@ -96,6 +96,8 @@ export const GatewaySection = Schema.Struct({
   publishTimeoutMs: Millis,
   maxBufferedReadings: PositiveInt,
   crlReloadMs: Millis,
+  /** Re-issue the CRL when its next update is fewer days away (only where `<certDir>/ca/ca.key` exists); 0 = never. */
+  crlRenewDays: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 365 })),
 })
 
 /** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */

@@ -14,6 +14,7 @@ import { ruleLimitsOf } from "../config/rules/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
+import { startGatewayCrlKeeper } from "./certs/crl-keeper.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
 import { redact, redactString } from "../config/redact.ts"
 import { natsAuth, type NatsAuth } from "../runtime/nats/auth.ts"
@@ -61,6 +62,7 @@ let alerts: AlertWriter | undefined
 let retention: RetentionJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
+let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 let history: ReturnType<typeof serveHistory> | undefined
 
@@ -97,6 +99,7 @@ if (isGateway) {
   gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
     .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
   log("gateway.listening", { host: config.gateway.host, port: gateway.port })
+  stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => log("crl", { line }))
 }
 
 node = await startNode(
@@ -120,6 +123,7 @@ const shutdown = async (why: string) => {
   if (stopping) return
   stopping = true
   log("node.shutdown", { why })
+  stopCrlKeeper()
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
   retention?.stop()
