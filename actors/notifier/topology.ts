@@ -1,0 +1,64 @@
+/**
+ * Every JetStream stream, consumer and KV bucket the notifier and the interpreter use, in one
+ * place (the lead moves these into runtime's topology table at merge; nats-sec's role
+ * permissions expect these names: durable consumers akis_notify* / akis_interpret* on
+ * AKIS_ALERTS, annotations on akis.alerts.explanation.*, dead letters on AKIS_DLQ akis.dlq.>).
+ */
+import { AckPolicy, DeliverPolicy, StorageType, jetstreamManager, type ConsumerConfig } from "@nats-io/jetstream"
+import { Kvm, type KV } from "@nats-io/kv"
+import type { NatsConnection } from "@nats-io/transport-node"
+
+/** Names and subjects. */
+export const notifyTopology = {
+  alertsStream: "AKIS_ALERTS",
+  dlqStream: "AKIS_DLQ",
+  dlqSubjects: ["akis.dlq.>"],
+  /** Dead letters of a notifier channel: `akis.dlq.notify.<channel>`. */
+  dlqSubject: (channel: string) => `akis.dlq.notify.${channel}`,
+  /** An interpreter's explanation of a transition: `akis.alerts.explanation.<device>`. */
+  explanationSubject: (device: string) => `akis.alerts.explanation.${device}`,
+  /** Dead letters kept this long (they wait for a person). */
+  dlqMaxAgeHours: 24 * 30,
+  /** The notifier bucket's values (lease, state, delivered marks) expire after this long unchanged. */
+  bucketMaxAgeHours: 24 * 7,
+} as const
+
+/** The durable pull consumer settings of the notifier (`ackWaitMs`: redelivery after a silent node). */
+export const notifyConsumerConfig = (durable: string, ackWaitMs: number, maxAckPending: number): Partial<ConsumerConfig> => ({
+  durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: ackWaitMs * 1e6, max_ack_pending: maxAckPending,
+})
+
+/** Creates a durable consumer if absent; an existing one keeps its settings except ack_wait / max_ack_pending, which follow config. */
+export const ensureConsumer = async (nc: NatsConnection, stream: string, cfg: Partial<ConsumerConfig>): Promise<void> => {
+  const jsm = await jetstreamManager(nc)
+  try {
+    const info = await jsm.consumers.info(stream, cfg.durable_name!)
+    if (info.config.ack_wait !== cfg.ack_wait || info.config.max_ack_pending !== cfg.max_ack_pending) {
+      await jsm.consumers.update(stream, cfg.durable_name!, { ack_wait: cfg.ack_wait, max_ack_pending: cfg.max_ack_pending }).catch(() => {})
+    }
+  } catch {
+    await jsm.consumers.add(stream, cfg).catch(async (e) => {
+      await jsm.consumers.info(stream, cfg.durable_name!).catch(() => Promise.reject(e)) // created by another node meanwhile
+    })
+  }
+}
+
+/** Creates the dead-letter stream if absent (file storage, 30 days, 1 s de-duplication by msg id = delivery key). */
+export const ensureDlqStream = async (nc: NatsConnection, replicas = 1): Promise<void> => {
+  const jsm = await jetstreamManager(nc)
+  try {
+    await jsm.streams.info(notifyTopology.dlqStream)
+  } catch {
+    await jsm.streams.add({
+      name: notifyTopology.dlqStream, subjects: [...notifyTopology.dlqSubjects], storage: StorageType.File, num_replicas: replicas,
+      max_age: notifyTopology.dlqMaxAgeHours * 3600 * 1e9, duplicate_window: 600 * 1e9,
+    }).catch(async (e) => {
+      await jsm.streams.info(notifyTopology.dlqStream).catch(() => Promise.reject(e))
+    })
+  }
+}
+
+/** Opens (creating if absent) the notifier's KV bucket. */
+export const openNotifyBucket = async (nc: NatsConnection, bucket: string, replicas = 1): Promise<KV> =>
+  new Kvm(nc).create(bucket, { history: 1, replicas, storage: StorageType.File, ttl: notifyTopology.bucketMaxAgeHours * 3600 * 1000 })
+    .catch(() => new Kvm(nc).open(bucket))
