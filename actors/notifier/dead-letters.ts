@@ -29,7 +29,7 @@ export const listDeadLetters = async (nc: NatsConnection, limit = 1_000): Promis
   const jsm = await js.jetstreamManager()
   const info = await jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
   if (!info || info.state.messages === 0) return []
-  const c = await js.consumers.get(notifyTopology.dlqStream, { filter_subjects: ["akis.dlq.notify.>"], deliver_policy: DeliverPolicy.All })
+  const c = await js.consumers.get(notifyTopology.dlqStream, { filter_subjects: "akis.dlq.notify.>", deliver_policy: DeliverPolicy.All })
   const out: DeadLetter[] = []
   const msgs = await c.fetch({ max_messages: limit, expires: 2_000 })
   for await (const m of msgs) {

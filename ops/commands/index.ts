@@ -5,7 +5,8 @@ import { cluster, drain } from "./cluster.ts"
 import { gateway } from "./gateway.ts"
 import { actor, consumers, kv, streams } from "./inspect.ts"
 import { loadgen } from "./loadgen.ts"
+import { notify } from "./notify.ts"
 import { rules } from "./rules.ts"
 
 /** Every `ops` subcommand. Keep one line per command file. */
-export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity, certs, gateway, loadgen, rules] as const
+export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity, certs, gateway, loadgen, rules, notify] as const
