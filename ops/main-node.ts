@@ -2,11 +2,13 @@
  * `bun run node`: one akis node from config. Roles (node.roles):
  * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
  *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
- * - gateway: the mTLS device listener (certificates from `ops certs`).
+ * - gateway: the mTLS device listener (certificates from `ops certs`);
+ * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts).
  * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
  * Prints one JSON event per line.
  */
 import { existsSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
@@ -14,6 +16,7 @@ import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
+import { startNotifierRole } from "./lib/notify-role.ts"
 
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
 const fail = (msg: string): never => {
@@ -31,6 +34,7 @@ const config = cfg!
 const schema = loadDeviceSchema(config.gateway.deviceSchema || undefined)
 const isWorker = config.node.roles.includes("worker")
 const isGateway = config.node.roles.includes("gateway")
+const isNotifier = config.node.roles.includes("notifier")
 
 if (isGateway) {
   const dir = config.gateway.certDir
@@ -69,6 +73,14 @@ if (isWorker) {
   rules = await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
 }
 
+let notify: Awaited<ReturnType<typeof startNotifierRole>> | undefined
+if (isNotifier) {
+  rules ??= await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
+  const r = rules
+  notify = await startNotifierRole(nats.nc, config, config.node.id || `${hostname()}-${process.pid}`, () => r.holder.current, log)
+    .catch((e) => fail(`notifier: ${(e as Error).message}`))
+}
+
 // The gateway listens before the node takes shards, so a port in use fails before anything is held.
 if (isGateway) {
   await ensureStreams(nats.jsm, { replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours })
@@ -101,6 +113,7 @@ const shutdown = async (why: string) => {
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
   await alerts?.stop().catch(() => {})
+  await notify?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
   await group?.close().catch(() => {})
   await nats.nc.drain().catch(() => {})

@@ -115,7 +115,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const log = o.log ?? (() => {})
   const cfg = o.config
   const policy = policyOf(cfg)
-  const ackWaitMs = o.ackWaitMs ?? 30_000
+  const ackWaitMs = o.ackWaitMs ?? 10_000
   const maxInFlight = o.maxInFlight ?? 1_000
   const channels = o.channels ?? makeChannels(cfg, now)
   const kv: KV = await openNotifyBucket(o.nc, cfg.bucket, o.replicas)
