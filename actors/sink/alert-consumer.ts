@@ -1,7 +1,9 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { AlertTransition } from "../../runtime/alert.ts"
+import { parseExplanation, type Explanation } from "../interpreter/annotation.ts"
 import { parseTransition, writeAlerts } from "./alerts.ts"
+import { writeExplanations } from "./explanations.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 
@@ -42,7 +44,9 @@ export interface AlertWriterOptions {
 /** Counters of the alert writer. */
 export interface AlertWriterMetrics {
   stored: number
-  /** Messages on akis.alerts.> that are not transitions (acked, not stored). */
+  /** The interpreter's explanations stored in `alert_explanations`. */
+  explanations: number
+  /** Messages on akis.alerts.> that are neither transitions nor explanations (acked, not stored). */
   skipped: number
   insertErrors: number
 }
@@ -76,7 +80,7 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
     })
   }
   const consumer = await jetstream(o.nc).consumers.get(alertsStream.name, o.consumer)
-  const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0 }
+  const metrics: AlertWriterMetrics = { stored: 0, explanations: 0, skipped: 0, insertErrors: 0 }
   let stopped = false
   let wake: (() => void) | undefined
   const sleep = (ms: number) => new Promise<void>((r) => {
@@ -97,15 +101,20 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
         continue
       }
       const ts: AlertTransition[] = []
+      const xs: Explanation[] = []
       for (const m of msgs) {
         const t = parseTransition(m.data)
+        const x = t ? undefined : parseExplanation(m.data)
         if (t) ts.push(t)
+        else if (x) xs.push(x)
         else metrics.skipped++
       }
       for (;;) {
         try {
           await writeAlerts(o.store, ts, timers.now())
+          await writeExplanations(o.store, xs)
           metrics.stored += ts.length
+          metrics.explanations += xs.length
           attempt = 0
           for (const m of msgs) m.ack()
           break

@@ -1,6 +1,8 @@
 import { Console, Effect, Option } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import { listDeadLetters } from "../../actors/notifier/index.ts"
+import { explanationsOf, makeStore } from "../../actors/sink/index.ts"
+import { loadConfig } from "../../config/index.ts"
 import { opsContext, table } from "../lib/context.ts"
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
@@ -36,8 +38,36 @@ const deadLetters = Command.make(
   }),
 ).pipe(Command.withDescription("notifications given up after notify.maxAttempts (stream AKIS_DLQ)"))
 
+/** `ops notify explain <alertId>`: the interpreter's explanations of an alert, from ClickHouse `alert_explanations`. */
+const explain = Command.make(
+  "explain",
+  {
+    alertId: Argument.String("alertId").pipe(Argument.withDescription("the alert's id, e.g. bus-0042:overheating:1234")),
+    json: jsonFlag,
+    config: configFlag,
+  },
+  Effect.fn(function* ({ alertId, json, config }) {
+    const rows = yield* Effect.promise(async () => {
+      const store = makeStore(loadConfig({ file: Option.getOrUndefined(config) }).clickhouse)
+      try {
+        return await explanationsOf(store, alertId)
+      } catch (e) {
+        console.error((e as { message?: string }).message ?? String(e))
+        process.exit(1)
+      } finally {
+        await store.close().catch(() => {})
+      }
+    })
+    if (json) return yield* Console.log(JSON.stringify(rows))
+    if (rows.length === 0) return yield* Console.log(`no explanation stored for ${alertId} (interpreter off, model unreachable, or not yet)`)
+    for (const x of rows) {
+      yield* Console.log(`${x.transitionId}  ${new Date(x.at).toISOString()}  ${x.model}${x.cached ? " (cached)" : ""}  ${x.latencyMs} ms\n  ${x.text.replace(/\n/g, "\n  ")}`)
+    }
+  }),
+).pipe(Command.withDescription("the interpreter's explanation of an alert (ClickHouse alert_explanations)"))
+
 /** `ops notify …`: the notifiers' operator views. */
 export const notify = Command.make("notify").pipe(
-  Command.withDescription("alert delivery: dead letters"),
-  Command.withSubcommands([deadLetters]),
+  Command.withDescription("alert delivery and explanations: dead letters, an alert's explanation"),
+  Command.withSubcommands([deadLetters, explain]),
 )
