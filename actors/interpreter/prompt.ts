@@ -16,7 +16,7 @@ export const systemPrompt =
   "You explain alerts from a bus fleet's telemetry to a fleet operator. In at most 3 short sentences: what probably " +
   "happened, how urgent it is, and what to check first. Use only the facts given; say when they are not enough."
 
-const round = (x: number) => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 100) / 100)
+const round = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(4)) : x)
 
 /** The user message for a situation. Values are rounded so near-identical situations share a cache entry. */
 export const buildPrompt = (s: Situation): string => {
