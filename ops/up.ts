@@ -69,7 +69,9 @@ if (!config.clickhouse.url.startsWith("chdb:") && !chUp) {
 }
 
 // --- NATS + nodes + fleet ---
-const cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : {}, log: say })
+// Every local node also takes the notifier role (one is active, the others stand by).
+const roles: Record<string, string> = config.node.roles.includes("notifier") ? {} : { AKIS_NODE__ROLES: JSON.stringify([...config.node.roles, "notifier"]) }
+const cluster = await startLocalCluster({ config, nodes, env: { ...(values.config ? { AKIS_CONFIG: values.config } : {}), ...roles }, log: say })
 say(`starting the fleet simulator: ${devices} devices × ${rate} Hz for ${values.duration} (scenario ${values.scenario})`)
 const fleet = ops(["loadgen", "--scenario", values.scenario!, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration!, "--gateways", cluster.gateways().join(",")])
 
