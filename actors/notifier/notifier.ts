@@ -328,7 +328,17 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       if (!leader) return
       metrics.takeovers++
       const gen = generation
-      run = run.then(() => term(gen)).catch((e) => log("notify.error", { error: String(e) }))
+      // A term that fails to start (NATS away while loading the state) is retried while the lease is ours.
+      run = run.then(async () => {
+        while (!stopped && gen === generation) {
+          try {
+            return await term(gen)
+          } catch (e) {
+            log("notify.error", { error: String(e) })
+            await sleep(1_000)
+          }
+        }
+      })
     },
   })
 
