@@ -5,6 +5,7 @@ import { join, resolve } from "node:path"
 import { startNotifier } from "../../actors/notifier/index.ts"
 import { ensureAlertsStream } from "../../actors/sink/index.ts"
 import { loadConfig } from "../../config/index.ts"
+import { processCpuMs } from "../lib/cpu.ts"
 import { alertSubject, type AlertTransition } from "../../runtime/index.ts"
 import {
   freePort, spawnChild, startClickHouse, startHttpReceiver, startNats, startOllamaFake, tempDir, waitFor, type Child,
@@ -133,11 +134,21 @@ const benchmark: Benchmark = {
       // modes alike; the p99s pool both rounds of a mode. No cache: every alert costs the model 5 s.
       const lat = { off: [] as number[], on: [] as number[] }
       const rate = { off: [] as number[], on: [] as number[] }
+      const p99s = { off: [] as number[], on: [] as number[] }
+      // CPU seconds the notifier node spent during a round, and the worker nodes (the reading path).
+      const cpu = { off: [] as number[], on: [] as number[] }
+      const workerCpu = { off: [] as number[], on: [] as number[] }
+      const workersMs = () => children.reduce((a, c) => a + processCpuMs(c.proc.pid), 0)
       let metricsLine: string | undefined
       for (const [round, mode] of (["off", "on", "off", "on"] as const).entries()) {
         say(`round ${round + 1}: interpreter ${mode}${mode === "on" ? ", Ollama answering in 5 s" : ""}`)
         const node = await notifierNode(mode === "on")
+        const cpu0 = processCpuMs(node.proc.pid)
+        const w0 = workersMs()
         const r = await reference(`${mode}-${round + 1}`, (round % 2) + 1)
+        cpu[mode].push(r1((processCpuMs(node.proc.pid) - cpu0) / 1000))
+        workerCpu[mode].push(r1((workersMs() - w0) / 1000))
+        p99s[mode].push(r1(pct(r.latencies, 99)))
         lat[mode].push(...r.latencies)
         rate[mode].push(r.readingsPerS)
         if (mode === "on") metricsLine = node.output().split("\n").filter((l) => l.includes("interpreter.metrics")).pop() ?? metricsLine
@@ -155,6 +166,9 @@ const benchmark: Benchmark = {
         p99_alert_ms_on: r1(pct(lat.on, 99)),
         p50_alert_ms_off: r1(pct(lat.off, 50)),
         p50_alert_ms_on: r1(pct(lat.on, 50)),
+        p99_alert_ms_rounds: p99s,
+        notifier_node_cpu_s: cpu,
+        worker_nodes_cpu_s: workerCpu,
         alerts_measured_off: lat.off.length,
         alerts_measured_on: lat.on.length,
         readings_per_s_off: rate.off,
