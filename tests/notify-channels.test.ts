@@ -66,10 +66,12 @@ const config = (consumer: string, over: Partial<NotifyConfig> = {}): NotifyConfi
   },
   ...over,
 })
-const start = async (cfg: NotifyConfig, throttleMs = 0) => {
+const start = async (cfg: NotifyConfig, throttleMs = 0, purge = true) => {
   // Each test's consumer reads the stream from the start: begin from an empty stream.
-  await (await jetstreamManager(nc)).streams.purge("AKIS_ALERTS")
-  const n = await startNotifier({ nc, config: cfg, nodeId: "n1", heartbeatMs: 100, suspicionMs: 1_000, facts: () => ({ throttleMs, groups: [] }) })
+  if (purge) await (await jetstreamManager(nc)).streams.purge("AKIS_ALERTS")
+  const n = await startNotifier({
+    nc, config: cfg, nodeId: "n1", heartbeatMs: 100, suspicionMs: 1_000, facts: () => ({ throttleMs, groups: [] }), ackWaitMs: 1_000,
+  })
   running.push(n)
   await waitFor("notifier active", () => n.active)
   return n
@@ -196,4 +198,21 @@ test("after maxAttempts a delivery becomes a dead letter, visible in ops; a refu
   const shown = JSON.parse(cli.output().trim().split("\n").pop()!) as Array<{ key: string }>
   expect(shown.map((d) => d.key)).toEqual(expect.arrayContaining([`${t.id}@hook`, `${t.id}@mail`]))
   await n.stop()
+}, 40_000)
+
+test("stopping while deliveries retry leaves them unacknowledged; the next notifier delivers them", async () => {
+  const before = hook.requests.length
+  hook.mode.status = 503
+  const cfg = config("akis_notify_f", { maxAttempts: 1_000, retryMinMs: 50, retryMaxMs: 100 })
+  const first = await start(cfg)
+  const ts = Array.from({ length: 6 }, (_, i) => transition({ device: `bus-${400 + i}` }))
+  await publish(ts)
+  await waitFor("retrying", () => first.metrics.failedAttempts >= 12)
+  await first.stop() // returns although the receiver is still down (the test's timeout would say otherwise)
+  expect(first.metrics).toMatchObject({ delivered: 0, deadLettered: 0 })
+  hook.mode.status = 200
+  const second = await start(cfg, 0, false)
+  await waitFor("delivered by the next notifier", () => second.metrics.delivered === 6, { timeoutMs: 15_000 })
+  expect(new Set(hook.requests.slice(before).filter((r) => r.status === 200).map((r) => r.key))).toEqual(new Set(ts.map((t) => `${t.id}@hook`)))
+  await second.stop()
 }, 40_000)

@@ -41,3 +41,13 @@ describe("deliverWithRetry", () => {
     expect([1, 2, 3, 4, 5, 50].map((a) => backoffMs(a, policy))).toEqual([100, 200, 400, 800, 1_000, 1_000])
   })
 })
+
+describe("deliverWithRetry when the node stops", () => {
+  test("makes no further attempt and reports aborted, so the message is left for the next owner", async () => {
+    let live = true
+    const ch = failing(["retry"])
+    const out = await deliverWithRetry(ch, n, policy, async () => { live = false }, () => {}, () => live)
+    expect(out).toMatchObject({ ok: false, attempts: 1, aborted: true })
+    expect(ch.calls).toBe(1)
+  })
+})

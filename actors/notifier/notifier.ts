@@ -182,6 +182,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
     const deliver = (n: Notification, members: ReadonlyArray<Pending>) => {
       const task = (async () => {
         await acquire()
+        let aborted = false
         try {
           const channel = channels.get(n.channel)
           const doneKey = doneKeyOf(n.key)
@@ -194,7 +195,12 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
               metrics.failedAttempts++
               if (attempt < cfg.maxAttempts && !e.permanent) metrics.retries++
               log("notify.attempt_failed", { key: n.key, channel: n.channel, attempt, permanent: e.permanent, error: e.message })
-            })
+            }, live)
+            if (!out.ok && out.aborted) {
+              // Stopping or deposed mid-retry: no ack, so the next active notifier delivers it.
+              aborted = true
+              return
+            }
             if (out.ok) {
               metrics.attempts++
               metrics.delivered++
@@ -216,7 +222,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
           }
         } finally {
           release()
-          for (const m of members) settle(m)
+          if (!aborted) for (const m of members) settle(m)
         }
       })()
       tasks.add(task)
