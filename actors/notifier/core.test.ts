@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import type { AlertTransition } from "../../runtime/alert.ts"
-import { decide, decodeState, digestFlushed, emptyState, encodeState, forget, prune, type NotifyPolicy, type RuleFacts } from "./core.ts"
+import { decide, decodeState, digestFlushed, emptyState, encodeState, encodeStateWithin, forget, prune, type NotifyPolicy, type RuleFacts } from "./core.ts"
 
 const t0 = Date.UTC(2026, 10, 25, 12, 0, 0)
 let n = 0
@@ -133,5 +133,25 @@ describe("notifier core", () => {
     expect(s.decided.size).toBe(1)
     expect([...s.lastSent.keys()]).toEqual(["overheating|bus-3|email"])
     expect([...s.windowCount.keys()]).toHaveLength(1)
+  })
+})
+
+describe("encodeStateWithin", () => {
+  test("leaves out the oldest throttle marks when the state would not fit one KV value", () => {
+    const s = emptyState()
+    const p = policy({ cap: { max: 10_000, windowMs: 3_600_000 } })
+    for (let i = 0; i < 2_000; i++) decide(s, tr({ device: `bus-${i}`, at: t0 + i }), facts, p, 0)
+    for (const k of [...s.decided.keys()]) forget(s, k) // all acked
+    const whole = encodeStateWithin(s, 10_000_000)
+    expect(whole.trimmed).toBe(0)
+    const small = encodeStateWithin(s, 150_000)
+    expect(small.json.length).toBeLessThanOrEqual(150_000)
+    expect(small.trimmed).toBeGreaterThan(0)
+    const back = decodeState(small.json)!
+    expect(back.lastSent.size).toBe(2_000 - small.trimmed)
+    // The newest marks are the ones kept.
+    expect(back.lastSent.has("overheating|bus-1999|email")).toBe(true)
+    expect(back.lastSent.has("overheating|bus-0|email")).toBe(false)
+    expect(s.lastSent.size).toBe(2_000) // the running state is untouched
   })
 })

@@ -197,6 +197,25 @@ export const encodeState = (s: NotifyState): string => JSON.stringify({
   digestPart: [...s.digestPart], decided: [...s.decided], watermark: s.watermark,
 })
 
+/**
+ * Encodes the state in at most `maxBytes` (a KV value must fit in one NATS message): when it is
+ * larger, the oldest throttle marks are left out of the encoded copy until it fits. The running
+ * state keeps them; a node taking over from this copy may send one message that the throttle would
+ * have held. Returns the JSON and how many marks were left out.
+ */
+export const encodeStateWithin = (s: NotifyState, maxBytes: number): { json: string; trimmed: number } => {
+  const json = encodeState(s)
+  if (json.length <= maxBytes) return { json, trimmed: 0 }
+  const marks = [...s.lastSent].sort((a, b) => b[1] - a[1])
+  let keep = Math.floor(marks.length * Math.max(0, maxBytes / json.length - 0.1))
+  for (;;) {
+    const copy: NotifyState = { ...s, lastSent: new Map(marks.slice(0, keep)) }
+    const out = encodeState(copy)
+    if (out.length <= maxBytes || keep === 0) return { json: out, trimmed: marks.length - keep }
+    keep = Math.floor(keep / 2)
+  }
+}
+
 /** Decodes {@link encodeState}'s output; anything malformed gives an empty state (counted by the caller). */
 export const decodeState = (json: string): NotifyState | undefined => {
   try {

@@ -8,7 +8,7 @@ import { parseTransition } from "../sink/index.ts"
 import { makeChannels } from "./channels.ts"
 import type { Channel } from "./channel.ts"
 import {
-  decide, decodeState, digestFlushed, emptyState, encodeState, forget, prune, type Decision, type NotifyPolicy, type NotifyState, type RuleFacts,
+  decide, decodeState, digestFlushed, emptyState, encodeStateWithin, forget, prune, type Decision, type NotifyPolicy, type NotifyState, type RuleFacts,
 } from "./core.ts"
 import { deliverWithRetry } from "./deliver.ts"
 import { deadLetter } from "./dead-letters.ts"
@@ -35,6 +35,8 @@ export interface NotifierOptions {
   readonly ackWaitMs?: number | undefined
   /** Stream messages fetched and not yet settled (the consumer's max_ack_pending). */
   readonly maxInFlight?: number | undefined
+  /** The longest throttle in the live rule set: throttle marks older than this are forgotten (default 24 h). */
+  readonly maxThrottleMs?: (() => number) | undefined
   readonly log?: ((event: string, fields: Record<string, unknown>) => void) | undefined
 }
 
@@ -64,6 +66,8 @@ export interface NotifierMetrics {
   clearNotNotified: number
   stateWrites: number
   stateErrors: number
+  /** Throttle marks left out of a persisted state that was too large for one KV value. */
+  stateTrimmed: number
   fetchErrors: number
   /** Times this node became the active notifier. */
   takeovers: number
@@ -78,6 +82,8 @@ export interface Notifier {
 }
 
 const stateKey = "state"
+/** Largest persisted state: NATS's default max_payload is 1 MiB. */
+const maxStateBytes = 900_000
 const leaseKey = "leader"
 /** KV key of a delivery's done mark (keys hold only token-safe characters, so the delivery key is hashed). */
 export const doneKeyOf = (deliveryKey: string): string => `sent.${createHash("sha256").update(deliveryKey).digest("hex").slice(0, 40)}`
@@ -124,7 +130,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const js = jetstream(o.nc)
   const metrics: NotifierMetrics = {
     received: 0, skipped: 0, explanations: 0, delivered: 0, attempts: 0, failedAttempts: 0, retries: 0, deadLettered: 0, alreadyDelivered: 0,
-    digested: 0, digestsSent: 0, throttled: 0, capped: 0, filtered: 0, unknownChannel: 0, clearNotNotified: 0, stateWrites: 0, stateErrors: 0,
+    digested: 0, digestsSent: 0, throttled: 0, capped: 0, filtered: 0, unknownChannel: 0, clearNotNotified: 0, stateWrites: 0, stateErrors: 0, stateTrimmed: 0,
     fetchErrors: 0, takeovers: 0,
   }
   const explanations = new Map<string, string>()
@@ -154,11 +160,20 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
     }
     let dirty = false
 
+    const encoded = (): string => {
+      prune(state, policy, now(), o.maxThrottleMs?.() ?? 86_400_000)
+      const { json, trimmed } = encodeStateWithin(state, maxStateBytes)
+      if (trimmed > 0) {
+        metrics.stateTrimmed += trimmed
+        log("notify.state_trimmed", { trimmed, bytes: json.length })
+      }
+      return json
+    }
+
     const persist = async (): Promise<void> => {
       for (let delay = 100; live(); delay = Math.min(delay * 2, 2_000)) {
         try {
-          prune(state, policy, now(), 86_400_000)
-          await kv.put(stateKey, encodeState(state))
+          await kv.put(stateKey, encoded())
           metrics.stateWrites++
           dirty = false
           return
@@ -319,8 +334,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       await Promise.allSettled([...tasks])
       clearInterval(keepAlive)
       if (dirty) {
-        prune(state, policy, now(), 86_400_000)
-        await kv.put(stateKey, encodeState(state)).then(() => metrics.stateWrites++, () => metrics.stateErrors++)
+        await kv.put(stateKey, encoded()).then(() => metrics.stateWrites++, () => metrics.stateErrors++)
       }
     }
   }

@@ -42,6 +42,7 @@ export const startNotifierRole = async (
   const notifier = await startNotifier({
     nc, config: config.notify, nodeId, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
     replicas: config.streams.replicas, facts: ruleFactsOf(rules), log,
+    maxThrottleMs: () => Math.max(0, ...rules().rules.map((r) => r.throttleMs)),
   })
   log("notify.started", { channels: Object.keys(config.notify.channels), consumer: config.notify.consumer })
   const ic = config.interpreter
