@@ -73,7 +73,7 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
   const now = o.now ?? Date.now
   const log = o.log ?? (() => {})
   const contextTimeoutMs = o.contextTimeoutMs ?? 3_000
-  await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, Math.max(30_000, cfg.timeoutMs * 2), cfg.maxBacklog))
+  await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, Math.max(30_000, cfg.timeoutMs * 2), cfg.maxBacklog, new Date(now() - cfg.maxAgeMs)))
   const js = jetstream(o.nc)
   const consumer = await js.consumers.get(notifyTopology.alertsStream, cfg.consumer)
   const metrics: InterpreterMetrics = {
@@ -143,7 +143,14 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
         }
       }
     } finally {
-      msg.ack()
+      // After stop the alert is left unacked for the next interpreter (the connection may be gone too).
+      if (!stopped) {
+        try {
+          msg.ack()
+        } catch {
+          // connection closed: redelivered later
+        }
+      }
     }
   }
 
@@ -199,7 +206,8 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
       await done
       clearInterval(keepAlive)
       queue.length = 0 // not acked: the next interpreter gets them again
-      await Promise.allSettled([...running])
+      // A model call in flight may take timeoutMs: give it a moment, then leave its alert unacked too.
+      await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, 1_000))])
     },
   }
 }

@@ -126,7 +126,8 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const channels = o.channels ?? makeChannels(cfg, now)
   const kv: KV = await openNotifyBucket(o.nc, cfg.bucket, o.replicas)
   await ensureDlqStream(o.nc, o.replicas)
-  await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, ackWaitMs, maxInFlight))
+  // A new consumer starts an hour back: alerts raised while no notifier ran yet still go out, not the stream's weeks of history.
+  await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, ackWaitMs, maxInFlight, new Date(now() - 3_600_000)))
   const js = jetstream(o.nc)
   const metrics: NotifierMetrics = {
     received: 0, skipped: 0, explanations: 0, delivered: 0, attempts: 0, failedAttempts: 0, retries: 0, deadLettered: 0, alreadyDelivered: 0,

@@ -23,9 +23,14 @@ export const notifyTopology = {
   bucketMaxAgeHours: 24 * 7,
 } as const
 
-/** The durable pull consumer settings of the notifier (`ackWaitMs`: redelivery after a silent node). */
-export const notifyConsumerConfig = (durable: string, ackWaitMs: number, maxAckPending: number): Partial<ConsumerConfig> => ({
-  durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: ackWaitMs * 1e6, max_ack_pending: maxAckPending,
+/**
+ * The durable pull consumer settings of the notifier and the interpreter (`ackWaitMs`: redelivery
+ * after a silent node). A consumer created on a stream that already holds weeks of alerts starts
+ * at `startAt` (when given), so a first deployment does not notify or explain old history.
+ */
+export const notifyConsumerConfig = (durable: string, ackWaitMs: number, maxAckPending: number, startAt?: Date): Partial<ConsumerConfig> => ({
+  durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: ackWaitMs * 1e6, max_ack_pending: maxAckPending,
+  ...(startAt ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startAt.toISOString() } : { deliver_policy: DeliverPolicy.All }),
 })
 
 /** Creates a durable consumer if absent; an existing one keeps its settings except ack_wait / max_ack_pending, which follow config. */
