@@ -52,8 +52,9 @@ let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 
+let workerStore: ReturnType<typeof makeStore> | undefined
 if (isWorker) {
-  const store = makeStore(config.clickhouse)
+  const store = (workerStore = makeStore(config.clickhouse))
   // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -77,7 +78,7 @@ let notify: Awaited<ReturnType<typeof startNotifierRole>> | undefined
 if (isNotifier) {
   rules ??= await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
   const r = rules
-  notify = await startNotifierRole(nats.nc, config, config.node.id || `${hostname()}-${process.pid}`, () => r.holder.current, log)
+  notify = await startNotifierRole(nats.nc, config, config.node.id || `${hostname()}-${process.pid}`, () => r.holder.current, log, workerStore)
     .catch((e) => fail(`notifier: ${(e as Error).message}`))
 }
 

@@ -37,6 +37,8 @@ export const startNotifierRole = async (
   nodeId: string,
   rules: () => CompiledRuleSet,
   log: (event: string, fields: Record<string, unknown>) => void,
+  /** The node's ClickHouse store when it has one (a worker): embedded chDB allows one per process. */
+  sharedStore?: Store | undefined,
 ): Promise<{ notifier: Notifier; interpreter: Interpreter | undefined; stop(): Promise<void> }> => {
   await ensureAlertsStream(nc, config.streams.alertsMaxAgeHours, config.streams.replicas)
   const notifier = await startNotifier({
@@ -46,7 +48,7 @@ export const startNotifierRole = async (
   })
   log("notify.started", { channels: Object.keys(config.notify.channels), consumer: config.notify.consumer })
   const ic = config.interpreter
-  const store = ic.enabled ? makeStore(config.clickhouse) : undefined
+  const store = ic.enabled ? sharedStore ?? makeStore(config.clickhouse) : undefined
   const interpreter = store
     ? await startInterpreter({
       nc, config: ic, log,
@@ -66,7 +68,7 @@ export const startNotifierRole = async (
       clearInterval(timer)
       await interpreter?.stop()
       await notifier.stop()
-      await store?.close().catch(() => {})
+      if (store !== sharedStore) await store?.close().catch(() => {})
     },
   }
 }
