@@ -197,6 +197,12 @@ test("after maxAttempts a delivery becomes a dead letter, visible in ops; a refu
   expect(await cli.exited).toBe(0)
   const shown = JSON.parse(cli.output().trim().split("\n").pop()!) as Array<{ key: string }>
   expect(shown.map((d) => d.key)).toEqual(expect.arrayContaining([`${t.id}@hook`, `${t.id}@mail`]))
+  const st = spawnChild("ops", ["bun", join(root, "ops/cli.ts"), "notify", "status", "--json"], {
+    cwd: root, env: { AKIS_NATS__SERVERS: nats.url, AKIS_NOTIFY__CONSUMER: "akis_notify_e", AKIS_NOTIFY__BUCKET: "akis_notify_e_kv" },
+  })
+  expect(await st.exited).toBe(0)
+  const status = JSON.parse(st.output().trim().split("\n").pop()!)
+  expect(status).toMatchObject({ active: { holder: "n1" }, deadLetters: 2, notifier: { ackPending: 0 } })
   await n.stop()
 }, 40_000)
 

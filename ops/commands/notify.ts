@@ -1,6 +1,7 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { listDeadLetters } from "../../actors/notifier/index.ts"
+import { Kvm } from "@nats-io/kv"
+import { listDeadLetters, notifyTopology } from "../../actors/notifier/index.ts"
 import { explanationsOf, makeStore } from "../../actors/sink/index.ts"
 import { loadConfig } from "../../config/index.ts"
 import { opsContext, table } from "../lib/context.ts"
@@ -66,8 +67,51 @@ const explain = Command.make(
   }),
 ).pipe(Command.withDescription("the interpreter's explanation of an alert (ClickHouse alert_explanations)"))
 
+/** `ops notify status`: which node delivers, its persisted state, the consumers' backlog, dead letters. */
+const status = Command.make("status", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
+  const out = yield* Effect.promise(async () => {
+    let ctx: Awaited<ReturnType<typeof opsContext>> | undefined
+    try {
+      ctx = await opsContext(Option.getOrUndefined(config))
+      const c = ctx.config
+      const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
+      const leader = kv ? await kv.get("leader").catch(() => null) : null
+      const state = kv ? await kv.get("state").catch(() => null) : null
+      const st = state && state.operation === "PUT" ? JSON.parse(state.string()) as Record<string, unknown[]> : undefined
+      const consumer = async (name: string) => {
+        const i = await ctx!.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
+        return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
+      }
+      const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
+      return {
+        active: leader && leader.operation === "PUT" ? { ...(JSON.parse(leader.string()) as { holder: string; at: number }), revision: leader.revision } : null,
+        channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
+        state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
+        notifier: await consumer(c.notify.consumer),
+        interpreter: await consumer(c.interpreter.consumer),
+        deadLetters: dlq?.state.messages ?? 0,
+      }
+    } catch (e) {
+      console.error((e as Error).message)
+      process.exit(1)
+    } finally {
+      await ctx?.close().catch(() => {})
+    }
+  })
+  if (json) return yield* Console.log(JSON.stringify(out))
+  const a = out.active
+  yield* Console.log([
+    `active notifier: ${a ? `${a.holder} (lease written ${((Date.now() - a.at) / 1000).toFixed(1)}s ago, revision ${a.revision})` : "none"}`,
+    `channels:        ${Object.entries(out.channels).map(([k, v]) => `${k} (${v})`).join(", ") || "none configured"}`,
+    `state:           ${out.state ? `${out.state.bytes} bytes, ${out.state.throttleMarks} throttle marks, ${out.state.notifiedOpen} open alerts notified, ${out.state.decisionsInFlight} decisions in flight` : "-"}`,
+    `notify consumer: ${out.notifier ? `${out.notifier.unprocessed} unprocessed, ${out.notifier.ackPending} in flight, ${out.notifier.redelivered} redelivered` : "not created"}`,
+    `interpreter:     ${out.interpreter ? `${out.interpreter.unprocessed} unprocessed, ${out.interpreter.ackPending} in flight, ${out.interpreter.redelivered} redelivered` : "not created"}`,
+    `dead letters:    ${out.deadLetters} (ops notify dead-letters)`,
+  ].join("\n"))
+})).pipe(Command.withDescription("the active notifier, its state, the notify and interpreter consumers, dead letters"))
+
 /** `ops notify …`: the notifiers' operator views. */
 export const notify = Command.make("notify").pipe(
-  Command.withDescription("alert delivery and explanations: dead letters, an alert's explanation"),
-  Command.withSubcommands([deadLetters, explain]),
+  Command.withDescription("alert delivery and explanations: status, dead letters, an alert's explanation"),
+  Command.withSubcommands([status, deadLetters, explain]),
 )
