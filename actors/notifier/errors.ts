@@ -12,8 +12,3 @@ export class DeliveryFailed extends Data.TaggedError("DeliveryFailed")<{
   readonly cause?: unknown
 }> {}
 
-/** The notifier's NATS state (KV bucket, lease, dead-letter stream) could not be read or written. */
-export class NotifyStoreError extends Data.TaggedError("NotifyStoreError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}

@@ -10,4 +10,4 @@ export { deliverWithRetry, backoffMs, type RetryPolicy, type DeliveryOutcome } f
 export { listDeadLetters, type DeadLetter } from "./dead-letters.ts"
 export { notifyTopology, ensureDlqStream, openNotifyBucket } from "./topology.ts"
 export { headline, subjectOf, textOf, jsonOf, smsTextOf, type Notification } from "./message.ts"
-export { DeliveryFailed, NotifyStoreError } from "./errors.ts"
+export { DeliveryFailed } from "./errors.ts"
