@@ -25,6 +25,7 @@ let store: Store
 let writer: AlertWriter
 let fake: OllamaFake
 const running: Interpreter[] = []
+let contextCalls = 0
 
 beforeAll(async () => {
   ;[nats, ch] = await Promise.all([startNats(), startClickHouse()])
@@ -70,7 +71,7 @@ const start = async (c: InterpreterConfig) => {
     model: makeOllamaModel({ host: c.host, model: c.model, api: c.api, stream: c.stream, timeoutMs: c.timeoutMs }),
     context: {
       description: (rule) => (rule === "overheating" ? "Coolant above the limit for half a minute." : ""),
-      windows: async () => ({ "coolant_temp_c:10000ms": { count: 20, avg: 112.4, max: 115.1, min: null } }),
+      windows: async () => (contextCalls++, { "coolant_temp_c:10000ms": { count: 20, avg: 112.4, max: 115.1, min: null } }),
       history: async (device) => [`2 alert transitions on ${device} in the 60 minutes before: overheating (warning) ×2`],
     },
   })
@@ -134,9 +135,11 @@ test("Ollama slow, failing or down: alerts are stored without waiting, the backl
 
   // Failing model: the breaker opens after 3 failures; later alerts are dropped without a call, counted.
   fake.mode.behaviour = "fail"
+  contextCalls = 0
   const f = await start(cfg("akis_interpret_c", { maxConcurrent: 1, maxBacklog: 8, cacheSize: 0 }))
   await waitFor("all 40 taken up", () => f.metrics.failures + f.metrics.droppedBreakerOpen === 40, { timeoutMs: 20_000 })
   expect(f.metrics).toMatchObject({ failures: 3, breakerOpened: 1, droppedBreakerOpen: 37, explained: 0 })
+  expect(contextCalls).toBe(3) // an open breaker asks neither the actors nor ClickHouse
   await f.stop()
 
   // Malformed answers and a model that is not there at all.

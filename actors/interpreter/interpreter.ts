@@ -103,12 +103,8 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
         metrics.droppedStale++
         return
       }
-      const [windows, history] = await Promise.all([
-        withTimeout(o.context.windows(t.device), contextTimeoutMs, undefined),
-        withTimeout(o.context.history(t.device, t.at), contextTimeoutMs, [] as ReadonlyArray<string>),
-      ])
-      const s: Situation = { transition: t, description: o.context.description(t.rule), windows, history }
-      const key = situationKey(s)
+      // Cache and breaker first: neither needs the context, so an open breaker costs no lookups.
+      const key = situationKey(t)
       const hit = cache.get(key)
       if (hit !== undefined) {
         metrics.cacheHits++
@@ -120,6 +116,11 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
         metrics.droppedBreakerOpen++
         return
       }
+      const [windows, history] = await Promise.all([
+        withTimeout(o.context.windows(t.device), contextTimeoutMs, undefined),
+        withTimeout(o.context.history(t.device, t.at), contextTimeoutMs, [] as ReadonlyArray<string>),
+      ])
+      const s: Situation = { transition: t, description: o.context.description(t.rule), windows, history }
       const started = now()
       try {
         const text = await o.model.explain(buildPrompt(s))

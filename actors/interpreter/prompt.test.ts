@@ -23,9 +23,9 @@ describe("prompt", () => {
   })
 
   test("identical situations share a cache key; another device does not matter, another value or kind does", () => {
-    const other = { ...s, transition: { ...t, device: "bus-2", id: "x", values: { "avg(coolant_temp_c,10s)": 112.2 } } }
-    expect(situationKey(other)).toBe(situationKey(s))
-    expect(situationKey({ ...s, transition: { ...t, values: { "avg(coolant_temp_c,10s)": 131 } } })).not.toBe(situationKey(s))
-    expect(situationKey({ ...s, transition: { ...t, kind: "escalated" } })).not.toBe(situationKey(s))
+    const other = { ...t, device: "bus-2", id: "x", values: { "avg(coolant_temp_c,10s)": 112.2 } }
+    expect(situationKey(other)).toBe(situationKey(t))
+    expect(situationKey({ ...t, values: { "avg(coolant_temp_c,10s)": 131 } })).not.toBe(situationKey(t))
+    expect(situationKey({ ...t, kind: "escalated" })).not.toBe(situationKey(t))
   })
 })

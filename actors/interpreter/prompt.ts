@@ -38,11 +38,11 @@ export const buildPrompt = (s: Situation): string => {
 }
 
 /**
- * The cache key of a situation: identical rule, transition kind, severity and rounded values
- * (to 2 significant digits) get the same explanation without asking the model again.
+ * The cache key of a transition's situation: identical rule, transition kind, severity and
+ * rounded values (to 2 significant digits) get the same explanation without asking the model
+ * again. It needs only the transition, so a cache hit (or an open breaker) costs no context lookup.
  */
-export const situationKey = (s: Situation): string => {
-  const t = s.transition
+export const situationKey = (t: AlertTransition): string => {
   const sig = (x: number) => (x === 0 || !Number.isFinite(x) ? String(x) : x.toPrecision(2))
   return [t.rule, t.kind, t.severity, ...Object.entries(t.values).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${sig(v)}`)].join("|")
 }
