@@ -222,3 +222,20 @@ test("stopping while deliveries retry leaves them unacknowledged; the next notif
   expect(new Set(hook.requests.slice(before).filter((r) => r.status === 200).map((r) => r.key))).toEqual(new Set(ts.map((t) => `${t.id}@hook`)))
   await second.stop()
 }, 40_000)
+
+test("a delivery decided for a channel that a restart removed from config becomes a dead letter, not a loss", async () => {
+  hook.mode.status = 503
+  const first = await start(config("akis_notify_g", { maxAttempts: 1_000, retryMinMs: 50, retryMaxMs: 100 }))
+  const t = transition({ device: "bus-gone" })
+  await publish([t])
+  await waitFor("retrying", () => first.metrics.failedAttempts >= 2)
+  await first.stop()
+  hook.mode.status = 200
+  const { hook: _removed, ...rest } = config("akis_notify_g").channels
+  const second = await start(config("akis_notify_g", { channels: rest }), 0, false)
+  await waitFor("dead-lettered", () => second.metrics.deadLettered === 1, { timeoutMs: 15_000 })
+  const dead = (await listDeadLetters(nc)).find((d) => d.key === `${t.id}@hook`)!
+  expect(dead).toMatchObject({ channel: "hook", attempts: 0 })
+  expect(dead.error).toContain("not configured")
+  await second.stop()
+}, 40_000)

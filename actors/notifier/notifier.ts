@@ -11,6 +11,7 @@ import {
   decide, decodeState, digestFlushed, emptyState, encodeStateWithin, forget, prune, type Decision, type NotifyPolicy, type NotifyState, type RuleFacts,
 } from "./core.ts"
 import { deliverWithRetry } from "./deliver.ts"
+import { DeliveryFailed } from "./errors.ts"
 import { deadLetter } from "./dead-letters.ts"
 import { parseExplanation } from "../interpreter/annotation.ts"
 import { startLease, type Lease } from "./lease.ts"
@@ -205,13 +206,14 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
           const done = await kv.get(doneKey).catch(() => null)
           if (done && done.operation === "PUT") {
             metrics.alreadyDelivered++
-          } else if (channel) {
-            const out = await deliverWithRetry(channel, n, cfg, sleep, (attempt, e) => {
+          } else {
+            // A channel removed from config after the decision was made: a dead letter, not a silent loss.
+            const out = channel ? await deliverWithRetry(channel, n, cfg, sleep, (attempt, e) => {
               metrics.attempts++
               metrics.failedAttempts++
               if (attempt < cfg.maxAttempts && !e.permanent) metrics.retries++
               log("notify.attempt_failed", { key: n.key, channel: n.channel, attempt, permanent: e.permanent, error: e.message })
-            }, live)
+            }, live) : { ok: false as const, attempts: 0, error: new DeliveryFailed({ channel: n.channel, message: `channel ${n.channel} is not configured`, permanent: true }) }
             if (!out.ok && out.aborted) {
               // Stopping or deposed mid-retry: no ack, so the next active notifier delivers it.
               aborted = true
@@ -222,7 +224,20 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
               metrics.delivered++
               if (n.type === "digest") metrics.digestsSent++
             } else {
-              await deadLetter(js, n, out.attempts, out.error.message, now())
+              // The dead letter must be stored before the message may be acked.
+              for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+                try {
+                  await deadLetter(js, n, out.attempts, out.error.message, now())
+                  break
+                } catch (e) {
+                  log("notify.dead_letter_error", { key: n.key, error: String(e) })
+                  if (!live()) {
+                    aborted = true
+                    return
+                  }
+                  await sleep(delay)
+                }
+              }
               metrics.deadLettered++
               log("notify.dead_letter", { key: n.key, channel: n.channel, attempts: out.attempts, error: out.error.message })
             }
@@ -240,7 +255,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
           release()
           if (!aborted) for (const m of members) settle(m)
         }
-      })()
+      })().catch((e) => log("notify.error", { key: n.key, error: String(e) }))
       tasks.add(task)
       void task.finally(() => tasks.delete(task))
     }
