@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { InterpreterSection, NotifySection } from "./notify-schema.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(10))
@@ -12,7 +13,7 @@ export const ClusterSection = Schema.Struct({
 /** What this process is and how it takes part in membership, leases and checkpoints. */
 export const NodeSection = Schema.Struct({
   id: Schema.String,
-  roles: Schema.Array(Schema.Literals(["worker", "gateway", "api"])),
+  roles: Schema.Array(Schema.Literals(["worker", "gateway", "api", "notifier"])),
   heartbeatMs: Millis,
   suspicionMs: Millis,
   checkpointMs: Millis,
@@ -124,5 +125,7 @@ export const AkisConfig = Schema.Struct({
   sink: SinkSection,
   gateway: GatewaySection,
   rules: RulesSection,
+  notify: NotifySection,
+  interpreter: InterpreterSection,
 })
 export type AkisConfig = typeof AkisConfig.Type

@@ -2,11 +2,13 @@
  * `bun run node`: one akis node from config. Roles (node.roles):
  * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
  *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
- * - gateway: the mTLS device listener (certificates from `ops certs`).
+ * - gateway: the mTLS device listener (certificates from `ops certs`);
+ * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts).
  * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
  * Prints one JSON event per line.
  */
 import { existsSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
@@ -20,6 +22,7 @@ import { redact, redactString } from "../config/redact.ts"
 import { natsAuth, type NatsAuth } from "../runtime/nats/auth.ts"
 import { topologyOptions } from "../runtime/nats/topology.ts"
 import { serveHistory } from "./lib/history-service.ts"
+import { startNotifierRole } from "./lib/notify-role.ts"
 
 // Every line goes through redact: URL credentials, passwords and tokens never reach the log.
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify(redact({ t: Date.now(), event, ...fields })))
@@ -38,6 +41,7 @@ const config = cfg!
 const schema = loadDeviceSchema(config.gateway.deviceSchema || undefined)
 const isWorker = config.node.roles.includes("worker")
 const isGateway = config.node.roles.includes("gateway")
+const isNotifier = config.node.roles.includes("notifier")
 
 if (isGateway) {
   const dir = config.gateway.certDir
@@ -66,8 +70,9 @@ let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 let history: ReturnType<typeof serveHistory> | undefined
 
+let workerStore: ReturnType<typeof makeStore> | undefined
 if (isWorker) {
-  const store = makeStore(config.clickhouse)
+  const store = (workerStore = makeStore(config.clickhouse))
   // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -91,6 +96,14 @@ if (isWorker) {
   rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, topology, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
   // History queries over NATS: the only way to read an embedded (chDB) store, which this process holds.
   history = serveHistory(nats.nc, store, schema)
+}
+
+let notify: Awaited<ReturnType<typeof startNotifierRole>> | undefined
+if (isNotifier) {
+  rules ??= await startDeviceRules(nats.nc, schema, config.rules.file, log, topology, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
+  const r = rules
+  notify = await startNotifierRole(nats.nc, config, config.node.id || `${hostname()}-${process.pid}`, () => r.holder.current, log, workerStore)
+    .catch((e) => fail(`notifier: ${(e as Error).message}`))
 }
 
 // The gateway listens before the node takes shards, so a port in use fails before anything is held.
@@ -129,6 +142,7 @@ const shutdown = async (why: string) => {
   retention?.stop()
   history?.stop()
   await alerts?.stop().catch(() => {})
+  await notify?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
   await group?.close().catch(() => {})
   await nats.nc.drain().catch(() => {})

@@ -2,8 +2,10 @@ import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { publishDeadLetter, type AlertTransition } from "../../runtime/index.ts"
 import { definition, ensureTopology, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { parseExplanation, type Explanation } from "../interpreter/annotation.ts"
 import { classifyAlertMessage, writeAlerts } from "./alerts.ts"
 import { StoreError } from "./errors.ts"
+import { writeExplanations } from "./explanations.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 
@@ -33,7 +35,9 @@ export interface AlertWriterOptions {
 /** Counters of the alert writer. */
 export interface AlertWriterMetrics {
   stored: number
-  /** Messages on akis.alerts.> that are not transitions (acked, not stored). */
+  /** The interpreter's explanations stored in `alert_explanations`. */
+  explanations: number
+  /** Messages on akis.alerts.> that are neither transitions nor explanations (acked, not stored). */
   skipped: number
   insertErrors: number
   /** Transitions copied to AKIS_DLQ: not storable (checked before insert, or refused by ClickHouse on their own). */
@@ -57,7 +61,7 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
   await ensureTopology(await jetstreamManager(o.nc), { ...o.topology, alertsConsumer: o.consumer }, { only: [names.alerts, names.deadLetters, "sinkAlerts"] })
   const js = jetstream(o.nc)
   const consumer = await js.consumers.get(alertsStream.name, o.consumer)
-  const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0, deadLettered: 0 }
+  const metrics: AlertWriterMetrics = { stored: 0, explanations: 0, skipped: 0, insertErrors: 0, deadLettered: 0 }
   /**
    * Inserts the batch; when ClickHouse refuses it for its content (not for being unreachable), each
    * transition is inserted alone, so one it cannot store is singled out instead of blocking all.
@@ -101,16 +105,20 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
       }
       const ts: AlertTransition[] = []
       const tsMsgs: JsMsg[] = []
+      const xs: Explanation[] = []
       const poison: Array<{ m: JsMsg; reason: string }> = []
       for (const m of msgs) {
-        const c = classifyAlertMessage(m.data)
-        if ("t" in c) { ts.push(c.t); tsMsgs.push(m) }
-        else if ("invalid" in c) poison.push({ m, reason: c.invalid })
+        const x = parseExplanation(m.data)
+        const c = x ? undefined : classifyAlertMessage(m.data)
+        if (x) xs.push(x)
+        else if (c && "t" in c) { ts.push(c.t); tsMsgs.push(m) }
+        else if (c && "invalid" in c) poison.push({ m, reason: c.invalid })
         else metrics.skipped++
       }
       for (;;) {
         try {
           const refused = await store(ts, tsMsgs)
+          await writeExplanations(o.store, xs)
           // Dead letters before the acks: a crash in between redelivers, and the DLQ's msg ids absorb the copy.
           for (const p of [...poison, ...refused]) {
             await publishDeadLetter(js, { source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, timers.now())
@@ -118,6 +126,7 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
           }
           metrics.deadLettered += poison.length + refused.length
           metrics.stored += ts.length - refused.length
+          metrics.explanations += xs.length
           poison.length = 0
           attempt = 0
           for (const m of msgs) m.ack()

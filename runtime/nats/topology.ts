@@ -58,6 +58,8 @@ export interface BucketDef {
   readonly kind: "kv"
   readonly name: string
   readonly history: number
+  /** Values unchanged for this long expire (0/undefined: kept). */
+  readonly ttlHours?: number
   readonly access: Partial<Record<Role, Access>>
 }
 export interface ObjectStoreDef {
@@ -97,6 +99,8 @@ export const names = {
   /** API tokens (hashed) and the API's audit trail (issue 11). */
   tokens: "akis_tokens",
   audit: "akis_audit",
+  /** The notifier's lease, throttle/cap/digest state and delivered marks (values expire after a week unchanged). */
+  notify: "akis_notify",
 } as const
 
 /** Default durable name of the alert writer (config sink.alertsConsumer). */
@@ -131,6 +135,7 @@ export const definitions: ReadonlyArray<Definition> = [
   { kind: "obj", name: names.snapshotObjects, access: {} },
   { kind: "kv", name: names.tokens, history: 1, access: { node: "create", api: "write" } },
   { kind: "kv", name: names.audit, history: 1, access: { node: "create", api: "write", inspector: "read" } },
+  { kind: "kv", name: names.notify, history: 1, ttlHours: 24 * 7, access: { notifier: "write", inspector: "read" } },
   {
     kind: "consumer", key: "sinkAlerts", stream: names.alerts, users: ["node"],
     durable: (o) => o.alertsConsumer ?? defaultAlertsConsumer,
@@ -164,7 +169,7 @@ export const wantedStream = (d: StreamDef | BucketDef | ObjectStoreDef, o: Topol
       duplicate_window: d.duplicateWindowSec * sec, discard: d.discard,
     }
   }
-  if (d.kind === "kv") return { ...common, subjects: [`$KV.${d.name}.>`], max_msgs_per_subject: d.history, max_age: 0 }
+  if (d.kind === "kv") return { ...common, subjects: [`$KV.${d.name}.>`], max_msgs_per_subject: d.history, max_age: hoursToNanos(d.ttlHours ?? 0) }
   return { ...common, subjects: [`$O.${d.name}.C.>`, `$O.${d.name}.M.>`], max_age: 0 }
 }
 
@@ -276,7 +281,7 @@ const createRow = async (jsm: JetStreamManager, d: StreamDef | BucketDef | Objec
   const js = jsm.jetstream()
   if (d.kind === "kv") {
     const { Kvm } = await import("@nats-io/kv")
-    await new Kvm(js).create(d.name, { history: d.history, replicas: o.replicas, storage: StorageType.File })
+    await new Kvm(js).create(d.name, { history: d.history, replicas: o.replicas, storage: StorageType.File, ttl: (d.ttlHours ?? 0) * 3_600_000 })
   } else {
     await new Objm(js).create(d.name, { replicas: o.replicas, storage: StorageType.File })
   }
@@ -368,7 +373,7 @@ export const openBucket = async (kvm: Kvm, name: string, o: TopologyOptions, log
   const d = definition(name)
   if (d.kind !== "kv") throw new TopologyUnavailable({ message: `${name} is not a KV bucket` })
   await ensureTopology(await kvm.js.jetstreamManager(), o, { only: [name], log })
-  return kvm.create(name, { history: d.history, replicas: o.replicas, storage: StorageType.File })
+  return kvm.create(name, { history: d.history, replicas: o.replicas, storage: StorageType.File, ttl: (d.ttlHours ?? 0) * 3_600_000 })
 }
 
 /** Topology options from a loaded config. */
