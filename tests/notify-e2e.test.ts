@@ -44,6 +44,7 @@ test("a speeding bus: alert raised and cleared by its actor, both mailed, the ra
 cluster: { partitions: ${P} }
 node: { roles: [worker, notifier], heartbeatMs: 300, suspicionMs: 2000, checkpointMs: 1000, dataDir: ${dir} }
 nats: { servers: ["${nats.url}"] }
+streams: { telemetryMaxAgeHours: ${testTopology.telemetryMaxAgeHours}, alertsMaxAgeHours: ${testTopology.alertsMaxAgeHours}, telemetryMaxMB: ${testTopology.telemetryMaxMB}, alertsMaxMB: ${testTopology.alertsMaxMB} }
 clickhouse: { url: "chdb:${join(dir, "chdb")}" }
 sink: { flushMs: 200 }
 interpreter: { host: "${ollama.url}", timeoutMs: 5000 }

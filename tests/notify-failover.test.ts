@@ -39,6 +39,7 @@ test("SIGKILL of the active notifier mid-stream: every transition delivered, rep
   writeFileSync(file, `
 node: { roles: [notifier], heartbeatMs: 200, suspicionMs: 1000, dataDir: ${dir} }
 nats: { servers: ["${nats.url}"] }
+streams: { telemetryMaxAgeHours: ${testTopology.telemetryMaxAgeHours}, alertsMaxAgeHours: ${testTopology.alertsMaxAgeHours}, telemetryMaxMB: ${testTopology.telemetryMaxMB}, alertsMaxMB: ${testTopology.alertsMaxMB} }
 interpreter: { enabled: false }
 notify:
   concurrency: 8

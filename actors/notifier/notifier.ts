@@ -198,8 +198,14 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       p.msg.ack()
     }
 
+    // One alert's transitions reach a channel in stream order (raised before escalated before
+    // cleared): each waits for the delivery before it on the same alert and channel.
+    const chains = new Map<string, Promise<void>>()
     const deliver = (n: Notification, members: ReadonlyArray<Pending>) => {
+      const order = n.type === "digest" || members.length === 0 ? undefined : `${members[0]!.t.alertId}@${n.channel}`
+      const before = order ? chains.get(order) : undefined
       const task = (async () => {
+        if (before) await before
         await acquire()
         let aborted = false
         try {
@@ -259,7 +265,11 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
         }
       })().catch((e) => log("notify.error", { key: n.key, error: String(e) }))
       tasks.add(task)
-      void task.finally(() => tasks.delete(task))
+      if (order) chains.set(order, task)
+      void task.finally(() => {
+        tasks.delete(task)
+        if (order && chains.get(order) === task) chains.delete(order)
+      })
     }
 
     const flushDigests = (force: boolean) => {

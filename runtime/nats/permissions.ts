@@ -81,6 +81,7 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
   switch (role) {
     case "node":
       pub.add("akis.ctl.released.*")
+      pub.add("akis.rpc.*") // a node's notifier asks device actors for their windows (interpreter prompts)
       for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*", "akis.history"]) sub.add(s)
       break
     case "inspector":
