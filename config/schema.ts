@@ -83,6 +83,12 @@ export const GatewaySection = Schema.Struct({
   publishTimeoutMs: Millis,
   maxBufferedReadings: PositiveInt,
   crlReloadMs: Millis,
+  /** Limits against peers that never become devices (gateway/admission.ts). */
+  maxConnections: PositiveInt,
+  maxHandshakesPerSec: PositiveInt,
+  maxHandshakesPerSecPerAddress: PositiveInt,
+  handshakeTimeoutMs: Millis,
+  firstFrameTimeoutMs: Millis,
 })
 
 /** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */

@@ -28,13 +28,20 @@ export interface GatewayMetrics {
   connections_closed_idle: number
   connections_closed_errors: number
   connections_closed_slow_reader: number
+  /**
+   * Sockets refused at accept (`max_connections`, `handshake_rate`, `address_handshake_rate`) or
+   * closed before becoming an active device (`handshake_timeout`, `first_frame_timeout`).
+   */
+  connections_refused_by_reason: Record<string, number>
+  /** Frames whose decoding threw (a decoder bug); each was answered with its format's `bad_*` ERR. */
+  decoder_exceptions: number
 }
 
 export const newMetrics = (): GatewayMetrics => ({
   connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {},
   accepted: 0, rejected_by_code: {}, durable: 0, acked: 0, published_batches: 0, publish_errors: 0,
   backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0, connections_closed_errors: 0,
-  connections_closed_slow_reader: 0,
+  connections_closed_slow_reader: 0, decoder_exceptions: 0, connections_refused_by_reason: {},
 })
 
 /** Adds one to a counter in a by-key record. */
