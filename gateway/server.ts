@@ -43,6 +43,8 @@ interface SocketData {
   outbox: string
   throttledUntil: number
   peer: string
+  /** Refused at accept or dropped at the handshake deadline: nothing more is done for it. */
+  dropped: boolean
 }
 
 /** Max bytes of ACK/ERR lines waiting for a device that does not read them. */
@@ -141,15 +143,18 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, ...(o.tls.crlFile ? { crl: Bun.file(o.tls.crlFile) } : {}), requestCert: true, rejectUnauthorized: false },
     socket: {
       open(s) {
-        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}` }
+        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}`, dropped: false }
         const refused = admission.admit(s, s.remoteAddress, o.now())
         if (refused) {
+          s.data.dropped = true
           // Before any TLS work: nothing is read from or written to this peer.
           refusals.note(refused, s.remoteAddress)
           s.terminate()
         }
       },
       handshake(s, _ok, authError) {
+        // Bun reports a failed handshake for a socket we terminated before it finished.
+        if (s.data.dropped) return
         let peer: X509Certificate | undefined
         try {
           peer = s.getPeerX509Certificate() ?? undefined
@@ -229,7 +234,10 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
         bump(m.connections_refused_by_reason, why)
         expired.set(why, (expired.get(why) ?? 0) + 1)
         if (c) c.close(ErrCode.idleTimeout, `no frame within ${o.limits.firstFrameTimeoutMs} ms of connecting; closing`)
-        else s.terminate()
+        else {
+          s.data.dropped = true
+          s.terminate()
+        }
       }
     }
     budgets.prune(now)
