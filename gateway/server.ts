@@ -165,7 +165,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
         const v = classifyPeer(authError as (Error & { code?: string }) | null, peer, ca, crl.serials)
         if (!v.ok) {
           bump(m.tls_refused_by_reason, v.reason)
-          o.log(`gateway: refused TLS client ${s.data.peer}: ${v.reason}: ${v.detail}`)
+          refusals.logTls(`gateway: refused TLS client ${s.data.peer}: ${v.reason}: ${v.detail}`)
           s.end()
           return
         }
@@ -205,15 +205,27 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     },
   })
 
-  /** Refusals at accept: counted each, logged at most once per second as a summary. */
+  /**
+   * Refusals at accept: counted each, logged at most once per second as a summary. Refused TLS
+   * clients: the first 20 of a second logged one by one (with peer and reason), the rest summed.
+   */
   const refusals = {
     pending: new Map<string, number>(),
+    tlsLogged: 0,
+    tlsSuppressed: 0,
+    logTls(line: string) {
+      if (this.tlsLogged++ < 20) o.log(line)
+      else this.tlsSuppressed++
+    },
     note(reason: string, address: string) {
       bump(m.connections_refused_by_reason, reason)
       const key = `${reason} from ${address}`
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
     },
     flush() {
+      if (this.tlsSuppressed > 0) o.log(`gateway: ${this.tlsSuppressed} more TLS clients refused in the last second (counted in tls_refused_by_reason)`)
+      this.tlsLogged = 0
+      this.tlsSuppressed = 0
       if (this.pending.size === 0) return
       const parts = [...this.pending].slice(0, 10).map(([k, n]) => `${n} ${k}`)
       o.log(`gateway: refused new connections in the last second: ${parts.join(", ")}${this.pending.size > 10 ? ", ..." : ""}`)

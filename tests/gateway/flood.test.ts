@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { connect, type Socket } from "node:net"
+import { connect as tlsConnect } from "node:tls"
 import { join } from "node:path"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child, type ClickHouseServer, type NatsServer } from "../harness/index.ts"
 import { events } from "../support/cluster.ts"
@@ -19,6 +20,7 @@ let ns: NatsServer
 let ch: ClickHouseServer
 let pki: TestPki
 let node: Child | undefined
+let gatewayPort = 0
 const peers: Socket[] = []
 
 beforeAll(async () => {
@@ -69,7 +71,7 @@ const partialHello = new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0
 
 describe("gateway under a handshake flood", () => {
   test("peers that never finish a handshake are dropped at the deadline while the node keeps its shards and a device keeps getting ACKs", async () => {
-    const port = freePort()
+    const port = (gatewayPort = freePort())
     node = spawnChild("flood-node", ["bun", join(root, "ops/main-node.ts")], {
       cwd: root,
       env: {
@@ -147,4 +149,46 @@ describe("gateway under a handshake flood", () => {
     expect(evs.filter((e) => /^shard\.(fenced|stop|stopping|reset|unhealthy)$/.test(e.event)).map((e) => `${e.event} ${e.shard}`)).toEqual([])
     expect(evs.filter((e) => e.event === "shard.start").length).toBe(P)
   }, 180_000)
+
+  test("3,000 TLS clients without a certificate: each refused (no_cert, at accept or at the deadline) and counted; the node keeps its shards", async () => {
+    expect(node).toBeDefined()
+    const n = 3000
+    const logs = () => events(node!).filter((e) => e.event === "gateway").map((e) => String(e.line))
+    const skip = logs().length
+    let done = 0
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) {
+      if (i % 100 === 99) await Bun.sleep(20)
+      const s = tlsConnect({ host: "127.0.0.1", port: gatewayPort, localAddress: "127.0.0.7", rejectUnauthorized: false } as Parameters<typeof tlsConnect>[0])
+      s.on("error", () => {})
+      s.on("close", () => done++)
+      peers.push(s)
+    }
+    await waitFor("every handshake peer closed", () => done === n, { timeoutMs: 60_000, intervalMs: 100 })
+    console.log(`${n} TLS clients without a certificate all closed after ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    const phase = () => logs().slice(skip)
+    const total = (re: RegExp) => phase().map((l) => re.exec(l)).reduce((k, m) => k + (m ? Number(m[1]) : 0), 0)
+    const counts = () => {
+      const individually = phase().filter((l) => /refused TLS client 127\.0\.0\.7:\d+: no_cert/.test(l)).length
+      return {
+        individually,
+        noCert: individually + total(/(\d+) more TLS clients refused/),
+        atAccept: total(/(\d+) address_handshake_rate from 127\.0\.0\.7/),
+        timedOut: total(/(\d+) handshake_timeout/),
+      }
+    }
+    await waitFor("the node's summaries account for every peer", () => {
+      const c = counts()
+      return c.noCert + c.atAccept + c.timedOut === n
+    }, { timeoutMs: 10_000 }).catch(() => undefined)
+    const c = counts()
+    console.log(`node: ${c.noCert} no_cert refusals after a full handshake (${c.individually} logged one by one), ${c.atAccept} refused at accept, ${c.timedOut} dropped at the handshake deadline`)
+    // Individual log lines are capped at 20 a second; the rest is summed.
+    expect(c.individually).toBeLessThanOrEqual(20 * Math.ceil((performance.now() - t0) / 1000 + 2))
+    expect(c.noCert).toBeGreaterThan(0)
+    expect(c.noCert + c.atAccept + c.timedOut).toBe(n)
+    const evs = events(node!)
+    expect(evs.filter((e) => /^shard\.(fenced|stop|stopping|reset|unhealthy)$/.test(e.event)).map((e) => `${e.event} ${e.shard}`)).toEqual([])
+    expect(evs.filter((e) => e.event === "shard.start").length).toBe(P)
+  }, 120_000)
 })
