@@ -25,8 +25,10 @@ const setup = (limits: Partial<ConnectionContext["limits"]> = {}, budgets?: Rate
     publish: () => new Promise((r) => publishes.push(() => r(undefined))),
   })
   const lim = { maxFrameBytes: 4096, maxErrors: 3, maxReadingsPerSec: 1000, maxFutureSkewMs: 60_000, maxPastSkewMs: 60_000, ...limits }
+  const timers: Array<{ at: number; fn: () => void }> = []
   const ctx: ConnectionContext = {
     schema, ingest, metrics, now: () => now, log: () => {}, partitionsShard: () => 3, limits: lim,
+    schedule: (fn, ms) => void timers.push({ at: now + ms, fn }),
     budgets: budgets ?? new RateBudgets(lim.maxReadingsPerSec),
   }
   const conn = new DeviceConnection(device, "127.0.0.1", ctx, {
@@ -39,7 +41,12 @@ const setup = (limits: Partial<ConnectionContext["limits"]> = {}, budgets?: Rate
   })
   const send = (s: string | Uint8Array) => conn.onData(typeof s === "string" ? enc.encode(s) : s)
   const reading = (seq: number, device = "bus-0001") => jsonLine(schema, device, seq, now, row)
-  return { conn, out, throttles, resumes, ctx, metrics, ingest, publishes, send, reading, isClosed: () => closed, advance: (ms: number) => (now += ms) }
+  /** Runs the scheduled callbacks that are due. */
+  const runTimers = () => {
+    for (const t of timers.splice(0).sort((a, b) => a.at - b.at)) if (t.at <= now) t.fn()
+      else timers.push(t)
+  }
+  return { conn, out, throttles, resumes, ctx, metrics, runTimers, ingest, publishes, send, reading, isClosed: () => closed, advance: (ms: number) => (now += ms) }
 }
 
 describe("DeviceConnection", () => {
@@ -142,5 +149,46 @@ describe("DeviceConnection", () => {
     expect(t.out[0]).toStartWith(`ERR ${ErrCode.badJson} `)
     expect(t.metrics.decoder_exceptions).toBe(1)
     expect(t.metrics.accepted).toBe(1)
+  })
+
+  test("coalesced ACKs: one per interval, only after durability, the latest seq; a held one is sent before closing", async () => {
+    const t = setup()
+    t.send('{"ack":"coalesced","ms":100}\n')
+    expect(t.out).toEqual(["ACKMODE coalesced ms=100\n"])
+    const durable = async (seq: number) => {
+      t.send(t.reading(seq))
+      t.advance(5)
+      t.ingest.tick()
+      t.publishes.shift()!()
+      await Bun.sleep(0)
+    }
+    await durable(1)
+    await durable(2)
+    await durable(3)
+    expect(t.out.slice(1)).toEqual(["ACK 1\n"])
+    t.advance(100)
+    t.runTimers()
+    expect(t.out.slice(1)).toEqual(["ACK 1\n", "ACK 3\n"])
+    await durable(4)
+    t.conn.close(ErrCode.shutdown, "bye")
+    expect(t.out.slice(3)).toEqual(["ACK 4\n", "ERR shutdown bye\n"])
+  })
+
+  test("ack mode none: durable readings get no ACK line, refusals still get their ERR", async () => {
+    const t = setup()
+    t.send('{"ack":"none"}\n' + t.reading(1) + '{"seq":2,"ts":1,"warp":1}\n')
+    t.advance(5)
+    t.ingest.tick()
+    t.publishes.shift()!()
+    await Bun.sleep(0)
+    expect(t.metrics.durable).toBe(1)
+    expect(t.out.map((l) => l.split(" ")[0]!.trim())).toEqual(["ACKMODE", "ERR"])
+    expect(t.metrics.ack_modes).toEqual({ none: 1 })
+  })
+
+  test("a bad ack line is refused and the mode is kept", () => {
+    const t = setup()
+    t.send('{"ack":"sometimes"}\n')
+    expect(t.out[0]).toStartWith("ERR bad_ack_mode ")
   })
 })

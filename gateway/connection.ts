@@ -12,6 +12,7 @@
  * with the format's `bad_*` code; the frames behind it are processed as usual.
  */
 import type { DeviceSchema } from "../config/device-schema.ts"
+import { AckGate, ackModeLine, isAckModeFrame, parseAckMode } from "./ack-mode.ts"
 import { ackLine, ErrCode, errLine } from "./codes.ts"
 import { decodeCsv, decodeJson, decodeMsgpack, newScratch, type ReadingScratch, type Refusal, type ValidateLimits } from "./decode.ts"
 import { FrameKind, Framer, type FrameSink } from "./framer.ts"
@@ -44,6 +45,8 @@ export interface ConnectionContext {
   readonly budgets: RateBudgets
   readonly metrics: GatewayMetrics
   readonly partitionsShard: (device: string) => number
+  /** Runs `fn` after `ms` (coalesced ACKs); default setTimeout. */
+  schedule?(fn: () => void, ms: number): void
   now(): number
   log(line: string): void
 }
@@ -61,6 +64,8 @@ export class DeviceConnection implements AckTarget, FrameSink {
   private throttled = false
   private lastNoticeAt = -Infinity
   private frames = 0
+  private readonly acks = new AckGate()
+  private ackTimer = false
 
   constructor(readonly device: string, readonly peer: string, private readonly ctx: ConnectionContext, private readonly wire: Wire) {
     this.shard = ctx.partitionsShard(device)
@@ -117,6 +122,10 @@ export class DeviceConnection implements AckTarget, FrameSink {
   frame(kind: FrameKind, bytes: Uint8Array): boolean {
     if (this.closed) return false
     this.frames++
+    if (kind === FrameKind.json && isAckModeFrame(bytes)) {
+      this.ackMode(bytes)
+      return !this.closed
+    }
     const { schema, limits } = this.ctx
     const now = this.ctx.now()
     const s = this.scratch
@@ -155,16 +164,49 @@ export class DeviceConnection implements AckTarget, FrameSink {
     this.refuse(ErrCode.tooLarge, `frame of ${size} bytes exceeds the limit of ${this.ctx.limits.maxFrameBytes}; skipped`)
   }
 
-  /** @internal AckTarget */
+  /** @internal AckTarget: the durable seq advanced; written now, held (coalesced) or not at all (none). */
   ack(seq: number): void {
     if (this.closed) return
+    const now = this.ctx.now()
+    const send = this.acks.durable(seq, now)
+    if (send !== undefined) return this.sendAck(send)
+    const wait = this.acks.waitMs(now)
+    if (wait === undefined || this.ackTimer) return
+    this.ackTimer = true
+    const fire = () => {
+      this.ackTimer = false
+      if (this.closed) return
+      const due = this.acks.due(this.ctx.now())
+      if (due !== undefined) this.sendAck(due)
+      const again = this.acks.waitMs(this.ctx.now())
+      if (again !== undefined) {
+        this.ackTimer = true
+        ;(this.ctx.schedule ?? setTimeout)(fire, again)
+      }
+    }
+    ;(this.ctx.schedule ?? setTimeout)(fire, wait)
+  }
+
+  private sendAck(seq: number): void {
     this.ctx.metrics.acked++
     this.wire.write(ackLine(seq))
   }
 
-  /** Closes with a final `ERR <code> <reason>`. */
+  /** An `{"ack":…}` line: how this connection's durable readings are acknowledged from now on. */
+  private ackMode(bytes: Uint8Array): void {
+    const m = parseAckMode(bytes)
+    if ("code" in m) return this.refuse(m.code, m.reason)
+    const held = this.acks.set(m)
+    if (held !== undefined) this.sendAck(held)
+    bump(this.ctx.metrics.ack_modes, m.kind)
+    this.wire.write(ackModeLine(m))
+  }
+
+  /** Closes with a final `ERR <code> <reason>` (after any coalesced ACK still held). */
   close(code: ErrCode, reason: string): void {
     if (this.closed) return
+    const held = this.acks.take()
+    if (held !== undefined) this.sendAck(held)
     this.wire.write(errLine(code, reason))
     this.closed = true
     this.wire.close()

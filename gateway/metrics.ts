@@ -14,7 +14,7 @@ export interface GatewayMetrics {
   rejected_by_code: Record<string, number>
   /** Readings whose PubAck arrived. */
   durable: number
-  /** `ACK` lines sent to devices. */
+  /** `ACK` lines sent to devices (fewer than durable readings' batches with coalesced or no ACKs). */
   acked: number
   /** Batches published and acknowledged by JetStream. */
   published_batches: number
@@ -33,6 +33,8 @@ export interface GatewayMetrics {
    * closed before becoming an active device (`handshake_timeout`, `first_frame_timeout`).
    */
   connections_refused_by_reason: Record<string, number>
+  /** Connections that chose an acknowledgement mode (`each`, `coalesced`, `none`) with an ack line. */
+  ack_modes: Record<string, number>
   /** Frames whose decoding threw (a decoder bug); each was answered with its format's `bad_*` ERR. */
   decoder_exceptions: number
 }
@@ -41,7 +43,7 @@ export const newMetrics = (): GatewayMetrics => ({
   connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {},
   accepted: 0, rejected_by_code: {}, durable: 0, acked: 0, published_batches: 0, publish_errors: 0,
   backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0, connections_closed_errors: 0,
-  connections_closed_slow_reader: 0, decoder_exceptions: 0, connections_refused_by_reason: {},
+  connections_closed_slow_reader: 0, decoder_exceptions: 0, connections_refused_by_reason: {}, ack_modes: {},
 })
 
 /** Adds one to a counter in a by-key record. */

@@ -166,7 +166,8 @@ const harness = () => {
   }
   const conn = new DeviceConnection(DEVICE, "fuzz", ctx, {
     write: (t) => {
-      for (const l of t.split("\n")) if (l.startsWith("ERR ")) answers.push(l.split(" ")[1]!)
+      // ERR <code> refuses a frame; ACKMODE / HELLO answer a control line (ACK lines come later, per batch).
+      for (const l of t.split("\n")) if (l.startsWith("ERR ") || l.startsWith("ACKMODE ") || l.startsWith("HELLO ")) answers.push(l.split(" ")[l.startsWith("ERR ") ? 1 : 0]!)
     },
     throttle: () => {
       throw new Error("throttled in the fuzz run")
