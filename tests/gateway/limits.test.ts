@@ -11,7 +11,8 @@ import { startNats, type NatsServer } from "../harness/index.ts"
 import { makeTestPki, streamReadings, testConfig, type TestPki } from "./fixture.ts"
 import { plainClient } from "./plain-client.ts"
 
-const IDLE_MS = 1000
+// Long enough that a loaded 2-core machine does not stall the test's own sender past it.
+const IDLE_MS = 2000
 const RATE = 4000
 let nats: NatsServer
 let pki: TestPki
@@ -32,13 +33,13 @@ afterAll(async () => {
 const reading = (seq: number) => `{"seq":${seq},"ts":${Date.now()},"speed_kmh":10}\n`
 
 describe("gateway connection lifecycle", () => {
-  test("a device talking for 5× idleTimeoutMs is never closed; once silent it is closed at the deadline with ERR idle_timeout", async () => {
+  test("a device talking for 4× idleTimeoutMs is never closed; once silent it is closed at the deadline with ERR idle_timeout", async () => {
     const c = await plainClient(gw.port, pki.dir, "bus-0001")
     let closed = false
     void c.closedAt.then(() => (closed = true))
     const t0 = performance.now()
     let seq = 0
-    while (performance.now() - t0 < 5 * IDLE_MS) {
+    while (performance.now() - t0 < 4 * IDLE_MS) {
       c.write(reading(++seq))
       await Bun.sleep(200)
     }
@@ -50,7 +51,7 @@ describe("gateway connection lifecycle", () => {
     // Closed after a full idleTimeoutMs of silence, and not much later (sweep period + a loaded machine).
     expect(at - lastByte).toBeGreaterThanOrEqual(IDLE_MS - 50)
     expect(at - lastByte).toBeLessThan(IDLE_MS + 3000)
-  }, 20_000)
+  }, 30_000)
 
   test("a msgpack frame with a uint64 seq gets ERR bad_seq and the next JSON reading on the same connection is ACKed", async () => {
     const c = await plainClient(gw.port, pki.dir, "bus-0003")
