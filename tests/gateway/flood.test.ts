@@ -16,6 +16,8 @@ import { plainClient } from "./plain-client.ts"
 const root = join(import.meta.dir, "..", "..")
 const P = 8
 const HANDSHAKE_MS = 2000
+/** Handshakes per second per source address (burst: one second's worth). */
+const PER_ADDRESS = 300
 let ns: NatsServer
 let ch: ClickHouseServer
 let pki: TestPki
@@ -79,7 +81,7 @@ describe("gateway under a handshake flood", () => {
         AKIS_CLUSTER__PARTITIONS: String(P), AKIS_NODE__ID: "flood-1", AKIS_NODE__HEARTBEATMS: "500", AKIS_NODE__SUSPICIONMS: "2000",
         AKIS_NODE__CHECKPOINTMS: "1000", AKIS_NODE__DATADIR: tempDir("akis-flood-"),
         AKIS_GATEWAY__HANDSHAKETIMEOUTMS: String(HANDSHAKE_MS), AKIS_GATEWAY__MAXHANDSHAKESPERSEC: "20000",
-        AKIS_GATEWAY__MAXHANDSHAKESPERSECPERADDRESS: "1000", AKIS_GATEWAY__MAXCONNECTIONS: "10000",
+        AKIS_GATEWAY__MAXHANDSHAKESPERSECPERADDRESS: String(PER_ADDRESS), AKIS_GATEWAY__MAXCONNECTIONS: "10000",
       },
     })
     await waitFor("node listening and holding every shard", () =>
@@ -100,12 +102,12 @@ describe("gateway under a handshake flood", () => {
     const ackedThrough = (n: number) => waitFor(`an ACK covering seq ${n}`, () => device.lines.some((l) => l.line.startsWith("ACK ") && Number(l.line.slice(4)) >= n), { timeoutMs: 20_000, intervalMs: 20 })
     await ackedThrough(1)
 
-    // 4,000 silent peers from four addresses (1,000 each: within their handshake rate), half of them
+    // 4,000 silent peers from 20 addresses (200 each: within their handshake burst), half of them
     // stalling inside the TLS record of a ClientHello.
     const t0 = performance.now()
-    const waves = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"].map((a, i) => flood(port, a, 1000, i % 2 ? partialHello : undefined))
-    // One address bursting far beyond its 1,000/s: the excess is refused at accept.
-    const burst = flood(port, "127.0.0.6", 4000)
+    const waves = Array.from({ length: 20 }, (_, i) => flood(port, `127.0.0.${10 + i}`, 200, i % 2 ? partialHello : undefined))
+    // One address bursting far beyond its rate: the excess is refused at accept.
+    const burst = flood(port, "127.0.0.6", 3000)
     const all = [...waves, burst]
     const opened = () => all.reduce((n, w) => n + w.opened.size, 0)
     await waitFor("the silent peers connected", () => waves.every((w) => w.opened.size === w.n), { timeoutMs: 30_000, intervalMs: 100 })
