@@ -66,24 +66,27 @@ const bench: Benchmark = {
         })
         await gw.waitForLine(/gateway listening/, 20_000)
         const devs: Device[] = ids.map(() => ({ socket: undefined, seq: base, acked: base, bytesIn: 0, ackLines: 0 }))
-        await Promise.all(ids.map((id, i) => Bun.connect<undefined>({
+        // Bytes written before the TLS handshake completes are not sent: write from `handshake` on.
+        await Promise.all(ids.map((id, i) => new Promise<void>((ready, fail) => void Bun.connect<undefined>({
           hostname: "127.0.0.1", port,
           tls: { ca: Bun.file(p.caCert), cert: Bun.file(p.deviceCert(id)), key: Bun.file(p.deviceKey(id)), serverName: "localhost" },
           socket: {
+            handshake(s) {
+              devs[i]!.socket = s
+              s.write(mode.line)
+              ready()
+            },
             data(_s, chunk) {
               const d = devs[i]!
               d.bytesIn += chunk.length
               const text = new TextDecoder().decode(chunk)
-              for (const m of text.matchAll(/ACK (\d+)/g)) {
+              for (const m of text.matchAll(/^ACK (\d+)$/gm)) {
                 d.ackLines++
                 d.acked = Math.max(d.acked, Number(m[1]))
               }
             },
           },
-        }).then((s) => {
-          devs[i]!.socket = s
-          s.write(mode.line)
-        })))
+        }).catch(fail))))
         say(`${mode.name}: ${DEVICES} devices connected, ${RATE} readings/s for ${(WARMUP_MS + MEASURE_MS) / 1000} s`)
         const t0 = performance.now()
         let sent = 0
