@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { pack } from "msgpackr"
 import { startGateway, type Gateway } from "../../gateway/index.ts"
 import { frameMsgpack } from "../../gateway/framer.ts"
-import { startNats, type NatsServer } from "../harness/index.ts"
+import { startNats, waitFor, type NatsServer } from "../harness/index.ts"
 import { makeTestPki, streamReadings, testConfig, type TestPki } from "./fixture.ts"
 import { plainClient } from "./plain-client.ts"
 
@@ -39,13 +39,14 @@ describe("gateway connection lifecycle", () => {
     void c.closedAt.then(() => (closed = true))
     const t0 = performance.now()
     let seq = 0
+    let lastByte = 0
     while (performance.now() - t0 < 4 * IDLE_MS) {
       c.write(reading(++seq))
+      lastByte = performance.now()
       await Bun.sleep(200)
     }
     expect(closed).toBe(false)
     await c.waitLine(new RegExp(`^ACK ${seq}$`))
-    const lastByte = performance.now()
     const at = await c.closedAt
     expect(c.lines.map((l) => l.line).filter((l) => l.startsWith("ERR"))).toEqual([expect.stringMatching(/^ERR idle_timeout /)])
     // Closed after a full idleTimeoutMs of silence, and not much later (sweep period + a loaded machine).
@@ -113,4 +114,30 @@ describe("gateway connection lifecycle", () => {
     expect(b.lines.some((l) => l.line.startsWith("ERR rate_limit"))).toBe(true)
     b.end()
   }, 60_000)
+
+  test("ack modes over the wire: coalesced sends at most one ACK per interval and ends on the last seq; none sends no ACK and loses nothing", async () => {
+    const c = await plainClient(gw.port, pki.dir, "bus-0001")
+    c.write('{"ack":"coalesced","ms":500}\n')
+    expect(await c.waitLine(/^ACKMODE/)).toBe("ACKMODE coalesced ms=500")
+    const t0 = performance.now()
+    for (let i = 1; i <= 40; i++) {
+      c.write(reading(5000 + i))
+      await Bun.sleep(25)
+    }
+    await c.waitLine(/^ACK 5040$/)
+    const acks = c.lines.filter((l) => l.line.startsWith("ACK "))
+    // ~1 s of readings, each durable within ms of its write: at most one ACK per 500 ms (+1 for the first).
+    expect(acks.length).toBeLessThanOrEqual(Math.ceil((acks.at(-1)!.at - t0) / 500) + 1)
+    for (let i = 1; i < acks.length; i++) expect(acks[i]!.at - acks[i - 1]!.at).toBeGreaterThan(400)
+    c.end()
+
+    const d = await plainClient(gw.port, pki.dir, "bus-0003")
+    d.write('{"ack":"none"}\n')
+    expect(await d.waitLine(/^ACKMODE/)).toBe("ACKMODE none")
+    for (let i = 1; i <= 50; i++) d.write(reading(6000 + i))
+    await waitFor("all 50 readings of bus-0003 in the stream", async () =>
+      new Set((await streamReadings(nc)).filter(([dev, q]) => dev === "bus-0003" && q > 6000).map(([, q]) => q)).size === 50, { timeoutMs: 10_000, intervalMs: 200 })
+    expect(d.lines.map((l) => l.line)).toEqual(["ACKMODE none"])
+    d.end()
+  }, 30_000)
 })
