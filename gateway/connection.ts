@@ -18,7 +18,7 @@ import { decodeCsv, decodeJson, decodeMsgpack, newScratch, type ReadingScratch, 
 import { FrameKind, Framer, type FrameSink } from "./framer.ts"
 import { AckCursor, type AckTarget, type Ingest } from "./ingest.ts"
 import { bump, type GatewayMetrics } from "./metrics.ts"
-import type { RateBudgets } from "./rate.ts"
+import { RateBudgets } from "./rate.ts"
 
 /** The socket as a connection sees it. */
 export interface Wire {
@@ -41,8 +41,11 @@ export interface ConnectionContext {
     readonly maxReadingsPerSec: number
   }
   readonly ingest: Ingest
-  /** Readings/s budgets by device (rate `limits.maxReadingsPerSec`), shared by all connections. */
-  readonly budgets: RateBudgets
+  /**
+   * Readings/s budgets by device (rate `limits.maxReadingsPerSec`), shared by all connections of
+   * the gateway so a reconnect does not refill them. Absent (unit tests): one for this connection.
+   */
+  readonly budgets?: RateBudgets
   readonly metrics: GatewayMetrics
   readonly partitionsShard: (device: string) => number
   /** Runs `fn` after `ms` (coalesced ACKs); default setTimeout. */
@@ -65,12 +68,14 @@ export class DeviceConnection implements AckTarget, FrameSink {
   private lastNoticeAt = -Infinity
   private frames = 0
   private readonly acks = new AckGate()
+  private readonly budgets: RateBudgets
   private ackTimer = false
 
   constructor(readonly device: string, readonly peer: string, private readonly ctx: ConnectionContext, private readonly wire: Wire) {
     this.shard = ctx.partitionsShard(device)
     this.framer = new Framer(ctx.limits.maxFrameBytes)
     this.scratch = newScratch(ctx.schema)
+    this.budgets = ctx.budgets ?? new RateBudgets(ctx.limits.maxReadingsPerSec)
   }
 
   /** Complete frames received so far (valid or not). */
@@ -98,7 +103,7 @@ export class DeviceConnection implements AckTarget, FrameSink {
   /** Budget spent: stop cutting frames until it has refilled a little. */
   private throttle(): void {
     if (this.closed) return
-    const { budgets } = this.ctx
+    const budgets = this.budgets
     const now = this.ctx.now()
     // Wait for a tenth of a second's worth (at least one reading): few, short pauses.
     const want = Math.min(budgets.burst, Math.max(1, budgets.rate / 10))
@@ -146,9 +151,9 @@ export class DeviceConnection implements AckTarget, FrameSink {
       this.refuse(ErrCode.idMismatch, `seq=${s.seq} reading for device "${s.device.slice(0, 64)}" on the connection of ${this.device}`)
       return !this.closed
     }
-    this.ctx.budgets.spend(this.device, now)
+    this.budgets.spend(this.device, now)
     this.ctx.ingest.add(this, this.device, this.shard, s.seq, s.ts, s.values)
-    return this.ctx.budgets.available(this.device, now) >= 1
+    return this.budgets.available(this.device, now) >= 1
   }
 
   /** @internal FrameSink: a decoder threw (a bug); the frame is refused like a malformed one. */
