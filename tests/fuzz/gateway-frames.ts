@@ -36,6 +36,11 @@ interface Frame {
   readonly bytes: Uint8Array
   readonly want: Verdict
   readonly tag: string
+  /**
+   * Valid readings: the bytes again with the stream's next seq and ts, so a stream's valid readings
+   * number upwards as a device's do (`bytes` holds a random seq, for the truncated variants).
+   */
+  readonly build?: (seq: number, ts: number) => Uint8Array
 }
 
 const rows: Float64Array[] = [
@@ -71,11 +76,12 @@ const tsArb = fc.integer({ min: NOW - 60_000, max: NOW + 60_000 })
 const rowArb = fc.nat({ max: rows.length - 1 }).map((i) => rows[i]!)
 const devArb = fc.constantFrom(DEVICE, "")
 
+const withBuild = (tag: string, q: number, t: number, build: (seq: number, ts: number) => Uint8Array): Frame => ({ tag, want: "ok", bytes: build(q, t), build })
 const valid: fc.Arbitrary<Frame> = fc.oneof(
-  fc.tuple(seqArb, tsArb, rowArb, devArb).map(([q, t, r, d]) => ({ tag: "json", want: "ok" as const, bytes: enc.encode(d ? jsonLine(schema, d, q, t, r) : jsonLine(schema, DEVICE, q, t, r).replace(`"device":"${DEVICE}",`, "")) })),
-  fc.tuple(seqArb, tsArb, rowArb, devArb).map(([q, t, r, d]) => ({ tag: "csv", want: "ok" as const, bytes: enc.encode(csvLine(d, q, t, r, W)) })),
-  fc.tuple(seqArb, tsArb, rowArb).map(([q, t, r]) => ({ tag: "msgpack-array", want: "ok" as const, bytes: frameMsgpack(pack([DEVICE, q, t, Array.from(r, (v) => (Number.isNaN(v) ? null : v))])) })),
-  fc.tuple(seqArb, tsArb).map(([q, t]) => ({ tag: "msgpack-map", want: "ok" as const, bytes: frameMsgpack(pack({ seq: q, ts: t, speed_kmh: 12.5, door_front_open: true })) })),
+  fc.tuple(seqArb, tsArb, rowArb, devArb).map(([q, t, r, d]) => withBuild("json", q, t, (q, t) => enc.encode(d ? jsonLine(schema, d, q, t, r) : jsonLine(schema, DEVICE, q, t, r).replace(`"device":"${DEVICE}",`, "")))),
+  fc.tuple(seqArb, tsArb, rowArb, devArb).map(([q, t, r, d]) => withBuild("csv", q, t, (q, t) => enc.encode(csvLine(d, q, t, r, W)))),
+  fc.tuple(seqArb, tsArb, rowArb).map(([q, t, r]) => withBuild("msgpack-array", q, t, (q, t) => frameMsgpack(pack([DEVICE, q, t, Array.from(r, (v) => (Number.isNaN(v) ? null : v))])))),
+  fc.tuple(seqArb, tsArb).map(([q, t]) => withBuild("msgpack-map", q, t, (q, t) => frameMsgpack(pack({ seq: q, ts: t, speed_kmh: 12.5, door_front_open: true })))),
 )
 
 /** 2^53 ≤ v < 2^64 as (hi, lo) words. */
@@ -100,8 +106,8 @@ const hostile: fc.Arbitrary<Frame> = fc.oneof(
   fc.tuple(valid, fc.double({ min: 0, max: 1, noNaN: true })).map(([f, at]) => {
     if (f.bytes[0] === 0) {
       const payload = f.bytes.subarray(4)
-      const cut = 1 + Math.floor(at * (payload.length - 1))
-      return { tag: `truncated-${f.tag}`, want: cut >= payload.length ? "ok" as const : ["bad_msgpack"], bytes: frameMsgpack(payload.slice(0, cut)) }
+      const cut = 1 + Math.floor(at * (payload.length - 2))
+      return { tag: `truncated-${f.tag}`, want: ["bad_msgpack"], bytes: frameMsgpack(payload.slice(0, cut)) }
     }
     const text = strip(new TextDecoder().decode(f.bytes))
     const cut = 1 + Math.floor(at * (text.length - 2))
@@ -181,8 +187,10 @@ const sumCodes = (m: GatewayMetrics) => Object.values(m.rejected_by_code).reduce
 
 /** Checks one stream; throws with a description on the first violation. Returns the frames fed. */
 export const checkStream = ({ frames, chunks, crlf }: { frames: Frame[]; chunks: number[]; crlf: boolean }): number => {
-  const tail = { tag: "final", want: "ok" as const, bytes: enc.encode(jsonLine(schema, DEVICE, 1, NOW, rows[0]!)) }
-  const all = [...frames, tail]
+  let n = 0
+  const renumber = (f: Frame): Frame => (f.build ? { ...f, bytes: f.build(++n, NOW - 50_000 + n) } : f)
+  const numbered = frames.map(renumber)
+  const all = [...numbered, renumber(withBuild("final", 0, NOW, (q, t) => enc.encode(jsonLine(schema, DEVICE, q, t, rows[0]!))))]
   const parts = all.map((f) => wire(f, crlf))
   const stream = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let o = 0
