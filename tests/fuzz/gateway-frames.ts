@@ -96,7 +96,7 @@ const hostile: fc.Arbitrary<Frame> = fc.oneof(
   hugeU64.map(([h, l]) => ({ tag: "msgpack-u64-seq", want: ["bad_seq"], bytes: frameMsgpack(new Uint8Array([0x94, 0xc0, ...u64(h, l), 0xcb, ...f64(NOW).slice(1), 0x90])) })),
   hugeU64.map(([h, l]) => ({ tag: "msgpack-u64-seq-map", want: ["bad_seq"], bytes: frameMsgpack(new Uint8Array([0x82, ...str("seq"), ...u64(h, l), ...str("ts"), ...f64(NOW)])) })),
   hugeU64.map(([h, l]) => ({ tag: "msgpack-i64-ts", want: ["bad_ts", "ts_skew"], bytes: frameMsgpack(new Uint8Array([0x82, ...str("seq"), 0x01, ...str("ts"), ...i64(h | 0x80000000, l)])) })),
-  hugeU64.map(([h, l]) => ({ tag: "msgpack-u64-value", want: ["bad_value"], bytes: frameMsgpack(new Uint8Array([0x83, ...str("seq"), 0x01, ...str("ts"), ...f64(NOW), ...str("engine_rpm"), ...u64(h, l)])) })),
+  hugeU64.map(([h, l]) => ({ tag: "msgpack-u64-value", want: ["bad_value", "out_of_range"], bytes: frameMsgpack(new Uint8Array([0x83, ...str("seq"), 0x01, ...str("ts"), ...f64(NOW), ...str("engine_rpm"), ...u64(h, l)])) })),
   // Deep nesting.
   fc.integer({ min: 1, max: 2000 }).map((d) => ({ tag: "json-deep", want: ["bad_value", "bad_json"], bytes: enc.encode(`{"seq":1,"ts":${NOW},"speed_kmh":${"[".repeat(d)}${"]".repeat(d)}}`) })),
   fc.integer({ min: 1, max: 4000 }).map((d) => ({ tag: "json-deep-top", want: ["bad_json"], bytes: enc.encode(`{${"[".repeat(d)}`) })),
