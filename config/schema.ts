@@ -99,6 +99,12 @@ export const GatewaySection = Schema.Struct({
   crlReloadMs: Millis,
   /** Re-issue the CRL when its next update is fewer days away (only where `<certDir>/ca/ca.key` exists); 0 = never. */
   crlRenewDays: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 365 })),
+  /** Limits against peers that never become devices (gateway/admission.ts). */
+  maxConnections: PositiveInt,
+  maxHandshakesPerSec: PositiveInt,
+  maxHandshakesPerSecPerAddress: PositiveInt,
+  handshakeTimeoutMs: Millis,
+  firstFrameTimeoutMs: Millis,
 })
 
 /** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */

@@ -69,6 +69,8 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
     limits: {
       maxFrameBytes: g.maxFrameBytes, maxErrors: g.maxErrors, maxReadingsPerSec: g.maxReadingsPerSec,
       maxFutureSkewMs: g.maxFutureSkewMs, maxPastSkewMs: g.maxPastSkewMs, idleTimeoutMs: g.idleTimeoutMs,
+      maxConnections: g.maxConnections, maxHandshakesPerSec: g.maxHandshakesPerSec, maxHandshakesPerSecPerAddress: g.maxHandshakesPerSecPerAddress,
+      handshakeTimeoutMs: g.handshakeTimeoutMs, firstFrameTimeoutMs: g.firstFrameTimeoutMs,
     },
     ingest: {
       flushBytes: g.flushBytes, flushMs: g.flushMs, maxInFlight: g.maxInFlight, maxBufferedReadings: g.maxBufferedReadings,
