@@ -93,6 +93,16 @@ export const RulesSection = Schema.Struct({
   tickMs: Millis,
 })
 
+/** The HTTP API (nodes with the `api` role; /metrics, /healthz, /readyz on every node). */
+export const ApiSection = Schema.Struct({
+  host: Schema.NonEmptyString,
+  port: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })),
+  rateLimitPerSec: PositiveInt,
+  rateBurst: PositiveInt,
+  readyMaxLagBatches: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  liveStateTimeoutMs: Millis,
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
@@ -103,5 +113,6 @@ export const AkisConfig = Schema.Struct({
   sink: SinkSection,
   gateway: GatewaySection,
   rules: RulesSection,
+  api: ApiSection,
 })
 export type AkisConfig = typeof AkisConfig.Type

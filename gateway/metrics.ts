@@ -28,6 +28,8 @@ export interface GatewayMetrics {
   connections_closed_idle: number
   connections_closed_errors: number
   connections_closed_slow_reader: number
+  /** Set by the Prometheus exporter: seconds from a batch's first reading to its PubAck (when its devices get `ACK`). */
+  observeAckLatency?: (seconds: number) => void
 }
 
 export const newMetrics = (): GatewayMetrics => ({

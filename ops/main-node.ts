@@ -2,7 +2,8 @@
  * `bun run node`: one akis node from config. Roles (node.roles):
  * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
  *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
- * - gateway: the mTLS device listener (certificates from `ops certs`).
+ * - gateway: the mTLS device listener (certificates from `ops certs`);
+ * - api: the HTTP API on `api.port` (ops/lib/api-node.ts). Every node serves /metrics, /healthz, /readyz there.
  * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
  * Prints one JSON event per line.
  */
@@ -14,6 +15,8 @@ import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
+import { startApiNode, type ApiNode } from "./lib/api-node.ts"
+import type { Store } from "../actors/sink/index.ts"
 
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
 const fail = (msg: string): never => {
@@ -47,13 +50,24 @@ let alerts: AlertWriter | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
+let api: ApiNode | undefined
+const sinks: Array<{ metrics: { rowsFenced: number } }> = []
+// Insert durations go to the /metrics histogram (the API starts after the sink group).
+const timed = (inner: Store): Store => ({
+  ...inner,
+  insert: (t, c, f, b) => {
+    const t0 = performance.now()
+    return inner.insert(t, c, f, b).finally(() => api?.metrics.insertLatency.observe((performance.now() - t0) / 1000))
+  },
+})
+let store: Store | undefined
 
 if (isWorker) {
-  const store = makeStore(config.clickhouse)
+  store = timed(makeStore(config.clickhouse))
   // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
-      const report = await migrate(store, schema)
+      const report = await migrate(store!, schema)
       log("clickhouse.ready", { url: config.clickhouse.url, ...report })
       break
     } catch (e) {
@@ -61,9 +75,9 @@ if (isWorker) {
       await Bun.sleep(delay)
     }
   }
-  group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
+  group = makeSinkGroup(store!, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
-    nc: nats.nc, store, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
+    nc: nats.nc, store: store!, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
     retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
   })
   rules = await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
@@ -86,12 +100,20 @@ node = await startNode(
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
-    sinkFor: group ? (s, fence) => group!.sinkFor(s, fence) : undefined,
+    sinkFor: group ? (s, fence) => {
+      const sink = group!.sinkFor(s, fence)
+      sinks.push(sink)
+      return sink
+    } : undefined,
     clock: systemClock,
     log,
   },
 ).catch((e) => fail((e as Error).message))
 
+api = await startApiNode({
+  config, nats, schema, store: store ?? makeStore(config.clickhouse), node, gateway, group, alertWriter: alerts, rules, log,
+  fencedRows: () => sinks.reduce((n, k) => n + k.metrics.rowsFenced, 0),
+}).catch((e) => fail(`api on ${config.api.host}:${config.api.port}: ${(e as Error).message}`))
 
 let stopping = false
 const shutdown = async (why: string) => {
@@ -99,6 +121,7 @@ const shutdown = async (why: string) => {
   stopping = true
   log("node.shutdown", { why })
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
+  await api?.stop().catch(() => {})
   await node?.drain().catch(() => {})
   await alerts?.stop().catch(() => {})
   await rules?.stop().catch(() => {})

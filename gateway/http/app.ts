@@ -22,6 +22,7 @@ const honoPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1")
 /** The JSON body of an error answer. */
 const problemBody = (p: ApiProblem) => ({
   error: p.code, message: p.message, ...(p.parameter ? { parameter: p.parameter } : {}), ...(p.expected ? { expected: p.expected } : {}),
+  ...(p.issues ? { issues: p.issues } : {}),
 })
 
 /** Maps any failure to an answer: ApiProblem as declared, known foreign errors by tag, the rest 500 (no stack). */

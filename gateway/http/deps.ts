@@ -18,7 +18,8 @@ export interface DeviceRow {
 /** What `validate` says about a rules source. */
 export type RulesCheck =
   | { readonly ok: true; readonly rules: number; readonly windows: number; readonly checksum: string }
-  | { readonly ok: false; readonly issues: ReadonlyArray<{ readonly where: string; readonly message: string; readonly line: number; readonly col: number }> }
+  /** Each issue as `file:line:col: message`, as `ops rules validate` prints it. */
+  | { readonly ok: false; readonly issues: ReadonlyArray<string> }
 
 /** A stored rules version (as in KV akis_rules). */
 export interface RulesVersion {

@@ -15,6 +15,8 @@ export class ApiProblem extends Data.TaggedError("ApiProblem")<{
   readonly expected?: string
   /** Seconds for `Retry-After` (429, 503). */
   readonly retryAfterS?: number
+  /** Problems found in a submitted document, e.g. rules issues as `file:line:col: message`. */
+  readonly issues?: ReadonlyArray<string>
 }> {}
 
 /** A 400 naming the parameter and what was expected. */

@@ -6,6 +6,7 @@ import { gateway } from "./gateway.ts"
 import { actor, consumers, kv, streams } from "./inspect.ts"
 import { loadgen } from "./loadgen.ts"
 import { rules } from "./rules.ts"
+import { tokens } from "./tokens.ts"
 
 /** Every `ops` subcommand. Keep one line per command file. */
-export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity, certs, gateway, loadgen, rules] as const
+export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity, certs, gateway, loadgen, rules, tokens] as const

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { newToken, roles, tokenIdPattern } from "../auth.ts"
+import { newToken, roles, tokenIdPattern, type TokenRecord } from "../auth.ts"
 import { ApiProblem } from "../errors.ts"
 import { p, required } from "../params.ts"
 import { route } from "../route.ts"
@@ -12,14 +12,17 @@ const CreateToken = Schema.Struct({
 })
 
 /** Shows a token record without its hash. */
-export const publicToken = ({ hash: _, ...r }: { hash: string } & Record<string, unknown>) => r
+export const publicToken = (t: TokenRecord): Omit<TokenRecord, "hash"> => {
+  const { hash: _, ...r } = t
+  return r
+}
 
 /** Tokens and the audit log (admin). */
 export const adminRoutes = [
   route({
     method: "GET", path: "/api/v1/tokens", role: "admin", tag: "admin",
     summary: "Every token (id, name, role, created, expiry, revoked); never the secret",
-    handle: ({ deps }) => ({ tokens: deps.tokens.list().map((t) => publicToken(t as never)) }),
+    handle: ({ deps }) => ({ tokens: deps.tokens.list().map((t) => publicToken(t)) }),
   }),
   route({
     method: "POST", path: "/api/v1/tokens", role: "admin", tag: "admin", audited: true, status: 201,
@@ -31,7 +34,7 @@ export const adminRoutes = [
       const { record, token } = newToken(b.name, b.role, now, b.ttlSeconds ? now + b.ttlSeconds * 1000 : null, caller!.name)
       await deps.tokens.put(record)
       await deps.audit.append({ at: now, actor: caller!.name, role: caller!.role, action: "token.create", target: record.id, detail: { name: b.name, role: b.role, expiresAt: record.expiresAt } })
-      return { ...publicToken(record as never), token }
+      return { ...publicToken(record), token }
     },
   }),
   route({
@@ -45,7 +48,7 @@ export const adminRoutes = [
       const revoked = { ...t, revokedAt: t.revokedAt ?? now }
       await deps.tokens.put(revoked)
       await deps.audit.append({ at: now, actor: caller!.name, role: caller!.role, action: "token.revoke", target: t.id, detail: { name: t.name } })
-      return publicToken(revoked as never)
+      return publicToken(revoked)
     },
   }),
   route({
