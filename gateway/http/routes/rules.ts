@@ -11,12 +11,8 @@ const Rollback = Schema.Struct({ version: Schema.Int.check(Schema.isGreaterThan(
 export const ruleRoutes = [
   route({
     method: "GET", path: "/api/v1/rules", role: "viewer", tag: "rules",
-    summary: "The active rule set version (source, checksum, when, origin)",
-    handle: async ({ deps }) => {
-      const r = await deps.rulesCurrent()
-      if (!r) throw new ApiProblem({ status: 404, code: "not_found", message: "no rule set stored yet (nodes run their start-up file)" })
-      return r
-    },
+    summary: "The active rule set version (source, checksum, when, origin); `version: null` while none is stored (nodes run their start-up file)",
+    handle: async ({ deps }) => (await deps.rulesCurrent()) ?? { version: null, source: null, checksum: null, appliedAt: null, origin: "start-up file (rules.file) of each node" },
   }),
   route({
     method: "GET", path: "/api/v1/rules/history", role: "viewer", tag: "rules",
