@@ -103,6 +103,12 @@ export const ApiSection = Schema.Struct({
   liveStateTimeoutMs: Millis,
 })
 
+/** nginx in front of a local cluster (`ops/up`): HTTPS for the API, TCP pass-through for devices. */
+export const ProxySection = Schema.Struct({
+  httpsPort: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })),
+  devicePort: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })),
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
@@ -114,5 +120,6 @@ export const AkisConfig = Schema.Struct({
   gateway: GatewaySection,
   rules: RulesSection,
   api: ApiSection,
+  proxy: ProxySection,
 })
 export type AkisConfig = typeof AkisConfig.Type

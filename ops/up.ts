@@ -2,7 +2,9 @@
  * `ops/up`: a local akis with a simulated fleet. Creates the fleet PKI if absent, starts
  * ClickHouse and nats-server (data under .akis/), N nodes and the fleet simulator, then shows a
  * live summary. Ctrl-C stops everything; running it again resumes from the stored state.
- *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file]
+ *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--no-proxy]
+ * Nodes take roles [worker, gateway, api] unless --config says otherwise; nginx (ops/nginx/akis.conf)
+ * serves the API over HTTPS and passes device TCP through to the gateways (--no-proxy: no nginx).
  */
 import { parseArgs } from "node:util"
 import { existsSync } from "node:fs"
@@ -12,6 +14,7 @@ import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { clusterView } from "./lib/cluster-view.ts"
 import { opsContext, type OpsContext } from "./lib/context.ts"
 import { startLocalCluster } from "./lib/launcher.ts"
+import { startNginx, type Nginx } from "./lib/nginx.ts"
 import { spawnChild, startClickHouse, type ClickHouseServer } from "./lib/servers/index.ts"
 import { renderSummary, type Sample } from "./lib/summary.ts"
 
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     nodes: { type: "string", default: "3" }, devices: { type: "string", default: "1000" }, rate: { type: "string", default: "2" },
     duration: { type: "string", default: "1h" }, scenario: { type: "string", default: join(root, "ops/loadgen/scenarios/overheat.yaml") },
     config: { type: "string" },
+    "no-proxy": { type: "boolean", default: false },
   },
 })
 const say = (m: string) => process.stderr.write(`\x1b[1m[akis up]\x1b[0m ${m}\n`)
@@ -69,7 +73,35 @@ if (!config.clickhouse.url.startsWith("chdb:") && !chUp) {
 }
 
 // --- NATS + nodes + fleet ---
-const cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : {}, log: say })
+const cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : { AKIS_NODE__ROLES: "worker,gateway,api" }, log: say })
+
+// --- nginx in front (HTTPS API balanced over the nodes, device TCP passed through) ---
+let nginx: Nginx | undefined
+if (!values["no-proxy"]) {
+  try {
+    nginx = await startNginx({
+      dir: join(dataDir, "nginx"), apis: cluster.apis(), gateways: cluster.gateways(), httpsPort: config.proxy.httpsPort, devicePort: config.proxy.devicePort,
+      certFile: config.gateway.certFile || join(certDir, "server.crt"), keyFile: config.gateway.keyFile || join(certDir, "server.key"),
+    })
+    say(`nginx: API on ${nginx.apiUrl}, devices on ${config.api.host}:${config.proxy.devicePort} (passed through to ${cluster.gateways().join(", ")})`)
+  } catch (e) {
+    say(`nginx did not start (${(e as Error).message.split("\n")[0]}); the API answers directly on ${cluster.apis().join(", ")} (--no-proxy skips nginx)`)
+  }
+}
+const apiBase = nginx?.apiUrl ?? `http://${cluster.apis()[0]}`
+let urls = ""
+void (async () => {
+  // Print the URLs once they answer (the nodes need a few seconds to join and take shards).
+  for (let i = 0; i < 120 && !urls; i++) {
+    const ok = await fetch(`${apiBase}/healthz`, { tls: { rejectUnauthorized: false } } as RequestInit).then((r) => r.ok, () => false)
+    if (ok) {
+      const dash = await fetch(`${apiBase}/dashboard/`, { tls: { rejectUnauthorized: false } } as RequestInit).then((r) => r.ok, () => false)
+      urls = `API: ${apiBase}/api/v1 (OpenAPI ${apiBase}/openapi.json; direct: ${cluster.apis().map((a) => `http://${a}`).join(", ")})\n` +
+        `dashboard: ${apiBase}/dashboard/${dash ? "" : " (not served yet)"}\ntoken: bun run ops tokens create <name> --role viewer|operator|admin`
+      say(urls.replaceAll("\n", "\n[akis up] "))
+    } else await Bun.sleep(1_000)
+  }
+})()
 say(`starting the fleet simulator: ${devices} devices × ${rate} Hz for ${values.duration} (scenario ${values.scenario})`)
 const fleet = ops(["loadgen", "--scenario", values.scenario!, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration!, "--gateways", cluster.gateways().join(",")])
 
@@ -83,6 +115,7 @@ const stop = async () => {
   stopping = true
   say("stopping: fleet, nodes (drain), servers ...")
   await fleet.kill("SIGTERM")
+  await nginx?.stop()
   await ctx?.close().catch(() => {})
   await cluster.stop()
   await clickhouse?.stop()
@@ -108,7 +141,7 @@ for (;;) {
     const readingsIn = await readingsProcessed(ctx, view.members.map((m) => m.id))
     const sample: Sample = { t: Date.now(), readingsIn, stored: Number(rows?.n ?? 0), raised: Number(open?.raised ?? 0), cleared: Number(open?.cleared ?? 0) }
     const fleetLine = fleet.output().split(/[\r\n]/).filter((l) => l.trim()).pop() ?? ""
-    process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n")
+    process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n" + (urls ? `\n${urls}\n` : ""))
     prev = sample
   } catch (e) {
     say(`summary: ${(e as Error).message}`)

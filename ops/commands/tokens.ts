@@ -1,13 +1,13 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { StorageType } from "@nats-io/jetstream"
-import { userInfo } from "node:os"
+import { hostname } from "node:os"
 import { apiBuckets, kvAuditLog, kvTokenStore, newToken, publicToken, roles, tokenIdPattern, type Role } from "../../gateway/http/index.ts"
 import { age, opsContext, table, type OpsContext } from "../lib/context.ts"
 
 const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
-const cliActor = () => `cli:${(() => { try { return userInfo().username } catch { return "unknown" } })()}`
+const cliActor = () => `cli@${hostname()}`
 
 /** Opens the tokens and audit buckets (creating them like an api node would), runs `fn`, prints errors without a stack. */
 const withStores = <T>(config: Option.Option<string>, fn: (s: { ctx: OpsContext; tokens: Awaited<ReturnType<typeof kvTokenStore>>; audit: ReturnType<typeof kvAuditLog> }) => Promise<T>) =>

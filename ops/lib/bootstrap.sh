@@ -29,6 +29,7 @@ if ! command -v bun >/dev/null 2>&1; then
 fi
 need_apt nats-server nats-server
 need_apt clickhouse-server clickhouse-server
+need_apt nginx nginx; nginx -V 2>&1 | grep -q 'with-stream=dynamic' && [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ] && need_apt no-such-command-ngx-stream libnginx-mod-stream; need_apt wrk wrk
 if [ ! -d node_modules ] || [ bun.lock -nt node_modules ]; then
   say "installing packages (bun install --frozen-lockfile)"
   bun install --frozen-lockfile >&2
