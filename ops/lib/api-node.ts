@@ -10,7 +10,7 @@ import type { Gateway } from "../../gateway/index.ts"
 import {
   allRoutes, ApiProblem, apiBuckets, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
 } from "../../gateway/http/index.ts"
-import { askActor, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
+import { askActor, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
 
@@ -184,6 +184,11 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
       if (config.node.roles.includes("worker")) {
         if (!p.node) reasons.push("worker not started")
         else {
+          if (!p.node.membership.healthy()) reasons.push("heartbeats failing (self-fenced)")
+          // Holds its shards: every shard placement gives this node is hosted here.
+          const held = new Set(p.node.hosted())
+          const missing = placeShards(p.node.membership.workers(), P).flatMap((owner, s) => (owner === p.node!.id && !held.has(s) ? [s] : []))
+          if (missing.length) reasons.push(`does not hold shards ${missing.join(",")} yet`)
           const stats = await Promise.all([...p.node.hosts().values()].map((h) => h.stats()))
           for (const s of stats) if ((s.pendingBatches ?? 0) > config.api.readyMaxLagBatches) reasons.push(`shard ${s.shard} lags ${s.pendingBatches} batches`)
         }
