@@ -14,8 +14,7 @@ import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { clusterView } from "./lib/cluster-view.ts"
 import { opsContext, type OpsContext } from "./lib/context.ts"
 import { startLocalCluster } from "./lib/launcher.ts"
-import { startNginx, type Nginx } from "./lib/nginx.ts"
-import { spawnChild, startClickHouse, type ClickHouseServer } from "./lib/servers/index.ts"
+import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./lib/servers/index.ts"
 import { renderSummary, type Sample } from "./lib/summary.ts"
 
 const root = resolve(import.meta.dir, "..")

@@ -9,8 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { allRoutes } from "../gateway/http/index.ts"
 import { expectedStatus, routeSamples, type Who } from "../gateway/http/testing.ts"
-import { startNginx, type Nginx } from "../ops/lib/nginx.ts"
-import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child, type ClickHouseServer, type NatsServer } from "./harness/index.ts"
+import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
 import { events } from "./support/cluster.ts"
 
 const root = join(import.meta.dir, "..")

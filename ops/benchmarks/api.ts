@@ -2,8 +2,7 @@ import { join, resolve } from "node:path"
 import { writeFileSync } from "node:fs"
 import { makeClickHouseStore } from "../../actors/sink/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { startNginx } from "../lib/nginx.ts"
-import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
+import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
 import type { Benchmark } from "./index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { spawnChild, waitFor, type Child } from "./servers/index.ts"
+import { spawnChild, type Child } from "./proc.ts"
+import { waitFor } from "./wait.ts"
 
 /**
  * nginx in front of a cluster (Debian package `nginx`, plus `libnginx-mod-stream` where the stream
@@ -24,7 +25,7 @@ export interface NginxOptions {
   readonly host?: string
 }
 
-const root = resolve(import.meta.dir, "..", "..")
+const root = resolve(import.meta.dir, "..", "..", "..")
 const modules = ["/usr/lib/nginx/modules/ngx_stream_module.so"]
 
 /** Renders ops/nginx/akis.conf for `o` (pure apart from reading the template and probing the module path). */
