@@ -205,3 +205,24 @@ describe("api on a running cluster", () => {
     expect(s.stdout.toString()).toContain("Verify return code: 0 (ok)")
   }, 60_000)
 })
+
+describe("api with its dependencies down", () => {
+  test("ClickHouse down: history and alerts are 503 with Retry-After; NATS down: live state and rules are 503; no stack traces", async () => {
+    await ch.stop()
+    for (const path of ["/api/v1/devices/bus-0003/history", "/api/v1/alerts", "/api/v1/devices", "/api/v1/fleet?field=speed_kmh"]) {
+      const res = await get(`${base(0)}${path}`, tokens.viewer)
+      const text = await res.text()
+      expect([path, res.status, Number(res.headers.get("retry-after")) > 0]).toEqual([path, 503, true])
+      expect(text).not.toMatch(/\bat \S+:\d+/)
+    }
+    expect((await get(`${base(0)}/healthz`)).status).toBe(200) // the process is still up
+    await ns.stop()
+    for (const path of ["/api/v1/devices/bus-0003", "/api/v1/rules", "/api/v1/cluster/shards"]) {
+      const res = await get(`${base(0)}${path}`, tokens.viewer)
+      const text = await res.text()
+      expect([path, res.status, Number(res.headers.get("retry-after")) > 0]).toEqual([path, 503, true])
+      expect(text).not.toMatch(/\bat \S+:\d+/)
+    }
+    expect((await get(`${base(0)}/readyz`)).status).toBe(503)
+  }, 60_000)
+})

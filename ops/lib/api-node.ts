@@ -47,9 +47,12 @@ const guarded = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
   } catch (e) {
     const tag = (e as { _tag?: string } | null)?._tag
     if (e instanceof ApiProblem || tag === "HistoryInputInvalid" || tag === "ActorNotFound" || tag === "ActorUnavailable") throw e
-    throw unavailable(what, (e as Error)?.message ?? String(e))
+    onUnavailable?.(what, e)
+    throw unavailable(what, "retry later")
   }
 }
+/** Where guarded failures are logged (the answer names only the dependency). */
+let onUnavailable: ((what: string, e: unknown) => void) | undefined
 
 /** ClickHouse time as epoch ms of a row's `at` + `at_ms`. */
 const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
@@ -65,6 +68,7 @@ const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
  */
 export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const { config, nats, store, schema } = p
+  onUnavailable = (what, e) => p.log("api.unavailable", { what, error: String(e) })
   const isApi = config.node.roles.includes("api")
   const P = config.cluster.partitions
   const nodeId = p.node?.id ?? config.node.id
