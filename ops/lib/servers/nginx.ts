@@ -55,9 +55,9 @@ export const startNginx = async (o: NginxOptions): Promise<Nginx> => {
   mkdirSync(join(o.dir, "tmp"), { recursive: true })
   const configFile = join(o.dir, "nginx.conf")
   writeFileSync(configFile, await renderNginxConfig(o))
-  const test = spawnChild("nginx-t", ["nginx", "-t", "-q", "-p", o.dir, "-c", configFile])
+  const test = spawnChild("nginx-t", ["nginx", "-t", "-q", "-e", join(o.dir, "logs/error.log"), "-p", o.dir, "-c", configFile])
   if ((await test.exited) !== 0) throw new Error(`nginx -t refused ${configFile}:\n${test.output()}`)
-  const child = spawnChild("nginx", ["nginx", "-p", o.dir, "-c", configFile, "-g", "daemon off;"])
+  const child = spawnChild("nginx", ["nginx", "-e", join(o.dir, "logs/error.log"), "-p", o.dir, "-c", configFile, "-g", "daemon off;"])
   const apiUrl = `https://${o.host ?? "127.0.0.1"}:${o.httpsPort}`
   await waitFor("nginx listening", async () => {
     try {
