@@ -178,6 +178,17 @@ describe("api on a running cluster", () => {
     expect(body.issues[0]).toMatch(/^bad\.yaml:\d+:\d+: /)
   }, 30_000)
 
+  test("a token revoked with `ops tokens revoke` is refused by every api node; `ops tokens list` shows it revoked, never a secret", async () => {
+    const t = JSON.parse(await ops(["tokens", "create", "short-lived", "--role", "viewer", "--json"])) as { id: string; token: string }
+    for (let i = 0; i < apiPorts.length; i++) await waitFor(`node ${i} knows the token`, async () => (await get(`${base(i)}/api/v1/rules`, t.token)).status === 200)
+    await ops(["tokens", "revoke", t.id])
+    for (let i = 0; i < apiPorts.length; i++) await waitFor(`node ${i} refuses it`, async () => (await get(`${base(i)}/api/v1/rules`, t.token)).status === 401, { timeoutMs: 5_000 })
+    const list = JSON.parse(await ops(["tokens", "list", "--json"])) as Array<{ id: string; revokedAt: number | null; hash?: string }>
+    expect(list.find((x) => x.id === t.id)!.revokedAt).toBeGreaterThan(0)
+    expect(JSON.stringify(list)).not.toContain(t.token.split("_")[2]!)
+    expect(list.every((x) => x.hash === undefined)).toBe(true)
+  }, 30_000)
+
   test("the same routes work through the real nginx (HTTPS, balanced, SSE unbuffered) and device TCP passes through", async () => {
     const certs = join(dir, "certs")
     const devicePort = freePort()

@@ -40,19 +40,20 @@ export interface ApiNode {
 
 const dec = new TextDecoder()
 
-/** Runs `f`; a failure that is not already an answer becomes a 503 naming `what`. */
-const guarded = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+/**
+ * Returns `guarded(what, f)`: runs `f`; a failure that is not already an answer becomes a 503
+ * naming only the dependency `what` (the error itself goes to `log`).
+ */
+const makeGuarded = (log: (what: string, e: unknown) => void) => async <T>(what: string, f: () => Promise<T>): Promise<T> => {
   try {
     return await f()
   } catch (e) {
     const tag = (e as { _tag?: string } | null)?._tag
     if (e instanceof ApiProblem || tag === "HistoryInputInvalid" || tag === "ActorNotFound" || tag === "ActorUnavailable") throw e
-    onUnavailable?.(what, e)
+    log(what, e)
     throw unavailable(what, "retry later")
   }
 }
-/** Where guarded failures are logged (the answer names only the dependency). */
-let onUnavailable: ((what: string, e: unknown) => void) | undefined
 
 /** ClickHouse time as epoch ms of a row's `at` + `at_ms`. */
 const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
@@ -68,7 +69,7 @@ const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
  */
 export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const { config, nats, store, schema } = p
-  onUnavailable = (what, e) => p.log("api.unavailable", { what, error: String(e) })
+  const guarded = makeGuarded((what, e) => p.log("api.unavailable", { what, error: String(e) }))
   const isApi = config.node.roles.includes("api")
   const P = config.cluster.partitions
   const nodeId = p.node?.id ?? config.node.id
