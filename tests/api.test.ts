@@ -202,6 +202,10 @@ describe("api on a running cluster", () => {
       expect([path, res.status]).toEqual([path, want])
       await res.arrayBuffer()
     }
+    // Balanced: requests through nginx reach both nodes (/readyz names the node that answered).
+    const answered = new Set<string>()
+    for (let i = 0; i < 12; i++) answered.add(((await (await get(`${viaProxy}/readyz`)).json()) as { node: string }).node)
+    expect([...answered].sort()).toEqual(["a1", "a2"])
     // curl through nginx, checking the certificate against the fleet CA.
     const curl = Bun.spawnSync(["curl", "-s", "--cacert", join(certs, "ca.crt"), "-H", `Authorization: Bearer ${tokens.viewer}`, `${viaProxy}/api/v1/devices/bus-0011`])
     expect((JSON.parse(curl.stdout.toString()) as { id: string }).id).toBe("bus-0011")
