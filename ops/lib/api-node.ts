@@ -208,14 +208,22 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   }
   const routes = isApi ? allRoutes : allRoutes.filter((r) => ["/metrics", "/healthz", "/readyz"].includes(r.path))
   const app = makeApp(deps, { routes, onInternalError: (e, route) => p.log("api.error", { route, error: String(e) }) })
-  const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, idleTimeout: 60 })
-  p.log("api.listening", { host: config.api.host, port: server.port, api: isApi })
+  let server: ReturnType<typeof Bun.serve> | undefined
+  try {
+    server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, idleTimeout: 60 })
+  } catch (e) {
+    // Without the api role the listener only serves /metrics: a port already taken (several nodes
+    // on one machine with the default port) must not stop a worker or a gateway.
+    if (isApi) throw e
+    p.log("metrics.not_listening", { host: config.api.host, port: config.api.port, error: String(e) })
+  }
+  if (server) p.log("api.listening", { host: config.api.host, port: server.port, api: isApi })
   return {
-    port: server.port ?? config.api.port,
+    port: server?.port ?? 0,
     metrics,
     async stop() {
       alertSub.unsubscribe()
-      await server.stop(true)
+      await server?.stop(true)
       await tokens.close()
     },
   }
