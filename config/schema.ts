@@ -101,6 +101,11 @@ export const ApiSection = Schema.Struct({
   rateBurst: PositiveInt,
   readyMaxLagBatches: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   liveStateTimeoutMs: Millis,
+  /** Optional external identity provider: its JWKS URL (empty = API tokens only). */
+  jwksUrl: Schema.String,
+  jwtIssuer: Schema.String,
+  jwtAudience: Schema.String,
+  jwtRoleClaim: Schema.NonEmptyString,
 })
 
 /** nginx in front of a local cluster (`ops/up`): HTTPS for the API, TCP pass-through for devices. */

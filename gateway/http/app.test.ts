@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test"
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose"
+import { makeJwtVerifier } from "./jwt.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { ActorNotFound, ActorUnavailable } from "../../runtime/index.ts"
 import { StoreError } from "../../actors/sink/index.ts"
@@ -200,5 +202,27 @@ describe("api app", () => {
     const doc = (await (await call(makeApp(f.deps), "GET", "/openapi.json")).json()) as { paths: Record<string, Record<string, { parameters: Array<{ name: string }> }>> }
     for (const r of allRoutes) expect(doc.paths[r.path]?.[r.method.toLowerCase()]).toBeDefined()
     expect(doc.paths["/api/v1/devices/{id}/history"]!.get!.parameters.map((p) => p.name)).toEqual(["id", "from", "to", "fields", "points", "limit", "source"])
+  })
+
+  test("JWTs from a configured identity provider: role from the claim, expiry and issuer checked", async () => {
+    const f = fakeDeps()
+    const { publicKey, privateKey } = await generateKeyPair("ES256")
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }
+    const verifyJwt = makeJwtVerifier({ keys: createLocalJWKSet({ keys: [jwk] }), issuer: "https://idp.example", audience: "akis" })
+    const app = makeApp({ ...f.deps, verifyJwt })
+    const jwt = (claims: Record<string, unknown>, o: { iss?: string; exp?: string } = {}) =>
+      new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setSubject("alice").setIssuer(o.iss ?? "https://idp.example")
+        .setAudience("akis").setIssuedAt().setExpirationTime(o.exp ?? "5m").sign(privateKey)
+    expect((await call(app, "GET", "/api/v1/rules", await jwt({ akis_role: "viewer" }))).status).toBe(200)
+    expect((await call(app, "GET", "/api/v1/tokens", await jwt({ akis_role: "viewer" }))).status).toBe(403)
+    expect((await call(app, "GET", "/api/v1/tokens", await jwt({ akis_role: "admin" }))).status).toBe(200)
+    expect((await call(app, "GET", "/api/v1/rules", await jwt({ akis_role: "root" }))).status).toBe(401)
+    expect((await call(app, "GET", "/api/v1/rules", await jwt({ akis_role: "admin" }, { iss: "https://evil.example" }))).status).toBe(401)
+    expect((await call(app, "GET", "/api/v1/rules", await jwt({ akis_role: "admin" }, { exp: "-1m" }))).status).toBe(401)
+    const other = await generateKeyPair("ES256")
+    const forged = await new SignJWT({ akis_role: "admin" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://idp.example").setAudience("akis").setExpirationTime("5m").sign(other.privateKey)
+    expect((await call(app, "GET", "/api/v1/rules", forged)).status).toBe(401)
+    // Without a configured provider a JWT is just a malformed token.
+    expect((await call(makeApp(f.deps), "GET", "/api/v1/rules", await jwt({ akis_role: "admin" }))).status).toBe(401)
   })
 })

@@ -3,6 +3,7 @@ import { allows, bearer, RateLimiter, verifyToken } from "./auth.ts"
 import type { ApiDeps } from "./deps.ts"
 import { ApiProblem, badParameter } from "./errors.ts"
 import { openApiDocument } from "./openapi.ts"
+import { looksLikeJwt } from "./jwt.ts"
 import { decodeParams } from "./params.ts"
 import type { Caller, Route } from "./route.ts"
 import { allRoutes } from "./routes/index.ts"
@@ -87,16 +88,22 @@ export const makeApp = (deps: ApiDeps, o: AppOptions = {}): Hono => {
     if (r.role !== "public") {
       // EventSource cannot set headers: the SSE route also takes ?access_token=.
       const presented = bearer(c.req.header("authorization")) ?? (r.produces === "text/event-stream" ? rawQuery.access_token : undefined)
-      const v = verifyToken(presented, deps.tokens.get, deps.now())
-      if (!v.ok) {
-        throw new ApiProblem({ status: 401, code: "unauthorized", message: v.why === "missing" ? "no bearer token (Authorization: Bearer akis_…)" : `token refused: ${v.why}` })
+      if (presented && deps.verifyJwt && looksLikeJwt(presented)) {
+        const j = await deps.verifyJwt(presented)
+        if (!j.ok) throw new ApiProblem({ status: 401, code: "unauthorized", message: `JWT refused: ${j.why}` })
+        caller = { tokenId: j.name, name: j.name, role: j.role }
+      } else {
+        const v = verifyToken(presented, deps.tokens.get, deps.now())
+        if (!v.ok) {
+          throw new ApiProblem({ status: 401, code: "unauthorized", message: v.why === "missing" ? "no bearer token (Authorization: Bearer akis_…)" : `token refused: ${v.why}` })
+        }
+        caller = { tokenId: v.record.id, name: v.record.name, role: v.record.role }
       }
-      if (!allows(v.record.role, r.role)) {
-        throw new ApiProblem({ status: 403, code: "forbidden", message: `role ${v.record.role} may not ${r.method} ${r.path} (needs ${r.role})` })
+      if (!allows(caller.role, r.role)) {
+        throw new ApiProblem({ status: 403, code: "forbidden", message: `role ${caller.role} may not ${r.method} ${r.path} (needs ${r.role})` })
       }
-      const wait = limiter.take(v.record.id)
-      if (wait > 0) throw new ApiProblem({ status: 429, code: "rate_limited", message: `token ${v.record.name} is over ${deps.rateLimit.perSec} requests/s`, retryAfterS: wait })
-      caller = { tokenId: v.record.id, name: v.record.name, role: v.record.role }
+      const wait = limiter.take(caller.tokenId)
+      if (wait > 0) throw new ApiProblem({ status: 429, code: "rate_limited", message: `token ${caller.name} is over ${deps.rateLimit.perSec} requests/s`, retryAfterS: wait })
     }
     const { access_token: _, ...query } = rawQuery
     const decodedQuery = decodeParams(r.query ?? {}, query)

@@ -1,6 +1,6 @@
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
-import type { RateLimit } from "./auth.ts"
+import type { RateLimit, Role } from "./auth.ts"
 import type { AuditLog, TokenStore } from "./store.ts"
 
 /** One row of the device list. */
@@ -42,6 +42,8 @@ export interface ApiDeps {
   readonly rateLimit: RateLimit
   readonly tokens: TokenStore
   readonly audit: AuditLog
+  /** Optional: checks a bearer JWT from an external identity provider (gateway/http/jwt.ts). */
+  readonly verifyJwt?: (token: string) => Promise<{ ok: true; name: string; role: Role } | { ok: false; why: string }>
   /** The device actor's answer (as `ops actor device/<id>`); ApiProblem 404 when it has no state. */
   liveState(id: string): Promise<unknown>
   devices(limit: number): Promise<DeviceRow[]>

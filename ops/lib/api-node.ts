@@ -8,7 +8,7 @@ import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory } fr
 import type { AkisConfig } from "../../config/schema.ts"
 import type { Gateway } from "../../gateway/index.ts"
 import {
-  allRoutes, ApiProblem, apiBuckets, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
+  allRoutes, ApiProblem, apiBuckets, remoteJwtVerifier, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
 } from "../../gateway/http/index.ts"
 import { askActor, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { clusterView } from "./cluster-view.ts"
@@ -113,6 +113,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     rateLimit: { perSec: config.api.rateLimitPerSec, burst: config.api.rateBurst },
     tokens,
     audit: audit ?? (undefined as never),
+    verifyJwt: config.api.jwksUrl ? remoteJwtVerifier(config.api.jwksUrl, config.api.jwtIssuer, config.api.jwtAudience, config.api.jwtRoleClaim) : undefined,
     liveState: (id) => askActor(nats.nc, P, "device", id, {}, { timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
     devices: (limit) => guarded("ClickHouse", async () => {
       const [seen, open, owners] = await Promise.all([
