@@ -195,6 +195,8 @@ describe("api app", () => {
     await reader.cancel()
     expect(text).toContain("event: transition")
     expect(text).not.toContain("skip-me")
+    for (let i = 0; i < 100 && f.subs.size > 0; i++) await Bun.sleep(10) // the route unsubscribes once the client is gone
+    expect(f.subs.size).toBe(0)
   })
 
   test("the OpenAPI document lists every route with its parameters", async () => {

@@ -76,8 +76,11 @@ export const alertRoutes = [
           if (queue.length < 10_000) queue.push(t) // a client that reads nothing cannot grow memory without bound
           wake?.()
         })
+        // A comment every 15 s keeps proxies from closing an idle connection.
+        const keepAlive = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => {}), 15_000)
         stream.onAbort(() => {
           off()
+          clearInterval(keepAlive)
           wake?.()
         })
         await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: deps.now() }) })
@@ -87,11 +90,11 @@ export const alertRoutes = [
             await stream.writeSSE({ event: "transition", id: t.id, data: JSON.stringify(t) })
             continue
           }
-          // Idle: a comment every 15 s keeps proxies from closing the connection.
-          await Promise.race([new Promise<void>((r) => (wake = r)), Bun.sleep(15_000).then(() => (queue.length ? undefined : stream.write(": keep-alive\n\n")))])
+          await new Promise<void>((r) => (wake = r))
           wake = undefined
         }
         off()
+        clearInterval(keepAlive)
       }),
   }),
   route({
