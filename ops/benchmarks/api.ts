@@ -94,8 +94,15 @@ const benchmark: Benchmark = {
         certFile: join(dir, "certs/server.crt"), keyFile: join(dir, "certs/server.key"),
       })
       // Live state needs every device's actor: wait until the fleet's readings reached them.
-      await waitFor("devices live", async () => (await fetch(`http://127.0.0.1:${apis[0]}/api/v1/devices/bus-1000`, { headers: { authorization: `Bearer ${token}` } })).ok, { timeoutMs: 60_000, intervalMs: 1_000 })
-      await Bun.sleep(5_000)
+      const ids = Array.from({ length: DEVICES }, (_, i) => `bus-${String(i + 1).padStart(4, "0")}`)
+      const statusOf = async (id: string) => (await fetch(`http://127.0.0.1:${apis[0]}/api/v1/devices/${id}`, { headers: { authorization: `Bearer ${token}` } })).status
+      let missing = ids
+      await waitFor("every device's actor answers", async () => {
+        const codes = await Promise.all(missing.map(async (id) => [id, await statusOf(id)] as const))
+        missing = codes.filter(([, c]) => c !== 200).map(([id]) => id)
+        if (missing.length) say(`${missing.length} devices not answering yet (e.g. ${codes.find(([, c]) => c !== 200)!.join(": ")})`)
+        return missing.length === 0
+      }, { timeoutMs: 120_000, intervalMs: 2_000 })
 
       const run = async (name: string, base: string, path: string, connections = 32): Promise<WrkResult & { req_per_s: number }> => {
         const script = join(dir, `${name}.lua`)
@@ -107,9 +114,24 @@ const benchmark: Benchmark = {
         const r = JSON.parse(line) as WrkResult
         const out = { ...r, req_per_s: Math.round(r.requests / (r.duration_us / 1e6)) }
         say(`${name}: ${out.req_per_s} req/s, p50 ${r1(r.p50_us / 1000)} ms, p99 ${r1(r.p99_us / 1000)} ms, non-2xx ${r.non2xx}, errors ${r.errors}`)
+        if (r.non2xx > 0 && base === direct) {
+          // What the failures were, from the node's own akis_http_requests_total (since the last look).
+          const now = await statusCounts()
+          const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (seen[k] ?? 0)]).filter(([, v]) => (v as number) > 0))
+          say(`  statuses answered by the node: ${JSON.stringify(delta)}`)
+        }
+        seen = await statusCounts()
         return out
       }
       const direct = `http://127.0.0.1:${apis[0]}`
+      /** The direct node's request counts by route and status (its /metrics). */
+      const statusCounts = async () => {
+        const text = await (await fetch(`${direct}/metrics`)).text()
+        const out: Record<string, number> = {}
+        for (const m of text.matchAll(/^akis_http_requests_total\{route="([^"]+)",method="\w+",status="(\d+)"[^}]*\} (\d+)/gm)) out[`${m[1]} ${m[2]}`] = Number(m[3])
+        return out
+      }
+      let seen = await statusCounts()
       const proxy = nginx.apiUrl
       const now = Date.now()
       const day = `/api/v1/devices/bus-0001/history?from=${now - 86_400_000 - 600_000}&to=${now}&points=1440&fields=engine_rpm,coolant_temp_c,speed_kmh`
