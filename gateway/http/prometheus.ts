@@ -16,6 +16,10 @@ export interface HostSample {
   readonly counters: { batches: number; readings: number; malformedBatches: number; checkpoints: number; resets: number; activations: number; passivations: number }
   readonly pendingBatches: number | null
   readonly actors: number
+  /** Rows waiting in the shard's sink for ClickHouse. */
+  readonly sinkPending?: number
+  /** Size of the shard's last checkpoint. */
+  readonly checkpointBytes?: number
 }
 
 /** Where the numbers come from; any part may be absent (a node without that role). */
@@ -93,6 +97,8 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     held: gauge("akis_shards_held", "Shards this node holds now"),
     lag: gauge("akis_shard_lag_batches", "Batches in the shard's stream not yet processed", ["shard"]),
     actors: gauge("akis_actors_active", "Device actors in memory (live and passivated-with-state)"),
+    sinkPending: gauge("akis_sink_pending_rows", "Rows queued in this node's shard sinks, not yet in ClickHouse"),
+    checkpointBytes: gauge("akis_checkpoint_bytes", "Size of the shard's last checkpoint", ["shard"]),
   }
   // --- Sink, alerts, rules ---
   const sk = {
@@ -139,7 +145,9 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       const hosts = await sources.hosts()
       sh.held.set(hosts.length)
       sh.lag.reset()
+      sh.checkpointBytes.reset()
       let actors = 0
+      let pending = 0
       for (const h of hosts) {
         feed(sh.batches, h.key, "b", h.counters.batches)
         feed(sh.readings, h.key, "r", h.counters.readings)
@@ -149,9 +157,12 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
         feed(sh.activations, h.key, "a", h.counters.activations)
         feed(sh.passivations, h.key, "p", h.counters.passivations)
         if (h.pendingBatches !== null) sh.lag.set({ shard: String(h.shard) }, h.pendingBatches)
+        if (h.checkpointBytes !== undefined) sh.checkpointBytes.set({ shard: String(h.shard) }, h.checkpointBytes)
         actors += h.actors
+        pending += h.sinkPending ?? 0
       }
       sh.actors.set(actors)
+      sh.sinkPending.set(pending)
     }
     const s = sources.sink?.()
     if (s) {

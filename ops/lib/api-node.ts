@@ -78,7 +78,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     hosts: p.node
       ? async () => Promise.all([...p.node!.hosts().values()].map(async (h) => {
         const st = await h.stats()
-        return { shard: h.shard, key: h, counters: h.metrics, pendingBatches: st.pendingBatches, actors: st.actors + st.passivated }
+        return { shard: h.shard, key: h, counters: h.metrics, pendingBatches: st.pendingBatches, actors: st.actors + st.passivated, sinkPending: st.sinkPending, checkpointBytes: h.metrics.checkpointBytes }
       }))
       : undefined,
     sink: () => p.group?.metrics,
