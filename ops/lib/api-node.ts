@@ -105,6 +105,12 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const [tokenKv, auditKv, rulesKv] = isApi ? await Promise.all([openBucket(apiBuckets.tokens), openBucket(apiBuckets.audit), openRulesKv(nats.nc)]) : [undefined, undefined, undefined]
   const tokens = tokenKv ? await kvTokenStore(tokenKv) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
   const audit = auditKv ? kvAuditLog(auditKv) : undefined
+  // Opened once (a failed open is retried on the next request).
+  let shardsKv: ReturnType<typeof kvm.open> | undefined
+  const shardsBucket = () => (shardsKv ??= kvm.open("akis_shards").catch((e) => {
+    shardsKv = undefined
+    throw e
+  }))
   const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
 
   const deps: ApiDeps = {
@@ -121,7 +127,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
         store.query<{ device_id: string; open: number }>(
           `SELECT device_id, countIf(k != 'cleared') AS open FROM (SELECT device_id, alert_id, argMax(kind, toUInt64(at) * 1000 + at_ms) AS k FROM ${tables.alerts} GROUP BY device_id, alert_id) GROUP BY device_id`),
         guarded("NATS", async () => {
-          const kv = await kvm.open("akis_shards")
+          const kv = await shardsBucket()
           const m = new Map<number, string>()
           for await (const k of await kv.keys("shard.*")) {
             const e = await kv.get(k)
