@@ -4,7 +4,7 @@ import { makeNodeMetrics, type HostSample } from "./prometheus.ts"
 
 const host = (shard: number, readings: number, key: object = {}): HostSample => ({
   shard, key, pendingBatches: shard, actors: 10,
-  counters: { batches: 1, readings, malformedBatches: 0, checkpoints: 2, resets: 0, activations: 3, passivations: 0 },
+  counters: { batches: 1, readings, malformedBatches: 0, checkpoints: 2, resets: 0, deadLetters: 0 },
 })
 const value = async (m: ReturnType<typeof makeNodeMetrics>, name: string) => {
   const fam = parsePrometheus((await m.text()).body).find((f) => f.name === name)
@@ -29,7 +29,7 @@ describe("node metrics", () => {
     const g = {
       connections_accepted: 2, connections_open: 1, connections_replaced: 0, tls_refused_by_reason: { expired: 3 }, accepted: 10, rejected_by_code: { E_RANGE: 4 },
       durable: 10, acked: 9, published_batches: 2, publish_errors: 0, backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0,
-      connections_closed_errors: 0, connections_closed_slow_reader: 0,
+      connections_closed_errors: 0, connections_closed_slow_reader: 0, hellos: 0, crl_revoked: 1, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0,
     } as Parameters<typeof makeNodeMetrics>[0]["gateway"] extends (() => infer G) | undefined ? NonNullable<G> : never
     const m = makeNodeMetrics({ gateway: () => g }, "n1")
     const text = (await m.text()).body

@@ -13,7 +13,8 @@ export interface HostSample {
   readonly shard: number
   /** The host object (identity keys its counters across scrapes). */
   readonly key: object
-  readonly counters: { batches: number; readings: number; malformedBatches: number; checkpoints: number; resets: number; activations: number; passivations: number }
+  /** The host's counter object (ShardHost.metrics); names not known here are ignored. */
+  readonly counters: Readonly<Record<string, number>>
   readonly pendingBatches: number | null
   readonly actors: number
   /** Rows waiting in the shard's sink for ClickHouse. */
@@ -84,6 +85,11 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     replaced: counter("akis_gateway_connections_replaced_total", "Connections closed because the same device connected again"),
     closed: counter("akis_gateway_connections_closed_total", "Connections closed by the gateway, by reason", ["reason"]),
     open: gauge("akis_gateway_connections", "Device connections open now"),
+    hellos: counter("akis_gateway_hellos_total", "Hello lines accepted (a device declared its boot)"),
+    crlRevoked: gauge("akis_gateway_crl_revoked", "Serials in the loaded CRL"),
+    crlNextUpdate: gauge("akis_gateway_crl_next_update_seconds", "The loaded CRL's next update (Unix seconds; 0: none)"),
+    crlStale: gauge("akis_gateway_crl_stale", "1 while the loaded CRL is past its next update (still enforced)"),
+    crlErrors: counter("akis_gateway_crl_reload_errors_total", "CRL files refused while running"),
   }
   // --- Shards, actors, checkpoints ---
   const sh = {
@@ -92,8 +98,10 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     malformed: counter("akis_shard_malformed_batches_total", "Batches that failed to decode (dead-lettered, counted)"),
     checkpoints: counter("akis_checkpoints_total", "Shard checkpoints written"),
     resets: counter("akis_shard_resets_total", "Shard host resets (consumer recreated)"),
-    activations: counter("akis_actor_activations_total", "Device actors activated"),
-    passivations: counter("akis_actor_passivations_total", "Device actors passivated when idle"),
+    deadLetters: counter("akis_shard_dead_letters_total", "Batches copied to AKIS_DLQ (malformed, invalid readings, or an actor that threw)"),
+    poison: counter("akis_shard_poison_readings_total", "Readings an actor threw on"),
+    gaps: counter("akis_shard_gaps_total", "Times a shard found stream messages expired before it read them"),
+    gapSeqs: counter("akis_shard_gap_messages_total", "Stream messages expired before their shard read them"),
     held: gauge("akis_shards_held", "Shards this node holds now"),
     lag: gauge("akis_shard_lag_batches", "Batches in the shard's stream not yet processed", ["shard"]),
     actors: gauge("akis_actors_active", "Device actors in memory (live and passivated-with-state)"),
@@ -114,6 +122,10 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     rulesApplied: counter("akis_rules_applied_total", "Rule set versions swapped in"),
     rulesInvalid: counter("akis_rules_invalid_total", "Rule set versions refused by this node (running set kept)"),
   }
+  const hostCounters: ReadonlyArray<[string, Counter<string>]> = [
+    ["batches", sh.batches], ["readings", sh.readings], ["malformedBatches", sh.malformed], ["checkpoints", sh.checkpoints], ["resets", sh.resets],
+    ["deadLetters", sh.deadLetters], ["poisonReadings", sh.poison], ["gaps", sh.gaps], ["gapSeqs", sh.gapSeqs],
+  ]
   const alertLatency = new Histogram({ name: "akis_reading_to_alert_seconds", help: "Reading event time to its alert transition arriving at this node", buckets: latencyBuckets, registers: [registry] })
   const ackLatency = new Histogram({ name: "akis_device_ack_seconds", help: "First reading of a batch to its PubAck, when devices get ACK", buckets: latencyBuckets, registers: [registry] })
   const insertLatency = new Histogram({ name: "akis_clickhouse_insert_seconds", help: "Duration of a ClickHouse insert", buckets: latencyBuckets, registers: [registry] })
@@ -140,6 +152,11 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       feed(gw.closed, root, "c.err", g.connections_closed_errors, { reason: "errors" })
       feed(gw.closed, root, "c.slow", g.connections_closed_slow_reader, { reason: "slow_reader" })
       gw.open.set(g.connections_open)
+      if (typeof g.hellos === "number") feed(gw.hellos, root, "hellos", g.hellos)
+      if (typeof g.crl_revoked === "number") gw.crlRevoked.set(g.crl_revoked)
+      if (typeof g.crl_next_update_ms === "number") gw.crlNextUpdate.set(g.crl_next_update_ms / 1000)
+      if (typeof g.crl_stale === "number") gw.crlStale.set(g.crl_stale)
+      if (typeof g.crl_reload_errors === "number") feed(gw.crlErrors, root, "crlerr", g.crl_reload_errors)
     }
     if (sources.hosts) {
       const hosts = await sources.hosts()
@@ -149,13 +166,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       let actors = 0
       let pending = 0
       for (const h of hosts) {
-        feed(sh.batches, h.key, "b", h.counters.batches)
-        feed(sh.readings, h.key, "r", h.counters.readings)
-        feed(sh.malformed, h.key, "m", h.counters.malformedBatches)
-        feed(sh.checkpoints, h.key, "c", h.counters.checkpoints)
-        feed(sh.resets, h.key, "x", h.counters.resets)
-        feed(sh.activations, h.key, "a", h.counters.activations)
-        feed(sh.passivations, h.key, "p", h.counters.passivations)
+        for (const [name, c] of hostCounters) if (typeof h.counters[name] === "number") feed(c, h.key, name, h.counters[name]!)
         if (h.pendingBatches !== null) sh.lag.set({ shard: String(h.shard) }, h.pendingBatches)
         if (h.checkpointBytes !== undefined) sh.checkpointBytes.set({ shard: String(h.shard) }, h.checkpointBytes)
         actors += h.actors

@@ -4,7 +4,8 @@ import type { Role, TokenRecord } from "./auth.ts"
 
 /**
  * The API's own state: tokens, the audit log and alert notes (acknowledgements, comments). Each
- * is an interface with a KV implementation (buckets.ts) and an in-memory one for in-process tests.
+ * is an interface with a KV implementation (buckets akis_tokens and akis_audit of the topology
+ * table, runtime/nats/topology.ts) and an in-memory one for in-process tests.
  */
 
 /** Tokens, cached in memory on every api node (a KV watch keeps the cache current), so checking one costs no round trip. */

@@ -12,5 +12,6 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   rules: async () => (await import("./rules.ts")).default,
   e2e: async () => (await import("./e2e.ts")).default,
   checkpoint: async () => (await import("./checkpoint.ts")).default,
+  notify: async () => (await import("./notify.ts")).default,
   api: async () => (await import("./api.ts")).default,
 }

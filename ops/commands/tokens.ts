@@ -1,8 +1,9 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { StorageType } from "@nats-io/jetstream"
 import { hostname } from "node:os"
-import { apiBuckets, kvAuditLog, kvTokenStore, newToken, publicToken, roles, tokenIdPattern, type Role } from "../../gateway/http/index.ts"
+import { kvAuditLog, kvTokenStore, newToken, publicToken, roles, tokenIdPattern, type Role } from "../../gateway/http/index.ts"
+import { names } from "../../runtime/index.ts"
+import { openBucket, topologyOptions } from "../../runtime/nats/topology.ts"
 import { age, opsContext, table, type OpsContext } from "../lib/context.ts"
 
 const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
@@ -15,10 +16,9 @@ const withStores = <T>(config: Option.Option<string>, fn: (s: { ctx: OpsContext;
     let ctx: OpsContext | undefined
     try {
       ctx = await opsContext(Option.getOrUndefined(config))
-      const open = (b: { name: string; history: number }) =>
-        ctx!.nats.kvm.create(b.name, { history: b.history, replicas: ctx!.config.streams.replicas, storage: StorageType.File }).catch(() => ctx!.nats.kvm.open(b.name))
-      const tokens = await kvTokenStore(await open(apiBuckets.tokens))
-      const audit = kvAuditLog(await open(apiBuckets.audit))
+      const topology = topologyOptions(ctx.config)
+      const tokens = await kvTokenStore(await openBucket(ctx.nats.kvm, names.tokens, topology))
+      const audit = kvAuditLog(await openBucket(ctx.nats.kvm, names.audit, topology))
       try {
         return await fn({ ctx, tokens, audit })
       } finally {

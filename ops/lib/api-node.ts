@@ -1,16 +1,16 @@
 import { Kvm } from "@nats-io/kv"
-import { StorageType } from "@nats-io/jetstream"
 import { alerts as storedAlerts, fleetAggregate, parseTransition, quoteString, readings, tables, type AlertWriter, type SinkGroup, type Store } from "../../actors/sink/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
-import { formatIssue, RulesRejected } from "../../config/rules/index.ts"
+import { formatIssue, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { compileRules } from "../../config/rules/load.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory } from "../../config/rules/store.ts"
 import type { AkisConfig } from "../../config/schema.ts"
 import type { Gateway } from "../../gateway/index.ts"
 import {
-  allRoutes, ApiProblem, apiBuckets, remoteJwtVerifier, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
+  allRoutes, ApiProblem, remoteJwtVerifier, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
 } from "../../gateway/http/index.ts"
-import { askActor, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
+import { askActor, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
+import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
 
@@ -26,6 +26,8 @@ export interface ApiNodeParts {
   readonly group?: SinkGroup | undefined
   readonly alertWriter?: AlertWriter | undefined
   readonly rules?: DeviceRules | undefined
+  /** Stream and bucket settings (runtime/nats/topology.ts): the API's buckets are rows of that table. */
+  readonly topology: TopologyOptions
   /** Rows refused by fenced sinks, summed over this node's sinks. */
   readonly fencedRows?: () => number
   readonly log: (event: string, fields?: Record<string, unknown>) => void
@@ -64,7 +66,8 @@ const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
 
 /**
  * Starts the HTTP listener of a node on `api.port`: the whole API when the node has the `api`
- * role, else only /metrics, /healthz and /readyz. Wires the API's dependencies to NATS
+ * role (then `nats` must be a connection with the api role's credentials), else only /metrics,
+ * /healthz and /readyz. Wires the API's dependencies to NATS
  * (live state through the owning actor, KV buckets, the alert subjects) and ClickHouse.
  */
 export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
@@ -90,7 +93,8 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
 
   // One subscription per node feeds every SSE client and the reading→alert histogram.
   const listeners = new Set<(t: AlertTransition) => void>()
-  const alertSub = nats.nc.subscribe("akis.alerts.>", {
+  // Only the api role may subscribe to the alert subjects; without it there is no SSE and no alert histogram.
+  const alertSub = !isApi ? undefined : nats.nc.subscribe("akis.alerts.>", {
     callback: (_e, m) => {
       const t = parseTransition(m.data)
       if (!t) return
@@ -100,9 +104,10 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   })
 
   const kvm = new Kvm(nats.nc)
-  const openBucket = (b: { name: string; history: number }) =>
-    kvm.create(b.name, { history: b.history, replicas: config.streams.replicas, storage: StorageType.File }).catch(() => kvm.open(b.name))
-  const [tokenKv, auditKv, rulesKv] = isApi ? await Promise.all([openBucket(apiBuckets.tokens), openBucket(apiBuckets.audit), openRulesKv(nats.nc)]) : [undefined, undefined, undefined]
+  const limits = ruleLimitsOf(config)
+  const [tokenKv, auditKv, rulesKv] = isApi
+    ? await Promise.all([openBucket(kvm, names.tokens, p.topology), openBucket(kvm, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
+    : [undefined, undefined, undefined]
   const tokens = tokenKv ? await kvTokenStore(tokenKv) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
   const audit = auditKv ? kvAuditLog(auditKv) : undefined
   // Opened once (a failed open is retried on the next request).
@@ -155,12 +160,12 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     rulesCurrent: () => guarded("NATS", () => currentRules(rulesKv!)),
     rulesHistory: () => guarded("NATS", () => rulesHistory(rulesKv!)),
     rulesValidate: (source, origin) => {
-      const r = compileRules(source, origin, schema)
+      const r = compileRules(source, origin, schema, limits)
       return r.ok ? { ok: true, rules: r.set.rules.length, windows: r.set.windows.length, checksum: r.set.checksum } : { ok: false, issues: r.issues.map(formatIssue) }
     },
     rulesApply: (source, origin) => guarded("NATS", async () => {
       try {
-        return await applyRules(rulesKv!, source, origin, schema, Date.now())
+        return await applyRules(rulesKv!, source, origin, schema, Date.now(), limits)
       } catch (e) {
         if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `${e.issues.length} problem(s) in ${origin}`, parameter: "body", issues: e.issues.map(formatIssue) })
         throw e
@@ -168,7 +173,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     }),
     rulesRollback: (version) => guarded("NATS", async () => {
       try {
-        return await rollbackRules(rulesKv!, version, schema, Date.now())
+        return await rollbackRules(rulesKv!, version, schema, Date.now(), limits)
       } catch (e) {
         if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `v${version} no longer compiles`, parameter: "version", issues: e.issues.map(formatIssue) })
         throw e
@@ -229,7 +234,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     port: server?.port ?? 0,
     metrics,
     async stop() {
-      alertSub.unsubscribe()
+      alertSub?.unsubscribe()
       await server?.stop(true)
       await tokens.close()
     },
