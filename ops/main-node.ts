@@ -3,7 +3,8 @@
  * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
  *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
  * - gateway: the mTLS device listener (certificates from `ops certs`);
- * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts).
+ * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts);
+ * - api: the HTTP API on `api.port` (ops/lib/api-node.ts). Every node serves /metrics, /healthz, /readyz there.
  * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
  * Prints one JSON event per line.
  */
@@ -23,6 +24,8 @@ import { natsAuth, type NatsAuth } from "../runtime/nats/auth.ts"
 import { topologyOptions } from "../runtime/nats/topology.ts"
 import { serveHistory } from "./lib/history-service.ts"
 import { startNotifierRole } from "./lib/notify-role.ts"
+import { startApiNode, type ApiNode } from "./lib/api-node.ts"
+import type { Store } from "../actors/sink/index.ts"
 
 // Every line goes through redact: URL credentials, passwords and tokens never reach the log.
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify(redact({ t: Date.now(), event, ...fields })))
@@ -69,10 +72,20 @@ let gateway: Gateway | undefined
 let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 let history: ReturnType<typeof serveHistory> | undefined
+let api: ApiNode | undefined
+const sinks: Array<{ metrics: { rowsFenced: number } }> = []
+// Insert durations go to the /metrics histogram (the API starts after the sink group).
+const timed = (inner: Store): Store => ({
+  ...inner,
+  insert: (t, c, f, b) => {
+    const t0 = performance.now()
+    return inner.insert(t, c, f, b).finally(() => api?.metrics.insertLatency.observe((performance.now() - t0) / 1000))
+  },
+})
 
-let workerStore: ReturnType<typeof makeStore> | undefined
+let workerStore: Store | undefined
 if (isWorker) {
-  const store = (workerStore = makeStore(config.clickhouse))
+  const store = (workerStore = timed(makeStore(config.clickhouse)))
   // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -124,12 +137,32 @@ node = await startNode(
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
     // Shard 0's lease elects the one node that drops expired partitions (single owner, fenced).
-    sinkFor: group ? (s, fence) => { if (s === 0) retention?.hold(fence); return group!.sinkFor(s, fence) } : undefined,
+    sinkFor: group ? (s, fence) => {
+      if (s === 0) retention?.hold(fence)
+      const sink = group!.sinkFor(s, fence)
+      sinks.push(sink)
+      return sink
+    } : undefined,
     clock: systemClock,
     log,
   },
 ).catch((e) => fail((e as Error).message))
 
+// The API talks to NATS with the api role's credentials (its own buckets, requests to actors, the alert subjects).
+let apiNats = nats
+if (config.node.roles.includes("api")) {
+  let apiAuth: NatsAuth
+  try {
+    apiAuth = natsAuth(config.nats, "api")
+  } catch (e) {
+    fail((e as Error).message)
+  }
+  apiNats = await connectNats({ servers: config.nats.servers, auth: apiAuth!, name: "akis-api" }).catch((e) => fail((e as Error).message))
+}
+api = await startApiNode({
+  config, nats: apiNats, schema, store: workerStore ?? makeStore(config.clickhouse), node, gateway, group, alertWriter: alerts, rules, log, topology,
+  fencedRows: () => sinks.reduce((n, k) => n + k.metrics.rowsFenced, 0),
+}).catch((e) => fail(`api on ${config.api.host}:${config.api.port}: ${(e as Error).message}`))
 
 let stopping = false
 const shutdown = async (why: string) => {
@@ -138,6 +171,8 @@ const shutdown = async (why: string) => {
   log("node.shutdown", { why })
   stopCrlKeeper()
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
+  await api?.stop().catch(() => {})
+  if (apiNats !== nats) await apiNats.nc.drain().catch(() => {})
   await node?.drain().catch(() => {})
   retention?.stop()
   history?.stop()

@@ -14,4 +14,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   checkpoint: async () => (await import("./checkpoint.ts")).default,
   notify: async () => (await import("./notify.ts")).default,
   "ack-modes": async () => (await import("./ack-modes.ts")).default,
+  api: async () => (await import("./api.ts")).default,
 }

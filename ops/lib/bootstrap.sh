@@ -19,6 +19,8 @@ say() { printf '\033[1m[akis]\033[0m %s\n' "$*" >&2; }
 debian_packages=(
   "nats-server nats-server nats-server"
   "clickhouse-server clickhouse-server"
+  "nginx nginx nginx"
+  "wrk wrk"
 )
 
 # Debian puts daemons in sbin, which a normal user's PATH lacks; bun's own installer and a user
@@ -76,6 +78,8 @@ if [ "${#missing_pkgs[@]}" -gt 0 ]; then
 fi
 unset line cmd pkg unit d missing_pkgs stop_units
 
+# nginx's stream module (device TCP pass-through) is a separate package where it is dynamic.
+if command -v nginx >/dev/null 2>&1 && nginx -V 2>&1 | grep -q 'with-stream=dynamic' && [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ] && [ "$as_root" != "-" ]; then say "installing libnginx-mod-stream"; $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-stream >/dev/null; fi
 if [ ! -d node_modules ] || [ bun.lock -nt node_modules ]; then
   say "installing packages (bun install --frozen-lockfile)"
   bun install --frozen-lockfile >&2

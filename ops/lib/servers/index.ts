@@ -9,3 +9,4 @@ export { harnessCredentials, roleAuth, startNats, startNatsCluster, type NatsSer
 export { startClickHouse, type ClickHouseServer, type ClickHouseOptions } from "./clickhouse.ts"
 export { startHttpReceiver, type HttpReceiver, type ReceivedRequest, type ReceiverMode } from "./http-receiver.ts"
 export { startOllamaFake, fakeExplanation, type OllamaFake, type OllamaFakeMode } from "./ollama-fake.ts"
+export { startNginx, renderNginxConfig, type Nginx, type NginxOptions } from "./nginx.ts"
