@@ -28,7 +28,7 @@ export interface MetricSources {
   readonly gateway?: () => GatewayMetrics | undefined
   readonly hosts?: () => Promise<HostSample[]>
   readonly sink?: () => { inserts: number; insertErrors: number; rowsInserted: number; bytesInserted: number } | undefined
-  readonly alertWriter?: () => { stored: number; skipped: number; insertErrors: number } | undefined
+  readonly alertWriter?: () => { stored: number; skipped: number; insertErrors: number; deadLettered?: number } | undefined
   readonly device?: () => Record<string, number> | undefined
   readonly rules?: () => { applied: number; invalid: number } | undefined
   /** Fences: sink batches refused because the lease moved (rows). */
@@ -90,6 +90,9 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     crlNextUpdate: gauge("akis_gateway_crl_next_update_seconds", "The loaded CRL's next update (Unix seconds; 0: none)"),
     crlStale: gauge("akis_gateway_crl_stale", "1 while the loaded CRL is past its next update (still enforced)"),
     crlErrors: counter("akis_gateway_crl_reload_errors_total", "CRL files refused while running"),
+    refused: counter("akis_gateway_connections_refused_total", "Sockets refused at accept or dropped at a deadline (cap, handshake rate, timeouts), by reason", ["reason"]),
+    decoderExceptions: counter("akis_gateway_decoder_exceptions_total", "Frames whose decoding threw (answered bad_*; should stay 0)"),
+    ackModes: counter("akis_gateway_ack_modes_total", "Acknowledgement modes chosen by connections, by mode", ["mode"]),
   }
   // --- Shards, actors, checkpoints ---
   const sh = {
@@ -118,6 +121,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     alertsStored: counter("akis_alert_writer_stored_total", "Alert transitions stored in ClickHouse"),
     alertsSkipped: counter("akis_alert_writer_skipped_total", "Messages on AKIS_ALERTS that were not transitions"),
     alertsErrors: counter("akis_alert_writer_insert_errors_total", "Alert insert attempts that failed (retried)"),
+    alertsDeadLettered: counter("akis_alert_writer_dead_letters_total", "Alert transitions copied to AKIS_DLQ (not storable)"),
     device: counter("akis_device_events_total", "Device actor events: readings, duplicates, late, raised, cleared, ... (by event)", ["event"]),
     rulesApplied: counter("akis_rules_applied_total", "Rule set versions swapped in"),
     rulesInvalid: counter("akis_rules_invalid_total", "Rule set versions refused by this node (running set kept)"),
@@ -157,6 +161,9 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       if (typeof g.crl_next_update_ms === "number") gw.crlNextUpdate.set(g.crl_next_update_ms / 1000)
       if (typeof g.crl_stale === "number") gw.crlStale.set(g.crl_stale)
       if (typeof g.crl_reload_errors === "number") feed(gw.crlErrors, root, "crlerr", g.crl_reload_errors)
+      for (const [reason, n] of Object.entries(g.connections_refused_by_reason ?? {})) feed(gw.refused, root, `ref.${reason}`, n, { reason })
+      if (typeof g.decoder_exceptions === "number") feed(gw.decoderExceptions, root, "dex", g.decoder_exceptions)
+      for (const [mode, n] of Object.entries(g.ack_modes ?? {})) feed(gw.ackModes, root, `am.${mode}`, n, { mode })
     }
     if (sources.hosts) {
       const hosts = await sources.hosts()
@@ -189,6 +196,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       feed(sk.alertsStored, root, "as", a.stored)
       feed(sk.alertsSkipped, root, "ak", a.skipped)
       feed(sk.alertsErrors, root, "ae", a.insertErrors)
+      if (typeof a.deadLettered === "number") feed(sk.alertsDeadLettered, root, "adl", a.deadLettered)
     }
     const d = sources.device?.()
     if (d) for (const [event, n] of Object.entries(d)) if (typeof n === "number") feed(sk.device, root, `d.${event}`, n, { event })
