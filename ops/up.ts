@@ -145,7 +145,7 @@ for (;;) {
     process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n")
     prev = sample
   } catch (e) {
-    say(`summary: ${(e as Error).message}`)
+    if (!stopping) say(`summary: ${(e as Error).message}`) // stopping closes the connection mid-refresh
   }
 }
 
