@@ -5,7 +5,7 @@
  * Also: a NATS without JetStream on the configured port is refused with a clear message.
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { probeNats } from "../ops/lib/launcher.ts"
 import { freePort, spawnChild, startNats, tempDir, waitFor, type Child } from "./harness/index.ts"
@@ -126,5 +126,38 @@ describe("a NATS without JetStream on the configured port", () => {
     expect(up.output()).toContain("sudo systemctl disable --now nats-server")
     expect(existsSync(join(data, "certs"))).toBe(false)
     await bare.kill()
+  }, 60_000)
+})
+
+describe("as a normal user", () => {
+  // Run as nobody (needs root to switch; as a normal user every server test already runs this way).
+  const canSwitch = process.getuid?.() === 0 && Bun.which("setpriv") !== null
+  test.if(canSwitch)("the harness finds the servers in sbin off the PATH and starts ClickHouse and NATS (Debian's config names a root-only <path>)", async () => {
+    const dir = tempDir("akis-as-user-")
+    chmodSync(dir, 0o755)
+    mkdirSync(join(dir, "ch"))
+    chmodSync(join(dir, "ch"), 0o777) // nobody's ClickHouse data dir
+    const script = join(dir, "start.ts")
+    writeFileSync(script, [
+      `import { startClickHouse, startNats } from ${JSON.stringify(join(root, "tests/harness/index.ts"))}`,
+      `const ch = await startClickHouse({ dir: ${JSON.stringify(join(dir, "ch"))} })`,
+      "const version = (await (await fetch(`${ch.url}/?query=SELECT%20version()`)).text()).trim()",
+      "const nats = await startNats()",
+      "console.log(`started uid=${process.getuid!()} clickhouse=${version} nats=${nats.url}`)",
+      "await ch.cleanup()",
+      "await nats.cleanup()",
+      "process.exit(0)",
+    ].join("\n"))
+    chmodSync(script, 0o644)
+    const home = join(dir, "home")
+    const c = spawnChild("as-nobody", [
+      Bun.which("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups",
+      "env", "-i", `HOME=${home}`, "PATH=/usr/local/bin:/usr/bin:/bin", Bun.which("bun")!, script,
+    ])
+    started.push(c)
+    const code = await c.exited
+    expect({ code, out: c.output().trim().split("\n").pop() }).toEqual({ code: 0, out: expect.stringMatching(/^started uid=65534 clickhouse=\S+ nats=nats:/) })
+    // It wrote its preprocessed config under its own data dir, not under Debian's /var/lib/clickhouse.
+    expect(existsSync(join(dir, "ch", "preprocessed_configs", "config.xml"))).toBe(true)
   }, 60_000)
 })

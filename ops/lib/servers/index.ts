@@ -4,6 +4,6 @@
  */
 export { waitFor } from "./wait.ts"
 export { freePort } from "./ports.ts"
-export { killAllChildren, spawnChild, tempDir, type Child } from "./proc.ts"
+export { killAllChildren, serverBinary, spawnChild, tempDir, type Child } from "./proc.ts"
 export { startNats, startNatsCluster, type NatsServer, type NatsCluster, type NatsServerOptions } from "./nats.ts"
 export { startClickHouse, type ClickHouseServer, type ClickHouseOptions } from "./clickhouse.ts"

@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { freePort } from "./ports.ts"
-import { spawnChild, tempDir, type Child } from "./proc.ts"
+import { serverBinary, spawnChild, tempDir, type Child } from "./proc.ts"
 import { waitFor } from "./wait.ts"
 
 /** A private nats-server with JetStream, on loopback, data in a temp dir. */
@@ -61,7 +61,7 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
       return child?.proc.pid
     },
     async start() {
-      child = spawnChild("nats", ["nats-server", "-c", conf], { echo: opts.echo })
+      child = spawnChild("nats", [serverBinary("nats-server"), "-c", conf], { echo: opts.echo })
       await waitReachable(port)
     },
     async stop(hard = false) {
@@ -102,7 +102,7 @@ export const startNatsCluster = async (n = 3): Promise<NatsCluster> => {
     return {
       name,
       async start() {
-        child = spawnChild(`nats-${name}`, ["nats-server", "-c", conf])
+        child = spawnChild(`nats-${name}`, [serverBinary("nats-server"), "-c", conf])
         await waitReachable(p.client)
       },
       async stop(hard = false) {
