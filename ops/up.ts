@@ -103,6 +103,7 @@ let ctx: OpsContext | undefined
 // The embedded store belongs to the node: opening its directory here would lock the node out.
 const store: Store | undefined = embedded ? undefined : makeStore(config.clickhouse)
 let prev: Sample | undefined
+let waitingSaid = false
 let stopping = false
 const stop = async () => {
   if (stopping) return
@@ -145,7 +146,14 @@ for (;;) {
     process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n")
     prev = sample
   } catch (e) {
-    if (!stopping) say(`summary: ${(e as Error).message}`) // stopping closes the connection mid-refresh
+    // Stopping closes the connection mid-refresh; before the first node has created the streams
+    // and buckets there is nothing to show yet.
+    if (stopping) break
+    if (prev || !/not found/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
+    else if (!waitingSaid) {
+      waitingSaid = true
+      say("summary: waiting for the first node to create the streams and buckets")
+    }
   }
 }
 
