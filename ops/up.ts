@@ -122,14 +122,13 @@ process.on("SIGTERM", stop)
 fleet.exited.then(async (code) => {
   if (stopping) return
   if (!values.once) return say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
-  say(`fleet simulator finished (exit ${code}); --once: stopping once every processed reading is stored (at most 30 s)`)
-  // Settled: the sink's last batches are in the store and two refreshes in a row agree.
-  let last = -1
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !stopping;) {
-    await Bun.sleep(2_000)
-    if (prev && prev.stored === last && prev.stored >= prev.readingsIn) break
-    last = prev?.stored ?? -1
-  }
+  // Every reading the fleet got an ACK for is durable in JetStream, so it will be stored: wait for
+  // the store to hold at least that many rows (the simulator prints `acked <n>` when it ends).
+  const acked = Number(/^acked\s+(\d+)\s*$/m.exec(fleet.output())?.[1] ?? 0)
+  say(`fleet simulator finished (exit ${code}, ${acked} readings ACKed); --once: stopping once they are stored (at most 120 s)`)
+  const deadline = Date.now() + 120_000
+  while (!stopping && Date.now() < deadline && !(prev && prev.stored >= acked)) await Bun.sleep(1_000)
+  if (!(prev && prev.stored >= acked)) say(`stopping with ${prev?.stored ?? 0} rows stored of ${acked} readings ACKed`)
   await stop()
 })
 
