@@ -5,7 +5,7 @@
  * Also: a NATS without JetStream on the configured port is refused with a clear message.
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { probeNats } from "../ops/lib/launcher.ts"
 import { freePort, spawnChild, startNats, tempDir, waitFor, type Child } from "./harness/index.ts"
@@ -131,7 +131,10 @@ describe("a NATS without JetStream on the configured port", () => {
 
 describe("as a normal user", () => {
   // Run as nobody (needs root to switch; as a normal user every server test already runs this way).
-  const canSwitch = process.getuid?.() === 0 && Bun.which("setpriv") !== null
+  // …and `nobody` must reach the checkout (not so under /root, for example).
+  const ancestors = root.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/") || "/")
+  const othersReach = ancestors.every((d) => (statSync(d).mode & 0o001) !== 0)
+  const canSwitch = process.getuid?.() === 0 && Bun.which("setpriv") !== null && othersReach
   test.if(canSwitch)("the harness finds the servers in sbin off the PATH and starts ClickHouse and NATS (Debian's config names a root-only <path>)", async () => {
     const dir = tempDir("akis-as-user-")
     chmodSync(dir, 0o755)
