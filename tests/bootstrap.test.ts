@@ -86,6 +86,15 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
     expect(m.calls().filter((l) => !l.startsWith("npm"))).toEqual([])
   })
 
+  test("when npm cannot install bun, npm's own error is shown", async () => {
+    const m = freshMachine({ uid: 0, npmError: "npm ERR! code SELF_SIGNED_CERT_IN_CHAIN" })
+    const c = bash(m, ["-c", sourced])
+    expect(await c.exited).toBe(1)
+    expect(c.output()).toContain("npm ERR! code SELF_SIGNED_CERT_IN_CHAIN")
+    expect(c.output()).toContain("npm install -g bun failed (above)")
+    expect(m.calls()).toEqual(["npm install -g bun"])
+  })
+
   test("ops/up on the fresh machine installs everything, then NATS, ClickHouse, a node and the fleet run and readings are stored", async () => {
     const m = freshMachine({ uid: 0 })
     const data = tempDir("akis-fresh-up-")
