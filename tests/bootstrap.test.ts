@@ -26,7 +26,9 @@ const shellManaged = new Set(["PWD", "OLDPWD", "_", "SHLVL"])
 const sourced = `env > "$HOME/env.before"; source ops/lib/bootstrap.sh; env > "$HOME/env.after"; command -v bun nats-server clickhouse-server`
 const changedVars = async (m: FreshMachine) => {
   const [before, after] = await Promise.all(["before", "after"].map((w) => Bun.file(join(m.home, `env.${w}`)).text().then(vars)))
-  return [...after!].filter(([k, v]) => before!.get(k) !== v).map(([k]) => k).concat([...before!.keys()].filter((k) => !after!.has(k))).sort()
+  // OLDPWD moves with the bootstrap's `cd` (or not, when the shell had none): not an export of ours.
+  return [...after!].filter(([k, v]) => before!.get(k) !== v).map(([k]) => k).concat([...before!.keys()].filter((k) => !after!.has(k)))
+    .filter((k) => k !== "OLDPWD").sort()
 }
 
 afterAll(async () => {

@@ -5,11 +5,13 @@ import type { Store } from "./store.ts"
 
 /**
  * Table layout (docs/decisions.md "ClickHouse tables"): a wide `telemetry` table with one Float64
- * column per schema field, de-duplicated by ReplacingMergeTree on (device_id, ts, seq); `alerts`
+ * column per schema field, de-duplicated by ReplacingMergeTree on (device_id, ts, seq, ms); `alerts`
  * de-duplicated on the transition id; `telemetry_1m`, a per-minute rollup kept by a materialized
  * view. Every type and clause here works on ClickHouse 18.16 and 26.x alike.
  */
-export const tables = { telemetry: "telemetry", rollup: "telemetry_1m", rollupView: "telemetry_1m_mv", alerts: "alerts" } as const
+export const tables = {
+  telemetry: "telemetry", rollup: "telemetry_1m", rollupView: "telemetry_1m_mv", alerts: "alerts", explanations: "alert_explanations",
+} as const
 
 /** Fixed leading columns of `telemetry`, in insert order; the schema's fields follow. */
 export const telemetryKeyColumns = ["device_id", "seq", "ts", "ms", "ingested"] as const
@@ -34,7 +36,15 @@ const telemetryDdl = (schema: DeviceSchema): string => `CREATE TABLE IF NOT EXIS
   ${fieldDefs(schema)}
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
-ORDER BY (device_id, ts, seq)`
+ORDER BY (device_id, ts, seq, ms)`
+
+/**
+ * The sorting key is the de-duplication key: a copy of a reading has the same device, ts (second
+ * + ms) and seq. Without `ms`, two readings of a device that restarted its numbering (the same seq
+ * again) within one second would be collapsed into one. Tables created before this key keep the
+ * old one (ClickHouse cannot change a sorting key in place); {@link migrate} warns about them.
+ */
+const telemetryKey = "ORDER BY (device_id, ts, seq, ms)"
 
 const rollupStates = (f: string) => [
   [`${f}_avg`, `AggregateFunction(avgIf, Float64, UInt8)`, `avgIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
@@ -81,10 +91,32 @@ const alertsDdl = `CREATE TABLE IF NOT EXISTS ${tables.alerts} (
 PARTITION BY toYYYYMM(at)
 ORDER BY (device_id, at, id)`
 
+/** Columns of `alert_explanations` in insert order. */
+export const explanationColumns = ["transition_id", "alert_id", "device_id", "rule", "at", "model", "text", "created", "latency_ms", "cached"] as const
+
+// The interpreter's explanations, one per explained transition (de-duplicated on its id). A table
+// of its own rather than a column of `alerts`: it arrives later, and 18.16 cannot UPDATE.
+const explanationsDdl = `CREATE TABLE IF NOT EXISTS ${tables.explanations} (
+  transition_id String,
+  alert_id String,
+  device_id String,
+  rule String,
+  at DateTime('UTC'),
+  model String,
+  text String,
+  created DateTime('UTC'),
+  latency_ms UInt32,
+  cached UInt8
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (alert_id, transition_id)`
+
 /** What {@link migrate} did. */
 export interface MigrationReport {
   readonly created: ReadonlyArray<string>
   readonly addedColumns: ReadonlyArray<string>
+  /** Problems migrate cannot fix by itself (e.g. an old telemetry sorting key). */
+  readonly warnings: ReadonlyArray<string>
 }
 
 const columnsOf = async (store: Store, table: string): Promise<Map<string, string>> => {
@@ -107,10 +139,18 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
   )).map((r) => r.name))
   for (const [name, ddl] of [
     [tables.telemetry, telemetryDdl(schema)], [tables.rollup, rollupDdl(schema)], [tables.alerts, alertsDdl],
+    [tables.explanations, explanationsDdl],
   ] as const) {
     if (!before.has(name)) {
       await store.exec(ddl)
       created.push(name)
+    }
+  }
+  const warnings: string[] = []
+  if (before.has(tables.telemetry)) {
+    const [show] = await store.query<{ statement: string }>(`SHOW CREATE TABLE ${tables.telemetry}`)
+    if (show && !show.statement.replace(/\s+/g, " ").includes(telemetryKey)) {
+      warnings.push(`${tables.telemetry} was created with an older sorting key (not ${telemetryKey}): readings of a device that restarts its numbering within one second can be collapsed; rebuild the table (docs/sink.md) to fix`)
     }
   }
   const tel = await columnsOf(store, tables.telemetry)
@@ -142,7 +182,7 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
     await store.exec(rollupViewDdl(schema))
     created.push(tables.rollupView)
   }
-  return { created, addedColumns }
+  return { created, addedColumns, warnings }
 }
 
 /** UTC day number `YYYYMMDD` of epoch ms `t`. */
@@ -161,14 +201,14 @@ export const dropExpired = async (store: Store, retentionDays: number, now: numb
   const cutoffMonth = Math.floor(cutoffDay / 100)
   const parts = await store.query<{ table: string; partition: string }>(
     `SELECT DISTINCT table, partition FROM system.parts WHERE active AND database = currentDatabase() AND table IN (${
-      [tables.telemetry, tables.rollup, tables.alerts].map(quoteString).join(", ")
+      [tables.telemetry, tables.rollup, tables.alerts, tables.explanations].map(quoteString).join(", ")
     })`,
   )
   const dropped: string[] = []
   for (const p of parts) {
     const id = Number(p.partition)
     if (!Number.isInteger(id)) continue
-    const old = p.table === tables.alerts ? id < cutoffMonth : id < cutoffDay
+    const old = p.table === tables.alerts || p.table === tables.explanations ? id < cutoffMonth : id < cutoffDay
     if (old) {
       await store.exec(`ALTER TABLE ${ident(p.table)} DROP PARTITION ${id}`)
       dropped.push(`${p.table}:${id}`)

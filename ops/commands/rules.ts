@@ -3,13 +3,17 @@ import { Argument, Command, Flag } from "effect/cli"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { formatIssue, loadRulesFile, RulesRejected } from "../../config/rules/index.ts"
+import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
+import { natsAuth } from "../../runtime/nats/auth.ts"
+import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
 
 const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
 const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config file (NATS servers come from nats.servers)"), Flag.optional)
 const schemaOf = (p: Option.Option<string>) => loadDeviceSchema(Option.getOrUndefined(p))
 const exit = (code: number) => Effect.sync(() => process.exit(code))
+/** Rule limits from the config (rules.max*, gateway.maxReadingsPerSec); a bad config is reported like a bad rule file. */
+const limitsOf = (config: Option.Option<string>) => ruleLimitsOf(loadConfig({ file: Option.getOrUndefined(config) }))
 
 /** Why a command could not talk to NATS (bad config, server unreachable); printed without a stack. */
 class Unreachable {
@@ -17,7 +21,7 @@ class Unreachable {
 }
 
 /** Runs `f` with a connection to the configured NATS servers, closing it afterwards. */
-const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection) => Promise<A>) =>
+const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection, topology: TopologyOptions) => Promise<A>) =>
   Effect.flatMap(
     Effect.promise(async (): Promise<A | Unreachable> => {
       let cfg: ReturnType<typeof loadConfig>
@@ -28,12 +32,12 @@ const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection) => P
       }
       let nc: NatsConnection
       try {
-        nc = await connect({ servers: [...cfg.nats.servers], ...(cfg.nats.user ? { user: cfg.nats.user, pass: cfg.nats.pass } : {}) })
+        nc = await connect({ servers: [...cfg.nats.servers], ...natsAuth(cfg.nats, "admin") })
       } catch (e) {
         return new Unreachable(`cannot reach NATS at ${cfg.nats.servers.join(", ")}: ${(e as Error).message}`)
       }
       try {
-        return await f(nc)
+        return await f(nc, topologyOptions(cfg))
       } finally {
         await nc.close()
       }
@@ -49,9 +53,10 @@ const refused = (e: unknown) =>
 
 const validate = Command.make(
   "validate",
-  { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag },
-  Effect.fn(function* ({ file, schema }) {
-    const r = loadRulesFile(file, schemaOf(schema))
+  { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag, config: configFlag },
+  Effect.fn(function* ({ file, schema, config }) {
+    const limits = yield* Effect.try(() => limitsOf(config)).pipe(Effect.catch((e) => Effect.andThen(Console.error(String((e as { cause?: Error }).cause?.message ?? e)), exit(1))))
+    const r = loadRulesFile(file, schemaOf(schema), limits!)
     if (!r.ok) {
       yield* Console.error(r.issues.map(formatIssue).join("\n"))
       yield* Console.error(`${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`)
@@ -70,9 +75,9 @@ const apply = Command.make(
       yield* Console.error(`${file}:1:1: cannot read rules file: ${text.message}`)
       return yield* exit(1)
     }
-    const result = yield* withNats(config, async (nc) => {
+    const result = yield* withNats(config, async (nc, topology) => {
       try {
-        return await applyRules(await openRulesKv(nc), text, file, schemaOf(schema), Date.now())
+        return await applyRules(await openRulesKv(nc, topology), text, file, schemaOf(schema), Date.now(), limitsOf(config))
       } catch (e) {
         return e
       }
@@ -87,8 +92,8 @@ const history = Command.make(
   "history",
   { config: configFlag },
   Effect.fn(function* ({ config }) {
-    const [all, active] = yield* withNats(config, async (nc) => {
-      const kv = await openRulesKv(nc)
+    const [all, active] = yield* withNats(config, async (nc, topology) => {
+      const kv = await openRulesKv(nc, topology)
       return [await rulesHistory(kv), await currentRules(kv)] as const
     })
     if (all.length === 0) return yield* Console.log("no rule set stored yet (use: ops rules apply <file>)")
@@ -100,9 +105,9 @@ const rollback = Command.make(
   "rollback",
   { version: Argument.Int("version").pipe(Argument.withDescription("version to re-apply")), schema: schemaFlag, config: configFlag },
   Effect.fn(function* ({ version, schema, config }) {
-    const result = yield* withNats(config, async (nc) => {
+    const result = yield* withNats(config, async (nc, topology) => {
       try {
-        return await rollbackRules(await openRulesKv(nc), version, schemaOf(schema), Date.now())
+        return await rollbackRules(await openRulesKv(nc, topology), version, schemaOf(schema), Date.now(), limitsOf(config))
       } catch (e) {
         return e
       }

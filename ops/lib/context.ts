@@ -1,7 +1,10 @@
 import { Kvm, type KV } from "@nats-io/kv"
+import { Effect, Option } from "effect"
 import { loadConfig } from "../../config/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
 import { connectNats, names, type Nats } from "../../runtime/index.ts"
+import { natsAuth } from "../../runtime/nats/auth.ts"
+import type { Role } from "../../runtime/nats/topology.ts"
 
 /** A CLI command's view of the cluster: config plus a NATS connection (closed by `close`). */
 export interface OpsContext {
@@ -12,10 +15,10 @@ export interface OpsContext {
   close(): Promise<void>
 }
 
-/** Loads config (file from --config or AKIS_CONFIG) and connects to NATS, failing fast with a clear message. */
-export const opsContext = async (configFile?: string): Promise<OpsContext> => {
+/** Loads config (file from --config or AKIS_CONFIG) and connects to NATS as `role`, failing fast with a clear message. */
+export const opsContext = async (configFile?: string, role: Role = "admin"): Promise<OpsContext> => {
   const config = loadConfig({ file: configFile })
-  const nats = await connectNats({ servers: config.nats.servers, user: config.nats.user, pass: config.nats.pass, name: "akis-ops", connectTimeoutMs: 5_000 })
+  const nats = await connectNats({ servers: config.nats.servers, auth: natsAuth(config.nats, role), name: "akis-ops", connectTimeoutMs: 5_000 })
   const kvm = new Kvm(nats.nc)
   return { config, nats, bucket: (name) => kvm.open(name), close: () => nats.nc.close() }
 }
@@ -31,3 +34,18 @@ export const table = (headers: string[], rows: Array<Array<string | number | nul
 /** Formats a millisecond age as "1.2s" / "3m". */
 export const age = (ms: number | null | undefined): string =>
   ms === null || ms === undefined ? "-" : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 60_000)}m`
+
+/** Runs `fn` with a connected context; prints its error and exits 1 on failure. */
+export const withContext = <T>(config: Option.Option<string>, fn: (ctx: OpsContext) => Promise<T>) =>
+  Effect.promise(async () => {
+    let ctx: OpsContext | undefined
+    try {
+      ctx = await opsContext(Option.getOrUndefined(config))
+      return await fn(ctx)
+    } catch (e) {
+      console.error((e as Error).message)
+      process.exit(1)
+    } finally {
+      await ctx?.close().catch(() => {})
+    }
+  })
