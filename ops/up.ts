@@ -148,12 +148,12 @@ for (;;) {
     prev = sample
   } catch (e) {
     // Stopping closes the connection mid-refresh; before the first node has created the streams
-    // and buckets there is nothing to show yet.
+    // and buckets (and, on chDB, answers akis.history) there is nothing to show yet.
     if (stopping) break
-    if (prev || !/not found/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
+    if (prev || !/not found|no responders/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
     else if (!waitingSaid) {
       waitingSaid = true
-      say("summary: waiting for the first node to create the streams and buckets")
+      say("summary: waiting for the first node (streams, buckets, history service)")
     }
   }
 }
