@@ -137,6 +137,7 @@ let ctx: OpsContext | undefined
 // The embedded store belongs to the node: opening its directory here would lock the node out.
 const store: Store | undefined = embedded ? undefined : makeStore(config.clickhouse)
 let prev: Sample | undefined
+let waitingSaid = false
 let stopping = false
 const stop = async () => {
   if (stopping) return
@@ -156,14 +157,13 @@ process.on("SIGTERM", stop)
 fleet.exited.then(async (code) => {
   if (stopping) return
   if (!values.once) return say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
-  say(`fleet simulator finished (exit ${code}); --once: stopping once every processed reading is stored (at most 30 s)`)
-  // Settled: the sink's last batches are in the store and two refreshes in a row agree.
-  let last = -1
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !stopping;) {
-    await Bun.sleep(2_000)
-    if (prev && prev.stored === last && prev.stored >= prev.readingsIn) break
-    last = prev?.stored ?? -1
-  }
+  // Every reading the fleet got an ACK for is durable in JetStream, so it will be stored: wait for
+  // the store to hold at least that many rows (the simulator prints `acked <n>` when it ends).
+  const acked = Number(/^acked\s+(\d+)\s*$/m.exec(fleet.output())?.[1] ?? 0)
+  say(`fleet simulator finished (exit ${code}, ${acked} readings ACKed); --once: stopping once they are stored (at most 120 s)`)
+  const deadline = Date.now() + 120_000
+  while (!stopping && Date.now() < deadline && !(prev && prev.stored >= acked)) await Bun.sleep(1_000)
+  if (!(prev && prev.stored >= acked)) say(`stopping with ${prev?.stored ?? 0} rows stored of ${acked} readings ACKed`)
   await stop()
 })
 
@@ -180,7 +180,14 @@ for (;;) {
     process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n" + (urls ? `\n${urls}\n` : ""))
     prev = sample
   } catch (e) {
-    say(`summary: ${(e as Error).message}`)
+    // Stopping closes the connection mid-refresh; before the first node has created the streams
+    // and buckets (and, on chDB, answers akis.history) there is nothing to show yet.
+    if (stopping) break
+    if (prev || !/not found|no responders/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
+    else if (!waitingSaid) {
+      waitingSaid = true
+      say("summary: waiting for the first node (streams, buckets, history service)")
+    }
   }
 }
 
