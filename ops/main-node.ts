@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
+import { makeRetentionJob, makeRollupJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type RollupJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { ruleLimitsOf } from "../config/rules/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
@@ -48,6 +48,7 @@ const nats = await connectNats({ servers: config.nats.servers, user: config.nats
 let group: SinkGroup | undefined
 let alerts: AlertWriter | undefined
 let retention: RetentionJob | undefined
+let rollup: RollupJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let stopCrlKeeper: () => void = () => {}
@@ -70,6 +71,11 @@ if (isWorker) {
   retention = makeRetentionJob(store, {
     retentionDays: config.clickhouse.retentionDays, everyMs: config.clickhouse.retentionCheckMs,
     onDropped: (partitions) => log("retention.dropped", { partitions }), onError: (e) => log("retention.error", { error: String(e) }),
+  })
+  // The 1-minute rollup, off the insert path: periodic, on the same elected node as retention.
+  rollup = makeRollupJob(store, schema, {
+    everyMs: config.clickhouse.rollupEveryMs, overlapS: config.clickhouse.rollupOverlapS, backfillDays: config.clickhouse.rollupBackfillDays,
+    graceS: 10, onError: (e) => log("rollup.error", { error: String(e) }),
   })
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
@@ -99,8 +105,8 @@ node = await startNode(
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
-    // Shard 0's lease elects the one node that drops expired partitions (single owner, fenced).
-    sinkFor: group ? (s, fence) => { if (s === 0) retention?.hold(fence); return group!.sinkFor(s, fence) } : undefined,
+    // Shard 0's lease elects the one node that drops expired partitions and runs the rollup (single owner, fenced).
+    sinkFor: group ? (s, fence) => { if (s === 0) { retention?.hold(fence); rollup?.hold(fence) } return group!.sinkFor(s, fence) } : undefined,
     clock: systemClock,
     log,
   },
@@ -116,6 +122,7 @@ const shutdown = async (why: string) => {
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
   retention?.stop()
+  rollup?.stop()
   history?.stop()
   await alerts?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
