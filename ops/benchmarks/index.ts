@@ -12,4 +12,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   rules: async () => (await import("./rules.ts")).default,
   e2e: async () => (await import("./e2e.ts")).default,
   checkpoint: async () => (await import("./checkpoint.ts")).default,
+  rollup: async () => (await import("./rollup.ts")).default,
 }
