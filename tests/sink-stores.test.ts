@@ -8,7 +8,6 @@ import {
   alerts, dropExpired, FencedOut, fleetAggregate, runRollup, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
   writeAlerts, type Store,
 } from "../actors/sink/index.ts"
-import { systemTimers } from "../actors/sink/internal/system-timers.ts"
 import { syntheticBatches } from "./support/synthetic-batches.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
 import { measureBytesPerRow } from "../ops/commands/capacity.ts"
@@ -49,7 +48,7 @@ const bruteForce = (field: string): Map<string, Agg> => {
 }
 
 const load = async (s: Store, only = batches, ingestedAt?: number) => {
-  const timers = ingestedAt === undefined ? undefined : { ...systemTimers, now: () => ingestedAt }
+  const timers = ingestedAt === undefined ? undefined : { setTimeout, clearTimeout: (h: unknown) => clearTimeout(h as Timer), now: () => ingestedAt }
   const sink = makeSink(s, schema, { batchRows: 1000, flushMs: 50, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true, timers })
   only.forEach((b, k) => {
     for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)

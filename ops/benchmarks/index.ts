@@ -1,7 +1,11 @@
 /** A benchmark: runs, shows progress on stderr, and returns the figures it measured. */
 export interface Benchmark {
   readonly description: string
-  run(opts: { readonly runs?: number | undefined; readonly json: boolean; readonly rates?: string | undefined }): Promise<Record<string, unknown>>
+  run(opts: {
+    readonly runs?: number | undefined; readonly json: boolean; readonly rates?: string | undefined
+    /** scale: largest fleet size. */
+    readonly maxDevices?: number | undefined
+  }): Promise<Record<string, unknown>>
 }
 
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */
@@ -13,4 +17,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   e2e: async () => (await import("./e2e.ts")).default,
   checkpoint: async () => (await import("./checkpoint.ts")).default,
   rollup: async () => (await import("./rollup.ts")).default,
+  scale: async () => (await import("./scale.ts")).default,
 }

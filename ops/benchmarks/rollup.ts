@@ -52,6 +52,7 @@ export default {
       const start = Date.UTC(2026, 10, 1)
       // 2,000 devices at 1 reading/s: 50 s of readings, 2,000-4,000 device-minutes.
       const batches = syntheticBatches(schema, { devices: 2000, perDevice: n / 2000, startMs: start, intervalMs: 1000, batchSize: 100 })
+      const encodedAt = Date.now() // the sink stamps `ingested` with this clock
       const bodies: Uint8Array[] = []
       const capture: Store = {
         kind: "clickhouse", binaryInsert: true, exec: async () => {}, query: async () => [], close: async () => {},
@@ -89,9 +90,13 @@ export default {
           if (side === "old") {
             old.push(await cpu(async () => { await insert("telemetry_legacy"); await Bun.sleep(settleMs) }))
           } else {
+            // A steady-state run: an earlier run left its state, this one finds the minutes the new
+            // rows touched through `ingested` (the incremental path, not the first run's backfill).
+            const opts = { graceS: 10, overlapS: 300, backfillDays: Math.ceil((encodedAt - start) / 86_400_000) + 2 }
+            await runRollup(store, schema, { ...opts, now: encodedAt - 600_000 })
             plain.push(await cpu(async () => { await insert("telemetry"); await Bun.sleep(settleMs) }))
             job.push(await cpu(async () => {
-              rollupRows = (await runRollup(store, schema, { now: start + 86_400_000, graceS: 10, overlapS: 300, backfillDays: 2 })).rows
+              rollupRows = (await runRollup(store, schema, { ...opts, now: encodedAt + 60_000 })).rows
               await Bun.sleep(settleMs)
             }))
           }
