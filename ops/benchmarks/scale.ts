@@ -13,7 +13,7 @@
  * - reconnect: the gateway is killed (SIGKILL) and restarted on its port; seconds from the kill
  *   until every device is connected again, and the largest shard lag (pending batches) meanwhile.
  */
-import { writeFileSync } from "node:fs"
+import { rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { processCpuMs } from "../lib/cpu.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
@@ -122,6 +122,7 @@ const benchmark: Benchmark = {
         say(`--- ${n} devices (${Math.ceil(n / perSim)} simulator processes, ${totalRate} readings/s in all)`)
         for (const s of sims) await s.kill("SIGKILL")
         sims = []
+        const simFiles: string[] = []
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
@@ -137,6 +138,7 @@ const benchmark: Benchmark = {
           }
           const file = join(dir, `sim-${n}-${i}.json`)
           writeFileSync(file, JSON.stringify(cfg))
+          simFiles.push(file)
           sims.push(spawnChild(`sim-${i}`, ["nice", "-n", "10", "bun", join(import.meta.dir, "scale", "sim.ts"), file], { cwd: root }))
         }
         const connectTimeout = 60_000 + n * 5 // 5 ms per device on top of a minute
@@ -171,7 +173,7 @@ const benchmark: Benchmark = {
         say(`RSS: gateway ${step.gateway_rss_mb} MB (${step.bytes_per_connection} B per connection), worker ${r1(wRss / 1e6)} MB (${step.bytes_per_active_actor} B per active actor)`)
 
         say(`pausing the fleet until every actor passivates (idle ${actorIdleMs / 1000} s)`)
-        for (const s of sims) s.proc.kill("SIGUSR1")
+        for (const f of simFiles) writeFileSync(`${f}.pause`, "")
         const idle = await waitFor("every actor passivated", async () => { const a = await actors(); return a.live === 0 ? a : undefined }, { timeoutMs: actorIdleMs + 60_000, intervalMs: 1_000 })
           .catch(() => undefined)
         step.actors = await actors()
@@ -188,7 +190,7 @@ const benchmark: Benchmark = {
         await Bun.sleep(10_000)
         step.idle_cpu_cores = Math.round(((cpuAll() - cpu0) / 10_000) * 1000) / 1000
         say(`idle: worker ${step.worker_rss_mb} MB (${step.bytes_per_idle_actor} B per idle actor), checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores`)
-        for (const s of sims) s.proc.kill("SIGUSR2")
+        for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
         say("killing the gateway (SIGKILL) and starting it again")
         const killedAt = Date.now()

@@ -3,10 +3,11 @@
  * one real mTLS connection to a gateway, sends a reading when it connects (its actor activates)
  * and then its share of a fixed total rate; a closed connection is reopened after a jittered,
  * doubling backoff (250 ms … 5 s), as devices do. At most `concurrency` handshakes are in flight.
- * Prints a JSON line of counters every 500 ms. SIGUSR1 pauses sending, SIGUSR2 resumes it.
+ * Prints a JSON line of counters every 500 ms. Sending pauses while the file `<config.json>.pause`
+ * exists (signals are no good here: Bun takes SIGUSR1 for its inspector).
  */
 import type { Socket } from "bun"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { loadDeviceSchema } from "../../../config/device-schema.ts"
 import { csvLine } from "../../../gateway/encode.ts"
 
@@ -31,9 +32,9 @@ const seqs = new Float64Array(n)
 const backoff = new Float64Array(n).fill(250)
 const counters = { connected: 0, handshakes: 0, failed: 0, closed: 0, sent: 0, connecting: 0 }
 const queue: number[] = []
-let paused = false
-process.on("SIGUSR1", () => (paused = true))
-process.on("SIGUSR2", () => (paused = false))
+const pauseFile = `${process.argv[2]!}.pause`
+let paused = existsSync(pauseFile)
+setInterval(() => (paused = existsSync(pauseFile)), 200)
 
 const send = (d: number) => {
   const s = sockets[d]
