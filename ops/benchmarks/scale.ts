@@ -3,9 +3,10 @@
  * 50k → 100k (capped by `--max-devices`): N simulated devices (sim processes of ≤ 10k devices,
  * every connection a real mTLS handshake to a real gateway process) at a fixed total rate; then
  * - RSS per open connection: the gateway process's RSS growth over its empty baseline, / N;
- * - RSS per device actor, active (every device has sent) and idle (sending paused until every
- *   actor passivated): the worker node's RSS growth over its baseline, / N. RSS is what the OS
- *   holds: freed heap is not always returned, so the idle figure is an upper bound;
+ * - bytes per device actor, active (every device has sent) and idle (sending paused until every
+ *   actor passivated): the worker's JS heap in use right after a full GC (asked for over
+ *   `akis.ctl.stats`), growth over its baseline / N; its RSS growth / N is reported too (an upper
+ *   bound: freed heap is not always returned to the OS, and it includes the sink's buffers);
  * - handshakes/s: N / time until every device is connected;
  * - checkpoint bytes per shard (the node's own figure of its last checkpoint);
  * - the idle-cluster cost: CPU of all processes (gateway, worker, nats, ClickHouse) over 10 s
@@ -18,6 +19,7 @@ import { join, resolve } from "node:path"
 import { processCpuMs } from "../lib/cpu.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
 import type { Benchmark } from "./index.ts"
+import { writeChartPng } from "./plot.ts"
 import { mintDeviceCerts } from "./scale/mint.ts"
 import type { SimConfig } from "./scale/sim.ts"
 
@@ -56,8 +58,12 @@ interface Step {
   gateway_rss_mb: number
   worker_rss_mb: number
   bytes_per_connection: number | null
+  /** Worker JS heap after a full GC, growth over the baseline / N (live data). */
   bytes_per_active_actor: number | null
   bytes_per_idle_actor: number | null
+  /** Worker RSS growth / N (what the OS holds: includes freed heap not returned). */
+  rss_bytes_per_active_actor: number | null
+  rss_bytes_per_idle_actor: number | null
   actors: { live: number; passivated: number }
   checkpoint_bytes_per_shard: { max: number; mean: number }
   idle_cpu_cores: number | null
@@ -108,14 +114,18 @@ const benchmark: Benchmark = {
       let gateway = startGateway()
       await gateway.waitForLine(/gateway listening/, 60_000)
       await worker.waitForLine(/"event":"node.start"/, 60_000)
-      const stats = async () => {
-        const r = await nc.request("akis.ctl.stats.w1", undefined, { timeout: 5_000 })
-        return (JSON.parse(new TextDecoder().decode(r.data)) as { shards: Array<Record<string, number>> }).shards
+      type NodeStats = { memory?: { rss: number; heapUsed: number }; shards: Array<Record<string, number>> }
+      const nodeStats = async (gc = false): Promise<NodeStats> => {
+        const r = await nc.request("akis.ctl.stats.w1", gc ? JSON.stringify({ gc: true }) : undefined, { timeout: 10_000 })
+        return JSON.parse(new TextDecoder().decode(r.data)) as NodeStats
       }
+      const stats = async () => (await nodeStats()).shards
+      /** The worker's JS heap in use right after a full collection: live data only. */
+      const heapAfterGc = async () => (await nodeStats(true)).memory?.heapUsed ?? 0
       await waitFor("the worker's 16 shards", async () => (await stats()).length === 16, { timeoutMs: 60_000, intervalMs: 500 })
       await Bun.sleep(3_000)
-      const base = { gw: await rssBytes(gateway.proc.pid), worker: await rssBytes(worker.proc.pid) }
-      say(`baseline RSS: gateway ${r1(base.gw / 1e6)} MB, worker ${r1(base.worker / 1e6)} MB`)
+      const base = { gw: await rssBytes(gateway.proc.pid), worker: await rssBytes(worker.proc.pid), heap: await heapAfterGc() }
+      say(`baseline: gateway RSS ${r1(base.gw / 1e6)} MB, worker RSS ${r1(base.worker / 1e6)} MB, worker heap after GC ${r1(base.heap / 1e6)} MB`)
       const sumSims = (k: keyof SimCounters) => sims.reduce((a, s) => a + (lastCounters(s)?.[k] ?? 0), 0)
 
       for (const n of sizes) {
@@ -125,7 +135,7 @@ const benchmark: Benchmark = {
         const simFiles: string[] = []
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
-          bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
+          bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
           checkpoint_bytes_per_shard: { max: 0, mean: 0 }, idle_cpu_cores: null, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
         steps.push(step)
@@ -169,8 +179,9 @@ const benchmark: Benchmark = {
         const wRss = await rssBytes(worker.proc.pid)
         step.gateway_rss_mb = r1(gwRss / 1e6)
         step.bytes_per_connection = Math.round((gwRss - base.gw) / n)
-        step.bytes_per_active_actor = Math.round((wRss - base.worker) / n)
-        say(`RSS: gateway ${step.gateway_rss_mb} MB (${step.bytes_per_connection} B per connection), worker ${r1(wRss / 1e6)} MB (${step.bytes_per_active_actor} B per active actor)`)
+        step.rss_bytes_per_active_actor = Math.round((wRss - base.worker) / n)
+        step.bytes_per_active_actor = Math.round(((await heapAfterGc()) - base.heap) / n)
+        say(`gateway RSS ${step.gateway_rss_mb} MB (${step.bytes_per_connection} B per connection); worker RSS ${r1(wRss / 1e6)} MB (${step.rss_bytes_per_active_actor} B per active actor), heap ${step.bytes_per_active_actor} B per active actor`)
 
         say(`pausing the fleet until every actor passivates (idle ${actorIdleMs / 1000} s)`)
         for (const f of simFiles) writeFileSync(`${f}.pause`, "")
@@ -181,7 +192,8 @@ const benchmark: Benchmark = {
         await Bun.sleep(checkpointMs + 2_000) // the passivated actors' checkpoint
         const idleRss = await rssBytes(worker.proc.pid)
         step.worker_rss_mb = r1(idleRss / 1e6)
-        step.bytes_per_idle_actor = Math.round((idleRss - base.worker) / n)
+        step.rss_bytes_per_idle_actor = Math.round((idleRss - base.worker) / n)
+        step.bytes_per_idle_actor = Math.round(((await heapAfterGc()) - base.heap) / n)
         const cps = (await stats()).map((s) => s.checkpointBytes ?? 0)
         step.checkpoint_bytes_per_shard = { max: Math.max(...cps), mean: Math.round(cps.reduce((a, b) => a + b, 0) / cps.length) }
         const pids = [gateway.proc.pid, worker.proc.pid, ns.pid, ch.pid]
@@ -189,7 +201,7 @@ const benchmark: Benchmark = {
         const cpu0 = cpuAll()
         await Bun.sleep(10_000)
         step.idle_cpu_cores = Math.round(((cpuAll() - cpu0) / 10_000) * 1000) / 1000
-        say(`idle: worker ${step.worker_rss_mb} MB (${step.bytes_per_idle_actor} B per idle actor), checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores`)
+        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
         say("killing the gateway (SIGKILL) and starting it again")
@@ -207,16 +219,31 @@ const benchmark: Benchmark = {
         else step.misses.push(`only ${sumSims("connected")} of ${n} devices reconnected within ${Math.max(120, n * 0.003)} s of the kill`)
         say(`reconnected: ${step.reconnect_s ?? "no"} s after the kill (max shard lag ${maxLag} batches)`)
         if (step.bytes_per_connection !== null && step.bytes_per_connection > goals.bytes_per_connection) step.misses.push(`bytes_per_connection ${step.bytes_per_connection} > ${goals.bytes_per_connection}`)
-        if (step.bytes_per_idle_actor !== null && step.bytes_per_idle_actor > goals.bytes_per_idle_actor) step.misses.push(`bytes_per_idle_actor ${step.bytes_per_idle_actor} > ${goals.bytes_per_idle_actor} (RSS: freed heap is not always returned to the OS)`)
+        if (step.bytes_per_idle_actor !== null && step.bytes_per_idle_actor > goals.bytes_per_idle_actor) step.misses.push(`bytes_per_idle_actor ${step.bytes_per_idle_actor} > ${goals.bytes_per_idle_actor} `)
         if (step.reconnect_s !== null && n >= 100_000 && step.reconnect_s > goals.reconnect_s) step.misses.push(`reconnect_s ${step.reconnect_s} > ${goals.reconnect_s}`)
         if (step.misses.length > 0) say(`misses: ${step.misses.join("; ")}`)
         if (!back) break
       }
       const reached = steps.filter((s) => s.connect_s !== null).at(-1)
+      // Memory against devices, for docs/benchmarks.md (regenerated by every run).
+      const plot = join(root, "docs", "img", "scale-memory.png")
+      const kb = (f: (s: Step) => number | null) => steps.flatMap((s) => (f(s) === null ? [] : [[s.devices, f(s)! / 1024] as const]))
+      writeChartPng(plot, {
+        title: "ops bench scale: memory per device (KB)", x: "devices", y: "KB per device",
+        series: [
+          { name: "gateway RSS / connection", points: kb((s) => s.bytes_per_connection) },
+          { name: "worker heap / active actor", points: kb((s) => s.bytes_per_active_actor) },
+          { name: "worker heap / idle actor", points: kb((s) => s.bytes_per_idle_actor) },
+          { name: "worker RSS / idle actor", points: kb((s) => s.rss_bytes_per_idle_actor) },
+        ],
+        marks: [{ label: "goal: connection", y: goals.bytes_per_connection / 1024 }, { label: "goal: idle actor", y: goals.bytes_per_idle_actor / 1024 }],
+      })
+      say(`plot: ${plot}`)
       return {
         devices: reached?.devices ?? 0,
         bytes_per_idle_actor: reached?.bytes_per_idle_actor ?? null,
         bytes_per_active_actor: reached?.bytes_per_active_actor ?? null,
+        rss_bytes_per_idle_actor: reached?.rss_bytes_per_idle_actor ?? null,
         bytes_per_connection: reached?.bytes_per_connection ?? null,
         reconnect_s: reached?.reconnect_s ?? null,
         handshakes_per_s: reached?.handshakes_per_s ?? null,
@@ -225,6 +252,7 @@ const benchmark: Benchmark = {
         total_rate: totalRate, actor_idle_ms: actorIdleMs, partitions: 16,
         steps,
         goals,
+        plot: "docs/img/scale-memory.png",
         misses: steps.flatMap((s) => s.misses.map((m) => `${s.devices}: ${m}`)),
       }
     } finally {
