@@ -206,7 +206,7 @@ export const dayOf = (t: number): number => {
 }
 
 /**
- * Drops day partitions (telemetry, rollup) and month partitions (alerts) wholly older than
+ * Drops day partitions (telemetry, rollup) and month partitions (alerts, rollup runs) wholly older than
  * `retentionDays` before `now` (18.16 has no TTL). Returns the partitions dropped.
  */
 export const dropExpired = async (store: Store, retentionDays: number, now: number): Promise<string[]> => {
@@ -215,14 +215,14 @@ export const dropExpired = async (store: Store, retentionDays: number, now: numb
   const cutoffMonth = Math.floor(cutoffDay / 100)
   const parts = await store.query<{ table: string; partition: string }>(
     `SELECT DISTINCT table, partition FROM system.parts WHERE active AND database = currentDatabase() AND table IN (${
-      [tables.telemetry, tables.rollup, tables.alerts].map(quoteString).join(", ")
+      [tables.telemetry, tables.rollup, tables.rollupRuns, tables.alerts].map(quoteString).join(", ")
     })`,
   )
   const dropped: string[] = []
   for (const p of parts) {
     const id = Number(p.partition)
     if (!Number.isInteger(id)) continue
-    const old = p.table === tables.alerts ? id < cutoffMonth : id < cutoffDay
+    const old = p.table === tables.alerts || p.table === tables.rollupRuns ? id < cutoffMonth : id < cutoffDay
     if (old) {
       await store.exec(`ALTER TABLE ${ident(p.table)} DROP PARTITION ${id}`)
       dropped.push(`${p.table}:${id}`)

@@ -34,8 +34,8 @@ const ticks = (max: number): number[] => {
 }
 
 /** The chart as SVG; the x axis is logarithmic when the values span 20× or more. */
-export const chartSvg = (c: Chart, width = 720, height = 420): string => {
-  const [left, right, top, bottom] = [80, 170, 40, 60]
+export const chartSvg = (c: Chart, width = 800, height = 420): string => {
+  const [left, right, top, bottom] = [80, 230, 40, 60]
   const xs = c.series.flatMap((s) => s.points.map((p) => p[0]))
   const ys = [...c.series.flatMap((s) => s.points.map((p) => p[1])), ...(c.marks ?? []).map((m) => m.y)]
   const [xmin, xmax] = [Math.min(...xs), Math.max(...xs)]

@@ -10,6 +10,7 @@ import type { Socket } from "bun"
 import { existsSync, readFileSync } from "node:fs"
 import { loadDeviceSchema } from "../../../config/device-schema.ts"
 import { csvLine } from "../../../gateway/encode.ts"
+import { BusSignals } from "../../loadgen/signals.ts"
 
 export interface SimConfig {
   readonly ids: string[]
@@ -25,7 +26,10 @@ export interface SimConfig {
 const cfg = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as SimConfig
 const schema = loadDeviceSchema()
 const width = schema.fields.length
-const row = schema.fields.map((f) => Math.round((f.min + f.max) / 2))
+// Plausible values of a bus in normal service (mid-range constants tripped rules, and rules with
+// open alerts keep their actors live).
+const signals = new BusSignals(schema, process.pid)
+const row = new Float64Array(width)
 const n = cfg.ids.length
 const sockets: Array<Socket<undefined> | undefined> = new Array(n)
 const seqs = new Float64Array(n)
@@ -40,6 +44,7 @@ const send = (d: number) => {
   const s = sockets[d]
   if (!s) return
   seqs[d]!++
+  signals.next(1, row)
   s.write(csvLine(cfg.ids[d]!, seqs[d]!, Date.now(), row, width))
   counters.sent++
 }
