@@ -21,6 +21,8 @@ export interface SimConfig {
   /** Readings per second this process sends in all (spread over its connected devices). */
   readonly ratePerS: number
   readonly concurrency: number
+  /** Loopback source addresses the devices connect from, round-robin (a gateway caps handshakes per source). */
+  readonly sources?: string[]
 }
 
 const cfg = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as SimConfig
@@ -64,6 +66,7 @@ const open = (d: number) => {
   }
   Bun.connect<undefined>({
     hostname: addr.host, port: addr.port,
+    ...(cfg.sources?.length ? { localAddress: cfg.sources[d % cfg.sources.length] } : {}),
     tls: { ca: cfg.caPem, cert: cfg.certs[d]!, key: cfg.keyPem, serverName: "localhost" } as never,
     socket: {
       handshake(s, ok) {
