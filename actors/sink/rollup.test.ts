@@ -63,14 +63,22 @@ describe("rollup job", () => {
     const now = Date.UTC(2026, 10, 25, 12, 0, 35)
     const first = await runRollup(s.forNode("a"), schema, { now, graceS: 10, overlapS: 300, backfillDays: 7 })
     expect(first.state).toEqual({ done: now / 1000, closed: Date.UTC(2026, 10, 25, 12, 0) / 1000, coveredFrom: Date.UTC(2026, 10, 18) / 1000, overlapS: 300 })
-    const ins1 = s.log.find((l) => l.sql.startsWith("INSERT INTO telemetry_1m ("))!.sql
-    expect(ins1).toContain(`FROM telemetry FINAL WHERE ts >= toDateTime(${Date.UTC(2026, 10, 18) / 1000}) AND ts < toDateTime(${first.state.closed})`)
-    expect(ins1).not.toContain("ingested")
+    // One statement per UTC day, from the first covered day to the last closed minute.
+    const ins1 = s.log.filter((l) => l.sql.startsWith("INSERT INTO telemetry_1m (")).map((l) => l.sql)
+    expect(ins1).toHaveLength(8)
+    ins1.forEach((q, i) => {
+      const from = Date.UTC(2026, 10, 18 + i) / 1000
+      const to = i === 7 ? first.state.closed : from + 86_400
+      expect(q).toContain(`FROM telemetry FINAL WHERE ts >= toDateTime(${from}) AND ts < toDateTime(${to})`)
+      expect(q).not.toContain("ingested")
+    })
     s.log.length = 0
     const second = await runRollup(s.forNode("a"), schema, { now: now + 60_000, graceS: 10, overlapS: 300, backfillDays: 7 })
-    const ins2 = s.log.find((l) => l.sql.startsWith("INSERT INTO telemetry_1m ("))!.sql
-    // Partition 20261120 gained parts: the look-back starts there; touched pairs only.
-    expect(ins2).toContain(`ts >= toDateTime(${Date.UTC(2026, 10, 20) / 1000})`)
+    const ins2s = s.log.filter((l) => l.sql.startsWith("INSERT INTO telemetry_1m (")).map((l) => l.sql)
+    // Partition 20261120 gained parts: the look-back starts there (6 days to today); touched pairs only.
+    expect(ins2s).toHaveLength(6)
+    const ins2 = ins2s[0]!
+    expect(ins2).toContain(`ts >= toDateTime(${Date.UTC(2026, 10, 20) / 1000}) AND ts < toDateTime(${Date.UTC(2026, 10, 21) / 1000})`)
     expect(ins2).toContain(`(device_id, toStartOfMinute(ts)) IN (SELECT device_id, toStartOfMinute(ts) FROM telemetry WHERE`)
     expect(ins2).toContain(`ingested > toDateTime(${first.state.done - 300}) OR ts >= toDateTime(${first.state.closed})`)
     expect(second.state.closed).toBe(first.state.closed + 60)

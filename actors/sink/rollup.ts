@@ -82,13 +82,17 @@ export const runRollup = async (store: Store, schema: DeviceSchema, opts: Rollup
   const lowDayS = lowDay === undefined ? undefined : Date.UTC(Math.floor(lowDay / 10000), Math.floor(lowDay / 100) % 100 - 1, lowDay % 100) / 1000
   const lo = prev ? Math.max(coveredFrom, Math.min(lowDayS ?? prev.closed, prev.closed)) : coveredFrom
   let rows = 0
-  if (closed > lo) {
-    const range = `ts >= ${dt(lo)} AND ts < ${dt(closed)}`
+  // One statement per UTC day: a backfill of days would otherwise hold every group in memory at once.
+  for (let from = lo; from < closed; from = (Math.floor(from / 86_400) + 1) * 86_400) {
+    const to = Math.min(closed, (Math.floor(from / 86_400) + 1) * 86_400)
+    const range = `ts >= ${dt(from)} AND ts < ${dt(to)}`
     const touched = prev
       ? `SELECT device_id, toStartOfMinute(ts) FROM ${tables.telemetry} WHERE ${range} AND (ingested > ${dt(since)} OR ts >= ${dt(prev.closed)})`
       : undefined
     const where = touched ? `${range} AND (device_id, toStartOfMinute(ts)) IN (${touched})` : range
     await store.exec(`INSERT INTO ${tables.rollup} (${rollupColumns(schema).join(", ")}) ${rollupSelect(schema, `${tables.telemetry} FINAL`, nowS, where)}`)
+  }
+  if (closed > lo) {
     const [c] = await store.query<{ c: number }>(`SELECT count() AS c FROM ${tables.rollup} WHERE minute >= ${dt(lo)} AND version = ${num(nowS)}`)
     rows = Number(c?.c ?? 0)
   }
