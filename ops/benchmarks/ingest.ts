@@ -19,6 +19,9 @@ import type { FrameFormat } from "../../gateway/encode.ts"
 import { runClosedLoop } from "../loadgen/closed-loop.ts"
 import { BusSignals } from "../loadgen/signals.ts"
 import type { Benchmark } from "./index.ts"
+import { loadConfig } from "../../config/index.ts"
+import type { NatsAuth } from "../../runtime/nats/auth.ts"
+import { ensureTopology, topologyOptions } from "../../runtime/nats/topology.ts"
 
 const DEVICES = 200
 const WINDOW = 64
@@ -28,8 +31,8 @@ const PARTITIONS = 64
 const root = join(import.meta.dir, "..", "..")
 const say = (l: string) => process.stderr.write(`bench ingest: ${l}\n`)
 
-const rawJetStream = async (url: string, readingsPerBatch: number, ms: number): Promise<number> => {
-  const nc = await connect({ servers: url })
+const rawJetStream = async (url: string, auth: NatsAuth, readingsPerBatch: number, ms: number): Promise<number> => {
+  const nc = await connect({ servers: url, ...auth })
   const js = jetstream(nc)
   const schema = loadDeviceSchema()
   const row = new Float64Array(schema.fields.length)
@@ -82,6 +85,9 @@ const bench: Benchmark = {
       await echo.kill()
 
       say("phase 2/3: gateway (validate + batch + JetStream + durable acks)")
+      // The gateway's credentials may not create AKIS_TLM (a node's or the admin's job).
+      const admin = await nats.connect()
+      await ensureTopology(await jetstreamManager(admin), topologyOptions(loadConfig()), { only: ["AKIS_TLM"] })
       const gwPort = freePort()
       const gw = spawnChild("gateway", ["bun", join(root, "ops", "gateway-main.ts")], {
         cwd: root,
@@ -101,7 +107,7 @@ const bench: Benchmark = {
       const perBatch = Math.max(1, Math.round((g.acked * ((WARMUP_MS + MEASURE_MS) / MEASURE_MS)) / stored))
 
       say(`phase 3/3: raw JetStream publish of ${perBatch}-reading batches, 64 in flight`)
-      const raw = await rawJetStream(nats.url, perBatch, MEASURE_MS)
+      const raw = await rawJetStream(nats.url, nats.auth(), perBatch, MEASURE_MS)
       return {
         readings_per_s: g.readings_per_s,
         raw_jetstream_readings_per_s: raw,
