@@ -275,38 +275,41 @@ describe("same SQL on ClickHouse 18.16 and chDB 26.x", () => {
     await store("chdb").exec("USE legacy")
     const legacy: Array<[string, Store]> = [["ch18", makeClickHouseStore({ url: ch.url, database: "legacy" })], ["chdb", store("chdb")]]
     const at = (sec: number) => new Date(start + sec * 1000).toISOString().slice(0, 19).replace("T", " ")
-    for (const [, s] of legacy) {
-      await s.exec(`CREATE TABLE telemetry (device_id String, seq UInt64, ts DateTime('UTC'), ms UInt16, ingested DateTime('UTC'), speed_kmh Float64 DEFAULT nan)
-        ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (device_id, ts, seq, ms)`)
-      await s.exec(`CREATE TABLE telemetry_1m (device_id String, minute DateTime('UTC'), n AggregateFunction(count), u AggregateFunction(uniqExact, UInt64),
-        speed_kmh_avg AggregateFunction(avgIf, Float64, UInt8), speed_kmh_min AggregateFunction(minIf, Float64, UInt8), speed_kmh_max AggregateFunction(maxIf, Float64, UInt8))
-        ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(minute) ORDER BY (device_id, minute)`)
-      await s.exec(`CREATE MATERIALIZED VIEW telemetry_1m_mv TO telemetry_1m AS SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n,
-        uniqExactState(seq) AS u, avgIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_avg, minIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_min,
-        maxIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_max FROM telemetry GROUP BY device_id, minute`)
-      const body = [[1, 10, 40], [2, 20, 50], [3, 70, 60]].map(([seq, sec, v]) => `old-1\t${seq}\t${at(sec!)}\t0\t${at(sec!)}\t${v}\n`).join("")
-      await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "speed_kmh"], "TabSeparated", body)
-      await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "speed_kmh"], "TabSeparated", body) // a replay
-      const rep = await migrate(s, schema)
-      expect(rep.dropped).toEqual(["telemetry_1m_mv", "telemetry_1m"])
-      expect(rep.created).toEqual(["telemetry_1m", "telemetry_1m_runs", "alerts"])
-      expect(rep.addedColumns).toContain("telemetry.engine_rpm")
-      expect((await migrate(s, schema)).dropped).toEqual([])
-      const [tables] = await s.query<{ c: number }>("SELECT count() AS c FROM system.tables WHERE database = currentDatabase() AND name = 'telemetry_1m_mv'")
-      expect(tables!.c).toBe(0)
-      const [kept] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry FINAL")
-      expect(kept!.c).toBe(3) // telemetry untouched
-      // Before the first run everything is raw; after it, the same answer from the rollup.
-      const q = { device: "old-1", from: start, to: start + 119_999, points: 2, fields: ["speed_kmh"], source: "rollup" } as const
-      const want = { t: [start, start + 60_000], n: [2, 1], values: { speed_kmh: [45, 60] } }
-      expect(await readings(s, schema, q)).toMatchObject(want)
-      expect((await runRollup(s, schema, { now: start + 86_400_000, graceS: 10, overlapS: 30, backfillDays: 7 })).rows).toBe(2)
-      expect(await readings(s, schema, q)).toMatchObject(want)
-      const [fa] = await fleetAggregate(s, schema, { field: "speed_kmh", from: start, to: start + 120_000, by: "total" })
-      expect(fa).toEqual({ key: "total", n: 3, avg: 50, min: 40, max: 60 })
+    try {
+      for (const [, s] of legacy) {
+        await s.exec(`CREATE TABLE telemetry (device_id String, seq UInt64, ts DateTime('UTC'), ms UInt16, ingested DateTime('UTC'), speed_kmh Float64 DEFAULT nan)
+          ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (device_id, ts, seq, ms)`)
+        await s.exec(`CREATE TABLE telemetry_1m (device_id String, minute DateTime('UTC'), n AggregateFunction(count), u AggregateFunction(uniqExact, UInt64),
+          speed_kmh_avg AggregateFunction(avgIf, Float64, UInt8), speed_kmh_min AggregateFunction(minIf, Float64, UInt8), speed_kmh_max AggregateFunction(maxIf, Float64, UInt8))
+          ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(minute) ORDER BY (device_id, minute)`)
+        await s.exec(`CREATE MATERIALIZED VIEW telemetry_1m_mv TO telemetry_1m AS SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n,
+          uniqExactState(seq) AS u, avgIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_avg, minIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_min,
+          maxIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_max FROM telemetry GROUP BY device_id, minute`)
+        const body = [[1, 10, 40], [2, 20, 50], [3, 70, 60]].map(([seq, sec, v]) => `old-1\t${seq}\t${at(sec!)}\t0\t${at(sec!)}\t${v}\n`).join("")
+        await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "speed_kmh"], "TabSeparated", body)
+        await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "speed_kmh"], "TabSeparated", body) // a replay
+        const rep = await migrate(s, schema)
+        expect(rep.dropped).toEqual(["telemetry_1m_mv", "telemetry_1m"])
+        expect(rep.created).toEqual(["telemetry_1m", "telemetry_1m_runs", "alerts", "alert_explanations"])
+        expect(rep.addedColumns).toContain("telemetry.engine_rpm")
+        expect((await migrate(s, schema)).dropped).toEqual([])
+        const [tables] = await s.query<{ c: number }>("SELECT count() AS c FROM system.tables WHERE database = currentDatabase() AND name = 'telemetry_1m_mv'")
+        expect(tables!.c).toBe(0)
+        const [kept] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry FINAL")
+        expect(kept!.c).toBe(3) // telemetry untouched
+        // Before the first run everything is raw; after it, the same answer from the rollup.
+        const q = { device: "old-1", from: start, to: start + 119_999, points: 2, fields: ["speed_kmh"], source: "rollup" } as const
+        const want = { t: [start, start + 60_000], n: [2, 1], values: { speed_kmh: [45, 60] } }
+        expect(await readings(s, schema, q)).toMatchObject(want)
+        expect((await runRollup(s, schema, { now: start + 86_400_000, graceS: 10, overlapS: 30, backfillDays: 7 })).rows).toBe(2)
+        expect(await readings(s, schema, q)).toMatchObject(want)
+        const [fa] = await fleetAggregate(s, schema, { field: "speed_kmh", from: start, to: start + 120_000, by: "total" })
+        expect(fa).toEqual({ key: "total", n: 3, avg: 50, min: 40, max: 60 })
+      }
+    } finally {
+      await legacy[0]![1].close()
+      await store("chdb").exec("USE default") // the later tests use the default database
     }
-    await legacy[0]![1].close()
-    await store("chdb").exec("USE default")
   }, 60_000)
 
   test("migrations extend the tables when the device schema grows", async () => {
