@@ -59,6 +59,12 @@ export const ClickHouseSection = Schema.Struct({
   retentionDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   /** How often the node holding shard 0 drops partitions past retentionDays. */
   retentionCheckMs: Millis,
+  /** How often the node holding shard 0 rolls newly ingested telemetry into the 1-minute rollup. */
+  rollupEveryMs: Millis,
+  /** Seconds each rollup run looks back before the previous one (inserts that land late). */
+  rollupOverlapS: PositiveInt,
+  /** Days the first rollup run (new or migrated tables) computes; older days are read raw. */
+  rollupBackfillDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
 })
 
 /** The per-shard ClickHouse sink: batching, retry and memory bounds. */

@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
-import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
+import { makeRetentionJob, makeRollupJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type RollupJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { ruleLimitsOf } from "../config/rules/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
@@ -67,6 +67,7 @@ const nats = await connectNats({ servers: config.nats.servers, auth: auth!, name
 let group: SinkGroup | undefined
 let alerts: AlertWriter | undefined
 let retention: RetentionJob | undefined
+let rollup: RollupJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let stopCrlKeeper: () => void = () => {}
@@ -100,6 +101,11 @@ if (isWorker) {
   retention = makeRetentionJob(store, {
     retentionDays: config.clickhouse.retentionDays, everyMs: config.clickhouse.retentionCheckMs,
     onDropped: (partitions) => log("retention.dropped", { partitions }), onError: (e) => log("retention.error", { error: String(e) }),
+  })
+  // The 1-minute rollup, off the insert path: periodic, on the same elected node as retention.
+  rollup = makeRollupJob(store, schema, {
+    everyMs: config.clickhouse.rollupEveryMs, overlapS: config.clickhouse.rollupOverlapS, backfillDays: config.clickhouse.rollupBackfillDays,
+    graceS: 10, onError: (e) => log("rollup.error", { error: String(e) }),
   })
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
@@ -136,9 +142,12 @@ node = await startNode(
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
-    // Shard 0's lease elects the one node that drops expired partitions (single owner, fenced).
+    // Shard 0's lease elects the one node that drops expired partitions and runs the rollup (single owner, fenced).
     sinkFor: group ? (s, fence) => {
-      if (s === 0) retention?.hold(fence)
+      if (s === 0) {
+        retention?.hold(fence)
+        rollup?.hold(fence)
+      }
       const sink = group!.sinkFor(s, fence)
       sinks.push(sink)
       return sink
@@ -175,6 +184,7 @@ const shutdown = async (why: string) => {
   if (apiNats !== nats) await apiNats.nc.drain().catch(() => {})
   await node?.drain().catch(() => {})
   retention?.stop()
+  rollup?.stop()
   history?.stop()
   await alerts?.stop().catch(() => {})
   await notify?.stop().catch(() => {})

@@ -1,7 +1,11 @@
 /** A benchmark: runs, shows progress on stderr, and returns the figures it measured. */
 export interface Benchmark {
   readonly description: string
-  run(opts: { readonly runs?: number | undefined; readonly json: boolean; readonly rates?: string | undefined }): Promise<Record<string, unknown>>
+  run(opts: {
+    readonly runs?: number | undefined; readonly json: boolean; readonly rates?: string | undefined
+    /** scale: largest fleet size. */
+    readonly maxDevices?: number | undefined
+  }): Promise<Record<string, unknown>>
 }
 
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */
@@ -15,4 +19,6 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   notify: async () => (await import("./notify.ts")).default,
   "ack-modes": async () => (await import("./ack-modes.ts")).default,
   api: async () => (await import("./api.ts")).default,
+  rollup: async () => (await import("./rollup.ts")).default,
+  scale: async () => (await import("./scale.ts")).default,
 }
