@@ -13,6 +13,8 @@ import {
 import { askActor, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
+import { liveFleetFeed } from "./live-fleet-feed.ts"
+import { serveDashboard } from "../../gateway/ui/index.ts"
 
 /** What a node has running that the API and /metrics read. */
 export interface ApiNodeParts {
@@ -104,6 +106,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const [tokenKv, auditKv, rulesKv] = isApi ? await Promise.all([openBucket(apiBuckets.tokens), openBucket(apiBuckets.audit), openRulesKv(nats.nc)]) : [undefined, undefined, undefined]
   const tokens = tokenKv ? await kvTokenStore(tokenKv) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
   const audit = auditKv ? kvAuditLog(auditKv) : undefined
+  const live = liveFleetFeed(nats.nc, { width: schema.fields.length })
   const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
 
   const deps: ApiDeps = {
@@ -178,6 +181,8 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
       }
       return out.sort((a, b) => a.stream.localeCompare(b.stream))
     }),
+    storedRows: () => guarded("ClickHouse", async () => Number((await store.query<{ n: number }>(`SELECT count() AS n FROM ${tables.telemetry}`))[0]?.n ?? 0)),
+    fleetLive: (fields) => live.snapshot(fields),
     subscribeAlerts: (fn) => {
       listeners.add(fn)
       return () => void listeners.delete(fn)
@@ -207,6 +212,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   }
   const routes = isApi ? allRoutes : allRoutes.filter((r) => ["/metrics", "/healthz", "/readyz"].includes(r.path))
   const app = makeApp(deps, { routes, onInternalError: (e, route) => p.log("api.error", { route, error: String(e) }) })
+  if (isApi) await serveDashboard(app, p.log)
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, idleTimeout: 60 })
   p.log("api.listening", { host: config.api.host, port: server.port, api: isApi })
   return {
@@ -214,6 +220,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     metrics,
     async stop() {
       alertSub.unsubscribe()
+      live.stop()
       await server.stop(true)
       await tokens.close()
     },
