@@ -56,7 +56,7 @@ export class AlertStore {
       this.connected = false
       this.touch()
     }
-    const r = await api<{ alerts: AlertRow[] }>(`/api/v1/alerts?limit=100000&from=${Date.now() - 86_400_000}`)
+    const r = await api<{ alerts: AlertRow[] }>(`/api/v1/alerts?limit=10000&from=${Date.now() - 86_400_000}`)
     for (const a of r.alerts) if (!this.byId.has(a.alertId)) this.byId.set(a.alertId, a)
     this.touch()
     setInterval(() => {
