@@ -47,9 +47,22 @@ export const alertsPage = (root: HTMLElement, store: AlertStore, go: (hash: stri
 export const alertDetailPage = async (root: HTMLElement, store: AlertStore, alertId: string, role: Role, go: (hash: string) => void) => {
   const box = h("section", { class: "detail" })
   root.append(box)
+  type Detail = { alertId: string; transitions: Array<{ kind: string; severity: string; at: number; seq: number; message: string; values: Record<string, number>; ruleVersion: number }>; notes: Array<{ at: number; by: string; kind: string; text: string }>; acknowledged: boolean }
+  let retry: ReturnType<typeof setTimeout> | undefined
   const load = async () => {
-    const a = await api<{ alertId: string; transitions: Array<{ kind: string; severity: string; at: number; seq: number; message: string; values: Record<string, number>; ruleVersion: number }>; notes: Array<{ at: number; by: string; kind: string; text: string }>; acknowledged: boolean }>(`/api/v1/alerts/${encodeURIComponent(alertId)}`)
-    const first = a.transitions[0]
+    let a: Detail
+    let pending = false
+    try {
+      a = await api<Detail>(`/api/v1/alerts/${encodeURIComponent(alertId)}`)
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e
+      // Seen on the live stream but not yet stored (the alert writer batches into ClickHouse): show what the stream brought, ask again.
+      const seen = store.recent.filter((t) => t.alertId === alertId)
+      if (seen.length === 0) throw e
+      a = { alertId, transitions: seen.map((t) => ({ ...t, ruleVersion: 0 })), notes: [], acknowledged: false }
+      pending = true
+      retry = setTimeout(() => box.isConnected && void load().catch(console.warn), 1_000)
+    }
     const device = alertId.split(":")[0]!
     const err = h("div", { class: "error", id: "alert-error" })
     const comment = h("textarea", { id: "alert-comment", rows: 2, placeholder: "comment (optional for acknowledge)" })
@@ -64,9 +77,9 @@ export const alertDetailPage = async (root: HTMLElement, store: AlertStore, aler
     }
     box.replaceChildren(
       h("p", {}, h("a", { href: "#/alerts" }, "← alerts")),
-      h("h2", {}, `${first?.message ? "" : ""}${alertId}`),
+      h("h2", {}, alertId),
       h("p", {}, "device ", h("a", { href: `#/device/${device}`, onclick: (e: Event) => (e.preventDefault(), go(`#/device/${device}`)) }, device), ` · ${a.acknowledged ? "acknowledged" : "not acknowledged"}`),
-      h("h3", {}, "transitions"),
+      h("h3", {}, "transitions", pending ? h("span", { class: "note" }, " (from the live stream; waiting for them to be stored)") : ""),
       h("table", { class: "grid", id: "alert-transitions" },
         h("thead", {}, h("tr", {}, ...["time", "kind", "severity", "seq", "message", "values that triggered it", "rules v"].map((c) => h("th", {}, c)))),
         h("tbody", {}, ...a.transitions.map((t) => h("tr", { class: `sev-${t.severity}` },
@@ -74,13 +87,14 @@ export const alertDetailPage = async (root: HTMLElement, store: AlertStore, aler
           h("td", { class: "values" }, Object.entries(t.values).map(([k, v]) => `${k} = ${fmt(v, 2)}`).join(", ")), h("td", {}, String(t.ruleVersion)))))),
       h("h3", {}, "acknowledgements and comments"),
       h("ul", { id: "alert-notes" }, ...(a.notes.length ? a.notes.map((n) => h("li", {}, `${clock(n.at)} ${n.by} ${n.kind === "ack" ? "acknowledged" : "commented"}${n.text ? `: ${n.text}` : ""}`)) : [h("li", { class: "note" }, "none")])),
-      allows(role, "operator")
+      allows(role, "operator") && !pending
         ? h("div", { class: "actions" }, comment,
           h("button", { id: "alert-ack", disabled: a.acknowledged, onclick: () => act(`/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, comment.value ? { comment: comment.value } : {}) }, "acknowledge"),
           h("button", { id: "alert-comment-send", onclick: () => comment.value.trim() && act(`/api/v1/alerts/${encodeURIComponent(alertId)}/comments`, { text: comment.value.trim() }) }, "comment"), err)
-        : h("p", { class: "note", id: "alert-readonly" }, "viewer: read only"),
+        : pending ? h("p", { class: "note" }, "acknowledge once stored …") : h("p", { class: "note", id: "alert-readonly" }, "viewer: read only"),
     )
   }
   const refresh = load
   await load()
+  return () => clearTimeout(retry)
 }

@@ -56,6 +56,7 @@ export const devicePage = async (root: HTMLElement, id: string) => {
       h("div", {}, h("h3", {}, "live values"), liveHead, liveBox, h("h3", {}, "open alerts"), openBox))))
 
   const drawLive = (s: typeof live) => {
+    liveHead.dataset.ts = String(s.lastTs ?? "")
     liveHead.textContent = s.lastTs ? `newest reading ${stamp(s.lastTs)} (${((Date.now() - s.lastTs) / 1000).toFixed(1)} s ago)` : "no reading yet"
     liveBox.replaceChildren(...Object.keys(s.latest).sort().map((k) => h("tr", { class: chosen.has(k) ? "chosen" : "" }, h("td", {}, k), h("td", { class: "num", "data-field": k }, fmt(s.latest[k], 2)))))
     openBox.replaceChildren(...(s.alerts.length ? s.alerts.map((a) => h("li", { class: `sev-${a.severity}` }, h("a", { href: `#/alerts/${encodeURIComponent(a.alertId)}` }, `${a.rule} (${a.severity}) since ${stamp(a.openedAt)}`))) : [h("li", { class: "note" }, "none")]))

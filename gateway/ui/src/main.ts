@@ -76,7 +76,7 @@ const route = async () => {
   app.dataset.page = page
   try {
     if (page === "fleet") leave = fleetPage(app, store, go)
-    else if (page === "alerts" && arg) await alertDetailPage(app, store, arg, me.role, go)
+    else if (page === "alerts" && arg) leave = await alertDetailPage(app, store, arg, me.role, go)
     else if (page === "alerts") leave = alertsPage(app, store, go)
     else if (page === "device" && arg) leave = await devicePage(app, arg)
     else if (page === "cluster") leave = clusterPage(app)
