@@ -13,4 +13,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   e2e: async () => (await import("./e2e.ts")).default,
   checkpoint: async () => (await import("./checkpoint.ts")).default,
   api: async () => (await import("./api.ts")).default,
+  ui: async () => (await import("./ui.ts")).default,
 }

@@ -30,6 +30,7 @@ fi
 need_apt nats-server nats-server
 need_apt clickhouse-server clickhouse-server
 need_apt nginx nginx; nginx -V 2>&1 | grep -q 'with-stream=dynamic' && [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ] && need_apt no-such-command-ngx-stream libnginx-mod-stream; need_apt wrk wrk
+need_apt chromium chromium   # the dashboard's browser tests and `ops bench ui` (driven by playwright-core)
 if [ ! -d node_modules ] || [ bun.lock -nt node_modules ]; then
   say "installing packages (bun install --frozen-lockfile)"
   bun install --frozen-lockfile >&2
