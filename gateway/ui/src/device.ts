@@ -84,7 +84,7 @@ export const devicePage = async (root: HTMLElement, id: string) => {
     plots = list.map((f) => new uPlot({
       title: `${f}${hist.bucketMs ? ` (avg per ${hist.bucketMs >= 60_000 ? `${hist.bucketMs / 60_000} min` : `${(hist.bucketMs / 1000).toFixed(0)} s`})` : " (raw)"}`,
       width, height: 180, cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: true, min: from / 1000, max: to / 1000 } },
+      scales: { x: { time: true } }, // fitted to the data: a young device's history is not a sliver at the right edge
       series: [{}, { label: f, stroke: "#58a6ff", width: 1.5, spanGaps: false }],
       axes: [{ stroke: "#8b949e", grid: { stroke: "#21262d" } }, { stroke: "#8b949e", grid: { stroke: "#21262d" } }],
       plugins: [alertMarkers(() => marks)],

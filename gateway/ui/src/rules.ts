@@ -29,6 +29,8 @@ export const rulesPage = async (root: HTMLElement, role: Role) => {
   const showIssues = (issues: string[]) => {
     marked = new Map(issues.flatMap((i) => (issueLine(i) ? [[issueLine(i)!, i] as [number, string]] : [])))
     drawGutter()
+    const first = Math.min(...marked.keys())
+    if (Number.isFinite(first)) editor.scrollTop = Math.max(0, (first - 4) * 18) // bring the first problem into view
     out.className = "rules-out bad"
     out.replaceChildren(...issues.map((i) => {
       const line = issueLine(i)
