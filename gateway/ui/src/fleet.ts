@@ -14,6 +14,8 @@ interface Row {
   open: number
   lastAt: number | null
   v: Record<string, number | null>
+  /** Sort key of the current update. */
+  k?: string | number
 }
 
 interface Column {
@@ -158,9 +160,11 @@ export const fleetPage = (root: HTMLElement, alerts: AlertStore, go: (hash: stri
         if (r.status !== s) continue
         const px = x(r.v.gps_lon!)
         const py = y(r.v.gps_lat!)
-        const rad = s === "alerting" ? 4 : 2
-        ctx.moveTo(px + rad, py)
-        ctx.arc(px, py, rad, 0, 2 * Math.PI)
+        if (s !== "alerting") ctx.rect(px - 1.5, py - 1.5, 3, 3) // cheap squares for the many, circles for the few alerting
+        else {
+          ctx.moveTo(px + 4, py)
+          ctx.arc(px, py, 4, 0, 2 * Math.PI)
+        }
       }
       ctx.fill()
     }
@@ -177,12 +181,8 @@ export const fleetPage = (root: HTMLElement, alerts: AlertStore, go: (hash: stri
       const t = now()
       const col = columns.find((c) => c.key === sortKey) ?? columns[0]!
       view = [...rows.values()].filter((r) => (!filter || r.id.includes(filter)) && (!statusFilter || r.status === statusFilter))
-      const keyOf = new Map(view.map((r) => [r, col.get(r, t)]))
-      view.sort((a, b) => {
-        const ka = keyOf.get(a)!
-        const kb = keyOf.get(b)!
-        return (ka < kb ? -1 : ka > kb ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sortDir
-      })
+      for (const r of view) r.k = col.get(r, t)
+      view.sort((a, b) => (a.k! < b.k! ? -1 : a.k! > b.k! ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sortDir)
       spacer.style.height = `${view.length * rowH}px`
       renderRows()
       drawMap()

@@ -8,6 +8,7 @@ export const perf = { firstRenderMs: null as number | null, firstRenderRows: 0, 
 
 /** Runs one live update and records its main-thread time. */
 export const timed = (f: () => void) => {
+  performance.mark("akis-update") // lets a trace find the task of each update (ops bench ui: its thread CPU time)
   const t0 = performance.now()
   f()
   void document.body.offsetHeight // style and layout now, inside the measurement
