@@ -44,6 +44,7 @@ export class AlertStore {
   private readonly listeners = new Set<() => void>()
   private dirty = false
   private source: EventSource | undefined
+  private timer: ReturnType<typeof setInterval> | undefined
 
   async start(): Promise<void> {
     this.source = new EventSource(`/api/v1/alerts/stream?access_token=${encodeURIComponent(token.get() ?? "")}`)
@@ -59,7 +60,7 @@ export class AlertStore {
     const r = await api<{ alerts: AlertRow[] }>(`/api/v1/alerts?limit=10000&from=${Date.now() - 86_400_000}`)
     for (const a of r.alerts) if (!this.byId.has(a.alertId)) this.byId.set(a.alertId, a)
     this.touch()
-    setInterval(() => {
+    this.timer = setInterval(() => {
       if (!this.dirty) return
       this.dirty = false
       for (const f of this.listeners) f()
@@ -68,6 +69,7 @@ export class AlertStore {
 
   stop() {
     this.source?.close()
+    clearInterval(this.timer)
   }
 
   /** Called (coalesced) after changes; returns an unsubscribe. */

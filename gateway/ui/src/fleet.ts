@@ -191,7 +191,7 @@ export const fleetPage = (root: HTMLElement, alerts: AlertStore, go: (hash: stri
       counts.textContent = `${rows.size} devices · ${n.ok} ok · ${n.alerting} alerting · ${n.silent} silent${filter || statusFilter ? ` · ${view.length} shown` : ""}`
       for (const s of head.children) (s as HTMLElement).dataset.sort = (s as HTMLElement).dataset.key === sortKey ? (sortDir > 0 ? "asc" : "desc") : ""
     })
-    if (perf.renders.length < 50) perf.renders.push({ ms: performance.now(), rows: rows.size })
+    if (perf.renders.length < 50) perf.renders.push({ ms: performance.now(), rows: rows.size, live: live !== undefined })
     if (perf.firstRenderMs === null && rows.size > 0) {
       perf.firstRenderMs = performance.now()
       perf.firstRenderRows = rows.size

@@ -3,7 +3,7 @@
  * page first showed its devices, and the main-thread time of each live update (script + style +
  * layout, measured by forcing layout at the end of the update; paint is not included).
  */
-export const perf = { firstRenderMs: null as number | null, firstRenderRows: 0, updateMs: [] as number[], renders: [] as Array<{ ms: number; rows: number }> }
+export const perf = { firstRenderMs: null as number | null, firstRenderRows: 0, updateMs: [] as number[], renders: [] as Array<{ ms: number; rows: number; live: boolean }> }
 ;(window as unknown as { akisPerf: typeof perf }).akisPerf = perf
 
 /** Runs one live update and records its main-thread time. */
