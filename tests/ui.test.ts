@@ -1,7 +1,8 @@
 /**
  * The dashboard in real headless Chromium (Debian's, driven by playwright-core) against a running
  * cluster: nats-server, ClickHouse, two nodes [worker, gateway, api], a simulated fleet of 20
- * buses with one injected anomaly, tokens made with `ops tokens create`. Screenshots of every page
+ * buses with one injected anomaly, tokens made with `ops tokens create`, nginx in front (the alert
+ * feed test signs in through it). Screenshots of every page
  * go to .akis/screenshots/ (ignored by git).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
@@ -9,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Page } from "playwright-core"
 import { launchChromium, type Browser } from "../ops/lib/browser.ts"
-import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child, type ClickHouseServer, type NatsServer } from "./harness/index.ts"
+import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
 import { events } from "./support/cluster.ts"
 
 const root = join(import.meta.dir, "..")
@@ -22,6 +23,7 @@ let dir: string
 let env: Record<string, string>
 let browser: Browser
 let fleet: Child
+let nginx: Nginx
 const nodes = new Map<string, Child>()
 const apiPorts: number[] = []
 const gatewayPorts: number[] = []
@@ -58,6 +60,11 @@ beforeAll(async () => {
     nodes.set(id, spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
   }
   await waitFor("api listening on both nodes", () => [...nodes.values()].every((c) => events(c).some((e) => e.event === "api.listening")), { timeoutMs: 60_000 })
+  // nginx in front, as ops/up runs it: the alert feed test goes through it (HTTPS, SSE unbuffered).
+  nginx = await startNginx({
+    dir: join(dir, "nginx"), apis: apiPorts.map((p) => `127.0.0.1:${p}`), gateways: gatewayPorts.map((p) => `127.0.0.1:${p}`), httpsPort: freePort(), devicePort: freePort(),
+    certFile: join(dir, "certs/server.crt"), keyFile: join(dir, "certs/server.key"),
+  })
   for (const role of ["viewer", "operator", "admin"]) tokens[role] = (JSON.parse(await ops(["tokens", "create", `ui-${role}`, "--role", role, "--json"])) as { token: string }).token
   // A stored rule set for the rules page to edit (the nodes start from the same default file).
   const put = await fetch(`${base(0)}/api/v1/rules?origin=default.rules.yaml`, { method: "PUT", body: readFileSync(join(root, "config/default.rules.yaml"), "utf8"), headers: { authorization: `Bearer ${tokens.admin}`, "content-type": "text/plain" } })
@@ -66,6 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
+  await nginx?.stop()
   await fleet?.kill("SIGKILL")
   await Promise.all([...nodes.values()].map((c) => c.kill("SIGKILL")))
   await Promise.all([ns?.cleanup(), ch?.cleanup()])
@@ -80,10 +88,10 @@ const startFleet = () => {
 }
 
 /** A new tab signed in with `role`'s token (through the sign-in form, as a person would). */
-const signedIn = async (role: string, hash = "#/fleet", node = 0): Promise<Page> => {
+const signedIn = async (role: string, hash = "#/fleet", node: number | "nginx" = 0): Promise<Page> => {
   const page = await browser.context.newPage()
   page.on("pageerror", (e) => console.error(`[browser ${role}] ${e.message}`))
-  await page.goto(`${base(node)}/dashboard/${hash}`)
+  await page.goto(`${node === "nginx" ? nginx.apiUrl : base(node)}/dashboard/${hash}`)
   await page.fill("#token", tokens[role]!)
   await page.click("#signin button[type=submit]")
   await page.waitForSelector(`#whoami[data-role="${role}"], #signin-error:not(:empty)`, { timeout: 30_000 })
@@ -94,7 +102,7 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(shots, `
 
 describe("dashboard in Chromium", () => {
   test("the injected anomaly appears in the alert feed within 5 s of being raised; an operator acknowledges it, a viewer is not offered to", async () => {
-    const page = await signedIn("operator", "#/alerts", 1)
+    const page = await signedIn("operator", "#/alerts", "nginx") // through nginx: page, API calls and the SSE stream
     await page.waitForSelector("#feed-status:has-text('connected')", { timeout: 30_000 })
     startFleet() // only now, so the feed is open before the anomaly is raised
     const row = await page.waitForSelector('#alert-feed tr[data-device="bus-0003"][data-kind="raised"]', { timeout: (anomalyAtS + 40) * 1000 })
