@@ -6,6 +6,7 @@ import { ActorNotFound, ActorUnavailable } from "../../runtime/index.ts"
 import { StoreError } from "../../actors/sink/index.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
 import { makeApp } from "./app.ts"
+import { LiveFleet } from "./live-fleet.ts"
 import { newToken, type Role } from "./auth.ts"
 import type { ApiDeps } from "./deps.ts"
 import { allRoutes } from "./routes/index.ts"
@@ -22,6 +23,7 @@ const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
   const audit = memoryAuditLog()
   const subs = new Set<(t: AlertTransition) => void>()
   const storeDown = () => Promise.reject(new StoreError({ op: "query", message: "connection refused", retryable: true }))
+  const live = new LiveFleet(schema.fields.length)
   const versions = [{ version: 1, source: rulesSource, checksum: "abc", appliedAt: now, origin: "x" }]
   const deps: ApiDeps = {
     now: () => now, schema, rateLimit: { perSec: o.perSec ?? 1000, burst: o.perSec ?? 1000 }, tokens, audit,
@@ -46,6 +48,8 @@ const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
     rulesRollback: async (version) => deps.rulesApply(versions.find((v) => v.version === version)!.source, `rollback of v${version}`),
     clusterView: async () => ({ partitions: 1, members: [], shards: [], unowned: [] }),
     streams: async () => [],
+    storedRows: async () => (o.down ? storeDown() : 42),
+    fleetLive: async (fields) => ({ since: now, ...live.snapshot(fields) }),
     subscribeAlerts: (fn) => (subs.add(fn), () => subs.delete(fn)),
     ready: async () => ({ ready: true, reasons: [] }),
     metrics: async () => ({ contentType: "text/plain; version=0.0.4", body: "akis_up 1\n" }),
@@ -56,7 +60,7 @@ const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
     tokens.put(t.record)
     tokenOf[role] = t.token
   }
-  return { deps, tokens, audit, tokenOf, subs, advance: (ms: number) => (now += ms) }
+  return { deps, tokens, audit, tokenOf, subs, live, advance: (ms: number) => (now += ms) }
 }
 
 const call = async (app: ReturnType<typeof makeApp>, method: string, path: string, token?: string, body?: string, contentType?: string) =>
@@ -226,5 +230,23 @@ describe("api app", () => {
     expect((await call(app, "GET", "/api/v1/rules", forged)).status).toBe(401)
     // Without a configured provider a JWT is just a malformed token.
     expect((await call(makeApp(f.deps), "GET", "/api/v1/rules", await jwt({ akis_role: "admin" }))).status).toBe(401)
+  })
+
+  test("GET /api/v1/me names the caller's role; the live fleet answers the chosen fields and refuses unknown ones", async () => {
+    const f = fakeDeps()
+    const app = makeApp(f.deps)
+    for (const role of ["viewer", "operator", "admin"]) {
+      expect(((await (await call(app, "GET", "/api/v1/me", f.tokenOf[role])).json()) as { role: string }).role).toBe(role)
+    }
+    const w = schema.fields.length
+    const values = new Float64Array(2 * w).fill(Number.NaN)
+    values[schema.byName.get("speed_kmh")!.index] = 50
+    values[w + schema.byName.get("speed_kmh")!.index] = 60
+    f.live.add({ ids: ["bus-0002", "bus-0001"], seqs: new Float64Array([1, 1]), ts: new Float64Array([10, 20]), width: w, values, schema: 1, recvAt: 0 })
+    const res = (await (await call(app, "GET", "/api/v1/fleet/live?fields=speed_kmh,gps_lat", f.tokenOf.viewer)).json()) as { ids: string[]; lastAt: number[]; values: Record<string, unknown[]> }
+    expect(res).toMatchObject({ ids: ["bus-0001", "bus-0002"], lastAt: [20, 10], values: { speed_kmh: [60, 50], gps_lat: [null, null] } })
+    const bad = await call(app, "GET", "/api/v1/fleet/live?fields=speed_kmh,warp_factor", f.tokenOf.viewer)
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { parameter: string; expected: string })).toMatchObject({ parameter: "fields", expected: expect.stringContaining("warp_factor") })
   })
 })

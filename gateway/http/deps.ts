@@ -62,6 +62,10 @@ export interface ApiDeps {
   rulesRollback(version: number): Promise<RulesVersion>
   clusterView(): Promise<{ partitions: number; members: unknown[]; shards: unknown[]; unowned: number[] }>
   streams(): Promise<unknown[]>
+  /** Rows in the telemetry table (the dashboard derives stored/s). */
+  storedRows(): Promise<number>
+  /** The newest values of every device seen on the telemetry subjects (GET /api/v1/fleet/live); absent: 503. */
+  fleetLive?(fields: ReadonlyArray<{ name: string; index: number }>): Promise<{ since: number; ids: string[]; lastAt: number[]; values: Record<string, Array<number | null>> }>
   /** New alert transitions as they are published (akis.alerts.>). Returns an unsubscribe. */
   subscribeAlerts(fn: (t: AlertTransition) => void): () => void
   /** Whether this node holds its shards with bounded lag (GET /readyz). */

@@ -40,6 +40,9 @@ export const routeSamples = (device: string, alertId: string, rulesSource: strin
   "POST /api/v1/tokens": () => ({ path: "/api/v1/tokens", body: JSON.stringify({ name: "matrix", role: "viewer", ttlSeconds: 3600 }), contentType: "application/json" }),
   "DELETE /api/v1/tokens/{id}": () => ({ path: `/api/v1/tokens/${tokenIdToRevoke()}` }),
   "GET /api/v1/audit": () => ({ path: "/api/v1/audit" }),
+  "GET /api/v1/me": () => ({ path: "/api/v1/me" }),
+  "GET /api/v1/fleet/live": () => ({ path: "/api/v1/fleet/live?fields=gps_lat,gps_lon,speed_kmh" }),
+  "GET /api/v1/cluster/stored": () => ({ path: "/api/v1/cluster/stored" }),
 })
 
 /** Who calls in the auth matrix. */

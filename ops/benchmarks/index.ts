@@ -21,4 +21,5 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   api: async () => (await import("./api.ts")).default,
   rollup: async () => (await import("./rollup.ts")).default,
   scale: async () => (await import("./scale.ts")).default,
+  ui: async () => (await import("./ui.ts")).default,
 }

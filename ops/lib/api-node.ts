@@ -13,6 +13,8 @@ import { askActor, names, placeShards, shardOf, type AkisNode, type AlertTransit
 import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
+import { liveFleetFeed } from "./live-fleet-feed.ts"
+import { serveDashboard } from "../../gateway/ui/index.ts"
 
 /** What a node has running that the API and /metrics read. */
 export interface ApiNodeParts {
@@ -116,6 +118,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     shardsKv = undefined
     throw e
   }))
+  const live = liveFleetFeed(nats.nc, { width: schema.fields.length })
   const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
 
   const deps: ApiDeps = {
@@ -191,6 +194,8 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
       }
       return out.sort((a, b) => a.stream.localeCompare(b.stream))
     }),
+    storedRows: () => guarded("ClickHouse", async () => Number((await store.query<{ n: number }>(`SELECT count() AS n FROM ${tables.telemetry}`))[0]?.n ?? 0)),
+    fleetLive: (fields) => live.snapshot(fields),
     subscribeAlerts: (fn) => {
       listeners.add(fn)
       return () => void listeners.delete(fn)
@@ -220,6 +225,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   }
   const routes = isApi ? allRoutes : allRoutes.filter((r) => ["/metrics", "/healthz", "/readyz"].includes(r.path))
   const app = makeApp(deps, { routes, onInternalError: (e, route) => p.log("api.error", { route, error: String(e) }) })
+  if (isApi) await serveDashboard(app, p.log)
   let server: ReturnType<typeof Bun.serve> | undefined
   try {
     server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, idleTimeout: 60 })
@@ -235,6 +241,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     metrics,
     async stop() {
       alertSub?.unsubscribe()
+      live.stop()
       await server?.stop(true)
       await tokens.close()
     },

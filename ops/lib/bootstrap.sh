@@ -21,6 +21,7 @@ debian_packages=(
   "clickhouse-server clickhouse-server"
   "nginx nginx nginx"
   "wrk wrk"
+  "chromium chromium"   # the dashboard's browser tests and `ops bench ui` (driven by playwright-core)
 )
 
 # Debian puts daemons in sbin, which a normal user's PATH lacks; bun's own installer and a user

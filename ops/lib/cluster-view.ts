@@ -15,6 +15,8 @@ export interface ShardRow {
   pendingBatches: number | null
   lastBatchAgeMs: number | null
   actors: number | null
+  /** Readings the shard's host processed since it took the shard (the dashboard derives readings/s). */
+  readings: number | null
 }
 
 /** Members (with heartbeat age) and the shard map with positions and lag. */
@@ -52,6 +54,7 @@ export const clusterView = async (ctx: OpsContext) => {
       shard: s, owner: l?.owner ?? null, epoch: l?.epoch ?? null, leaseRevision: lease?.operation === "PUT" ? lease.revision : null,
       checkpointSeq: cp.head?.streamSeq ?? null, processedSeq: st?.processedSeq ?? null,
       pendingBatches: st?.pendingBatches ?? null, lastBatchAgeMs: st?.lastBatchAgeMs ?? null, actors: st ? (st.actors ?? 0) + (st.passivated ?? 0) : null,
+      readings: st?.readings ?? null,
     }
   }))
   const suspicionMs = ctx.config.node.suspicionMs

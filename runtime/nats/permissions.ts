@@ -96,6 +96,7 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
       pub.add("akis.ctl.stats.*")
       pub.add("akis.history")
       sub.add("akis.alerts.>")
+      sub.add("akis.tlm.*") // the dashboard's live fleet view: the newest reading per device, while someone looks
       break
     case "notifier":
       // explanations and annotations of alerts (not transitions: those come from the nodes' actors)

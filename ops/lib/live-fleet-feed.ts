@@ -1,0 +1,58 @@
+import type { NatsConnection, Subscription } from "@nats-io/transport-node"
+import { LiveFleet } from "../../gateway/http/live-fleet.ts"
+import { decodeBatch } from "../../runtime/index.ts"
+
+/** Options of {@link liveFleetFeed}. */
+export interface LiveFleetFeedOptions {
+  readonly width: number
+  /** Stop watching this long after the last request (ms). */
+  readonly idleMs?: number
+  /** A request that starts the feed waits this long so the answer is not empty (one reading period at 2 Hz, plus margin). */
+  readonly warmMs?: number
+}
+
+/**
+ * Feeds a {@link LiveFleet} from the telemetry subjects (`akis.tlm.*`, a plain subscription next to
+ * the shard hosts' JetStream consumers) only while the dashboard asks: the first request subscribes,
+ * and `idleMs` without one unsubscribes and forgets, so a node nobody looks at pays nothing.
+ */
+export const liveFleetFeed = (nc: NatsConnection, o: LiveFleetFeedOptions) => {
+  const idleMs = o.idleMs ?? 60_000
+  const warmMs = o.warmMs ?? 700
+  const fleet = new LiveFleet(o.width)
+  let sub: Subscription | undefined
+  let since = 0
+  let lastAsk = 0
+  let timer: ReturnType<typeof setInterval> | undefined
+  const stop = () => {
+    sub?.unsubscribe()
+    sub = undefined
+    if (timer) clearInterval(timer)
+    timer = undefined
+    fleet.clear()
+  }
+  return {
+    metrics: fleet.metrics,
+    async snapshot(fields: ReadonlyArray<{ name: string; index: number }>) {
+      lastAsk = Date.now()
+      if (!sub) {
+        since = lastAsk
+        sub = nc.subscribe("akis.tlm.*", {
+          callback: (err, m) => {
+            if (err) return
+            try {
+              fleet.add(decodeBatch(m.data))
+            } catch {
+              fleet.metrics.malformed++ // the shard hosts count and skip it too
+            }
+          },
+        })
+        timer = setInterval(() => Date.now() - lastAsk > idleMs && stop(), Math.min(idleMs, 10_000))
+      }
+      const young = since + warmMs - Date.now()
+      if (young > 0) await Bun.sleep(young)
+      return { since, ...fleet.snapshot(fields) }
+    },
+    stop,
+  }
+}
