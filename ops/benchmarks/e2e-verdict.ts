@@ -1,0 +1,69 @@
+/**
+ * The pure part of `ops bench e2e`: when a ramp step counts as sustained, from the lag samples
+ * taken during it, and the percentiles. Kept apart from the processes so it can be tested.
+ */
+
+/** One sample during a step: seconds since the step started, readings acked so far, stored so far. */
+export interface LagSample {
+  readonly t: number
+  readonly acked: number
+  readonly stored: number
+}
+
+/** Readings acked but not yet stored, averaged over the samples with `from ≤ t ≤ to`. */
+export const meanLag = (samples: ReadonlyArray<LagSample>, from: number, to: number): number | null => {
+  const xs = samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.acked - s.stored)
+  return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
+}
+
+export interface StepVerdict {
+  /** Mean lag (readings) around the middle of the step (45–55 %) and over its last 10 %. */
+  readonly lag_mid: number | null
+  readonly lag_end: number | null
+  /** Readings stored per second while the step ran (stored at its end − at its start, over its length). */
+  readonly stored_per_s: number
+  /** stored_per_s ÷ offered. */
+  readonly delivered: number
+  readonly sustained: boolean
+  /** Why not, when not. */
+  readonly reason: string | null
+}
+
+/**
+ * A step is sustained when the pipeline kept up with what was offered: the lag (acked − stored)
+ * did not grow from the middle of the step to its end (within `slackS` seconds of the offered load,
+ * the sink's own flush interval), the readings stored per second reached `minDelivered` of the
+ * offered rate, and everything acked was stored once the step ended (`caughtUp`).
+ */
+export const judgeStep = (
+  o: { offered: number; seconds: number; samples: ReadonlyArray<LagSample>; caughtUp: boolean; slackS?: number; minDelivered?: number },
+): StepVerdict => {
+  const T = o.seconds
+  const lagMid = meanLag(o.samples, 0.45 * T, 0.55 * T)
+  const lagEnd = meanLag(o.samples, 0.9 * T, T)
+  const last = [...o.samples].filter((s) => s.t <= T).at(-1)
+  const storedPerS = last ? Math.round(last.stored / Math.max(1e-9, last.t)) : 0
+  const delivered = storedPerS / o.offered
+  const slack = (o.slackS ?? 1) * o.offered
+  const minDelivered = o.minDelivered ?? 0.9
+  const reason =
+    lagMid === null || lagEnd === null ? "too few lag samples"
+    : lagEnd > lagMid + slack ? `lag grew from ${Math.round(lagMid)} to ${Math.round(lagEnd)} readings`
+    : delivered < minDelivered ? `stored ${storedPerS}/s, under ${Math.round(minDelivered * 100)} % of the offered ${o.offered}/s`
+    : !o.caughtUp ? "acked readings not all stored within the catch-up limit"
+    : null
+  return { lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason }
+}
+
+/** The `p`th percentile (nearest rank) of `xs`; NaN when empty. */
+export const percentile = (xs: ReadonlyArray<number>, p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : Number.NaN
+}
+
+/** Median and spread (min, max) of repeated measurements. */
+export const medianSpread = (xs: ReadonlyArray<number>): { median: number; min: number; max: number; runs: number } => {
+  const s = [...xs].sort((a, b) => a - b)
+  const median = s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  return { median, min: s[0] ?? Number.NaN, max: s.at(-1) ?? Number.NaN, runs: s.length }
+}
