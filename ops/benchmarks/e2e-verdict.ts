@@ -20,7 +20,7 @@ export interface StepVerdict {
   /** Mean lag (readings) around the middle of the step (45–55 %) and over its last 10 %. */
   readonly lag_mid: number | null
   readonly lag_end: number | null
-  /** Readings stored per second while the step ran (stored at its end − at its start, over its length). */
+  /** Readings stored per second in the step's second half (least-squares slope of stored over time): the steady rate. */
   readonly stored_per_s: number
   /** stored_per_s ÷ offered. */
   readonly delivered: number
@@ -41,8 +41,7 @@ export const judgeStep = (
   const T = o.seconds
   const lagMid = meanLag(o.samples, 0.45 * T, 0.55 * T)
   const lagEnd = meanLag(o.samples, 0.9 * T, T)
-  const last = [...o.samples].filter((s) => s.t <= T).at(-1)
-  const storedPerS = last ? Math.round(last.stored / Math.max(1e-9, last.t)) : 0
+  const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.5 * T && s.t <= T)))
   const delivered = storedPerS / o.offered
   const slack = (o.slackS ?? 1) * o.offered
   const minDelivered = o.minDelivered ?? 0.9
@@ -53,6 +52,20 @@ export const judgeStep = (
     : !o.caughtUp ? "acked readings not all stored within the catch-up limit"
     : null
   return { lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason }
+}
+
+/** Least-squares slope of stored over t (0 with fewer than 2 samples). */
+const slope = (xs: ReadonlyArray<LagSample>): number => {
+  if (xs.length < 2) return 0
+  const mt = xs.reduce((a, s) => a + s.t, 0) / xs.length
+  const ms = xs.reduce((a, s) => a + s.stored, 0) / xs.length
+  let num = 0
+  let den = 0
+  for (const s of xs) {
+    num += (s.t - mt) * (s.stored - ms)
+    den += (s.t - mt) ** 2
+  }
+  return den === 0 ? 0 : num / den
 }
 
 /** The `p`th percentile (nearest rank) of `xs`; NaN when empty. */

@@ -40,6 +40,10 @@ export const historyCounts = async (store: Store, schema: DeviceSchema, devices:
   return out
 }
 
+/** `seq` within the seqs one run's devices sent (min first .. max sent_to). */
+export const windowWhere = (ranges: ReadonlyArray<DeviceRange>): string =>
+  `seq BETWEEN ${Math.min(...ranges.map((r) => r.first))} AND ${Math.max(...ranges.map((r) => Math.max(r.first, r.sent_to)))}`
+
 /** Counts of a range check, all over the devices given (see {@link rangeCheck}). */
 export interface RangeCheck {
   /** Acked readings (expected). */
@@ -60,8 +64,12 @@ export interface RangeCheck {
  * The same comparison as `compareSets(ackedKeys(ranges), rows, …, { allowed: wasSent(ranges) })`,
  * done inside ClickHouse for tables too large to fetch (millions of rows): per device, the seqs
  * in `first..acked_to` must each have exactly one row, seqs outside `first..sent_to` none.
+ * `onlyWindow`: look only at seqs in this run's window (runs of one simulator numbered apart,
+ * checked one by one; rows outside every window are then counted by the caller).
  */
-export const rangeCheck = async (store: Store, from: string, ranges: ReadonlyArray<DeviceRange>, final = false): Promise<RangeCheck> => {
+export const rangeCheck = async (
+  store: Store, from: string, ranges: ReadonlyArray<DeviceRange>, final = false, o: { onlyWindow?: boolean } = {},
+): Promise<RangeCheck> => {
   const devs = `[${ranges.map((r) => quoteString(r.device)).join(",")}]`
   const col = (f: (r: DeviceRange) => number) => `transform(device_id, ${devs}, [${ranges.map((r) => `toUInt64(${Math.max(0, f(r))})`).join(",")}], toUInt64(0))`
   const rej = (r: DeviceRange) => r.rejected
@@ -74,7 +82,7 @@ export const rangeCheck = async (store: Store, from: string, ranges: ReadonlyArr
   const [s] = await store.query<{ rows: number; uniq: number; acked_uniq: number; unexpected: number; dup_keys: number }>(
     `SELECT sum(c) AS rows, count() AS uniq, countIf(a) AS acked_uniq, countIf(NOT s) AS unexpected, countIf(c > 1) AS dup_keys FROM (` +
     `SELECT device_id, seq, count() AS c, any(${inAcked}) AS a, any(${inSent}) AS s FROM ${from}${final ? " FINAL" : ""} ` +
-    `WHERE device_id IN (${ranges.map((r) => quoteString(r.device)).join(",")}) GROUP BY device_id, seq)`)
+    `WHERE device_id IN (${ranges.map((r) => quoteString(r.device)).join(",")})${o.onlyWindow ? ` AND ${windowWhere(ranges)}` : ""} GROUP BY device_id, seq)`)
   let acked = 0
   for (const r of ranges) {
     if (r.acked_to < r.first) continue
