@@ -17,7 +17,7 @@ export const meanLag = (samples: ReadonlyArray<LagSample>, from: number, to: num
 }
 
 export interface StepVerdict {
-  /** Mean lag (readings) around the middle of the step (45–55 %) and over its last 10 %. */
+  /** Mean lag (readings) around the middle of the step and at its end (windows of 10 % of the step, ≥ 6 s). */
   readonly lag_mid: number | null
   readonly lag_end: number | null
   /** Readings stored per second in the step's second half (least-squares slope of stored over time): the steady rate. */
@@ -36,11 +36,14 @@ export interface StepVerdict {
  * offered rate, and everything acked was stored once the step ended (`caughtUp`).
  */
 export const judgeStep = (
-  o: { offered: number; seconds: number; samples: ReadonlyArray<LagSample>; caughtUp: boolean; slackS?: number; minDelivered?: number },
+  o: { offered: number; seconds: number; samples: ReadonlyArray<LagSample>; caughtUp: boolean; slackS?: number; minDelivered?: number; windowS?: number },
 ): StepVerdict => {
   const T = o.seconds
-  const lagMid = meanLag(o.samples, 0.45 * T, 0.55 * T)
-  const lagEnd = meanLag(o.samples, 0.9 * T, T)
+  // Lag windows of 10 % of the step, and at least two of the sink's 3 s flush periods (the stored
+  // count rises in steps of one flush, so a shorter window sees the sawtooth, not the trend).
+  const w = Math.max(0.1 * T, o.windowS ?? 6)
+  const lagMid = meanLag(o.samples, T / 2 - w / 2, T / 2 + w / 2)
+  const lagEnd = meanLag(o.samples, T - w, T)
   const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.5 * T && s.t <= T)))
   const delivered = storedPerS / o.offered
   const slack = (o.slackS ?? 1) * o.offered
