@@ -77,4 +77,4 @@ test("ClickHouse down for 4 s under load: no loss, no duplicates, bounded, catch
     expect(r.t.length).toBe(perDevice)
   }
   await sink.close()
-}, 60_000)
+}, 120_000)
