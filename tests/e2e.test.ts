@@ -59,6 +59,9 @@ describe("end to end", () => {
     }
     for (const id of ["e1", "e2", "e3"]) spawnNode(id)
     await waitFor("gateways listening", () => [...nodes.values()].every((c) => events(c).some((e) => e.event === "gateway.listening")), { timeoutMs: 120_000 })
+      .catch((e) => {
+        throw new Error(`${(e as Error).message}\n${[...nodes].map(([id, c]) => `${id}: ${c.output().slice(-1500)}`).join("\n")}`)
+      })
 
     const scenario = join(dir, "scenario.yaml")
     writeFileSync(scenario, "devices: 200\nprefix: bus-\nrate: 2\nduration: 60s\nformat: csv\nanomalies:\n  - { device: bus-0042, at: 5s, field: coolant_temp_c, ramp_to: 125, over: 5s }\n")

@@ -5,6 +5,7 @@
 import { afterAll, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { makeClickHouseStore, makeSink, migrate, readings, tables, type Store } from "../actors/sink/index.ts"
+import { dropReading, duplicateReading, requestedFault } from "./support/faults.ts"
 import { compareSets, describeDiff, readingKey, setsMatch } from "./support/sets.ts"
 import { installWriteAudit, storedKey, storedRows, writtenTable } from "./support/stored.ts"
 import { syntheticBatches } from "./support/synthetic-batches.ts"
@@ -61,6 +62,10 @@ test("ClickHouse down for 4 s under load: no loss, no duplicates, bounded, catch
   // audit view), nothing else; exactly once as FINAL and the history queries see them. An insert
   // that landed just before the kill but whose answer was lost is written twice (at-least-once
   // onto an idempotent table): such copies are reported, not failed.
+  // Fault injection (AKIS_TEST_FAULT), to see the checks below fail.
+  const fault = requestedFault()
+  if (fault === "drop-reading") await dropReading(store, "bus-0007", 10)
+  if (fault === "dup-reading") await duplicateReading(store, schema, "bus-0007", 10)
   const expected = batches.flatMap((b) => b.ids.map((d, i) => readingKey(d, b.seqs[i]!)))
   expect(new Set(expected).size).toBe(devices * perDevice)
   for (const [what, rows] of [

@@ -29,10 +29,10 @@ export const dropReading = async (store: Store, device: string, seq: number): Pr
   { timeoutMs: 30_000, intervalMs: 200 })
 }
 
-/** Stores a second copy of one reading with its time 1 ms off, so that de-duplication cannot hide it. */
+/** Stores a second copy of one reading with its time 1 s off, so that de-duplication (FINAL, history) cannot hide it. */
 export const duplicateReading = async (store: Store, schema: DeviceSchema, device: string, seq: number): Promise<void> => {
   const cols = telemetryColumns(schema)
-  const sel = cols.map((c) => (c === "ms" ? "if(ms = 0, 1, ms - 1)" : `\`${c}\``)).join(", ")
+  const sel = cols.map((c) => (c === "ts" ? "ts + 1" : `\`${c}\``)).join(", ")
   await store.exec(`INSERT INTO ${tables.telemetry} (${cols.map((c) => `\`${c}\``).join(", ")}) SELECT ${sel} FROM ${tables.telemetry} WHERE device_id = ${quoteString(device)} AND seq = ${seq} LIMIT 1`)
 }
 
