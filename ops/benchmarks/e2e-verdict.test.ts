@@ -11,7 +11,7 @@ describe("judgeStep", () => {
     expect(v).toMatchObject({ sustained: true, lag_mid: 1500, lag_end: 1500, reason: null })
     expect(v.stored_per_s).toBe(1000) // the steady rate: a constant lag does not lower it
   })
-  test("stored/s is the second half's slope, not diluted by a slow start", () => {
+  test("stored/s is the slope after the first quarter, not diluted by a slow start", () => {
     const xs = Array.from({ length: 61 }, (_, t) => ({ t, acked: 1000 * t, stored: t < 10 ? 0 : 1000 * (t - 10) }))
     expect(judgeStep({ offered: 1000, seconds: 60, samples: xs, caughtUp: true }).stored_per_s).toBe(1000)
   })

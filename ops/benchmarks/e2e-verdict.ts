@@ -20,7 +20,11 @@ export interface StepVerdict {
   /** Mean lag (readings) around the middle of the step and at its end (windows of 10 % of the step, ≥ 6 s). */
   readonly lag_mid: number | null
   readonly lag_end: number | null
-  /** Readings stored per second in the step's second half (least-squares slope of stored over time): the steady rate. */
+  /**
+   * Readings stored per second after the first quarter of the step (least-squares slope of stored
+   * over time): the steady rate. The sink stores in 3 s flushes; a fit over many of them averages
+   * the steps out (steps of 60 s: 45 s, 15 flushes). Short steps give noisy rates.
+   */
   readonly stored_per_s: number
   /** stored_per_s ÷ offered. */
   readonly delivered: number
@@ -44,7 +48,7 @@ export const judgeStep = (
   const w = Math.max(0.1 * T, o.windowS ?? 6)
   const lagMid = meanLag(o.samples, T / 2 - w / 2, T / 2 + w / 2)
   const lagEnd = meanLag(o.samples, T - w, T)
-  const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.5 * T && s.t <= T)))
+  const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.25 * T && s.t <= T)))
   const delivered = storedPerS / o.offered
   const slack = (o.slackS ?? 1) * o.offered
   const minDelivered = o.minDelivered ?? 0.9

@@ -65,8 +65,8 @@ const about: Record<string, string> = {
     "`p99_alert_after_warmup_ms` leaves them out. `reference_cpu_cores`: CPU of every process of the stack (nodes, NATS, ClickHouse, " +
     "simulator) during phase 1 ÷ its wall time. **Phase 2**, a ramp of offered loads, `step_seconds` each, until a step is not " +
     "sustained. Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
-    "windows of 10 % of the step, at least 6 s; one second of the offered load as slack for the sink's flushes), the readings stored per second (slope over the " +
-    "step's second half) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
+    "windows of 10 % of the step, at least 6 s; one second of the offered load as slack for the sink's flushes), the readings stored per second (least-squares slope " +
+    "after the step's first quarter) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
     "stored/s of the highest sustained step. `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
     "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged.",
 }
