@@ -128,7 +128,7 @@ describe("end to end", () => {
     // The overheat raised its alert by now (30 s `for` from ~10 s); no other device had a reason to.
     await waitFor("the overheat alert", async () => (await readAlerts()).some((t) => t.device === "bus-0042" && t.rule === "overheating"), { timeoutMs: 30_000, intervalMs: 1_000 })
 
-    // Fault injection (AKIS_TEST_FAULT), to see the checks below fail.
+    // Fault injection (TEST_FAULT), to see the checks below fail.
     const fault = requestedFault()
     const victim = result.ranges[7]!
     if (fault === "drop-reading") await dropReading(store, victim.device, victim.first + 3)

@@ -62,7 +62,7 @@ test("ClickHouse down for 4 s under load: no loss, no duplicates, bounded, catch
   // audit view), nothing else; exactly once as FINAL and the history queries see them. An insert
   // that landed just before the kill but whose answer was lost is written twice (at-least-once
   // onto an idempotent table): such copies are reported, not failed.
-  // Fault injection (AKIS_TEST_FAULT), to see the checks below fail.
+  // Fault injection (TEST_FAULT), to see the checks below fail.
   const fault = requestedFault()
   if (fault === "drop-reading") await dropReading(store, "bus-0007", 10)
   if (fault === "dup-reading") await duplicateReading(store, schema, "bus-0007", 10)

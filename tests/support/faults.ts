@@ -1,5 +1,5 @@
 /**
- * Test-only fault injection, to show that a test's checks can fail: `AKIS_TEST_FAULT=<kind>` makes
+ * Test-only fault injection, to show that a test's checks can fail: `TEST_FAULT=<kind>` makes
  * the end-to-end test break what it is about to check (one reading dropped, one stored twice in a
  * way queries see, one alert transition published twice). Never used by production code.
  */
@@ -15,9 +15,9 @@ const kinds: ReadonlyArray<FaultKind> = ["drop-reading", "dup-reading", "dup-ale
 
 /** The fault asked for in the environment, if any. */
 export const requestedFault = (): FaultKind | undefined => {
-  const v = process.env.AKIS_TEST_FAULT
+  const v = process.env.TEST_FAULT
   if (v === undefined || v === "") return undefined
-  if (!kinds.includes(v as FaultKind)) throw new Error(`AKIS_TEST_FAULT must be one of ${kinds.join(", ")} (got '${v}')`)
+  if (!kinds.includes(v as FaultKind)) throw new Error(`TEST_FAULT must be one of ${kinds.join(", ")} (got '${v}')`)
   return v as FaultKind
 }
 
