@@ -45,6 +45,8 @@ export const ClickHouseSection = Schema.Struct({
   requestTimeoutMs: Millis,
   /** Days of telemetry kept (0 = forever); older day partitions are dropped. */
   retentionDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** How often the node holding shard 0 drops partitions past retentionDays. */
+  retentionCheckMs: Millis,
 })
 
 /** The per-shard ClickHouse sink: batching, retry and memory bounds. */
@@ -83,6 +85,8 @@ export const GatewaySection = Schema.Struct({
   publishTimeoutMs: Millis,
   maxBufferedReadings: PositiveInt,
   crlReloadMs: Millis,
+  /** Re-issue the CRL when its next update is fewer days away (only where `<certDir>/ca/ca.key` exists); 0 = never. */
+  crlRenewDays: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 365 })),
 })
 
 /** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */
@@ -91,6 +95,12 @@ export const RulesSection = Schema.Struct({
   file: Schema.String,
   /** How often device actors get onTick (absence, stuck sensors, timed escalation). */
   tickMs: Millis,
+  /** A rule set with more rules is refused (every rule runs on every reading). */
+  maxRules: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })),
+  /** Deepest expression nesting accepted. */
+  maxExprDepth: Schema.Int.check(Schema.isBetween({ minimum: 4, maximum: 1_000 })),
+  /** Window memory per device (at gateway.maxReadingsPerSec) above which a rule set is refused. */
+  maxWindowBytesPerDevice: PositiveInt,
 })
 
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */

@@ -28,6 +28,14 @@ export const ErrCode = {
   outOfRange: "out_of_range",
   /** The reading names a device other than the one in the client certificate. */
   idMismatch: "id_mismatch",
+  /**
+   * The reading's seq is not above one already sent on this connection in the same boot, and its
+   * ts is not later: a resend on the same connection (its first copy's ACK stands), or a restarted
+   * count. To restart numbering, send `{"hello":{"boot":<new boot>}}` first.
+   */
+  seqRegress: "seq_regress",
+  /** A `{"hello":…}` line without a valid boot (integer in [0, 2^53)); the previous boot stays. */
+  badHello: "bad_hello",
   /** Notice, not a refusal: the connection exceeds its readings/s; reading is paused, nothing is dropped. */
   rateLimit: "rate_limit",
   /** The connection was silent longer than `gateway.idleTimeoutMs`; it is closed. */
@@ -45,6 +53,7 @@ export type ErrCode = (typeof ErrCode)[keyof typeof ErrCode]
 export const readingErrCodes: ReadonlyArray<ErrCode> = [
   ErrCode.tooLarge, ErrCode.badUtf8, ErrCode.badJson, ErrCode.badCsv, ErrCode.badMsgpack, ErrCode.badSeq,
   ErrCode.badTs, ErrCode.tsSkew, ErrCode.unknownField, ErrCode.badValue, ErrCode.outOfRange, ErrCode.idMismatch,
+  ErrCode.seqRegress,
 ]
 
 /** `ERR <code> <reason>\n` with newlines in the reason flattened. */

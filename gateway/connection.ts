@@ -13,6 +13,7 @@ import { decodeCsv, decodeJson, decodeMsgpack, newScratch, type ReadingScratch, 
 import { FrameKind, Framer, type FrameSink } from "./framer.ts"
 import { AckCursor, type AckTarget, type Ingest } from "./ingest.ts"
 import { bump, type GatewayMetrics } from "./metrics.ts"
+import { helloLine, isHelloFrame, NumberingGuard, parseHello } from "./session.ts"
 
 /** The socket as a connection sees it. */
 export interface Wire {
@@ -46,6 +47,8 @@ export class DeviceConnection implements AckTarget, FrameSink {
   private errors = 0
   private loggedMismatch = false
   private closed = false
+  /** Boot declared by the device's hello, and the numbering seen in it (gateway/session.ts). */
+  private readonly numbering = new NumberingGuard()
   /** Token bucket for readings/s. */
   private tokens: number
   private refilledAt: number
@@ -80,6 +83,7 @@ export class DeviceConnection implements AckTarget, FrameSink {
     if (this.closed) return
     const { schema, limits } = this.ctx
     const now = this.ctx.now()
+    if (kind === FrameKind.json && isHelloFrame(bytes)) return this.hello(bytes)
     const s = this.scratch
     s.seq = NaN
     const bad: Refusal | undefined =
@@ -94,8 +98,19 @@ export class DeviceConnection implements AckTarget, FrameSink {
       }
       return this.refuse(ErrCode.idMismatch, `seq=${s.seq} reading for device "${s.device.slice(0, 64)}" on the connection of ${this.device}`)
     }
+    const regress = this.numbering.check(s.seq, s.ts)
+    if (regress) return this.refuse(regress.code, regress.reason)
     this.spend(now)
-    this.ctx.ingest.add(this, this.device, this.shard, s.seq, s.ts, s.values)
+    this.ctx.ingest.add(this, this.device, this.shard, s.seq, s.ts, s.values, this.numbering.boot)
+  }
+
+  /** A `{"hello":{"boot":…}}` line: later readings belong to that boot (their numbering may restart). */
+  private hello(bytes: Uint8Array): void {
+    const h = parseHello(bytes)
+    if ("code" in h) return this.refuse(h.code, h.reason)
+    this.numbering.setBoot(h.boot)
+    this.ctx.metrics.hellos++
+    this.wire.write(helloLine(h.boot))
   }
 
   /** @internal FrameSink */

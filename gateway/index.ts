@@ -59,7 +59,9 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
       cert: readFileSync(path(g.certFile, "server.crt"), "utf8"),
       key: readFileSync(path(g.keyFile, "server.key"), "utf8"),
       ca: readFileSync(path(g.caFile, "ca.crt"), "utf8"),
-      crlFile: Bun.file(crlPath).size > 0 ? crlPath : undefined,
+      caFile: path(g.caFile, "ca.crt"),
+      // Watched even when it does not exist yet: a CRL issued after the start is picked up.
+      crlFile: crlPath,
     },
     schema,
     partitions: config.cluster.partitions,

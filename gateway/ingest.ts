@@ -9,7 +9,7 @@
  *
  * IO-free: publish, time and timers are injected, so tests drive it step by step.
  */
-import { BatchBuilder, encodeBatch } from "../runtime/batch.ts"
+import { BatchBuilder, encodeBatch, noBoot } from "../runtime/batch.ts"
 import type { GatewayMetrics } from "./metrics.ts"
 
 /** One connection's view of its own readings: runs of (batch number, last seq), oldest first. */
@@ -120,11 +120,11 @@ export class Ingest {
     return this.paused
   }
 
-  /** Adds one validated reading of `target`'s device to its shard's open batch. */
-  add(target: AckTarget, device: string, shard: number, seq: number, ts: number, row: ArrayLike<number>): void {
+  /** Adds one validated reading of `target`'s device (numbering epoch `boot`) to its shard's open batch. */
+  add(target: AckTarget, device: string, shard: number, seq: number, ts: number, row: ArrayLike<number>, boot = noBoot): void {
     const s = this.shards[shard]!
     if (s.builder.size === 0) s.openSince = this.o.now()
-    s.builder.push(device, seq, ts, row)
+    s.builder.push(device, seq, ts, row, 0, boot)
     if (target.cursor.record(s.open, seq)) s.openTargets.push(target)
     this.bufferedN++
     this.o.metrics.accepted++

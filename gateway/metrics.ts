@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   connections_replaced: number
   /** Handshakes refused, by reason (no_cert, self_signed, unknown_ca, expired, not_yet_valid, revoked, bad_device_id, ...). */
   tls_refused_by_reason: Record<string, number>
+  /** Hello lines accepted (a device declared its boot: gateway/session.ts). */
+  hellos: number
   /** Valid readings taken into a batch. */
   accepted: number
   /** Readings/frames refused with `ERR`, by code. */
@@ -28,13 +30,21 @@ export interface GatewayMetrics {
   connections_closed_idle: number
   connections_closed_errors: number
   connections_closed_slow_reader: number
+  /** Serials in the loaded CRL (gateway/crl.ts). */
+  crl_revoked: number
+  /** The loaded CRL's next update, epoch ms (0: none loaded or no date). Alert well before it. */
+  crl_next_update_ms: number
+  /** 1 while the loaded CRL is past its next update (still enforced; the fleet is not locked out). */
+  crl_stale: number
+  /** CRL files refused while running (unreadable, not signed by the CA, older than the loaded one). */
+  crl_reload_errors: number
 }
 
 export const newMetrics = (): GatewayMetrics => ({
-  connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {},
+  connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {}, hellos: 0,
   accepted: 0, rejected_by_code: {}, durable: 0, acked: 0, published_batches: 0, publish_errors: 0,
   backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0, connections_closed_errors: 0,
-  connections_closed_slow_reader: 0,
+  connections_closed_slow_reader: 0, crl_revoked: 0, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0,
 })
 
 /** Adds one to a counter in a by-key record. */

@@ -12,7 +12,7 @@ import type { DeviceSchema } from "../config/device-schema.ts"
 import { shardOf } from "../runtime/shard.ts"
 import { ErrCode } from "./codes.ts"
 import { DeviceConnection, type ConnectionContext } from "./connection.ts"
-import { CrlWatch } from "./crl.ts"
+import { crlGauges, CrlWatch, watchCrl } from "./crl.ts"
 import { Ingest, type IngestOptions } from "./ingest.ts"
 import { bump, type GatewayMetrics } from "./metrics.ts"
 import { classifyPeer } from "./tls-auth.ts"
@@ -21,7 +21,8 @@ import { classifyPeer } from "./tls-auth.ts"
 export interface ListenerOptions {
   readonly host: string
   readonly port: number
-  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string; readonly crlFile: string | undefined }
+  /** `caFile` (the CA's path) checks the CRL's signature; the CRL is watched even when absent at start. */
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string; readonly crlFile: string | undefined; readonly caFile?: string }
   readonly schema: DeviceSchema
   readonly partitions: number
   readonly limits: ConnectionContext["limits"] & { readonly idleTimeoutMs: number }
@@ -54,8 +55,10 @@ export interface Listener {
 
 export const listen = async (o: ListenerOptions): Promise<Listener> => {
   const ca = new X509Certificate(o.tls.ca)
-  const crl = new CrlWatch(o.tls.crlFile)
+  const crl = new CrlWatch(o.tls.crlFile, o.tls.caFile)
   await crl.check()
+  crlGauges(crl, o.metrics, o.now())
+  if (o.tls.crlFile && !crl.loaded) o.log(`gateway: no CRL at ${o.tls.crlFile} yet: nothing is revoked until it appears (checked every ${o.crlReloadMs} ms)`)
   const devices = new Map<string, Socket<SocketData>>()
   const idleSec = Math.max(1, Math.ceil(o.limits.idleTimeoutMs / 1000))
   const m = o.metrics
@@ -132,7 +135,8 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
   const server: TCPSocketListener<SocketData> = Bun.listen<SocketData>({
     hostname: o.host,
     port: o.port,
-    tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, ...(o.tls.crlFile ? { crl: Bun.file(o.tls.crlFile) } : {}), requestCert: true, rejectUnauthorized: false },
+    // No `crl` here: revocation is checked by serial in classifyPeer (gateway/crl.ts says why).
+    tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: false },
     socket: {
       open(s) {
         s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}` }
@@ -191,21 +195,17 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     },
   })
 
-  let reloading = false
-  const crlTimer = setInterval(() => {
-    if (reloading) return
-    reloading = true
-    crl.check().then((changed) => {
-      if (!changed) return
-      o.log(`gateway: CRL reloaded (${crl.serials.size} revoked)`)
+  const stopCrl = watchCrl(crl, {
+    everyMs: o.crlReloadMs, metrics: m, now: o.now, log: o.log,
+    onChange(revoked) {
       for (const s of devices.values()) {
-        if (crl.serials.has(s.data.serial)) {
+        if (revoked.has(s.data.serial)) {
           bump(m.tls_refused_by_reason, "revoked")
           s.data.conn?.close(ErrCode.shutdown, "certificate revoked")
         }
       }
-    }, (e) => o.log(`gateway: ${(e as Error).message}`)).finally(() => (reloading = false))
-  }, o.crlReloadMs)
+    },
+  })
 
   return {
     port: server.port,
@@ -213,7 +213,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     devices,
     async stop({ drainMs = 5000 } = {}) {
       server.stop(false)
-      clearInterval(crlTimer)
+      stopCrl()
       for (const s of devices.values()) s.data.conn?.close(ErrCode.shutdown, "gateway shutting down")
       await Promise.race([ingest.drain(), Bun.sleep(drainMs)])
       clearInterval(tick)

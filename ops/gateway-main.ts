@@ -7,6 +7,7 @@
 import { connect } from "@nats-io/transport-node"
 import { loadConfig } from "../config/index.ts"
 import { startGateway } from "../gateway/index.ts"
+import { startGatewayCrlKeeper } from "./certs/crl-keeper.ts"
 
 /** A running gateway with its own NATS connection; `close()` drains both. */
 export interface GatewayProcess {
@@ -26,6 +27,7 @@ export const openGatewayProcess = async (configFile?: string, statsMs = 10_000):
   })
   const gw = await startGateway(config, { nc })
   console.log(`gateway listening on ${config.gateway.host}:${gw.port}`)
+  const stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => console.error(line))
   const statsTimer = setInterval(() => {
     const m = gw.metrics
     console.error(`gateway: accepted=${m.accepted} durable=${m.durable} acked=${m.acked} conns=${m.connections_open} buffered=${gw.buffered()} pauses=${m.backpressure_pauses} publish_errors=${m.publish_errors} refused=${JSON.stringify(m.tls_refused_by_reason)} rejected=${JSON.stringify(m.rejected_by_code)}`)
@@ -34,6 +36,7 @@ export const openGatewayProcess = async (configFile?: string, statsMs = 10_000):
     port: gw.port,
     async close() {
       clearInterval(statsTimer)
+      stopCrlKeeper()
       await gw.stop()
       await nc.drain().catch(() => {})
       console.error("gateway: stopped")

@@ -8,12 +8,15 @@
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type SinkGroup } from "../actors/sink/index.ts"
+import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
+import { ruleLimitsOf } from "../config/rules/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
+import { startGatewayCrlKeeper } from "./certs/crl-keeper.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
+import { serveHistory } from "./lib/history-service.ts"
 
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
 const fail = (msg: string): never => {
@@ -44,9 +47,12 @@ const nats = await connectNats({ servers: config.nats.servers, user: config.nats
 
 let group: SinkGroup | undefined
 let alerts: AlertWriter | undefined
+let retention: RetentionJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
+let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
+let history: ReturnType<typeof serveHistory> | undefined
 
 if (isWorker) {
   const store = makeStore(config.clickhouse)
@@ -61,12 +67,18 @@ if (isWorker) {
       await Bun.sleep(delay)
     }
   }
+  retention = makeRetentionJob(store, {
+    retentionDays: config.clickhouse.retentionDays, everyMs: config.clickhouse.retentionCheckMs,
+    onDropped: (partitions) => log("retention.dropped", { partitions }), onError: (e) => log("retention.error", { error: String(e) }),
+  })
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
     nc: nats.nc, store, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
     retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
   })
-  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log).catch((e) => fail(`rules: ${(e as Error).message}`))
+  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
+  // History queries over NATS: the only way to read an embedded (chDB) store, which this process holds.
+  history = serveHistory(nats.nc, store, schema)
 }
 
 // The gateway listens before the node takes shards, so a port in use fails before anything is held.
@@ -75,6 +87,7 @@ if (isGateway) {
   gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
     .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
   log("gateway.listening", { host: config.gateway.host, port: gateway.port })
+  stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => log("crl", { line }))
 }
 
 node = await startNode(
@@ -86,7 +99,8 @@ node = await startNode(
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
-    sinkFor: group ? (s, fence) => group!.sinkFor(s, fence) : undefined,
+    // Shard 0's lease elects the one node that drops expired partitions (single owner, fenced).
+    sinkFor: group ? (s, fence) => { if (s === 0) retention?.hold(fence); return group!.sinkFor(s, fence) } : undefined,
     clock: systemClock,
     log,
   },
@@ -98,8 +112,11 @@ const shutdown = async (why: string) => {
   if (stopping) return
   stopping = true
   log("node.shutdown", { why })
+  stopCrlKeeper()
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
   await node?.drain().catch(() => {})
+  retention?.stop()
+  history?.stop()
   await alerts?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
   await group?.close().catch(() => {})

@@ -2,25 +2,30 @@
  * `ops/up`: a local akis with a simulated fleet. Creates the fleet PKI if absent, starts
  * ClickHouse and nats-server (data under .akis/), N nodes and the fleet simulator, then shows a
  * live summary. Ctrl-C stops everything; running it again resumes from the stored state.
- *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file]
+ *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once]
+ * With `clickhouse.url: chdb:<dir>` (embedded store) it runs one node, which holds the store, and
+ * reads the summary from it over NATS (history-service.ts): chDB allows one process per directory.
  */
 import { parseArgs } from "node:util"
 import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { makeStore } from "../actors/sink/index.ts"
+import { makeStore, type Store } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { clusterView } from "./lib/cluster-view.ts"
 import { opsContext, type OpsContext } from "./lib/context.ts"
-import { startLocalCluster } from "./lib/launcher.ts"
+import { askHistory, storeSummary, type StoreSummary } from "./lib/history-service.ts"
+import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } from "./lib/launcher.ts"
 import { spawnChild, startClickHouse, type ClickHouseServer } from "./lib/servers/index.ts"
 import { renderSummary, type Sample } from "./lib/summary.ts"
 
 const root = resolve(import.meta.dir, "..")
 const { values } = parseArgs({
   options: {
-    nodes: { type: "string", default: "3" }, devices: { type: "string", default: "1000" }, rate: { type: "string", default: "2" },
+    nodes: { type: "string" }, devices: { type: "string", default: "1000" }, rate: { type: "string", default: "2" },
     duration: { type: "string", default: "1h" }, scenario: { type: "string", default: join(root, "ops/loadgen/scenarios/overheat.yaml") },
     config: { type: "string" },
+    // Stop everything once the fleet's --duration is over (scripted runs and tests).
+    once: { type: "boolean", default: false },
   },
 })
 const say = (m: string) => process.stderr.write(`\x1b[1m[akis up]\x1b[0m ${m}\n`)
@@ -32,7 +37,6 @@ const num = (name: string, v: string | undefined, min: number, max: number) => {
   }
   return n
 }
-const nodes = num("nodes", values.nodes, 1, 16)
 const devices = num("devices", values.devices, 1, 20_000)
 const rate = num("rate", values.rate, 0.1, 100)
 
@@ -43,7 +47,20 @@ try {
   say(e instanceof ConfigInvalid ? e.message : String(e))
   process.exit(1)
 }
+const embedded = config.clickhouse.url.startsWith("chdb:")
+if (embedded && values.nodes !== undefined && values.nodes !== "1") {
+  say(`the embedded store (${config.clickhouse.url}) is opened by one process only: use --nodes 1, or a ClickHouse server (clickhouse.url)`)
+  process.exit(2)
+}
+const nodes = num("nodes", values.nodes ?? (embedded ? "1" : "3"), 1, 16)
 const dataDir = resolve(root, config.node.dataDir)
+
+// --- NATS: refuse one without JetStream before anything is created or started ---
+const natsProbe = await probeNats(config.nats.servers, config.nats)
+if (natsProbe.state === "no-jetstream") {
+  say(noJetStreamMessage(config.nats.servers, natsProbe.detail))
+  process.exit(1)
+}
 const ops = (args: string[]) => spawnChild("ops", ["bun", join(root, "ops/cli.ts"), ...args], { cwd: root })
 
 // --- Certificates: created once, kept under .akis/certs ---
@@ -59,9 +76,10 @@ if (!existsSync(join(certDir, "ca.crt"))) {
 
 // --- ClickHouse: use the configured one if it answers, else start one under .akis/clickhouse ---
 let clickhouse: ClickHouseServer | undefined
-const chUrl = new URL(config.clickhouse.url.startsWith("chdb:") ? "http://127.0.0.1:8123" : config.clickhouse.url)
-const chUp = await fetch(`${chUrl.origin}/ping`).then((r) => r.ok, () => false)
-if (!config.clickhouse.url.startsWith("chdb:") && !chUp) {
+const chUrl = new URL(embedded ? "http://127.0.0.1:8123" : config.clickhouse.url)
+const chUp = !embedded && await fetch(`${chUrl.origin}/ping`).then((r) => r.ok, () => false)
+if (embedded) say(`embedded store (chDB) in ${config.clickhouse.url.slice(5)}, held by the node; the summary asks it over NATS`)
+else if (!chUp) {
   say(`starting clickhouse-server on ${chUrl.origin} (data in ${join(dataDir, "clickhouse")})`)
   // Niceness 10: on a machine shared with the pipeline, ClickHouse's merges yield to the
   // latency-sensitive gateways and actors (docs/benchmarks-history.md, end to end).
@@ -69,13 +87,21 @@ if (!config.clickhouse.url.startsWith("chdb:") && !chUp) {
 }
 
 // --- NATS + nodes + fleet ---
-const cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : {}, log: say })
+let cluster: LocalCluster
+try {
+  cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : {}, log: say })
+} catch (e) {
+  say((e as Error).message)
+  await clickhouse?.stop()
+  process.exit(1)
+}
 say(`starting the fleet simulator: ${devices} devices × ${rate} Hz for ${values.duration} (scenario ${values.scenario})`)
 const fleet = ops(["loadgen", "--scenario", values.scenario!, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration!, "--gateways", cluster.gateways().join(",")])
 
 // --- Live summary ---
 let ctx: OpsContext | undefined
-const store = makeStore(config.clickhouse)
+// The embedded store belongs to the node: opening its directory here would lock the node out.
+const store: Store | undefined = embedded ? undefined : makeStore(config.clickhouse)
 let prev: Sample | undefined
 let stopping = false
 const stop = async () => {
@@ -86,13 +112,24 @@ const stop = async () => {
   await ctx?.close().catch(() => {})
   await cluster.stop()
   await clickhouse?.stop()
-  await store.close().catch(() => {})
+  await store?.close().catch(() => {})
+  if (prev) say(`last summary: rows stored ${prev.stored}, alerts raised ${prev.raised}, cleared ${prev.cleared}, readings processed ${prev.readingsIn}`)
   process.exit(0)
 }
 process.on("SIGINT", stop)
 process.on("SIGTERM", stop)
-fleet.exited.then((code) => {
-  if (!stopping) say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
+fleet.exited.then(async (code) => {
+  if (stopping) return
+  if (!values.once) return say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
+  say(`fleet simulator finished (exit ${code}); --once: stopping once every processed reading is stored (at most 30 s)`)
+  // Settled: the sink's last batches are in the store and two refreshes in a row agree.
+  let last = -1
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !stopping;) {
+    await Bun.sleep(2_000)
+    if (prev && prev.stored === last && prev.stored >= prev.readingsIn) break
+    last = prev?.stored ?? -1
+  }
+  await stop()
 })
 
 for (;;) {
@@ -101,12 +138,9 @@ for (;;) {
   try {
     ctx ??= await opsContext(values.config)
     const view = await clusterView(ctx)
-    const [rows] = await store.query<{ n: number }>("SELECT count() AS n FROM telemetry")
-    const [open] = await store.query<{ raised: number; cleared: number }>(
-      "SELECT countIf(kind = 'raised') AS raised, countIf(kind = 'cleared') AS cleared FROM (SELECT kind FROM alerts FINAL)",
-    )
+    const stored = store ? await storeSummary(store) : await askHistory<StoreSummary>(ctx.nats.nc, { op: "summary" }, 5_000)
     const readingsIn = await readingsProcessed(ctx, view.members.map((m) => m.id))
-    const sample: Sample = { t: Date.now(), readingsIn, stored: Number(rows?.n ?? 0), raised: Number(open?.raised ?? 0), cleared: Number(open?.cleared ?? 0) }
+    const sample: Sample = { t: Date.now(), readingsIn, ...stored }
     const fleetLine = fleet.output().split(/[\r\n]/).filter((l) => l.trim()).pop() ?? ""
     process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n")
     prev = sample

@@ -42,8 +42,16 @@ export interface ActorKind<S> {
   restore(id: string, snapshot: unknown, ctx: ActorContext): S
   /** Answers a live-state query (JSON-able result). */
   query(state: S, request: unknown): unknown
-  /** May this instance be passivated now (e.g. false while a timer is pending)? Default: yes. */
+  /** May this instance be passivated now? Default: yes. Prefer {@link nextTimer} for timers: a passive actor with one is woken on time. */
   canPassivate?(state: S, now: number): boolean
+  /**
+   * Processing time (epoch ms, same clock as `ctx.now`) at which this instance next needs
+   * {@link onTick} to run (an absence, `for`, clear or escalation deadline); `now` or earlier when
+   * it needs every tick from now on; Infinity when no timer is pending. The shard host wakes a
+   * passivated instance at that time, and checkpoints carry it, so a shard's next owner wakes it
+   * too. Without it, a passive instance is only woken by a message.
+   */
+  nextTimer?(state: S, now: number): number
 }
 
 /** Address of an actor: `<kind>/<id>`. */

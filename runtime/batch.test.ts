@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { BatchBuilder, BatchDecodeError, decodeBatch, encodeBatch } from "./batch.ts"
+import { BatchBuilder, BatchDecodeError, bootOf, decodeBatch, encodeBatch, noBoot } from "./batch.ts"
 
 describe("reading batch", () => {
   test("round-trips through msgpack with every column intact", () => {
@@ -21,6 +21,20 @@ describe("reading batch", () => {
     expect(b.size).toBe(0)
     b.push("b", 2, 2, [2])
     expect(b.take(0).ids).toEqual(["b"])
+  })
+
+  test("carries each reading's boot; a batch without boots has no boots column (v1 bytes)", () => {
+    const b = new BatchBuilder(1, 1)
+    b.push("a", 1, 1, [1])
+    const legacy = b.take(0)
+    expect(legacy.boots).toBeUndefined()
+    expect(decodeBatch(encodeBatch(legacy)).boots).toBeUndefined()
+    b.push("a", 1, 1, [1])
+    b.push("b", 7, 2, [2], 0, 2 ** 52 + 3)
+    const withBoots = decodeBatch(encodeBatch(b.take(0)))
+    expect([0, 1].map((i) => bootOf(withBoots, i))).toEqual([noBoot, 2 ** 52 + 3])
+    b.push("c", 1, 1, [1])
+    expect(b.take(0).boots).toBeUndefined() // the flag resets with each batch
   })
 
   test("refuses bytes that are not a batch", () => {

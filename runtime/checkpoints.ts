@@ -14,6 +14,12 @@ export interface Checkpoint {
   readonly at: number
   /** [actor id, snapshot] pairs. */
   readonly actors: ReadonlyArray<readonly [string, unknown]>
+  /**
+   * [actor id, processing time] of every actor with a pending timer (absence, `for`, clear,
+   * escalation): the next owner wakes these at that time without activating the others.
+   * Absent in checkpoints written before it existed (then rebuilt from the snapshots at restore).
+   */
+  readonly timers?: ReadonlyArray<readonly [string, number]> | undefined
 }
 
 /** What a checkpoint's KV entry says without its actors: position, writer and where the body is. */

@@ -1,6 +1,6 @@
 /** Public surface of runtime/: shards, batches, actor kinds, placement, nodes, routing. */
 export { fnv1a32, shardOf, telemetrySubject, rpcSubject } from "./shard.ts"
-export { BatchBuilder, decodeBatch, encodeBatch, BatchDecodeError, growFloat64, type ReadingBatch } from "./batch.ts"
+export { BatchBuilder, decodeBatch, encodeBatch, BatchDecodeError, growFloat64, noBoot, bootOf, type ReadingBatch } from "./batch.ts"
 export { parseAddress, type ActorKind, type ActorContext, type ActorAddress } from "./actor-kind.ts"
 export { alertSubject, severities, type AlertTransition, type Severity } from "./alert.ts"
 export { noopSink, type SinkPort } from "./sink-port.ts"
@@ -10,4 +10,5 @@ export { askActor } from "./router.ts"
 export { systemClock, type Clock } from "./clock.ts"
 export { connectNats, type Nats } from "./nats/connection.ts"
 export { names, ensureStreams, ensureBuckets } from "./nats/topology.ts"
+export { publishDeadLetter, listDeadLetters, replayDeadLetter, type StoredDeadLetter, deadLetterStream, deadLetterHeaders, deadLetterSubject, type DeadLetter, type DeadLetterSource } from "./nats/dead-letters.ts"
 export * from "./errors.ts"

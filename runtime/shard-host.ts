@@ -1,12 +1,16 @@
 import { DeliverPolicy, type Consumer, type ConsumerMessages } from "@nats-io/jetstream"
 import type { Subscription } from "@nats-io/transport-node"
 import type { ActorContext, ActorKind } from "./actor-kind.ts"
-import { BatchDecodeError, decodeBatch, type ReadingBatch } from "./batch.ts"
+import { ActorTable } from "./actor-table.ts"
+import { alertSubject, type AlertTransition } from "./alert.ts"
+import { decodeBatch, type ReadingBatch } from "./batch.ts"
+import { batchProblem } from "./batch-check.ts"
 import type { Checkpoint, Checkpoints } from "./checkpoints.ts"
 import type { Clock } from "./clock.ts"
 import { LeaseLost } from "./errors.ts"
 import type { Lease } from "./leases.ts"
 import type { Nats } from "./nats/connection.ts"
+import { publishDeadLetter } from "./nats/dead-letters.ts"
 import { names } from "./nats/topology.ts"
 import { rpcSubject, telemetrySubject } from "./shard.ts"
 import type { SinkPort } from "./sink-port.ts"
@@ -55,11 +59,6 @@ export interface ShardHostDeps {
   readonly onEnded?: (() => void) | undefined
 }
 
-interface Live {
-  state: unknown
-  lastActive: number
-}
-
 const encoder = new TextEncoder()
 /** Longest stretch of batch handling before the consume loop yields to timers and I/O. */
 const yieldEveryMs = 10
@@ -78,8 +77,7 @@ const decoder = new TextDecoder()
  * (replay is idempotent: alert msg ids, sink dedup).
  */
 export class ShardHost {
-  private readonly live = new Map<string, Live>()
-  private readonly passive = new Map<string, unknown>()
+  private readonly actors: ActorTable
   private processedSeq = 0
   private checkpointSeq = 0
   private cpRevision = 0
@@ -87,6 +85,16 @@ export class ShardHost {
   private messages: ConsumerMessages | undefined
   private consumer: Consumer | undefined
   private lastRecvAt = 0
+  /**
+   * True when the last handled message had nothing after it in the stream (or there was nothing
+   * to replay): timers then run on the clock. While catching up (replay after a move, backlog)
+   * they run on the arrival time of the newest handled batch, so a replayed reading counts from
+   * when it arrived (no late absence alert after a failover) and a backlog does not look like
+   * silence (no early one).
+   */
+  private caughtUp = false
+  /** A tick published a transition that no checkpoint holds yet. */
+  private tickChanged = false
   private loop: Promise<void> | undefined
   private rpc: Subscription | undefined
   private ticker: ReturnType<typeof setInterval> | undefined
@@ -102,7 +110,16 @@ export class ShardHost {
   ended = false
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
   /** Counters shown by `ops cluster` and metrics. */
-  readonly metrics = { batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, checkpointBytes: 0, resets: 0, activations: 0, passivations: 0 }
+  readonly metrics = {
+    batches: 0, readings: 0, malformedBatches: 0, checkpoints: 0, checkpointBytes: 0, resets: 0,
+    /** Batches copied to AKIS_DLQ (malformed, invalid readings, or an actor that threw). */
+    deadLetters: 0,
+    /** Readings an actor threw on (their batch is dead-lettered; the other readings went on). */
+    poisonReadings: 0,
+    /** Times this shard found stream messages expired before it read them, and how many stream sequences. */
+    gaps: 0,
+    gapSeqs: 0,
+  }
 
   constructor(private readonly d: ShardHostDeps) {
     this.checkpointGapMs = d.options.checkpointMs
@@ -121,6 +138,7 @@ export class ShardHost {
         d.sink.add(batch, index, host.ctx.streamSeq)
       },
     }
+    this.actors = new ActorTable(d.kind, this.ctx, { actorIdleMs: d.options.actorIdleMs, tickMs: d.options.tickMs })
   }
 
   get shard(): number {
@@ -140,7 +158,8 @@ export class ShardHost {
     return {
       shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq,
       pendingBatches: info?.num_pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,
-      actors: this.live.size, passivated: this.passive.size, sinkPending: this.d.sink.pending, ...this.metrics,
+      actors: this.actors.live.size, passivated: this.actors.passive.size, timers: this.actors.wakeups.size, sinkPending: this.d.sink.pending,
+      ...this.metrics, ...this.actors.metrics,
     }
   }
 
@@ -191,6 +210,7 @@ export class ShardHost {
     let backoff = 100
     while (!this.stopping) {
       try {
+        await this.checkGap()
         const consumer = (this.consumer = await this.d.nats.js.consumers.get(names.telemetry, {
           filter_subjects: telemetrySubject(this.d.shard),
           ...(this.processedSeq > 0
@@ -198,6 +218,7 @@ export class ShardHost {
             : { deliver_policy: DeliverPolicy.All }),
         }))
         if (this.stopping) return
+        if ((await consumer.info(true)).num_pending === 0) this.caughtUp = true
         this.messages = await consumer.consume({ max_messages: 256, expires: 2_000 })
         backoff = 100
         let sliceStart = performance.now()
@@ -216,18 +237,10 @@ export class ShardHost {
             break
           }
           this.handle(m.data, m.seq)
+          this.caughtUp = m.info.pending === 0
           if (this.outputFailed) throw this.outputFailed
           if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()
-          if (this.d.clock.now() - this.lastCheckpointAt >= this.checkpointGapMs && !this.checkpointing) {
-            // Snapshot now, wait for durability and write in the background: intake does not pause.
-            this.checkpointing = this.checkpoint().catch((e) => {
-              if (e instanceof LeaseLost) {
-                this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
-                this.stopping = "fenced"
-                void this.messages?.close()
-              } else this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
-            }).finally(() => (this.checkpointing = undefined))
-          }
+          this.checkpointIfDue()
         }
       } catch (e) {
         if (this.stopping) return
@@ -247,67 +260,128 @@ export class ShardHost {
     }
   }
 
+  /** Starts a background checkpoint when the gap since the last one has passed (and none is running). */
+  private checkpointIfDue(): void {
+    if (this.d.clock.now() - this.lastCheckpointAt < this.checkpointGapMs || this.checkpointing) return
+    // Snapshot now, wait for durability and write in the background: intake does not pause.
+    this.checkpointing = this.checkpoint().catch((e) => {
+      if (e instanceof LeaseLost) {
+        this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
+        this.stopping = "fenced"
+        void this.messages?.close()
+      } else this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
+    }).finally(() => (this.checkpointing = undefined))
+  }
+
   private handle(data: Uint8Array, seq: number): void {
-    let batch: ReadingBatch
+    let batch: ReadingBatch | undefined
+    let problem: string | undefined
     try {
       batch = decodeBatch(data)
+      problem = batchProblem(batch)
     } catch (e) {
-      if (!(e instanceof BatchDecodeError) && !(e instanceof Error)) throw e
+      problem = `malformed batch: ${(e as Error)?.message ?? String(e)}`
+    }
+    if (problem !== undefined) {
+      // A poison message: copy it aside with the reason and go on (it must not stop the shard).
       this.metrics.malformedBatches++
-      this.d.log("shard.malformed_batch", { shard: this.d.shard, seq, error: String(e) })
+      this.deadLetter(seq, data, problem)
       this.processedSeq = seq
       this.d.sink.processed(seq)
       return
     }
-    const now = this.d.clock.now()
+    const b = batch!
+    const clock = this.d.clock.now()
+    // A reading's processing time is when it arrived (the gateway's receive time), not when a
+    // replay or a backlog gets to it: absence and idle timers count from there.
+    const now = b.recvAt > 0 ? Math.min(clock, b.recvAt) : clock
     const ctx = this.ctx
     ctx.now = now
     ctx.streamSeq = seq
     const kind = this.d.kind
-    const ids = batch.ids
+    const ids = b.ids
+    const actors = this.actors
+    let failures: string[] | undefined
     for (let i = 0; i < ids.length; i++) {
-      const a = this.live.get(ids[i]!) ?? this.activate(ids[i]!)
+      const a = actors.get(ids[i]!, now)
       a.lastActive = now
-      kind.onReading(a.state, batch, i, ctx)
+      try {
+        kind.onReading(a.state, b, i, ctx)
+      } catch (e) {
+        this.metrics.poisonReadings++
+        ;(failures ??= []).push(`reading ${i} (${ids[i]}): ${(e as Error)?.message ?? String(e)}`)
+      }
     }
+    if (failures) this.deadLetter(seq, data, `actor failed on ${failures.length} reading(s): ${failures.slice(0, 5).join("; ")}`)
     this.processedSeq = seq
-    this.lastRecvAt = batch.recvAt
+    if (b.recvAt > this.lastRecvAt) this.lastRecvAt = b.recvAt
     this.d.sink.processed(seq)
     this.metrics.batches++
     this.metrics.readings += ids.length
     if (!this.firstBatchLogged) {
       this.firstBatchLogged = true
-      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: now - batch.recvAt })
+      this.d.log("shard.first", { shard: this.d.shard, epoch: this.d.lease.epoch, seq, lagMs: clock - b.recvAt })
     }
+  }
+
+  /**
+   * Copies a stream message aside to AKIS_DLQ with the reason. The publish is an output like an
+   * alert: the next checkpoint waits for it, and a failure resets to the checkpoint, so a dead
+   * letter is never lost (and stored once: its msg id is the stream sequence).
+   */
+  private deadLetter(seq: number, data: Uint8Array, reason: string): void {
+    this.metrics.deadLetters++
+    this.d.log("shard.dead_letter", { shard: this.d.shard, seq, reason })
+    const p = publishDeadLetter(this.d.nats.js, { source: "tlm", reason, subject: telemetrySubject(this.d.shard), stream: names.telemetry, seq, data: data.slice() }, this.d.clock.now())
+    p.catch((e) => (this.outputFailed ??= e))
+    this.outputs.push(p)
+  }
+
+  /**
+   * Before (re)reading from the checkpoint: were stream messages after it removed (max age or max
+   * bytes) before this shard read them? Then readings are lost; say so in metrics, the log and an
+   * alert, and go on from the first message still there. The range is in stream sequences of all
+   * shards, so it bounds this shard's loss from above.
+   */
+  private async checkGap(): Promise<void> {
+    if (this.processedSeq === 0) return
+    const info = await this.d.nats.jsm.streams.info(names.telemetry)
+    const first = info.state.first_seq
+    const from = this.processedSeq + 1
+    if (first <= from) return
+    const to = first - 1
+    const count = to - from + 1
+    this.metrics.gaps++
+    this.metrics.gapSeqs += count
+    this.d.log("shard.gap", { shard: this.d.shard, fromSeq: from, toSeq: to, count })
+    const device = `akis-shard-${this.d.shard}`
+    const alertId = `${device}:stream_gap:${from}`
+    const at = this.d.clock.now()
+    const t: AlertTransition = {
+      id: `${alertId}:raised:critical`, alertId, device, rule: "stream_gap", kind: "raised", severity: "critical", at, seq: 0,
+      message: `stream sequences ${from}..${to} (${count} messages of all shards) expired from ${names.telemetry} before shard ${this.d.shard} read them; its readings among them are lost`,
+      values: { fromSeq: from, toSeq: to, count }, channels: [], ruleVersion: 0, recvAt: at,
+    }
+    this.ctx.publish(alertSubject(t), t, t.id)
   }
 
   // --- Actors: activation, passivation, ticks, queries ---
 
-  private activate(id: string): Live {
-    this.ctx.now = this.d.clock.now()
-    const snap = this.passive.get(id)
-    const state = snap === undefined ? this.d.kind.create(id, this.ctx) : this.d.kind.restore(id, snap, this.ctx)
-    this.passive.delete(id)
-    const a = { state, lastActive: this.ctx.now }
-    this.live.set(id, a)
-    this.metrics.activations++
-    return a
-  }
-
   private tick(): void {
     if (this.stopping) return
-    const now = this.d.clock.now()
-    const ctx = this.ctx
-    ctx.now = now
-    ctx.streamSeq = 0
-    const { kind } = this.d
-    for (const [id, a] of this.live) {
-      kind.onTick?.(a.state, ctx)
-      if (now - a.lastActive > this.d.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
-        this.passive.set(id, kind.snapshot(a.state))
-        this.live.delete(id)
-        this.metrics.passivations++
-      }
+    // Catching up: time stands at the newest handled arrival; nothing handled yet: wait for it.
+    if (!this.caughtUp && this.lastRecvAt === 0) return
+    const clock = this.d.clock.now()
+    this.ctx.streamSeq = 0
+    const published = this.outputs.length
+    this.actors.tick(this.caughtUp ? clock : Math.min(clock, this.lastRecvAt))
+    // A timer changed state (raised, escalated, cleared): checkpoint it even if no reading comes,
+    // or a crash would make the next owner repeat the transition, after JetStream's duplicate
+    // window has forgotten its id.
+    if (this.outputs.length > published) this.tickChanged = true
+    if (this.tickChanged && this.caughtUp && !this.checkpointing && clock - this.lastCheckpointAt >= this.checkpointGapMs) {
+      this.tickChanged = false
+      this.checkpointIfDue()
     }
   }
 
@@ -317,8 +391,7 @@ export class ShardHost {
       const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
       if (req.kind !== this.d.kind.name) reply = { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
       else {
-        const a = this.live.get(req.id)
-        const state = a?.state ?? (this.passive.has(req.id) ? this.d.kind.restore(req.id, this.passive.get(req.id), this.ctx) : undefined)
+        const state = this.actors.peek(req.id)
         reply = state === undefined
           ? { ok: false, error: "not_found" }
           : { ok: true, shard: this.d.shard, result: this.d.kind.query(state, req.request) }
@@ -332,9 +405,9 @@ export class ShardHost {
   // --- Checkpoints: snapshot now, wait for outputs, fenced write ---
 
   private restore(cp: Checkpoint): void {
-    this.live.clear()
-    this.passive.clear()
-    for (const [id, snap] of cp.actors) this.passive.set(id, snap)
+    this.actors.restore(cp.actors, cp.timers, this.d.clock.now())
+    this.caughtUp = false
+    this.lastRecvAt = 0
     this.processedSeq = cp.streamSeq
     this.checkpointSeq = cp.streamSeq
     this.lastCheckpointAt = this.d.clock.now()
@@ -344,14 +417,13 @@ export class ShardHost {
   private async checkpoint(): Promise<void> {
     const seq = this.processedSeq
     this.lastCheckpointAt = this.d.clock.now()
-    const actors: Array<readonly [string, unknown]> = [...this.passive]
-    for (const [id, a] of this.live) actors.push([id, this.d.kind.snapshot(a.state)])
+    const { actors, timers } = this.actors.snapshot(this.lastCheckpointAt)
     const outputs = this.outputs
     this.outputs = []
     await Promise.all(outputs)
     await this.d.sink.flush()
     this.cpRevision = await this.d.checkpoints.write(
-      { shard: this.d.shard, streamSeq: seq, epoch: this.d.lease.epoch, owner: this.d.owner, at: this.d.clock.now(), actors },
+      { shard: this.d.shard, streamSeq: seq, epoch: this.d.lease.epoch, owner: this.d.owner, at: this.d.clock.now(), actors, timers },
       this.cpRevision,
     )
     this.checkpointSeq = seq

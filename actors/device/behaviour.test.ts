@@ -133,7 +133,8 @@ rules:
   fast:
     when: max(speed_kmh, 60s) > 100
 `)
-    d.read([{ at: 10, seq: 1, values: { speed_kmh: 10 } }, { at: 11, seq: 1, values: { speed_kmh: 10 } }])
+    // A resend is a copy (same seq, same ts); the same seq with a later ts is a restarted count (dedup.ts).
+    d.read([{ at: 10, seq: 1, values: { speed_kmh: 10 } }, { at: 10, seq: 1, values: { speed_kmh: 10 } }])
     expect(d.kind.metrics.duplicates).toBe(1)
     d.read([{ at: 9.5, seq: 2, values: { speed_kmh: 20 } }]) // 1.5 s late: enters windows at t=10
     d.read([{ at: 5, seq: 3, values: { speed_kmh: 150 } }]) // 5 s late: stored only
@@ -238,21 +239,42 @@ rules:
     expect(d.kind.metrics.migrations).toBe(1)
   })
 
-  test("canPassivate holds a device with a pending absence rule until its horizon passes", () => {
+  test("nextTimer of a device with an absence rule is its absence deadline, until the horizon passes", () => {
     const d = new Device(`
 rules:
   silent:
     when: absent(60s)
-`).read([{ at: 0, values: {} }])
-    expect(d.kind.canPassivate!(d.state, Device.t0 + 30_000)).toBe(false)
-    expect(d.kind.canPassivate!(d.state, Device.t0 + 61_000)).toBe(true)
+  stuck:
+    when: unchanged(coolant_temp_c, 90s)
+`).read([{ at: 0, values: { coolant_temp_c: 80 } }])
+    // absent(60s) cannot fire before 60 s of silence; unchanged() may fire at any tick until 90 s.
+    expect(d.kind.nextTimer!(d.state, Device.t0 + 30_000)).toBe(Device.t0)
+    expect(d.kind.nextTimer!(d.state, Device.t0 + 91_000)).toBe(Infinity)
+    const only = new Device("rules:\n  silent:\n    when: absent(60s)\n").read([{ at: 0, values: {} }])
+    expect(only.kind.nextTimer!(only.state, Device.t0 + 30_000)).toBe(Device.t0 + 60_000)
+    expect(only.kind.nextTimer!(only.state, Device.t0 + 61_000)).toBe(Infinity)
   })
 
-  test("canPassivate holds a device whose open alert still has escalation steps", () => {
+  test("nextTimer of an open alert is its next escalation step, then nothing", () => {
     const d = new Device(hot).series(0, 50, 1, coolant)
-    expect(d.kind.canPassivate!(d.state, d.ctx.now)).toBe(false)
+    // raised at 45 (device time = processing time here), escalates 20 s later
+    expect(d.kind.nextTimer!(d.state, d.ctx.now)).toBe(Device.t0 + 65_000)
     d.series(51, 70, 1, coolant) // escalated at 65: nothing timed is left
-    expect(d.kind.canPassivate!(d.state, d.ctx.now)).toBe(true)
+    expect(d.kind.nextTimer!(d.state, d.ctx.now)).toBe(Infinity)
+  })
+
+  test("nextTimer of a pending or clearing timed rule is the end of its for / clear_for", () => {
+    const d = new Device(`
+rules:
+  silent:
+    when: absent(10s)
+    for: 5s
+`).read([{ at: 0, values: {} }])
+    d.tickUntil(12) // absent since 10, pending until 15
+    expect(d.kind.nextTimer!(d.state, d.ctx.now)).toBe(Device.t0 + 15_000)
+    d.tickUntil(16)
+    expect(d.lines()).toEqual(["raised warning silent @15"])
+    expect(d.kind.nextTimer!(d.state, d.ctx.now)).toBe(Infinity)
   })
 })
 

@@ -2,7 +2,8 @@ import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { CompiledRule } from "../../config/rules/index.ts"
 import type { ActorContext, ActorKind } from "../../runtime/actor-kind.ts"
 import { alertSubject, type AlertTransition, type Severity } from "../../runtime/alert.ts"
-import type { ReadingBatch } from "../../runtime/batch.ts"
+import { noBoot, type ReadingBatch } from "../../runtime/batch.ts"
+import { admit, readingKey } from "./dedup.ts"
 import type { RuleSetHolder } from "./holder.ts"
 import { makeDeviceMetrics, type DeviceMetrics } from "./metrics.ts"
 import { queryState } from "./query.ts"
@@ -27,7 +28,7 @@ export interface DeviceKindOptions {
 }
 
 /**
- * The device actor: per device, drops duplicate seqs, applies the lateness policy, updates the
+ * The device actor: per device, drops resends by (boot, seq) (dedup.ts), applies the lateness policy, updates the
  * windows the active rules need, evaluates the compiled rules and publishes alert transitions
  * (raised → escalated → cleared, deterministic ids). Rule sets are read from `holder`; a new
  * version is picked up between two readings of a device, keeping the state of unchanged rules.
@@ -98,7 +99,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       R[b] = Phase.open
       R[b + RS.openedAt] = t
       R[b + RS.esc] = 0
-      const alertId = (st.alertIds[ri] = `${st.id}:${r.name}:${seq || st.lastSeq}`)
+      const alertId = (st.alertIds[ri] = `${st.id}:${r.name}:${readingKey(st, seq || st.lastSeq)}`)
       st.severity[ri] = r.severity
       metrics.raised++
       const vals = r.values(v, o, p, st.windows.A, st.T, R, t)
@@ -126,11 +127,10 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
 
     onReading(st, batch: ReadingBatch, i, ctx) {
       const seq = batch.seqs[i]!
-      if (seq <= st.lastSeq) { metrics.duplicates++; return }
-      st.lastSeq = seq
+      let t = batch.ts[i]!
+      if (!admit(st, batch.boots === undefined ? noBoot : batch.boots[i]!, seq, t, metrics)) return
       metrics.readings++
       ctx.store(batch, i)
-      let t = batch.ts[i]!
       if (t > ctx.now + maxFutureMs) { metrics.futureDiscarded++; return }
       if (t < st.maxTs) {
         if (st.maxTs - t > st.set.latenessMs) { metrics.lateDiscarded++; return }
@@ -188,18 +188,30 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     snapshot: snapshotState,
     restore: (id, snap) => restoreState(id, snap, holder.current, holder.version),
     query: (st, request) => queryState(st, fieldNames, request),
-    canPassivate(st, now) {
+    nextTimer(st, now) {
+      if (st.maxTs === -Infinity) return Infinity
+      // Open alerts of a removed rule are closed by the next tick.
+      if (st.orphans.length) return now
+      // Ticks run the device clock at maxTs + (now - lastArrival): device time x is processing time at(x).
+      const at = (x: number) => st.lastArrival + (x - st.maxTs)
       const rules = st.set.rules
+      const R = st.R
+      let due = Infinity
       for (let r = 0; r < rules.length; r++) {
         const rule = rules[r]!
-        const phase = st.R[rule.base]!
-        if (phase === Phase.pending || phase === Phase.clearing) return false
-        // An open alert with escalation steps to go needs ticks to escalate on time.
-        if (phase === Phase.open && st.R[rule.base + RS.esc]! < rule.escalate.length) return false
-        // A timed rule that has not fired yet still needs ticks until its horizon passes.
-        if (rule.timed && phase === Phase.idle && st.binding.enabled[r] === 1 && now - st.lastArrival <= rule.timerMs) return false
+        if (st.binding.enabled[r] !== 1) continue
+        const b = rule.base
+        const phase = R[b]!
+        if (phase >= Phase.open && R[b + RS.esc]! < rule.escalate.length) due = Math.min(due, at(R[b + RS.openedAt]! + rule.escalate[R[b + RS.esc]!]!.afterMs))
+        // Only timed rules are stepped on ticks; the others move on readings, which wake the actor anyway.
+        if (!rule.timed) continue
+        if (phase === Phase.idle) {
+          // It may fire until its horizon passes, and not before its absence floor.
+          if (now - st.lastArrival <= rule.timerMs) due = Math.min(due, st.lastArrival + rule.quietMs)
+        } else if (phase === Phase.pending) due = Math.min(due, at(R[b + RS.since]! + rule.spec.forMs))
+        else if (phase === Phase.clearing) due = Math.min(due, at(R[b + RS.since]! + rule.spec.clearForMs))
       }
-      return true
+      return due
     },
   }
   return kind

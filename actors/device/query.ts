@@ -1,9 +1,12 @@
 import { windowHeaderSize, windowReaders as r } from "../../config/rules/index.ts"
+import { noBoot } from "../../runtime/batch.ts"
 import { Phase, RS, type DeviceState } from "./state.ts"
 
 /** Live state answer of a device actor (JSON-able). */
 export interface DeviceQueryResult {
   readonly id: string
+  /** The boot the device declared last (null: none, a v1 device); `lastSeq` is numbered within it. */
+  readonly boot: number | null
   readonly lastSeq: number | null
   readonly lastTs: number | null
   readonly ruleVersion: number
@@ -35,6 +38,6 @@ export const queryState = (st: DeviceState, fieldNames: ReadonlyArray<string>, _
       : []
   })
   return {
-    id: st.id, lastSeq: num(st.lastSeq), lastTs: num(st.maxTs), ruleVersion: st.version, groups: st.binding.groups, latest, windows, alerts,
+    id: st.id, boot: st.boot === noBoot ? null : st.boot, lastSeq: num(st.lastSeq), lastTs: num(st.maxTs), ruleVersion: st.version, groups: st.binding.groups, latest, windows, alerts,
   }
 }

@@ -1,5 +1,6 @@
 import { WindowArena, windowOf, type CompiledRuleSet, type DeviceBinding, type TrackerSpec, type WindowColumn, type WindowSnapshot } from "../../config/rules/index.ts"
 import { severities, type Severity } from "../../runtime/alert.ts"
+import { noBoot } from "../../runtime/batch.ts"
 import { DeviceSnapshotInvalid } from "./errors.ts"
 
 /** Alert phase of one rule on one device. */
@@ -31,7 +32,16 @@ export interface DeviceState {
   set: CompiledRuleSet
   version: number
   binding: DeviceBinding
+  /** Current numbering epoch declared by the device (noBoot = none); see dedup.ts. */
+  boot: number
+  /** Last seq of the current boot. */
   lastSeq: number
+  /** Newest event time stored in the current boot (a resend is never later). */
+  lastTs: number
+  /** Boot switches + restarted counts so far; makes alert ids unique when seqs repeat. */
+  epoch: number
+  /** Earlier boots, flat: [boot, lastSeq, lastTs, …], oldest first, at most dedup.pastBootsKept. */
+  pastBoots: number[]
   /** Newest accepted event time (ms); windows and rules run on this clock. */
   maxTs: number
   /** Processing time (ctx.now) when `maxTs` arrived; ticks extrapolate the device clock from it. */
@@ -64,7 +74,8 @@ export const newDeviceState = (id: string, set: CompiledRuleSet, version: number
   const T = new Float64Array(set.trackerSlots).fill(NaN)
   for (const t of set.trackers) initTracker(T, t)
   return {
-    id, set, version, binding: set.bind(id), lastSeq: -Infinity, maxTs: -Infinity, lastArrival: 0,
+    id, set, version, binding: set.bind(id), boot: noBoot, lastSeq: -Infinity, lastTs: -Infinity, epoch: 0, pastBoots: [],
+    maxTs: -Infinity, lastArrival: 0,
     latest: new Float64Array(set.width).fill(NaN),
     windows: new WindowArena(set.windows),
     T, ...freshRules(set), orphans: [],
@@ -143,6 +154,11 @@ const carryWindows = (old: ReadonlyArray<readonly [string, WindowSnapshot]>, set
 export interface DeviceSnapshot {
   readonly v: 2
   readonly lastSeq: number
+  /** Numbering (dedup.ts); absent in snapshots written before boots existed. */
+  readonly boot?: number
+  readonly lastTs?: number
+  readonly epoch?: number
+  readonly pastBoots?: number[]
   readonly maxTs: number
   readonly lastArrival: number
   readonly latest: Float64Array
@@ -172,7 +188,7 @@ export interface DeviceSnapshotV1 {
 export const snapshotState = (st: DeviceState): DeviceSnapshot => {
   const arena = st.windows.snapshotAll()
   return {
-    v: 2, lastSeq: st.lastSeq, maxTs: st.maxTs, lastArrival: st.lastArrival, latest: st.latest.slice(),
+    v: 2, lastSeq: st.lastSeq, boot: st.boot, lastTs: st.lastTs, epoch: st.epoch, pastBoots: st.pastBoots.slice(), maxTs: st.maxTs, lastArrival: st.lastArrival, latest: st.latest.slice(),
     time: [st.T[0]!, st.T[1]!],
     trackers: Object.fromEntries(st.set.trackers.map((t) => [t.key, Array.from(st.T.subarray(t.offset, t.offset + t.size))])),
     timelines: arena.timelines,
@@ -207,6 +223,12 @@ export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, ver
   if (!windows) throw new DeviceSnapshotInvalid({ id, reason: "not a version 1 or 2 device snapshot" })
   const st = newDeviceState(id, set, version)
   st.lastSeq = s.lastSeq
+  if (s.v === 2 && typeof s.boot === "number") {
+    st.boot = s.boot
+    st.lastTs = s.lastTs ?? s.maxTs
+    st.epoch = s.epoch ?? 0
+    st.pastBoots = Array.isArray(s.pastBoots) ? s.pastBoots.slice() : []
+  } else st.lastTs = s.maxTs // older snapshot: its newest windowed event time is the best bound known
   st.maxTs = s.maxTs
   st.lastArrival = s.lastArrival
   st.latest = Float64Array.from(s.latest)

@@ -1,7 +1,8 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
-import type { AlertTransition } from "../../runtime/alert.ts"
-import { parseTransition, writeAlerts } from "./alerts.ts"
+import { publishDeadLetter, type AlertTransition } from "../../runtime/index.ts"
+import { classifyAlertMessage, writeAlerts } from "./alerts.ts"
+import { StoreError } from "./errors.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 
@@ -37,6 +38,7 @@ export interface AlertWriterOptions {
   readonly retryMaxMs?: number | undefined
   readonly timers?: Timers | undefined
   readonly onError?: ((e: unknown) => void) | undefined
+  readonly onDeadLetter?: ((reason: string) => void) | undefined
 }
 
 /** Counters of the alert writer. */
@@ -45,6 +47,8 @@ export interface AlertWriterMetrics {
   /** Messages on akis.alerts.> that are not transitions (acked, not stored). */
   skipped: number
   insertErrors: number
+  /** Transitions copied to AKIS_DLQ: not storable (checked before insert, or refused by ClickHouse on their own). */
+  deadLettered: number
 }
 
 /** A running alert writer. */
@@ -75,8 +79,31 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
       ack_wait: ackWait,
     })
   }
-  const consumer = await jetstream(o.nc).consumers.get(alertsStream.name, o.consumer)
-  const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0 }
+  const js = jetstream(o.nc)
+  const consumer = await js.consumers.get(alertsStream.name, o.consumer)
+  const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0, deadLettered: 0 }
+  /**
+   * Inserts the batch; when ClickHouse refuses it for its content (not for being unreachable), each
+   * transition is inserted alone, so one it cannot store is singled out instead of blocking all.
+   */
+  const store = async (ts: AlertTransition[], ms: JsMsg[]): Promise<Array<{ m: JsMsg; reason: string }>> => {
+    try {
+      await writeAlerts(o.store, ts, timers.now())
+      return []
+    } catch (e) {
+      if (!(e instanceof StoreError) || e.retryable || ts.length === 0) throw e
+    }
+    const refused: Array<{ m: JsMsg; reason: string }> = []
+    for (let i = 0; i < ts.length; i++) {
+      try {
+        await writeAlerts(o.store, [ts[i]!], timers.now())
+      } catch (e) {
+        if (!(e instanceof StoreError) || e.retryable) throw e
+        refused.push({ m: ms[i]!, reason: `ClickHouse refused it: ${e.message.slice(0, 500)}` })
+      }
+    }
+    return refused
+  }
   let stopped = false
   let wake: (() => void) | undefined
   const sleep = (ms: number) => new Promise<void>((r) => {
@@ -97,15 +124,25 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
         continue
       }
       const ts: AlertTransition[] = []
+      const tsMsgs: JsMsg[] = []
+      const poison: Array<{ m: JsMsg; reason: string }> = []
       for (const m of msgs) {
-        const t = parseTransition(m.data)
-        if (t) ts.push(t)
+        const c = classifyAlertMessage(m.data)
+        if ("t" in c) { ts.push(c.t); tsMsgs.push(m) }
+        else if ("invalid" in c) poison.push({ m, reason: c.invalid })
         else metrics.skipped++
       }
       for (;;) {
         try {
-          await writeAlerts(o.store, ts, timers.now())
-          metrics.stored += ts.length
+          const refused = await store(ts, tsMsgs)
+          // Dead letters before the acks: a crash in between redelivers, and the DLQ's msg ids absorb the copy.
+          for (const p of [...poison, ...refused]) {
+            await publishDeadLetter(js, { source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, timers.now())
+            o.onDeadLetter?.(p.reason)
+          }
+          metrics.deadLettered += poison.length + refused.length
+          metrics.stored += ts.length - refused.length
+          poison.length = 0
           attempt = 0
           for (const m of msgs) m.ack()
           break

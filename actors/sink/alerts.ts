@@ -7,30 +7,59 @@ import { alertColumns, tables } from "./tables.ts"
 const kinds = new Set(["raised", "escalated", "cleared"])
 const sevs = new Set(["info", "warning", "critical"])
 
+/** What a message on AKIS_ALERTS is to the alert writer. */
+export type AlertMessage =
+  | { readonly t: AlertTransition }
+  /** Not a transition at all (e.g. an interpreter's explanation on the same stream): acked, not stored. */
+  | { readonly skip: true }
+  /** Shaped like a transition but not storable: a poison message for the dead-letter stream. */
+  | { readonly invalid: string }
+
+const maxText = 4096
+const isUInt = (x: unknown, max: number) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= max
+
 /**
- * Reads an alert transition from a JetStream payload (JSON or msgpack) and checks its shape.
- * Returns undefined for anything else (e.g. an interpreter's explanation on the same stream).
+ * Reads an alert transition from a JetStream payload (JSON or msgpack) and checks every field
+ * against what the `alerts` table can hold, so one absurd message (`"seq": 1e300`) is refused here
+ * instead of failing every insert of its batch.
  */
-export const parseTransition = (data: Uint8Array): AlertTransition | undefined => {
+export const classifyAlertMessage = (data: Uint8Array): AlertMessage => {
   let v: unknown
   try {
     v = data[0] === 0x7b ? JSON.parse(new TextDecoder().decode(data)) : unpack(data)
   } catch {
-    return undefined
+    return { skip: true }
   }
   const t = v as Partial<AlertTransition> | null
-  if (
-    typeof t !== "object" || t === null || typeof t.id !== "string" || typeof t.alertId !== "string" ||
-    typeof t.device !== "string" || typeof t.rule !== "string" || !kinds.has(String(t.kind)) || !sevs.has(String(t.severity)) ||
-    typeof t.at !== "number" || !(t.at >= minTs && t.at < maxTs)
-  ) return undefined
+  if (typeof t !== "object" || t === null || typeof t.id !== "string" || typeof t.alertId !== "string" || !("kind" in t)) return { skip: true }
+  const id = t.id
+  const bad = (why: string): AlertMessage => ({ invalid: `alert transition ${JSON.stringify(id.slice(0, 200))}: ${why}` })
+  if (t.id.length > 512 || t.alertId.length > 512) return bad("id longer than 512 characters")
+  if (typeof t.device !== "string" || t.device.length === 0 || t.device.length > 128) return bad("device is not a device id")
+  if (typeof t.rule !== "string" || t.rule.length === 0 || t.rule.length > 128) return bad("rule is not a rule name")
+  if (!kinds.has(String(t.kind))) return bad(`kind ${JSON.stringify(t.kind)} is not raised, escalated or cleared`)
+  if (!sevs.has(String(t.severity))) return bad(`severity ${JSON.stringify(t.severity)} is not info, warning or critical`)
+  if (typeof t.at !== "number" || !(t.at >= minTs && t.at < maxTs)) return bad(`time ${t.at} is outside what the alerts table stores`)
+  if (t.seq !== undefined && !isUInt(t.seq, Number.MAX_SAFE_INTEGER)) return bad(`seq ${t.seq} is not an integer in 0..2^53-1`)
+  if (t.ruleVersion !== undefined && !isUInt(t.ruleVersion, 0xffffffff)) return bad(`ruleVersion ${t.ruleVersion} is not a version number`)
+  if (t.recvAt !== undefined && !isUInt(t.recvAt, maxTs)) return bad(`recvAt ${t.recvAt} is not a time`)
+  if (t.message !== undefined && (typeof t.message !== "string" || t.message.length > maxText)) return bad(`message is not text of at most ${maxText} characters`)
+  const values = typeof t.values === "object" && t.values !== null ? t.values : {}
+  if (Object.keys(values).length > 256 || Object.values(values).some((x) => typeof x !== "number")) return bad("values must map at most 256 names to numbers")
   return {
-    id: t.id, alertId: t.alertId, device: t.device, rule: t.rule, kind: t.kind!, severity: t.severity!, at: t.at,
-    seq: typeof t.seq === "number" ? t.seq : 0, message: typeof t.message === "string" ? t.message : "",
-    values: typeof t.values === "object" && t.values !== null ? t.values : {},
-    channels: Array.isArray(t.channels) ? t.channels.filter((c): c is string => typeof c === "string") : [],
-    ruleVersion: typeof t.ruleVersion === "number" ? t.ruleVersion : 0, recvAt: typeof t.recvAt === "number" ? t.recvAt : 0,
+    t: {
+      id: t.id, alertId: t.alertId, device: t.device, rule: t.rule, kind: t.kind!, severity: t.severity!, at: t.at,
+      seq: t.seq ?? 0, message: t.message ?? "", values,
+      channels: Array.isArray(t.channels) ? t.channels.filter((c): c is string => typeof c === "string") : [],
+      ruleVersion: t.ruleVersion ?? 0, recvAt: t.recvAt ?? 0,
+    },
   }
+}
+
+/** The transition in a JetStream payload, or undefined for anything else (see {@link classifyAlertMessage}). */
+export const parseTransition = (data: Uint8Array): AlertTransition | undefined => {
+  const m = classifyAlertMessage(data)
+  return "t" in m ? m.t : undefined
 }
 
 /** Formats transitions as a JSONEachRow body for `alerts` (JSON does the string escaping). */

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { FencedOut, StoreError } from "./errors.ts"
 import type { Timers } from "./internal/system-timers.ts"
+import { manualTimers, ticks } from "../../tests/support/manual-timers.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
 import type { InsertFormat, Store } from "./store.ts"
@@ -29,36 +30,6 @@ const memoryStore = (binaryInsert = false) => {
     close: async () => {},
   }
   return { store, bodies, raw, state, rows: () => bodies.join("").split("\n").filter((l) => l.length > 0) }
-}
-
-/** Manual timers: nothing fires until `advance`. */
-const manualTimers = () => {
-  let now = 1_795_000_000_000
-  let pending: Array<{ at: number; f: () => void; id: number }> = []
-  let ids = 0
-  const timers: Timers = {
-    now: () => now,
-    setTimeout: (f, ms) => {
-      pending.push({ at: now + ms, f, id: ++ids })
-      return ids
-    },
-    clearTimeout: (h) => {
-      pending = pending.filter((p) => p.id !== h)
-    },
-  }
-  const advance = async (ms: number) => {
-    now += ms
-    const due = pending.filter((p) => p.at <= now)
-    pending = pending.filter((p) => p.at > now)
-    for (const p of due) p.f()
-    await ticks()
-  }
-  return { timers, advance }
-}
-
-// Lets the sink's insert promises run (no wall-clock waiting involved).
-const ticks = async () => {
-  for (let i = 0; i < 20; i++) await Promise.resolve()
 }
 
 const options = (t: Timers, over: Partial<SinkOptions> = {}): SinkOptions => ({

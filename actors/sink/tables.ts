@@ -5,7 +5,7 @@ import type { Store } from "./store.ts"
 
 /**
  * Table layout (docs/decisions.md "ClickHouse tables"): a wide `telemetry` table with one Float64
- * column per schema field, de-duplicated by ReplacingMergeTree on (device_id, ts, seq); `alerts`
+ * column per schema field, de-duplicated by ReplacingMergeTree on (device_id, ts, seq, ms); `alerts`
  * de-duplicated on the transition id; `telemetry_1m`, a per-minute rollup kept by a materialized
  * view. Every type and clause here works on ClickHouse 18.16 and 26.x alike.
  */
@@ -34,7 +34,15 @@ const telemetryDdl = (schema: DeviceSchema): string => `CREATE TABLE IF NOT EXIS
   ${fieldDefs(schema)}
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
-ORDER BY (device_id, ts, seq)`
+ORDER BY (device_id, ts, seq, ms)`
+
+/**
+ * The sorting key is the de-duplication key: a copy of a reading has the same device, ts (second
+ * + ms) and seq. Without `ms`, two readings of a device that restarted its numbering (the same seq
+ * again) within one second would be collapsed into one. Tables created before this key keep the
+ * old one (ClickHouse cannot change a sorting key in place); {@link migrate} warns about them.
+ */
+const telemetryKey = "ORDER BY (device_id, ts, seq, ms)"
 
 const rollupStates = (f: string) => [
   [`${f}_avg`, `AggregateFunction(avgIf, Float64, UInt8)`, `avgIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
@@ -85,6 +93,8 @@ ORDER BY (device_id, at, id)`
 export interface MigrationReport {
   readonly created: ReadonlyArray<string>
   readonly addedColumns: ReadonlyArray<string>
+  /** Problems migrate cannot fix by itself (e.g. an old telemetry sorting key). */
+  readonly warnings: ReadonlyArray<string>
 }
 
 const columnsOf = async (store: Store, table: string): Promise<Map<string, string>> => {
@@ -111,6 +121,13 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
     if (!before.has(name)) {
       await store.exec(ddl)
       created.push(name)
+    }
+  }
+  const warnings: string[] = []
+  if (before.has(tables.telemetry)) {
+    const [show] = await store.query<{ statement: string }>(`SHOW CREATE TABLE ${tables.telemetry}`)
+    if (show && !show.statement.replace(/\s+/g, " ").includes(telemetryKey)) {
+      warnings.push(`${tables.telemetry} was created with an older sorting key (not ${telemetryKey}): readings of a device that restarts its numbering within one second can be collapsed; rebuild the table (docs/sink.md) to fix`)
     }
   }
   const tel = await columnsOf(store, tables.telemetry)
@@ -142,7 +159,7 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
     await store.exec(rollupViewDdl(schema))
     created.push(tables.rollupView)
   }
-  return { created, addedColumns }
+  return { created, addedColumns, warnings }
 }
 
 /** UTC day number `YYYYMMDD` of epoch ms `t`. */

@@ -120,6 +120,12 @@ const makeFn = <F>(body: string, params = args): F => new Function(...helperName
 export const ruleIdentity = (r: RuleSpec): string =>
   `${r.name}#${fnv1a32([show(r.when), r.forMs, r.clear ? show(r.clear) : "", r.clearForMs, r.severity, r.escalate.map((s) => `${s.afterMs}:${s.severity}`).join(",")].join("|")).toString(16)}`
 
+/** The longest `absent(d)` that `e` requires to be true (an `and` needs both sides); 0 when none is required. */
+const absentFloor = (e: Expr): number =>
+  e.k === "call" && e.fn === "absent" && e.args[0]?.k === "dur" ? e.args[0].ms
+  : e.k === "binary" && e.op === "and" ? Math.max(absentFloor(e.left), absentFloor(e.right))
+  : 0
+
 const globRe = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`)
 
 /**
@@ -152,6 +158,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
       spec: r,
       timed: st.timed,
       timerMs: st.timed ? st.timerMs + r.forMs : 0,
+      quietMs: st.timed ? absentFloor(r.when) : 0,
       base: ruleBase,
       size: st.slots - ruleBase,
       when: makeFn<CondFn>(`${whenPre.join("")}return ${whenCode};`),

@@ -44,6 +44,12 @@ export interface CompiledRule {
   /** For timed rules: how long after the last reading the rule may still fire (longest absent/unchanged + for). */
   readonly timerMs: number
   /**
+   * For timed rules: a tick cannot make `when` true sooner than this after the newest reading
+   * (the longest `absent(d)` the condition requires; 0 when it requires none), so a silent
+   * device's actor needs no tick before then.
+   */
+  readonly quietMs: number
+  /**
    * Where the rule's numbers live in the device's rule-state array R: R[base] phase, R[base+1]
    * since, R[base+2] openedAt, R[base+3] escalation steps applied, then `size - 4` sequence slots.
    */

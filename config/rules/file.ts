@@ -3,6 +3,10 @@ import type { DeviceSchema } from "../device-schema.ts"
 import { severities, type Severity } from "../../runtime/alert.ts"
 import type { Expr } from "./ast.ts"
 import { checkExpr, type Scope } from "./checker.ts"
+import { formatDuration } from "./duration.ts"
+import { functions } from "./functions.ts"
+import { defaultRuleLimits, tooDeep, windowCalls, type RuleLimits } from "./limits.ts"
+import { arenaBytes, type WindowNeeds } from "./windows.ts"
 import { parseDuration } from "./duration.ts"
 import { isExprError, parseExpr, type ExprError } from "./parser.ts"
 import type { EscalationSpec, GroupSpec, RuleIssue, RuleSetSpec, RuleSpec } from "./spec.ts"
@@ -11,15 +15,17 @@ import { didYouMean } from "./suggest.ts"
 const ruleKeys = ["description", "when", "for", "clear", "clear_for", "severity", "escalate", "channels", "throttle", "groups"]
 const topKeys = ["schema", "lateness", "params", "groups", "rules"]
 const nameRe = /^[a-z][a-z0-9_]*$/
+const windowFns = new Set(Object.keys(functions).filter((f) => functions[f]!.category === "window"))
 
 /** Result of reading a rules file: the checked spec when there are no issues. */
 export type ParseResult = { readonly spec: RuleSetSpec; readonly issues: readonly [] } | { readonly spec?: undefined; readonly issues: ReadonlyArray<RuleIssue> }
 
 /**
  * Parses and checks a rules file (YAML with expressions) against a device schema. Every problem is
- * reported with its file:line:col, including positions inside expressions.
+ * reported with its file:line:col, including positions inside expressions. A set over `limits`
+ * (expression depth, number of rules, window memory per device) is refused the same way.
  */
-export const parseRules = (source: string, file: string, schema: DeviceSchema): ParseResult => {
+export const parseRules = (source: string, file: string, schema: DeviceSchema, limits: RuleLimits = defaultRuleLimits): ParseResult => {
   const lc = new LineCounter()
   const doc = parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false })
   const issues: RuleIssue[] = []
@@ -130,18 +136,24 @@ export const parseRules = (source: string, file: string, schema: DeviceSchema): 
     }
     const text = String(n.value)
     const offsetOf = (pos: number) => mapOffset(source, n, text, pos)
-    const parsed = parseExpr(text)
+    const parsed = parseExpr(text, limits.maxExprDepth)
     if (isExprError(parsed)) { at(offsetOf(parsed.pos), parsed.message); return undefined }
+    const deep = tooDeep(parsed, limits.maxExprDepth)
+    if (deep) { at(offsetOf(deep.pos), `expression nests deeper than ${limits.maxExprDepth} levels (rules.maxExprDepth); split it into simpler rules`); return undefined }
     const errs: ExprError[] = []
     const t = checkExpr(parsed, scope, errs)
     for (const e of errs) at(offsetOf(e.pos), e.message)
     if (errs.length === 0 && t !== "bool") { at(offsetOf(0), `${what} must be a condition (yes/no), but this is a ${t === "num" ? "number" : "duration"}`); return undefined }
-    return errs.length ? undefined : [parsed, text]
+    if (errs.length) return undefined
+    for (const c of windowCalls(parsed, windowFns)) windowUses.push({ ...c, offset: offsetOf(c.pos) })
+    return [parsed, text]
   }
+  const windowUses: Array<{ fn: string; field: string; ms: number; offset: number }> = []
   const rules: RuleSpec[] = []
   const rulesNode = get(root, "rules")
   if (!isMap(rulesNode)) atNode(rulesNode ?? root, "the rules file needs a rules: section mapping rule names to rules")
   else for (const [name, v, p] of entries(rulesNode, undefined, "rules")) {
+    if (rules.length === limits.maxRules) { atNode(p.key as Node, `more than ${limits.maxRules} rules (rules.maxRules); every rule runs on every reading`); break }
     if (!nameRe.test(name)) atNode(p.key as Node, `rule name "${name}" must be lower_snake_case`)
     if (!isMap(v)) { atNode(v ?? (p.key as Node), `rule ${name} must be a mapping with at least when:`); continue }
     entries(v, ruleKeys, `rule ${name}`)
@@ -187,8 +199,30 @@ export const parseRules = (source: string, file: string, schema: DeviceSchema): 
     }
     if (when) rules.push({ ...rule, when: when[0], whenSource: when[1] })
   }
+  checkWindowMemory(windowUses, schema, limits, at)
   if (issues.length) return { issues: issues.sort((a, b) => a.line - b.line || a.col - b.col) }
   return { spec: { schemaType, latenessMs, params, groups, rules }, issues: [] }
+}
+
+/** Refuses a set whose windows would hold more than the limit per device at the fastest allowed rate. */
+const checkWindowMemory = (
+  uses: ReadonlyArray<{ fn: string; field: string; ms: number; offset: number }>,
+  schema: DeviceSchema,
+  limits: RuleLimits,
+  at: (offset: number, message: string) => void,
+) => {
+  if (uses.length === 0) return
+  const needs = new Map<string, WindowNeeds>()
+  for (const u of uses) {
+    const key = `${u.field}:${u.ms}`
+    const w = needs.get(key) ?? { field: schema.byName.get(u.field)?.index ?? 0, ms: u.ms, moments: false, extremes: false }
+    needs.set(key, { ...w, extremes: w.extremes || u.fn === "min" || u.fn === "max" })
+  }
+  const bytes = arenaBytes([...needs.values()], limits.maxReadingsPerSec)
+  if (bytes <= limits.maxWindowBytesPerDevice) return
+  const longest = uses.reduce((a, b) => (b.ms > a.ms ? b : a))
+  const kib = (n: number) => `${Math.ceil(n / 1024)} KiB`
+  at(longest.offset, `the rule set's windows need ${kib(bytes)} per device at ${limits.maxReadingsPerSec} readings/s, over the limit of ${kib(limits.maxWindowBytesPerDevice)} (rules.maxWindowBytesPerDevice); the longest, ${longest.fn}(${longest.field}, ${formatDuration(longest.ms)}), holds ${Math.ceil((longest.ms / 1000) * limits.maxReadingsPerSec)} readings per device`)
 }
 
 /**

@@ -11,6 +11,7 @@ export { compileRules, loadRulesFile, rulesChecksum, type LoadRulesResult } from
 export { formatIssue, type RuleIssue, type RuleSpec, type RuleSetSpec, type GroupSpec, type EscalationSpec } from "./spec.ts"
 export type { CompiledRule, CompiledRuleSet, CondFn, ValuesFn, DeviceBinding, TrackerSpec, WindowSpec } from "./compiled.ts"
 export { defaultRulesPath } from "./paths.ts"
+export { defaultRuleLimits, ruleLimitsOf, type RuleLimits } from "./limits.ts"
 export { RulesRejected, RulesStoreError } from "./errors.ts"
 // The KV adapter (`akis_rules`: applyRules, rulesHistory, rollbackRules, watchRules) is
 // config/rules/store.ts, imported directly by the IO shell so the pure core never loads NATS.

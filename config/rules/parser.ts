@@ -60,11 +60,20 @@ class Fail {
   constructor(readonly err: ExprError) {}
 }
 
-/** Parses one expression of the rule language; returns the AST or the first syntax error. */
-export const parseExpr = (src: string): Expr | ExprError => {
+/**
+ * Parses one expression of the rule language; returns the AST or the first syntax error. Nesting
+ * (parentheses, calls, prefix operators) deeper than `maxDepth` is an error, so no input can
+ * overflow the stack here or in the checker and compiler that walk the tree.
+ */
+export const parseExpr = (src: string, maxDepth = 256): Expr | ExprError => {
   const toks = lex(src)
   if (!Array.isArray(toks)) return toks
   let i = 0
+  let depth = 0
+  const nested = <T>(pos: number, f: () => T): T => {
+    if (++depth > maxDepth) fail(pos, `expression nests deeper than ${maxDepth} levels; split it into simpler rules`)
+    try { return f() } finally { depth-- }
+  }
   const peek = () => toks[i]!
   const fail = (pos: number, message: string): never => { throw new Fail({ pos, message }) }
   const isOp = (op: string) => { const t = peek(); return t.t === "op" && t.op === op }
@@ -93,7 +102,7 @@ export const parseExpr = (src: string): Expr | ExprError => {
         const args: Expr[] = []
         if (!isOp(")")) {
           for (;;) {
-            args.push(expr())
+            args.push(nested(t.pos, expr))
             if (isOp(",")) { i++; continue }
             break
           }
@@ -102,7 +111,7 @@ export const parseExpr = (src: string): Expr | ExprError => {
         return { k: "call", pos: t.pos, fn: t.name, args }
       }
       case "op":
-        if (t.op === "(") { i++; const e = expr(); expect(")"); return e }
+        if (t.op === "(") { i++; const e = nested(t.pos, expr); expect(")"); return e }
         return fail(t.pos, `expected a value but found ${describe(t)}`)
       case "end":
         return fail(t.pos, "expression ends too early")
@@ -110,7 +119,7 @@ export const parseExpr = (src: string): Expr | ExprError => {
   }
   const unary = (): Expr => {
     const t = peek()
-    if (t.t === "op" && t.op === "-") { i++; return { k: "unary", pos: t.pos, op: "-", arg: unary() } }
+    if (t.t === "op" && t.op === "-") { i++; return { k: "unary", pos: t.pos, op: "-", arg: nested(t.pos, unary) } }
     return primary()
   }
   const binLevel = (next: () => Expr, table: Record<string, BinaryOp>) => (): Expr => {
@@ -139,7 +148,7 @@ export const parseExpr = (src: string): Expr | ExprError => {
   }
   const not = (): Expr => {
     const t = peek()
-    if ((t.t === "id" && t.name === "not") || (t.t === "op" && t.op === "!")) { i++; return { k: "unary", pos: t.pos, op: "not", arg: not() } }
+    if ((t.t === "id" && t.name === "not") || (t.t === "op" && t.op === "!")) { i++; return { k: "unary", pos: t.pos, op: "not", arg: nested(t.pos, not) } }
     return cmp()
   }
   const and = binLevel(not, { and: "and", "&&": "and" })

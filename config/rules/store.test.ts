@@ -74,6 +74,11 @@ describe("rules store (KV akis_rules)", () => {
     const v = run("validate", wrong)
     expect(v.code).not.toBe(0)
     expect(v.err).toContain(`${wrong}:3:11: unknown field "sped_kmh"`)
+    const deep = join(dir, "deep.yaml")
+    writeFileSync(deep, `rules:\n  deep:\n    when: ${"(".repeat(100)}speed_kmh > 1${")".repeat(100)}\n`)
+    const d = run("validate", deep)
+    expect(d.code).toBe(1)
+    expect(d.err).toContain(`${deep}:3:75: expression nests deeper than 64 levels`)
     const applied = run("apply", good)
     expect(applied.code).toBe(0)
     expect(applied.out).toContain("applied v11")
@@ -84,4 +89,26 @@ describe("rules store (KV akis_rules)", () => {
     const h = run("history")
     expect(h.out).toMatch(/\* v12 .*rollback of v1/)
   }, 30_000)
+
+  test("a watcher survives a record that would overflow the parser and a handler that throws, and goes on", async () => {
+    const got: number[] = []
+    const invalid: string[] = []
+    let throwOnce = true
+    const w = await watchRules(kv, schema, (_set, rec) => {
+      if (rec.origin === "explodes" && throwOnce) { throwOnce = false; throw new Error("swap failed") }
+      got.push(rec.version)
+    }, (reason) => invalid.push(reason))
+    await waitFor("current version", async () => got.length === 1)
+    // Written past applyRules, as any NATS client with write access could.
+    const deep = `rules:\n  deep:\n    when: ${"(".repeat(50_000)}speed_kmh > 1${")".repeat(50_000)}\n`
+    await kv.put(rulesKey, JSON.stringify({ version: 20, source: deep, checksum: "x", appliedAt: 1, origin: "hand" }))
+    await kv.put(rulesKey, JSON.stringify({ version: 21, source: v1, checksum: "x", appliedAt: 1, origin: "explodes" }))
+    await kv.put(rulesKey, JSON.stringify({ version: 22, source: v2, checksum: "x", appliedAt: 1, origin: "hand" }))
+    await waitFor("the version after the bad ones", async () => got.includes(22))
+    expect(invalid).toHaveLength(2)
+    expect(invalid[0]).toBe("version 20 does not compile")
+    expect(invalid[1]).toContain("swap failed")
+    expect(w.metrics.invalid).toBe(2)
+    await w.stop()
+  })
 })

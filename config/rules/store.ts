@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import type { DeviceSchema } from "../device-schema.ts"
 import type { CompiledRuleSet } from "./compiled.ts"
 import { RulesRejected, RulesStoreError } from "./errors.ts"
+import { defaultRuleLimits, type RuleLimits } from "./limits.ts"
 import { compileRules } from "./load.ts"
 import type { RuleIssue } from "./spec.ts"
 
@@ -56,9 +57,9 @@ export const currentRules = async (kv: KV): Promise<RulesRecord | undefined> => 
  * refused with every issue and nothing is written.
  */
 export const applyRules = async (
-  kv: KV, source: string, origin: string, schema: DeviceSchema, now: number,
+  kv: KV, source: string, origin: string, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits,
 ): Promise<RulesRecord> => {
-  const checked = compileRules(source, origin, schema)
+  const checked = compileRules(source, origin, schema, limits)
   if (!checked.ok) throw new RulesRejected({ issues: checked.issues })
   for (let attempt = 0; attempt < 5; attempt++) {
     const last = await kv.get(rulesKey)
@@ -88,10 +89,10 @@ export const rulesHistory = async (kv: KV): Promise<RulesRecord[]> => {
 }
 
 /** Re-applies an older version as a new version (validated again against the current schema). */
-export const rollbackRules = async (kv: KV, version: number, schema: DeviceSchema, now: number): Promise<RulesRecord> => {
+export const rollbackRules = async (kv: KV, version: number, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits): Promise<RulesRecord> => {
   const old = (await rulesHistory(kv)).find((r) => r.version === version)
   if (!old) throw new RulesStoreError({ message: `version ${version} is not in the ${rulesBucket} history (it keeps the last ${historyDepth})` })
-  return applyRules(kv, old.source, `rollback of v${version}`, schema, now)
+  return applyRules(kv, old.source, `rollback of v${version}`, schema, now, limits)
 }
 
 /** Counters of a rules watcher. */
@@ -109,26 +110,36 @@ export interface RulesWatch {
 
 /**
  * Watches the rules key (current value first, then updates) and calls `onValid` with each new
- * version that compiles against `schema`. Invalid entries are counted and reported to `onInvalid`
- * and otherwise ignored, so the running set stays.
+ * version that compiles against `schema` within `limits`. Invalid entries (not a record, not
+ * compiling, over the limits, or failing in `onValid`) are counted and reported to `onInvalid` and
+ * otherwise ignored: the running set stays and the watcher goes on with the next entry.
  */
 export const watchRules = async (
   kv: KV,
   schema: DeviceSchema,
   onValid: (set: CompiledRuleSet, record: RulesRecord) => void,
   onInvalid: (reason: string, issues: ReadonlyArray<RuleIssue>) => void = () => {},
+  limits: RuleLimits = defaultRuleLimits,
 ): Promise<RulesWatch> => {
   const metrics: RulesWatchMetrics = { applied: 0, invalid: 0 }
   const it = await kv.watch({ key: rulesKey })
+  const one = (e: KvEntry) => {
+    const r = decodeRecord(e)
+    if (!r) { metrics.invalid++; onInvalid(`revision ${e.revision}: not a rules record`, []); return }
+    const c = compileRules(r.source, `${rulesBucket} v${r.version}`, schema, limits)
+    if (!c.ok) { metrics.invalid++; onInvalid(`version ${r.version} does not compile`, c.issues); return }
+    metrics.applied++
+    onValid(c.set, r)
+  }
   const done = (async () => {
     for await (const e of it) {
       if (e.operation !== "PUT") continue
-      const r = decodeRecord(e)
-      if (!r) { metrics.invalid++; onInvalid(`revision ${e.revision}: not a rules record`, []); continue }
-      const c = compileRules(r.source, `${rulesBucket} v${r.version}`, schema)
-      if (!c.ok) { metrics.invalid++; onInvalid(`version ${r.version} does not compile`, c.issues); continue }
-      metrics.applied++
-      onValid(c.set, r)
+      try {
+        one(e)
+      } catch (cause) {
+        metrics.invalid++
+        onInvalid(`revision ${e.revision}: ${(cause as Error)?.message ?? String(cause)}`, [])
+      }
     }
   })()
   return {

@@ -395,3 +395,19 @@ const capFor = (n: number) => {
   while (c < n) c *= 2
   return c
 }
+
+/**
+ * Bytes an arena for `needs` takes when its device sends `hz` readings per second: the same layout
+ * as the constructor (headers, one ring per duration, min/max deques), so limits checked against it
+ * hold for the arenas actually built.
+ */
+export const arenaBytes = (needs: ReadonlyArray<WindowNeeds>, hz: number): number => {
+  const byMs = new Map<number, WindowNeeds[]>()
+  for (const w of needs) byMs.set(w.ms, [...(byMs.get(w.ms) ?? []), w])
+  let doubles = needs.length * H + byMs.size * HG
+  for (const [ms, members] of byMs) {
+    const c = capFor(Math.ceil((ms / 1000) * hz) + 2)
+    doubles += c * (members.length + 1) + members.filter((w) => w.extremes).length * 2 * c
+  }
+  return doubles * 8
+}

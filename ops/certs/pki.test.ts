@@ -33,5 +33,14 @@ describe("ops certs", () => {
     expect((await readCrlSerials(p.crl)).size).toBe(0)
     await revokeDevice(dir, "bus-0002")
     expect(await readCrlSerials(p.crl)).toEqual(new Set([normSerial(dev.serialNumber)]))
-  }, 30_000)
+
+    // Only device ids: `revoke ../server` named the gateway's own certificate file.
+    for (const bad of ["../server", "../ca", "bus-0001/../../server", "", "bus.0001"]) {
+      const r = spawnChild("certs", ["bun", join(root, "ops", "cli.ts"), "certs", "revoke", "--dir", dir, bad], { cwd: root })
+      expect(await r.exited).toBe(1)
+      expect(r.output()).toContain("is not a device id")
+    }
+    expect(revokeDevice(dir, "../server")).rejects.toThrow("is not a device id")
+    expect(await readCrlSerials(p.crl)).toEqual(new Set([normSerial(dev.serialNumber)])) // the server's serial is not in it
+  }, 60_000)
 })

@@ -9,8 +9,9 @@
  * Keys are written with mode 0600 and never printed; openssl's output is shown only on failure.
  */
 import { Data } from "effect"
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { isDeviceId } from "../../gateway/device-id.ts"
 
 /** openssl failed or a file is missing; the message quotes openssl's stderr (never key material). */
 export class PkiError extends Data.TaggedError("PkiError")<{ readonly message: string }> {}
@@ -122,9 +123,59 @@ export const importCa = async (dir: string): Promise<PkiPaths> => {
   return paths
 }
 
-const writeCrl = async (paths: PkiPaths) => {
+/**
+ * Runs `fn` holding `<dir>/ca/lock` (created exclusively), so that nodes sharing a certificate
+ * directory (ops/up) and `ops certs` never update the `openssl ca` database at the same time. A
+ * lock older than a minute is taken to be left by a killed process and removed.
+ */
+const withCaLock = async <A>(paths: PkiPaths, fn: () => Promise<A>): Promise<A> => {
+  const lock = join(paths.dir, "ca", "lock")
+  mkdirSync(join(paths.dir, "ca"), { recursive: true })
+  for (let waited = 0; ; waited += 50) {
+    try {
+      closeSync(openSync(lock, "wx"))
+      break
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 60_000) rmSync(lock, { force: true })
+      } catch { /* removed meanwhile */ }
+      if (waited > 30_000) throw new PkiError({ message: `${lock} held for 30 s; remove it if no ops certs command or node is issuing` })
+      await Bun.sleep(50)
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    rmSync(lock, { force: true })
+  }
+}
+
+/** CRL dates for tests: openssl `YYYYMMDDHHMMSSZ`. */
+export interface CrlDates {
+  readonly lastUpdate?: string
+  readonly nextUpdate?: string
+}
+
+const gencrl = async (paths: PkiPaths, dates: CrlDates = {}) => {
   const cnf = initCaDb(paths)
-  await run(["ca", "-batch", "-config", cnf, "-gencrl", "-out", paths.crl])
+  // Written next to crl.pem and renamed over it, so a gateway never reads half a file.
+  const tmp = `${paths.crl}.tmp`
+  await run(["ca", "-batch", "-config", cnf, "-gencrl", "-out", tmp,
+    ...(dates.lastUpdate ? ["-crl_lastupdate", dates.lastUpdate] : []), ...(dates.nextUpdate ? ["-crl_nextupdate", dates.nextUpdate] : [])])
+  renameSync(tmp, paths.crl)
+}
+
+const writeCrl = (paths: PkiPaths) => withCaLock(paths, () => gencrl(paths))
+
+/**
+ * Re-issues the CRL (same revocations, new this/next update, next CRL number). Run it well before
+ * the CRL's next update — `ops certs crl`, or the CRL keeper of a node that holds the CA key.
+ */
+export const issueCrl = async (dir: string, dates: CrlDates = {}): Promise<PkiPaths> => {
+  const paths = pkiPaths(dir)
+  if (!existsSync(paths.caKey)) throw new PkiError({ message: `no CA key at ${paths.caKey}: re-issue the CRL where the CA key is kept` })
+  await withCaLock(paths, () => gencrl(paths, dates))
+  return paths
 }
 
 interface SignOpts {
@@ -137,7 +188,7 @@ interface SignOpts {
 const sign = async (paths: PkiPaths, csr: string, out: string, ext: "device_ext" | "server_ext", o: SignOpts) => {
   const cnf = initCaDb(paths)
   const dates = o.startDate && o.endDate ? ["-startdate", o.startDate, "-enddate", o.endDate] : ["-days", String(o.days ?? 825)]
-  await run(["ca", "-batch", "-notext", "-config", cnf, "-extensions", ext, ...dates, "-in", csr, "-out", out])
+  await withCaLock(paths, () => run(["ca", "-batch", "-notext", "-config", cnf, "-extensions", ext, ...dates, "-in", csr, "-out", out]))
 }
 
 /** Issues the gateway's server certificate for `hosts` (IPs and DNS names). */
@@ -153,8 +204,17 @@ export const createServerCert = async (dir: string, hosts: ReadonlyArray<string>
   return paths
 }
 
+/**
+ * Refuses anything that is not a device id ([A-Za-z0-9_-]{1,64}, the gateway's rule) before it
+ * becomes a path: `revoke ../server` would otherwise revoke the gateway's own certificate.
+ */
+const checkDeviceId = (id: string): void => {
+  if (!isDeviceId(id)) throw new PkiError({ message: `${JSON.stringify(id.slice(0, 80))} is not a device id (1-64 of A-Z a-z 0-9 _ -)` })
+}
+
 /** Issues one device certificate (CN = id, SAN URI urn:akis:device:<id>). */
-export const createDeviceCert = async (dir: string, id: string, o: SignOpts = {}): Promise<void> => {
+export const createDeviceCert = async (dir: string, id: string, o: SignOpts & { /** Tests only: issue a certificate whose CN is not a valid device id (refusal tests). */ readonly allowBadId?: boolean } = {}): Promise<void> => {
+  if (!o.allowBadId) checkDeviceId(id)
   const paths = pkiPaths(dir)
   mkdirSync(join(dir, "devices"), { recursive: true })
   const key = paths.deviceKey(id)
@@ -188,11 +248,14 @@ export const createDeviceCerts = async (dir: string, ids: ReadonlyArray<string>,
 
 /** Revokes a device's certificate and rewrites the CRL (gateways reload it by themselves). */
 export const revokeDevice = async (dir: string, id: string): Promise<void> => {
+  checkDeviceId(id)
   const paths = pkiPaths(dir)
   const cnf = initCaDb(paths)
   if (!existsSync(paths.deviceCert(id))) throw new PkiError({ message: `no certificate for device ${id} in ${dir}` })
-  await run(["ca", "-batch", "-config", cnf, "-revoke", paths.deviceCert(id), "-crl_reason", "keyCompromise"])
-  await writeCrl(paths)
+  await withCaLock(paths, async () => {
+    await run(["ca", "-batch", "-config", cnf, "-revoke", paths.deviceCert(id), "-crl_reason", "keyCompromise"])
+    await gencrl(paths)
+  })
 }
 
 /** Issues a self-signed certificate that no CA vouches for (for refusal tests). */

@@ -1,12 +1,14 @@
 /**
  * `ops certs`: the fleet's certificates. `ca` creates a fleet CA, `import-ca` adopts an existing
  * one, `server` issues the gateway's server certificate, `devices` issues device certificates in
- * bulk, `revoke` revokes one and rewrites the CRL. Files live under `--dir` (default
+ * bulk, `revoke` revokes one and rewrites the CRL, `crl` re-issues the CRL before it expires. Files live under `--dir` (default
  * `.akis/certs`, the gateway's default `gateway.certDir`); keys are 0600 and never printed.
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { createCa, createDeviceCerts, createServerCert, fleetIds, importCa, PkiError, pkiPaths, revokeDevice } from "../certs/pki.ts"
+import { readCrl } from "../../gateway/crl.ts"
+import { renewCrlIfDue } from "../certs/crl-keeper.ts"
+import { createCa, createDeviceCerts, createServerCert, fleetIds, importCa, issueCrl, PkiError, pkiPaths, revokeDevice } from "../certs/pki.ts"
 
 /** Runs a PKI step; a PkiError becomes a one-line message and exit code 1 instead of a stack trace. */
 const pki = <A>(f: () => Promise<A>) =>
@@ -80,6 +82,26 @@ const revoke = Command.make(
   }),
 ).pipe(Command.withDescription("revoke a device certificate and rewrite the CRL"))
 
+const crl = Command.make(
+  "crl",
+  {
+    dir,
+    ifWithinDays: Flag.Int("if-within-days").pipe(
+      Flag.withDescription("only when the CRL's next update is fewer days away (for a daily timer); 0 = re-issue now"), Flag.withDefault(0)),
+  },
+  Effect.fn(function* ({ dir, ifWithinDays }) {
+    const lines: string[] = []
+    const r = yield* pki(() =>
+      ifWithinDays > 0
+        ? renewCrlIfDue({ dir, renewBeforeMs: ifWithinDays * 86_400_000, now: Date.now, log: (l) => lines.push(l) })
+        : issueCrl(dir).then(() => "renewed" as const))
+    if (r === "no_ca_key") return yield* pki(() => Promise.reject(new PkiError({ message: `no CA key at ${pkiPaths(dir).caKey}: run this where the CA key is kept` })))
+    const c = yield* pki(() => readCrl(pkiPaths(dir).crl, pkiPaths(dir).caCert))
+    const next = c.nextUpdate === undefined ? "none" : new Date(c.nextUpdate).toISOString()
+    yield* Console.log(r === "fresh" ? `CRL still fresh: next update ${next}` : `CRL re-issued: ${c.serials.size} revoked, next update ${next}; running gateways pick it up within gateway.crlReloadMs`)
+  }),
+).pipe(Command.withDescription("re-issue the CRL before its next update (gateways refuse nobody for a stale CRL, but revocations need a fresh one)"))
+
 const init = Command.make(
   "init",
   { dir, devices: Flag.Int("devices").pipe(Flag.optional), prefix: Flag.String("prefix").pipe(Flag.withDefault("bus-")) },
@@ -97,5 +119,5 @@ const init = Command.make(
 /** `ops certs …` */
 export const certs = Command.make("certs").pipe(
   Command.withDescription("fleet certificates: CA, gateway server certificate, device certificates, revocation"),
-  Command.withSubcommands([init, ca, importCaCmd, server, devices, revoke]),
+  Command.withSubcommands([init, ca, importCaCmd, server, devices, revoke, crl]),
 )

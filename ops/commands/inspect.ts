@@ -1,26 +1,12 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { ActorNotFound, askActor, parseAddress } from "../../runtime/index.ts"
-import { opsContext, table, type OpsContext } from "../lib/context.ts"
+import { table, withContext } from "../lib/context.ts"
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
 const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
 const dec = new TextDecoder()
 
-/** Runs `fn` with a connected context; prints its error and exits 1 on failure. */
-const withContext = <T>(config: Option.Option<string>, fn: (ctx: OpsContext) => Promise<T>) =>
-  Effect.promise(async () => {
-    let ctx: OpsContext | undefined
-    try {
-      ctx = await opsContext(Option.getOrUndefined(config))
-      return await fn(ctx)
-    } catch (e) {
-      console.error((e as Error).message)
-      process.exit(1)
-    } finally {
-      await ctx?.close().catch(() => {})
-    }
-  })
 
 const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`)
 

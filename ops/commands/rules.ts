@@ -3,13 +3,15 @@ import { Argument, Command, Flag } from "effect/cli"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { formatIssue, loadRulesFile, RulesRejected } from "../../config/rules/index.ts"
+import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
 
 const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
 const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config file (NATS servers come from nats.servers)"), Flag.optional)
 const schemaOf = (p: Option.Option<string>) => loadDeviceSchema(Option.getOrUndefined(p))
 const exit = (code: number) => Effect.sync(() => process.exit(code))
+/** Rule limits from the config (rules.max*, gateway.maxReadingsPerSec); a bad config is reported like a bad rule file. */
+const limitsOf = (config: Option.Option<string>) => ruleLimitsOf(loadConfig({ file: Option.getOrUndefined(config) }))
 
 /** Why a command could not talk to NATS (bad config, server unreachable); printed without a stack. */
 class Unreachable {
@@ -49,9 +51,10 @@ const refused = (e: unknown) =>
 
 const validate = Command.make(
   "validate",
-  { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag },
-  Effect.fn(function* ({ file, schema }) {
-    const r = loadRulesFile(file, schemaOf(schema))
+  { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag, config: configFlag },
+  Effect.fn(function* ({ file, schema, config }) {
+    const limits = yield* Effect.try(() => limitsOf(config)).pipe(Effect.catch((e) => Effect.andThen(Console.error(String((e as { cause?: Error }).cause?.message ?? e)), exit(1))))
+    const r = loadRulesFile(file, schemaOf(schema), limits!)
     if (!r.ok) {
       yield* Console.error(r.issues.map(formatIssue).join("\n"))
       yield* Console.error(`${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`)
@@ -72,7 +75,7 @@ const apply = Command.make(
     }
     const result = yield* withNats(config, async (nc) => {
       try {
-        return await applyRules(await openRulesKv(nc), text, file, schemaOf(schema), Date.now())
+        return await applyRules(await openRulesKv(nc), text, file, schemaOf(schema), Date.now(), limitsOf(config))
       } catch (e) {
         return e
       }
@@ -102,7 +105,7 @@ const rollback = Command.make(
   Effect.fn(function* ({ version, schema, config }) {
     const result = yield* withNats(config, async (nc) => {
       try {
-        return await rollbackRules(await openRulesKv(nc), version, schemaOf(schema), Date.now())
+        return await rollbackRules(await openRulesKv(nc), version, schemaOf(schema), Date.now(), limitsOf(config))
       } catch (e) {
         return e
       }

@@ -1,4 +1,5 @@
 import { Kvm, type KV } from "@nats-io/kv"
+import { Effect, Option } from "effect"
 import { loadConfig } from "../../config/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
 import { connectNats, names, type Nats } from "../../runtime/index.ts"
@@ -31,3 +32,18 @@ export const table = (headers: string[], rows: Array<Array<string | number | nul
 /** Formats a millisecond age as "1.2s" / "3m". */
 export const age = (ms: number | null | undefined): string =>
   ms === null || ms === undefined ? "-" : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 60_000)}m`
+
+/** Runs `fn` with a connected context; prints its error and exits 1 on failure. */
+export const withContext = <T>(config: Option.Option<string>, fn: (ctx: OpsContext) => Promise<T>) =>
+  Effect.promise(async () => {
+    let ctx: OpsContext | undefined
+    try {
+      ctx = await opsContext(Option.getOrUndefined(config))
+      return await fn(ctx)
+    } catch (e) {
+      console.error((e as Error).message)
+      process.exit(1)
+    } finally {
+      await ctx?.close().catch(() => {})
+    }
+  })

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node"
 import { makeDeviceKind, RuleSetHolder, type DeviceKind } from "../../actors/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
-import { defaultRulesPath, formatIssue, loadRulesFile, RulesRejected } from "../../config/rules/index.ts"
+import { defaultRuleLimits, defaultRulesPath, formatIssue, loadRulesFile, RulesRejected, type RuleLimits } from "../../config/rules/index.ts"
 import { openRulesKv, watchRules, type RulesWatch } from "../../config/rules/store.ts"
 
 /** A node's device actor kind, kept on the rule set stored in KV `akis_rules`. */
@@ -27,9 +27,10 @@ export const startDeviceRules = async (
   schema: DeviceSchema,
   file: string,
   log: (event: string, fields: Record<string, unknown>) => void,
+  limits: RuleLimits = defaultRuleLimits,
 ): Promise<DeviceRules> => {
   const path = file || defaultRulesPath
-  const initial = loadRulesFile(path, schema)
+  const initial = loadRulesFile(path, schema, limits)
   if (!initial.ok) throw new RulesRejected({ issues: initial.issues })
   const holder = new RuleSetHolder(initial.set, 0)
   const kind = makeDeviceKind(schema, holder)
@@ -42,6 +43,7 @@ export const startDeviceRules = async (
       log("rules_applied", { version: rec.version, checksum: rec.checksum, origin: rec.origin, rules: set.rules.length })
     },
     (reason, issues) => log("rules_invalid", { reason, issues: issues.map(formatIssue) }),
+    limits,
   )
   return { kind, holder, watch, stop: () => watch.stop() }
 }

@@ -1,4 +1,4 @@
-import { connect } from "@nats-io/transport-node"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
@@ -28,15 +28,35 @@ export interface LocalCluster {
   stop(): Promise<void>
 }
 
-const reachable = async (servers: ReadonlyArray<string>) => {
+/**
+ * What answers at `servers`: nothing, a NATS with JetStream, or a NATS without it (Debian's
+ * nats-server package starts one like that on 127.0.0.1:4222). `detail` says why JetStream is missing.
+ */
+export const probeNats = async (
+  servers: ReadonlyArray<string>, auth: { user?: string; pass?: string } = {},
+): Promise<{ state: "absent" | "jetstream" | "no-jetstream"; detail?: string }> => {
+  let nc: NatsConnection
   try {
-    const nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false })
-    await nc.close()
-    return true
+    nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false, ...(auth.user ? { user: auth.user, pass: auth.pass } : {}) })
   } catch {
-    return false
+    return { state: "absent" }
+  }
+  try {
+    const r = await nc.request("$JS.API.INFO", undefined, { timeout: 2_000 })
+    const body = JSON.parse(new TextDecoder().decode(r.data)) as { error?: { description?: string } }
+    return body.error ? { state: "no-jetstream", detail: body.error.description ?? "JetStream refused" } : { state: "jetstream" }
+  } catch (e) {
+    return { state: "no-jetstream", detail: (e as Error).message }
+  } finally {
+    await nc.close().catch(() => {})
   }
 }
+
+/** The message for a NATS that answers without JetStream: what it is and the ways out. */
+export const noJetStreamMessage = (servers: ReadonlyArray<string>, detail?: string): string =>
+  `a NATS server answers at ${servers.join(", ")} but has no JetStream (${detail ?? "no answer on $JS.API.INFO"}), which akis needs. ` +
+  "Debian's nats-server package starts one like that (sudo systemctl disable --now nats-server stops it). " +
+  "Stop it, enable JetStream on it, or point nats.servers (AKIS_NATS__SERVERS) at another port."
 
 /**
  * Starts nats-server (data under <dataDir>/nats, on the configured port) unless one already
@@ -47,7 +67,9 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   const log = o.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`))
   const dataDir = resolve(root, o.config.node.dataDir)
   let nats: NatsServer | undefined
-  if (await reachable(o.config.nats.servers)) {
+  const probe = await probeNats(o.config.nats.servers, o.config.nats)
+  if (probe.state === "no-jetstream") throw new Error(noJetStreamMessage(o.config.nats.servers, probe.detail))
+  if (probe.state === "jetstream") {
     log(`using the NATS server at ${o.config.nats.servers.join(", ")}`)
   } else {
     const url = new URL(o.config.nats.servers[0]!.replace(/^nats:/, "http:"))

@@ -9,7 +9,7 @@ import type { DeviceSchema } from "../../config/device-schema.ts"
 import { encodeReading } from "../../gateway/encode.ts"
 import { pkiPaths, fleetIds } from "../certs/pki.ts"
 import { type Address, DeviceLink, latencyQuantile, newLinkStats, type LinkStats } from "./link.ts"
-import { applyAnomalies, type Scenario } from "./scenario.ts"
+import { nextReading, type Scenario } from "./scenario.ts"
 import { BusSignals } from "./signals.ts"
 
 export interface FleetOptions {
@@ -116,8 +116,7 @@ export const runFleet = (o: FleetOptions): Fleet => {
         let frame: Uint8Array
         if (refresh > 1 && tails[d] !== "" && seq % refresh !== 0) frame = enc.encode(`${ids[d]},${seq},${ts}${tails[d]}\n`)
         else {
-          signals[d]!.next(interval / 1000, row)
-          if (anomalies[d]!.length > 0) applyAnomalies(anomalies[d]!, t, row)
+          nextReading(signals[d]!, anomalies[d]!, t, interval / 1000, row)
           frame = encodeReading(sc.format, o.schema, ids[d]!, seq, ts, row)
           if (refresh > 1) {
             const line = new TextDecoder().decode(frame)

@@ -48,7 +48,7 @@ export const latencyQuantile = (h: Uint32Array, q: number): number => {
   return Infinity
 }
 
-const readingCodes = new Set(["too_large", "bad_utf8", "bad_json", "bad_csv", "bad_msgpack", "bad_seq", "bad_ts", "ts_skew", "unknown_field", "bad_value", "out_of_range", "id_mismatch"])
+const readingCodes = new Set(["too_large", "bad_utf8", "bad_json", "bad_csv", "bad_msgpack", "bad_seq", "bad_ts", "ts_skew", "unknown_field", "bad_value", "out_of_range", "id_mismatch", "seq_regress"])
 
 export class DeviceLink {
   /** Unacknowledged readings, oldest first (seq order). */

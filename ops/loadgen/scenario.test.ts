@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { latencyQuantile, newLinkStats } from "./link.ts"
-import { applyAnomalies, parseDuration, parseScenario, referenceScenario } from "./scenario.ts"
+import { applyAnomalies, nextReading, parseDuration, parseScenario, referenceScenario } from "./scenario.ts"
+import { BusSignals } from "./signals.ts"
 
 const schema = loadDeviceSchema()
 
@@ -48,5 +49,27 @@ describe("latency histogram", () => {
     expect(latencyQuantile(s.latency, 0.5)).toBe(1)
     expect(latencyQuantile(s.latency, 0.9)).toBeCloseTo(1.1 ** 25, 0)
     expect(latencyQuantile(s.latency, 0.999)).toBeCloseTo(1.1 ** 50, -1)
+  })
+})
+
+describe("anomalies on a simulated bus", () => {
+  test("an injected speed never makes a bus dwelling at a stop send doors open above walking pace (door interlock)", () => {
+    // overheat.yaml's speed anomaly, put on 300 buses: many are at a stop with doors open at 60 s.
+    const sc = parseScenario("anomalies:\n  - { device: any, at: 60s, field: speed_kmh, ramp_to: 95, over: 5s, for: 20s }\n", schema)
+    const at = (n: string) => schema.byName.get(n)!.index
+    const row = new Float64Array(schema.fields.length)
+    let injectedAtStop = 0
+    for (let d = 0; d < 300; d++) {
+      const sig = new BusSignals(schema, d + 1)
+      for (let k = 1; k <= 180; k++) {
+        const t = k * 0.5
+        nextReading(sig, sc.anomalies, t, 0.5, row)
+        const open = row[at("door_front_open")]! + row[at("door_middle_open")]! + row[at("door_rear_open")]!
+        if (row[at("speed_kmh")]! > 5 && open > 0) throw new Error(`bus ${d + 1} at ${t} s: doors open at ${row[at("speed_kmh")]} km/h`)
+        // idle rpm: the model has the bus standing (at a stop, doors open) while its speed is injected
+        if (t > 60 && t < 61 && row[at("engine_rpm")]! < 700) injectedAtStop++
+      }
+    }
+    expect(injectedAtStop).toBeGreaterThan(15)
   })
 })

@@ -16,6 +16,7 @@ import { Schema } from "effect"
 import { readFileSync } from "node:fs"
 import YAML from "yaml"
 import type { DeviceSchema } from "../../config/device-schema.ts"
+import type { BusSignals } from "./signals.ts"
 
 /** Seconds from `"120s"`, `"2m"`, `"500ms"`, `"1h"` or a plain number of seconds. */
 export const parseDuration = (v: string | number): number => {
@@ -86,12 +87,25 @@ export const parseScenario = (text: string, schema: DeviceSchema, source = "scen
 
 export const loadScenario = (path: string, schema: DeviceSchema): Scenario => parseScenario(readFileSync(path, "utf8"), schema, path)
 
-/** Applies the anomalies active at `t` seconds to `row` (which holds the normal value). */
+/** Applies the anomalies active at `t` seconds to `row` (which holds the normal value), to 1e-6 (GPS-grade precision). */
 export const applyAnomalies = (list: ReadonlyArray<Anomaly>, t: number, row: Float64Array): void => {
   for (const a of list) {
     if (t < a.at || t > a.at + a.over + a.hold) continue
     const base = row[a.field]!
     const k = a.over <= 0 ? 1 : Math.min(1, (t - a.at) / a.over)
-    row[a.field] = Math.round((base + (a.rampTo - base) * k) * 100) / 100
+    row[a.field] = Math.round((base + (a.rampTo - base) * k) * 1e6) / 1e6
   }
+}
+
+/**
+ * The next reading of one simulated bus at scenario time `t` seconds: its signals advanced by
+ * `dt`, the anomalies active at `t` (this device's), and the bus's physical constraints on what
+ * they changed (doors close when an injected speed moves it). The fleet and the quiet-fleet test
+ * both use it.
+ */
+export const nextReading = (sig: BusSignals, anomalies: ReadonlyArray<Anomaly>, t: number, dt: number, row: Float64Array): void => {
+  sig.next(dt, row)
+  if (anomalies.length === 0) return
+  applyAnomalies(anomalies, t, row)
+  sig.interlock(row)
 }

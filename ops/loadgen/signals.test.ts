@@ -50,4 +50,43 @@ describe("BusSignals", () => {
     }
     expect(Array.from(a)).toEqual(Array.from(b))
   })
+
+  test("GPS moves at sensor resolution: a bus at city speed moves metres per reading, never a rounding step", () => {
+    const sig = new BusSignals(schema, 5)
+    const row = new Float64Array(schema.fields.length)
+    let prev: [number, number] | undefined
+    let moving = 0
+    for (let i = 0; i < 2400; i++) {
+      sig.next(0.5, row)
+      const lat = row[idx("gps_lat")]!
+      const lon = row[idx("gps_lon")]!
+      expect(Math.round(lat * 1e6) / 1e6).toBe(lat)
+      if (prev) {
+        // metres between fixes (equirectangular is exact enough at this scale)
+        const m = Math.hypot((lat - prev[0]) * 111_320, (lon - prev[1]) * 111_320 * Math.cos((lat * Math.PI) / 180))
+        const kmh = row[idx("speed_kmh")]!
+        expect(m).toBeLessThan(kmh / 3.6 * 0.5 + 1) // distance at the reported speed, plus a 0.1 m grid
+        if (m > 0) moving++
+      }
+      prev = [lat, lon]
+    }
+    expect(moving).toBeGreaterThan(1000)
+  })
+
+  test("over 2 simulated hours no field drifts to an alert limit: passengers stay near the usual load, tyres near nominal", () => {
+    const row = new Float64Array(schema.fields.length)
+    for (const seed of [1, 2, 3, 4]) {
+      const sig = new BusSignals(schema, seed)
+      let maxPassengers = 0
+      let minTire = Infinity
+      for (let i = 0; i < 14_400; i++) {
+        sig.next(0.5, row)
+        maxPassengers = Math.max(maxPassengers, row[idx("passenger_count")]!)
+        minTire = Math.min(minTire, row[idx("tire_fl_kpa")]!, row[idx("tire_rr_kpa")]!)
+        if (row[idx("speed_kmh")]! > 5 && row[idx("door_front_open")]! + row[idx("door_middle_open")]! > 0) throw new Error(`seed ${seed}: doors open while moving at step ${i}`)
+      }
+      expect(maxPassengers).toBeLessThan(80) // default pack: overcrowded above 90
+      expect(minTire).toBeGreaterThan(760) // default pack: under 700 kPa
+    }
+  })
 })

@@ -3,6 +3,7 @@ import type { KV, Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { PartitionMismatch } from "../errors.ts"
 import { openBlobStore, type BlobStore } from "./blob-store.ts"
+import { deadLetterStream } from "./dead-letters.ts"
 
 /** Names of akis's streams and buckets: plain JetStream/KV names, so the `nats` CLI shows them. */
 export const names = {
@@ -13,6 +14,7 @@ export const names = {
   config: "akis_config",
   rules: "akis_rules",
   snapshots: "akis_snapshots",
+  deadLetters: "AKIS_DLQ",
   /** Object store (stream OBJ_akis_snapshots) for checkpoint bodies too large for a KV value. */
   snapshotObjects: "akis_snapshots",
 } as const
@@ -56,6 +58,10 @@ export const ensureStreams = async (jsm: JetStreamManager, o: TopologyOptions): 
   await ensureStream(jsm, {
     name: names.alerts, subjects: ["akis.alerts.>"], retention: RetentionPolicy.Limits, storage: StorageType.File,
     max_age: hoursToNanos(o.alertsMaxAgeHours), num_replicas: o.replicas, duplicate_window: 600 * 1e9,
+  })
+  await ensureStream(jsm, {
+    name: deadLetterStream.name, subjects: [...deadLetterStream.subjects], retention: RetentionPolicy.Limits, storage: StorageType.File,
+    max_age: hoursToNanos(deadLetterStream.maxAgeHours), num_replicas: o.replicas, duplicate_window: 600 * 1e9,
   })
 }
 

@@ -1,0 +1,89 @@
+import { systemTimers, type Timers } from "./internal/system-timers.ts"
+import type { Store } from "./store.ts"
+import { dropExpired } from "./tables.ts"
+
+/** Counters of the retention job. */
+export interface RetentionMetrics {
+  runs: number
+  partitionsDropped: number
+  errors: number
+  /** Runs skipped because the lease that elected this node had moved. */
+  notOwner: number
+}
+
+export interface RetentionOptions {
+  readonly retentionDays: number
+  /** How often expired partitions are looked for while this node holds the lease. */
+  readonly everyMs: number
+  readonly timers?: Timers | undefined
+  readonly onDropped?: ((partitions: ReadonlyArray<string>) => void) | undefined
+  readonly onError?: ((e: unknown) => void) | undefined
+}
+
+/** A running retention job. */
+export interface RetentionJob {
+  readonly metrics: RetentionMetrics
+  /**
+   * This node now holds the electing lease, checked by `fence`: run now and every `everyMs` while
+   * `fence` says the lease is still ours. A later `hold` replaces the fence (a newer lease).
+   */
+  hold(fence: () => Promise<boolean>): void
+  stop(): void
+}
+
+/**
+ * Drops ClickHouse partitions older than `retentionDays` (telemetry and rollup by day, alerts by
+ * month; 18.16 has no TTL) on exactly one node at a time: the holder of one lease. The node wires
+ * it to shard 0's lease, which the runtime keeps single-owner and fenced; every run re-checks the
+ * lease first, so a deposed holder stops by itself. Dropping is idempotent, so the brief overlap a
+ * takeover may cause is harmless.
+ */
+export const makeRetentionJob = (store: Store, opts: RetentionOptions): RetentionJob => {
+  const timers = opts.timers ?? systemTimers
+  const metrics: RetentionMetrics = { runs: 0, partitionsDropped: 0, errors: 0, notOwner: 0 }
+  let fence: (() => Promise<boolean>) | undefined
+  let timer: unknown
+  let running = false
+  let stopped = false
+
+  const schedule = (ms: number) => {
+    if (timer !== undefined) timers.clearTimeout(timer)
+    timer = timers.setTimeout(() => { timer = undefined; void run() }, ms)
+  }
+  const run = async () => {
+    const f = fence
+    if (!f || stopped || running) return
+    running = true
+    try {
+      if (!(await f())) {
+        metrics.notOwner++
+        if (fence === f) fence = undefined
+        return
+      }
+      metrics.runs++
+      const dropped = await dropExpired(store, opts.retentionDays, timers.now())
+      metrics.partitionsDropped += dropped.length
+      if (dropped.length) opts.onDropped?.(dropped)
+    } catch (e) {
+      metrics.errors++
+      opts.onError?.(e)
+    } finally {
+      running = false
+      if (fence && !stopped) schedule(opts.everyMs)
+    }
+  }
+
+  return {
+    metrics,
+    hold(f) {
+      if (opts.retentionDays <= 0 || stopped) return
+      fence = f
+      if (!running) schedule(0)
+    },
+    stop() {
+      stopped = true
+      fence = undefined
+      if (timer !== undefined) timers.clearTimeout(timer)
+    },
+  }
+}

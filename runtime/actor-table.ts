@@ -1,0 +1,163 @@
+import type { ActorContext, ActorKind } from "./actor-kind.ts"
+
+/** A live (activated) actor: its state and when it last handled a message. */
+export interface LiveActor {
+  state: unknown
+  lastActive: number
+}
+
+/** Settings of an {@link ActorTable}. */
+export interface ActorTableOptions {
+  /** Passivate an actor after this long without a message (and no timer due within a tick). */
+  readonly actorIdleMs: number
+  /** The tick interval: an actor whose next timer is due within one tick is not worth passivating. */
+  readonly tickMs: number
+}
+
+/** What the table puts in a checkpoint: every actor's snapshot and the pending timers by actor id. */
+export interface ActorTableSnapshot {
+  readonly actors: Array<readonly [string, unknown]>
+  /** [actor id, processing time its next tick is due]; only actors with a pending timer. */
+  readonly timers: Array<readonly [string, number]>
+}
+
+/**
+ * The actors of one shard: live instances, passive snapshots, and the timer index that wakes a
+ * passive actor when one of its deadlines (absence, `for`, clear, escalation) comes due.
+ *
+ * Timers survive both ways an actor stops being live: an idle actor passivated with a timer
+ * pending keeps an entry in the index, and a checkpoint carries the index, so the next owner of
+ * the shard wakes exactly those actors on time without activating the rest. Pure: time is passed
+ * in, the caller's interval drives {@link tick}.
+ */
+export class ActorTable {
+  readonly live = new Map<string, LiveActor>()
+  readonly passive = new Map<string, unknown>()
+  /** Passive actor id → processing time at which it must be woken and ticked. */
+  readonly wakeups = new Map<string, number>()
+  /** Earliest entry of {@link wakeups} (a lower bound: Infinity when empty), so most ticks skip the scan. */
+  private nextWake = Number.POSITIVE_INFINITY
+  /** Activations, passivations, timer wake-ups, and wake-ups that failed on an unreadable snapshot. */
+  readonly metrics = { activations: 0, passivations: 0, wakeups: 0, wakeFailures: 0 }
+
+  constructor(
+    private readonly kind: ActorKind<unknown>,
+    private readonly ctx: ActorContext & { now: number },
+    private readonly options: ActorTableOptions,
+  ) {}
+
+  /** The live instance of `id`, activated (restored from its snapshot, or created) if needed. */
+  get(id: string, now: number): LiveActor {
+    return this.live.get(id) ?? this.activate(id, now)
+  }
+
+  /** Ticks every live actor, first waking the passive ones whose timer is due; passivates the idle ones. */
+  tick(now: number): void {
+    const ctx = this.ctx
+    if (now >= this.nextWake) this.wakeDue(now)
+    ctx.now = now
+    const { kind } = this
+    for (const [id, a] of this.live) {
+      kind.onTick?.(a.state, ctx)
+      if (now - a.lastActive > this.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
+        const due = kind.nextTimer?.(a.state, now) ?? Number.POSITIVE_INFINITY
+        // A timer due within the next tick would only be woken again at once: keep it live.
+        if (due <= now + this.options.tickMs) continue
+        this.passive.set(id, kind.snapshot(a.state))
+        this.live.delete(id)
+        if (due !== Number.POSITIVE_INFINITY) this.schedule(id, due)
+        this.metrics.passivations++
+      }
+    }
+  }
+
+  /** The state of `id` for a query: the live one, or a throwaway restore of its snapshot; undefined when unknown. */
+  peek(id: string): unknown {
+    const a = this.live.get(id)
+    if (a) return a.state
+    return this.passive.has(id) ? this.kind.restore(id, this.passive.get(id), this.ctx) : undefined
+  }
+
+  /**
+   * Replaces everything with a checkpoint's actors, all passive. `timers` is the checkpoint's
+   * timer index; a checkpoint written before there was one (undefined) gets it rebuilt here by
+   * asking the kind about each snapshot once.
+   */
+  restore(actors: ReadonlyArray<readonly [string, unknown]>, timers: ReadonlyArray<readonly [string, number]> | undefined, now: number): void {
+    this.live.clear()
+    this.passive.clear()
+    this.wakeups.clear()
+    this.nextWake = Number.POSITIVE_INFINITY
+    for (const [id, snap] of actors) this.passive.set(id, snap)
+    if (timers) {
+      for (const [id, at] of timers) if (this.passive.has(id)) this.schedule(id, at)
+      return
+    }
+    const { kind } = this
+    if (!kind.nextTimer) return
+    this.ctx.now = now
+    for (const [id, snap] of actors) {
+      let due: number
+      try {
+        due = kind.nextTimer(kind.restore(id, snap, this.ctx), now)
+      } catch {
+        this.metrics.wakeFailures++ // an unreadable snapshot fails again, visibly, when a reading activates it
+        continue
+      }
+      if (due !== Number.POSITIVE_INFINITY) this.schedule(id, due)
+    }
+  }
+
+  /** Every actor's snapshot plus the timer index, for a checkpoint (copies: nothing aliases live state). */
+  snapshot(now: number): ActorTableSnapshot {
+    const actors: Array<readonly [string, unknown]> = [...this.passive]
+    const timers: Array<readonly [string, number]> = [...this.wakeups]
+    const { kind } = this
+    for (const [id, a] of this.live) {
+      actors.push([id, kind.snapshot(a.state)])
+      const due = kind.nextTimer?.(a.state, now) ?? Number.POSITIVE_INFINITY
+      if (due !== Number.POSITIVE_INFINITY) timers.push([id, due])
+    }
+    return { actors, timers }
+  }
+
+  // --- internals ---
+
+  private activate(id: string, now: number): LiveActor {
+    this.ctx.now = now
+    const snap = this.passive.get(id)
+    const state = snap === undefined ? this.kind.create(id, this.ctx) : this.kind.restore(id, snap, this.ctx)
+    this.passive.delete(id)
+    this.wakeups.delete(id)
+    const a = { state, lastActive: now }
+    this.live.set(id, a)
+    this.metrics.activations++
+    return a
+  }
+
+  private schedule(id: string, at: number): void {
+    this.wakeups.set(id, at)
+    if (at < this.nextWake) this.nextWake = at
+  }
+
+  /** Activates every passive actor whose timer is due (the tick that follows ticks it). */
+  private wakeDue(now: number): void {
+    let next = Number.POSITIVE_INFINITY
+    for (const [id, at] of this.wakeups) {
+      if (at > now) {
+        if (at < next) next = at
+        continue
+      }
+      try {
+        this.activate(id, now)
+        this.metrics.wakeups++
+      } catch {
+        // Unreadable snapshot: it stays passive (a reading activating it fails in the consume
+        // loop, which resets the shard); counted here so a lost timer is visible.
+        this.wakeups.delete(id)
+        this.metrics.wakeFailures++
+      }
+    }
+    this.nextWake = next
+  }
+}
