@@ -154,16 +154,7 @@ describe("end to end", () => {
     // (device, rule, kind)); ids unique; the alerts table holds each id once as queries see it.
     const transitions = await readAlerts()
     const tKey = (t: AlertTransition) => `${t.device}/${t.rule}/${t.kind}`
-    // KNOWN FALSE ALERTS, tolerated here only until the quiet-fleet work (issue 10, "timers")
-    // lands: the simulated fleet raises gps_jump (and clears it) without a fault. Counted and
-    // printed; any other unexpected transition fails. Remove `knownFalse` once it is fixed.
-    const knownFalse = (t: AlertTransition) => t.rule === "gps_jump"
-    const falseAlerts = transitions.filter(knownFalse)
-    if (falseAlerts.length > 0) {
-      const rel = falseAlerts.map((t) => Math.round((t.at - startedAt) / 1000))
-      console.error(`e2e: ${falseAlerts.length} known false gps_jump transitions (${new Set(falseAlerts.map((t) => t.device)).size} devices), at ${Math.min(...rel)}..${Math.max(...rel)} s into the run`)
-    }
-    const alerts = compareSets(["bus-0042/overheating/raised"], transitions.filter((t) => !knownFalse(t)), tKey)
+    const alerts = compareSets(["bus-0042/overheating/raised"], transitions, tKey)
     expect(setsMatch(alerts) ? "" : describeDiff("alert transitions", alerts)).toBe("")
     expect(compareSets(transitions.map((t) => t.id), transitions, (t) => t.id).duplicated).toBe(0)
     const ids = transitions.map((t) => t.id)
