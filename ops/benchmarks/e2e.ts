@@ -151,23 +151,23 @@ const benchmark: Benchmark = {
         const before = await count()
         const cpu0 = cpuNow()
         const f = fleet(offered / devices, stepS, "  []\n", ["--refresh", "50"])
-        const samples: LagSample[] = []
-        const t0 = performance.now()
+        const polled: Array<{ at: number; acked: number; stored: number }> = []
         let running = true
         void f.done.finally(() => (running = false))
         while (running) {
           await Bun.sleep(1_000)
           const [acked, stored] = [f.acked(), await count()]
-          samples.push({ t: (performance.now() - t0) / 1000, acked, stored: stored - before })
+          polled.push({ at: Date.now(), acked, stored: stored - before })
         }
         const r = await f.done
+        // Sample times from the simulator's first reading (its process start-up is not part of the step).
+        const samples: LagSample[] = polled.map((p) => ({ t: (p.at - r.started_at) / 1000, acked: p.acked, stored: p.stored }))
         const sent = performance.now()
         const caughtUp = await waitFor("step stored", async () => (await rangeCheck(store, tables.telemetry, r.ranges)).lost === 0, { timeoutMs: 60_000, intervalMs: 500 })
           .then(() => true, () => false)
         const catchUp = (performance.now() - sent) / 1000
         const inStep = (await count()) - before
         const cpu1 = cpuNow()
-        // Samples are timed from the simulator's start; its sending window is r.seconds long.
         const v = judgeStep({ offered, seconds: r.seconds, samples, caughtUp })
         const step: Step = {
           offered, seconds: r.seconds, acked_per_s: r.readings_per_s, ack_p99_ms: r.ack_latency_p99_ms, stored_per_s: v.stored_per_s,
