@@ -23,7 +23,7 @@ export interface SavedRun {
 
 /** Every benchmark in page order, with the settings `ops/bench-all` uses (full) and for `--short`. */
 export const benchPlans: Record<string, { full: string[]; short: string[] }> = {
-  e2e: { full: [], short: ["--step-seconds", "10", "--ref-seconds", "15", "--rates", "2000,4000"] },
+  e2e: { full: [], short: ["--step-seconds", "10", "--ref-seconds", "25", "--rates", "2000,4000"] },
   ingest: { full: ["--runs", "3"], short: ["--runs", "1", "--seconds", "2"] },
   sink: { full: ["--runs", "3"], short: ["--runs", "1"] },
   rules: { full: ["--runs", "5"], short: ["--runs", "1"] },
