@@ -30,9 +30,9 @@ describe("judgeStep", () => {
 })
 
 describe("percentile and median", () => {
-  test("nearest rank over every value", () => {
+  test("index ⌊p·n⌋ over every value: the p99 of 100 values is the largest", () => {
     const xs = Array.from({ length: 100 }, (_, i) => i + 1)
-    expect([percentile(xs, 50), percentile(xs, 99), percentile(xs, 100), percentile([7], 99)]).toEqual([50, 99, 100, 7])
+    expect([percentile(xs, 50), percentile(xs, 90), percentile(xs, 99), percentile(xs, 100), percentile([7], 99)]).toEqual([51, 91, 100, 100, 7])
     expect(percentile([], 99)).toBeNaN()
   })
   test("median with its spread", () => {

@@ -75,10 +75,13 @@ const slope = (xs: ReadonlyArray<LagSample>): number => {
   return den === 0 ? 0 : num / den
 }
 
-/** The `p`th percentile (nearest rank) of `xs`; NaN when empty. */
+/**
+ * The `p`th percentile of `xs`, the value at index ⌊p/100 · n⌋ of the sorted values (the
+ * definition earlier runs used; on 100 alerts the p99 is the slowest); NaN when empty.
+ */
 export const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : Number.NaN
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : Number.NaN
 }
 
 /** Median and spread (min, max) of repeated measurements. */
