@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import YAML from "yaml"
 import { ConfigInvalid } from "./errors.ts"
+import { isSecretKey, redact } from "./redact.ts"
 import { AkisConfig } from "./schema.ts"
 
 /** Where the default configuration file lives. */
@@ -56,7 +57,8 @@ const formatIssues = (err: Schema.SchemaError, input: unknown): string =>
       if (at && lines.length > 0) {
         const path = at[1]!.replace(/\["?([^"\]]+)"?\]/g, ".$1").replace(/^\./, "")
         const actual = valueAt(input, path)
-        const got = actual === undefined || /excess property/.test(lines[lines.length - 1]!) ? "" : `, got ${JSON.stringify(actual)}`
+        const secret = isSecretKey(path.split(".").pop() ?? "") // a password's value never reaches the terminal or a log
+        const got = actual === undefined || /excess property/.test(lines[lines.length - 1]!) ? "" : `, got ${secret ? "***" : JSON.stringify(redact(actual))}`
         lines[lines.length - 1] = `  ${path}: ${lines[lines.length - 1]!.trim()}${got}`
       } else lines.push(line)
       return lines

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { InterpreterSection, NotifySection } from "./notify-schema.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(10))
@@ -12,7 +13,7 @@ export const ClusterSection = Schema.Struct({
 /** What this process is and how it takes part in membership, leases and checkpoints. */
 export const NodeSection = Schema.Struct({
   id: Schema.String,
-  roles: Schema.Array(Schema.Literals(["worker", "gateway", "api"])),
+  roles: Schema.Array(Schema.Literals(["worker", "gateway", "api", "notifier"])),
   heartbeatMs: Millis,
   suspicionMs: Millis,
   checkpointMs: Millis,
@@ -26,12 +27,23 @@ export const NatsSection = Schema.Struct({
   servers: Schema.Array(Schema.NonEmptyString).check(Schema.isMinLength(1)),
   user: Schema.String,
   pass: Schema.String,
+  /** Directory written by `ops nats-auth init`: each process loads `<dir>/<role>.nk` (docs/security.md). */
+  credsDir: Schema.String,
+  /** One credentials file for this process (an nkey seed or a `.creds` JWT file); overrides credsDir. */
+  credsFile: Schema.String,
+  /** Reply subject prefix; `auto` = `_INBOX_<role>` (each role reads only its own replies). */
+  inboxPrefix: Schema.NonEmptyString,
+  /** TLS to NATS: all empty = plain TCP (fine on loopback). */
+  tls: Schema.Struct({ caFile: Schema.String, certFile: Schema.String, keyFile: Schema.String }),
 })
 
 /** JetStream stream limits. */
 export const StreamsSection = Schema.Struct({
   telemetryMaxAgeHours: PositiveInt,
   alertsMaxAgeHours: PositiveInt,
+  /** Byte limits (MiB): when reached the oldest messages go, as with the age limit. */
+  telemetryMaxMB: PositiveInt,
+  alertsMaxMB: PositiveInt,
   replicas: Schema.Literals([1, 3, 5]),
 })
 
@@ -87,6 +99,12 @@ export const GatewaySection = Schema.Struct({
   crlReloadMs: Millis,
   /** Re-issue the CRL when its next update is fewer days away (only where `<certDir>/ca/ca.key` exists); 0 = never. */
   crlRenewDays: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 365 })),
+  /** Limits against peers that never become devices (gateway/admission.ts). */
+  maxConnections: PositiveInt,
+  maxHandshakesPerSec: PositiveInt,
+  maxHandshakesPerSecPerAddress: PositiveInt,
+  handshakeTimeoutMs: Millis,
+  firstFrameTimeoutMs: Millis,
 })
 
 /** Rule evaluation: the rule file a node starts with when KV akis_rules is empty, and the timer tick. */
@@ -113,5 +131,7 @@ export const AkisConfig = Schema.Struct({
   sink: SinkSection,
   gateway: GatewaySection,
   rules: RulesSection,
+  notify: NotifySection,
+  interpreter: InterpreterSection,
 })
 export type AkisConfig = typeof AkisConfig.Type

@@ -44,6 +44,8 @@ export const ErrCode = {
   replaced: "replaced",
   /** The connection sent more than `gateway.maxErrors` bad frames; it is closed. */
   tooManyErrors: "too_many_errors",
+  /** An ack-mode control line that is not `{"ack":"each"|"none"}` or `{"ack":"coalesced","ms":<10..60000>}`; the mode is kept. */
+  badAckMode: "bad_ack_mode",
   /** The gateway is shutting down. */
   shutdown: "shutdown",
 } as const

@@ -5,14 +5,16 @@ import { DeviceConnection, type ConnectionContext } from "./connection.ts"
 import { jsonLine } from "./encode.ts"
 import { Ingest } from "./ingest.ts"
 import { newMetrics } from "./metrics.ts"
+import { RateBudgets } from "./rate.ts"
 
 const schema = loadDeviceSchema()
 const row = Float64Array.from(schema.fields, (f) => f.min)
 const enc = new TextEncoder()
 
-const setup = (limits: Partial<ConnectionContext["limits"]> = {}) => {
+const setup = (limits: Partial<ConnectionContext["limits"]> = {}, budgets?: RateBudgets, device = "bus-0001") => {
   const out: string[] = []
   const throttles: number[] = []
+  const resumes: Array<() => void> = []
   let closed = false
   let now = 1_700_000_000_000
   const metrics = newMetrics()
@@ -22,18 +24,29 @@ const setup = (limits: Partial<ConnectionContext["limits"]> = {}) => {
     maxInFlight: 8, instanceId: "t", metrics, now: () => now, schedule: () => {}, onPressure: () => {},
     publish: () => new Promise((r) => publishes.push(() => r(undefined))),
   })
+  const lim = { maxFrameBytes: 4096, maxErrors: 3, maxReadingsPerSec: 1000, maxFutureSkewMs: 60_000, maxPastSkewMs: 60_000, ...limits }
+  const timers: Array<{ at: number; fn: () => void }> = []
   const ctx: ConnectionContext = {
-    schema, ingest, metrics, now: () => now, log: () => {}, partitionsShard: () => 3,
-    limits: { maxFrameBytes: 4096, maxErrors: 3, maxReadingsPerSec: 1000, maxFutureSkewMs: 60_000, maxPastSkewMs: 60_000, ...limits },
+    schema, ingest, metrics, now: () => now, log: () => {}, partitionsShard: () => 3, limits: lim,
+    schedule: (fn, ms) => void timers.push({ at: now + ms, fn }),
+    budgets: budgets ?? new RateBudgets(lim.maxReadingsPerSec),
   }
-  const conn = new DeviceConnection("bus-0001", "127.0.0.1", ctx, {
+  const conn = new DeviceConnection(device, "127.0.0.1", ctx, {
     write: (t) => out.push(t),
-    throttle: (ms) => throttles.push(ms),
+    throttle: (ms, resume) => {
+      throttles.push(ms)
+      resumes.push(resume)
+    },
     close: () => (closed = true),
   })
   const send = (s: string | Uint8Array) => conn.onData(typeof s === "string" ? enc.encode(s) : s)
   const reading = (seq: number, device = "bus-0001") => jsonLine(schema, device, seq, now, row)
-  return { conn, out, throttles, metrics, ingest, publishes, send, reading, isClosed: () => closed, advance: (ms: number) => (now += ms) }
+  /** Runs the scheduled callbacks that are due. */
+  const runTimers = () => {
+    for (const t of timers.splice(0).sort((a, b) => a.at - b.at)) if (t.at <= now) t.fn()
+      else timers.push(t)
+  }
+  return { conn, out, throttles, resumes, ctx, metrics, runTimers, ingest, publishes, send, reading, isClosed: () => closed, advance: (ms: number) => (now += ms) }
 }
 
 describe("DeviceConnection", () => {
@@ -81,12 +94,101 @@ describe("DeviceConnection", () => {
     expect(t.metrics.accepted).toBe(0)
   })
 
-  test("throttles above the readings/s budget instead of dropping", () => {
+  test("throttles above the readings/s budget instead of dropping: the rest of the chunk waits", () => {
     const t = setup({ maxReadingsPerSec: 2 })
     t.send(t.reading(1) + t.reading(2) + t.reading(3) + t.reading(4))
-    expect(t.metrics.accepted).toBe(4)
-    expect(t.throttles).toEqual([1000])
+    // The budget (burst 2) is spent after 2 readings: the other 2 wait in the framer.
+    expect(t.metrics.accepted).toBe(2)
+    expect(t.throttles).toEqual([500])
     expect(t.out[0]).toStartWith(`ERR ${ErrCode.rateLimit} `)
     expect(t.metrics.rate_limited).toBe(1)
+    // Bytes read before the socket paused only queue up.
+    t.send(t.reading(5))
+    expect(t.metrics.accepted).toBe(2)
+    t.advance(500)
+    t.resumes.shift()!()
+    expect(t.metrics.accepted).toBe(3)
+    t.advance(500)
+    t.resumes.shift()!()
+    t.advance(500)
+    t.resumes.shift()!()
+    expect(t.metrics.accepted).toBe(5)
+    // One notice per second of throttling, not one per pause.
+    expect(t.out.filter((l) => l.startsWith("ERR rate_limit")).length).toBe(2)
+  })
+
+  test("the budget is per device: a reconnect does not refill it", () => {
+    const budgets = new RateBudgets(5)
+    const a = setup({ maxReadingsPerSec: 5 }, budgets)
+    a.send([1, 2, 3, 4, 5].map((n) => a.reading(n)).join(""))
+    expect(a.metrics.accepted).toBe(5)
+    a.conn.gone()
+    // Same device, same instant, a new connection (same clock as the first one's start).
+    const b = setup({ maxReadingsPerSec: 5 }, budgets)
+    b.send(b.reading(6) + b.reading(7))
+    expect(b.metrics.accepted).toBe(1)
+    expect(b.conn.isThrottled).toBe(true)
+    // Another device has its own budget.
+    const c = setup({ maxReadingsPerSec: 5 }, budgets, "bus-0002")
+    c.send(c.reading(1, "bus-0002") + c.reading(2, "bus-0002"))
+    expect(c.metrics.accepted).toBe(2)
+  })
+
+  test("a decoder that throws gets its frame refused; the next frame is answered", () => {
+    const t = setup()
+    const orig = t.ctx.ingest.add.bind(t.ctx.ingest)
+    let once = true
+    t.ctx.ingest.add = (...args: Parameters<typeof orig>) => {
+      if (once) {
+        once = false
+        throw new TypeError("boom")
+      }
+      return orig(...args)
+    }
+    t.send(t.reading(1) + t.reading(2))
+    expect(t.out[0]).toStartWith(`ERR ${ErrCode.badJson} `)
+    expect(t.metrics.decoder_exceptions).toBe(1)
+    expect(t.metrics.accepted).toBe(1)
+  })
+
+  test("coalesced ACKs: one per interval, only after durability, the latest seq; a held one is sent before closing", async () => {
+    const t = setup()
+    t.send('{"ack":"coalesced","ms":100}\n')
+    expect(t.out).toEqual(["ACKMODE coalesced ms=100\n"])
+    const durable = async (seq: number) => {
+      t.send(t.reading(seq))
+      t.advance(5)
+      t.ingest.tick()
+      t.publishes.shift()!()
+      await Bun.sleep(0)
+    }
+    await durable(1)
+    await durable(2)
+    await durable(3)
+    expect(t.out.slice(1)).toEqual(["ACK 1\n"])
+    t.advance(100)
+    t.runTimers()
+    expect(t.out.slice(1)).toEqual(["ACK 1\n", "ACK 3\n"])
+    await durable(4)
+    t.conn.close(ErrCode.shutdown, "bye")
+    expect(t.out.slice(3)).toEqual(["ACK 4\n", "ERR shutdown bye\n"])
+  })
+
+  test("ack mode none: durable readings get no ACK line, refusals still get their ERR", async () => {
+    const t = setup()
+    t.send('{"ack":"none"}\n' + t.reading(1) + '{"seq":2,"ts":1,"warp":1}\n')
+    t.advance(5)
+    t.ingest.tick()
+    t.publishes.shift()!()
+    await Bun.sleep(0)
+    expect(t.metrics.durable).toBe(1)
+    expect(t.out.map((l) => l.split(" ")[0]!.trim())).toEqual(["ACKMODE", "ERR"])
+    expect(t.metrics.ack_modes).toEqual({ none: 1 })
+  })
+
+  test("a bad ack line is refused and the mode is kept", () => {
+    const t = setup()
+    t.send('{"ack":"sometimes"}\n')
+    expect(t.out[0]).toStartWith("ERR bad_ack_mode ")
   })
 })

@@ -13,7 +13,7 @@
  * `ts` is epoch milliseconds; booleans may be true/false or 1/0.
  */
 import type { DeviceSchema, FieldSpec } from "../config/device-schema.ts"
-import { unpack } from "msgpackr"
+import { Unpackr } from "msgpackr"
 import { ErrCode } from "./codes.ts"
 import { cell, CellStatus, isAscii, scanCell } from "./csv-fast.ts"
 import { jsonHead, scanJson } from "./json-fast.ts"
@@ -48,6 +48,35 @@ const MAX_SEQ = 2 ** 53
 
 const seqTag = (s: ReadingScratch): string => (Number.isFinite(s.seq) ? `seq=${s.seq} ` : "")
 
+/**
+ * msgpack decoding for untrusted frames: integers beyond ±2^53 (uint64/int64 `0xcf`/`0xd3`)
+ * arrive as BigInt instead of a silently rounded number (and are refused below), maps become
+ * plain objects, no record structures or structured-clone references are kept between frames.
+ */
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" as never, structuredClone: false })
+
+/**
+ * A short description of any decoded value for an `ERR` reason. Never throws (JSON.stringify
+ * throws on a BigInt and may on exotic objects), never returns more than ~40 characters.
+ */
+export const show = (v: unknown): string => {
+  switch (typeof v) {
+    case "undefined":
+      return "nothing"
+    case "bigint":
+      return `${v.toString().slice(0, 40)} (beyond ±2^53)`
+    case "number":
+    case "boolean":
+      return String(v)
+    case "string":
+      return `"${v.slice(0, 38).replace(/[\x00-\x1f"\\]/g, "?")}"`
+    case "object":
+      return v === null ? "null" : Array.isArray(v) ? "an array" : v instanceof Uint8Array ? "binary" : v instanceof Date ? "a date" : "an object"
+    default:
+      return typeof v
+  }
+}
+
 /** Checks one field value; writes it into the scratch. */
 const checkField = (f: FieldSpec, v: unknown, s: ReadingScratch): Refusal | undefined => {
   if (v === null || v === undefined) {
@@ -57,7 +86,7 @@ const checkField = (f: FieldSpec, v: unknown, s: ReadingScratch): Refusal | unde
   let n: number
   if (typeof v === "number") n = v
   else if (typeof v === "boolean" && f.kind === "bool") n = v ? 1 : 0
-  else return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: expected a number, got ${JSON.stringify(v)?.slice(0, 40)}`)
+  else return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: expected a number, got ${show(v)}`)
   if (!Number.isFinite(n)) return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: ${n} is not a finite number`)
   if ((f.kind === "int" && !Number.isInteger(n)) || (f.kind === "bool" && n !== 0 && n !== 1)) return refuse(ErrCode.badValue, `${seqTag(s)}${f.name}: ${n} is not ${f.kind === "bool" ? "0/1" : "an integer"}`)
   if (n < f.min || n > f.max) return refuse(ErrCode.outOfRange, `${seqTag(s)}${f.name}: ${n} ${f.unit} outside [${f.min}, ${f.max}]`)
@@ -68,10 +97,10 @@ const checkField = (f: FieldSpec, v: unknown, s: ReadingScratch): Refusal | unde
 const checkHeader = (s: ReadingScratch, seq: unknown, ts: unknown, now: number, lim: ValidateLimits): Refusal | undefined => {
   if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0 || seq >= MAX_SEQ) {
     s.seq = NaN
-    return refuse(ErrCode.badSeq, `seq must be an integer in [0, 2^53), got ${JSON.stringify(seq) ?? "nothing"}`)
+    return refuse(ErrCode.badSeq, `seq must be an integer in [0, 2^53), got ${show(seq)}`)
   }
   s.seq = seq
-  if (typeof ts !== "number" || !Number.isFinite(ts)) return refuse(ErrCode.badTs, `seq=${seq} ts must be epoch milliseconds, got ${JSON.stringify(ts) ?? "nothing"}`)
+  if (typeof ts !== "number" || !Number.isFinite(ts)) return refuse(ErrCode.badTs, `seq=${seq} ts must be epoch milliseconds, got ${show(ts)}`)
   if (ts > now + lim.maxFutureSkewMs) return refuse(ErrCode.tsSkew, `seq=${seq} ts ${ts} is ${Math.round(ts - now)} ms in the future (max ${lim.maxFutureSkewMs})`)
   if (ts < now - lim.maxPastSkewMs) return refuse(ErrCode.tsSkew, `seq=${seq} ts ${ts} is ${Math.round(now - ts)} ms in the past (max ${lim.maxPastSkewMs})`)
   s.ts = ts
@@ -235,7 +264,7 @@ export const decodeCsvSlow = (bytes: Uint8Array, schema: DeviceSchema, s: Readin
 export const decodeMsgpack = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
   let o: unknown
   try {
-    o = unpack(bytes)
+    o = unpackr.unpack(bytes)
   } catch (e) {
     return refuse(ErrCode.badMsgpack, `${(e as Error).message.slice(0, 80)}`)
   }

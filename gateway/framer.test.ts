@@ -8,7 +8,9 @@ const collect = () => {
   const frames: Array<[FrameKind, string]> = []
   const oversized: number[] = []
   const sink: FrameSink = {
-    frame: (k, b) => frames.push([k, k === FrameKind.msgpack ? Buffer.from(b).toString("hex") : new TextDecoder().decode(b)]),
+    frame: (k, b) => {
+      frames.push([k, k === FrameKind.msgpack ? Buffer.from(b).toString("hex") : new TextDecoder().decode(b)])
+    },
     oversized: (n) => oversized.push(n),
   }
   return { frames, oversized, sink }

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs"
 import type { AkisConfig } from "../config/index.ts"
 import { loadDeviceSchema, type DeviceSchema } from "../config/device-schema.ts"
 import { ensureTelemetryStream, makeBatchPublisher } from "./jetstream.ts"
+import { topologyOptions } from "../runtime/nats/topology.ts"
 import { newMetrics, type GatewayMetrics } from "./metrics.ts"
 import { listen, type Listener } from "./server.ts"
 
@@ -49,7 +50,7 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
   const path = (file: string, dflt: string) => (file !== "" ? file : join(g.certDir, dflt))
   const crlPath = path(g.crlFile, "crl.pem")
   const schema = deps.schema ?? (g.deviceSchema ? loadDeviceSchema(g.deviceSchema) : loadDeviceSchema())
-  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, { maxAgeHours: config.streams.telemetryMaxAgeHours, replicas: config.streams.replicas })
+  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, topologyOptions(config), (e, f) => (deps.log ?? console.error)(`${e} ${JSON.stringify(f)}`))
   const metrics = newMetrics()
   const publish = makeBatchPublisher(deps.nc, g.publishTimeoutMs)
   const listener: Listener = await listen({
@@ -68,6 +69,8 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
     limits: {
       maxFrameBytes: g.maxFrameBytes, maxErrors: g.maxErrors, maxReadingsPerSec: g.maxReadingsPerSec,
       maxFutureSkewMs: g.maxFutureSkewMs, maxPastSkewMs: g.maxPastSkewMs, idleTimeoutMs: g.idleTimeoutMs,
+      maxConnections: g.maxConnections, maxHandshakesPerSec: g.maxHandshakesPerSec, maxHandshakesPerSecPerAddress: g.maxHandshakesPerSecPerAddress,
+      handshakeTimeoutMs: g.handshakeTimeoutMs, firstFrameTimeoutMs: g.firstFrameTimeoutMs,
     },
     ingest: {
       flushBytes: g.flushBytes, flushMs: g.flushMs, maxInFlight: g.maxInFlight, maxBufferedReadings: g.maxBufferedReadings,

@@ -5,45 +5,19 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { telemetrySubject } from "../runtime/shard.ts"
+import { definition, ensureTopology, names, type StreamDef, type TopologyLog, type TopologyOptions } from "../runtime/nats/topology.ts"
 import { NatsDisconnected } from "./errors.ts"
 
-/** Name and subjects of the telemetry stream (DESIGN "Coordination on JetStream"). */
-export const telemetryStream = { name: "AKIS_TLM", subjects: ["akis.tlm.*"] } as const
-
-const hoursToNanos = (h: number): number => h * 3_600_000_000_000
+/** Name and subjects of the telemetry stream (the row in runtime/nats/topology.ts). */
+export const telemetryStream = { name: names.telemetry, subjects: (definition(names.telemetry) as StreamDef).subjects } as const
 
 /**
- * Creates stream AKIS_TLM (file storage, limits retention, `maxAgeHours`, `replicas`) or, when it
- * exists, updates max age and subjects to match; idempotent, safe to call from every gateway.
+ * Checks stream AKIS_TLM against the configuration through the topology module: creates it when
+ * missing (and these credentials may), waits for it when they may not (the gateway role), and
+ * refuses (TopologyConflict) when it exists with other settings.
  */
-export const ensureTelemetryStream = async (nc: NatsConnection, opts: { maxAgeHours: number; replicas: number }): Promise<void> => {
-  const jsm = await jetstreamManager(nc)
-  const want = {
-    name: telemetryStream.name,
-    subjects: [...telemetryStream.subjects],
-    storage: "file",
-    retention: "limits",
-    max_age: hoursToNanos(opts.maxAgeHours),
-    num_replicas: opts.replicas,
-    duplicate_window: 120_000_000_000,
-  } as const
-  let exists = true
-  const info = await jsm.streams.info(want.name).catch((e: unknown) => {
-    if (/not found/i.test(String((e as Error)?.message))) {
-      exists = false
-      return undefined
-    }
-    throw e
-  })
-  if (!exists) {
-    await jsm.streams.add(want as never)
-    return
-  }
-  const c = info!.config
-  if (c.max_age !== want.max_age || c.subjects.join() !== want.subjects.join()) {
-    await jsm.streams.update(want.name, { ...c, max_age: want.max_age, subjects: want.subjects } as never)
-  }
-}
+export const ensureTelemetryStream = async (nc: NatsConnection, o: TopologyOptions, log?: TopologyLog): Promise<void> =>
+  ensureTopology(await jetstreamManager(nc), o, { only: [names.telemetry], log })
 
 /**
  * `publish(shard, bytes, msgId)` onto `akis.tlm.<shard>`, resolving on the PubAck. While the

@@ -16,7 +16,7 @@ export interface GatewayMetrics {
   rejected_by_code: Record<string, number>
   /** Readings whose PubAck arrived. */
   durable: number
-  /** `ACK` lines sent to devices. */
+  /** `ACK` lines sent to devices (fewer than durable readings' batches with coalesced or no ACKs). */
   acked: number
   /** Batches published and acknowledged by JetStream. */
   published_batches: number
@@ -30,6 +30,15 @@ export interface GatewayMetrics {
   connections_closed_idle: number
   connections_closed_errors: number
   connections_closed_slow_reader: number
+  /**
+   * Sockets refused at accept (`max_connections`, `handshake_rate`, `address_handshake_rate`) or
+   * closed before becoming an active device (`handshake_timeout`, `first_frame_timeout`).
+   */
+  connections_refused_by_reason: Record<string, number>
+  /** Connections that chose an acknowledgement mode (`each`, `coalesced`, `none`) with an ack line. */
+  ack_modes: Record<string, number>
+  /** Frames whose decoding threw (a decoder bug); each was answered with its format's `bad_*` ERR. */
+  decoder_exceptions: number
   /** Serials in the loaded CRL (gateway/crl.ts). */
   crl_revoked: number
   /** The loaded CRL's next update, epoch ms (0: none loaded or no date). Alert well before it. */
@@ -44,7 +53,8 @@ export const newMetrics = (): GatewayMetrics => ({
   connections_accepted: 0, connections_open: 0, connections_replaced: 0, tls_refused_by_reason: {}, hellos: 0,
   accepted: 0, rejected_by_code: {}, durable: 0, acked: 0, published_batches: 0, publish_errors: 0,
   backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0, connections_closed_errors: 0,
-  connections_closed_slow_reader: 0, crl_revoked: 0, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0,
+  connections_closed_slow_reader: 0, decoder_exceptions: 0, connections_refused_by_reason: {}, ack_modes: {},
+  crl_revoked: 0, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0,
 })
 
 /** Adds one to a counter in a by-key record. */

@@ -1,20 +1,25 @@
 /**
  * The IO shell of device ingress: a `Bun.listen` mTLS listener feeding {@link DeviceConnection}s
  * and one {@link Ingest}. Responsibilities, in order of a connection's life:
- * handshake → classify the client certificate (refuse + count + log with peer address) → replace
- * an older connection of the same device → read frames (paused under back-pressure or rate limit,
- * idle timeout otherwise) → write ACK/ERR lines (buffered while the socket is full; a device that
- * does not read its acks is dropped) → close.
+ * accept (connection cap and handshake rates, {@link Admission}) → handshake within its deadline →
+ * classify the client certificate (refuse + count + log with peer address) → replace an older
+ * connection of the same device → first frame within its deadline → read frames (paused under
+ * back-pressure or rate limit, closed after `idleTimeoutMs` of silence otherwise) → write ACK/ERR
+ * lines (buffered while the socket is full; a device that does not read its acks is dropped) → close.
+ * Deadlines are checked by one sweep timer on the gateway clock, not by Bun's socket timeout
+ * (one-shot, 4-s ticks, not re-armed by data).
  */
 import type { Socket, TCPSocketListener } from "bun"
 import { X509Certificate } from "node:crypto"
 import type { DeviceSchema } from "../config/device-schema.ts"
 import { shardOf } from "../runtime/shard.ts"
+import { Admission, type AdmissionLimits } from "./admission.ts"
 import { ErrCode } from "./codes.ts"
 import { DeviceConnection, type ConnectionContext } from "./connection.ts"
 import { crlGauges, CrlWatch, watchCrl } from "./crl.ts"
 import { Ingest, type IngestOptions } from "./ingest.ts"
 import { bump, type GatewayMetrics } from "./metrics.ts"
+import { RateBudgets } from "./rate.ts"
 import { classifyPeer } from "./tls-auth.ts"
 
 /** Everything the listener needs; built by `startGateway` from config. */
@@ -25,7 +30,7 @@ export interface ListenerOptions {
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string; readonly crlFile: string | undefined; readonly caFile?: string }
   readonly schema: DeviceSchema
   readonly partitions: number
-  readonly limits: ConnectionContext["limits"] & { readonly idleTimeoutMs: number }
+  readonly limits: ConnectionContext["limits"] & AdmissionLimits
   readonly ingest: Omit<IngestOptions, "onPressure" | "metrics" | "now" | "schedule" | "partitions" | "width" | "schemaVersion">
   readonly crlReloadMs: number
   readonly metrics: GatewayMetrics
@@ -39,6 +44,8 @@ interface SocketData {
   outbox: string
   throttledUntil: number
   peer: string
+  /** Refused at accept or dropped at the handshake deadline: nothing more is done for it. */
+  dropped: boolean
 }
 
 /** Max bytes of ACK/ERR lines waiting for a device that does not read them. */
@@ -60,19 +67,16 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
   crlGauges(crl, o.metrics, o.now())
   if (o.tls.crlFile && !crl.loaded) o.log(`gateway: no CRL at ${o.tls.crlFile} yet: nothing is revoked until it appears (checked every ${o.crlReloadMs} ms)`)
   const devices = new Map<string, Socket<SocketData>>()
-  const idleSec = Math.max(1, Math.ceil(o.limits.idleTimeoutMs / 1000))
   const m = o.metrics
+  const admission = new Admission<Socket<SocketData>>(o.limits)
+  const budgets = new RateBudgets(o.limits.maxReadingsPerSec)
 
   const setPaused = (s: Socket<SocketData>, pausedByPressure: boolean) => {
-    const throttled = s.data.throttledUntil > o.now()
-    if (pausedByPressure || throttled) {
-      s.pause()
-      // A device blocked by our back-pressure is not idle.
-      if (pausedByPressure) s.timeout(0)
-    } else {
-      s.timeout(idleSec)
-      s.resume()
-    }
+    const throttled = s.data.throttledUntil > o.now() || s.data.conn?.isThrottled === true
+    // A device blocked by our back-pressure or rate limit is not idle.
+    admission.hold(s, pausedByPressure || throttled, o.now())
+    if (pausedByPressure || throttled) s.pause()
+    else s.resume()
   }
 
   const ingest = new Ingest({
@@ -92,7 +96,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
   const tick = setInterval(() => ingest.tick(), Math.max(1, Math.floor(o.ingest.flushMs / 2)))
 
   const ctx: ConnectionContext = {
-    schema: o.schema, limits: o.limits, ingest, metrics: m, now: o.now, log: o.log,
+    schema: o.schema, limits: o.limits, ingest, budgets, metrics: m, now: o.now, log: o.log,
     partitionsShard: (d) => shardOf(d, o.partitions),
   }
 
@@ -119,11 +123,15 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       const n = s.write(text)
       if (n < text.length) d.outbox = text.slice(Math.max(0, n))
     },
-    throttle(ms: number) {
+    throttle(ms: number, resume: () => void) {
       s.data.throttledUntil = o.now() + ms
+      admission.hold(s, true, o.now())
       s.pause()
       setTimeout(() => {
-        if (s.data.conn && !s.data.conn.isClosed) setPaused(s, ingest.isPaused)
+        s.data.throttledUntil = 0
+        if (!s.data.conn || s.data.conn.isClosed) return
+        resume()
+        setPaused(s, ingest.isPaused)
       }, ms)
     },
     close() {
@@ -139,20 +147,29 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     tls: { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: false },
     socket: {
       open(s) {
-        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}` }
-        s.timeout(idleSec)
+        s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}`, dropped: false }
+        const refused = admission.admit(s, s.remoteAddress, o.now())
+        if (refused) {
+          s.data.dropped = true
+          // Before any TLS work: nothing is read from or written to this peer.
+          refusals.note(refused, s.remoteAddress)
+          s.terminate()
+        }
       },
       handshake(s, _ok, authError) {
+        // Bun reports a failed handshake for a socket we terminated before it finished.
+        if (s.data.dropped) return
         let peer: X509Certificate | undefined
         try {
           peer = s.getPeerX509Certificate() ?? undefined
         } catch {
           peer = undefined
         }
+        admission.handshaken(s, o.now())
         const v = classifyPeer(authError as (Error & { code?: string }) | null, peer, ca, crl.serials)
         if (!v.ok) {
           bump(m.tls_refused_by_reason, v.reason)
-          o.log(`gateway: refused TLS client ${s.data.peer}: ${v.reason}: ${v.detail}`)
+          refusals.logTls(`gateway: refused TLS client ${s.data.peer}: ${v.reason}: ${v.detail}`)
           s.end()
           return
         }
@@ -170,19 +187,16 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
         if (ingest.isPaused) setPaused(s, true)
       },
       data(s, chunk) {
-        s.data.conn?.onData(chunk)
+        const c = s.data.conn
+        if (!c) return
+        c.onData(chunk)
+        admission.seen(s, o.now(), c.framesSeen > 0)
       },
       drain(s) {
         flushOutbox(s)
       },
-      timeout(s) {
-        const c = s.data.conn
-        if (c && !c.isClosed) {
-          m.connections_closed_idle++
-          c.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
-        } else s.end()
-      },
       close(s) {
+        admission.remove(s)
         const c = s.data?.conn
         if (!c) return
         c.gone()
@@ -194,6 +208,64 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       },
     },
   })
+
+  /**
+   * Refusals at accept: counted each, logged at most once per second as a summary. Refused TLS
+   * clients: the first 20 of a second logged one by one (with peer and reason), the rest summed.
+   */
+  const refusals = {
+    pending: new Map<string, number>(),
+    tlsLogged: 0,
+    tlsSuppressed: 0,
+    logTls(line: string) {
+      if (this.tlsLogged++ < 20) o.log(line)
+      else this.tlsSuppressed++
+    },
+    note(reason: string, address: string) {
+      bump(m.connections_refused_by_reason, reason)
+      const key = `${reason} from ${address}`
+      this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
+    },
+    flush() {
+      if (this.tlsSuppressed > 0) o.log(`gateway: ${this.tlsSuppressed} more TLS clients refused in the last second (counted in tls_refused_by_reason)`)
+      this.tlsLogged = 0
+      this.tlsSuppressed = 0
+      if (this.pending.size === 0) return
+      const parts = [...this.pending].slice(0, 10).map(([k, n]) => `${n} ${k}`)
+      o.log(`gateway: refused new connections in the last second: ${parts.join(", ")}${this.pending.size > 10 ? ", ..." : ""}`)
+      this.pending.clear()
+    },
+  }
+  const expired = new Map<string, number>()
+  const sweepMs = Math.max(20, Math.min(1000, Math.floor(Math.min(o.limits.idleTimeoutMs, o.limits.handshakeTimeoutMs, o.limits.firstFrameTimeoutMs) / 4)))
+  let lastReport = o.now()
+  const sweep = setInterval(() => {
+    const now = o.now()
+    for (const [s, why] of admission.sweep(now)) {
+      const c = s.data.conn
+      if (why === "idle_timeout") {
+        m.connections_closed_idle++
+        c?.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
+      } else {
+        bump(m.connections_refused_by_reason, why)
+        expired.set(why, (expired.get(why) ?? 0) + 1)
+        if (c) c.close(ErrCode.idleTimeout, `no frame within ${o.limits.firstFrameTimeoutMs} ms of connecting; closing`)
+        else {
+          s.data.dropped = true
+          s.terminate()
+        }
+      }
+    }
+    budgets.prune(now)
+    if (now - lastReport >= 1000) {
+      lastReport = now
+      refusals.flush()
+      if (expired.size > 0) {
+        o.log(`gateway: closed connections past their deadline in the last second: ${[...expired].map(([k, n]) => `${n} ${k}`).join(", ")}`)
+        expired.clear()
+      }
+    }
+  }, sweepMs)
 
   const stopCrl = watchCrl(crl, {
     everyMs: o.crlReloadMs, metrics: m, now: o.now, log: o.log,
@@ -214,6 +286,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     async stop({ drainMs = 5000 } = {}) {
       server.stop(false)
       stopCrl()
+      clearInterval(sweep)
       for (const s of devices.values()) s.data.conn?.close(ErrCode.shutdown, "gateway shutting down")
       await Promise.race([ingest.drain(), Bun.sleep(drainMs)])
       clearInterval(tick)

@@ -7,6 +7,7 @@
 import { connect } from "@nats-io/transport-node"
 import { loadConfig } from "../config/index.ts"
 import { startGateway } from "../gateway/index.ts"
+import { natsAuth } from "../runtime/nats/auth.ts"
 import { startGatewayCrlKeeper } from "./certs/crl-keeper.ts"
 
 /** A running gateway with its own NATS connection; `close()` drains both. */
@@ -20,7 +21,7 @@ export const openGatewayProcess = async (configFile?: string, statsMs = 10_000):
   const config = loadConfig({ file: configFile })
   const nc = await connect({
     servers: [...config.nats.servers],
-    ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass } : {}),
+    ...natsAuth(config.nats, "gateway"),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     name: `akis-gateway-${process.pid}`,

@@ -2,11 +2,13 @@
  * `bun run node`: one akis node from config. Roles (node.roles):
  * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
  *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
- * - gateway: the mTLS device listener (certificates from `ops certs`).
+ * - gateway: the mTLS device listener (certificates from `ops certs`);
+ * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts).
  * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
  * Prints one JSON event per line.
  */
 import { existsSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
@@ -16,11 +18,16 @@ import { startGateway, type Gateway } from "../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../runtime/index.ts"
 import { startGatewayCrlKeeper } from "./certs/crl-keeper.ts"
 import { startDeviceRules } from "./lib/device-rules.ts"
+import { redact, redactString } from "../config/redact.ts"
+import { natsAuth, type NatsAuth } from "../runtime/nats/auth.ts"
+import { topologyOptions } from "../runtime/nats/topology.ts"
 import { serveHistory } from "./lib/history-service.ts"
+import { startNotifierRole } from "./lib/notify-role.ts"
 
-const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
+// Every line goes through redact: URL credentials, passwords and tokens never reach the log.
+const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify(redact({ t: Date.now(), event, ...fields })))
 const fail = (msg: string): never => {
-  console.error(`akis node: ${msg}`)
+  console.error(`akis node: ${redactString(msg)}`)
   process.exit(1)
 }
 
@@ -34,6 +41,7 @@ const config = cfg!
 const schema = loadDeviceSchema(config.gateway.deviceSchema || undefined)
 const isWorker = config.node.roles.includes("worker")
 const isGateway = config.node.roles.includes("gateway")
+const isNotifier = config.node.roles.includes("notifier")
 
 if (isGateway) {
   const dir = config.gateway.certDir
@@ -42,7 +50,15 @@ if (isGateway) {
   }
 }
 
-const nats = await connectNats({ servers: config.nats.servers, user: config.nats.user, pass: config.nats.pass, name: "akis-node-services" })
+// A node's processes use the node role's credentials, whatever node.roles says (docs/security.md).
+let auth: NatsAuth
+try {
+  auth = natsAuth(config.nats, "node")
+} catch (e) {
+  fail((e as Error).message)
+}
+const topology = topologyOptions(config)
+const nats = await connectNats({ servers: config.nats.servers, auth: auth!, name: "akis-node-services" })
   .catch((e) => fail((e as Error).message))
 
 let group: SinkGroup | undefined
@@ -54,8 +70,9 @@ let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 let history: ReturnType<typeof serveHistory> | undefined
 
+let workerStore: ReturnType<typeof makeStore> | undefined
 if (isWorker) {
-  const store = makeStore(config.clickhouse)
+  const store = (workerStore = makeStore(config.clickhouse))
   // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -73,17 +90,25 @@ if (isWorker) {
   })
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
-    nc: nats.nc, store, consumer: config.sink.alertsConsumer, maxAgeHours: config.streams.alertsMaxAgeHours,
+    nc: nats.nc, store, consumer: config.sink.alertsConsumer, topology,
     retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
-  })
-  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
+  }).catch((e) => fail(`alert writer: ${(e as Error).message}`))
+  rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, topology, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
   // History queries over NATS: the only way to read an embedded (chDB) store, which this process holds.
   history = serveHistory(nats.nc, store, schema)
 }
 
+let notify: Awaited<ReturnType<typeof startNotifierRole>> | undefined
+if (isNotifier) {
+  rules ??= await startDeviceRules(nats.nc, schema, config.rules.file, log, topology, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
+  const r = rules
+  notify = await startNotifierRole(nats.nc, config, config.node.id || `${hostname()}-${process.pid}`, () => r.holder.current, log, workerStore)
+    .catch((e) => fail(`notifier: ${(e as Error).message}`))
+}
+
 // The gateway listens before the node takes shards, so a port in use fails before anything is held.
 if (isGateway) {
-  await ensureStreams(nats.jsm, { replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours })
+  await ensureStreams(nats.jsm, topology, log).catch((e) => fail((e as Error).message))
   gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
     .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
   log("gateway.listening", { host: config.gateway.host, port: gateway.port })
@@ -93,8 +118,7 @@ if (isGateway) {
 node = await startNode(
   {
     id: config.node.id, roles: config.node.roles, partitions: config.cluster.partitions, servers: config.nats.servers,
-    user: config.nats.user, pass: config.nats.pass, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
-    replicas: config.streams.replicas, telemetryMaxAgeHours: config.streams.telemetryMaxAgeHours, alertsMaxAgeHours: config.streams.alertsMaxAgeHours,
+    auth: auth!, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs, ...topology,
     host: { checkpointMs: config.node.checkpointMs, checkpointBytesPerSec: config.node.checkpointBytesPerSec, actorIdleMs: config.node.actorIdleMs, maxPendingRows: config.sink.maxPendingRows, tickMs: config.rules.tickMs },
   },
   {
@@ -118,6 +142,7 @@ const shutdown = async (why: string) => {
   retention?.stop()
   history?.stop()
   await alerts?.stop().catch(() => {})
+  await notify?.stop().catch(() => {})
   await rules?.stop().catch(() => {})
   await group?.close().catch(() => {})
   await nats.nc.drain().catch(() => {})

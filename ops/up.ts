@@ -87,9 +87,11 @@ else if (!chUp) {
 }
 
 // --- NATS + nodes + fleet ---
+// Every local node also takes the notifier role (one is active, the others stand by).
+const roles: Record<string, string> = config.node.roles.includes("notifier") ? {} : { AKIS_NODE__ROLES: JSON.stringify([...config.node.roles, "notifier"]) }
 let cluster: LocalCluster
 try {
-  cluster = await startLocalCluster({ config, nodes, env: values.config ? { AKIS_CONFIG: values.config } : {}, log: say })
+  cluster = await startLocalCluster({ config, nodes, env: { ...(values.config ? { AKIS_CONFIG: values.config } : {}), ...roles }, log: say })
 } catch (e) {
   say((e as Error).message)
   await clickhouse?.stop()

@@ -58,3 +58,32 @@ export class ActorNotFound extends Data.TaggedError("ActorNotFound")<{ readonly 
     return `no actor ${this.address}: it has not received any message`
   }
 }
+
+/**
+ * A stream, bucket or consumer exists with settings that contradict the configuration (other
+ * replicas, subjects, limits...). The node refuses to use it rather than run on settings nobody chose.
+ */
+export class TopologyConflict extends Data.TaggedError("TopologyConflict")<{
+  readonly name: string
+  readonly differences: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `${this.name} exists with settings that contradict the configuration: ${this.differences.join("; ")}. ` +
+      `Change the configuration to match, or (as admin) run \`bun run ops topology apply\` to update what NATS allows ` +
+      `to be updated (replicas, limits, subjects); retention and storage need the stream recreated.`
+  }
+}
+
+/** A stream or bucket is missing and this process's credentials may not create it (or a row is misused). */
+export class TopologyUnavailable extends Data.TaggedError("TopologyUnavailable")<{ readonly message: string }> {}
+
+/** A role's NATS credentials file is missing: a clear message instead of "Authorization Violation". */
+export class NatsCredentialsMissing extends Data.TaggedError("NatsCredentialsMissing")<{ readonly path: string; readonly role: string }> {
+  override get message() {
+    return `NATS credentials for role ${this.role} not found at ${this.path}: create them with \`bun run ops nats-auth init\` ` +
+      `(and start nats-server with the generated auth.conf), or set nats.credsDir: "" for a NATS without authentication`
+  }
+}
+
+/** A credentials operation that cannot be done as asked (e.g. a rotation already under way). */
+export class NatsCredentialsError extends Data.TaggedError("NatsCredentialsError")<{ readonly message: string }> {}

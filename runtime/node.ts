@@ -1,7 +1,9 @@
 import { hostname } from "node:os"
 import type { ActorKind } from "./actor-kind.ts"
 import { Checkpoints } from "./checkpoints.ts"
-import { PartitionMismatch } from "./errors.ts"
+import { PartitionMismatch, TopologyConflict } from "./errors.ts"
+import type { NatsAuth } from "./nats/auth.ts"
+import { fromRequester } from "./nats/guard.ts"
 import type { Clock } from "./clock.ts"
 import { Leases, type Lease, type LeaseState } from "./leases.ts"
 import { Membership } from "./membership.ts"
@@ -19,11 +21,16 @@ export interface NodeOptions {
   readonly servers: ReadonlyArray<string>
   readonly user?: string
   readonly pass?: string
+  /** Credentials, TLS and reply prefix (runtime/nats/auth.ts `natsAuth(config.nats, "node")`). */
+  readonly auth?: NatsAuth
   readonly heartbeatMs: number
   readonly suspicionMs: number
   readonly replicas: number
   readonly telemetryMaxAgeHours: number
   readonly alertsMaxAgeHours: number
+  readonly telemetryMaxMB?: number
+  readonly alertsMaxMB?: number
+  readonly alertsConsumer?: string
   readonly host: Omit<ShardHostOptions, "tickMs"> & { readonly tickMs?: number }
   readonly version?: string
 }
@@ -65,7 +72,7 @@ const retrying = async <T>(what: string, log: EventLog, fn: () => Promise<T>, de
     try {
       return await fn()
     } catch (e) {
-      if (e instanceof PartitionMismatch || Date.now() - started > deadlineMs) throw e
+      if (e instanceof PartitionMismatch || e instanceof TopologyConflict || Date.now() - started > deadlineMs) throw e
       log("node.retry", { what, error: String(e), delayMs: delay })
       await Bun.sleep(delay)
     }
@@ -79,18 +86,18 @@ const retrying = async <T>(what: string, log: EventLog, fn: () => Promise<T>, de
  */
 export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> => {
   const id = o.id || `${hostname()}-${process.pid}`
-  const nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, name: `akis-${id}` })
+  const nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}` })
   // A NATS cluster that is starting or electing leaders times out for a while: retry, then fail clearly.
   const buckets = await retrying("set up streams and buckets", d.log, async () => {
-    await ensureStreams(nats.jsm, o)
-    const b = await ensureBuckets(nats.kvm, o)
+    await ensureStreams(nats.jsm, o, d.log)
+    const b = await ensureBuckets(nats.kvm, o, d.log)
     await checkPartitions(b.config, o.partitions)
     return b
   })
   // Heartbeats and leases travel on a connection of their own: on the data connection their
   // acks queue behind megabytes of reading batches under load, and a heartbeat acked late makes
   // the node fence itself although it is alive (seen in the e2e bench at 20k readings/s).
-  const control = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, name: `akis-${id}-control` })
+  const control = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}-control` })
   const [membersKv, shardsKv] = await Promise.all([control.kvm.open(names.members), control.kvm.open(names.shards)])
   const membership = new Membership(
     membersKv,
@@ -222,16 +229,22 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
   await membership.start()
   membership.onChange(() => void reconcile())
   // A released shard is picked up at once by its new owner rather than at the next timer.
-  nats.nc.subscribe("akis.ctl.released.*", { callback: () => void reconcile() })
+  nats.nc.subscribe("akis.ctl.released.*", {
+    callback: (_e, m) => {
+      if (fromRequester(m, /^akis\.ctl\.released\.\d+$/, false)) void reconcile()
+    },
+  })
   // Control subjects: `ops cluster` asks for stats, `ops drain <node>` asks for a planned leave.
   nats.nc.subscribe(`akis.ctl.stats.${id}`, {
     callback: (_e, m) => {
+      if (!fromRequester(m, `akis.ctl.stats.${id}`)) return
       void Promise.all([...hosts.values()].map((h) => h.stats())).then((shards) =>
         m.respond(new TextEncoder().encode(JSON.stringify({ node: id, draining, shards }))))
     },
   })
   nats.nc.subscribe(`akis.ctl.drain.${id}`, {
     callback: (_e, m) => {
+      if (!fromRequester(m, `akis.ctl.drain.${id}`)) return d.log("ctl.refused", { subject: m.subject, reply: m.reply ?? null })
       m.respond(new TextEncoder().encode(JSON.stringify({ ok: true, node: id, shards: hosts.size })))
       void node.drain()
     },

@@ -10,6 +10,7 @@ import type { Clock } from "./clock.ts"
 import { LeaseLost } from "./errors.ts"
 import type { Lease } from "./leases.ts"
 import type { Nats } from "./nats/connection.ts"
+import { fromRequester } from "./nats/guard.ts"
 import { publishDeadLetter } from "./nats/dead-letters.ts"
 import { names } from "./nats/topology.ts"
 import { rpcSubject, telemetrySubject } from "./shard.ts"
@@ -385,7 +386,8 @@ export class ShardHost {
     }
   }
 
-  private answer(m: { data: Uint8Array; respond(data: Uint8Array): boolean }): void {
+  private answer(m: { subject: string; reply?: string; data: Uint8Array; respond(data: Uint8Array): boolean }): void {
+    if (!fromRequester(m, rpcSubject(this.d.shard))) return // delivered by a consumer, not asked (guard.ts)
     let reply: unknown
     try {
       const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }

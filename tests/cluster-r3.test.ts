@@ -11,7 +11,7 @@ let nc: NatsConnection
 
 beforeAll(async () => {
   cluster = await startNatsCluster(3)
-  nc = await connect({ servers: cluster.urls })
+  nc = await cluster.connect()
   await createTestStreams(nc, 3)
 }, 60_000)
 afterAll(async () => {

@@ -11,6 +11,7 @@ import { alerts, makeChdbStore, migrate, startAlertWriter, type Store } from "..
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { alertSubject, BatchBuilder, encodeBatch, listDeadLetters, names, shardOf, telemetrySubject, type AlertTransition } from "../runtime/index.ts"
 import { startNats, tempDir, waitFor, type NatsServer } from "./harness/index.ts"
+import { testTopology } from "./support/topology.ts"
 import { createTestStreams, events, ReadingPublisher, spawnCountingNode, testNodeEnv, waitForCounts } from "./support/cluster.ts"
 
 const P = 2
@@ -98,7 +99,7 @@ describe("poison messages", () => {
     const absurd = t(0, { seq: 1e300 })
     const poison = await js.publish(alertSubject(absurd), enc.encode(JSON.stringify(absurd)))
     for (let i = 1; i <= 5; i++) await js.publish(alertSubject(t(i)), enc.encode(JSON.stringify(t(i))))
-    const writer = await startAlertWriter({ nc, store, consumer: "akis_sink_alerts_poison", maxAgeHours: 1, retryMinMs: 10, retryMaxMs: 50 })
+    const writer = await startAlertWriter({ nc, store, consumer: "akis_sink_alerts_poison", topology: testTopology, retryMinMs: 10, retryMaxMs: 50 })
     try {
       await waitFor("the valid alerts stored", async () => (await alerts(store, { from: at, to: at + 60_000, limit: 100 })).length === 5, { timeoutMs: 20_000 })
       await waitFor("the batch acknowledged", () => writer.metrics.stored === 5, { timeoutMs: 10_000 })

@@ -7,6 +7,7 @@ import type { ActorContext } from "../runtime/actor-kind.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
 import { BatchBuilder } from "../runtime/batch.ts"
 import { startNats, tempDir, waitFor, type NatsServer } from "./harness/index.ts"
+import { testTopology } from "./support/topology.ts"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 
@@ -30,12 +31,12 @@ afterAll(async () => { await ns?.cleanup() })
 test("a rule set applied through KV takes effect on the next readings without losing unchanged state", async () => {
   ns = await startNats()
   const nc = await ns.connect()
-  const kv = await openRulesKv(nc)
+  const kv = await openRulesKv(nc, testTopology)
   // The node starts from its rules file, then follows KV: the first stored version replaces it.
   const file = join(tempDir("akis-rules-"), "start.yaml")
   writeFileSync(file, "rules:\n  idle:\n    when: speed_kmh < 0\n")
   const events: string[] = []
-  const rules = await startDeviceRules(nc, schema, file, (e) => void events.push(e))
+  const rules = await startDeviceRules(nc, schema, file, (e) => void events.push(e), testTopology)
   expect(rules.holder.current.rules.map((r) => r.name)).toEqual(["idle"])
   await applyRules(kv, v1, "v1.yaml", schema, Date.now())
   const { holder, kind } = rules

@@ -57,5 +57,5 @@ describe("stateful rule functions", () => {
       }),
       { numRuns: 200 },
     )
-  })
+  }, 60_000) // a property run: ~1 s alone, several times that on a loaded 2-core machine
 })

@@ -1,30 +1,20 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { publishDeadLetter, type AlertTransition } from "../../runtime/index.ts"
+import { definition, ensureTopology, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { parseExplanation, type Explanation } from "../interpreter/annotation.ts"
 import { classifyAlertMessage, writeAlerts } from "./alerts.ts"
 import { StoreError } from "./errors.ts"
+import { writeExplanations } from "./explanations.ts"
 import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 
-/** The alerts stream (DESIGN "Coordination on JetStream"). */
-export const alertsStream = { name: "AKIS_ALERTS", subjects: ["akis.alerts.>"] } as const
+/** The alerts stream (the row in runtime/nats/topology.ts). */
+export const alertsStream = { name: names.alerts, subjects: (definition(names.alerts) as StreamDef).subjects } as const
 
-/** Creates AKIS_ALERTS if it is missing (file storage, `maxAgeHours`); an existing stream is left as it is. */
-export const ensureAlertsStream = async (nc: NatsConnection, maxAgeHours: number, replicas = 1): Promise<void> => {
-  const jsm = await jetstreamManager(nc)
-  try {
-    await jsm.streams.info(alertsStream.name)
-  } catch {
-    try {
-      await jsm.streams.add({
-        name: alertsStream.name, subjects: [...alertsStream.subjects], max_age: maxAgeHours * 3600 * 1e9, num_replicas: replicas,
-      })
-    } catch (e) {
-      // Another node created it between our info and add: fine, otherwise re-raise.
-      await jsm.streams.info(alertsStream.name).catch(() => Promise.reject(e))
-    }
-  }
-}
+/** Checks AKIS_ALERTS against the configuration (topology module): created when missing, refused when it contradicts. */
+export const ensureAlertsStream = async (nc: NatsConnection, o: TopologyOptions): Promise<void> =>
+  ensureTopology(await jetstreamManager(nc), o, { only: [names.alerts] })
 
 /** Options of {@link startAlertWriter}. */
 export interface AlertWriterOptions {
@@ -32,7 +22,8 @@ export interface AlertWriterOptions {
   readonly store: Store
   /** Durable pull consumer name (config `sink.alertsConsumer`). */
   readonly consumer: string
-  readonly maxAgeHours: number
+  /** Stream settings (config streams.*): AKIS_ALERTS, AKIS_DLQ and the durable come from the topology table. */
+  readonly topology: TopologyOptions
   readonly batch?: number | undefined
   readonly retryMinMs?: number | undefined
   readonly retryMaxMs?: number | undefined
@@ -44,7 +35,9 @@ export interface AlertWriterOptions {
 /** Counters of the alert writer. */
 export interface AlertWriterMetrics {
   stored: number
-  /** Messages on akis.alerts.> that are not transitions (acked, not stored). */
+  /** The interpreter's explanations stored in `alert_explanations`. */
+  explanations: number
+  /** Messages on akis.alerts.> that are neither transitions nor explanations (acked, not stored). */
   skipped: number
   insertErrors: number
   /** Transitions copied to AKIS_DLQ: not storable (checked before insert, or refused by ClickHouse on their own). */
@@ -64,24 +57,11 @@ export interface AlertWriter {
  */
 export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWriter> => {
   const timers = o.timers ?? systemTimers
-  await ensureAlertsStream(o.nc, o.maxAgeHours)
-  const jsm = await jetstreamManager(o.nc)
-  // A batch fetched by a node that then dies is redelivered after ack_wait: keep it short (alerts
-  // reach ClickHouse 10 s late at worst, not 60 s); a live writer retrying an insert extends it
-  // with in-progress acks, and a redelivered batch is harmless (the table de-duplicates by id).
-  const ackWait = 10 * 1e9
-  try {
-    const info = await jsm.consumers.info(alertsStream.name, o.consumer)
-    if (info.config.ack_wait !== ackWait) await jsm.consumers.update(alertsStream.name, o.consumer, { ack_wait: ackWait }).catch(() => {})
-  } catch {
-    await jsm.consumers.add(alertsStream.name, {
-      durable_name: o.consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 10_000,
-      ack_wait: ackWait,
-    })
-  }
+  // The stream, the dead-letter stream and the durable come from the topology table (ack wait, max ack pending).
+  await ensureTopology(await jetstreamManager(o.nc), { ...o.topology, alertsConsumer: o.consumer }, { only: [names.alerts, names.deadLetters, "sinkAlerts"] })
   const js = jetstream(o.nc)
   const consumer = await js.consumers.get(alertsStream.name, o.consumer)
-  const metrics: AlertWriterMetrics = { stored: 0, skipped: 0, insertErrors: 0, deadLettered: 0 }
+  const metrics: AlertWriterMetrics = { stored: 0, explanations: 0, skipped: 0, insertErrors: 0, deadLettered: 0 }
   /**
    * Inserts the batch; when ClickHouse refuses it for its content (not for being unreachable), each
    * transition is inserted alone, so one it cannot store is singled out instead of blocking all.
@@ -125,16 +105,20 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
       }
       const ts: AlertTransition[] = []
       const tsMsgs: JsMsg[] = []
+      const xs: Explanation[] = []
       const poison: Array<{ m: JsMsg; reason: string }> = []
       for (const m of msgs) {
-        const c = classifyAlertMessage(m.data)
-        if ("t" in c) { ts.push(c.t); tsMsgs.push(m) }
-        else if ("invalid" in c) poison.push({ m, reason: c.invalid })
+        const x = parseExplanation(m.data)
+        const c = x ? undefined : classifyAlertMessage(m.data)
+        if (x) xs.push(x)
+        else if (c && "t" in c) { ts.push(c.t); tsMsgs.push(m) }
+        else if (c && "invalid" in c) poison.push({ m, reason: c.invalid })
         else metrics.skipped++
       }
       for (;;) {
         try {
           const refused = await store(ts, tsMsgs)
+          await writeExplanations(o.store, xs)
           // Dead letters before the acks: a crash in between redelivers, and the DLQ's msg ids absorb the copy.
           for (const p of [...poison, ...refused]) {
             await publishDeadLetter(js, { source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, timers.now())
@@ -142,6 +126,7 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
           }
           metrics.deadLettered += poison.length + refused.length
           metrics.stored += ts.length - refused.length
+          metrics.explanations += xs.length
           poison.length = 0
           attempt = 0
           for (const m of msgs) m.ack()

@@ -7,10 +7,11 @@ export { pinnedSettings } from "./store.ts"
 export { makeClickHouseStore, type ClickHouseStoreConfig } from "./clickhouse-store.ts"
 export { makeChdbStore } from "./chdb-store.ts"
 export { ClickHouseStore, makeStore } from "./store-service.ts"
-export { migrate, dropExpired, rebuildRollupDay, tables, telemetryColumns, alertColumns, type MigrationReport } from "./tables.ts"
+export { migrate, dropExpired, rebuildRollupDay, tables, telemetryColumns, alertColumns, explanationColumns, type MigrationReport } from "./tables.ts"
 export { makeSink, makeSinkGroup, type Sink, type SinkGroup, type SinkOptions, type SinkGroupOptions, type SinkMetrics } from "./sink.ts"
 export { makeRetentionJob, type RetentionJob, type RetentionMetrics, type RetentionOptions } from "./retention.ts"
 export { writeAlerts, parseTransition, alertRows } from "./alerts.ts"
+export { writeExplanations, explanationsOf, explanationRows } from "./explanations.ts"
 export { startAlertWriter, ensureAlertsStream, alertsStream, type AlertWriter, type AlertWriterOptions } from "./alert-consumer.ts"
 export {
   readings, fleetAggregate, alerts, deviceIdPattern, ruleNamePattern, historyLimits,

@@ -9,7 +9,9 @@ import type { Store } from "./store.ts"
  * de-duplicated on the transition id; `telemetry_1m`, a per-minute rollup kept by a materialized
  * view. Every type and clause here works on ClickHouse 18.16 and 26.x alike.
  */
-export const tables = { telemetry: "telemetry", rollup: "telemetry_1m", rollupView: "telemetry_1m_mv", alerts: "alerts" } as const
+export const tables = {
+  telemetry: "telemetry", rollup: "telemetry_1m", rollupView: "telemetry_1m_mv", alerts: "alerts", explanations: "alert_explanations",
+} as const
 
 /** Fixed leading columns of `telemetry`, in insert order; the schema's fields follow. */
 export const telemetryKeyColumns = ["device_id", "seq", "ts", "ms", "ingested"] as const
@@ -89,6 +91,26 @@ const alertsDdl = `CREATE TABLE IF NOT EXISTS ${tables.alerts} (
 PARTITION BY toYYYYMM(at)
 ORDER BY (device_id, at, id)`
 
+/** Columns of `alert_explanations` in insert order. */
+export const explanationColumns = ["transition_id", "alert_id", "device_id", "rule", "at", "model", "text", "created", "latency_ms", "cached"] as const
+
+// The interpreter's explanations, one per explained transition (de-duplicated on its id). A table
+// of its own rather than a column of `alerts`: it arrives later, and 18.16 cannot UPDATE.
+const explanationsDdl = `CREATE TABLE IF NOT EXISTS ${tables.explanations} (
+  transition_id String,
+  alert_id String,
+  device_id String,
+  rule String,
+  at DateTime('UTC'),
+  model String,
+  text String,
+  created DateTime('UTC'),
+  latency_ms UInt32,
+  cached UInt8
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (alert_id, transition_id)`
+
 /** What {@link migrate} did. */
 export interface MigrationReport {
   readonly created: ReadonlyArray<string>
@@ -117,6 +139,7 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
   )).map((r) => r.name))
   for (const [name, ddl] of [
     [tables.telemetry, telemetryDdl(schema)], [tables.rollup, rollupDdl(schema)], [tables.alerts, alertsDdl],
+    [tables.explanations, explanationsDdl],
   ] as const) {
     if (!before.has(name)) {
       await store.exec(ddl)
@@ -178,14 +201,14 @@ export const dropExpired = async (store: Store, retentionDays: number, now: numb
   const cutoffMonth = Math.floor(cutoffDay / 100)
   const parts = await store.query<{ table: string; partition: string }>(
     `SELECT DISTINCT table, partition FROM system.parts WHERE active AND database = currentDatabase() AND table IN (${
-      [tables.telemetry, tables.rollup, tables.alerts].map(quoteString).join(", ")
+      [tables.telemetry, tables.rollup, tables.alerts, tables.explanations].map(quoteString).join(", ")
     })`,
   )
   const dropped: string[] = []
   for (const p of parts) {
     const id = Number(p.partition)
     if (!Number.isInteger(id)) continue
-    const old = p.table === tables.alerts ? id < cutoffMonth : id < cutoffDay
+    const old = p.table === tables.alerts || p.table === tables.explanations ? id < cutoffMonth : id < cutoffDay
     if (old) {
       await store.exec(`ALTER TABLE ${ident(p.table)} DROP PARTITION ${id}`)
       dropped.push(`${p.table}:${id}`)

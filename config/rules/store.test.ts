@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import type { KV } from "@nats-io/kv"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { testTopology } from "../../tests/support/topology.ts"
 import { startNats, tempDir, waitFor, type NatsServer } from "../../tests/harness/index.ts"
 import { loadDeviceSchema } from "../device-schema.ts"
 import type { CompiledRuleSet } from "./compiled.ts"
@@ -17,7 +18,7 @@ let ns: NatsServer
 let kv: KV
 beforeAll(async () => {
   ns = await startNats()
-  kv = await openRulesKv(await ns.connect())
+  kv = await openRulesKv(await ns.connect(), testTopology)
 })
 afterAll(async () => { await ns.cleanup() })
 

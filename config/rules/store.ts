@@ -1,5 +1,7 @@
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
+import { TopologyConflict } from "../../runtime/errors.ts"
+import { definition, names, openBucket, type BucketDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import type { DeviceSchema } from "../device-schema.ts"
 import type { CompiledRuleSet } from "./compiled.ts"
 import { RulesRejected, RulesStoreError } from "./errors.ts"
@@ -20,16 +22,20 @@ export interface RulesRecord {
 }
 
 /** Bucket and key of the active rule set. KV history is capped at 64 by NATS: rollback reaches the last 64 versions. */
-export const rulesBucket = "akis_rules"
+export const rulesBucket = names.rules
 export const rulesKey = "active"
-const historyDepth = 64
+const historyDepth = (definition(names.rules) as BucketDef).history
 
-/** Opens (creating if needed) the rules bucket with history. */
-export const openRulesKv = async (nc: NatsConnection, bucket = rulesBucket): Promise<KV> => {
+/**
+ * Opens the rules bucket through the topology module (history 64, `replicas` from config streams.replicas):
+ * created when missing, refused when it exists with other settings.
+ */
+export const openRulesKv = async (nc: NatsConnection, topology: TopologyOptions): Promise<KV> => {
   try {
-    return await new Kvm(nc).create(bucket, { history: historyDepth })
+    return await openBucket(new Kvm(nc), rulesBucket, topology)
   } catch (cause) {
-    throw new RulesStoreError({ message: `cannot open KV bucket ${bucket}: ${(cause as Error).message}`, cause })
+    if (cause instanceof TopologyConflict) throw cause
+    throw new RulesStoreError({ message: `cannot open KV bucket ${rulesBucket}: ${(cause as Error).message}`, cause })
   }
 }
 

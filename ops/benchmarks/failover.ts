@@ -2,6 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream"
 import { ensureStreams } from "../../runtime/index.ts"
 import { startNats, waitFor, type Child } from "../../tests/harness/index.ts"
 import { events, ReadingPublisher, spawnCountingNode, testNodeEnv, type NodeEvent } from "../../tests/support/cluster.ts"
+import { testTopology } from "../../tests/support/topology.ts"
 import type { Benchmark } from "./index.ts"
 
 const median = (xs: number[]) => {
@@ -23,7 +24,7 @@ const benchmark: Benchmark = {
     const P = 16
     const ns = await startNats()
     const nc = await ns.connect()
-    await ensureStreams(await jetstreamManager(nc), { replicas: 1, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+    await ensureStreams(await jetstreamManager(nc), testTopology) // what testNodeEnv configures the nodes with
     const env = testNodeEnv(ns.url, P, { AKIS_NODE__HEARTBEATMS: "1000", AKIS_NODE__SUSPICIONMS: "3000", AKIS_NODE__CHECKPOINTMS: "5000" })
     const nodes: Child[] = []
     let next = 1

@@ -24,4 +24,6 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   rules: async () => (await import("./rules.ts")).default,
   e2e: async () => (await import("./e2e.ts")).default,
   checkpoint: async () => (await import("./checkpoint.ts")).default,
+  notify: async () => (await import("./notify.ts")).default,
+  "ack-modes": async () => (await import("./ack-modes.ts")).default,
 }

@@ -20,6 +20,9 @@ import { runClosedLoop } from "../loadgen/closed-loop.ts"
 import { BusSignals } from "../loadgen/signals.ts"
 import { medianSpread } from "./e2e-verdict.ts"
 import type { Benchmark } from "./index.ts"
+import { loadConfig } from "../../config/index.ts"
+import type { NatsAuth } from "../../runtime/nats/auth.ts"
+import { ensureTopology, topologyOptions } from "../../runtime/nats/topology.ts"
 
 const DEVICES = 200
 const WINDOW = 64
@@ -29,8 +32,8 @@ const PARTITIONS = 64
 const root = join(import.meta.dir, "..", "..")
 const say = (l: string) => process.stderr.write(`bench ingest: ${l}\n`)
 
-const rawJetStream = async (url: string, readingsPerBatch: number, ms: number): Promise<number> => {
-  const nc = await connect({ servers: url })
+const rawJetStream = async (url: string, auth: NatsAuth, readingsPerBatch: number, ms: number): Promise<number> => {
+  const nc = await connect({ servers: url, ...auth })
   const js = jetstream(nc)
   const schema = loadDeviceSchema()
   const row = new Float64Array(schema.fields.length)
@@ -91,6 +94,8 @@ const bench: Benchmark = {
         await echo.kill()
 
         say(`run ${r}/${runs}, phase 2/3: gateway (validate + batch + JetStream + durable acks)`)
+        // The gateway's credentials may not create AKIS_TLM (a node's or the admin's job).
+        await ensureTopology(jsm, topologyOptions(loadConfig()), { only: ["AKIS_TLM"] })
         const gwPort = freePort()
         const gw = spawnChild("gateway", ["bun", join(root, "ops", "gateway-main.ts")], {
           cwd: root,
@@ -110,7 +115,7 @@ const bench: Benchmark = {
         const perBatch = Math.max(1, Math.round((g.acked * ((WARMUP_MS + measureMs) / measureMs)) / Math.max(1, stored)))
 
         say(`run ${r}/${runs}, phase 3/3: raw JetStream publish of ${perBatch}-reading batches, 64 in flight`)
-        const raw = await rawJetStream(nats.url, perBatch, measureMs)
+        const raw = await rawJetStream(nats.url, nats.auth(), perBatch, measureMs)
         per.gateway.push(g.readings_per_s)
         per.echo.push(e.readings_per_s)
         per.raw.push(raw)

@@ -29,6 +29,9 @@ export const benchPlans: Record<string, { full: string[]; short: string[] }> = {
   rules: { full: ["--runs", "5"], short: ["--runs", "1"] },
   checkpoint: { full: ["--runs", "5"], short: ["--runs", "2"] },
   failover: { full: ["--runs", "3"], short: ["--runs", "1"] },
+  // Fixed durations (no short settings): a few minutes each.
+  "ack-modes": { full: [], short: [] },
+  notify: { full: [], short: [] },
 }
 
 /** The command `ops/bench-all` runs for `name`. */
@@ -36,6 +39,14 @@ export const benchCommand = (name: string, short = false): string[] =>
   ["bun", "run", "ops", "bench", name, "--json", ...(short ? benchPlans[name]!.short : benchPlans[name]!.full)]
 
 const about: Record<string, string> = {
+  "ack-modes":
+    "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
+    "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +
+    "(docs/gateway.md explains the modes).",
+  notify:
+    "Part 1: 5,000 transitions on distinct devices through one in-process notifier (default settings) to a local webhook receiver. " +
+    "Part 2: the e2e reference load with 3 nodes as under `ops/up` (worker + gateway + notifier), rounds alternating the interpreter " +
+    "off / on (an Ollama-compatible server taking 5 s per answer, no cache); reading-to-alert latency as in `bench e2e`, pooled per mode.",
   failover:
     "3 counting-actor nodes, P = 16, default timing (heartbeat 1 s, suspicion 3 s, checkpoint 5 s), readings to every shard every 20 ms. " +
     "*crash*: SIGKILL one node, time until every one of its shards processed a batch on its new owner. *planned*: SIGTERM (drain) one node, " +

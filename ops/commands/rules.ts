@@ -5,6 +5,8 @@ import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
+import { natsAuth } from "../../runtime/nats/auth.ts"
+import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
 
 const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
 const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config file (NATS servers come from nats.servers)"), Flag.optional)
@@ -19,7 +21,7 @@ class Unreachable {
 }
 
 /** Runs `f` with a connection to the configured NATS servers, closing it afterwards. */
-const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection) => Promise<A>) =>
+const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection, topology: TopologyOptions) => Promise<A>) =>
   Effect.flatMap(
     Effect.promise(async (): Promise<A | Unreachable> => {
       let cfg: ReturnType<typeof loadConfig>
@@ -30,12 +32,12 @@ const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection) => P
       }
       let nc: NatsConnection
       try {
-        nc = await connect({ servers: [...cfg.nats.servers], ...(cfg.nats.user ? { user: cfg.nats.user, pass: cfg.nats.pass } : {}) })
+        nc = await connect({ servers: [...cfg.nats.servers], ...natsAuth(cfg.nats, "admin") })
       } catch (e) {
         return new Unreachable(`cannot reach NATS at ${cfg.nats.servers.join(", ")}: ${(e as Error).message}`)
       }
       try {
-        return await f(nc)
+        return await f(nc, topologyOptions(cfg))
       } finally {
         await nc.close()
       }
@@ -73,9 +75,9 @@ const apply = Command.make(
       yield* Console.error(`${file}:1:1: cannot read rules file: ${text.message}`)
       return yield* exit(1)
     }
-    const result = yield* withNats(config, async (nc) => {
+    const result = yield* withNats(config, async (nc, topology) => {
       try {
-        return await applyRules(await openRulesKv(nc), text, file, schemaOf(schema), Date.now(), limitsOf(config))
+        return await applyRules(await openRulesKv(nc, topology), text, file, schemaOf(schema), Date.now(), limitsOf(config))
       } catch (e) {
         return e
       }
@@ -90,8 +92,8 @@ const history = Command.make(
   "history",
   { config: configFlag },
   Effect.fn(function* ({ config }) {
-    const [all, active] = yield* withNats(config, async (nc) => {
-      const kv = await openRulesKv(nc)
+    const [all, active] = yield* withNats(config, async (nc, topology) => {
+      const kv = await openRulesKv(nc, topology)
       return [await rulesHistory(kv), await currentRules(kv)] as const
     })
     if (all.length === 0) return yield* Console.log("no rule set stored yet (use: ops rules apply <file>)")
@@ -103,9 +105,9 @@ const rollback = Command.make(
   "rollback",
   { version: Argument.Int("version").pipe(Argument.withDescription("version to re-apply")), schema: schemaFlag, config: configFlag },
   Effect.fn(function* ({ version, schema, config }) {
-    const result = yield* withNats(config, async (nc) => {
+    const result = yield* withNats(config, async (nc, topology) => {
       try {
-        return await rollbackRules(await openRulesKv(nc), version, schemaOf(schema), Date.now(), limitsOf(config))
+        return await rollbackRules(await openRulesKv(nc, topology), version, schemaOf(schema), Date.now(), limitsOf(config))
       } catch (e) {
         return e
       }

@@ -3,6 +3,8 @@ import { Effect, Option } from "effect"
 import { loadConfig } from "../../config/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
 import { connectNats, names, type Nats } from "../../runtime/index.ts"
+import { natsAuth } from "../../runtime/nats/auth.ts"
+import type { Role } from "../../runtime/nats/topology.ts"
 
 /** A CLI command's view of the cluster: config plus a NATS connection (closed by `close`). */
 export interface OpsContext {
@@ -13,10 +15,10 @@ export interface OpsContext {
   close(): Promise<void>
 }
 
-/** Loads config (file from --config or AKIS_CONFIG) and connects to NATS, failing fast with a clear message. */
-export const opsContext = async (configFile?: string): Promise<OpsContext> => {
+/** Loads config (file from --config or AKIS_CONFIG) and connects to NATS as `role`, failing fast with a clear message. */
+export const opsContext = async (configFile?: string, role: Role = "admin"): Promise<OpsContext> => {
   const config = loadConfig({ file: configFile })
-  const nats = await connectNats({ servers: config.nats.servers, user: config.nats.user, pass: config.nats.pass, name: "akis-ops", connectTimeoutMs: 5_000 })
+  const nats = await connectNats({ servers: config.nats.servers, auth: natsAuth(config.nats, role), name: "akis-ops", connectTimeoutMs: 5_000 })
   const kvm = new Kvm(nats.nc)
   return { config, nats, bucket: (name) => kvm.open(name), close: () => nats.nc.close() }
 }

@@ -3,6 +3,7 @@ import { makeDeviceKind, RuleSetHolder, type DeviceKind } from "../../actors/ind
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { defaultRuleLimits, defaultRulesPath, formatIssue, loadRulesFile, RulesRejected, type RuleLimits } from "../../config/rules/index.ts"
 import { openRulesKv, watchRules, type RulesWatch } from "../../config/rules/store.ts"
+import type { TopologyOptions } from "../../runtime/nats/topology.ts"
 
 /** A node's device actor kind, kept on the rule set stored in KV `akis_rules`. */
 export interface DeviceRules {
@@ -27,6 +28,7 @@ export const startDeviceRules = async (
   schema: DeviceSchema,
   file: string,
   log: (event: string, fields: Record<string, unknown>) => void,
+  topology: TopologyOptions,
   limits: RuleLimits = defaultRuleLimits,
 ): Promise<DeviceRules> => {
   const path = file || defaultRulesPath
@@ -36,7 +38,7 @@ export const startDeviceRules = async (
   const kind = makeDeviceKind(schema, holder)
   log("rules_loaded", { file: path, rules: initial.set.rules.length, checksum: initial.set.checksum })
   const watch = await watchRules(
-    await openRulesKv(nc),
+    await openRulesKv(nc, topology),
     schema,
     (set, rec) => {
       holder.swap(set, rec.version)

@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { DeviceSchema } from "../../config/device-schema.ts"
+import { fromRequester } from "../../runtime/nats/guard.ts"
 import {
   alerts, fleetAggregate, HistoryInputInvalid, readings, type AlertsQuery, type FleetQuery, type ReadingsQuery, type Store,
 } from "../../actors/sink/index.ts"
@@ -86,6 +87,7 @@ export const serveHistory = (nc: NatsConnection, store: Store, schema: DeviceSch
   const sub = nc.subscribe(historySubject, {
     queue: "akis-history",
     callback: (_err, m) => {
+      if (!fromRequester(m, historySubject)) return // delivered by a consumer, not asked (runtime/nats/guard.ts)
       void answer(m.data).then((reply) => {
         let body = enc.encode(JSON.stringify(reply))
         const max = nc.info?.max_payload ?? 1_048_576

@@ -1,6 +1,9 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
+import { authConfPath, initCredentials, natsAuth, type NatsAuth, type NatsAuthConfig } from "../../runtime/nats/auth.ts"
+import { applyTopology, topologyOptions } from "../../runtime/nats/topology.ts"
+import { jetstreamManager } from "@nats-io/jetstream"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -33,13 +36,15 @@ export interface LocalCluster {
  * nats-server package starts one like that on 127.0.0.1:4222). `detail` says why JetStream is missing.
  */
 export const probeNats = async (
-  servers: ReadonlyArray<string>, auth: { user?: string; pass?: string } = {},
+  servers: ReadonlyArray<string>, nats: Partial<NatsAuthConfig> = {},
 ): Promise<{ state: "absent" | "jetstream" | "no-jetstream"; detail?: string }> => {
   let nc: NatsConnection
   try {
-    nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false, ...(auth.user ? { user: auth.user, pass: auth.pass } : {}) })
-  } catch {
-    return { state: "absent" }
+    nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false, ...probeAuth(nats) })
+  } catch (e) {
+    // A server with authentication that refuses these credentials is there all the same (the
+    // nodes then fail with the credentials' problem, not with "no NATS").
+    return /Authorization Violation/i.test(String((e as Error)?.message)) ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
   }
   try {
     const r = await nc.request("$JS.API.INFO", undefined, { timeout: 2_000 })
@@ -50,6 +55,16 @@ export const probeNats = async (
   } finally {
     await nc.close().catch(() => {})
   }
+}
+
+/** The admin's credentials when they exist (auth on), else nats.user/pass (or nothing). */
+const probeAuth = (c: Partial<NatsAuthConfig>): NatsAuth => {
+  if (c.credsDir || c.credsFile) {
+    try {
+      return natsAuth({ user: "", pass: "", credsDir: "", credsFile: "", inboxPrefix: "auto", tls: { caFile: "", certFile: "", keyFile: "" }, ...c } as NatsAuthConfig, "admin")
+    } catch {} // not created yet: the probe then only learns whether something answers
+  }
+  return c.user ? { user: c.user, pass: c.pass } : {}
 }
 
 /** The message for a NATS that answers without JetStream: what it is and the ways out. */
@@ -67,7 +82,13 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   const log = o.log ?? ((m: string) => process.stderr.write(`[cluster] ${m}\n`))
   const dataDir = resolve(root, o.config.node.dataDir)
   let nats: NatsServer | undefined
-  const probe = await probeNats(o.config.nats.servers, o.config.nats)
+  // Secure by default: one nkey per role (created once under nats.credsDir), loaded by every node.
+  const credsDir = o.config.nats.credsDir ? resolve(root, o.config.nats.credsDir) : undefined
+  if (credsDir && !o.config.nats.credsFile) {
+    const created = initCredentials(credsDir, topologyOptions(o.config))
+    if (created.length) log(`created NATS credentials for ${created.join(", ")} in ${credsDir} (server block: ${authConfPath(credsDir)})`)
+  }
+  const probe = await probeNats(o.config.nats.servers, { ...o.config.nats, credsDir: credsDir ?? "" })
   if (probe.state === "no-jetstream") throw new Error(noJetStreamMessage(o.config.nats.servers, probe.detail))
   if (probe.state === "jetstream") {
     log(`using the NATS server at ${o.config.nats.servers.join(", ")}`)
@@ -76,8 +97,14 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     if (!["127.0.0.1", "localhost"].includes(url.hostname)) {
       throw new Error(`NATS at ${o.config.nats.servers.join(", ")} is unreachable and not local, so it cannot be started here`)
     }
-    nats = await startNats({ port: Number(url.port || 4222), monitorPort: Number(url.port || 4222) + 4000, dir: join(dataDir, "nats") })
-    log(`started nats-server on ${nats.url} (data in ${join(dataDir, "nats")}, monitor http://127.0.0.1:${nats.monitorPort}/jsz)`)
+    nats = await startNats({ port: Number(url.port || 4222), monitorPort: Number(url.port || 4222) + 4000, dir: join(dataDir, "nats"), auth: credsDir ?? false })
+    log(`started nats-server on ${nats.url} (data in ${join(dataDir, "nats")}, monitor http://127.0.0.1:${nats.monitorPort}/jsz, ${credsDir ? `nkey auth from ${credsDir}` : "NO authentication (nats.credsDir is empty)"})`)
+    // This NATS is ours: bring data kept from an earlier version to the configured settings
+    // (e.g. the byte limits added later), as `ops topology apply` would; elsewhere nodes refuse.
+    const admin = await nats.connect("admin")
+    const applied = await applyTopology(await jetstreamManager(admin), topologyOptions(o.config)).finally(() => admin.close())
+    for (const c of applied.changed.filter((c) => !c.endsWith(": created"))) log(`topology: ${c}`)
+    for (const c of applied.impossible) log(`topology: cannot change ${c}`)
   }
 
   const nodes = new Map<string, Child>()
@@ -87,7 +114,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   const launch = (id: string) => {
     // Every local node listens for devices on its own port: gateway.port + (n - 1).
     const port = String(o.config.gateway.port + Number(id.split("-").pop()) - 1)
-    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port }
+    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port, ...(credsDir ? { AKIS_NATS__CREDSDIR: credsDir } : {}) }
     const c = spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { env, cwd: root, echo: o.echo })
     nodes.set(id, c)
     c.exited.then((code) => {

@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type
 import { Kvm, type KV } from "@nats-io/kv"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { NatsUnavailable } from "../errors.ts"
+import type { NatsAuth } from "./auth.ts"
 
 /** Everything a node needs from NATS, opened once. */
 export interface Nats {
@@ -17,6 +18,8 @@ export interface NatsOptions {
   readonly user?: string
   readonly pass?: string
   readonly name?: string
+  /** Credentials, TLS and reply prefix of this process's role (auth.ts `natsAuth`); overrides user/pass. */
+  readonly auth?: NatsAuth
   /** How long to keep trying the first connection. */
   readonly connectTimeoutMs?: number
 }
@@ -35,6 +38,7 @@ export const connectNats = async (opts: NatsOptions): Promise<Nats> => {
         name: opts.name,
         user: opts.user || undefined,
         pass: opts.pass || undefined,
+        ...opts.auth,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         reconnectJitter: 100,
@@ -45,6 +49,8 @@ export const connectNats = async (opts: NatsOptions): Promise<Nats> => {
       return { nc, js: jetstream(nc, { timeout: 5_000 }), jsm, kvm: new Kvm(nc) }
     } catch (cause) {
       lastError = cause
+      // Wrong or missing credentials do not get better by retrying.
+      if (/Authorization Violation|Authentication/i.test(String((cause as Error)?.message))) break
       await Bun.sleep(250)
     }
   }

@@ -4,7 +4,10 @@
  * every device exactly once after de-duplication by seq, in seq order per device.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test"
-import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { jetstreamManager } from "@nats-io/jetstream"
+import type { NatsConnection } from "@nats-io/transport-node"
+import { loadConfig } from "../../config/index.ts"
+import { ensureTopology, topologyOptions } from "../../runtime/nats/topology.ts"
 import { join } from "node:path"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { createDeviceCerts, fleetIds } from "../../ops/certs/pki.ts"
@@ -34,7 +37,9 @@ const startGatewayProcess = async (name: string, port: number): Promise<Child> =
 beforeAll(async () => {
   ;[nats, pki] = await Promise.all([startNats(), makeTestPki()])
   await createDeviceCerts(pki.dir, fleetIds(20, "kill-"))
-  nc = await connect({ servers: nats.url })
+  nc = await nats.connect()
+  // The gateways' own credentials may not create AKIS_TLM: a node (here the admin) does.
+  await ensureTopology(await jetstreamManager(nc), topologyOptions(loadConfig()), { only: ["AKIS_TLM"] })
 }, 60_000)
 afterAll(async () => {
   for (const c of children) await c.kill()

@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { encodeReading } from "../../gateway/encode.ts"
 import { ensureTelemetryStream, startGateway, type Gateway } from "../../gateway/index.ts"
+import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { createDeviceCerts, fleetIds } from "../../ops/certs/pki.ts"
 import { runFleet } from "../../ops/loadgen/fleet.ts"
 import { spawnChild, startNats, waitFor, type NatsServer } from "../harness/index.ts"
@@ -12,6 +13,8 @@ import { checkDelivery, makeTestPki, rawClient, streamReadings, testConfig, type
 let nats: NatsServer
 let pki: TestPki
 let nc: NatsConnection
+/** The test's own view of the stream (admin): the gateway's credentials may not read it. */
+let reader: NatsConnection
 let gw: Gateway
 const schema = loadDeviceSchema()
 const logs: string[] = []
@@ -19,8 +22,12 @@ const logs: string[] = []
 beforeAll(async () => {
   ;[nats, pki] = await Promise.all([startNats(), makeTestPki()])
   await createDeviceCerts(pki.dir, fleetIds(5, "sim-"))
-  nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
-  gw = await startGateway(testConfig(pki, nats.url, { maxBufferedReadings: 300, maxReadingsPerSec: 10_000 }), { nc, log: (l) => logs.push(l) })
+  const cfg = testConfig(pki, nats.url, { maxBufferedReadings: 300, maxReadingsPerSec: 10_000 })
+  // A node (here: the admin) creates the stream; the gateway's own credentials may only check it and publish.
+  reader = await nats.connect()
+  await ensureTelemetryStream(reader, topologyOptions(cfg))
+  nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...nats.auth("gateway") })
+  gw = await startGateway(cfg, { nc, log: (l) => logs.push(l) })
 }, 30_000)
 afterAll(async () => {
   await gw?.stop({ drainMs: 500 })
@@ -38,7 +45,7 @@ describe("gateway → JetStream", () => {
     c.write(encodeReading("msgpack", schema, "bus-0001", 3, now, row))
     await c.waitLine(/^ACK 3$/)
     expect(c.lines.every((l) => /^ACK [123]$/.test(l))).toBe(true)
-    const rows = await streamReadings(nc)
+    const rows = await streamReadings(reader)
     expect(rows.filter(([d]) => d === "bus-0001").map(([, s]) => s)).toEqual([1, 2, 3])
     c.end()
   })
@@ -62,9 +69,9 @@ describe("gateway → JetStream", () => {
     // The anomaly reached the log: sim-0002's coolant climbs to 140 °C, the others stay normal.
     const coolant = schema.byName.get("coolant_temp_c")!.index
     const maxBy = new Map<string, number>()
-    const c = await jetstream(nc).consumers.get("AKIS_TLM")
+    const c = await jetstream(reader).consumers.get("AKIS_TLM")
     const it = await c.consume()
-    const last = (await (await import("@nats-io/jetstream")).jetstreamManager(nc).then((m) => m.streams.info("AKIS_TLM"))).state.last_seq
+    const last = (await (await import("@nats-io/jetstream")).jetstreamManager(reader).then((m) => m.streams.info("AKIS_TLM"))).state.last_seq
     for await (const m of it) {
       const b = decodeBatch(m.data)
       for (let i = 0; i < b.ids.length; i++) maxBy.set(b.ids[i]!, Math.max(maxBy.get(b.ids[i]!) ?? -Infinity, b.values[i * b.width + coolant]!))
@@ -75,12 +82,14 @@ describe("gateway → JetStream", () => {
     expect(maxBy.get("sim-0001")!).toBeLessThan(60)
   }, 30_000)
 
-  test("ensuring AKIS_TLM is idempotent and applies a changed retention", async () => {
+  test("ensuring AKIS_TLM is idempotent and refuses a stream whose retention contradicts the config", async () => {
     const { jetstreamManager } = await import("@nats-io/jetstream")
-    await ensureTelemetryStream(nc, { maxAgeHours: 168, replicas: 1 })
-    await ensureTelemetryStream(nc, { maxAgeHours: 24, replicas: 1 })
+    const o = topologyOptions(testConfig(pki, nats.url))
+    await ensureTelemetryStream(nc, o)
+    await ensureTelemetryStream(nc, o)
+    await expect(ensureTelemetryStream(nc, { ...o, telemetryMaxAgeHours: 24 })).rejects.toThrow("stream AKIS_TLM exists with settings that contradict the configuration: max_age is 604800 s, configured 86400 s")
     const info = await (await jetstreamManager(nc)).streams.info("AKIS_TLM")
-    expect([info.config.max_age, info.config.storage, info.config.retention, info.config.subjects]).toEqual([24 * 3_600_000_000_000, "file", "limits", ["akis.tlm.*"]])
+    expect([info.config.max_age, info.config.storage, info.config.retention, info.config.subjects, info.config.max_bytes]).toEqual([168 * 3_600_000_000_000, "file", "limits", ["akis.tlm.*"], o.telemetryMaxMB! * 1024 * 1024])
   })
 
   test("with nats-server stopped for 10 s under load: no acks, sockets paused, bounded buffer, everything delivered after", async () => {
@@ -107,7 +116,7 @@ describe("gateway → JetStream", () => {
     const r = await fleet.done
     expect(r.unacked).toBe(0)
     expect(r.acked).toBe(r.sent)
-    const rows = await streamReadings(nc)
+    const rows = await streamReadings(reader)
     const expected = new Map(ids.map((id, i) => [id, fleet.links[i]!.lastAck]))
     // This run's readings only (the scenario test above sent sim-0001..3 from seq 1): every one
     // exactly once, no copies beyond resends, in order.

@@ -21,8 +21,7 @@ describe("test harness", () => {
   test("starts a 3-server JetStream cluster that accepts an R3 stream", async () => {
     const cluster = await startNatsCluster(3)
     cleanups.push(cluster.cleanup)
-    const { connect } = await import("@nats-io/transport-node")
-    const nc = await connect({ servers: cluster.urls })
+    const nc = await cluster.connect()
     const jsm = await jetstreamManager(nc)
     const si = await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 })
     expect(si.config.num_replicas).toBe(3)

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { join } from "node:path"
 import { askActor, BatchBuilder, encodeBatch, ensureStreams, shardOf, telemetrySubject } from "../../runtime/index.ts"
 import { spawnChild, waitFor, type Child } from "../harness/index.ts"
+import { testTopology, testTopologyEnv } from "./topology.ts"
 
 const root = join(import.meta.dir, "..", "..")
 
@@ -13,6 +14,7 @@ export const testNodeEnv = (servers: string | string[], partitions: number, extr
   AKIS_NODE__HEARTBEATMS: "500",
   AKIS_NODE__SUSPICIONMS: "2000",
   AKIS_NODE__CHECKPOINTMS: "1000",
+  ...testTopologyEnv(Number(extra.AKIS_STREAMS__REPLICAS ?? 1)),
   ...extra,
 })
 
@@ -99,9 +101,9 @@ export class ReadingPublisher {
   }
 }
 
-/** Creates akis's streams with short limits, as a node would (R`replicas`). */
+/** Creates akis's streams with the test limits, as a node would (R`replicas`). */
 export const createTestStreams = async (nc: NatsConnection, replicas = 1): Promise<void> =>
-  ensureStreams(await jetstreamManager(nc), { replicas, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 })
+  ensureStreams(await jetstreamManager(nc), { ...testTopology, replicas })
 
 /**
  * Waits until every counting actor in `ids` has counted exactly `expected(id)` readings

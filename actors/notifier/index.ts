@@ -1,0 +1,13 @@
+/** Public surface of the notifier: alert delivery to webhook, e-mail and SMS channels (node role `notifier`). */
+export { startNotifier, policyOf, doneKeyOf, type Notifier, type NotifierOptions, type NotifierMetrics } from "./notifier.ts"
+export { decide, emptyState, deliveryKey, digestKey, type Decision, type NotifyPolicy, type NotifyState, type RuleFacts, type Route, type Cap } from "./core.ts"
+export { makeChannels } from "./channels.ts"
+export type { Channel, ChannelDeps } from "./channel.ts"
+export { makeWebhookChannel, signWebhook, webhookHeaders } from "./webhook.ts"
+export { makeEmailChannel, messageIdOf } from "./email.ts"
+export { makeSmsChannel } from "./sms.ts"
+export { deliverWithRetry, backoffMs, type RetryPolicy, type DeliveryOutcome } from "./deliver.ts"
+export { listDeadLetters, type DeadLetter } from "./dead-letters.ts"
+export { notifyTopology, ensureDlqStream, openNotifyBucket } from "./topology.ts"
+export { headline, subjectOf, textOf, jsonOf, smsTextOf, type Notification } from "./message.ts"
+export { DeliveryFailed } from "./errors.ts"
