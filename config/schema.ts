@@ -59,6 +59,12 @@ export const ClickHouseSection = Schema.Struct({
   retentionDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   /** How often the node holding shard 0 drops partitions past retentionDays. */
   retentionCheckMs: Millis,
+  /** How often the node holding shard 0 rolls newly ingested telemetry into the 1-minute rollup. */
+  rollupEveryMs: Millis,
+  /** Seconds each rollup run looks back before the previous one (inserts that land late). */
+  rollupOverlapS: PositiveInt,
+  /** Days the first rollup run (new or migrated tables) computes; older days are read raw. */
+  rollupBackfillDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
 })
 
 /** The per-shard ClickHouse sink: batching, retry and memory bounds. */
@@ -121,6 +127,27 @@ export const RulesSection = Schema.Struct({
   maxWindowBytesPerDevice: PositiveInt,
 })
 
+/** The HTTP API (nodes with the `api` role; /metrics, /healthz, /readyz on every node). */
+export const ApiSection = Schema.Struct({
+  host: Schema.NonEmptyString,
+  port: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 })),
+  rateLimitPerSec: PositiveInt,
+  rateBurst: PositiveInt,
+  readyMaxLagBatches: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  liveStateTimeoutMs: Millis,
+  /** Optional external identity provider: its JWKS URL (empty = API tokens only). */
+  jwksUrl: Schema.String,
+  jwtIssuer: Schema.String,
+  jwtAudience: Schema.String,
+  jwtRoleClaim: Schema.NonEmptyString,
+})
+
+/** nginx in front of a local cluster (`ops/up`): HTTPS for the API, TCP pass-through for devices. */
+export const ProxySection = Schema.Struct({
+  httpsPort: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })),
+  devicePort: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })),
+})
+
 /** The whole akis configuration. Sections of other parts (gateway, sink, rules, api) are added here. */
 export const AkisConfig = Schema.Struct({
   cluster: ClusterSection,
@@ -133,5 +160,7 @@ export const AkisConfig = Schema.Struct({
   rules: RulesSection,
   notify: NotifySection,
   interpreter: InterpreterSection,
+  api: ApiSection,
+  proxy: ProxySection,
 })
 export type AkisConfig = typeof AkisConfig.Type

@@ -81,6 +81,8 @@ interface Sealed {
   readonly bytes: Uint8Array
   readonly n: number
   readonly targets: AckTarget[]
+  /** When the batch's first reading arrived (for the ACK latency histogram). */
+  readonly openedAt: number
   attempts: number
 }
 
@@ -156,7 +158,7 @@ export class Ingest {
     const s = this.shards[shard]!
     const n = s.builder.size
     const bytes = encodeBatch(s.builder.take(this.o.now()))
-    s.queue.push({ no: s.open, bytes, n, targets: s.openTargets, attempts: 0 })
+    s.queue.push({ no: s.open, bytes, n, targets: s.openTargets, openedAt: s.openSince, attempts: 0 })
     s.open++
     s.openTargets = []
     this.pump(shard)
@@ -199,6 +201,7 @@ export class Ingest {
     const m = this.o.metrics
     m.durable += b.n
     m.published_batches++
+    m.observeAckLatency?.((this.o.now() - b.openedAt) / 1000)
     for (const t of b.targets) {
       const seq = t.cursor.advance(b.no)
       if (seq !== undefined) t.ack(seq)

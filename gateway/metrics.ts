@@ -47,6 +47,8 @@ export interface GatewayMetrics {
   crl_stale: number
   /** CRL files refused while running (unreadable, not signed by the CA, older than the loaded one). */
   crl_reload_errors: number
+  /** Set by the Prometheus exporter: seconds from a batch's first reading to its PubAck (when its devices get `ACK`). */
+  observeAckLatency?: (seconds: number) => void
 }
 
 export const newMetrics = (): GatewayMetrics => ({

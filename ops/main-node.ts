@@ -3,14 +3,15 @@
  * - worker: hosts shards with device actors on the live rule set (KV akis_rules), a ClickHouse
  *   sink per shard (one sink group per node) and the alert writer (AKIS_ALERTS → ClickHouse);
  * - gateway: the mTLS device listener (certificates from `ops certs`);
- * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts).
+ * - notifier: alert delivery (one active per cluster) and the Ollama interpreter (ops/lib/notify-role.ts);
+ * - api: the HTTP API on `api.port` (ops/lib/api-node.ts). Every node serves /metrics, /healthz, /readyz there.
  * SIGTERM / SIGINT / `ops drain` drain the node: gateway first, then a planned handoff of every shard.
  * Prints one JSON event per line.
  */
 import { existsSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
-import { makeRetentionJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type SinkGroup } from "../actors/sink/index.ts"
+import { makeRetentionJob, makeRollupJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type RollupJob, type SinkGroup } from "../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { ruleLimitsOf } from "../config/rules/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
@@ -23,6 +24,8 @@ import { natsAuth, type NatsAuth } from "../runtime/nats/auth.ts"
 import { topologyOptions } from "../runtime/nats/topology.ts"
 import { serveHistory } from "./lib/history-service.ts"
 import { startNotifierRole } from "./lib/notify-role.ts"
+import { startApiNode, type ApiNode } from "./lib/api-node.ts"
+import type { Store } from "../actors/sink/index.ts"
 
 // Every line goes through redact: URL credentials, passwords and tokens never reach the log.
 const log = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify(redact({ t: Date.now(), event, ...fields })))
@@ -64,15 +67,26 @@ const nats = await connectNats({ servers: config.nats.servers, auth: auth!, name
 let group: SinkGroup | undefined
 let alerts: AlertWriter | undefined
 let retention: RetentionJob | undefined
+let rollup: RollupJob | undefined
 let node: AkisNode | undefined
 let gateway: Gateway | undefined
 let stopCrlKeeper: () => void = () => {}
 let rules: Awaited<ReturnType<typeof startDeviceRules>> | undefined
 let history: ReturnType<typeof serveHistory> | undefined
+let api: ApiNode | undefined
+const sinks: Array<{ metrics: { rowsFenced: number } }> = []
+// Insert durations go to the /metrics histogram (the API starts after the sink group).
+const timed = (inner: Store): Store => ({
+  ...inner,
+  insert: (t, c, f, b) => {
+    const t0 = performance.now()
+    return inner.insert(t, c, f, b).finally(() => api?.metrics.insertLatency.observe((performance.now() - t0) / 1000))
+  },
+})
 
-let workerStore: ReturnType<typeof makeStore> | undefined
+let workerStore: Store | undefined
 if (isWorker) {
-  const store = (workerStore = makeStore(config.clickhouse))
+  const store = (workerStore = timed(makeStore(config.clickhouse)))
   // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -87,6 +101,11 @@ if (isWorker) {
   retention = makeRetentionJob(store, {
     retentionDays: config.clickhouse.retentionDays, everyMs: config.clickhouse.retentionCheckMs,
     onDropped: (partitions) => log("retention.dropped", { partitions }), onError: (e) => log("retention.error", { error: String(e) }),
+  })
+  // The 1-minute rollup, off the insert path: periodic, on the same elected node as retention.
+  rollup = makeRollupJob(store, schema, {
+    everyMs: config.clickhouse.rollupEveryMs, overlapS: config.clickhouse.rollupOverlapS, backfillDays: config.clickhouse.rollupBackfillDays,
+    graceS: 10, onError: (e) => log("rollup.error", { error: String(e) }),
   })
   group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
   alerts = await startAlertWriter({
@@ -123,13 +142,36 @@ node = await startNode(
   },
   {
     kind: (rules?.kind ?? { name: "device", create: () => ({}), onReading() {}, snapshot: () => null, restore: () => ({}), query: () => null }) as ActorKind<unknown>,
-    // Shard 0's lease elects the one node that drops expired partitions (single owner, fenced).
-    sinkFor: group ? (s, fence) => { if (s === 0) retention?.hold(fence); return group!.sinkFor(s, fence) } : undefined,
+    // Shard 0's lease elects the one node that drops expired partitions and runs the rollup (single owner, fenced).
+    sinkFor: group ? (s, fence) => {
+      if (s === 0) {
+        retention?.hold(fence)
+        rollup?.hold(fence)
+      }
+      const sink = group!.sinkFor(s, fence)
+      sinks.push(sink)
+      return sink
+    } : undefined,
     clock: systemClock,
     log,
   },
 ).catch((e) => fail((e as Error).message))
 
+// The API talks to NATS with the api role's credentials (its own buckets, requests to actors, the alert subjects).
+let apiNats = nats
+if (config.node.roles.includes("api")) {
+  let apiAuth: NatsAuth
+  try {
+    apiAuth = natsAuth(config.nats, "api")
+  } catch (e) {
+    fail((e as Error).message)
+  }
+  apiNats = await connectNats({ servers: config.nats.servers, auth: apiAuth!, name: "akis-api" }).catch((e) => fail((e as Error).message))
+}
+api = await startApiNode({
+  config, nats: apiNats, schema, store: workerStore ?? makeStore(config.clickhouse), node, gateway, group, alertWriter: alerts, rules, log, topology,
+  fencedRows: () => sinks.reduce((n, k) => n + k.metrics.rowsFenced, 0),
+}).catch((e) => fail(`api on ${config.api.host}:${config.api.port}: ${(e as Error).message}`))
 
 let stopping = false
 const shutdown = async (why: string) => {
@@ -138,8 +180,11 @@ const shutdown = async (why: string) => {
   log("node.shutdown", { why })
   stopCrlKeeper()
   await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
+  await api?.stop().catch(() => {})
+  if (apiNats !== nats) await apiNats.nc.drain().catch(() => {})
   await node?.drain().catch(() => {})
   retention?.stop()
+  rollup?.stop()
   history?.stop()
   await alerts?.stop().catch(() => {})
   await notify?.stop().catch(() => {})

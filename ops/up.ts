@@ -2,7 +2,9 @@
  * `ops/up`: a local akis with a simulated fleet. Creates the fleet PKI if absent, starts
  * ClickHouse and nats-server (data under .akis/), N nodes and the fleet simulator, then shows a
  * live summary. Ctrl-C stops everything; running it again resumes from the stored state.
- *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once]
+ *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once] [--no-proxy]
+ * Nodes also take the api role; nginx (ops/nginx/akis.conf) serves the API over HTTPS and passes
+ * device TCP through to the gateways (--no-proxy: no nginx).
  * With `clickhouse.url: chdb:<dir>` (embedded store) it runs one node, which holds the store, and
  * reads the summary from it over NATS (history-service.ts): chDB allows one process per directory.
  */
@@ -15,7 +17,7 @@ import { clusterView } from "./lib/cluster-view.ts"
 import { opsContext, type OpsContext } from "./lib/context.ts"
 import { askHistory, storeSummary, type StoreSummary } from "./lib/history-service.ts"
 import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } from "./lib/launcher.ts"
-import { spawnChild, startClickHouse, type ClickHouseServer } from "./lib/servers/index.ts"
+import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./lib/servers/index.ts"
 import { renderSummary, type Sample } from "./lib/summary.ts"
 
 const root = resolve(import.meta.dir, "..")
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     config: { type: "string" },
     // Stop everything once the fleet's --duration is over (scripted runs and tests).
     once: { type: "boolean", default: false },
+    "no-proxy": { type: "boolean", default: false },
   },
 })
 const say = (m: string) => process.stderr.write(`\x1b[1m[akis up]\x1b[0m ${m}\n`)
@@ -87,8 +90,9 @@ else if (!chUp) {
 }
 
 // --- NATS + nodes + fleet ---
-// Every local node also takes the notifier role (one is active, the others stand by).
-const roles: Record<string, string> = config.node.roles.includes("notifier") ? {} : { AKIS_NODE__ROLES: JSON.stringify([...config.node.roles, "notifier"]) }
+// Every local node also takes the notifier role (one is active, the others stand by) and the api role.
+const wanted = [...new Set([...config.node.roles, "notifier", "api"])]
+const roles: Record<string, string> = wanted.length === config.node.roles.length ? {} : { AKIS_NODE__ROLES: JSON.stringify(wanted) }
 let cluster: LocalCluster
 try {
   cluster = await startLocalCluster({ config, nodes, env: { ...(values.config ? { AKIS_CONFIG: values.config } : {}), ...roles }, log: say })
@@ -97,6 +101,34 @@ try {
   await clickhouse?.stop()
   process.exit(1)
 }
+
+// --- nginx in front (HTTPS API balanced over the nodes, device TCP passed through) ---
+let nginx: Nginx | undefined
+if (!values["no-proxy"]) {
+  try {
+    nginx = await startNginx({
+      dir: join(dataDir, "nginx"), apis: cluster.apis(), gateways: cluster.gateways(), httpsPort: config.proxy.httpsPort, devicePort: config.proxy.devicePort,
+      certFile: config.gateway.certFile || join(certDir, "server.crt"), keyFile: config.gateway.keyFile || join(certDir, "server.key"),
+    })
+    say(`nginx: API on ${nginx.apiUrl}, devices on ${config.api.host}:${config.proxy.devicePort} (passed through to ${cluster.gateways().join(", ")})`)
+  } catch (e) {
+    say(`nginx did not start (${(e as Error).message.split("\n")[0]}); the API answers directly on ${cluster.apis().join(", ")} (--no-proxy skips nginx)`)
+  }
+}
+const apiBase = nginx?.apiUrl ?? `http://${cluster.apis()[0]}`
+let urls = ""
+void (async () => {
+  // Print the URLs once they answer (the nodes need a few seconds to join and take shards).
+  for (let i = 0; i < 120 && !urls; i++) {
+    const ok = await fetch(`${apiBase}/healthz`, { tls: { rejectUnauthorized: false } } as RequestInit).then((r) => r.ok, () => false)
+    if (ok) {
+      const dash = await fetch(`${apiBase}/dashboard/`, { tls: { rejectUnauthorized: false } } as RequestInit).then((r) => r.ok, () => false)
+      urls = `API: ${apiBase}/api/v1 (OpenAPI ${apiBase}/openapi.json; direct: ${cluster.apis().map((a) => `http://${a}`).join(", ")})\n` +
+        `dashboard: ${apiBase}/dashboard/${dash ? "" : " (not served yet)"}\ntoken: bun run ops tokens create <name> --role viewer|operator|admin`
+      say(urls.replaceAll("\n", "\n[akis up] "))
+    } else await Bun.sleep(1_000)
+  }
+})()
 say(`starting the fleet simulator: ${devices} devices × ${rate} Hz for ${values.duration} (scenario ${values.scenario})`)
 const fleet = ops(["loadgen", "--scenario", values.scenario!, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration!, "--gateways", cluster.gateways().join(",")])
 
@@ -105,12 +137,14 @@ let ctx: OpsContext | undefined
 // The embedded store belongs to the node: opening its directory here would lock the node out.
 const store: Store | undefined = embedded ? undefined : makeStore(config.clickhouse)
 let prev: Sample | undefined
+let waitingSaid = false
 let stopping = false
 const stop = async () => {
   if (stopping) return
   stopping = true
   say("stopping: fleet, nodes (drain), servers ...")
   await fleet.kill("SIGTERM")
+  await nginx?.stop()
   await ctx?.close().catch(() => {})
   await cluster.stop()
   await clickhouse?.stop()
@@ -123,14 +157,13 @@ process.on("SIGTERM", stop)
 fleet.exited.then(async (code) => {
   if (stopping) return
   if (!values.once) return say(`fleet simulator finished (exit ${code}); the cluster keeps running, Ctrl-C stops it`)
-  say(`fleet simulator finished (exit ${code}); --once: stopping once every processed reading is stored (at most 30 s)`)
-  // Settled: the sink's last batches are in the store and two refreshes in a row agree.
-  let last = -1
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !stopping;) {
-    await Bun.sleep(2_000)
-    if (prev && prev.stored === last && prev.stored >= prev.readingsIn) break
-    last = prev?.stored ?? -1
-  }
+  // Every reading the fleet got an ACK for is durable in JetStream, so it will be stored: wait for
+  // the store to hold at least that many rows (the simulator prints `acked <n>` when it ends).
+  const acked = Number(/^acked\s+(\d+)\s*$/m.exec(fleet.output())?.[1] ?? 0)
+  say(`fleet simulator finished (exit ${code}, ${acked} readings ACKed); --once: stopping once they are stored (at most 120 s)`)
+  const deadline = Date.now() + 120_000
+  while (!stopping && Date.now() < deadline && !(prev && prev.stored >= acked)) await Bun.sleep(1_000)
+  if (!(prev && prev.stored >= acked)) say(`stopping with ${prev?.stored ?? 0} rows stored of ${acked} readings ACKed`)
   await stop()
 })
 
@@ -144,10 +177,17 @@ for (;;) {
     const readingsIn = await readingsProcessed(ctx, view.members.map((m) => m.id))
     const sample: Sample = { t: Date.now(), readingsIn, ...stored }
     const fleetLine = fleet.output().split(/[\r\n]/).filter((l) => l.trim()).pop() ?? ""
-    process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n")
+    process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n" + (urls ? `\n${urls}\n` : ""))
     prev = sample
   } catch (e) {
-    say(`summary: ${(e as Error).message}`)
+    // Stopping closes the connection mid-refresh; before the first node has created the streams
+    // and buckets (and, on chDB, answers akis.history) there is nothing to show yet.
+    if (stopping) break
+    if (prev || !/not found|no responders/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
+    else if (!waitingSaid) {
+      waitingSaid = true
+      say("summary: waiting for the first node (streams, buckets, history service)")
+    }
   }
 }
 

@@ -238,8 +238,17 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
   nats.nc.subscribe(`akis.ctl.stats.${id}`, {
     callback: (_e, m) => {
       if (!fromRequester(m, `akis.ctl.stats.${id}`)) return
+      // `{"gc":true}` (ops bench scale) collects garbage first, so `memory.heapUsed` is live data only.
+      let gc = false
+      try {
+        gc = m.data.length > 0 && (JSON.parse(new TextDecoder().decode(m.data)) as { gc?: unknown }).gc === true
+      } catch {
+        // not JSON: plain stats
+      }
+      if (gc) Bun.gc(true)
+      const { rss, heapUsed } = process.memoryUsage()
       void Promise.all([...hosts.values()].map((h) => h.stats())).then((shards) =>
-        m.respond(new TextEncoder().encode(JSON.stringify({ node: id, draining, shards }))))
+        m.respond(new TextEncoder().encode(JSON.stringify({ node: id, draining, memory: { rss, heapUsed }, shards }))))
     },
   })
   nats.nc.subscribe(`akis.ctl.drain.${id}`, {

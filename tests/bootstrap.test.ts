@@ -5,7 +5,7 @@
  * Also: a NATS without JetStream on the configured port is refused with a clear message.
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { probeNats } from "../ops/lib/launcher.ts"
 import { freePort, spawnChild, startNats, tempDir, waitFor, type Child } from "./harness/index.ts"
@@ -20,6 +20,8 @@ const bash = (m: FreshMachine, args: string[], env: Record<string, string> = {})
 }
 /** Exported variables from `env` output: name → value. */
 const vars = (text: string) => new Map(text.split("\n").filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const))
+/** Variables bash itself maintains (cd, each command): not the bootstrap's doing. */
+const shellManaged = new Set(["PWD", "OLDPWD", "_", "SHLVL"])
 /** `source` the bootstrap between two dumps of the environment, then print where each tool is. */
 const sourced = `env > "$HOME/env.before"; source ops/lib/bootstrap.sh; env > "$HOME/env.after"; command -v bun nats-server clickhouse-server`
 const changedVars = async (m: FreshMachine) => {
@@ -50,7 +52,7 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
     const where = c.output().split("\n").filter((l) => l.startsWith("/"))
     expect(where).toEqual([expect.stringMatching(/globalbin\/bun$/), join(m.sbin, "nats-server"), join(m.sbin, "clickhouse-server")])
     // The first run used to export AKIS_APT_UPDATED=1, which every node then refused as config.
-    expect(await changedVars(m)).toEqual(["PATH"])
+    expect((await changedVars(m)).filter((k) => !shellManaged.has(k))).toEqual(["PATH"])
 
     // A second run finds everything (the daemons in sbin, off the original PATH) and installs nothing.
     const again = bash(m, ["-c", sourced])
@@ -84,6 +86,15 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
     expect(await c.exited).toBe(1)
     expect(c.output()).toContain("sudo apt-get install nats-server clickhouse-server")
     expect(m.calls().filter((l) => !l.startsWith("npm"))).toEqual([])
+  })
+
+  test("when npm cannot install bun, npm's own error is shown", async () => {
+    const m = freshMachine({ uid: 0, npmError: "npm ERR! code SELF_SIGNED_CERT_IN_CHAIN" })
+    const c = bash(m, ["-c", sourced])
+    expect(await c.exited).toBe(1)
+    expect(c.output()).toContain("npm ERR! code SELF_SIGNED_CERT_IN_CHAIN")
+    expect(c.output()).toContain("npm install -g bun failed (above)")
+    expect(m.calls()).toEqual(["npm install -g bun"])
   })
 
   test("ops/up on the fresh machine installs everything, then NATS, ClickHouse, a node and the fleet run and readings are stored", async () => {
@@ -126,5 +137,41 @@ describe("a NATS without JetStream on the configured port", () => {
     expect(up.output()).toContain("sudo systemctl disable --now nats-server")
     expect(existsSync(join(data, "certs"))).toBe(false)
     await bare.kill()
+  }, 60_000)
+})
+
+describe("as a normal user", () => {
+  // Run as nobody (needs root to switch; as a normal user every server test already runs this way).
+  // …and `nobody` must reach the checkout (not so under /root, for example).
+  const ancestors = root.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/") || "/")
+  const othersReach = ancestors.every((d) => (statSync(d).mode & 0o001) !== 0)
+  const canSwitch = process.getuid?.() === 0 && Bun.which("setpriv") !== null && othersReach
+  test.if(canSwitch)("the harness finds the servers in sbin off the PATH and starts ClickHouse and NATS (Debian's config names a root-only <path>)", async () => {
+    const dir = tempDir("akis-as-user-")
+    chmodSync(dir, 0o755)
+    mkdirSync(join(dir, "ch"))
+    chmodSync(join(dir, "ch"), 0o777) // nobody's ClickHouse data dir
+    const script = join(dir, "start.ts")
+    writeFileSync(script, [
+      `import { startClickHouse, startNats } from ${JSON.stringify(join(root, "tests/harness/index.ts"))}`,
+      `const ch = await startClickHouse({ dir: ${JSON.stringify(join(dir, "ch"))} })`,
+      "const version = (await (await fetch(`${ch.url}/?query=SELECT%20version()`)).text()).trim()",
+      "const nats = await startNats()",
+      "console.log(`started uid=${process.getuid!()} clickhouse=${version} nats=${nats.url}`)",
+      "await ch.cleanup()",
+      "await nats.cleanup()",
+      "process.exit(0)",
+    ].join("\n"))
+    chmodSync(script, 0o644)
+    const home = join(dir, "home")
+    const c = spawnChild("as-nobody", [
+      Bun.which("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups",
+      "env", "-i", `HOME=${home}`, "PATH=/usr/local/bin:/usr/bin:/bin", Bun.which("bun")!, script,
+    ])
+    started.push(c)
+    const code = await c.exited
+    expect({ code, out: c.output().trim().split("\n").pop() }).toEqual({ code: 0, out: expect.stringMatching(/^started uid=65534 clickhouse=\S+ nats=nats:/) })
+    // It wrote its preprocessed config under its own data dir, not under Debian's /var/lib/clickhouse.
+    expect(existsSync(join(dir, "ch", "preprocessed_configs", "config.xml"))).toBe(true)
   }, 60_000)
 })

@@ -48,8 +48,10 @@ describe("embedded store under ops/up", () => {
     const [row] = await store.query<{ n: number; readings: number; devices: number }>(
       "SELECT count() AS n, uniqExact(device_id, seq) AS readings, uniqExact(device_id) AS devices FROM telemetry",
     ).finally(() => store.close())
-    expect({ rows: Number(row!.n), readings: Number(row!.readings), devices: Number(row!.devices) }).toEqual({ rows: stored, readings: stored, devices: 3 })
-    expect(Number(summary![4])).toBe(stored) // every reading the node processed
+    // Every ACKed reading is in the directory, and the summary's count is the directory's.
+    const acked = Number(/(\d+) readings ACKed/.exec(out)?.[1])
+    expect(acked).toBeGreaterThan(0)
+    expect({ rows: Number(row!.n), readings: Number(row!.readings), devices: Number(row!.devices) }).toEqual({ rows: stored, readings: acked, devices: 3 })
   }, 120_000)
 
   test("more than one node on the embedded store is refused with the reason", async () => {

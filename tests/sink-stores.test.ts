@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { loadDeviceSchema, makeDeviceSchema } from "../config/device-schema.ts"
 import {
-  alerts, dropExpired, FencedOut, fleetAggregate, rebuildRollupDay, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
+  alerts, dropExpired, FencedOut, fleetAggregate, runRollup, HistoryInputInvalid, makeChdbStore, makeClickHouseStore, makeSink, migrate, quoteString, readings,
   writeAlerts, type Store,
 } from "../actors/sink/index.ts"
 import { syntheticBatches } from "./support/synthetic-batches.ts"
@@ -25,9 +25,34 @@ let stores: Array<[string, Store]>
 
 const store = (name: string): Store => stores.find(([n]) => n === name)![1]
 
-const load = async (s: Store) => {
-  const sink = makeSink(s, schema, { batchRows: 1000, flushMs: 50, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true })
-  batches.forEach((b, k) => {
+type Agg = { n: number; c: number; sum: number; min: number; max: number }
+
+/** Per "device|minute": readings, readings carrying `field`, its sum, min and max, from the distinct readings sent. */
+const bruteForce = (field: string): Map<string, Agg> => {
+  const f = schema.fields.findIndex((x) => x.name === field)
+  const out = new Map<string, Agg>()
+  for (const b of batches) {
+    for (let i = 0; i < b.ids.length; i++) {
+      const key = `${b.ids[i]}|${Math.floor(b.ts[i]! / 60_000) * 60_000}`
+      const a = out.get(key) ?? { n: 0, c: 0, sum: 0, min: Infinity, max: -Infinity }
+      const v = b.values[i * b.width + f]!
+      a.n++
+      if (!Number.isNaN(v)) {
+        a.c++
+        a.sum += v
+        a.min = Math.min(a.min, v)
+        a.max = Math.max(a.max, v)
+      }
+      out.set(key, a)
+    }
+  }
+  return out
+}
+
+const load = async (s: Store, only = batches, ingestedAt?: number) => {
+  const timers = ingestedAt === undefined ? undefined : { setTimeout, clearTimeout: (h: unknown) => clearTimeout(h as Timer), now: () => ingestedAt }
+  const sink = makeSink(s, schema, { batchRows: 1000, flushMs: 50, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true, timers })
+  only.forEach((b, k) => {
     for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
     sink.processed(k + 1)
   })
@@ -111,25 +136,61 @@ describe.each(["ch18", "chdb"])("store %s", (name) => {
     expect(r.values.accel_y_ms2!.every((v) => v !== null)).toBe(true)
   })
 
-  test("rollup-sourced readings equal raw ones, even where a replay counted minutes twice", async () => {
+  test("the rollup job is exact under replays and folds late readings in on its next run", async () => {
     const s = store(name)
-    const q = { device: "bus-0005", from: start, to: start + 119_999, points: 2, fields: ["engine_rpm"] }
-    const raw = await readings(s, schema, { ...q, source: "raw" })
-    const check = async () => {
+    const field = schema.fields[5]!.name // every 7th value not sent (NaN)
+    const expected = bruteForce(field)
+    // The loads were ingested at about T = now; the first run is at T + 60 s with a 30 s overlap,
+    // so the second run re-reads only what is ingested after T + 30 s (the replay at T + 120 s).
+    const t = Date.now()
+    const rollupOpts = { graceS: 10, overlapS: 30, backfillDays: 7 }
+    const first = await runRollup(s, schema, { ...rollupOpts, now: t + 60_000 })
+    expect(first.rows).toBe(expected.size) // every device-minute of the two loads, once
+    const fleet = async () => new Map((await fleetAggregate(s, schema, { field, from: start, to: start + 3_600_000, by: "device" })).map((r) => [r.key, r]))
+    const byMinute = await fleetAggregate(s, schema, { field, from: start, to: start + 3_600_000, by: "minute" })
+    expect(byMinute.map((r) => r.n)).toEqual([20 * 120, 20 * 120])
+    const check = async (want: Map<string, Agg>) => {
+      const got = await fleet()
+      expect([...got.keys()].sort()).toEqual([...new Set([...want.keys()].map((k) => k.split("|")[0]!))].sort())
+      for (const [dev, r] of got) {
+        const mins = [...want.entries()].filter(([k]) => k.startsWith(`${dev}|`)).map(([, v]) => v)
+        const n = mins.reduce((a, m) => a + m.n, 0)
+        const c = mins.reduce((a, m) => a + m.c, 0)
+        expect(r.n).toBe(n)
+        expect(r.min).toBe(Math.min(...mins.map((m) => m.min)))
+        expect(r.max).toBe(Math.max(...mins.map((m) => m.max)))
+        expect(Math.abs(r.avg! - mins.reduce((a, m) => a + m.sum, 0) / c)).toBeLessThan(1e-9)
+      }
+    }
+    await check(expected)
+    // Readings from the rollup equal raw ones.
+    const q = { device: "bus-0005", from: start, to: start + 119_999, points: 2, fields: ["engine_rpm", field] }
+    const same = async () => {
+      const raw = await readings(s, schema, { ...q, source: "raw" })
       const roll = await readings(s, schema, { ...q, source: "rollup" })
       expect(roll.bucketMs).toBe(60_000)
       expect(roll.t).toEqual(raw.t)
       expect(roll.n).toEqual(raw.n)
-      roll.values.engine_rpm!.forEach((v, i) => expect(Math.abs(v! - raw.values.engine_rpm![i]!)).toBeLessThan(1e-9))
+      for (const f of q.fields) roll.values[f]!.forEach((v, i) => expect(Math.abs(v! - raw.values[f]![i]!)).toBeLessThan(1e-9))
+      return roll
     }
-    const [dup] = await s.query<{ c: number; u: number }>(
-      "SELECT countMerge(n) AS c, uniqExactMerge(u) AS u FROM telemetry_1m WHERE device_id = 'bus-0005'",
-    )
-    expect(dup!.c).toBe(2 * dup!.u) // loaded twice: the view counted both copies
-    await check() // answered from raw telemetry
-    await rebuildRollupDay(s, schema, 20261120)
-    await check() // answered from the rebuilt rollup
-  })
+    expect((await same()).n).toEqual([120, 120])
+
+    // A replayed block (new ingested time) and a late reading for an old, rolled-up minute.
+    await load(s, batches.slice(3, 5), t + 120_000)
+    await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "engine_rpm", field], "TabSeparated",
+      `bus-0005\t99999\t2026-11-20 10:00:30\t250\t${new Date(t + 120_000).toISOString().slice(0, 19).replace("T", " ")}\t7777\t-12345\n`)
+    const late = new Map(expected)
+    const k = "bus-0005|" + start
+    const m = late.get(k)!
+    late.set(k, { n: m.n + 1, c: m.c + 1, sum: m.sum - 12345, min: -12345, max: m.max })
+    await check(expected) // the fleet view takes the late reading in on the next run
+    expect((await same()).n).toEqual([121, 120]) // readings see it at once: the touched minute is read raw
+    const second = await runRollup(s, schema, { ...rollupOpts, now: t + 130_000 })
+    expect(second.rows).toBe(20) // only the minutes the replay (20 devices' first minute) and the late reading touched
+    await check(late)
+    expect((await same()).n).toEqual([121, 120])
+  }, 60_000)
 
   test("rejects hostile input before any SQL is sent", async () => {
     const s = store(name)
@@ -149,7 +210,7 @@ describe.each(["ch18", "chdb"])("store %s", (name) => {
     ]
     for (const f of bad) expect(await f().then(() => "accepted", (e) => e)).toBeInstanceOf(HistoryInputInvalid)
     const [t] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry FINAL")
-    expect(t!.c).toBe(total)
+    expect(t!.c).toBe(total + 1) // + the rollup test's late reading
   })
 
   test("a deposed owner's late batch (stale fencing token) is refused, not inserted", async () => {
@@ -215,6 +276,50 @@ describe("same SQL on ClickHouse 18.16 and chDB 26.x", () => {
     }
     expect(await alerts(a, { from: start, to: start + 3_600_000 })).toEqual(await alerts(b, { from: start, to: start + 3_600_000 }))
   })
+
+  test("migrate moves the old layout (rollup view + AggregatingMergeTree) to the rollup job without losing telemetry", async () => {
+    await store("ch18").exec("CREATE DATABASE IF NOT EXISTS legacy")
+    // chdb holds one data directory per process: the shared session switches database for this test.
+    await store("chdb").exec("CREATE DATABASE IF NOT EXISTS legacy")
+    await store("chdb").exec("USE legacy")
+    const legacy: Array<[string, Store]> = [["ch18", makeClickHouseStore({ url: ch.url, database: "legacy" })], ["chdb", store("chdb")]]
+    const at = (sec: number) => new Date(start + sec * 1000).toISOString().slice(0, 19).replace("T", " ")
+    try {
+      for (const [, s] of legacy) {
+        await s.exec(`CREATE TABLE telemetry (device_id String, seq UInt64, ts DateTime('UTC'), ms UInt16, ingested DateTime('UTC'), speed_kmh Float64 DEFAULT nan)
+          ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (device_id, ts, seq, ms)`)
+        await s.exec(`CREATE TABLE telemetry_1m (device_id String, minute DateTime('UTC'), n AggregateFunction(count), u AggregateFunction(uniqExact, UInt64),
+          speed_kmh_avg AggregateFunction(avgIf, Float64, UInt8), speed_kmh_min AggregateFunction(minIf, Float64, UInt8), speed_kmh_max AggregateFunction(maxIf, Float64, UInt8))
+          ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(minute) ORDER BY (device_id, minute)`)
+        await s.exec(`CREATE MATERIALIZED VIEW telemetry_1m_mv TO telemetry_1m AS SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n,
+          uniqExactState(seq) AS u, avgIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_avg, minIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_min,
+          maxIfState(speed_kmh, NOT isNaN(speed_kmh)) AS speed_kmh_max FROM telemetry GROUP BY device_id, minute`)
+        const body = [[1, 10, 40], [2, 20, 50], [3, 70, 60]].map(([seq, sec, v]) => `old-1\t${seq}\t${at(sec!)}\t0\t${at(sec!)}\t${v}\n`).join("")
+        await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "speed_kmh"], "TabSeparated", body)
+        await s.insert("telemetry", ["device_id", "seq", "ts", "ms", "ingested", "speed_kmh"], "TabSeparated", body) // a replay
+        const rep = await migrate(s, schema)
+        expect(rep.dropped).toEqual(["telemetry_1m_mv", "telemetry_1m"])
+        expect(rep.created).toEqual(["telemetry_1m", "telemetry_1m_runs", "alerts", "alert_explanations"])
+        expect(rep.addedColumns).toContain("telemetry.engine_rpm")
+        expect((await migrate(s, schema)).dropped).toEqual([])
+        const [tables] = await s.query<{ c: number }>("SELECT count() AS c FROM system.tables WHERE database = currentDatabase() AND name = 'telemetry_1m_mv'")
+        expect(tables!.c).toBe(0)
+        const [kept] = await s.query<{ c: number }>("SELECT count() AS c FROM telemetry FINAL")
+        expect(kept!.c).toBe(3) // telemetry untouched
+        // Before the first run everything is raw; after it, the same answer from the rollup.
+        const q = { device: "old-1", from: start, to: start + 119_999, points: 2, fields: ["speed_kmh"], source: "rollup" } as const
+        const want = { t: [start, start + 60_000], n: [2, 1], values: { speed_kmh: [45, 60] } }
+        expect(await readings(s, schema, q)).toMatchObject(want)
+        expect((await runRollup(s, schema, { now: start + 86_400_000, graceS: 10, overlapS: 30, backfillDays: 7 })).rows).toBe(2)
+        expect(await readings(s, schema, q)).toMatchObject(want)
+        const [fa] = await fleetAggregate(s, schema, { field: "speed_kmh", from: start, to: start + 120_000, by: "total" })
+        expect(fa).toEqual({ key: "total", n: 3, avg: 50, min: 40, max: 60 })
+      }
+    } finally {
+      await legacy[0]![1].close()
+      await store("chdb").exec("USE default") // the later tests use the default database
+    }
+  }, 60_000)
 
   test("migrations extend the tables when the device schema grows", async () => {
     const grown = makeDeviceSchema({

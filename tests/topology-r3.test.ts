@@ -58,7 +58,10 @@ describe("one topology on a 3-server cluster with streams.replicas: 3", () => {
     await gatewayReady
     const replicas = await replicasOfEveryRow(jsm)
     expect(Object.values(replicas).every((r) => r === 3)).toBe(true)
-    expect(Object.keys(replicas).sort()).toEqual(["AKIS_ALERTS", "AKIS_DLQ", "AKIS_TLM", "KV_akis_audit", "KV_akis_config", "KV_akis_members", "KV_akis_rules", "KV_akis_shards", "KV_akis_snapshots", "KV_akis_tokens", "OBJ_akis_snapshots"])
+    // Every row of the table, whichever process created it (the notifier's bucket included).
+    const rows = definitions.filter((d) => d.kind !== "consumer").map((d) => streamName(d as Exclude<typeof d, { kind: "consumer" }>))
+    expect(Object.keys(replicas).sort()).toEqual(rows.sort())
+    expect(rows).toContain("KV_akis_notify")
     expect((await jsm.streams.info("AKIS_TLM")).config).toMatchObject({ duplicate_window: 120e9, max_bytes: o3.telemetryMaxMB! * 1024 * 1024, max_age: 3600e9 })
     await writer.stop()
     await node.kill("SIGTERM")

@@ -41,16 +41,27 @@ describe("readings", () => {
     expect(sql[1]).toContain("FINAL")
   })
 
-  test("minute-or-wider buckets come from the rollup, and from raw telemetry when a minute holds copies", async () => {
+  test("minute-or-wider buckets: minutes the rollup covers from it, the others raw, summed per bucket", async () => {
     const q = { device: "bus-1", from: t0, to: t0 + 3_599_999, points: 30, fields: ["speed_kmh"] }
-    const one = scripted([{ t: t0, cnt: 240, uq: 240, v_speed_kmh: 10 }])
+    const state = { d: t0 / 1000 + 3600, c: t0 / 1000 + 1800, f: t0 / 1000 - 86_400, o: 300 }
+    const one = scripted([state], [{ t: t0, cnt: 120, c_speed_kmh: 120, s_speed_kmh: 1200 }], [{ t: t0, cnt: 120, u: 120, c_speed_kmh: 60, s_speed_kmh: 1800 }])
     const r = await readings(one.store, schema, q)
-    expect(r).toMatchObject({ bucketMs: 120_000, t: [t0], n: [240] })
-    expect(one.sql[0]).toContain("FROM telemetry_1m")
-    const two = scripted([{ t: t0, cnt: 480, uq: 240, v_speed_kmh: 10 }], [{ t: t0, n: 240, u: 240, v_speed_kmh: 10 }])
-    expect((await readings(two.store, schema, q)).n).toEqual([240])
-    expect(two.sql[1]).toContain("FROM telemetry WHERE")
-    expect(two.sql[1]).toContain(`BETWEEN ${t0} AND ${t0 + 3_599_999}`)
+    expect(r).toMatchObject({ bucketMs: 120_000, t: [t0], n: [240], values: { speed_kmh: [3000 / 180] } })
+    expect(one.sql[1]).toContain("FROM telemetry_1m FINAL")
+    expect(one.sql[1]).toContain(`minute < toDateTime(${state.c})`)
+    expect(one.sql[1]).toContain(`NOT IN (SELECT toStartOfMinute(ts) FROM telemetry WHERE device_id = 'bus-1'`)
+    expect(one.sql[1]).toContain(`ingested > toDateTime(${state.d - state.o})`)
+    expect(one.sql[2]).toContain("FROM telemetry WHERE")
+    expect(one.sql[2]).toContain(`ts >= toDateTime(${state.c})`)
+    // Raw minutes holding copies: the raw part is repeated with FINAL.
+    const two = scripted([state], [], [{ t: t0, cnt: 240, u: 120, c_speed_kmh: 1, s_speed_kmh: 1 }], [{ t: t0, cnt: 120, u: 120, c_speed_kmh: 120, s_speed_kmh: 1200 }])
+    expect((await readings(two.store, schema, q)).n).toEqual([120])
+    expect(two.sql[3]).toContain("FROM telemetry FINAL WHERE")
+    // The job never ran: raw telemetry only.
+    const none = scripted([], [{ t: t0, cnt: 5, u: 5, c_speed_kmh: 5, s_speed_kmh: 50 }])
+    expect((await readings(none.store, schema, q)).values.speed_kmh).toEqual([10])
+    expect(none.sql).toHaveLength(2)
+    expect(none.sql[1]).not.toContain("telemetry_1m")
     const raw = scripted([])
     await readings(raw.store, schema, { ...q, source: "raw" })
     expect(raw.sql[0]).toContain("FROM telemetry WHERE")

@@ -3,7 +3,7 @@ import type { AlertTransition } from "../../runtime/alert.ts"
 import { HistoryInputInvalid } from "./errors.ts"
 import { ident, num, quoteString } from "./sql.ts"
 import type { Store } from "./store.ts"
-import type { rebuildRollupDay } from "./tables.ts"
+import { rollupState } from "./rollup.ts"
 import { tables } from "./tables.ts"
 
 /**
@@ -65,9 +65,9 @@ export interface ReadingsQuery {
   readonly limit?: number | undefined
   /**
    * Where downsampled buckets come from. `rollup`: the 1-minute rollup, buckets widened to whole
-   * minutes and aligned to minute starts (≈ 4× faster for a device-day); exact, because minutes a
-   * replay counted twice (`n` ≠ distinct seqs) make it fall back to raw telemetry. `raw`: always
-   * raw telemetry. `auto` (default): rollup when buckets are a minute or wider, else raw.
+   * minutes and aligned to minute starts; minutes the rollup does not cover yet (open, touched by
+   * rows ingested after its last run, outside its days) are read raw, so it is exact. `raw`:
+   * always raw telemetry. `auto` (default): rollup when buckets are a minute or wider, else raw.
    */
   readonly source?: "auto" | "raw" | "rollup" | undefined
 }
@@ -94,12 +94,7 @@ export const readings = async (store: Store, schema: DeviceSchema, q: ReadingsQu
   if (source !== "raw" && source !== "rollup" && source !== "auto") bad("source", "must be auto, raw or rollup")
   if (source === "rollup" && points === undefined) bad("points", "the rollup source needs points")
   if (points !== undefined && (source === "rollup" || (source === "auto" && (to - from + 1) / points >= 60_000))) {
-    const r = await rollupReadings(store, device, from, to, fields, points)
-    if (r) return r
-    // Some minute was counted twice by a replay: the same minute-aligned buckets from raw telemetry.
-    const start = Math.floor(from / 60_000) * 60_000
-    const end = Math.min(maxTime, Math.floor(to / 60_000) * 60_000 + 59_999)
-    return rawReadings(store, device, start, end, fields, undefined, 0, Math.max(1, Math.ceil((to - from + 1) / points / 60_000)) * 60_000)
+    return rollupReadings(store, device, from, to, fields, points)
   }
   return rawReadings(store, device, from, to, fields, points, limit)
 }
@@ -144,26 +139,66 @@ const rawReadings = async (
   return out
 }
 
-/** Buckets from the rollup, or undefined when a minute in range holds a replayed copy. */
+type Bucket = { n: number; c: number[]; s: number[] }
+
+/**
+ * Minute-aligned buckets: minutes the latest rollup run covers and that no later ingested row
+ * touched come from the rollup; the others (not yet closed or rolled up, outside the covered days,
+ * or touched after the run's watermark minus its overlap) from raw telemetry, de-duplicated.
+ * Each minute is read from exactly one source, so the sum is exact.
+ */
 const rollupReadings = async (
   store: Store, device: string, from: number, to: number, fields: string[], points: number,
-): Promise<ReadingsResult | undefined> => {
+): Promise<ReadingsResult> => {
   const bucketMs = Math.max(1, Math.ceil((to - from + 1) / points / 60_000)) * 60_000
   const start = Math.floor(from / 60_000) * 60_000
-  const sql = `SELECT ${num(start)} + intDiv(toUInt64(minute) * 1000 - ${num(start)}, ${num(bucketMs)}) * ${num(bucketMs)} AS t, ` +
-    `countMerge(n) AS cnt, uniqExactMerge(u) AS uq, ${fields.map((f) => `avgIfMerge(${ident(`${f}_avg`)}) AS ${ident(`v_${f}`)}`).join(", ")} ` +
-    `FROM ${tables.rollup} WHERE device_id = ${quoteString(device)} AND minute >= toDateTime(${num(start / 1000)}) ` +
-    `AND minute <= toDateTime(${num(Math.floor(to / 1000))}) GROUP BY t ORDER BY t`
-  const rows = await store.query<Record<string, number | null>>(sql)
-  if (rows.some((r) => r.cnt !== r.uq)) return undefined
-  const out: ReadingsResult = { device, fields, bucketMs, t: [], n: [], values: Object.fromEntries(fields.map((f) => [f, []])) }
-  for (const r of rows) {
-    out.t.push(Number(r.t))
-    out.n.push(Number(r.cnt))
-    for (const f of fields) {
-      const v = r[`v_${f}`]
-      out.values[f]!.push(typeof v === "number" && Number.isFinite(v) ? v : null)
+  const end = Math.min(maxTime, Math.floor(to / 60_000) * 60_000 + 59_999)
+  const [startS, endS] = [start / 1000, Math.floor(end / 1000)]
+  const dev = `device_id = ${quoteString(device)}`
+  const state = await rollupState(store)
+  const buckets = new Map<number, Bucket>()
+  const add = (r: Record<string, number | null>) => {
+    const t = Number(r.t)
+    const b = buckets.get(t) ?? { n: 0, c: fields.map(() => 0), s: fields.map(() => 0) }
+    b.n += Number(r.cnt)
+    fields.forEach((f, i) => {
+      b.c[i]! += Number(r[`c_${f}`] ?? 0)
+      const v = r[`s_${f}`]
+      if (typeof v === "number" && Number.isFinite(v)) b.s[i]! += v
+    })
+    buckets.set(t, b)
+  }
+  let rawCond = ""
+  if (state) {
+    const stale = `SELECT toStartOfMinute(ts) FROM ${tables.telemetry} WHERE ${dev} AND ts >= toDateTime(${num(startS)}) ` +
+      `AND ts <= toDateTime(${num(endS)}) AND ingested > toDateTime(${num(Math.max(0, state.done - state.overlapS))})`
+    const lo = Math.max(startS, state.coveredFrom)
+    const hi = Math.min(endS + 1, state.closed)
+    if (lo < hi) {
+      const rows = await store.query<Record<string, number | null>>(
+        `SELECT ${num(start)} + intDiv(toUInt64(minute) * 1000 - ${num(start)}, ${num(bucketMs)}) * ${num(bucketMs)} AS t, sum(n) AS cnt, ${
+          fields.map((f) => `sum(${ident(`${f}_n`)}) AS ${ident(`c_${f}`)}, sum(${ident(`${f}_sum`)}) AS ${ident(`s_${f}`)}`).join(", ")
+        } FROM ${tables.rollup} FINAL WHERE ${dev} AND minute >= toDateTime(${num(lo)}) AND minute < toDateTime(${num(hi)}) ` +
+          `AND minute NOT IN (${stale}) GROUP BY t`,
+      )
+      rows.forEach(add)
     }
+    rawCond = ` AND (ts < toDateTime(${num(lo)}) OR ts >= toDateTime(${num(Math.max(lo, hi))}) OR toStartOfMinute(ts) IN (${stale}))`
+  }
+  // Copies share ts, hence a bucket: count() = uniqExact(seq) proves a bucket holds none; else FINAL.
+  const sql = (final: string) => `SELECT ${num(start)} + intDiv(toUInt64(ts) * 1000 + ms - ${num(start)}, ${num(bucketMs)}) * ${num(bucketMs)} AS t, ` +
+    `count() AS cnt, uniqExact(seq) AS u, ${
+      fields.map((f) => `countIf(NOT isNaN(${ident(f)})) AS ${ident(`c_${f}`)}, sumIf(${ident(f)}, NOT isNaN(${ident(f)})) AS ${ident(`s_${f}`)}`).join(", ")
+    } FROM ${tables.telemetry}${final} WHERE ${dev} AND ${timeWhere("ts", "ms", start, end)}${rawCond} GROUP BY t`
+  let raw = await store.query<Record<string, number | null>>(sql(""))
+  if (raw.some((r) => r.cnt !== r.u)) raw = await store.query(sql(" FINAL"))
+  raw.forEach(add)
+  const out: ReadingsResult = { device, fields, bucketMs, t: [], n: [], values: Object.fromEntries(fields.map((f) => [f, []])) }
+  for (const t of [...buckets.keys()].sort((a, b) => a - b)) {
+    const b = buckets.get(t)!
+    out.t.push(t)
+    out.n.push(b.n)
+    fields.forEach((f, i) => out.values[f]!.push(b.c[i]! > 0 ? b.s[i]! / b.c[i]! : null))
   }
   return out
 }
@@ -188,8 +223,11 @@ export interface FleetRow {
 }
 
 /**
- * Count, average, min and max of `field` across the fleet over whole minutes in [from, to).
- * Reads the rollup (1,440 rows per device-day). Min/max are null where no reading had the field.
+ * Count, average, min and max of `field` across the fleet over whole minutes in [from, to), each
+ * reading once. Minutes the latest rollup run covers come from the rollup (1,440 rows per
+ * device-day), the others (not yet closed, before the covered days) from de-duplicated raw
+ * telemetry. A late reading for an already rolled-up minute counts from the next run on (every
+ * `clickhouse.rollupEveryMs`). Min/max are null where no reading had the field.
  */
 export const fleetAggregate = async (store: Store, schema: DeviceSchema, q: FleetQuery): Promise<FleetRow[]> => {
   const { from, to } = checkRange(q.from, q.to)
@@ -197,20 +235,38 @@ export const fleetAggregate = async (store: Store, schema: DeviceSchema, q: Flee
   const by = q.by === "device" || q.by === "minute" || q.by === "total" ? q.by : bad("by", "must be device, minute or total")
   const limit = q.limit === undefined ? 10_000 : checkInt(q.limit, "limit", 1, historyLimits.maxRows)
   const key = by === "device" ? "device_id" : by === "minute" ? "toUInt64(minute) * 1000" : "'total'"
+  const [fromS, toS] = [Math.floor(from / 1000), Math.ceil(to / 1000)]
+  const state = await rollupState(store)
+  const f = ident(field!)
   const c = (s: string) => ident(`${field!}_${s}`)
-  const sql = `SELECT ${key} AS key, countMerge(n) AS cnt, avgIfMerge(${c("avg")}) AS a, minIfMerge(${c("min")}) AS lo, ` +
-    `maxIfMerge(${c("max")}) AS hi FROM ${tables.rollup} ` +
-    `WHERE minute >= toDateTime(${num(Math.floor(from / 1000))}) AND minute < toDateTime(${num(Math.ceil(to / 1000))}) ` +
-    `GROUP BY key ORDER BY key LIMIT ${num(limit)}`
-  const rows = await store.query<{ key: string | number; cnt: number; a: number | null; lo: number | null; hi: number | null }>(sql)
-  return rows.filter((r) => Number(r.cnt) > 0).map((r) => {
-    const has = typeof r.a === "number" && Number.isFinite(r.a)
+  const minutes = (col: string, lo: number, hi: number) => `${col} >= toDateTime(${num(lo)}) AND ${col} < toDateTime(${num(hi)})`
+  const rawMinutes = `toStartOfMinute(ts) >= toDateTime(${num(fromS)}) AND toStartOfMinute(ts) < toDateTime(${num(toS)}) ` +
+    `AND ts >= toDateTime(${num(Math.floor(fromS / 60) * 60)}) AND ts < toDateTime(${num(toS + 60)})`
+  const parts: string[] = []
+  let rawCond = ""
+  if (state) {
+    const lo = Math.max(fromS, state.coveredFrom)
+    const hi = Math.min(toS, state.closed)
+    if (lo < hi) {
+      parts.push(`SELECT device_id, minute, toUInt64(n) AS cnt, toUInt64(${c("n")}) AS c, ${c("sum")} AS s, ${c("min")} AS lo, ${c("max")} AS hi ` +
+        `FROM ${tables.rollup} FINAL WHERE ${minutes("minute", lo, hi)}`)
+    }
+    rawCond = ` AND (ts < toDateTime(${num(lo)}) OR ts >= toDateTime(${num(Math.max(lo, hi))}))`
+  }
+  parts.push(`SELECT device_id, toStartOfMinute(ts) AS minute, toUInt64(count()) AS cnt, toUInt64(countIf(NOT isNaN(${f}))) AS c, ` +
+    `sumIf(${f}, NOT isNaN(${f})) AS s, minIf(${f}, NOT isNaN(${f})) AS lo, maxIf(${f}, NOT isNaN(${f})) AS hi ` +
+    `FROM ${tables.telemetry} FINAL WHERE ${rawMinutes}${rawCond} GROUP BY device_id, minute`)
+  const sql = `SELECT ${key} AS key, sum(cnt) AS n_all, sum(c) AS n_f, sum(s) AS total, minIf(lo, c > 0) AS lo_f, maxIf(hi, c > 0) AS hi_f ` +
+    `FROM (${parts.join(" UNION ALL ")}) GROUP BY key ORDER BY key LIMIT ${num(limit)}`
+  const rows = await store.query<{ key: string | number; n_all: number; n_f: number; total: number | null; lo_f: number | null; hi_f: number | null }>(sql)
+  return rows.filter((r) => Number(r.n_all) > 0).map((r) => {
+    const has = Number(r.n_f) > 0
     return {
       key: by === "minute" ? Number(r.key) : String(r.key),
-      n: Number(r.cnt),
-      avg: has ? r.a : null,
-      min: has ? r.lo : null,
-      max: has ? r.hi : null,
+      n: Number(r.n_all),
+      avg: has ? Number(r.total) / Number(r.n_f) : null,
+      min: has ? r.lo_f : null,
+      max: has ? r.hi_f : null,
     }
   })
 }

@@ -1,4 +1,5 @@
-import { systemTimers, type Timers } from "./internal/system-timers.ts"
+import { makeElectedJob } from "./internal/elected-job.ts"
+import type { Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 import { dropExpired } from "./tables.ts"
 
@@ -39,51 +40,20 @@ export interface RetentionJob {
  * takeover may cause is harmless.
  */
 export const makeRetentionJob = (store: Store, opts: RetentionOptions): RetentionJob => {
-  const timers = opts.timers ?? systemTimers
   const metrics: RetentionMetrics = { runs: 0, partitionsDropped: 0, errors: 0, notOwner: 0 }
-  let fence: (() => Promise<boolean>) | undefined
-  let timer: unknown
-  let running = false
-  let stopped = false
-
-  const schedule = (ms: number) => {
-    if (timer !== undefined) timers.clearTimeout(timer)
-    timer = timers.setTimeout(() => { timer = undefined; void run() }, ms)
-  }
-  const run = async () => {
-    const f = fence
-    if (!f || stopped || running) return
-    running = true
-    try {
-      if (!(await f())) {
-        metrics.notOwner++
-        if (fence === f) fence = undefined
-        return
-      }
-      metrics.runs++
-      const dropped = await dropExpired(store, opts.retentionDays, timers.now())
+  const job = makeElectedJob(metrics, {
+    everyMs: opts.everyMs, timers: opts.timers, onError: opts.onError,
+    run: async (now) => {
+      const dropped = await dropExpired(store, opts.retentionDays, now)
       metrics.partitionsDropped += dropped.length
       if (dropped.length) opts.onDropped?.(dropped)
-    } catch (e) {
-      metrics.errors++
-      opts.onError?.(e)
-    } finally {
-      running = false
-      if (fence && !stopped) schedule(opts.everyMs)
-    }
-  }
-
+    },
+  })
   return {
     metrics,
     hold(f) {
-      if (opts.retentionDays <= 0 || stopped) return
-      fence = f
-      if (!running) schedule(0)
+      if (opts.retentionDays > 0) job.hold(f)
     },
-    stop() {
-      stopped = true
-      fence = undefined
-      if (timer !== undefined) timers.clearTimeout(timer)
-    },
+    stop: job.stop,
   }
 }

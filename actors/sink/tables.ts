@@ -1,16 +1,18 @@
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { MigrationFailed } from "./errors.ts"
-import { ident, quoteString } from "./sql.ts"
+import { ident, num, quoteString } from "./sql.ts"
 import type { Store } from "./store.ts"
 
 /**
  * Table layout (docs/decisions.md "ClickHouse tables"): a wide `telemetry` table with one Float64
  * column per schema field, de-duplicated by ReplacingMergeTree on (device_id, ts, seq, ms); `alerts`
- * de-duplicated on the transition id; `telemetry_1m`, a per-minute rollup kept by a materialized
- * view. Every type and clause here works on ClickHouse 18.16 and 26.x alike.
+ * de-duplicated on the transition id; `telemetry_1m`, a per-minute rollup written by the rollup job
+ * off the insert path (rollup.ts), and `telemetry_1m_runs`, what each rollup run covered. Every type and clause here works on ClickHouse 18.16 and 26.x alike.
  */
 export const tables = {
-  telemetry: "telemetry", rollup: "telemetry_1m", rollupView: "telemetry_1m_mv", alerts: "alerts", explanations: "alert_explanations",
+  telemetry: "telemetry", rollup: "telemetry_1m", rollupRuns: "telemetry_1m_runs", alerts: "alerts", explanations: "alert_explanations",
+  /** The materialized view of layouts before the rollup job; {@link migrate} drops it. */
+  legacyRollupView: "telemetry_1m_mv",
 } as const
 
 /** Fixed leading columns of `telemetry`, in insert order; the schema's fields follow. */
@@ -46,30 +48,57 @@ ORDER BY (device_id, ts, seq, ms)`
  */
 const telemetryKey = "ORDER BY (device_id, ts, seq, ms)"
 
-const rollupStates = (f: string) => [
-  [`${f}_avg`, `AggregateFunction(avgIf, Float64, UInt8)`, `avgIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
-  [`${f}_min`, `AggregateFunction(minIf, Float64, UInt8)`, `minIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
-  [`${f}_max`, `AggregateFunction(maxIf, Float64, UInt8)`, `maxIfState(${ident(f)}, NOT isNaN(${ident(f)}))`],
+/**
+ * Per field of the rollup: readings that carried it, their sum (avg = sum / n over any span of
+ * minutes), min and max (meaningful only where `_n` > 0). Plain columns, not aggregate states:
+ * a row is replaced whole when its minute is recomputed.
+ */
+export const rollupFieldColumns = (f: string) => [
+  [`${f}_n`, "UInt32", `countIf(NOT isNaN(${ident(f)}))`, "0"],
+  [`${f}_sum`, "Float64", `sumIf(${ident(f)}, NOT isNaN(${ident(f)}))`, "0"],
+  [`${f}_min`, "Float64", `minIf(${ident(f)}, NOT isNaN(${ident(f)}))`, "0"],
+  [`${f}_max`, "Float64", `maxIf(${ident(f)}, NOT isNaN(${ident(f)}))`, "0"],
 ] as const
 
+/**
+ * The 1-minute rollup, written by the rollup job (rollup.ts) from de-duplicated telemetry: one row
+ * per (device, minute), re-computed whole when late or replayed readings touch the minute; the
+ * row with the highest `version` (the run's watermark) wins, at merge or with `FINAL`.
+ */
 const rollupDdl = (schema: DeviceSchema): string => `CREATE TABLE IF NOT EXISTS ${tables.rollup} (
   device_id String,
   minute DateTime('UTC'),
-  n AggregateFunction(count),
-  u AggregateFunction(uniqExact, UInt64),
-  ${schema.fields.flatMap((f) => rollupStates(f.name).map(([c, t]) => `${ident(c)} ${t}`)).join(",\n  ")}
-) ENGINE = AggregatingMergeTree
+  version UInt32,
+  n UInt32,
+  ${schema.fields.flatMap((f) => rollupFieldColumns(f.name).map(([c, t, , d]) => `${ident(c)} ${t} DEFAULT ${d}`)).join(",\n  ")}
+) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMMDD(minute)
 ORDER BY (device_id, minute)`
 
-/** SELECT that turns telemetry rows into rollup states (the view's body, also used to rebuild a day). */
-export const rollupSelect = (schema: DeviceSchema, source: string): string =>
-  `SELECT device_id, toStartOfMinute(ts) AS minute, countState() AS n, uniqExactState(seq) AS u, ${
-    schema.fields.flatMap((f) => rollupStates(f.name).map(([c, , e]) => `${e} AS ${ident(c)}`)).join(", ")
-  } FROM ${source} GROUP BY device_id, minute`
+/**
+ * One row per finished rollup run: every minute in [covered_from, closed) was computed from the
+ * telemetry ingested up to `done` (the run's watermark, epoch seconds of the `ingested` clock);
+ * minutes with rows ingested after `done - overlap_s` may still change and are read raw.
+ */
+const rollupRunsDdl = `CREATE TABLE IF NOT EXISTS ${tables.rollupRuns} (
+  done DateTime('UTC'),
+  closed DateTime('UTC'),
+  covered_from DateTime('UTC'),
+  overlap_s UInt32,
+  rows UInt64
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(done)
+ORDER BY done`
 
-const rollupViewDdl = (schema: DeviceSchema): string =>
-  `CREATE MATERIALIZED VIEW IF NOT EXISTS ${tables.rollupView} TO ${tables.rollup} AS ${rollupSelect(schema, tables.telemetry)}`
+/** SELECT computing rollup rows (version `version`) from `source`, which must be de-duplicated. */
+export const rollupSelect = (schema: DeviceSchema, source: string, version: number, where = "1"): string =>
+  `SELECT device_id, toStartOfMinute(ts) AS minute, toUInt32(${num(version)}) AS version, toUInt32(count()) AS n, ${
+    schema.fields.flatMap((f) => rollupFieldColumns(f.name).map(([c, , e]) => `${e} AS ${ident(c)}`)).join(", ")
+  } FROM ${source} WHERE ${where} GROUP BY device_id, minute`
+
+/** Columns of {@link rollupSelect}, for INSERT INTO … (columns) SELECT. */
+export const rollupColumns = (schema: DeviceSchema): string[] =>
+  ["device_id", "minute", "version", "n", ...schema.fields.flatMap((f) => rollupFieldColumns(f.name).map(([c]) => ident(c)))]
 
 const alertsDdl = `CREATE TABLE IF NOT EXISTS ${tables.alerts} (
   id String,
@@ -117,6 +146,8 @@ export interface MigrationReport {
   readonly addedColumns: ReadonlyArray<string>
   /** Problems migrate cannot fix by itself (e.g. an old telemetry sorting key). */
   readonly warnings: ReadonlyArray<string>
+  /** Derived tables and views of an older layout that were dropped (the rollup job rebuilds recent days). */
+  readonly dropped?: ReadonlyArray<string>
 }
 
 const columnsOf = async (store: Store, table: string): Promise<Map<string, string>> => {
@@ -128,17 +159,32 @@ const columnsOf = async (store: Store, table: string): Promise<Map<string, strin
 
 /**
  * Creates the tables for `schema`, or extends them when the schema gained fields (ALTER ADD
- * COLUMN; old rows read NaN = not sent) and re-creates the rollup view so it covers the new
- * fields. Run at start-up before any sink inserts. Refuses a field whose column has another type.
+ * COLUMN; old rows read NaN = not sent, old rollup rows count 0 readings of the field). Moves an
+ * older layout to this one: the materialized view `telemetry_1m_mv` and its AggregatingMergeTree
+ * `telemetry_1m` are dropped (derived data; telemetry is untouched) and the rollup job recomputes
+ * the last `clickhouse.rollupBackfillDays` days; older days are answered from raw telemetry.
+ * Run at start-up before any sink inserts. Refuses a field whose column has another type.
  */
 export const migrate = async (store: Store, schema: DeviceSchema): Promise<MigrationReport> => {
   const created: string[] = []
   const addedColumns: string[] = []
-  const before = new Set((await store.query<{ name: string }>(
+  const dropped: string[] = []
+  let before = new Set((await store.query<{ name: string }>(
     "SELECT name FROM system.tables WHERE database = currentDatabase()",
   )).map((r) => r.name))
+  if (before.has(tables.legacyRollupView)) {
+    await store.exec(`DROP TABLE IF EXISTS ${tables.legacyRollupView}`)
+    dropped.push(tables.legacyRollupView)
+  }
+  if (before.has(tables.rollup) && !(await columnsOf(store, tables.rollup)).has("version")) {
+    // The view's AggregatingMergeTree (aggregate states, replays counted twice): derived, so dropped.
+    await store.exec(`DROP TABLE IF EXISTS ${tables.rollup}`)
+    await store.exec(`DROP TABLE IF EXISTS ${tables.rollupRuns}`)
+    dropped.push(tables.rollup)
+    before = new Set([...before].filter((t) => t !== tables.rollup && t !== tables.rollupRuns))
+  }
   for (const [name, ddl] of [
-    [tables.telemetry, telemetryDdl(schema)], [tables.rollup, rollupDdl(schema)], [tables.alerts, alertsDdl],
+    [tables.telemetry, telemetryDdl(schema)], [tables.rollup, rollupDdl(schema)], [tables.rollupRuns, rollupRunsDdl], [tables.alerts, alertsDdl],
     [tables.explanations, explanationsDdl],
   ] as const) {
     if (!before.has(name)) {
@@ -155,11 +201,6 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
   }
   const tel = await columnsOf(store, tables.telemetry)
   const roll = await columnsOf(store, tables.rollup)
-  // `u` (distinct seqs per device-minute) tells exact rollup minutes from ones a replay counted twice.
-  if (!roll.has("u")) {
-    await store.exec(`ALTER TABLE ${tables.rollup} ADD COLUMN u AggregateFunction(uniqExact, UInt64)`)
-    addedColumns.push(`${tables.rollup}.u`)
-  }
   for (const f of schema.fields) {
     const type = tel.get(f.name)
     if (type !== undefined && type !== "Float64") {
@@ -169,20 +210,14 @@ export const migrate = async (store: Store, schema: DeviceSchema): Promise<Migra
       await store.exec(`ALTER TABLE ${tables.telemetry} ADD COLUMN ${ident(f.name)} Float64 DEFAULT nan`)
       addedColumns.push(`${tables.telemetry}.${f.name}`)
     }
-    for (const [c, t] of rollupStates(f.name)) {
+    for (const [c, t, , d] of rollupFieldColumns(f.name)) {
       if (!roll.has(c)) {
-        await store.exec(`ALTER TABLE ${tables.rollup} ADD COLUMN ${ident(c)} ${t}`)
+        await store.exec(`ALTER TABLE ${tables.rollup} ADD COLUMN ${ident(c)} ${t} DEFAULT ${d}`)
         addedColumns.push(`${tables.rollup}.${c}`)
       }
     }
   }
-  // The view's SELECT lists the fields, so it is re-created whenever a column was added.
-  if (addedColumns.length > 0 && before.has(tables.rollupView)) await store.exec(`DROP TABLE IF EXISTS ${tables.rollupView}`)
-  if (addedColumns.length > 0 || !before.has(tables.rollupView)) {
-    await store.exec(rollupViewDdl(schema))
-    created.push(tables.rollupView)
-  }
-  return { created, addedColumns, warnings }
+  return { created, addedColumns, warnings, dropped }
 }
 
 /** UTC day number `YYYYMMDD` of epoch ms `t`. */
@@ -192,7 +227,7 @@ export const dayOf = (t: number): number => {
 }
 
 /**
- * Drops day partitions (telemetry, rollup) and month partitions (alerts) wholly older than
+ * Drops day partitions (telemetry, rollup) and month partitions (alerts, rollup runs) wholly older than
  * `retentionDays` before `now` (18.16 has no TTL). Returns the partitions dropped.
  */
 export const dropExpired = async (store: Store, retentionDays: number, now: number): Promise<string[]> => {
@@ -201,29 +236,18 @@ export const dropExpired = async (store: Store, retentionDays: number, now: numb
   const cutoffMonth = Math.floor(cutoffDay / 100)
   const parts = await store.query<{ table: string; partition: string }>(
     `SELECT DISTINCT table, partition FROM system.parts WHERE active AND database = currentDatabase() AND table IN (${
-      [tables.telemetry, tables.rollup, tables.alerts, tables.explanations].map(quoteString).join(", ")
+      [tables.telemetry, tables.rollup, tables.rollupRuns, tables.alerts, tables.explanations].map(quoteString).join(", ")
     })`,
   )
   const dropped: string[] = []
   for (const p of parts) {
     const id = Number(p.partition)
     if (!Number.isInteger(id)) continue
-    const old = p.table === tables.alerts || p.table === tables.explanations ? id < cutoffMonth : id < cutoffDay
+    const old = p.table === tables.alerts || p.table === tables.rollupRuns || p.table === tables.explanations ? id < cutoffMonth : id < cutoffDay
     if (old) {
       await store.exec(`ALTER TABLE ${ident(p.table)} DROP PARTITION ${id}`)
       dropped.push(`${p.table}:${id}`)
     }
   }
   return dropped
-}
-
-/**
- * Recomputes the rollup for one UTC day from de-duplicated telemetry. The view counts every
- * inserted block, so a replayed minute is counted twice there (queries notice it by `n` ≠ `u` and
- * read raw telemetry instead) until this runs for a closed day (docs/decisions.md).
- */
-export const rebuildRollupDay = async (store: Store, schema: DeviceSchema, day: number): Promise<void> => {
-  if (!Number.isInteger(day) || day < 19700101 || day > 99991231) throw new MigrationFailed({ message: `bad day ${day}` })
-  await store.exec(`ALTER TABLE ${tables.rollup} DROP PARTITION ${day}`)
-  await store.exec(`INSERT INTO ${tables.rollup} ${rollupSelect(schema, `(SELECT * FROM ${tables.telemetry} FINAL WHERE toYYYYMMDD(ts) = ${day})`)}`)
 }

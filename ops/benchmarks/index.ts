@@ -8,6 +8,8 @@ export interface BenchOptions {
   readonly refSeconds?: number | undefined
   /** Measured seconds where a benchmark has a fixed measuring window (ingest, sink): short values for a quick check. */
   readonly seconds?: number | undefined
+  /** scale: largest fleet size. */
+  readonly maxDevices?: number | undefined
 }
 
 /** A benchmark: runs, shows progress on stderr, and returns the figures it measured. */
@@ -26,4 +28,7 @@ export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   checkpoint: async () => (await import("./checkpoint.ts")).default,
   notify: async () => (await import("./notify.ts")).default,
   "ack-modes": async () => (await import("./ack-modes.ts")).default,
+  api: async () => (await import("./api.ts")).default,
+  rollup: async () => (await import("./rollup.ts")).default,
+  scale: async () => (await import("./scale.ts")).default,
 }

@@ -32,6 +32,9 @@ export const benchPlans: Record<string, { full: string[]; short: string[] }> = {
   // Fixed durations (no short settings): a few minutes each.
   "ack-modes": { full: [], short: [] },
   notify: { full: [], short: [] },
+  api: { full: [], short: [] },
+  rollup: { full: ["--runs", "5"], short: ["--runs", "1"] },
+  scale: { full: [], short: ["--max-devices", "1000"] },
 }
 
 /** The command `ops/bench-all` runs for `name`. */
@@ -39,6 +42,16 @@ export const benchCommand = (name: string, short = false): string[] =>
   ["bun", "run", "ops", "bench", name, "--json", ...(short ? benchPlans[name]!.short : benchPlans[name]!.full)]
 
 const about: Record<string, string> = {
+  api:
+    "nats-server, ClickHouse (nice 10), 3 nodes [worker, gateway, api] (P = 16), the reference fleet running throughout, nginx in " +
+    "front (HTTPS, balanced over the 3 nodes), `wrk` per route; only 2xx answers count as throughput.",
+  rollup:
+    "One private ClickHouse: the same sink-encoded rows inserted into a copy of `telemetry` with the old materialized view feeding " +
+    "the rollup and into one without it, the periodic rollup job run after; server CPU and rows/s of each, medians of `--runs`.",
+  scale:
+    "The fleet ladder 1k → 10k → 50k → 100k simulated mTLS devices (capped by `--max-devices`) against one gateway process and one " +
+    "worker node (16 shards, the default rule pack): memory per connection and per device actor, handshakes/s and the time for the " +
+    "whole fleet to reconnect after the gateway is killed, checkpoint bytes per shard.",
   "ack-modes":
     "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
     "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +

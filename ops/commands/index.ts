@@ -9,6 +9,7 @@ import { loadgen } from "./loadgen.ts"
 import { natsAuthCommand, topologyCommand } from "./nats-auth.ts"
 import { notify } from "./notify.ts"
 import { rules } from "./rules.ts"
+import { tokens } from "./tokens.ts"
 
 /** Every `ops` subcommand. Keep one line per command file. */
-export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity, certs, dlq, gateway, loadgen, rules, notify, natsAuthCommand, topologyCommand] as const
+export const commands = [bench, cluster, drain, streams, consumers, kv, actor, capacity, certs, dlq, gateway, loadgen, rules, notify, natsAuthCommand, topologyCommand, tokens] as const

@@ -19,6 +19,8 @@ say() { printf '\033[1m[akis]\033[0m %s\n' "$*" >&2; }
 debian_packages=(
   "nats-server nats-server nats-server"
   "clickhouse-server clickhouse-server"
+  "nginx nginx nginx"
+  "wrk wrk"
 )
 
 # Debian puts daemons in sbin, which a normal user's PATH lacks; bun's own installer and a user
@@ -35,14 +37,17 @@ fi
 
 if ! command -v bun >/dev/null 2>&1; then
   command -v npm >/dev/null 2>&1 || { say "missing 'bun' and 'npm': install Node.js/npm (sudo apt-get install npm) or bun (https://bun.sh) and run again"; exit 1; }
-  if [ "$(id -u)" = 0 ]; then
-    say "installing bun (npm install -g bun)"
-    npm install -g bun >/dev/null 2>&1 || { say "npm install -g bun failed; install bun (https://bun.sh) and run again"; exit 1; }
-  else
-    say "installing bun for $(id -un 2>/dev/null || echo this user) (npm install -g --prefix ~/.local bun)"
-    npm install -g --prefix "$HOME/.local" bun >/dev/null 2>&1 || { say "npm install -g --prefix ~/.local bun failed; install bun (https://bun.sh) and run again"; exit 1; }
-    mkdir -p "$HOME/.local/bin"; path_add "$HOME/.local/bin"
+  if [ "$(id -u)" = 0 ]; then npm_args=(install -g bun)
+  else npm_args=(install -g --prefix "$HOME/.local" bun)
   fi
+  say "installing bun (npm ${npm_args[*]})"
+  npm_log="$(mktemp)"
+  if ! npm "${npm_args[@]}" >"$npm_log" 2>&1; then
+    tail -n 15 "$npm_log" >&2; rm -f "$npm_log"
+    say "npm ${npm_args[*]} failed (above); install bun (https://bun.sh) and run again"; exit 1
+  fi
+  rm -f "$npm_log"
+  if [ "$(id -u)" != 0 ]; then mkdir -p "$HOME/.local/bin"; path_add "$HOME/.local/bin"; fi
   hash -r
   command -v bun >/dev/null 2>&1 || { say "bun was installed but is not on PATH ($PATH)"; exit 1; }
 fi
@@ -74,8 +79,10 @@ if [ "${#missing_pkgs[@]}" -gt 0 ]; then
     command -v "$cmd" >/dev/null 2>&1 || { say "installed $pkg but '$cmd' is still not found (PATH=$PATH)"; exit 1; }
   done
 fi
-unset line cmd pkg unit d missing_pkgs stop_units
+unset line cmd pkg unit d missing_pkgs stop_units npm_args npm_log
 
+# nginx's stream module (device TCP pass-through) is a separate package where it is dynamic.
+if command -v nginx >/dev/null 2>&1 && nginx -V 2>&1 | grep -q 'with-stream=dynamic' && [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ] && [ "$as_root" != "-" ]; then say "installing libnginx-mod-stream"; $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-stream >/dev/null; fi
 if [ ! -d node_modules ] || [ bun.lock -nt node_modules ]; then
   say "installing packages (bun install --frozen-lockfile)"
   bun install --frozen-lockfile >&2

@@ -27,6 +27,8 @@ export interface LocalCluster {
   addNode(): string
   /** Device gateway addresses of the nodes started so far (host:port). */
   gateways(): string[]
+  /** API addresses of the nodes started so far (host:port). */
+  apis(): string[]
   /** Drains every node, then stops the servers this launcher started. */
   stop(): Promise<void>
 }
@@ -114,7 +116,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
   const launch = (id: string) => {
     // Every local node listens for devices on its own port: gateway.port + (n - 1).
     const port = String(o.config.gateway.port + Number(id.split("-").pop()) - 1)
-    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port, ...(credsDir ? { AKIS_NATS__CREDSDIR: credsDir } : {}) }
+    const env = { ...o.env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: port, AKIS_API__PORT: String(o.config.api.port + Number(id.split("-").pop()) - 1), ...(credsDir ? { AKIS_NATS__CREDSDIR: credsDir } : {}) }
     const c = spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { env, cwd: root, echo: o.echo })
     nodes.set(id, c)
     c.exited.then((code) => {
@@ -143,6 +145,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     nodes,
     addNode,
     gateways: () => Array.from({ length: next - 1 }, (_, i) => `${o.config.gateway.host}:${o.config.gateway.port + i}`),
+    apis: () => Array.from({ length: next - 1 }, (_, i) => `${o.config.api.host}:${o.config.api.port + i}`),
     async stop() {
       stopping = true
       log("draining nodes (planned handoff) ...")

@@ -127,11 +127,11 @@ export const definitions: ReadonlyArray<Definition> = [
     maxAgeHours: () => deadLetterStream.maxAgeHours, maxMB: (o) => o.alertsMaxMB ?? 1_024,
     access: { inspector: "read", api: "read", notifier: "write" },
   },
-  { kind: "kv", name: names.members, history: 1, access: { inspector: "read", api: "read" } },
-  { kind: "kv", name: names.shards, history: 1, access: { inspector: "read", api: "read" } },
+  { kind: "kv", name: names.members, history: 1, access: { inspector: "read", api: "watch" } }, // api: lists members (keys)
+  { kind: "kv", name: names.shards, history: 1, access: { inspector: "read", api: "watch" } }, // api: lists leases (keys)
   { kind: "kv", name: names.config, history: 1, access: { inspector: "read", api: "read" } },
   { kind: "kv", name: names.rules, history: 64, access: { inspector: "read", api: "write", notifier: "read" } },
-  { kind: "kv", name: names.snapshots, history: 1, access: { inspector: "read" } },
+  { kind: "kv", name: names.snapshots, history: 1, access: { inspector: "read", api: "read" } }, // api: checkpoint positions in the shard map
   { kind: "obj", name: names.snapshotObjects, access: {} },
   { kind: "kv", name: names.tokens, history: 1, access: { node: "create", api: "write" } },
   { kind: "kv", name: names.audit, history: 1, access: { node: "create", api: "write", inspector: "read" } },

@@ -33,8 +33,8 @@ export interface FreshMachine {
   calls(): string[]
 }
 
-/** Builds a fresh machine whose `id -u` says `uid`; `sudo` exists only when asked for. */
-export const freshMachine = (o: { uid: number; sudo?: boolean }): FreshMachine => {
+/** Builds a fresh machine whose `id -u` says `uid`; `sudo` exists only when asked for; `npm` fails with `npmError` when given. */
+export const freshMachine = (o: { uid: number; sudo?: boolean; npmError?: string }): FreshMachine => {
   const dir = tempDir("akis-fresh-")
   const [shims, sysbin, globalbin, sbin, home] = ["shims", "sysbin", "globalbin", "sbin", "home"].map((d) => join(dir, d))
   for (const d of [shims!, sysbin!, globalbin!, sbin!, home!]) mkdirSync(d, { recursive: true })
@@ -59,6 +59,7 @@ export const freshMachine = (o: { uid: number; sudo?: boolean }): FreshMachine =
   }
   shim("id", `case "$1" in -u) echo ${o.uid} ;; -un) echo tester ;; *) exec ${realId} "$@" ;; esac`)
   shim("npm", `echo "npm $*" >> ${log}
+${o.npmError ? `echo ${JSON.stringify(o.npmError)} >&2; exit 1` : ""}
 prefix=${globalbin}
 while [ $# -gt 0 ]; do case "$1" in --prefix) prefix="$2/bin"; shift ;; esac; shift; done
 mkdir -p "$prefix" && ln -sf ${bun} "$prefix/bun"`)

@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs"
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { freePort } from "./ports.ts"
-import { spawnChild, tempDir, type Child } from "./proc.ts"
+import { serverBinary, spawnChild, tempDir, type Child } from "./proc.ts"
 import { waitFor } from "./wait.ts"
 
 /** A private clickhouse-server (Debian's package) on loopback with its data in a temp dir. */
@@ -28,10 +28,22 @@ export interface ClickHouseOptions {
   readonly nice?: number
 }
 
-/** Starts clickhouse-server with the packaged config and command-line overrides (research §D). */
+/** Where Debian's clickhouse-server package puts its config.xml and users.xml. */
+const packagedConfig = "/etc/clickhouse-server"
+
+/**
+ * Starts clickhouse-server with the packaged config and command-line overrides (research §D).
+ * The packaged config is copied into `<dir>/etc` with its `<path>` pointing at `dir`: the server
+ * writes its preprocessed config under the file's `<path>` before the command-line overrides apply,
+ * and Debian's says /var/lib/clickhouse, which only root may write ("Access to file denied").
+ * users.xml goes beside it because config.xml names it relative to itself.
+ */
 export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<ClickHouseServer> => {
   const dir = opts.dir ?? tempDir("akis-ch-")
-  for (const d of ["tmp", "uf", "fs"]) mkdirSync(join(dir, d), { recursive: true })
+  for (const d of ["tmp", "uf", "fs", "etc"]) mkdirSync(join(dir, d), { recursive: true })
+  const configFile = join(dir, "etc", "config.xml")
+  writeFileSync(configFile, readFileSync(join(packagedConfig, "config.xml"), "utf8").replace(/<path>[^<]*<\/path>/, `<path>${dir}/</path>`))
+  copyFileSync(join(packagedConfig, "users.xml"), join(dir, "etc", "users.xml"))
   const httpPort = opts.httpPort ?? freePort()
   const tcpPort = freePort()
   const interPort = freePort()
@@ -44,17 +56,25 @@ export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<Cli
       return child?.proc.pid
     },
     async start() {
-      child = spawnChild("clickhouse", [
+      const c = (child = spawnChild("clickhouse", [
         ...(opts.nice ? ["nice", "-n", String(opts.nice)] : []),
-        "clickhouse-server", "--config-file=/etc/clickhouse-server/config.xml", "--",
+        serverBinary("clickhouse-server"), `--config-file=${configFile}`, "--",
         `--http_port=${httpPort}`, `--tcp_port=${tcpPort}`, `--interserver_http_port=${interPort}`,
         `--listen_host=127.0.0.1`, `--path=${dir}/`, `--tmp_path=${dir}/tmp/`, `--user_files_path=${dir}/uf/`,
         `--format_schema_path=${dir}/fs/`, `--logger.log=${dir}/ch.log`, `--logger.errorlog=${dir}/err.log`,
         `--logger.level=warning`,
-      ])
-      await waitFor(`clickhouse on ${httpPort}`, async () => (await fetch(`${url}/?query=SELECT%201`)).ok, {
-        timeoutMs: 30_000, intervalMs: 200,
+      ]))
+      // A server that exits at once (bad config, no access) is reported with its own words, not as a timeout.
+      let ready = false
+      const died = c.exited.then((code) => {
+        if (!ready) throw new Error(`clickhouse-server exited (${code}) before answering on ${httpPort}:\n${c.output().slice(-2000)}`)
       })
+      died.catch(() => {})
+      await Promise.race([
+        waitFor(`clickhouse on ${httpPort}`, async () => (await fetch(`${url}/?query=SELECT%201`)).ok, { timeoutMs: 30_000, intervalMs: 200 }),
+        died,
+      ])
+      ready = true
     },
     async stop(hard = false) {
       await child?.kill(hard ? "SIGKILL" : "SIGTERM")

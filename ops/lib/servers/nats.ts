@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { authConfPath, initCredentials, natsAuth, type NatsAuth } from "../../../runtime/nats/auth.ts"
 import type { Role, TopologyOptions } from "../../../runtime/nats/topology.ts"
 import { freePort } from "./ports.ts"
-import { spawnChild, tempDir, type Child } from "./proc.ts"
+import { serverBinary, spawnChild, tempDir, type Child } from "./proc.ts"
 import { waitFor } from "./wait.ts"
 
 /** A private nats-server with JetStream, on loopback, data in a temp dir. */
@@ -113,7 +113,7 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
     log: () => child?.output() ?? "",
     async start() {
       writeConf()
-      child = spawnChild("nats", ["nats-server", "-c", conf], { echo: opts.echo })
+      child = spawnChild("nats", [serverBinary("nats-server"), "-c", conf], { echo: opts.echo })
       await waitReachable(port, server.auth())
     },
     async reload() {
@@ -164,7 +164,7 @@ export const startNatsCluster = async (n = 3, opts: { auth?: string | false } = 
     return {
       name,
       async start() {
-        child = spawnChild(`nats-${name}`, ["nats-server", "-c", conf])
+        child = spawnChild(`nats-${name}`, [serverBinary("nats-server"), "-c", conf])
         await waitReachable(p.client, auth)
       },
       async stop(hard = false) {

@@ -23,6 +23,13 @@ export const killAllChildren = () => {
 }
 process.on("exit", killAllChildren)
 
+/**
+ * The path of a server binary: from PATH, else from the sbin directories where Debian puts
+ * nats-server and clickhouse-server, which a normal user's PATH lacks; else the bare name.
+ */
+export const serverBinary = (name: string): string =>
+  Bun.which(name) ?? Bun.which(name, { PATH: "/usr/local/sbin:/usr/sbin:/sbin" }) ?? name
+
 /** A temp directory removed when the test process exits. */
 export const tempDir = (prefix = "akis-test-"): string => {
   const d = mkdtempSync(join(tmpdir(), prefix))

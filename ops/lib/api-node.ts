@@ -1,0 +1,242 @@
+import { Kvm } from "@nats-io/kv"
+import { alerts as storedAlerts, fleetAggregate, parseTransition, quoteString, readings, tables, type AlertWriter, type SinkGroup, type Store } from "../../actors/sink/index.ts"
+import type { DeviceSchema } from "../../config/device-schema.ts"
+import { formatIssue, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
+import { compileRules } from "../../config/rules/load.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory } from "../../config/rules/store.ts"
+import type { AkisConfig } from "../../config/schema.ts"
+import type { Gateway } from "../../gateway/index.ts"
+import {
+  allRoutes, ApiProblem, remoteJwtVerifier, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
+} from "../../gateway/http/index.ts"
+import { askActor, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
+import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { clusterView } from "./cluster-view.ts"
+import type { DeviceRules } from "./device-rules.ts"
+
+/** What a node has running that the API and /metrics read. */
+export interface ApiNodeParts {
+  readonly config: AkisConfig
+  readonly nats: Nats
+  readonly schema: DeviceSchema
+  /** ClickHouse store for history (the worker's, or one of the API's own). */
+  readonly store: Store
+  readonly node?: AkisNode | undefined
+  readonly gateway?: Gateway | undefined
+  readonly group?: SinkGroup | undefined
+  readonly alertWriter?: AlertWriter | undefined
+  readonly rules?: DeviceRules | undefined
+  /** Stream and bucket settings (runtime/nats/topology.ts): the API's buckets are rows of that table. */
+  readonly topology: TopologyOptions
+  /** Rows refused by fenced sinks, summed over this node's sinks. */
+  readonly fencedRows?: () => number
+  readonly log: (event: string, fields?: Record<string, unknown>) => void
+}
+
+/** A running API listener. */
+export interface ApiNode {
+  readonly port: number
+  readonly metrics: NodeMetrics
+  stop(): Promise<void>
+}
+
+const dec = new TextDecoder()
+
+/**
+ * Returns `guarded(what, f)`: runs `f`; a failure that is not already an answer becomes a 503
+ * naming only the dependency `what` (the error itself goes to `log`).
+ */
+const makeGuarded = (log: (what: string, e: unknown) => void) => async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+  try {
+    return await f()
+  } catch (e) {
+    const tag = (e as { _tag?: string } | null)?._tag
+    if (e instanceof ApiProblem || tag === "HistoryInputInvalid" || tag === "ActorNotFound" || tag === "ActorUnavailable") throw e
+    log(what, e)
+    throw unavailable(what, "retry later")
+  }
+}
+
+/** ClickHouse time as epoch ms of a row's `at` + `at_ms`. */
+const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
+  id: String(r.id), alertId: String(r.alert_id), device: String(r.device_id), rule: String(r.rule), kind: r.kind as AlertTransition["kind"],
+  severity: r.severity as AlertTransition["severity"], at: Number(r.at_epoch), seq: Number(r.seq), message: String(r.message),
+  values: JSON.parse(String(r.values_json)) as Record<string, number>, channels: r.channels as string[], ruleVersion: Number(r.rule_version), recvAt: Number(r.recv_at),
+})
+
+/**
+ * Starts the HTTP listener of a node on `api.port`: the whole API when the node has the `api`
+ * role (then `nats` must be a connection with the api role's credentials), else only /metrics,
+ * /healthz and /readyz. Wires the API's dependencies to NATS
+ * (live state through the owning actor, KV buckets, the alert subjects) and ClickHouse.
+ */
+export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
+  const { config, nats, store, schema } = p
+  const guarded = makeGuarded((what, e) => p.log("api.unavailable", { what, error: String(e) }))
+  const isApi = config.node.roles.includes("api")
+  const P = config.cluster.partitions
+  const nodeId = p.node?.id ?? config.node.id
+  const metrics = makeNodeMetrics({
+    gateway: () => p.gateway?.metrics,
+    hosts: p.node
+      ? async () => Promise.all([...p.node!.hosts().values()].map(async (h) => {
+        const st = await h.stats()
+        return { shard: h.shard, key: h, counters: h.metrics, pendingBatches: st.pendingBatches, actors: st.actors + st.passivated, sinkPending: st.sinkPending, checkpointBytes: h.metrics.checkpointBytes }
+      }))
+      : undefined,
+    sink: () => p.group?.metrics,
+    alertWriter: () => p.alertWriter?.metrics,
+    device: () => (p.rules ? (p.rules.kind.metrics as unknown as Record<string, number>) : undefined),
+    rules: () => p.rules?.watch.metrics,
+    fencedRows: p.fencedRows,
+  }, nodeId || "node")
+
+  // One subscription per node feeds every SSE client and the reading→alert histogram.
+  const listeners = new Set<(t: AlertTransition) => void>()
+  // Only the api role may subscribe to the alert subjects; without it there is no SSE and no alert histogram.
+  const alertSub = !isApi ? undefined : nats.nc.subscribe("akis.alerts.>", {
+    callback: (_e, m) => {
+      const t = parseTransition(m.data)
+      if (!t) return
+      metrics.alertLatency.observe(Math.max(0, Date.now() - t.at) / 1000)
+      for (const fn of listeners) fn(t)
+    },
+  })
+
+  const kvm = new Kvm(nats.nc)
+  const limits = ruleLimitsOf(config)
+  const [tokenKv, auditKv, rulesKv] = isApi
+    ? await Promise.all([openBucket(kvm, names.tokens, p.topology), openBucket(kvm, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
+    : [undefined, undefined, undefined]
+  const tokens = tokenKv ? await kvTokenStore(tokenKv) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
+  const audit = auditKv ? kvAuditLog(auditKv) : undefined
+  // Opened once (a failed open is retried on the next request).
+  let shardsKv: ReturnType<typeof kvm.open> | undefined
+  const shardsBucket = () => (shardsKv ??= kvm.open("akis_shards").catch((e) => {
+    shardsKv = undefined
+    throw e
+  }))
+  const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
+
+  const deps: ApiDeps = {
+    now: () => Date.now(),
+    schema,
+    rateLimit: { perSec: config.api.rateLimitPerSec, burst: config.api.rateBurst },
+    tokens,
+    audit: audit ?? (undefined as never),
+    verifyJwt: config.api.jwksUrl ? remoteJwtVerifier(config.api.jwksUrl, config.api.jwtIssuer, config.api.jwtAudience, config.api.jwtRoleClaim) : undefined,
+    liveState: (id) => askActor(nats.nc, P, "device", id, {}, { timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
+    devices: (limit) => guarded("ClickHouse", async () => {
+      const [seen, open, owners] = await Promise.all([
+        store.query<{ device_id: string; last: number }>(`SELECT device_id, toUInt64(max(minute)) * 1000 AS last FROM ${tables.rollup} GROUP BY device_id ORDER BY device_id LIMIT ${Math.floor(limit)}`),
+        store.query<{ device_id: string; open: number }>(
+          `SELECT device_id, countIf(k != 'cleared') AS open FROM (SELECT device_id, alert_id, argMax(kind, toUInt64(at) * 1000 + at_ms) AS k FROM ${tables.alerts} GROUP BY device_id, alert_id) GROUP BY device_id`),
+        guarded("NATS", async () => {
+          const kv = await shardsBucket()
+          const m = new Map<number, string>()
+          for await (const k of await kv.keys("shard.*")) {
+            const e = await kv.get(k)
+            if (e?.operation === "PUT") m.set(Number(k.slice(6)), (JSON.parse(dec.decode(e.value)) as { owner: string }).owner)
+          }
+          return m
+        }),
+      ])
+      const openBy = new Map(open.map((r) => [r.device_id, Number(r.open)]))
+      const set = p.rules?.holder.current
+      return seen.map((r): DeviceRow => {
+        const shard = shardOf(r.device_id, P)
+        return {
+          id: r.device_id, groups: set ? set.bind(r.device_id).groups : [], shard, owner: owners.get(shard) ?? null,
+          lastSeen: Number(r.last) || null, openAlerts: openBy.get(r.device_id) ?? 0,
+        }
+      })
+    }),
+    readings: (q) => guarded("ClickHouse", () => readings(store, schema, q)),
+    fleet: (q) => guarded("ClickHouse", () => fleetAggregate(store, schema, q)),
+    alerts: (q) => guarded("ClickHouse", () => storedAlerts(store, q)),
+    alertTransitions: (alertId) => guarded("ClickHouse", async () => (await store.query<Record<string, unknown>>(
+      `SELECT id, alert_id, device_id, rule, kind, severity, toUInt64(at) * 1000 + at_ms AS at_epoch, seq, message, values_json, channels, rule_version, recv_at ` +
+        `FROM ${tables.alerts} WHERE alert_id = ${quoteString(alertId)} ORDER BY at_epoch, id LIMIT 1 BY id LIMIT 10000`)).map(rowToTransition)),
+    rulesCurrent: () => guarded("NATS", () => currentRules(rulesKv!)),
+    rulesHistory: () => guarded("NATS", () => rulesHistory(rulesKv!)),
+    rulesValidate: (source, origin) => {
+      const r = compileRules(source, origin, schema, limits)
+      return r.ok ? { ok: true, rules: r.set.rules.length, windows: r.set.windows.length, checksum: r.set.checksum } : { ok: false, issues: r.issues.map(formatIssue) }
+    },
+    rulesApply: (source, origin) => guarded("NATS", async () => {
+      try {
+        return await applyRules(rulesKv!, source, origin, schema, Date.now(), limits)
+      } catch (e) {
+        if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `${e.issues.length} problem(s) in ${origin}`, parameter: "body", issues: e.issues.map(formatIssue) })
+        throw e
+      }
+    }),
+    rulesRollback: (version) => guarded("NATS", async () => {
+      try {
+        return await rollbackRules(rulesKv!, version, schema, Date.now(), limits)
+      } catch (e) {
+        if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `v${version} no longer compiles`, parameter: "version", issues: e.issues.map(formatIssue) })
+        throw e
+      }
+    }),
+    clusterView: () => guarded("NATS", () => clusterView(opsCtx as never)),
+    streams: () => guarded("NATS", async () => {
+      const out = []
+      for await (const si of nats.jsm.streams.list()) {
+        if (!/^(AKIS_|KV_akis_|OBJ_akis_)/.test(si.config.name)) continue
+        out.push({
+          stream: si.config.name, subjects: si.config.subjects, consumers: si.state.consumer_count, messages: si.state.messages, bytes: si.state.bytes,
+          firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, replicas: si.config.num_replicas, leader: si.cluster?.leader ?? null,
+        })
+      }
+      return out.sort((a, b) => a.stream.localeCompare(b.stream))
+    }),
+    subscribeAlerts: (fn) => {
+      listeners.add(fn)
+      return () => void listeners.delete(fn)
+    },
+    ready: async () => {
+      const reasons: string[] = []
+      if (nats.nc.isClosed()) reasons.push("NATS connection closed")
+      if (config.node.roles.includes("worker")) {
+        if (!p.node) reasons.push("worker not started")
+        else {
+          if (!p.node.membership.healthy()) reasons.push("heartbeats failing (self-fenced)")
+          // Holds its shards: every shard placement gives this node is hosted here.
+          const held = new Set(p.node.hosted())
+          const missing = placeShards(p.node.membership.workers(), P).flatMap((owner, s) => (owner === p.node!.id && !held.has(s) ? [s] : []))
+          if (missing.length) reasons.push(`does not hold shards ${missing.join(",")} yet`)
+          const stats = await Promise.all([...p.node.hosts().values()].map((h) => h.stats()))
+          for (const s of stats) if ((s.pendingBatches ?? 0) > config.api.readyMaxLagBatches) reasons.push(`shard ${s.shard} lags ${s.pendingBatches} batches`)
+        }
+      }
+      return { ready: reasons.length === 0, reasons, node: nodeId, shards: p.node?.hosted().length ?? 0 }
+    },
+    metrics: () => metrics.text(),
+    observe: (route, method, status, seconds) => {
+      metrics.httpRequests.inc({ route, method, status: String(status) })
+      metrics.httpDuration.observe({ route, method }, seconds)
+    },
+  }
+  const routes = isApi ? allRoutes : allRoutes.filter((r) => ["/metrics", "/healthz", "/readyz"].includes(r.path))
+  const app = makeApp(deps, { routes, onInternalError: (e, route) => p.log("api.error", { route, error: String(e) }) })
+  let server: ReturnType<typeof Bun.serve> | undefined
+  try {
+    server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, idleTimeout: 60 })
+  } catch (e) {
+    // Without the api role the listener only serves /metrics: a port already taken (several nodes
+    // on one machine with the default port) must not stop a worker or a gateway.
+    if (isApi) throw e
+    p.log("metrics.not_listening", { host: config.api.host, port: config.api.port, error: String(e) })
+  }
+  if (server) p.log("api.listening", { host: config.api.host, port: server.port, api: isApi })
+  return {
+    port: server?.port ?? 0,
+    metrics,
+    async stop() {
+      alertSub?.unsubscribe()
+      await server?.stop(true)
+      await tokens.close()
+    },
+  }
+}
