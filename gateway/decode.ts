@@ -149,8 +149,12 @@ export const decodeJson = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingSc
   return undefined
 }
 
+/** Lines that went through the general paths (the rest took the fast ones): tests check both paths are exercised. */
+export const slowPathLines = { json: 0, csv: 0 }
+
 /** The general JSON path (JSON.parse); exported for tests comparing it with the fast path. */
 export const decodeJsonSlow = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
+  slowPathLines.json++
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -228,6 +232,7 @@ export const decodeCsv = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScr
 
 /** The general CSV path: any text, trimmed cells, precise messages. */
 export const decodeCsvSlow = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
+  slowPathLines.csv++
   let text: string
   try {
     text = utf8.decode(bytes)

@@ -85,7 +85,7 @@ if (embedded) say(`embedded store (chDB) in ${config.clickhouse.url.slice(5)}, h
 else if (!chUp) {
   say(`starting clickhouse-server on ${chUrl.origin} (data in ${join(dataDir, "clickhouse")})`)
   // Niceness 10: on a machine shared with the pipeline, ClickHouse's merges yield to the
-  // latency-sensitive gateways and actors (docs/benchmarks.md, end to end).
+  // latency-sensitive gateways and actors (docs/benchmarks-history.md, end to end).
   clickhouse = await startClickHouse({ httpPort: Number(chUrl.port || 8123), dir: join(dataDir, "clickhouse"), nice: 10 })
 }
 

@@ -52,7 +52,10 @@ describe("cluster under churn", () => {
       }
     })()
 
+    /** Shards each killed node owned at its kill: every kill must hit a node doing work. */
+    const ownedAtKill = new Map<string, number>()
     const kill = async (name: string) => {
+      ownedAtKill.set(name, ownership(name, events(nodes.get(name)!)).filter((iv) => iv.end === Number.POSITIVE_INFINITY).length)
       killedAt.set(name, Date.now())
       dead.add(name)
       await nodes.get(name)!.kill("SIGKILL")
@@ -84,7 +87,8 @@ describe("cluster under churn", () => {
     publishing = false
     await publisher
 
-    expect(killedAt.size).toBeGreaterThanOrEqual(5)
+    // Five SIGKILLs, each of a node that owned shards then (so each forced a failover).
+    expect([...ownedAtKill.values()].filter((n) => n > 0).length).toBe(5)
     // Every id's count equals what was sent: nothing lost, nothing counted twice.
     await waitForCounts(nc, P, ids, (id) => pub.sent.get(id)!, 30_000)
     for (const id of ids) {

@@ -31,7 +31,19 @@ describe("on a 3-server NATS cluster", () => {
     const pub = new ReadingPublisher(nc, P)
     const ids = Array.from({ length: 40 }, (_, i) => `bus-${i}`)
     for (let r = 0; r < 10; r++) await pub.round(ids)
-    await cluster.servers[0]!.stop(true) // SIGKILL one NATS server; quorum (2 of 3) remains
+    // The fault must hit something: kill the server leading the telemetry stream (the one every
+    // batch goes through), after checking that it leads, and see leadership move.
+    const leaderOf = async (stream: string) => (await jsm.streams.info(stream)).cluster?.leader
+    const victim = await waitFor("telemetry stream leader", () => leaderOf(names.telemetry), { timeoutMs: 30_000, intervalMs: 300 })
+    const server = cluster.servers.find((s) => s.name === victim)
+    expect(server?.name).toBe(victim)
+    const alsoLed = (await Promise.all([`KV_${names.shards}`, `KV_${names.members}`].map(async (st) => [st, await leaderOf(st)] as const))).filter(([, l]) => l === victim)
+    await server!.stop(true) // SIGKILL one NATS server; quorum (2 of 3) remains
+    const successor = await waitFor("a new telemetry stream leader", async () => {
+      const l = await leaderOf(names.telemetry).catch(() => undefined)
+      return l !== undefined && l !== victim ? l : undefined
+    }, { timeoutMs: 30_000, intervalMs: 300 })
+    console.error(`cluster-r3: killed ${victim} (leader of ${[names.telemetry, ...alsoLed.map(([st]) => st)].join(", ")}); ${successor} leads the telemetry stream now`)
     for (let r = 0; r < 10; r++) await pub.round(ids)
     await waitForCounts(nc, P, ids, (id) => pub.sent.get(id)!, 60_000)
     expect([...pub.sent.values()].every((n) => n === 20)).toBe(true)

@@ -1,11 +1,21 @@
+/** What `ops bench` passes on; each benchmark reads the options it knows. */
+export interface BenchOptions {
+  readonly runs?: number | undefined
+  readonly json: boolean
+  readonly rates?: string | undefined
+  /** e2e: seconds per ramp step (default 60) and of the reference phase (default 30); short values for a quick check. */
+  readonly stepSeconds?: number | undefined
+  readonly refSeconds?: number | undefined
+  /** Measured seconds where a benchmark has a fixed measuring window (ingest, sink): short values for a quick check. */
+  readonly seconds?: number | undefined
+  /** scale: largest fleet size. */
+  readonly maxDevices?: number | undefined
+}
+
 /** A benchmark: runs, shows progress on stderr, and returns the figures it measured. */
 export interface Benchmark {
   readonly description: string
-  run(opts: {
-    readonly runs?: number | undefined; readonly json: boolean; readonly rates?: string | undefined
-    /** scale: largest fleet size. */
-    readonly maxDevices?: number | undefined
-  }): Promise<Record<string, unknown>>
+  run(opts: BenchOptions): Promise<Record<string, unknown>>
 }
 
 /** Every benchmark by name, loaded on demand. One line per benchmark file. */

@@ -18,6 +18,7 @@ import { createCa, createDeviceCerts, createServerCert, fleetIds } from "../cert
 import type { FrameFormat } from "../../gateway/encode.ts"
 import { runClosedLoop } from "../loadgen/closed-loop.ts"
 import { BusSignals } from "../loadgen/signals.ts"
+import { medianSpread } from "./e2e-verdict.ts"
 import type { Benchmark } from "./index.ts"
 import { loadConfig } from "../../config/index.ts"
 import type { NatsAuth } from "../../runtime/nats/auth.ts"
@@ -65,7 +66,10 @@ const rawJetStream = async (url: string, auth: NatsAuth, readingsPerBatch: numbe
 
 const bench: Benchmark = {
   description: "readings/s through one mTLS gateway vs raw TLS line echo and raw JetStream publish of the same batches",
-  async run() {
+  async run({ runs: runsOpt, seconds }) {
+    const runs = runsOpt ?? 3
+    const measureMs = Math.round((seconds ?? MEASURE_MS / 1000) * 1000)
+    if (!(runs >= 1 && measureMs >= 1000)) throw new Error(`--runs ≥ 1 and --seconds ≥ 1 (got ${runs}, ${measureMs / 1000})`)
     const schema = loadDeviceSchema()
     const certDir = tempDir("akis-bench-certs-")
     say(`certificates for ${DEVICES} devices`)
@@ -74,56 +78,78 @@ const bench: Benchmark = {
     await createDeviceCerts(certDir, fleetIds(DEVICES, "bench-"))
     const nats = await startNats()
     try {
-      const drive = (port: number, format: FrameFormat = "csv", measureMs = MEASURE_MS) =>
-        runClosedLoop({ schema, certDir, address: { host: "127.0.0.1", port }, devices: DEVICES, prefix: "bench-", window: WINDOW, warmupMs: WARMUP_MS, measureMs, format, progress: (l) => say(l) })
-
-      say("phase 1/3: TLS line echo ceiling")
-      const echoPort = freePort()
-      const echo = spawnChild("tls-echo", ["bun", join(import.meta.dir, "tls-echo-main.ts"), certDir, String(echoPort)])
-      await echo.waitForLine(/listening/)
-      const e = await drive(echoPort)
-      await echo.kill()
-
-      say("phase 2/3: gateway (validate + batch + JetStream + durable acks)")
-      // The gateway's credentials may not create AKIS_TLM (a node's or the admin's job).
-      const admin = await nats.connect()
-      await ensureTopology(await jetstreamManager(admin), topologyOptions(loadConfig()), { only: ["AKIS_TLM"] })
-      const gwPort = freePort()
-      const gw = spawnChild("gateway", ["bun", join(root, "ops", "gateway-main.ts")], {
-        cwd: root,
-        env: {
-          AKIS_NATS__SERVERS: `[${nats.url}]`, AKIS_CLUSTER__PARTITIONS: String(PARTITIONS), AKIS_GATEWAY__PORT: String(gwPort),
-          AKIS_GATEWAY__CERTDIR: certDir, AKIS_GATEWAY__MAXREADINGSPERSEC: "1000000",
-        },
-      })
-      await gw.waitForLine(/gateway listening/, 20_000)
-      const g = await drive(gwPort)
+      const drive = (port: number, format: FrameFormat = "csv", ms = measureMs) =>
+        runClosedLoop({ schema, certDir, address: { host: "127.0.0.1", port }, devices: DEVICES, prefix: "bench-", window: WINDOW, warmupMs: WARMUP_MS, measureMs: ms, format, progress: (l) => say(l) })
       const nc = await nats.connect()
-      const stored = (await (await jetstreamManager(nc)).streams.info("AKIS_TLM")).state.messages
-      say("phase 2b: the same gateway with JSON lines and msgpack frames")
-      const gJson = await drive(gwPort, "json", MEASURE_MS / 2)
-      const gMsgpack = await drive(gwPort, "msgpack", MEASURE_MS / 2)
-      await gw.kill("SIGTERM")
-      const perBatch = Math.max(1, Math.round((g.acked * ((WARMUP_MS + MEASURE_MS) / MEASURE_MS)) / stored))
+      const jsm = await jetstreamManager(nc)
+      // Each run measures the gateway and both ceilings one after the other, so they share the
+      // machine's state of that moment; the figures are medians over the runs, with their spread.
+      const per = { gateway: [] as number[], echo: [] as number[], raw: [] as number[], json: [] as number[], msgpack: [] as number[], p50: [] as number[], p99: [] as number[], batch: [] as number[] }
+      for (let r = 1; r <= runs; r++) {
+        say(`run ${r}/${runs}, phase 1/3: TLS line echo ceiling`)
+        const echoPort = freePort()
+        const echo = spawnChild("tls-echo", ["bun", join(import.meta.dir, "tls-echo-main.ts"), certDir, String(echoPort)])
+        await echo.waitForLine(/listening/)
+        const e = await drive(echoPort)
+        await echo.kill()
 
-      say(`phase 3/3: raw JetStream publish of ${perBatch}-reading batches, 64 in flight`)
-      const raw = await rawJetStream(nats.url, nats.auth(), perBatch, MEASURE_MS)
+        say(`run ${r}/${runs}, phase 2/3: gateway (validate + batch + JetStream + durable acks)`)
+        // The gateway's credentials may not create AKIS_TLM (a node's or the admin's job).
+        await ensureTopology(jsm, topologyOptions(loadConfig()), { only: ["AKIS_TLM"] })
+        const gwPort = freePort()
+        const gw = spawnChild("gateway", ["bun", join(root, "ops", "gateway-main.ts")], {
+          cwd: root,
+          env: {
+            AKIS_NATS__SERVERS: `[${nats.url}]`, AKIS_CLUSTER__PARTITIONS: String(PARTITIONS), AKIS_GATEWAY__PORT: String(gwPort),
+            AKIS_GATEWAY__CERTDIR: certDir, AKIS_GATEWAY__MAXREADINGSPERSEC: "1000000",
+          },
+        })
+        await gw.waitForLine(/gateway listening/, 60_000)
+        const before = (await jsm.streams.info("AKIS_TLM")).state.messages
+        const g = await drive(gwPort)
+        const stored = (await jsm.streams.info("AKIS_TLM")).state.messages - before
+        say(`run ${r}/${runs}, phase 2b: the same gateway with JSON lines and msgpack frames`)
+        const gJson = await drive(gwPort, "json", measureMs / 2)
+        const gMsgpack = await drive(gwPort, "msgpack", measureMs / 2)
+        await gw.kill("SIGTERM")
+        const perBatch = Math.max(1, Math.round((g.acked * ((WARMUP_MS + measureMs) / measureMs)) / Math.max(1, stored)))
+
+        say(`run ${r}/${runs}, phase 3/3: raw JetStream publish of ${perBatch}-reading batches, 64 in flight`)
+        const raw = await rawJetStream(nats.url, nats.auth(), perBatch, measureMs)
+        per.gateway.push(g.readings_per_s)
+        per.echo.push(e.readings_per_s)
+        per.raw.push(raw)
+        per.json.push(gJson.readings_per_s)
+        per.msgpack.push(gMsgpack.readings_per_s)
+        per.p50.push(g.ack_latency_p50_ms)
+        per.p99.push(g.ack_latency_p99_ms)
+        per.batch.push(perBatch)
+        say(`run ${r}/${runs}: gateway ${g.readings_per_s}/s, TLS echo ${e.readings_per_s}/s, raw JetStream ${raw}/s`)
+      }
+      const m = (xs: number[]) => medianSpread(xs).median
+      const spread = (xs: number[]) => [Math.min(...xs), Math.max(...xs)]
+      // Ratios per run (same machine state), then their median.
+      const ratios = (ceil: number[]) => per.gateway.map((g, i) => g / ceil[i]!)
       return {
-        readings_per_s: g.readings_per_s,
-        raw_jetstream_readings_per_s: raw,
-        ratio: Math.round((g.readings_per_s / raw) * 1000) / 1000,
-        tls_echo_readings_per_s: e.readings_per_s,
-        ratio_to_tls_echo: Math.round((g.readings_per_s / e.readings_per_s) * 1000) / 1000,
-        json_readings_per_s: gJson.readings_per_s,
-        msgpack_readings_per_s: gMsgpack.readings_per_s,
-        ack_latency_p50_ms: g.ack_latency_p50_ms,
-        ack_latency_p99_ms: g.ack_latency_p99_ms,
-        readings_per_batch: perBatch,
+        readings_per_s: Math.round(m(per.gateway)),
+        readings_per_s_spread: spread(per.gateway),
+        runs,
+        raw_jetstream_readings_per_s: Math.round(m(per.raw)),
+        raw_jetstream_spread: spread(per.raw),
+        ratio: Math.round(m(ratios(per.raw)) * 1000) / 1000,
+        tls_echo_readings_per_s: Math.round(m(per.echo)),
+        tls_echo_spread: spread(per.echo),
+        ratio_to_tls_echo: Math.round(m(ratios(per.echo)) * 1000) / 1000,
+        json_readings_per_s: Math.round(m(per.json)),
+        msgpack_readings_per_s: Math.round(m(per.msgpack)),
+        ack_latency_p50_ms: m(per.p50),
+        ack_latency_p99_ms: m(per.p99),
+        readings_per_batch: Math.round(m(per.batch)),
         devices: DEVICES,
         window_per_device: WINDOW,
         format: "csv",
         fields: schema.fields.length,
-        measure_s: g.seconds,
+        measure_s: measureMs / 1000,
       }
     } finally {
       await nats.cleanup()

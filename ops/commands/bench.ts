@@ -15,16 +15,22 @@ export const bench = Command.make(
     name: Argument.String("name").pipe(Argument.withDescription(`one of: ${Object.keys(benchmarks).join(", ")}`)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object on the last line"), Flag.withDefault(false)),
     runs: Flag.Int("runs").pipe(Flag.withDescription("repetitions where the benchmark takes a median"), Flag.optional),
-    rates: Flag.String("rates").pipe(Flag.withDescription("e2e: offered loads of the ramp in readings/s, comma-separated, or 'none' (default 20000,30000,40000,60000,80000)"), Flag.optional),
+    rates: Flag.String("rates").pipe(Flag.withDescription("e2e: offered loads of the ramp in readings/s, comma-separated, or 'none'; the ramp stops at the first step not sustained (default 20000,40000,60000,80000,100000,120000,150000)"), Flag.optional),
+    stepSeconds: Flag.Int("step-seconds").pipe(Flag.withDescription("e2e: seconds per ramp step (default 60; shorter only to check that the bench runs)"), Flag.optional),
+    refSeconds: Flag.Int("ref-seconds").pipe(Flag.withDescription("e2e: seconds of the reference phase (default 30, at least 22)"), Flag.optional),
+    seconds: Flag.Finite("seconds").pipe(Flag.withDescription("ingest: measured seconds per format (default 8 for CSV); shorter only to check that the bench runs"), Flag.optional),
     maxDevices: Flag.Int("max-devices").pipe(Flag.withDescription("scale: largest fleet of the 1k → 10k → 50k → 100k ladder (default 100000)"), Flag.optional),
   },
-  Effect.fn(function* ({ name, json, runs, rates, maxDevices }) {
+  Effect.fn(function* ({ name, json, runs, rates, stepSeconds, refSeconds, seconds, maxDevices }) {
     const load = benchmarks[name]
     if (!load) {
       yield* Console.error(`unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}`)
       return yield* Effect.sync(() => process.exit(2))
     }
-    const result = yield* Effect.promise(async () => (await load()).run({ runs: Option.getOrUndefined(runs), json, rates: Option.getOrUndefined(rates), maxDevices: Option.getOrUndefined(maxDevices) }))
+    const result = yield* Effect.promise(async () => (await load()).run({
+      runs: Option.getOrUndefined(runs), json, rates: Option.getOrUndefined(rates), stepSeconds: Option.getOrUndefined(stepSeconds),
+      refSeconds: Option.getOrUndefined(refSeconds), seconds: Option.getOrUndefined(seconds), maxDevices: Option.getOrUndefined(maxDevices),
+    }))
     yield* Console.log(json ? JSON.stringify(result) : table(result))
   }),
 ).pipe(Command.withDescription("run a benchmark and print its results (docs/benchmarks.md keeps them)"))

@@ -7,7 +7,7 @@ import { capacityChart, capacityTable, formatBytes, projectCapacity } from "../l
 /**
  * Bytes per stored reading when no ClickHouse is reachable: measured by `ops bench sink` on
  * 18.16 with synthetic two-decimal readings of the 48-field bus schema (telemetry + rollup),
- * docs/benchmarks.md. Real, slowly changing signals compress better, so this errs high.
+ * docs/benchmarks-history.md. Real, slowly changing signals compress better, so this errs high.
  */
 export const defaultBytesPerRow = 200
 

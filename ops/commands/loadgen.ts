@@ -24,6 +24,7 @@ export const loadgen = Command.make(
     certDir: Flag.String("cert-dir").pipe(Flag.withDescription("certificates from `ops certs` (default gateway.certDir)"), Flag.optional),
     refresh: Flag.Int("refresh").pipe(Flag.withDescription("recompute signals every N readings per device, re-using the encoded values in between (load tests; CSV only; default 1)"), Flag.optional),
     firstSeq: Flag.Finite("first-seq").pipe(Flag.withDescription("seq of every device's first reading (default: the clock in ms, so a re-run continues after the previous one up to 1,000 readings/s per device; akis drops a seq it already has as a duplicate)"), Flag.optional),
+    ranges: Flag.Boolean("ranges").pipe(Flag.withDescription("add each device's sent and acked seq ranges to the result (for checks that compare sets)"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("print the result as one JSON line"), Flag.withDefault(false)),
   },
   Effect.fn(function* (f) {
@@ -52,7 +53,7 @@ export const loadgen = Command.make(
     })
     yield* Console.error(`loadgen: ${scenario.devices} devices × ${scenario.rate}/s × ${schema.fields.length} fields (${scenario.format}) for ${scenario.duration}s → ${addresses.map((a) => `${a.host}:${a.port}`).join(", ")}; ${scenario.anomalies.length} anomalies`)
     const fleet = runFleet({
-      scenario, schema, addresses, refresh, firstSeq, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
+      scenario, schema, addresses, refresh, firstSeq, ranges: f.ranges, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
       progress: (l) => process.stderr.write(`loadgen: ${l}\n`),
     })
     process.once("SIGINT", () => fleet.stop())

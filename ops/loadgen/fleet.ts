@@ -33,6 +33,8 @@ export interface FleetOptions {
   readonly spread?: boolean
   /** First seq of every device (a re-run after a previous one continues numbering). */
   readonly firstSeq?: number
+  /** Report each device's sent and acknowledged seq range in the result. */
+  readonly ranges?: boolean
 }
 
 export interface FleetResult {
@@ -52,6 +54,11 @@ export interface FleetResult {
   readonly readings_per_s: number
   readonly ack_latency_p50_ms: number
   readonly ack_latency_p99_ms: number
+  /**
+   * Per device: seqs `first..sent_to` sent, `first..acked_to` acknowledged except `rejected`
+   * (only with `ranges: true`; checks compare these sets with what was stored).
+   */
+  readonly ranges?: ReadonlyArray<{ device: string; first: number; sent_to: number; acked_to: number; rejected: number[] }>
 }
 
 export interface Fleet {
@@ -161,6 +168,9 @@ export const runFleet = (o: FleetOptions): Fleet => {
       readings_per_s: Math.round(stats.acked / seconds),
       ack_latency_p50_ms: latencyQuantile(stats.latency, 0.5),
       ack_latency_p99_ms: latencyQuantile(stats.latency, 0.99),
+      ...(o.ranges ? {
+        ranges: links.map((l, d) => ({ device: l.device, first: o.firstSeq ?? 1, sent_to: nextSeq[d]! - 1, acked_to: l.lastAck, rejected: [...l.rejectedSeqs] })),
+      } : {}),
     })
   }
   setTimeout(tick, 0)

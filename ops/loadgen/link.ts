@@ -67,6 +67,8 @@ export class DeviceLink {
   private unwritten = 0
   /** Highest acked seq. */
   lastAck = -1
+  /** Seqs the gateway refused (final, never resent), for checks that compare sets. */
+  readonly rejectedSeqs: number[] = []
 
   constructor(
     readonly device: string,
@@ -241,6 +243,7 @@ export class DeviceLink {
     for (let i = this.head; i < this.seqs.length; i++) {
       if (this.seqs[i] === seq) {
         this.seqs[i] = -1
+        this.rejectedSeqs.push(seq)
         this.stats.rejected++
         break
       }

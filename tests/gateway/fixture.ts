@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { loadConfig, type AkisConfig } from "../../config/index.ts"
 import { createCa, createDeviceCert, createSelfSigned, createServerCert, pkiPaths, revokeDevice } from "../../ops/certs/pki.ts"
 import { tempDir, waitFor } from "../harness/index.ts"
+import { compareSets, describeDiff, readingKey } from "../support/sets.ts"
 
 export interface TestPki {
   readonly dir: string
@@ -129,17 +130,30 @@ export const streamReadings = async (nc: import("@nats-io/transport-node").NatsC
   return out
 }
 
-/** Checks exactly-once-after-dedup and per-device seq order; returns a description of the first problem. */
-export const checkDelivery = (rows: ReadonlyArray<[string, number]>, expected: ReadonlyMap<string, number>, firstSeq = 1): string | undefined => {
+/**
+ * Checks a stream against what the devices had acknowledged (`expected`: device → last acked seq,
+ * seqs `firstSeq..last` each): every acked reading present, nothing else, first copies in seq order
+ * per device, and at most `maxDuplicates` extra copies (a device resends what was not acked when its
+ * gateway died, so each resend may add one; without resends there must be none). Returns the
+ * first problem, or undefined.
+ */
+export const checkDelivery = (
+  rows: ReadonlyArray<[string, number]>, expected: ReadonlyMap<string, number>, o: { firstSeq?: number; maxDuplicates?: number } = {},
+): string | undefined => {
+  const firstSeq = o.firstSeq ?? 1
+  const keys = [...expected].flatMap(([d, last]) => Array.from({ length: Math.max(0, last - firstSeq + 1) }, (_, i) => readingKey(d, firstSeq + i)))
+  const diff = compareSets(keys, rows, ([d, s]) => readingKey(d, s))
+  if (diff.missing > 0 || diff.unexpected > 0) return describeDiff("stream", diff)
+  if (diff.extraCopies > (o.maxDuplicates ?? 0)) return `${diff.extraCopies} duplicate copies in the stream, at most ${o.maxDuplicates ?? 0} allowed: ${describeDiff("stream", diff)}`
   const last = new Map<string, number>()
+  const seen = new Set<string>()
   for (const [d, s] of rows) {
+    const k = readingKey(d, s)
+    if (seen.has(k)) continue // a resent copy
+    seen.add(k)
     const prev = last.get(d) ?? firstSeq - 1
-    if (s <= prev) continue // a resend: dropped by seq, as the device actor does
-    if (s !== prev + 1) return `${d}: seq ${s} follows ${prev} (gap or disorder)`
+    if (s !== prev + 1) return `${d}: seq ${s} first appears after ${prev} (disorder)`
     last.set(d, s)
-  }
-  for (const [d, n] of expected) {
-    if ((last.get(d) ?? firstSeq - 1) !== firstSeq + n - 1) return `${d}: stream has up to seq ${last.get(d)}, expected ${firstSeq + n - 1}`
   }
   return undefined
 }

@@ -1,0 +1,42 @@
+import { describe, expect, test } from "bun:test"
+import { judgeStep, medianSpread, percentile, type LagSample } from "./e2e-verdict.ts"
+
+/** 60 s at `rate` acked per second, stored `lag(t)` readings behind. */
+const samples = (rate: number, lag: (t: number) => number): LagSample[] =>
+  Array.from({ length: 61 }, (_, t) => ({ t, acked: rate * t, stored: Math.max(0, rate * t - lag(t)) }))
+
+describe("judgeStep", () => {
+  test("bounded lag, everything stored: sustained, stored/s is the rate", () => {
+    const v = judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, () => 1500), caughtUp: true })
+    expect(v).toMatchObject({ sustained: true, lag_mid: 1500, lag_end: 1500, reason: null })
+    expect(v.stored_per_s).toBe(1000) // the steady rate: a constant lag does not lower it
+  })
+  test("stored/s is the slope after the first quarter, not diluted by a slow start", () => {
+    const xs = Array.from({ length: 61 }, (_, t) => ({ t, acked: 1000 * t, stored: t < 10 ? 0 : 1000 * (t - 10) }))
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: xs, caughtUp: true }).stored_per_s).toBe(1000)
+  })
+  test("growing lag: not sustained, even when it all gets stored later", () => {
+    const v = judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, (t) => 100 * t), caughtUp: true })
+    expect(v.sustained).toBe(false)
+    expect(v.reason).toContain("lag grew")
+  })
+  test("acked far below the offered load (back-pressure): not sustained", () => {
+    expect(judgeStep({ offered: 2000, seconds: 60, samples: samples(1000, () => 0), caughtUp: true }).reason).toContain("under 90 %")
+  })
+  test("not caught up, or no samples: not sustained", () => {
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, () => 0), caughtUp: false }).sustained).toBe(false)
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: [], caughtUp: true }).reason).toBe("too few lag samples")
+  })
+})
+
+describe("percentile and median", () => {
+  test("index ⌊p·n⌋ over every value: the p99 of 100 values is the largest", () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1)
+    expect([percentile(xs, 50), percentile(xs, 90), percentile(xs, 99), percentile(xs, 100), percentile([7], 99)]).toEqual([51, 91, 100, 100, 7])
+    expect(percentile([], 99)).toBeNaN()
+  })
+  test("median with its spread", () => {
+    expect(medianSpread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, runs: 3 })
+    expect(medianSpread([4, 1, 2, 3]).median).toBe(2.5)
+  })
+})

@@ -1,0 +1,92 @@
+/**
+ * The pure part of `ops bench e2e`: when a ramp step counts as sustained, from the lag samples
+ * taken during it, and the percentiles. Kept apart from the processes so it can be tested.
+ */
+
+/** One sample during a step: seconds since the step started, readings acked so far, stored so far. */
+export interface LagSample {
+  readonly t: number
+  readonly acked: number
+  readonly stored: number
+}
+
+/** Readings acked but not yet stored, averaged over the samples with `from ≤ t ≤ to`. */
+export const meanLag = (samples: ReadonlyArray<LagSample>, from: number, to: number): number | null => {
+  const xs = samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.acked - s.stored)
+  return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
+}
+
+export interface StepVerdict {
+  /** Mean lag (readings) around the middle of the step and at its end (windows of 10 % of the step, ≥ 6 s). */
+  readonly lag_mid: number | null
+  readonly lag_end: number | null
+  /**
+   * Readings stored per second after the first quarter of the step (least-squares slope of stored
+   * over time): the steady rate. The sink stores in 3 s flushes; a fit over many of them averages
+   * the steps out (steps of 60 s: 45 s, 15 flushes). Short steps give noisy rates.
+   */
+  readonly stored_per_s: number
+  /** stored_per_s ÷ offered. */
+  readonly delivered: number
+  readonly sustained: boolean
+  /** Why not, when not. */
+  readonly reason: string | null
+}
+
+/**
+ * A step is sustained when the pipeline kept up with what was offered: the lag (acked − stored)
+ * did not grow from the middle of the step to its end (within `slackS` seconds of the offered load,
+ * the sink's own flush interval), the readings stored per second reached `minDelivered` of the
+ * offered rate, and everything acked was stored once the step ended (`caughtUp`).
+ */
+export const judgeStep = (
+  o: { offered: number; seconds: number; samples: ReadonlyArray<LagSample>; caughtUp: boolean; slackS?: number; minDelivered?: number; windowS?: number },
+): StepVerdict => {
+  const T = o.seconds
+  // Lag windows of 10 % of the step, and at least two of the sink's 3 s flush periods (the stored
+  // count rises in steps of one flush, so a shorter window sees the sawtooth, not the trend).
+  const w = Math.max(0.1 * T, o.windowS ?? 6)
+  const lagMid = meanLag(o.samples, T / 2 - w / 2, T / 2 + w / 2)
+  const lagEnd = meanLag(o.samples, T - w, T)
+  const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.25 * T && s.t <= T)))
+  const delivered = storedPerS / o.offered
+  const slack = (o.slackS ?? 1) * o.offered
+  const minDelivered = o.minDelivered ?? 0.9
+  const reason =
+    lagMid === null || lagEnd === null ? "too few lag samples"
+    : lagEnd > lagMid + slack ? `lag grew from ${Math.round(lagMid)} to ${Math.round(lagEnd)} readings`
+    : delivered < minDelivered ? `stored ${storedPerS}/s, under ${Math.round(minDelivered * 100)} % of the offered ${o.offered}/s`
+    : !o.caughtUp ? "acked readings not all stored within the catch-up limit"
+    : null
+  return { lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason }
+}
+
+/** Least-squares slope of stored over t (0 with fewer than 2 samples). */
+const slope = (xs: ReadonlyArray<LagSample>): number => {
+  if (xs.length < 2) return 0
+  const mt = xs.reduce((a, s) => a + s.t, 0) / xs.length
+  const ms = xs.reduce((a, s) => a + s.stored, 0) / xs.length
+  let num = 0
+  let den = 0
+  for (const s of xs) {
+    num += (s.t - mt) * (s.stored - ms)
+    den += (s.t - mt) ** 2
+  }
+  return den === 0 ? 0 : num / den
+}
+
+/**
+ * The `p`th percentile of `xs`, the value at index ⌊p/100 · n⌋ of the sorted values (the
+ * definition earlier runs used; on 100 alerts the p99 is the slowest); NaN when empty.
+ */
+export const percentile = (xs: ReadonlyArray<number>, p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : Number.NaN
+}
+
+/** Median and spread (min, max) of repeated measurements. */
+export const medianSpread = (xs: ReadonlyArray<number>): { median: number; min: number; max: number; runs: number } => {
+  const s = [...xs].sort((a, b) => a - b)
+  const median = s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  return { median, min: s[0] ?? Number.NaN, max: s.at(-1) ?? Number.NaN, runs: s.length }
+}

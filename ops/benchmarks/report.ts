@@ -1,0 +1,146 @@
+/**
+ * Writes docs/benchmarks.md from the results `ops/bench-all` saved (docs/bench-results/*.json):
+ * every figure in the page comes from one of those runs, next to the command that produced it.
+ * The prose here explains what is measured and carries no figures of its own.
+ *
+ *   bun ops/benchmarks/report.ts [results-dir] [out-file]
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+
+const root = resolve(import.meta.dir, "..", "..")
+
+/** What one saved run holds: the command, when and where it ran, and the benchmark's JSON. */
+export interface SavedRun {
+  readonly name: string
+  readonly command: string
+  readonly started: string
+  readonly seconds: number
+  readonly commit: string
+  readonly machine: { readonly cpus: number; readonly load_before: number[]; readonly load_after: number[] }
+  readonly result: Record<string, unknown>
+}
+
+/** Every benchmark in page order, with the settings `ops/bench-all` uses (full) and for `--short`. */
+export const benchPlans: Record<string, { full: string[]; short: string[] }> = {
+  e2e: { full: [], short: ["--step-seconds", "10", "--ref-seconds", "25", "--rates", "2000,4000"] },
+  ingest: { full: ["--runs", "3"], short: ["--runs", "1", "--seconds", "2"] },
+  sink: { full: ["--runs", "3"], short: ["--runs", "1"] },
+  rules: { full: ["--runs", "5"], short: ["--runs", "1"] },
+  checkpoint: { full: ["--runs", "5"], short: ["--runs", "2"] },
+  failover: { full: ["--runs", "3"], short: ["--runs", "1"] },
+  // Fixed durations (no short settings): a few minutes each.
+  "ack-modes": { full: [], short: [] },
+  notify: { full: [], short: [] },
+  api: { full: [], short: [] },
+  rollup: { full: ["--runs", "5"], short: ["--runs", "1"] },
+  scale: { full: [], short: ["--max-devices", "1000"] },
+}
+
+/** The command `ops/bench-all` runs for `name`. */
+export const benchCommand = (name: string, short = false): string[] =>
+  ["bun", "run", "ops", "bench", name, "--json", ...(short ? benchPlans[name]!.short : benchPlans[name]!.full)]
+
+const about: Record<string, string> = {
+  api:
+    "nats-server, ClickHouse (nice 10), 3 nodes [worker, gateway, api] (P = 16), the reference fleet running throughout, nginx in " +
+    "front (HTTPS, balanced over the 3 nodes), `wrk` per route; only 2xx answers count as throughput.",
+  rollup:
+    "One private ClickHouse: the same sink-encoded rows inserted into a copy of `telemetry` with the old materialized view feeding " +
+    "the rollup and into one without it, the periodic rollup job run after; server CPU and rows/s of each, medians of `--runs`.",
+  scale:
+    "The fleet ladder 1k → 10k → 50k → 100k simulated mTLS devices (capped by `--max-devices`) against one gateway process and one " +
+    "worker node (16 shards, the default rule pack): memory per connection and per device actor, handshakes/s and the time for the " +
+    "whole fleet to reconnect after the gateway is killed, checkpoint bytes per shard.",
+  "ack-modes":
+    "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
+    "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +
+    "(docs/gateway.md explains the modes).",
+  notify:
+    "Part 1: 5,000 transitions on distinct devices through one in-process notifier (default settings) to a local webhook receiver. " +
+    "Part 2: the e2e reference load with 3 nodes as under `ops/up` (worker + gateway + notifier), rounds alternating the interpreter " +
+    "off / on (an Ollama-compatible server taking 5 s per answer, no cache); reading-to-alert latency as in `bench e2e`, pooled per mode.",
+  failover:
+    "3 counting-actor nodes, P = 16, default timing (heartbeat 1 s, suspicion 3 s, checkpoint 5 s), readings to every shard every 20 ms. " +
+    "*crash*: SIGKILL one node, time until every one of its shards processed a batch on its new owner. *planned*: SIGTERM (drain) one node, " +
+    "the worst shard's pause from the old owner stopping intake to the new owner's first batch. Medians over `--runs`.",
+  sink:
+    "A private ClickHouse 18.16: the same 100,000 synthetic 48-field readings inserted through the sink (RowBinary) and through ordinary " +
+    "@clickhouse/client paths (JSON, TSV, CSV). The **ceiling** is the very RowBinary bodies the sink sent in a run, recorded on " +
+    "their way and inserted again through the same store with the same concurrency right after that run (so `ratio` = " +
+    "sink ÷ ceiling ≤ 1 up to noise). CPU per 100k rows: ours from `process.cpuUsage`, the server's from /proc. Then one device-day " +
+    "and the history query times (median of 7). Rates are medians of `--runs` with the slowest and fastest run (`*_spread`).",
+  ingest:
+    "One gateway process, 200 mTLS devices in a closed loop (64 unacked readings each), 48-field readings, nats-server R1. Each run " +
+    "measures, one after the other, the TLS line echo ceiling (same clients and certificates, a listener that only cuts lines and acks), " +
+    "the gateway (CSV, then JSON and msgpack) and raw JetStream publish of batches of the size the gateway produced. Figures are " +
+    "medians over `--runs` with their spread; ratios are taken per run, then their median.",
+  rules:
+    "The device actor with the default rule pack on one core: every reading through `onReading` (dedup, lateness, windows, trackers, " +
+    "all rules) with a no-op sink; 1,000 devices interleaved as in a shard's batches, and 100 devices.",
+  checkpoint:
+    "A shard's checkpoint with the default rule pack after 10 min of readings: snapshot, pack, write (object store when large), the " +
+    "longest event-loop stall, restore. Medians of `--runs` after a warm-up.",
+  e2e:
+    "The whole pipeline on one machine: nats-server, ClickHouse 18.16 (niceness 10, as `ops/up` runs it), 3 nodes (worker + gateway), " +
+    "the simulator over mTLS (niceness 10) with the default rule pack, P = 16. **Phase 1**, the reference load (200 buses × 10 Hz = " +
+    "2,000 readings/s): reading-to-alert latency = JetStream time of the alert − gateway receive time of the reading, over **every** " +
+    "alert raised by a reading; the alerts of the first `warmup_s` are also reported apart (`warmup_*`), and " +
+    "`p99_alert_after_warmup_ms` leaves them out. `reference_cpu_cores`: CPU of every process of the stack (nodes, NATS, ClickHouse, " +
+    "simulator) during phase 1 ÷ its wall time. **Phase 2**, a ramp of offered loads, `step_seconds` each, until a step is not " +
+    "sustained. Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
+    "windows of 10 % of the step, at least 6 s; one second of the offered load as slack for the sink's flushes), the readings stored per second (least-squares slope " +
+    "after the step's first quarter) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
+    "stored/s of the highest sustained step. `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
+    "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged.",
+}
+
+const fmt = (v: unknown): string =>
+  typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : String(v))
+  : Array.isArray(v) ? v.map(fmt).join(" – ")
+  : v === null || v === undefined ? "–"
+  : typeof v === "object" ? Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k} ${fmt(x)}`).join(", ")
+  : String(v)
+
+const table = (r: Record<string, unknown>, skip: ReadonlyArray<string> = []): string =>
+  ["| figure | value |", "|---|---|", ...Object.entries(r).filter(([k]) => !skip.includes(k)).map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`)].join("\n")
+
+const stepsTable = (steps: ReadonlyArray<Record<string, unknown>>): string => {
+  const cols = ["offered", "acked_per_s", "ack_p99_ms", "stored_per_s", "lag_mid", "lag_end", "catch_up_s", "sustained", "reason", "cpu_s_per_100k"]
+  return [`| ${cols.join(" | ")} |`, `|${cols.map(() => "---").join("|")}|`, ...steps.map((s) => `| ${cols.map((c) => fmt(s[c])).join(" | ")} |`)].join("\n")
+}
+
+/** The page for a set of saved runs. Pure. */
+export const renderReport = (runs: ReadonlyArray<SavedRun>): string => {
+  const out: string[] = [
+    "# Benchmarks",
+    "",
+    "Generated by `ops/bench-all` (which runs each command below and then `bun ops/benchmarks/report.ts`); do not edit by hand.",
+    "Every figure is from the run whose command, commit, time and machine load are given with it; the JSON each run printed is",
+    "kept in `docs/bench-results/`. Earlier measurements and how the code got here: [benchmarks-history.md](benchmarks-history.md).",
+    "",
+  ]
+  for (const name of Object.keys(benchPlans)) {
+    const r = runs.find((x) => x.name === name)
+    out.push(`## ${name}`, "")
+    if (!r) {
+      out.push(`\`${benchCommand(name).join(" ")}\` — **not measured yet** on the current code: run \`ops/bench-all\` on a quiet machine.`, "")
+      if (about[name]) out.push(about[name]!, "")
+      continue
+    }
+    out.push(`\`${r.command}\` — commit ${r.commit}, ${r.started}, ${r.seconds} s, ${r.machine.cpus} CPUs, ` +
+      `load average ${r.machine.load_before.map((x) => x.toFixed(2)).join("/")} before, ${r.machine.load_after.map((x) => x.toFixed(2)).join("/")} after.`, "")
+    if (about[name]) out.push(about[name]!, "")
+    out.push(table(r.result, ["steps"]), "")
+    if (Array.isArray(r.result.steps)) out.push("Ramp steps (CPU s per 100k readings stored, by process group):", "", stepsTable(r.result.steps as Array<Record<string, unknown>>), "")
+  }
+  return out.join("\n")
+}
+
+if (import.meta.main) {
+  const dir = process.argv[2] ?? join(root, "docs", "bench-results")
+  const file = process.argv[3] ?? join(root, "docs", "benchmarks.md")
+  const runs = Object.keys(benchPlans).map((n) => join(dir, `${n}.json`)).filter((p) => existsSync(p)).map((p) => JSON.parse(readFileSync(p, "utf8")) as SavedRun)
+  writeFileSync(file, renderReport(runs))
+  process.stderr.write(`wrote ${file} from ${runs.length} result file(s) in ${dir}\n`)
+}
