@@ -35,6 +35,7 @@ export const benchPlans: Record<string, { full: string[]; short: string[] }> = {
   api: { full: [], short: [] },
   rollup: { full: ["--runs", "5"], short: ["--runs", "1"] },
   scale: { full: [], short: ["--max-devices", "1000"] },
+  ui: { full: [], short: [] },
 }
 
 /** The command `ops/bench-all` runs for `name`. */
@@ -42,6 +43,8 @@ export const benchCommand = (name: string, short = false): string[] =>
   ["bun", "run", "ops", "bench", name, "--json", ...(short ? benchPlans[name]!.short : benchPlans[name]!.full)]
 
 const about: Record<string, string> = {
+  ui:
+    "The dashboard in Debian's chromium with the reference fleet (1,000 buses × 2 Hz) running: time to first render of the fleet page, and main-thread CPU time per live update from a Chrome trace (goal p95 ≤ 16 ms).",
   api:
     "nats-server, ClickHouse (nice 10), 3 nodes [worker, gateway, api] (P = 16), the reference fleet running throughout, nginx in " +
     "front (HTTPS, balanced over the 3 nodes), `wrk` per route; only 2xx answers count as throughput.",
