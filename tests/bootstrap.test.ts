@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:
 import { join } from "node:path"
 import { probeNats } from "../ops/lib/launcher.ts"
 import { freePort, spawnChild, startNats, tempDir, waitFor, type Child } from "./harness/index.ts"
-import { freshMachine, type FreshMachine } from "./support/install-shims.ts"
+import { debianPackages, freshMachine, type FreshMachine } from "./support/install-shims.ts"
 
 const root = join(import.meta.dir, "..")
 const started: Child[] = []
@@ -45,9 +45,11 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
     expect(m.calls()).toEqual([
       "npm install -g bun",
       "apt-get update -qq",
-      "apt-get install -y -qq nats-server clickhouse-server",
+      `apt-get install -y -qq ${debianPackages.join(" ")}`,
       "systemctl is-active --quiet nats-server",
       "systemctl disable --now nats-server",
+      "systemctl is-active --quiet nginx",
+      "systemctl is-enabled --quiet nginx",
     ])
     const where = c.output().split("\n").filter((l) => l.startsWith("/"))
     expect(where).toEqual([expect.stringMatching(/globalbin\/bun$/), join(m.sbin, "nats-server"), join(m.sbin, "clickhouse-server")])
@@ -55,9 +57,10 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
     expect((await changedVars(m)).filter((k) => !shellManaged.has(k))).toEqual(["PATH"])
 
     // A second run finds everything (the daemons in sbin, off the original PATH) and installs nothing.
+    const installed = m.calls().length
     const again = bash(m, ["-c", sourced])
     expect(await again.exited).toBe(0)
-    expect(m.calls()).toHaveLength(5)
+    expect(m.calls()).toHaveLength(installed)
   })
 
   test("as a user with password-less sudo: bun into ~/.local, apt-get through sudo, daemons found in sbin", async () => {
@@ -69,11 +72,13 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
       `npm install -g --prefix ${m.home}/.local bun`,
       "sudo apt-get update -qq",
       "apt-get update -qq",
-      "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server clickhouse-server",
-      "apt-get install -y -qq nats-server clickhouse-server",
+      `sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${debianPackages.join(" ")}`,
+      `apt-get install -y -qq ${debianPackages.join(" ")}`,
       "systemctl is-active --quiet nats-server",
       "sudo systemctl disable --now nats-server",
       "systemctl disable --now nats-server",
+      "systemctl is-active --quiet nginx",
+      "systemctl is-enabled --quiet nginx",
     ])
     const where = c.output().split("\n").filter((l) => l.startsWith("/"))
     expect(where).toEqual([join(m.home, ".local/bin/bun"), join(m.sbin, "nats-server"), join(m.sbin, "clickhouse-server")])
@@ -84,7 +89,7 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
     const m = freshMachine({ uid: 1000 })
     const c = bash(m, ["-c", sourced])
     expect(await c.exited).toBe(1)
-    expect(c.output()).toContain("sudo apt-get install nats-server clickhouse-server")
+    expect(c.output()).toContain(`sudo apt-get install ${debianPackages.join(" ")}`)
     expect(m.calls().filter((l) => !l.startsWith("npm"))).toEqual([])
   })
 
@@ -100,13 +105,13 @@ describe("ops/lib/bootstrap.sh on a fresh machine", () => {
   test("ops/up on the fresh machine installs everything, then NATS, ClickHouse, a node and the fleet run and readings are stored", async () => {
     const m = freshMachine({ uid: 0 })
     const data = tempDir("akis-fresh-up-")
-    const c = bash(m, ["ops/up", "--nodes", "1", "--devices", "3", "--rate", "2", "--duration", "8s", "--once"], {
+    const c = bash(m, ["ops/up", "--nodes", "1", "--devices", "3", "--rate", "2", "--duration", "8s", "--once", "--no-proxy"], {
       AKIS_NATS__SERVERS: `nats://127.0.0.1:${freePort()}`, AKIS_CLICKHOUSE__URL: `http://127.0.0.1:${freePort()}`,
       AKIS_GATEWAY__PORT: String(freePort()), AKIS_NODE__DATADIR: data, AKIS_GATEWAY__CERTDIR: join(data, "certs"),
     })
     const code = await c.exited
     expect({ code, tail: code === 0 ? "" : c.output().slice(-3000) }).toEqual({ code: 0, tail: "" })
-    expect(m.calls()).toContain("apt-get install -y -qq nats-server clickhouse-server")
+    expect(m.calls()).toContain(`apt-get install -y -qq ${debianPackages.join(" ")}`)
     expect(c.output()).toContain(`started nats-server`)
     expect(c.output()).toContain(`starting clickhouse-server`)
     const stored = Number(/last summary: rows stored (\d+)/.exec(c.output())?.[1] ?? 0)

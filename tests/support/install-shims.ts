@@ -1,5 +1,5 @@
 /**
- * A fresh machine, simulated with PATH: `bun`, `nats-server` and `clickhouse-server` are hidden,
+ * A fresh machine, simulated with PATH: `bun` and the Debian packages' commands are hidden,
  * and fake installers provide them by linking the real binaries, so ops/lib/bootstrap.sh runs
  * its install branches for real (as root or as a user) without touching this machine.
  * - sysbin: a link to every command of /usr/local/bin, /usr/bin and /bin except the hidden ones;
@@ -15,7 +15,10 @@ import { join } from "node:path"
 import { tempDir } from "../harness/index.ts"
 
 /** Commands a fresh machine lacks, or that only the shims may provide. */
-const hidden = new Set(["bun", "bunx", "nats-server", "clickhouse", "clickhouse-server", "clickhouse-client", "npm", "npx", "apt-get", "apt", "sudo", "systemctl", "id"])
+const hidden = new Set(["bun", "bunx", "nats-server", "clickhouse", "clickhouse-server", "clickhouse-client", "nginx", "wrk", "chromium", "npm", "npx", "apt-get", "apt", "sudo", "systemctl", "id"])
+
+/** The Debian packages the bootstrap installs (ops/lib/bootstrap.sh), each with the command it provides. */
+export const debianPackages = ["nats-server", "clickhouse-server", "nginx", "wrk", "chromium"] as const
 
 const real = (name: string): string => {
   const p = Bun.which(name, { PATH: `${process.env.PATH}:/usr/local/sbin:/usr/sbin:/sbin` })
@@ -50,8 +53,8 @@ export const freshMachine = (o: { uid: number; sudo?: boolean; npmError?: string
   const log = join(dir, "calls.log")
   writeFileSync(log, "")
   const bun = real("bun")
-  const nats = real("nats-server")
-  const ch = Bun.which("clickhouse-server", { PATH: `${process.env.PATH}:/usr/sbin` })!
+  // The fake apt-get "installs" a package by linking this machine's real command into the fake sbin.
+  const installs = debianPackages.map((p) => `  ${p}) ln -sf ${real(p)} ${sbin}/${p} ;;`).join("\n")
   const realId = real("id")
   const shim = (name: string, body: string) => {
     writeFileSync(join(shims!, name), `#!/bin/bash\n${body}\n`)
@@ -69,8 +72,7 @@ mkdir -p "$prefix" && ln -sf ${bun} "$prefix/bun"`)
 shift
 for p in "$@"; do case "$p" in
   -*) ;;
-  nats-server) ln -sf ${nats} ${sbin}/nats-server ;;
-  clickhouse-server) ln -sf ${ch} ${sbin}/clickhouse-server ;;
+${installs}
   *) echo "E: Unable to locate package $p" >&2; exit 100 ;;
 esac; done`)
   shim("systemctl", `echo "systemctl $*" >> ${log}
