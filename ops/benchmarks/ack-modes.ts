@@ -8,7 +8,10 @@
  */
 import type { Socket } from "bun"
 import { join } from "node:path"
+import { jetstreamManager } from "@nats-io/jetstream"
+import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
+import { ensureStreams, topologyOptions } from "../../runtime/nats/topology.ts"
 import { csvLine } from "../../gateway/encode.ts"
 import { freePort, spawnChild, startNats, tempDir, waitFor } from "../../tests/harness/index.ts"
 import { streamReadings } from "../../tests/gateway/fixture.ts"
@@ -54,6 +57,9 @@ const bench: Benchmark = {
     new BusSignals(schema, 1).next(0.5, row)
     const nats = await startNats()
     const nc = await nats.connect()
+    // The gateway's credentials may not create AKIS_TLM (a node does, at start): create it as admin,
+    // with the settings the gateway's default config checks it against.
+    await ensureStreams(await jetstreamManager(nc), topologyOptions(loadConfig({ env: {} })))
     const out: Record<string, unknown> = { devices: DEVICES, offered_readings_per_s: RATE, measure_s: MEASURE_MS / 1000, format: "csv", fields: schema.fields.length }
     try {
       for (const [k, mode] of modes.entries()) {
