@@ -94,7 +94,7 @@ const show = Command.make(
       if (only && u.role !== only) continue
       const p = rolePermissions(u.role, r.topology)
       yield* Console.log(`${u.role}  ${u.nkey}\n` + (p
-        ? `  publish:   ${p.publish.allow.join(" ")}${p.publish.deny.length ? `\n  deny:      ${p.publish.deny.join(" ")}` : ""}\n  subscribe: ${p.subscribe.allow.join(" ")}${p.allowResponses ? "\n  (answers requests)" : ""}`
+        ? `  publish:   ${p.publish.allow.join(" ")}${p.publish.deny.length ? `\n  deny:      ${p.publish.deny.join(" ")}` : ""}\n  subscribe: ${p.subscribe.allow.join(" ")}`
         : "  every subject"))
     }
   }),

@@ -13,8 +13,6 @@ import { definitions, roles, streamName, type Access, type ConsumerDef, type Rol
 export interface Permissions {
   readonly publish: { readonly allow: string[]; readonly deny: string[] }
   readonly subscribe: { readonly allow: string[]; readonly deny: string[] }
-  /** Answer each received request once (to its reply subject), and nothing else on inboxes. */
-  readonly allowResponses: boolean
 }
 
 /** Reply subject prefix of a role (`nats.inboxPrefix: auto`): a role can subscribe only its own. */
@@ -82,6 +80,11 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
     case "node":
       pub.add("akis.ctl.released.*")
       pub.add("akis.rpc.*") // a node's notifier asks device actors for their windows (interpreter prompts)
+      // Answers to RPC and control requests go to the asking role's reply prefix. Not
+      // `allow_responses`: with it nats-server records the reply subject of every message it
+      // delivers to the node (each JetStream delivery has one) for 2 minutes and, past 4,096
+      // entries, rescans that map on every delivery; at 2,000 readings/s that tripled NATS's CPU.
+      for (const r of roles) if (r !== "node") pub.add(`${inboxPrefixOf(r)}.>`)
       for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*", "akis.history"]) sub.add(s)
       break
     case "inspector":
@@ -108,7 +111,6 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
   return {
     publish: { allow: [...pub].sort(), deny: [...deny].sort() },
     subscribe: { allow: [...sub].sort(), deny: [] },
-    allowResponses: role === "node",
   }
 }
 
@@ -123,7 +125,7 @@ const quote = (s: string) => JSON.stringify(s) // `$JS...` must be quoted or it 
 const renderPermissions = (p: Permissions): string => {
   const list = (xs: string[]) => `[${xs.map(quote).join(", ")}]`
   const part = (x: { allow: string[]; deny: string[] }) => `{ allow: ${list(x.allow)}${x.deny.length ? `, deny: ${list(x.deny)}` : ""} }`
-  return `{\n    publish: ${part(p.publish)}\n    subscribe: ${part(p.subscribe)}${p.allowResponses ? "\n    allow_responses: true" : ""}\n  }`
+  return `{\n    publish: ${part(p.publish)}\n    subscribe: ${part(p.subscribe)}\n  }`
 }
 
 /**

@@ -30,13 +30,13 @@ describe("role permissions", () => {
     expect(rolePermissions("gateway", o)).toEqual({
       publish: { allow: ["$JS.API.INFO", "$JS.API.STREAM.INFO.AKIS_TLM", "akis.tlm.*"], deny: [] },
       subscribe: { allow: ["_INBOX_gateway.>"], deny: [] },
-      allowResponses: false,
     })
   })
-  test("no role but the node may answer requests; nobody but admin may update, delete or purge streams or use $JS.API.>", () => {
+  test("only the node may answer requests (to the other roles' reply prefixes); nobody but admin may update, delete or purge streams or use $JS.API.>", () => {
     for (const r of ["node", "gateway", "inspector", "api", "notifier"] as const) {
       const p = rolePermissions(r, o)!
-      expect(p.allowResponses).toBe(r === "node")
+      const replies = p.publish.allow.filter((s) => s.startsWith("_INBOX"))
+      expect(replies).toEqual(r === "node" ? ["_INBOX_admin.>", "_INBOX_api.>", "_INBOX_gateway.>", "_INBOX_inspector.>", "_INBOX_notifier.>"] : [])
       const bad = p.publish.allow.filter((s) => /STREAM\.(UPDATE|DELETE)|\$JS\.API\.>|^>$|\$JS\.>|ACCOUNT|SERVER|_INBOX\./.test(s) || (/STREAM\.PURGE/.test(s) && r !== "node"))
       expect(bad).toEqual([])
       expect(p.subscribe.allow.filter((s) => s.startsWith("_INBOX"))).toEqual([`_INBOX_${r}.>`])
