@@ -87,3 +87,20 @@ export class NatsCredentialsMissing extends Data.TaggedError("NatsCredentialsMis
 
 /** A credentials operation that cannot be done as asked (e.g. a rotation already under way). */
 export class NatsCredentialsError extends Data.TaggedError("NatsCredentialsError")<{ readonly message: string }> {}
+
+/**
+ * A KV compare-and-set did not match: the key was not at the expected revision (or, for a create,
+ * already held a value). Translated once from NATS's "wrong last sequence" (runtime/nats/kv.ts).
+ */
+export class KvConflict extends Data.TaggedError("KvConflict")<{ readonly key: string; readonly cause?: unknown }> {
+  override get message() {
+    return `KV key ${this.key} is not at the expected revision`
+  }
+}
+
+/** A core request got no answer (nobody subscribed, or nobody answered in time). */
+export class NoAnswer extends Data.TaggedError("NoAnswer")<{ readonly subject: string; readonly cause?: unknown }> {
+  override get message() {
+    return `no answer on ${this.subject}`
+  }
+}

@@ -1,0 +1,21 @@
+import type { NatsConnection } from "@nats-io/transport-node"
+import { NoAnswer } from "../errors.ts"
+import type { Bus } from "./ports.ts"
+
+/** The {@link Bus} port on a NATS connection; a request with no answer fails with {@link NoAnswer}. */
+export const natsBus = (nc: NatsConnection): Bus => ({
+  subscribe(subject, handler) {
+    const sub = nc.subscribe(subject, { callback: (_e, m) => handler(m) })
+    return { unsubscribe: () => sub.unsubscribe() }
+  },
+  publish(subject, data) {
+    nc.publish(subject, data)
+  },
+  async request(subject, data, timeoutMs) {
+    try {
+      return (await nc.request(subject, data, { timeout: timeoutMs })).data
+    } catch (cause) {
+      throw new NoAnswer({ subject, cause })
+    }
+  },
+})

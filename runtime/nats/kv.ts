@@ -1,0 +1,42 @@
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
+import type { KV } from "@nats-io/kv"
+import { KvConflict } from "../errors.ts"
+import type { Kv, KvWatch } from "./ports.ts"
+
+/** True when a JetStream/KV call failed because an expected last sequence (CAS) did not match. */
+const isWrongLastSequence = (e: unknown): boolean =>
+  e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence
+
+/** Runs a compare-and-set, turning NATS's "wrong last sequence" into {@link KvConflict}: the one place that knows it. */
+const cas = async <T>(key: string, op: () => Promise<T>): Promise<T> => {
+  try {
+    return await op()
+  } catch (e) {
+    if (isWrongLastSequence(e)) throw new KvConflict({ key, cause: e })
+    throw e
+  }
+}
+
+/**
+ * The {@link Kv} port on a NATS KV bucket. Entries are the library's own objects (no copy);
+ * CAS failures become {@link KvConflict} here and nowhere else. A create on a key that holds a
+ * value fails with "wrong last sequence" on nats-server 2.9+ (the library retries a create on a
+ * deleted key itself), so it is a KvConflict too.
+ */
+export const natsKv = (kv: KV): Kv => ({
+  get: (key) => kv.get(key),
+  put: (key, value) => kv.put(key, value),
+  create: (key, value) => cas(key, () => kv.create(key, value)),
+  update: (key, value, revision) => cas(key, () => kv.update(key, value, revision)),
+  delete: (key, opts) => cas(key, () => kv.delete(key, opts?.previousSeq !== undefined ? { previousSeq: opts.previousSeq } : undefined)),
+  async watch(opts) {
+    const it = await kv.watch(opts?.fromRevision !== undefined ? { resumeFromRevision: opts.fromRevision } : undefined)
+    const w: KvWatch = { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), stop: () => it.stop() }
+    return w
+  },
+  async keys() {
+    const out: string[] = []
+    for await (const k of await kv.keys()) out.push(k)
+    return out
+  },
+})

@@ -1,0 +1,209 @@
+/**
+ * The contract of the NATS ports: one suite, run against the in-memory twins and against a real
+ * nats-server through the adapters, so the twins the failover tests run on behave as NATS does.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { Kvm } from "@nats-io/kv"
+import { Objm } from "@nats-io/obj"
+import { startNats, type NatsServer } from "../../tests/harness/index.ts"
+import { systemClock } from "../clock.ts"
+import { KvConflict, NoAnswer } from "../errors.ts"
+import { openBlobStore } from "./blob-store.ts"
+import { natsBus } from "./bus.ts"
+import { natsJetStream } from "./jetstream.ts"
+import { natsKv } from "./kv.ts"
+import { MemoryBlobStore } from "./memory-blob-store.ts"
+import { MemoryBus } from "./memory-bus.ts"
+import { MemoryJetStream } from "./memory-jetstream.ts"
+import { MemoryKv } from "./memory-kv.ts"
+import type { BlobStore, Bus, JetStream, Kv, KvEntry, KvWatch, StreamMsg } from "./ports.ts"
+
+interface Ports {
+  kv(): Promise<Kv>
+  js: JetStream
+  blobs: BlobStore
+  bus: Bus
+}
+
+const text = (e: KvEntry | null) => (e ? new TextDecoder().decode(e.value) : null)
+const bytes = (s: string) => new TextEncoder().encode(s)
+const take = async <T>(it: AsyncIterable<T>, n: number): Promise<T[]> => {
+  const out: T[] = []
+  if (n === 0) return out
+  for await (const v of it) if (out.push(v) >= n) break
+  return out
+}
+const conflict = async (p: Promise<unknown>) => expect(await p.then(() => undefined, (e) => e)).toBeInstanceOf(KvConflict)
+const stream = "CONTRACT"
+
+let buckets = 0
+const contract = (name: string, setup: () => Promise<Ports>) => {
+  let p: Ports
+  beforeAll(async () => {
+    p = await setup()
+  })
+
+  describe(`${name}: Kv`, () => {
+    test("writes return increasing revisions and get returns the latest entry", async () => {
+      const kv = await p.kv()
+      const r1 = await kv.put("a", "1")
+      const r2 = await kv.put("b", "2")
+      const r3 = await kv.put("a", "3")
+      expect(r1 < r2 && r2 < r3).toBe(true)
+      const e = await kv.get("a")
+      expect({ key: e!.key, revision: e!.revision, operation: e!.operation, v: text(e) }).toEqual({ key: "a", revision: r3, operation: "PUT", v: "3" })
+      expect(await kv.get("missing")).toBeNull()
+    })
+
+    test("create succeeds on an absent or deleted key and is a KvConflict on a held one", async () => {
+      const kv = await p.kv()
+      const r = await kv.create("k", "1")
+      await conflict(kv.create("k", "2"))
+      await kv.delete("k")
+      expect((await kv.get("k"))!.operation).toBe("DEL")
+      const r2 = await kv.create("k", "3")
+      expect(r2).toBeGreaterThan(r)
+      expect(text(await kv.get("k"))).toBe("3")
+    })
+
+    test("update and delete compare-and-set on the revision", async () => {
+      const kv = await p.kv()
+      const r1 = await kv.create("k", "1")
+      const r2 = await kv.update("k", "2", r1)
+      await conflict(kv.update("k", "x", r1))
+      await conflict(kv.delete("k", { previousSeq: r1 }))
+      expect(text(await kv.get("k"))).toBe("2")
+      await kv.delete("k", { previousSeq: r2 })
+      expect((await kv.get("k"))!.operation).toBe("DEL")
+    })
+
+    test("a watch delivers every key's latest entry, then each later write in order", async () => {
+      const kv = await p.kv()
+      await kv.put("a", "1")
+      await kv.put("a", "2")
+      await kv.put("b", "1")
+      const w: KvWatch = await kv.watch()
+      const got = take(w, 4)
+      await kv.put("c", "1")
+      await kv.delete("b")
+      const seen = (await got).map((e) => `${e.key}:${e.operation}:${text(e)}`)
+      w.stop()
+      expect(seen).toEqual(["a:PUT:2", "b:PUT:1", "c:PUT:1", "b:DEL:"])
+    })
+
+    test("a watch from a revision delivers the writes from that revision on", async () => {
+      const kv = await p.kv()
+      await kv.put("a", "1")
+      const from = await kv.put("b", "1")
+      await kv.put("c", "1")
+      const w = await kv.watch({ fromRevision: from })
+      const seen = (await take(w, 2)).map((e) => e.key)
+      w.stop()
+      expect(seen).toEqual(["b", "c"])
+    })
+
+    test("keys lists the keys that hold a value", async () => {
+      const kv = await p.kv()
+      await kv.put("a", "1")
+      await kv.put("b", "1")
+      await kv.delete("a")
+      expect((await kv.keys()).sort()).toEqual(["b"])
+    })
+  })
+
+  describe(`${name}: JetStream`, () => {
+    test("a msg id published again within the window is a duplicate of the first", async () => {
+      const a = await p.js.publish("contract.dup", bytes("x"), { msgId: "id-1" })
+      const b = await p.js.publish("contract.dup", bytes("y"), { msgId: "id-1" })
+      const c = await p.js.publish("contract.dup", bytes("z"), { msgId: "id-2" })
+      expect([a.duplicate, b.duplicate, c.duplicate]).toEqual([false, true, false])
+      expect(b.seq).toBe(a.seq)
+      expect(c.seq).toBe(a.seq + 1)
+    })
+
+    test("an ordered consumer delivers its subject from a sequence in order, counts pending and follows new messages", async () => {
+      const seqs: number[] = []
+      for (let i = 0; i < 6; i++) seqs.push((await p.js.publish(`contract.s.${i % 2}`, bytes(`m${i}`))).seq)
+      const c = await p.js.orderedConsumer(stream, { filterSubject: "contract.s.0", startSeq: seqs[2]! })
+      expect(await c.pending()).toBe(2) // m2, m4
+      const feed = await c.consume({ maxMessages: 16, expiresMs: 1_000 })
+      const got = take(feed, 3)
+      await Bun.sleep(50) // let the consumer deliver what is there before the next publish (both ends)
+      await p.js.publish("contract.s.0", bytes("m6"))
+      const msgs: StreamMsg[] = await got
+      await feed.close()
+      expect(msgs.map((m) => new TextDecoder().decode(m.data))).toEqual(["m2", "m4", "m6"])
+      expect(msgs[0]!.seq).toBe(seqs[2]!)
+      expect(msgs[0]!.info.pending).toBe(1)
+      expect(msgs[2]!.info.pending).toBe(0)
+    })
+
+    test("stream state gives the first and last sequence", async () => {
+      const before = await p.js.streamState(stream)
+      const { seq } = await p.js.publish("contract.state", bytes("x"))
+      const after = await p.js.streamState(stream)
+      expect(after.lastSeq).toBe(seq)
+      expect(after.messages).toBe(before.messages + 1)
+      expect(after.firstSeq).toBe(1)
+    })
+  })
+
+  describe(`${name}: BlobStore`, () => {
+    test("put, get, list, revision, delete", async () => {
+      const floor = await p.blobs.lastRevision()
+      const a = await p.blobs.put("shard.1.", bytes("hello"))
+      const b = await p.blobs.put("shard.2.", bytes("world"))
+      expect(a.name.startsWith("shard.1.")).toBe(true)
+      expect(a.name).not.toBe(b.name)
+      const got = await p.blobs.get(a.name)
+      expect(new TextDecoder().decode(got!.bytes)).toBe("hello")
+      expect(got!.digest).toBe(a.digest)
+      expect(await p.blobs.list("shard.1.")).toEqual([a.name])
+      expect((await p.blobs.revision(a.name))!).toBeGreaterThan(floor)
+      expect((await p.blobs.revision(b.name))!).toBeGreaterThan((await p.blobs.revision(a.name))!)
+      await p.blobs.delete(a.name)
+      expect(await p.blobs.get(a.name)).toBeUndefined()
+      expect(await p.blobs.revision(a.name)).toBeUndefined()
+      expect(await p.blobs.list("shard.1.")).toEqual([])
+      await p.blobs.delete(a.name) // absent: no-op
+    })
+  })
+
+  describe(`${name}: Bus`, () => {
+    test("a request is answered by a subscriber; with none it is a NoAnswer", async () => {
+      const sub = p.bus.subscribe("ctr.rpc.*", (m) => {
+        expect(m.reply?.startsWith("_INBOX")).toBe(true)
+        m.respond(bytes(`re:${m.subject}`))
+      })
+      expect(new TextDecoder().decode(await p.bus.request("ctr.rpc.1", bytes("q"), 1_000))).toBe("re:ctr.rpc.1")
+      sub.unsubscribe()
+      expect(await p.bus.request("ctr.nobody", bytes("q"), 1_000).catch((e) => e)).toBeInstanceOf(NoAnswer)
+    })
+  })
+}
+
+contract("twin", async () => ({
+  kv: async () => new MemoryKv(),
+  js: new MemoryJetStream([{ name: stream, subjects: ["contract.>"], duplicateWindowMs: 60_000 }], systemClock),
+  blobs: new MemoryBlobStore(),
+  bus: new MemoryBus(systemClock),
+}))
+
+let ns: NatsServer
+afterAll(async () => {
+  await ns?.cleanup()
+})
+contract("nats-server", async () => {
+  ns = await startNats()
+  const nc = await ns.connect()
+  const jsm = await jetstreamManager(nc)
+  await jsm.streams.add({ name: stream, subjects: ["contract.>"], duplicate_window: 60 * 1e9 })
+  const kvm = new Kvm(nc)
+  return {
+    kv: async () => natsKv(await kvm.create(`contract_${++buckets}`, { history: 1 })),
+    js: natsJetStream(jetstream(nc), jsm),
+    blobs: await openBlobStore(new Objm(nc), jsm, "contract", { replicas: 1 }),
+    bus: natsBus(nc),
+  }
+})

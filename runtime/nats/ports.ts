@@ -1,0 +1,122 @@
+/**
+ * The ports through which the cluster core (leases, membership, checkpoints, shard hosts, the
+ * node) reaches NATS: a KV bucket, JetStream publish and ordered consume, core request/reply, and
+ * an object store ({@link BlobStore}). Shaped by their call sites, no wider. Each has a NATS
+ * adapter (kv.ts, jetstream.ts, bus.ts, blob-store.ts) that translates NATS errors once into
+ * tagged errors ({@link KvConflict}), and an in-memory twin (memory-*.ts) that behaves the same:
+ * revisions, compare-and-set, deliver-from-sequence, msg-id dedupe. Nothing outside runtime/nats
+ * imports `@nats-io/*` for these.
+ */
+export type { BlobRef, BlobStore } from "./blob-store.ts"
+
+// --- KV ---
+
+/** One stored value of a key, or its delete marker. */
+export interface KvEntry {
+  readonly key: string
+  /** Stream sequence of the write: the CAS token. */
+  readonly revision: number
+  readonly operation: "PUT" | "DEL" | "PURGE"
+  readonly value: Uint8Array
+}
+
+/** A running watch; iteration ends after {@link stop} (or when the connection gives up). */
+export interface KvWatch extends AsyncIterable<KvEntry> {
+  stop(): void
+}
+
+/**
+ * A KV bucket. Every write returns the new revision; `create`, `update` and a delete with
+ * `previousSeq` are compare-and-set and fail with {@link KvConflict} when the key is not where the
+ * caller expected it.
+ */
+export interface Kv {
+  /** The latest entry of `key` (a DEL/PURGE marker included), or null when it never existed. */
+  get(key: string): Promise<KvEntry | null>
+  put(key: string, value: Uint8Array | string): Promise<number>
+  /** Writes only when the key is absent or deleted; KvConflict when it holds a value. */
+  create(key: string, value: Uint8Array | string): Promise<number>
+  /** Writes only when the key's revision is `revision`; KvConflict otherwise. */
+  update(key: string, value: Uint8Array | string, revision: number): Promise<number>
+  /** Deletes (a DEL marker); with `previousSeq`, only when that is the key's revision (KvConflict otherwise). */
+  delete(key: string, opts?: { readonly previousSeq?: number }): Promise<void>
+  /**
+   * The latest entry of every key (deletes included), then every later write, in revision order.
+   * With `fromRevision`, every write from that revision on instead.
+   */
+  watch(opts?: { readonly fromRevision?: number }): Promise<KvWatch>
+  /** Keys that hold a value now. */
+  keys(): Promise<string[]>
+}
+
+// --- JetStream: publish and ordered consume ---
+
+/** What a publish stored: its sequence, or that the msg id was seen within the duplicate window. */
+export interface PubAck {
+  readonly seq: number
+  readonly duplicate: boolean
+}
+
+/** Publish options: the msg id dedupes within the stream's duplicate window. */
+export interface PublishOptions {
+  readonly msgId?: string | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/** A delivered stream message (a NATS JsMsg satisfies it as is: no copy on the hot path). */
+export interface StreamMsg {
+  readonly subject: string
+  readonly seq: number
+  readonly data: Uint8Array
+  /** Messages on the consumer's filter after this one, when it was delivered. */
+  readonly info: { readonly pending: number }
+}
+
+/** Messages of an ordered consumer, in sequence order; iteration ends after {@link close}. */
+export interface MessageFeed extends AsyncIterable<StreamMsg> {
+  close(): Promise<unknown>
+}
+
+/** An ordered (ephemeral) consumer on one subject filter of a stream. */
+export interface OrderedConsumer {
+  /** Messages not yet delivered, asked from the server now. */
+  pending(): Promise<number>
+  /** Starts delivery (once per consumer). */
+  consume(opts: { readonly maxMessages: number; readonly expiresMs: number }): Promise<MessageFeed>
+}
+
+/** First and last sequence a stream holds now (first = last + 1 when empty). */
+export interface StreamState {
+  readonly firstSeq: number
+  readonly lastSeq: number
+  readonly messages: number
+}
+
+/** JetStream as the shard host uses it: publish to whichever stream takes the subject, read one back in order. */
+export interface JetStream {
+  publish(subject: string, data: Uint8Array, opts?: PublishOptions): Promise<PubAck>
+  streamState(stream: string): Promise<StreamState>
+  /** An ordered consumer on `filterSubject` of `stream`, from `startSeq` (default: the first message). */
+  orderedConsumer(stream: string, opts: { readonly filterSubject: string; readonly startSeq?: number }): Promise<OrderedConsumer>
+}
+
+// --- Core NATS: request/reply and plain publish ---
+
+/** A received core message; `respond` answers a request. */
+export interface BusMsg {
+  readonly subject: string
+  readonly reply?: string | undefined
+  readonly data: Uint8Array
+  respond(data: Uint8Array): boolean
+}
+
+/** Core publish/subscribe and request/reply (control plane, actor queries). */
+export interface Bus {
+  /** Subscribes to a subject (`*` / `>` wildcards allowed); `handler` runs for each message. */
+  subscribe(subject: string, handler: (m: BusMsg) => void): { unsubscribe(): void }
+  publish(subject: string, data?: Uint8Array): void
+  /** One answer, or a rejection when nobody answers in `timeoutMs`. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>
+}
+
+export { KvConflict } from "../errors.ts"
