@@ -4,11 +4,11 @@ import { startNats, type NatsServer } from "../tests/harness/index.ts"
 import { checkpointCodec, Checkpoints, type Checkpoint } from "./checkpoints.ts"
 import { CheckpointTooLarge, CheckpointUnreadable, LeaseLost } from "./errors.ts"
 import type { BlobStore } from "./nats/blob-store.ts"
-import type { KV } from "./nats/connection.ts"
+import type { Kv } from "./nats/ports.ts"
 import { ensureBuckets } from "./nats/topology.ts"
 
 let ns: NatsServer
-let kv: KV
+let kv: Kv
 let objects: BlobStore
 
 beforeAll(async () => {

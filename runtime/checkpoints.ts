@@ -1,8 +1,6 @@
 import { Packr } from "msgpackr"
-import { CheckpointTooLarge, CheckpointUnreadable, LeaseLost } from "./errors.ts"
-import type { BlobRef, BlobStore } from "./nats/blob-store.ts"
-import type { KV } from "./nats/connection.ts"
-import { isWrongLastSequence } from "./nats/connection.ts"
+import { CheckpointTooLarge, CheckpointUnreadable, KvConflict, LeaseLost } from "./errors.ts"
+import type { BlobRef, BlobStore, Kv } from "./nats/ports.ts"
 
 /** A shard checkpoint: the stream position and every actor's state at that position. */
 export interface Checkpoint {
@@ -88,7 +86,7 @@ export class Checkpoints {
   /** Per shard, the revision this instance last read or wrote and the body object it names. */
   private readonly known = new Map<number, { readonly revision: number; readonly object: string | undefined }>()
 
-  constructor(private readonly kv: KV, options: CheckpointsOptions = {}) {
+  constructor(private readonly kv: Kv, options: CheckpointsOptions = {}) {
     this.objects = options.objects
     this.inlineBytes = options.inlineBytes ?? checkpointDefaults.inlineBytes
   }
@@ -177,7 +175,7 @@ export class Checkpoints {
         ? await this.kv.create(key(shard), value)
         : await this.kv.update(key(shard), value, expectedRevision)
     } catch (e) {
-      if (isWrongLastSequence(e)) throw new LeaseLost({ shard, cause: e })
+      if (e instanceof KvConflict) throw new LeaseLost({ shard, cause: e })
       throw e
     }
   }

@@ -104,3 +104,10 @@ export class NoAnswer extends Data.TaggedError("NoAnswer")<{ readonly subject: s
     return `no answer on ${this.subject}`
   }
 }
+
+/** No stream by that name, or none that takes a published subject (the in-memory JetStream twin). */
+export class StreamNotFound extends Data.TaggedError("StreamNotFound")<{ readonly stream?: string; readonly subject?: string }> {
+  override get message() {
+    return this.stream !== undefined ? `stream ${this.stream} not found` : `no stream takes subject ${this.subject}`
+  }
+}

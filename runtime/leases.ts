@@ -1,5 +1,5 @@
-import type { KV } from "./nats/connection.ts"
-import { isWrongLastSequence } from "./nats/connection.ts"
+import { KvConflict } from "./errors.ts"
+import type { Kv } from "./nats/ports.ts"
 
 /** A held shard lease: the KV revision is the fencing token. */
 export interface Lease {
@@ -30,7 +30,7 @@ const decoder = new TextDecoder()
  * planned handoff deletes it with a CAS. Any CAS that fails means somebody else moved first.
  */
 export class Leases {
-  constructor(private readonly kv: KV, private readonly self: string, private readonly clock: { now(): number }) {}
+  constructor(private readonly kv: Kv, private readonly self: string, private readonly clock: { now(): number }) {}
 
   /** Reads the current state of a shard's lease. */
   async read(shard: number): Promise<LeaseState> {
@@ -53,7 +53,7 @@ export class Leases {
         : await this.kv.update(key(shard), value, from.revision)
       return { shard, revision, epoch }
     } catch (e) {
-      if (isWrongLastSequence(e) || isExists(e)) return undefined
+      if (e instanceof KvConflict) return undefined
       throw e
     }
   }
@@ -64,7 +64,7 @@ export class Leases {
       await this.kv.delete(key(lease.shard), { previousSeq: lease.revision })
       return true
     } catch (e) {
-      if (isWrongLastSequence(e)) return false
+      if (e instanceof KvConflict) return false
       throw e
     }
   }
@@ -80,6 +80,3 @@ export class Leases {
     return Promise.all(Array.from({ length: partitions }, (_, s) => this.read(s)))
   }
 }
-
-// kv.create on an existing key fails with "wrong last sequence" on 2.9; keep a guard for other wordings.
-const isExists = (e: unknown) => e instanceof Error && /exists|wrong last sequence/i.test(e.message)

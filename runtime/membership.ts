@@ -1,5 +1,5 @@
-import type { KV } from "./nats/connection.ts"
-import type { Clock } from "./clock.ts"
+import type { Cancel, Clock } from "./clock.ts"
+import type { Kv, KvWatch } from "./nats/ports.ts"
 
 /** What a node says about itself in `akis_members` (key `<id>`). */
 export interface MemberInfo {
@@ -44,14 +44,14 @@ export class Membership {
   private hb = 0
   private lastOk: number
   private draining = false
-  private timer: ReturnType<typeof setInterval> | undefined
+  private timer: Cancel | undefined
   private polling = false
-  private watcher: { stop(): void } | undefined
+  private watcher: KvWatch | undefined
   private listeners: Array<() => void> = []
   private signature = ""
 
   constructor(
-    private readonly kv: KV,
+    private readonly kv: Kv,
     private readonly self: Omit<MemberInfo, "hb" | "at" | "draining">,
     private readonly opts: MembershipOptions,
     private readonly clock: Clock,
@@ -63,7 +63,7 @@ export class Membership {
   async start(): Promise<void> {
     await this.beat()
     await this.poll()
-    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.opts.heartbeatMs / 2)))
+    this.timer = this.clock.every(Math.max(50, Math.floor(this.opts.heartbeatMs / 2)), () => void this.tick())
     void this.watchLoop()
   }
 
@@ -105,7 +105,7 @@ export class Membership {
 
   /** Stops heartbeating; with `leave`, deletes this node's key so others see it go at once. */
   async stop(leave: boolean): Promise<void> {
-    if (this.timer) clearInterval(this.timer)
+    this.timer?.()
     this.timer = undefined
     this.watcher?.stop()
     if (leave) await this.kv.delete(this.self.id).catch(() => {})
@@ -138,7 +138,7 @@ export class Membership {
         // fall through: poll and watch again
       }
       if (!this.timer) return
-      await Bun.sleep(this.opts.heartbeatMs)
+      await this.clock.sleep(this.opts.heartbeatMs)
       await this.poll()
     }
   }
@@ -174,8 +174,7 @@ export class Membership {
     if (this.polling) return
     this.polling = true
     try {
-      const keys: string[] = []
-      for await (const k of await this.kv.keys()) keys.push(k)
+      const keys = await this.kv.keys()
       const entries = await Promise.all(keys.map((k) => this.kv.get(k).catch(() => null)))
       const present = new Set<string>()
       for (const e of entries) {

@@ -1,16 +1,21 @@
 import { hostname } from "node:os"
 import type { ActorKind } from "./actor-kind.ts"
 import { Checkpoints } from "./checkpoints.ts"
-import { PartitionMismatch, TopologyConflict } from "./errors.ts"
-import type { NatsAuth } from "./nats/auth.ts"
-import { fromRequester } from "./nats/guard.ts"
 import type { Clock } from "./clock.ts"
-import { Leases, type Lease, type LeaseState } from "./leases.ts"
+import { announceRelease, serveControlPlane } from "./control-plane.ts"
+import { Coordinator } from "./coordinator.ts"
+import { PartitionMismatch, TopologyConflict } from "./errors.ts"
+import { Leases, type Lease } from "./leases.ts"
 import { Membership } from "./membership.ts"
-import { connectNats, type Nats } from "./nats/connection.ts"
-import { checkPartitions, ensureBuckets, ensureStreams, names, type Buckets } from "./nats/topology.ts"
-import { placeShards } from "./placement.ts"
-import { ShardHost, type EventLog, type ShardHostOptions, type StopReason } from "./shard-host.ts"
+import type { NatsAuth } from "./nats/auth.ts"
+import { natsBus } from "./nats/bus.ts"
+import { connectNats } from "./nats/connection.ts"
+import { natsJetStream } from "./nats/jetstream.ts"
+import { natsKv } from "./nats/kv.ts"
+import type { BlobStore, Bus, JetStream, Kv } from "./nats/ports.ts"
+import { checkPartitions, ensureBuckets, ensureStreams, names } from "./nats/topology.ts"
+import { retry } from "./retry.ts"
+import { ShardHost, type EventLog, type ShardHostOptions } from "./shard-host.ts"
 import { noopSink, type SinkPort } from "./sink-port.ts"
 
 /** Settings of a node (from config). */
@@ -48,8 +53,6 @@ export interface NodeDeps {
 /** A running node. */
 export interface AkisNode {
   readonly id: string
-  readonly nats: Nats
-  readonly buckets: Buckets
   readonly membership: Membership
   /** Shards this node processes now. */
   hosted(): number[]
@@ -65,227 +68,140 @@ export interface AkisNode {
   stop(leave?: boolean): Promise<void>
 }
 
-/** Retries `fn` with back-off for up to `deadlineMs`; a PartitionMismatch is final at once. */
-const retrying = async <T>(what: string, log: EventLog, fn: () => Promise<T>, deadlineMs = 60_000): Promise<T> => {
-  const started = Date.now()
-  for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
-    try {
-      return await fn()
-    } catch (e) {
-      if (e instanceof PartitionMismatch || e instanceof TopologyConflict || Date.now() - started > deadlineMs) throw e
-      log("node.retry", { what, error: String(e), delayMs: delay })
-      await Bun.sleep(delay)
-    }
-  }
+/**
+ * Everything of NATS a node uses, as ports: the coordination buckets (members and shards on a
+ * connection of their own), checkpoints, JetStream and core messaging. In-memory twins in tests.
+ */
+export interface NodePorts {
+  readonly members: Kv
+  readonly shards: Kv
+  readonly snapshots: Kv
+  readonly snapshotObjects: BlobStore
+  readonly js: JetStream
+  readonly bus: Bus
+  /** Closes the connections; called last when the node stops. */
+  close(): Promise<void>
+}
+
+/** Where the node runs (its member record); defaults from this process. */
+export interface NodeProcess {
+  readonly pid: number
+  readonly host: string
 }
 
 /**
- * Starts a node: connects, checks P, heartbeats, and keeps reconciling the shards it should own
- * (placement over live workers) with the shards it holds, taking free or dead-owner leases and
- * handing over shards placement moved away.
+ * Starts a node: connects, creates or checks the topology and P, then runs it ({@link runNode}).
+ * A NATS cluster that is starting or electing leaders times out for a while: set-up is retried for
+ * a minute, but a partition-count or topology conflict is final at once.
  */
 export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> => {
   const id = o.id || `${hostname()}-${process.pid}`
   const nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}` })
-  // A NATS cluster that is starting or electing leaders times out for a while: retry, then fail clearly.
-  const buckets = await retrying("set up streams and buckets", d.log, async () => {
+  const buckets = await retry(async () => {
     await ensureStreams(nats.jsm, o, d.log)
     const b = await ensureBuckets(nats.kvm, o, d.log)
     await checkPartitions(b.config, o.partitions)
     return b
+  }, {
+    clock: d.clock,
+    backoff: { initialMs: 250, maxMs: 4_000, jitter: 0 },
+    deadlineMs: 60_000,
+    retryable: (e) => !(e instanceof PartitionMismatch || e instanceof TopologyConflict),
+    onRetry: (e, _attempt, delayMs) => d.log("node.retry", { what: "set up streams and buckets", error: String(e), delayMs }),
   })
   // Heartbeats and leases travel on a connection of their own: on the data connection their
   // acks queue behind megabytes of reading batches under load, and a heartbeat acked late makes
   // the node fence itself although it is alive (seen in the e2e bench at 20k readings/s).
   const control = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}-control` })
-  const [membersKv, shardsKv] = await Promise.all([control.kvm.open(names.members), control.kvm.open(names.shards)])
+  const [members, shards] = await Promise.all([control.kvm.open(names.members), control.kvm.open(names.shards)])
+  return runNode({ ...o, id }, d, {
+    members: natsKv(members),
+    shards: natsKv(shards),
+    snapshots: buckets.snapshots,
+    snapshotObjects: buckets.snapshotObjects,
+    js: natsJetStream(nats.js, nats.jsm),
+    bus: natsBus(nats.nc),
+    close: async () => {
+      await Promise.all([nats.nc.drain().catch(() => {}), control.nc.drain().catch(() => {})])
+    },
+  })
+}
+
+/**
+ * Runs a node on its ports: the one place its parts are wired. Membership heartbeats; the
+ * {@link Coordinator} keeps held shards in line with placement (on membership change, on a
+ * release, and every half heartbeat); each held shard is a {@link ShardHost}; the control plane
+ * answers `akis.ctl.*`. Stop order: reconcile timer, hosts, membership, connections.
+ */
+export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, proc: NodeProcess = { pid: process.pid, host: hostname() }): Promise<AkisNode> => {
+  const id = o.id
   const membership = new Membership(
-    membersKv,
-    { id, roles: o.roles, version: o.version ?? "0.1.0", pid: process.pid, host: hostname(), startedAt: d.clock.now() },
+    ports.members,
+    { id, roles: o.roles, version: o.version ?? "0.1.0", pid: proc.pid, host: proc.host, startedAt: d.clock.now() },
     { heartbeatMs: o.heartbeatMs, suspicionMs: o.suspicionMs },
     d.clock,
   )
-  const leases = new Leases(shardsKv, id, d.clock)
-  const checkpoints = new Checkpoints(buckets.snapshots, { objects: buckets.snapshotObjects })
-  const hosts = new Map<number, ShardHost>()
-  const busy = new Set<number>() // shards with an acquire or a handoff under way
-  let draining = false
-  let stopped = false
-
+  const leases = new Leases(ports.shards, id, d.clock)
+  const checkpoints = new Checkpoints(ports.snapshots, { objects: ports.snapshotObjects })
   const hostOptions: ShardHostOptions = { tickMs: 1_000, ...o.host }
-
-  // --- Reconcile: desired placement vs held shards; runs on membership change, release, timer ---
-  let reconciling = false
-  let again = false
-  const reconcile = async (): Promise<void> => {
-    if (reconciling) {
-      again = true
-      return
-    }
-    reconciling = true
-    try {
-      do {
-        again = false
-        await reconcileOnce()
-      } while (again && !stopped)
-    } finally {
-      reconciling = false
-    }
-  }
-
-  const reconcileOnce = async () => {
-    if (stopped) return
-    if (!membership.healthy()) {
-      for (const s of [...hosts.keys()]) void stopHost(s, "fenced")
-      return
-    }
-    const canWork = o.roles.includes("worker") && !draining
-    const desired = placeShards(membership.workers(), o.partitions)
-    const states = await leases.readAll(o.partitions).catch(() => undefined)
-    if (!states) return
-    const work: Promise<void>[] = []
-    for (let s = 0; s < o.partitions; s++) {
-      if (busy.has(s)) continue
-      const state = states[s]!
-      const held = hosts.get(s)
-      if (held) {
-        // A host that stopped by itself (unhealthy for a while, lease lost) is replaced: once the
-        // node is healthy again it takes the shard anew (new epoch) from the last checkpoint.
-        if (held.ended) work.push(stopHost(s, "fenced").then(() => void (again = true)))
-        else if (state.value?.owner !== id || state.revision !== held.lease.revision) {
-          work.push(stopHost(s, "fenced"))
-        } else if (!canWork || desired[s] !== id) {
-          work.push(handOff(s))
-        }
-      } else if (canWork && desired[s] === id) {
-        const holder = state.value?.owner
-        if (holder === undefined || holder === id || !membership.isAlive(holder)) work.push(acquire(s, state))
-      }
-    }
-    await Promise.all(work)
-  }
-
-  // The sink's fence checks the lease the host was started under, not the hosts map: a handoff
+  // The sink's fence checks the lease the host was started under, not the held map: a handoff
   // removes the host from the map before its final flush, which must still go through.
   const fenceCheck = (lease: Lease) => () => leases.holds(lease)
-
-  const acquire = async (s: number, from: LeaseState) => {
-    busy.add(s)
-    try {
-      const lease = await leases.take(s, from)
-      if (!lease) return
-      const host = new ShardHost({
-        shard: s, lease, owner: id, nats, checkpoints, kind: d.kind,
-        sink: d.sinkFor ? d.sinkFor(s, fenceCheck(lease)) : noopSink(),
-        clock: d.clock, log: d.log, healthy: () => membership.healthy(), options: hostOptions,
-        onEnded: () => void reconcile(),
-      })
-      hosts.set(s, host)
-      try {
-        await host.start()
-      } catch (e) {
-        d.log("shard.start_failed", { shard: s, error: String(e) })
-        hosts.delete(s)
-        await host.stop("fenced")
-        await leases.release(lease).catch(() => {})
-      }
-    } catch (e) {
-      d.log("lease.error", { shard: s, error: String(e) })
-    } finally {
-      busy.delete(s)
-    }
-  }
-
-  const stopHost = async (s: number, reason: StopReason) => {
-    const h = hosts.get(s)
-    if (!h || busy.has(s)) return
-    busy.add(s)
-    try {
-      hosts.delete(s)
-      await h.stop(reason)
-    } finally {
-      busy.delete(s)
-    }
-  }
-
-  const handOff = async (s: number, reason: StopReason = draining ? "drain" : "handoff") => {
-    const h = hosts.get(s)
-    if (!h) return
-    busy.add(s)
-    try {
-      hosts.delete(s)
-      const clean = await h.stop(reason)
-      if (!clean) d.log("shard.handoff_unclean", { shard: s, note: "released without a final checkpoint; the next owner replays from the last one" })
-      // Release even after a failed final checkpoint: keeping the lease while not processing would
-      // leave the shard stuck with a live holder, and replaying from the last checkpoint is idempotent.
-      if (await leases.release(h.lease).catch(() => false)) nats.nc.publish(`akis.ctl.released.${s}`)
-    } finally {
-      busy.delete(s)
-    }
-  }
-
+  const coordinator: Coordinator = new Coordinator({
+    id, partitions: o.partitions, worker: o.roles.includes("worker"), membership, leases, log: d.log,
+    announceRelease: (s) => announceRelease(ports.bus, s),
+    makeHost: (s, lease) => new ShardHost({
+      shard: s, lease, owner: id, js: ports.js, bus: ports.bus, checkpoints, kind: d.kind,
+      sink: d.sinkFor ? d.sinkFor(s, fenceCheck(lease)) : noopSink(),
+      clock: d.clock, log: d.log, healthy: () => membership.healthy(), options: hostOptions,
+      onEnded: () => void coordinator.reconcile(),
+    }),
+  })
+  let draining = false
+  let stopped = false
   let markStopped!: () => void
   const stoppedPromise = new Promise<void>((r) => (markStopped = r))
+
   await membership.start()
-  membership.onChange(() => void reconcile())
-  // A released shard is picked up at once by its new owner rather than at the next timer.
-  nats.nc.subscribe("akis.ctl.released.*", {
-    callback: (_e, m) => {
-      if (fromRequester(m, /^akis\.ctl\.released\.\d+$/, false)) void reconcile()
-    },
-  })
-  // Control subjects: `ops cluster` asks for stats, `ops drain <node>` asks for a planned leave.
-  nats.nc.subscribe(`akis.ctl.stats.${id}`, {
-    callback: (_e, m) => {
-      if (!fromRequester(m, `akis.ctl.stats.${id}`)) return
-      // `{"gc":true}` (ops bench scale) collects garbage first, so `memory.heapUsed` is live data only.
-      let gc = false
-      try {
-        gc = m.data.length > 0 && (JSON.parse(new TextDecoder().decode(m.data)) as { gc?: unknown }).gc === true
-      } catch {
-        // not JSON: plain stats
-      }
+  membership.onChange(() => void coordinator.reconcile())
+  const stopControl = serveControlPlane({
+    bus: ports.bus, id, log: d.log,
+    onReleased: () => void coordinator.reconcile(),
+    shardCount: () => coordinator.held.size,
+    drain: () => void node.drain(),
+    stats: async (gc) => {
       if (gc) Bun.gc(true)
       const { rss, heapUsed } = process.memoryUsage()
-      void Promise.all([...hosts.values()].map((h) => h.stats())).then((shards) =>
-        m.respond(new TextEncoder().encode(JSON.stringify({ node: id, draining, memory: { rss, heapUsed }, shards }))))
+      const shards = await Promise.all([...coordinator.held.values()].map((h) => h.stats()))
+      return { node: id, draining, memory: { rss, heapUsed }, shards }
     },
   })
-  nats.nc.subscribe(`akis.ctl.drain.${id}`, {
-    callback: (_e, m) => {
-      if (!fromRequester(m, `akis.ctl.drain.${id}`)) return d.log("ctl.refused", { subject: m.subject, reply: m.reply ?? null })
-      m.respond(new TextEncoder().encode(JSON.stringify({ ok: true, node: id, shards: hosts.size })))
-      void node.drain()
-    },
-  })
-  const timer = setInterval(() => void reconcile(), Math.max(100, Math.floor(o.heartbeatMs / 2)))
+  const timer = d.clock.every(Math.max(100, Math.floor(o.heartbeatMs / 2)), () => void coordinator.reconcile())
   d.log("node.start", { node: id, partitions: o.partitions, roles: o.roles })
-  void reconcile()
+  void coordinator.reconcile()
 
   const node: AkisNode = {
     id,
-    nats,
-    buckets,
     membership,
-    hosted: () => [...hosts.keys()].sort((a, b) => a - b),
-    hosts: () => hosts,
+    hosted: () => [...coordinator.held.keys()].sort((a, b) => a - b),
+    hosts: () => coordinator.held,
     stopped: stoppedPromise,
     async drain() {
       if (draining || stopped) return
       draining = true
-      d.log("node.drain", { node: id, shards: hosts.size })
+      d.log("node.drain", { node: id, shards: coordinator.held.size })
       await membership.drain()
-      while (reconciling) await Bun.sleep(10)
-      await Promise.all([...hosts.keys()].map((s) => handOff(s, "drain")))
+      await coordinator.drain()
       await node.stop(true)
     },
     async stop(leave = false) {
       if (stopped) return
       stopped = true
-      clearInterval(timer)
-      await Promise.all([...hosts.keys()].map((s) => stopHost(s, "shutdown")))
+      timer()
+      stopControl()
+      await coordinator.stop()
       await membership.stop(leave)
-      await Promise.all([nats.nc.drain().catch(() => {}), control.nc.drain().catch(() => {})])
+      await ports.close()
       d.log("node.stop", { node: id })
       markStopped()
     },

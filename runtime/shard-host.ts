@@ -1,20 +1,21 @@
-import { DeliverPolicy, type Consumer, type ConsumerMessages } from "@nats-io/jetstream"
-import type { Subscription } from "@nats-io/transport-node"
 import type { ActorContext, ActorKind } from "./actor-kind.ts"
 import { ActorTable } from "./actor-table.ts"
-import { alertSubject, type AlertTransition } from "./alert.ts"
 import { decodeBatch, type ReadingBatch } from "./batch.ts"
 import { batchProblem } from "./batch-check.ts"
 import type { Checkpoint, Checkpoints } from "./checkpoints.ts"
-import type { Clock } from "./clock.ts"
+import { Checkpointer } from "./checkpointer.ts"
+import type { Cancel, Clock } from "./clock.ts"
 import { LeaseLost } from "./errors.ts"
 import type { Lease } from "./leases.ts"
-import type { Nats } from "./nats/connection.ts"
-import { fromRequester } from "./nats/guard.ts"
-import { publishDeadLetter } from "./nats/dead-letters.ts"
+import { deadLetterMessage } from "./nats/dead-letters.ts"
+import type { Bus, JetStream, MessageFeed, OrderedConsumer } from "./nats/ports.ts"
 import { names } from "./nats/topology.ts"
-import { rpcSubject, telemetrySubject } from "./shard.ts"
+import { backoffDelay } from "./retry.ts"
+import { telemetrySubject } from "./shard.ts"
+import { ShardOutputs } from "./shard-outputs.ts"
+import { serveShardRpc } from "./shard-rpc.ts"
 import type { SinkPort } from "./sink-port.ts"
+import { gapAlert, streamGap } from "./stream-gap.ts"
 
 /** Why a shard host stopped. */
 export type StopReason = "handoff" | "drain" | "fenced" | "shutdown"
@@ -43,7 +44,10 @@ export interface ShardHostDeps {
   readonly shard: number
   readonly lease: Lease
   readonly owner: string
-  readonly nats: Nats
+  /** Publishes outputs, reads the shard's telemetry. */
+  readonly js: JetStream
+  /** Answers actor queries. */
+  readonly bus: Bus
   readonly checkpoints: Checkpoints
   readonly kind: ActorKind<unknown>
   readonly sink: SinkPort
@@ -63,13 +67,15 @@ export interface ShardHostDeps {
 const encoder = new TextEncoder()
 /** Longest stretch of batch handling before the consume loop yields to timers and I/O. */
 const yieldEveryMs = 10
-const decoder = new TextDecoder()
+/** Back-off of the consume loop between resets (after an output failure or a lost consumer). */
+const resetBackoff = { initialMs: 100, maxMs: 2_000, jitter: 0 } as const
 
 /**
  * Processes one shard while this node holds its lease: restores the last checkpoint, consumes
  * `akis.tlm.<shard>` from the next stream sequence with an ordered consumer, delivers readings in
- * order to virtual actors, and checkpoints (state + stream position, fenced) every
- * `checkpointMs` once the sink has made everything up to that position durable.
+ * order to virtual actors (the {@link ActorTable}), answers queries ({@link serveShardRpc}), and
+ * checkpoints (the {@link Checkpointer}: state + stream position, fenced) once the sink and the
+ * outputs ({@link ShardOutputs}) have made everything up to that position durable.
  *
  * --- Ordering constraints ---
  * Batches are handled synchronously one at a time; checkpoints run between batches and wait
@@ -79,12 +85,11 @@ const decoder = new TextDecoder()
  */
 export class ShardHost {
   private readonly actors: ActorTable
+  private readonly outputs = new ShardOutputs()
+  private readonly checkpointer: Checkpointer
   private processedSeq = 0
-  private checkpointSeq = 0
-  private cpRevision = 0
-  private lastCheckpointAt = 0
-  private messages: ConsumerMessages | undefined
-  private consumer: Consumer | undefined
+  private messages: MessageFeed | undefined
+  private consumer: OrderedConsumer | undefined
   private lastRecvAt = 0
   /**
    * True when the last handled message had nothing after it in the stream (or there was nothing
@@ -97,16 +102,11 @@ export class ShardHost {
   /** A tick published a transition that no checkpoint holds yet. */
   private tickChanged = false
   private loop: Promise<void> | undefined
-  private rpc: Subscription | undefined
-  private ticker: ReturnType<typeof setInterval> | undefined
+  private rpc: { unsubscribe(): void } | undefined
+  private ticker: Cancel | undefined
   private stopping: StopReason | undefined
-  private outputs: Array<Promise<unknown>> = []
-  private outputFailed: unknown
   private firstBatchLogged = false
-  private checkpointing: Promise<void> | undefined
   private stopCalled = false
-  /** Time to the next checkpoint: `checkpointMs`, longer after a large one. */
-  private checkpointGapMs: number
   /** True once the consume loop has ended (by {@link stop} or by itself). */
   ended = false
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
@@ -123,23 +123,25 @@ export class ShardHost {
   }
 
   constructor(private readonly d: ShardHostDeps) {
-    this.checkpointGapMs = d.options.checkpointMs
-    const host = this
+    const outputs = this.outputs
     this.ctx = {
       now: 0,
       shard: d.shard,
       streamSeq: 0,
       publish(subject, payload, msgId) {
         const data = encoder.encode(JSON.stringify(payload))
-        const p = d.nats.js.publish(subject, data, msgId ? { msgID: msgId } : undefined)
-        p.catch((e) => (host.outputFailed ??= e))
-        host.outputs.push(p)
+        outputs.add(d.js.publish(subject, data, msgId ? { msgId } : undefined))
       },
-      store(batch: ReadingBatch, index: number) {
-        d.sink.add(batch, index, host.ctx.streamSeq)
+      store: (batch: ReadingBatch, index: number) => {
+        d.sink.add(batch, index, this.ctx.streamSeq)
       },
     }
     this.actors = new ActorTable(d.kind, this.ctx, { actorIdleMs: d.options.actorIdleMs, tickMs: d.options.tickMs })
+    this.checkpointer = new Checkpointer({
+      shard: d.shard, lease: d.lease, owner: d.owner, checkpoints: d.checkpoints, clock: d.clock, sink: d.sink, outputs,
+      snapshot: (now) => this.actors.snapshot(now), checkpointMs: d.options.checkpointMs, checkpointBytesPerSec: d.options.checkpointBytesPerSec,
+      metrics: this.metrics,
+    })
   }
 
   get shard(): number {
@@ -153,12 +155,11 @@ export class ShardHost {
 
   /** Position, lag and size, for inspection (`ops cluster`). */
   async stats() {
-    // Fresh from the server: the cached info is from the consumer's creation, so its num_pending
-    // (the lag `ops cluster` shows) would be stale.
-    const info = await this.consumer?.info(false).catch(() => undefined)
+    // Fresh from the server (the lag `ops cluster` shows).
+    const pending = await this.consumer?.pending().catch(() => undefined)
     return {
-      shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq,
-      pendingBatches: info?.num_pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,
+      shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq, checkpointSeq: this.checkpointer.seq,
+      pendingBatches: pending ?? null, lastBatchAgeMs: this.lastRecvAt ? this.d.clock.now() - this.lastRecvAt : null,
       actors: this.actors.live.size, passivated: this.actors.passive.size, timers: this.actors.wakeups.size, sinkPending: this.d.sink.pending,
       ...this.metrics, ...this.actors.metrics,
     }
@@ -166,11 +167,10 @@ export class ShardHost {
 
   /** Claims the checkpoint, restores actors, starts answering queries and consuming. */
   async start(): Promise<void> {
-    const { checkpoint, revision } = await this.d.checkpoints.claim(this.d.shard, this.d.lease.epoch, this.d.owner, this.d.clock.now())
-    this.cpRevision = revision
+    const checkpoint = await this.checkpointer.claim()
     this.restore(checkpoint)
-    this.rpc = this.d.nats.nc.subscribe(rpcSubject(this.d.shard), { callback: (_e, m) => this.answer(m) })
-    this.ticker = setInterval(() => this.tick(), this.d.options.tickMs)
+    this.rpc = serveShardRpc({ bus: this.d.bus, shard: this.d.shard, kind: this.d.kind, peek: (id) => this.actors.peek(id) })
+    this.ticker = this.d.clock.every(this.d.options.tickMs, () => this.tick())
     this.d.log("shard.start", { shard: this.d.shard, epoch: this.d.lease.epoch, fromSeq: this.processedSeq + 1, actors: checkpoint.actors.length })
     this.loop = this.run().finally(() => {
       this.ended = true
@@ -186,42 +186,40 @@ export class ShardHost {
     this.stopCalled = true
     this.stopping ??= reason
     this.d.log("shard.stopping", { shard: this.d.shard, epoch: this.d.lease.epoch, reason })
-    if (this.ticker) clearInterval(this.ticker)
+    this.ticker?.()
     await this.messages?.close().catch(() => {})
     await this.loop?.catch(() => {})
     this.rpc?.unsubscribe()
-    await this.checkpointing
+    await this.checkpointer.running
     let clean = false
     if (reason !== "fenced" && this.stopping !== "fenced") {
       try {
-        await this.checkpoint()
+        await this.checkpointer.write(this.processedSeq)
         clean = true
       } catch (e) {
         this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
       }
     }
     await this.d.sink.close()
-    this.d.log("shard.stop", { shard: this.d.shard, epoch: this.d.lease.epoch, reason, processedSeq: this.processedSeq, checkpointSeq: this.checkpointSeq, clean })
+    this.d.log("shard.stop", { shard: this.d.shard, epoch: this.d.lease.epoch, reason, processedSeq: this.processedSeq, checkpointSeq: this.checkpointer.seq, clean })
     return clean
   }
 
   // --- Consume loop: one ordered consumer; resets to the checkpoint on output failure ---
 
   private async run(): Promise<void> {
-    let backoff = 100
+    let attempt = 0
     while (!this.stopping) {
       try {
         await this.checkGap()
-        const consumer = (this.consumer = await this.d.nats.js.consumers.get(names.telemetry, {
-          filter_subjects: telemetrySubject(this.d.shard),
-          ...(this.processedSeq > 0
-            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.processedSeq + 1 }
-            : { deliver_policy: DeliverPolicy.All }),
+        const consumer = (this.consumer = await this.d.js.orderedConsumer(names.telemetry, {
+          filterSubject: telemetrySubject(this.d.shard), startSeq: this.processedSeq + 1,
         }))
         if (this.stopping) return
-        if ((await consumer.info(true)).num_pending === 0) this.caughtUp = true
-        this.messages = await consumer.consume({ max_messages: 256, expires: 2_000 })
-        backoff = 100
+        if ((await consumer.pending()) === 0) this.caughtUp = true
+        this.messages = await consumer.consume({ maxMessages: 256, expiresMs: 2_000 })
+        if (this.stopping) return void (await this.messages.close())
+        attempt = 0
         let sliceStart = performance.now()
         for await (const m of this.messages) {
           // Buffered messages resolve as microtasks, so without a yield a full pull buffer is
@@ -239,7 +237,7 @@ export class ShardHost {
           }
           this.handle(m.data, m.seq)
           this.caughtUp = m.info.pending === 0
-          if (this.outputFailed) throw this.outputFailed
+          if (this.outputs.failed) throw this.outputs.failed
           if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()
           this.checkpointIfDue()
         }
@@ -250,10 +248,10 @@ export class ShardHost {
           this.stopping = "fenced"
           return
         }
-        this.d.log("shard.reset", { shard: this.d.shard, error: String(e), backoffMs: backoff })
+        const backoffMs = backoffDelay(resetBackoff, ++attempt)
+        this.d.log("shard.reset", { shard: this.d.shard, error: String(e), backoffMs })
         await this.messages?.close().catch(() => {})
-        await Bun.sleep(backoff)
-        backoff = Math.min(backoff * 2, 2_000)
+        await this.d.clock.sleep(backoffMs)
         await this.resetToCheckpoint().catch((err) => {
           if (err instanceof LeaseLost) this.stopping = "fenced"
         })
@@ -263,15 +261,15 @@ export class ShardHost {
 
   /** Starts a background checkpoint when the gap since the last one has passed (and none is running). */
   private checkpointIfDue(): void {
-    if (this.d.clock.now() - this.lastCheckpointAt < this.checkpointGapMs || this.checkpointing) return
+    if (!this.checkpointer.due(this.d.clock.now())) return
     // Snapshot now, wait for durability and write in the background: intake does not pause.
-    this.checkpointing = this.checkpoint().catch((e) => {
+    this.checkpointer.start(this.processedSeq, (e) => {
       if (e instanceof LeaseLost) {
         this.d.log("shard.fenced", { shard: this.d.shard, epoch: this.d.lease.epoch })
         this.stopping = "fenced"
         void this.messages?.close()
       } else this.d.log("shard.checkpoint_failed", { shard: this.d.shard, error: String(e) })
-    }).finally(() => (this.checkpointing = undefined))
+    })
   }
 
   private handle(data: Uint8Array, seq: number): void {
@@ -333,40 +331,27 @@ export class ShardHost {
   private deadLetter(seq: number, data: Uint8Array, reason: string): void {
     this.metrics.deadLetters++
     this.d.log("shard.dead_letter", { shard: this.d.shard, seq, reason })
-    const p = publishDeadLetter(this.d.nats.js, { source: "tlm", reason, subject: telemetrySubject(this.d.shard), stream: names.telemetry, seq, data: data.slice() }, this.d.clock.now())
-    p.catch((e) => (this.outputFailed ??= e))
-    this.outputs.push(p)
+    const m = deadLetterMessage({ source: "tlm", reason, subject: telemetrySubject(this.d.shard), stream: names.telemetry, seq, data: data.slice() }, this.d.clock.now())
+    this.outputs.add(this.d.js.publish(m.subject, m.data, { msgId: m.msgId, headers: m.headers }))
   }
 
   /**
    * Before (re)reading from the checkpoint: were stream messages after it removed (max age or max
    * bytes) before this shard read them? Then readings are lost; say so in metrics, the log and an
-   * alert, and go on from the first message still there. The range is in stream sequences of all
-   * shards, so it bounds this shard's loss from above.
+   * alert, and go on from the first message still there.
    */
   private async checkGap(): Promise<void> {
     if (this.processedSeq === 0) return
-    const info = await this.d.nats.jsm.streams.info(names.telemetry)
-    const first = info.state.first_seq
-    const from = this.processedSeq + 1
-    if (first <= from) return
-    const to = first - 1
-    const count = to - from + 1
+    const gap = streamGap(this.processedSeq, (await this.d.js.streamState(names.telemetry)).firstSeq)
+    if (!gap) return
     this.metrics.gaps++
-    this.metrics.gapSeqs += count
-    this.d.log("shard.gap", { shard: this.d.shard, fromSeq: from, toSeq: to, count })
-    const device = `akis-shard-${this.d.shard}`
-    const alertId = `${device}:stream_gap:${from}`
-    const at = this.d.clock.now()
-    const t: AlertTransition = {
-      id: `${alertId}:raised:critical`, alertId, device, rule: "stream_gap", kind: "raised", severity: "critical", at, seq: 0,
-      message: `stream sequences ${from}..${to} (${count} messages of all shards) expired from ${names.telemetry} before shard ${this.d.shard} read them; its readings among them are lost`,
-      values: { fromSeq: from, toSeq: to, count }, channels: [], ruleVersion: 0, recvAt: at,
-    }
-    this.ctx.publish(alertSubject(t), t, t.id)
+    this.metrics.gapSeqs += gap.count
+    this.d.log("shard.gap", { shard: this.d.shard, fromSeq: gap.from, toSeq: gap.to, count: gap.count })
+    const { subject, transition } = gapAlert(this.d.shard, names.telemetry, gap, this.d.clock.now())
+    this.ctx.publish(subject, transition, transition.id)
   }
 
-  // --- Actors: activation, passivation, ticks, queries ---
+  // --- Actors: ticks ---
 
   private tick(): void {
     if (this.stopping) return
@@ -374,75 +359,33 @@ export class ShardHost {
     if (!this.caughtUp && this.lastRecvAt === 0) return
     const clock = this.d.clock.now()
     this.ctx.streamSeq = 0
-    const published = this.outputs.length
+    const published = this.outputs.count
     this.actors.tick(this.caughtUp ? clock : Math.min(clock, this.lastRecvAt))
     // A timer changed state (raised, escalated, cleared): checkpoint it even if no reading comes,
     // or a crash would make the next owner repeat the transition, after JetStream's duplicate
     // window has forgotten its id.
-    if (this.outputs.length > published) this.tickChanged = true
-    if (this.tickChanged && this.caughtUp && !this.checkpointing && clock - this.lastCheckpointAt >= this.checkpointGapMs) {
+    if (this.outputs.count > published) this.tickChanged = true
+    if (this.tickChanged && this.caughtUp && this.checkpointer.due(clock)) {
       this.tickChanged = false
       this.checkpointIfDue()
     }
   }
 
-  private answer(m: { subject: string; reply?: string; data: Uint8Array; respond(data: Uint8Array): boolean }): void {
-    if (!fromRequester(m, rpcSubject(this.d.shard))) return // delivered by a consumer, not asked (guard.ts)
-    let reply: unknown
-    try {
-      const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
-      if (req.kind !== this.d.kind.name) reply = { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
-      else {
-        const state = this.actors.peek(req.id)
-        reply = state === undefined
-          ? { ok: false, error: "not_found" }
-          : { ok: true, shard: this.d.shard, result: this.d.kind.query(state, req.request) }
-      }
-    } catch (e) {
-      reply = { ok: false, error: "bad_request", message: String(e) }
-    }
-    m.respond(encoder.encode(JSON.stringify(reply)))
-  }
-
-  // --- Checkpoints: snapshot now, wait for outputs, fenced write ---
+  // --- Restore and reset: from the checkpoint this host last wrote ---
 
   private restore(cp: Checkpoint): void {
     this.actors.restore(cp.actors, cp.timers, this.d.clock.now())
     this.caughtUp = false
     this.lastRecvAt = 0
     this.processedSeq = cp.streamSeq
-    this.checkpointSeq = cp.streamSeq
-    this.lastCheckpointAt = this.d.clock.now()
+    this.checkpointer.restored(cp)
     this.d.sink.processed(cp.streamSeq)
   }
 
-  private async checkpoint(): Promise<void> {
-    const seq = this.processedSeq
-    this.lastCheckpointAt = this.d.clock.now()
-    const { actors, timers } = this.actors.snapshot(this.lastCheckpointAt)
-    const outputs = this.outputs
-    this.outputs = []
-    await Promise.all(outputs)
-    await this.d.sink.flush()
-    this.cpRevision = await this.d.checkpoints.write(
-      { shard: this.d.shard, streamSeq: seq, epoch: this.d.lease.epoch, owner: this.d.owner, at: this.d.clock.now(), actors, timers },
-      this.cpRevision,
-    )
-    this.checkpointSeq = seq
-    this.metrics.checkpoints++
-    const bytes = this.d.checkpoints.lastBytes(this.d.shard)
-    const rate = this.d.options.checkpointBytesPerSec
-    this.checkpointGapMs = Math.max(this.d.options.checkpointMs, rate ? (bytes / rate) * 1000 : 0)
-    this.metrics.checkpointBytes = bytes
-  }
-
   private async resetToCheckpoint(): Promise<void> {
-    await this.checkpointing
     this.metrics.resets++
-    this.outputs = []
-    this.outputFailed = undefined
-    const { checkpoint, revision } = await this.d.checkpoints.read(this.d.shard)
-    if (revision !== this.cpRevision || !checkpoint) throw new LeaseLost({ shard: this.d.shard })
+    const checkpoint = await this.checkpointer.reread()
+    this.outputs.reset()
     this.restore(checkpoint)
   }
 }

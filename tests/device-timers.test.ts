@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
 import { Checkpoints } from "../runtime/checkpoints.ts"
+import { natsKv } from "../runtime/nats/kv.ts"
 import { BatchBuilder, encodeBatch, names, shardOf, telemetrySubject } from "../runtime/index.ts"
 import { spawnChild, startNats, tempDir, waitFor, type Child, type NatsServer } from "./harness/index.ts"
 import { createTestStreams, events, testNodeEnv } from "./support/cluster.ts"
@@ -170,7 +171,7 @@ describe("device timers across shard moves", () => {
     const late = deviceOn("n4", "quiet-late")
     await talk(late, 8)
     const raised = await waitFor(`${late}: raised`, async () => (await transitions(late)).find((x) => x.t.kind === "raised"), { timeoutMs: ABSENT_S * 1000 + 10_000 })
-    const snapshots = await new Kvm(nc).open(names.snapshots)
+    const snapshots = natsKv(await new Kvm(nc).open(names.snapshots))
     await waitFor(`${late}: its raise checkpointed without new readings`, async () => {
       const { head } = await new Checkpoints(snapshots).head(shardOf(late, P))
       return head !== undefined && head.at > raised.storedAt && head.owner === "n4"

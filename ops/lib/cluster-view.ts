@@ -1,5 +1,6 @@
 import type { MemberInfo } from "../../runtime/membership.ts"
 import { Checkpoints } from "../../runtime/checkpoints.ts"
+import { natsKv } from "../../runtime/nats/kv.ts"
 import type { OpsContext } from "./context.ts"
 
 const dec = new TextDecoder()
@@ -24,7 +25,7 @@ export const clusterView = async (ctx: OpsContext) => {
   const P = ctx.config.cluster.partitions
   const membersKv = await ctx.bucket("akis_members")
   const shardsKv = await ctx.bucket("akis_shards")
-  const snaps = new Checkpoints(await ctx.bucket("akis_snapshots"))
+  const snaps = new Checkpoints(natsKv(await ctx.bucket("akis_snapshots")))
   const configKv = await ctx.bucket("akis_config")
   const clusterP = Number((await configKv.get("partitions"))?.string() ?? P)
   const members: Array<MemberInfo & { heartbeatAgeMs: number }> = []

@@ -1,7 +1,9 @@
-import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
 import { Kvm, type KV } from "@nats-io/kv"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { systemClock } from "../clock.ts"
 import { NatsUnavailable } from "../errors.ts"
+import { retry } from "../retry.ts"
 import type { NatsAuth } from "./auth.ts"
 
 /** Everything a node needs from NATS, opened once. */
@@ -29,10 +31,8 @@ export interface NatsOptions {
  * restart; the first connection is retried until `connectTimeoutMs`.
  */
 export const connectNats = async (opts: NatsOptions): Promise<Nats> => {
-  const deadline = Date.now() + (opts.connectTimeoutMs ?? 15_000)
-  let lastError: unknown
-  while (Date.now() < deadline) {
-    try {
+  try {
+    return await retry(async () => {
       const nc = await connect({
         servers: [...opts.servers],
         name: opts.name,
@@ -47,18 +47,16 @@ export const connectNats = async (opts: NatsOptions): Promise<Nats> => {
       })
       const jsm = await jetstreamManager(nc, { timeout: 5_000 })
       return { nc, js: jetstream(nc, { timeout: 5_000 }), jsm, kvm: new Kvm(nc) }
-    } catch (cause) {
-      lastError = cause
+    }, {
+      clock: systemClock,
+      backoff: { initialMs: 250, maxMs: 250, jitter: 0 },
+      deadlineMs: opts.connectTimeoutMs ?? 15_000,
       // Wrong or missing credentials do not get better by retrying.
-      if (/Authorization Violation|Authentication/i.test(String((cause as Error)?.message))) break
-      await Bun.sleep(250)
-    }
+      retryable: (cause) => !/Authorization Violation|Authentication/i.test(String((cause as Error)?.message)),
+    })
+  } catch (cause) {
+    throw new NatsUnavailable({ servers: opts.servers, cause })
   }
-  throw new NatsUnavailable({ servers: opts.servers, cause: lastError })
 }
-
-/** True when a JetStream/KV call failed because an expected last sequence (CAS) did not match. */
-export const isWrongLastSequence = (e: unknown): boolean =>
-  e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence
 
 export type { KV, NatsConnection }

@@ -39,14 +39,25 @@ export const deadLetterSubject = (source: DeadLetterSource): string => `akis.dlq
  * consumer that dead-letters the same message again after a restart stores it once.
  */
 export const publishDeadLetter = async (js: JetStreamClient, d: DeadLetter, now: number): Promise<void> => {
+  const m = deadLetterMessage(d, now)
   const h = natsHeaders()
-  h.set(deadLetterHeaders.reason, d.reason.slice(0, 1024).replace(/[\r\n]+/g, " "))
-  h.set(deadLetterHeaders.subject, d.subject)
-  h.set(deadLetterHeaders.stream, d.stream)
-  h.set(deadLetterHeaders.seq, String(d.seq))
-  h.set(deadLetterHeaders.at, String(now))
-  await js.publish(deadLetterSubject(d.source), d.data, { headers: h, msgID: `${d.stream}:${d.seq}` })
+  for (const [k, v] of Object.entries(m.headers)) h.set(k, v)
+  await js.publish(m.subject, m.data, { headers: h, msgID: m.msgId })
 }
+
+/** The message a dead letter is published as (subject, bytes, headers, msg id); for the {@link JetStream} port. */
+export const deadLetterMessage = (d: DeadLetter, now: number) => ({
+  subject: deadLetterSubject(d.source),
+  data: d.data,
+  msgId: `${d.stream}:${d.seq}`,
+  headers: {
+    [deadLetterHeaders.reason]: d.reason.slice(0, 1024).replace(/[\r\n]+/g, " "),
+    [deadLetterHeaders.subject]: d.subject,
+    [deadLetterHeaders.stream]: d.stream,
+    [deadLetterHeaders.seq]: String(d.seq),
+    [deadLetterHeaders.at]: String(now),
+  } as Record<string, string>,
+})
 
 /** A dead letter as listed: where it sits in AKIS_DLQ and what it was. */
 export interface StoredDeadLetter extends DeadLetter {

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts"
+import { StreamNotFound } from "../errors.ts"
 import { Feed, subjectMatches } from "./memory-queue.ts"
 import type { JetStream, MessageFeed, PubAck, PublishOptions, StreamMsg, StreamState } from "./ports.ts"
 
@@ -45,7 +46,7 @@ export class MemoryJetStream implements JetStream {
 
   async publish(subject: string, data: Uint8Array, opts?: PublishOptions): Promise<PubAck> {
     const s = [...this.streams.values()].find((x) => x.def.subjects.some((p) => subjectMatches(p, subject)))
-    if (!s) throw new Error(`no stream takes subject ${subject}`)
+    if (!s) throw new StreamNotFound({ subject })
     const now = this.clock.now()
     const id = opts?.msgId
     if (id !== undefined) {
@@ -106,7 +107,7 @@ export class MemoryJetStream implements JetStream {
 
   private stream(name: string): MemoryStream {
     const s = this.streams.get(name)
-    if (!s) throw new Error(`stream ${name} not found`)
+    if (!s) throw new StreamNotFound({ stream: name })
     return s
   }
 }

@@ -1,0 +1,42 @@
+import type { ActorKind } from "./actor-kind.ts"
+import { fromRequester } from "./nats/guard.ts"
+import type { Bus, BusMsg } from "./nats/ports.ts"
+import { rpcSubject } from "./shard.ts"
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** What a shard's RPC endpoint answers from: the kind and a read-only look at an actor's state. */
+export interface ShardRpcDeps {
+  readonly bus: Bus
+  readonly shard: number
+  readonly kind: ActorKind<unknown>
+  /** The actor's state, live or passive, without activating it; undefined when it has none. */
+  readonly peek: (id: string) => unknown
+}
+
+/** The answer to one query (pure but for `peek`). */
+export const answerQuery = (d: ShardRpcDeps, m: BusMsg): unknown => {
+  try {
+    const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
+    if (req.kind !== d.kind.name) return { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
+    const state = d.peek(req.id)
+    return state === undefined
+      ? { ok: false, error: "not_found" }
+      : { ok: true, shard: d.shard, result: d.kind.query(state, req.request) }
+  } catch (e) {
+    return { ok: false, error: "bad_request", message: String(e) }
+  }
+}
+
+/**
+ * Answers actor queries on `akis.rpc.<shard>` (askActor in router.ts) while the shard is held.
+ * Messages a consumer delivered onto the subject, not asked by a requester, are ignored (guard.ts).
+ */
+export const serveShardRpc = (d: ShardRpcDeps): { unsubscribe(): void } => {
+  const subject = rpcSubject(d.shard)
+  return d.bus.subscribe(subject, (m) => {
+    if (!fromRequester(m, subject)) return
+    m.respond(encoder.encode(JSON.stringify(answerQuery(d, m))))
+  })
+}
