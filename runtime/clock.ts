@@ -114,6 +114,14 @@ export class TestClock implements Clock {
     return this.advance(Math.max(0, epochMs - this.t))
   }
 
+  /**
+   * Sets the clock to `epochMs` (not before now) without firing anything, as a process stopped
+   * and resumed finds it: what fell due fires at the next {@link advance} (`advance(0)` at once).
+   */
+  jumpTo(epochMs: number): void {
+    if (epochMs > this.t) this.t = epochMs
+  }
+
   /** Lets pending promise callbacks run without moving time. */
   flush(): Promise<void> {
     return settle()

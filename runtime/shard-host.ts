@@ -37,6 +37,12 @@ export interface ShardHostOptions {
   readonly tickMs: number
   /** Pause intake while the sink holds more rows than this (the stream is the buffer). */
   readonly maxPendingRows: number
+  /**
+   * Longest stretch (wall time) of batch handling before the consume loop yields to timers and
+   * I/O (default 10 ms). Deterministic tests on a test clock turn it off (Infinity): a yield by
+   * wall time would make where processing stops depend on the machine's speed.
+   */
+  readonly yieldEveryMs?: number | undefined
 }
 
 /** Everything a shard host is given by its node. */
@@ -65,8 +71,8 @@ export interface ShardHostDeps {
 }
 
 const encoder = new TextEncoder()
-/** Longest stretch of batch handling before the consume loop yields to timers and I/O. */
-const yieldEveryMs = 10
+/** Default longest stretch of batch handling before the consume loop yields to timers and I/O. */
+const defaultYieldEveryMs = 10
 /** Back-off of the consume loop between resets (after an output failure or a lost consumer). */
 const resetBackoff = { initialMs: 100, maxMs: 2_000, jitter: 0 } as const
 
@@ -208,6 +214,7 @@ export class ShardHost {
   // --- Consume loop: one ordered consumer; resets to the checkpoint on output failure ---
 
   private async run(): Promise<void> {
+    const yieldEveryMs = this.d.options.yieldEveryMs ?? defaultYieldEveryMs
     let attempt = 0
     while (!this.stopping) {
       try {

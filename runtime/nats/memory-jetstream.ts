@@ -94,6 +94,13 @@ export class MemoryJetStream implements JetStream {
     }
   }
 
+  /** Messages stored in all streams so far (tests see progress by it). */
+  get totalSeq(): number {
+    let n = 0
+    for (const s of this.streams.values()) n += s.lastSeq
+    return n
+  }
+
   /** Every stored message of a stream (tests). */
   messages(name: string): ReadonlyArray<StoredMsg> {
     return this.stream(name).msgs
