@@ -179,7 +179,14 @@ describe("failover on the twins", () => {
     await sendRounds(c, 1, 5)
     const cutAt = c.clock.now()
     a!.control.cut() // heartbeats and leases fail; a's data connection still delivers readings
-    await sendRounds(c, 6, 60) // 5.5 s of readings
+    let unhealthySince: number | undefined
+    for (let seq = 6; seq <= 60; seq++) { // 5.5 s of readings
+      if (!a!.node.membership.healthy()) unhealthySince ??= c.clock.now()
+      await sendRounds(c, seq, seq)
+    }
+    // a handled nothing that arrived once it knew its heartbeats were failing
+    expect(unhealthySince).toBeDefined()
+    expect(handled.filter((h) => h.node === "a" && h.at >= unhealthySince!)).toEqual([])
     const lastByA = Math.max(...handled.filter((h) => h.node === "a" && aShards.includes(h.shard)).map((h) => h.at))
     const takeovers = c.events("shard.start", "b").filter((e) => aShards.includes(e.fields.shard as number))
     expect(takeovers.length).toBe(aShards.length)

@@ -1,6 +1,6 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JetStreamPublishOptions } from "@nats-io/jetstream"
 import { headers as natsHeaders } from "@nats-io/transport-node"
-import type { JetStream, MessageFeed } from "./ports.ts"
+import type { AckableMsg, JetStream, MessageFeed } from "./ports.ts"
 
 /**
  * The {@link JetStream} port on a NATS connection. Delivered messages are the library's JsMsg
@@ -37,6 +37,13 @@ export const natsJetStream = (js: JetStreamClient, jsm: JetStreamManager): JetSt
     return {
       pending: async () => (await c.info(false)).num_pending,
       consume: async (o) => (await c.consume({ max_messages: o.maxMessages, expires: o.expiresMs })) as MessageFeed,
+    }
+  },
+
+  async durableConsumer(stream, name) {
+    const c = await js.consumers.get(stream, name)
+    return {
+      fetch: async (o) => (await c.fetch({ max_messages: o.maxMessages, expires: o.expiresMs })) as AsyncIterable<AckableMsg>,
     }
   },
 })

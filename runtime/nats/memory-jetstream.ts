@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.ts"
 import { StreamNotFound } from "../errors.ts"
 import { Feed, subjectMatches } from "./memory-queue.ts"
-import type { JetStream, MessageFeed, PubAck, PublishOptions, StreamMsg, StreamState } from "./ports.ts"
+import type { AckableMsg, DurableConsumer, JetStream, MessageFeed, PubAck, PublishOptions, StreamMsg, StreamState } from "./ports.ts"
 
 /** A stream of the twin: its subjects and duplicate window, as topology.ts defines them. */
 export interface MemoryStreamDef {
@@ -19,7 +19,17 @@ export interface StoredMsg {
   readonly msgId: string | undefined
 }
 
+/** A durable consumer of the twin: where it is, and what it delivered and was not acked yet. */
+interface MemoryDurable {
+  readonly ackWaitMs: number
+  readonly filterSubject: string
+  cursor: number
+  /** Delivered, unacked: stream sequence → when it may be delivered again. */
+  readonly inFlight: Map<number, number>
+}
+
 class MemoryStream {
+  readonly durables = new Map<string, MemoryDurable>()
   readonly msgs: StoredMsg[] = []
   lastSeq = 0
   readonly ids = new Map<string, { seq: number; at: number }>()
@@ -90,6 +100,70 @@ export class MemoryJetStream implements JetStream {
             feed.end()
           },
         }
+      },
+    }
+  }
+
+  /** Creates a durable consumer (the topology table does this against NATS). */
+  addDurable(stream: string, name: string, o: { readonly ackWaitMs: number; readonly filterSubject?: string }): void {
+    this.stream(stream).durables.set(name, { ackWaitMs: o.ackWaitMs, filterSubject: o.filterSubject ?? ">", cursor: 1, inFlight: new Map() })
+  }
+
+  /**
+   * A durable consumer: a fetch delivers first what was delivered and not acked within the ack
+   * wait (on the injected clock), then new messages in order; with nothing to deliver it waits for
+   * a publish up to `expiresMs` and returns what it has then (possibly nothing).
+   */
+  async durableConsumer(name: string, durable: string): Promise<DurableConsumer> {
+    const s = this.stream(name)
+    const d = s.durables.get(durable)
+    if (!d) throw new StreamNotFound({ stream: `${name} consumer ${durable}` })
+    const clock = this.clock
+    const take = (max: number): AckableMsg[] => {
+      const now = clock.now()
+      const out: AckableMsg[] = []
+      const deliver = (m: StoredMsg) => {
+        d.inFlight.set(m.seq, now + d.ackWaitMs)
+        out.push({
+          subject: m.subject, seq: m.seq, data: m.data, info: { pending: 0 }, // pending is not modelled for durables
+          ack: () => void d.inFlight.delete(m.seq),
+          working: () => {
+            if (d.inFlight.has(m.seq)) d.inFlight.set(m.seq, clock.now() + d.ackWaitMs)
+          },
+        })
+      }
+      for (const [seq, due] of [...d.inFlight].sort((a, b) => a[0] - b[0])) {
+        if (out.length >= max) break
+        const m = due <= now ? s.msgs.find((x) => x.seq === seq) : undefined
+        if (m) deliver(m)
+      }
+      for (const m of s.msgs) {
+        if (out.length >= max) break
+        if (m.seq < d.cursor || !subjectMatches(d.filterSubject, m.subject)) continue
+        d.cursor = m.seq + 1
+        deliver(m)
+      }
+      return out
+    }
+    return {
+      fetch: async (o) => {
+        if (o.expiresMs < 1_000) throw new RangeError(`'expires' must be at least 1000ms (as NATS says)`)
+        let got = take(o.maxMessages)
+        if (got.length === 0) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              s.feeds.delete(done)
+              cancel()
+              resolve()
+            }
+            const cancel = clock.after(o.expiresMs, done)
+            s.feeds.add(done)
+          })
+          got = take(o.maxMessages)
+        }
+        return (async function* () {
+          yield* got
+        })()
       },
     }
   }

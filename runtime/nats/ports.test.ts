@@ -3,7 +3,7 @@
  * nats-server through the adapters, so the twins the failover tests run on behave as NATS does.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { startNats, type NatsServer } from "../../tests/harness/index.ts"
@@ -139,6 +139,23 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       expect(msgs[2]!.info.pending).toBe(0)
     })
 
+    test("a durable consumer redelivers what was not acked within the ack wait, and nothing acked", async () => {
+      for (let i = 0; i < 3; i++) await p.js.publish("contract.durable", bytes(`d${i}`))
+      const c = await p.js.durableConsumer(stream, "contract_durable")
+      const first = await take(await c.fetch({ maxMessages: 3, expiresMs: 1_000 }), 3)
+      expect(first.map((m) => new TextDecoder().decode(m.data))).toEqual(["d0", "d1", "d2"])
+      first[0]!.ack()
+      first[2]!.ack()
+      await Bun.sleep(700) // > ack wait (500 ms): d1 is due again
+      const again = await take(await c.fetch({ maxMessages: 3, expiresMs: 1_000 }), 1)
+      expect(again.map((m) => new TextDecoder().decode(m.data))).toEqual(["d1"])
+      again[0]!.ack()
+      await Bun.sleep(700)
+      const none: unknown[] = []
+      for await (const m of await c.fetch({ maxMessages: 3, expiresMs: 1_000 })) none.push(m)
+      expect(none).toEqual([])
+    })
+
     test("stream state gives the first and last sequence", async () => {
       const before = await p.js.streamState(stream)
       const { seq } = await p.js.publish("contract.state", bytes("x"))
@@ -183,12 +200,16 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
   })
 }
 
-contract("twin", async () => ({
+contract("twin", async () => {
+  const js = new MemoryJetStream([{ name: stream, subjects: ["contract.>"], duplicateWindowMs: 60_000 }], systemClock)
+  js.addDurable(stream, "contract_durable", { ackWaitMs: 500, filterSubject: "contract.durable" })
+  return {
   kv: async () => new MemoryKv(),
-  js: new MemoryJetStream([{ name: stream, subjects: ["contract.>"], duplicateWindowMs: 60_000 }], systemClock),
+  js,
   blobs: new MemoryBlobStore(),
   bus: new MemoryBus(systemClock),
-}))
+  }
+})
 
 let ns: NatsServer
 afterAll(async () => {
@@ -199,6 +220,7 @@ contract("nats-server", async () => {
   const nc = await ns.connect()
   const jsm = await jetstreamManager(nc)
   await jsm.streams.add({ name: stream, subjects: ["contract.>"], duplicate_window: 60 * 1e9 })
+  await jsm.consumers.add(stream, { durable_name: "contract_durable", ack_policy: AckPolicy.Explicit, ack_wait: 500e6, filter_subject: "contract.durable" })
   const kvm = new Kvm(nc)
   return {
     kv: async () => natsKv(await kvm.create(`contract_${++buckets}`, { history: 1 })),

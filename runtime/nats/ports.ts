@@ -92,12 +92,30 @@ export interface StreamState {
   readonly messages: number
 }
 
+/** A message of a durable consumer: acked once handled; unacked, it comes again after the ack wait. */
+export interface AckableMsg extends StreamMsg {
+  ack(): void
+  /** Still working on it: the ack wait starts again. */
+  working(): void
+}
+
+/**
+ * A durable pull consumer (the alert writer's): each fetch returns up to `maxMessages` messages,
+ * those whose ack wait ran out first; waits up to `expiresMs` (at least 1,000: NATS refuses less)
+ * when there are none.
+ */
+export interface DurableConsumer {
+  fetch(opts: { readonly maxMessages: number; readonly expiresMs: number }): Promise<AsyncIterable<AckableMsg>>
+}
+
 /** JetStream as the shard host uses it: publish to whichever stream takes the subject, read one back in order. */
 export interface JetStream {
   publish(subject: string, data: Uint8Array, opts?: PublishOptions): Promise<PubAck>
   streamState(stream: string): Promise<StreamState>
   /** An ordered consumer on `filterSubject` of `stream`, from `startSeq` (default: the first message). */
   orderedConsumer(stream: string, opts: { readonly filterSubject: string; readonly startSeq?: number }): Promise<OrderedConsumer>
+  /** An existing durable consumer of `stream` (created from the topology table). */
+  durableConsumer(stream: string, name: string): Promise<DurableConsumer>
 }
 
 // --- Core NATS: request/reply and plain publish ---

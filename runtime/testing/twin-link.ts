@@ -96,6 +96,10 @@ export const linkKv = (kv: Kv, link: Link): Kv => ({
 })
 
 export const linkJetStream = (js: JetStream, link: Link): JetStream => ({
+  durableConsumer: (s, n) => through(link, async () => {
+    const c = await js.durableConsumer(s, n)
+    return { fetch: (o) => through(link, async () => gatedIterable(link, await c.fetch(o))) }
+  }),
   publish: (s, d, o) => through(link, () => js.publish(s, d, o)),
   streamState: (s) => through(link, () => js.streamState(s)),
   orderedConsumer: (s, o) => through(link, async (): Promise<OrderedConsumer> => {
