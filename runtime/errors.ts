@@ -111,3 +111,14 @@ export class StreamNotFound extends Data.TaggedError("StreamNotFound")<{ readonl
     return this.stream !== undefined ? `stream ${this.stream} not found` : `no stream takes subject ${this.subject}`
   }
 }
+
+/** The actor's owner answered a query with an error (unknown kind, bad request). */
+export class ActorQueryFailed extends Data.TaggedError("ActorQueryFailed")<{
+  readonly address: string
+  readonly error: string
+  readonly detail?: string | undefined
+}> {
+  override get message() {
+    return this.detail ?? this.error
+  }
+}

@@ -1,5 +1,6 @@
-import type { NatsConnection } from "@nats-io/transport-node"
-import { ActorNotFound, ActorUnavailable } from "./errors.ts"
+import { systemClock, type Clock } from "./clock.ts"
+import { ActorNotFound, ActorQueryFailed, ActorUnavailable } from "./errors.ts"
+import { retry } from "./retry.ts"
 import { rpcSubject, shardOf } from "./shard.ts"
 
 /** Options of {@link askActor}. */
@@ -8,6 +9,13 @@ export interface AskOptions {
   readonly timeoutMs?: number
   /** Time to wait for one answer. */
   readonly attemptMs?: number
+  /** Clock of the waits between attempts (default the system clock). */
+  readonly clock?: Clock
+}
+
+/** What askActor needs of a connection: one request/reply (a NATS connection is one). */
+export interface Requester {
+  request(subject: string, payload: Uint8Array, opts: { timeout: number }): Promise<{ readonly data: Uint8Array }>
 }
 
 const encoder = new TextEncoder()
@@ -19,7 +27,7 @@ const decoder = new TextDecoder()
  * Fails with ActorUnavailable on timeout and ActorNotFound when the actor has no state.
  */
 export const askActor = async <R = unknown>(
-  nc: NatsConnection,
+  nc: Requester,
   partitions: number,
   kind: string,
   id: string,
@@ -27,25 +35,27 @@ export const askActor = async <R = unknown>(
   opts: AskOptions = {},
 ): Promise<R> => {
   const timeoutMs = opts.timeoutMs ?? 10_000
+  const clock = opts.clock ?? systemClock
   const shard = shardOf(id, partitions)
-  const started = Date.now()
+  const started = clock.now()
   const address = `${kind}/${id}`
   const payload = encoder.encode(JSON.stringify({ kind, id, request }))
-  let delay = 50
-  let last: unknown
-  while (Date.now() - started < timeoutMs) {
-    try {
+  try {
+    return await retry(async () => {
       const m = await nc.request(rpcSubject(shard), payload, { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })
       const reply = JSON.parse(decoder.decode(m.data)) as { ok: boolean; result?: R; error?: string; message?: string }
       if (reply.ok) return reply.result as R
       if (reply.error === "not_found") throw new ActorNotFound({ address })
-      last = new Error(reply.message ?? reply.error)
-    } catch (e) {
-      if (e instanceof ActorNotFound) throw e
-      last = e // no responders (no owner right now) or timeout: retry
-    }
-    await Bun.sleep(delay)
-    delay = Math.min(delay * 2, 500)
+      throw new ActorQueryFailed({ address, error: reply.error ?? "error", detail: reply.message })
+    }, {
+      clock,
+      // no responders (no owner right now), a timeout or a failed answer: retry until the deadline
+      backoff: { initialMs: 50, maxMs: 500, jitter: 0 },
+      deadlineMs: timeoutMs,
+      retryable: (e) => !(e instanceof ActorNotFound),
+    })
+  } catch (e) {
+    if (e instanceof ActorNotFound) throw e
+    throw new ActorUnavailable({ address, shard, waitedMs: clock.now() - started, cause: e })
   }
-  throw new ActorUnavailable({ address, shard, waitedMs: Date.now() - started, cause: last })
 }
