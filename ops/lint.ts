@@ -5,6 +5,7 @@
  * - process.env / Bun.env outside config/ (and the test/ops process launchers)
  * - imports of another folder's internal/ modules
  * - Date.now() / setTimeout / crypto.randomUUID in actors/ pure behaviour files
+ * - `@nats-io/*` imported in runtime/ outside runtime/nats (the ports' adapters are the one place)
  */
 import { Glob } from "bun"
 import { readFileSync } from "node:fs"
@@ -31,6 +32,9 @@ for (const folder of folders) {
       }
       const imp = /from\s+["'](\.\.\/[^"']*\/internal\/[^"']*)["']/.exec(line)
       if (imp) errors.push(`${at}: imports another folder's internals (${imp[1]}) — use its index.ts`)
+      if (/^runtime\/(?!nats\/)/.test(file) && !file.endsWith(".test.ts") && /from\s+["']@nats-io\//.test(line)) {
+        errors.push(`${at}: imports NATS outside runtime/nats — take a port (runtime/nats/ports.ts)`)
+      }
       if (/^actors\/.*behaviour\.ts$/.test(file) && /\b(Date\.now\(\)|setTimeout\(|randomUUID\()/.test(line)) {
         errors.push(`${at}: time or ids in a pure behaviour — take them from the ActorContext`)
       }
