@@ -7,7 +7,7 @@ import { JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamManage
 import type { KV, Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { systemClock } from "../clock.ts"
-import { PartitionMismatch, TopologyConflict, TopologyUnavailable } from "../errors.ts"
+import { KvConflict, PartitionMismatch, TopologyConflict, TopologyUnavailable } from "../errors.ts"
 import { openBlobStore } from "./blob-store.ts"
 import { natsKv } from "./kv.ts"
 import type { BlobStore, Kv } from "./ports.ts"
@@ -198,8 +198,9 @@ export const checkPartitions = async (config: Kv, partitions: number): Promise<v
     try {
       await config.create("partitions", String(partitions))
       return
-    } catch {
-      return checkPartitions(config, partitions)
+    } catch (e) {
+      if (!(e instanceof KvConflict)) throw e
+      return checkPartitions(config, partitions) // another node recorded it first: compare with theirs
     }
   }
   if (stored !== partitions) throw new PartitionMismatch({ configured: partitions, cluster: stored })
