@@ -122,6 +122,15 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       expect(c.seq).toBe(a.seq + 1)
     })
 
+    test("a msg id is forgotten once the duplicate window has passed", async () => {
+      const a = await p.js.publish("window.x", bytes("x"), { msgId: "w-1" })
+      expect((await p.js.publish("window.x", bytes("x"), { msgId: "w-1" })).duplicate).toBe(true)
+      await Bun.sleep(600) // window: 300 ms
+      const c = await p.js.publish("window.x", bytes("x"), { msgId: "w-1" })
+      expect(c.duplicate).toBe(false)
+      expect(c.seq).toBe(a.seq + 1)
+    })
+
     test("an ordered consumer delivers its subject from a sequence in order, counts pending and follows new messages", async () => {
       const seqs: number[] = []
       for (let i = 0; i < 6; i++) seqs.push((await p.js.publish(`contract.s.${i % 2}`, bytes(`m${i}`))).seq)
@@ -201,7 +210,10 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
 }
 
 contract("twin", async () => {
-  const js = new MemoryJetStream([{ name: stream, subjects: ["contract.>"], duplicateWindowMs: 60_000 }], systemClock)
+  const js = new MemoryJetStream([
+    { name: stream, subjects: ["contract.>"], duplicateWindowMs: 60_000 },
+    { name: "WINDOW", subjects: ["window.>"], duplicateWindowMs: 300 },
+  ], systemClock)
   js.addDurable(stream, "contract_durable", { ackWaitMs: 500, filterSubject: "contract.durable" })
   return {
   kv: async () => new MemoryKv(),
@@ -220,6 +232,7 @@ contract("nats-server", async () => {
   const nc = await ns.connect()
   const jsm = await jetstreamManager(nc)
   await jsm.streams.add({ name: stream, subjects: ["contract.>"], duplicate_window: 60 * 1e9 })
+  await jsm.streams.add({ name: "WINDOW", subjects: ["window.>"], duplicate_window: 300e6 })
   await jsm.consumers.add(stream, { durable_name: "contract_durable", ack_policy: AckPolicy.Explicit, ack_wait: 500e6, filter_subject: "contract.durable" })
   const kvm = new Kvm(nc)
   return {
