@@ -204,6 +204,30 @@ describe("failover on the twins", () => {
     await expectExactlyOnce(c, 62)
   })
 
+  test("self-fencing under load: with its timers running late, a node still stops processing by itself before its lease can be taken", async () => {
+    const { c, handled, nodes: [a] } = await setup(["a", "b"])
+    const aShards = a!.node.hosted()
+    await sendRounds(c, 1, 5)
+    a!.control.cut() // heartbeat acks do not come back...
+    a!.late = true // ...and its timers (heartbeats, reconcile) do not run: only readings are handled
+    let unhealthySince: number | undefined
+    for (let seq = 6; seq <= 50; seq++) {
+      if (!a!.node.membership.healthy()) unhealthySince ??= c.clock.now()
+      await sendRounds(c, seq, seq)
+    }
+    expect(unhealthySince).toBeDefined()
+    expect(handled.filter((h) => h.node === "a" && h.at >= unhealthySince!)).toEqual([])
+    expect(c.events("shard.unhealthy", "a").length).toBe(aShards.length)
+    const firstTakeover = Math.min(...c.events("shard.start", "b").filter((e) => aShards.includes(e.fields.shard as number)).map((e) => e.at))
+    expect(Math.max(...handled.filter((h) => h.node === "a").map((h) => h.at))).toBeLessThan(firstTakeover)
+    a!.late = false
+    a!.control.heal()
+    await c.advance(4_000)
+    await sendRounds(c, 51, 52)
+    await c.advance(1_000)
+    await expectExactlyOnce(c, 52)
+  })
+
   test("zombie: an owner stopped mid-checkpoint resumes after its lease was taken, and its checkpoint write is fenced", async () => {
     let hold: Promise<void> | undefined
     let release = () => {}

@@ -34,8 +34,10 @@ export interface TwinNode {
   /** The data connection: checkpoints, JetStream, requests. */
   readonly data: Link
   readonly node: AkisNode
-  /** A frozen node's timers do not fire (a stopped process). */
+  /** A frozen node's timers do not fire and its clock stands (a stopped process). */
   frozen: boolean
+  /** A node whose timers run late: its clock moves, its timers do not fire (a busy event loop). */
+  late: boolean
 }
 
 const start = 1_795_000_000_000
@@ -71,7 +73,7 @@ export class TwinCluster {
       bus: linkBus(this.bus, data),
       close: async () => {},
     }, { pid: 1, host: "twin" })
-    const n: TwinNode = { id, clock, control, data, node, frozen: false }
+    const n: TwinNode = { id, clock, control, data, node, frozen: false, late: false }
     this.nodes.set(id, n)
     await this.settle()
     return n
@@ -85,7 +87,8 @@ export class TwinCluster {
       await this.clock.advance(d)
       for (const n of this.nodes.values()) {
         if (n.frozen) continue
-        await n.clock.advanceTo(this.clock.now())
+        if (n.late) n.clock.jumpTo(this.clock.now())
+        else await n.clock.advanceTo(this.clock.now())
         await this.settle()
       }
     }
