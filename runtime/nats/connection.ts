@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
-import { Kvm, type KV } from "@nats-io/kv"
+import { Kvm } from "@nats-io/kv"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { systemClock } from "../clock.ts"
 import { NatsUnavailable } from "../errors.ts"
@@ -59,4 +59,3 @@ export const connectNats = async (opts: NatsOptions): Promise<Nats> => {
   }
 }
 
-export type { KV, NatsConnection }
