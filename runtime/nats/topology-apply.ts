@@ -7,6 +7,7 @@ import { JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamManage
 import type { KV, Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { systemClock } from "../clock.ts"
+import { retry } from "../retry.ts"
 import { KvConflict, PartitionMismatch, TopologyConflict, TopologyUnavailable } from "../errors.ts"
 import { openBlobStore } from "./blob-store.ts"
 import { natsKv } from "./kv.ts"
@@ -55,8 +56,12 @@ const ensureStreamRow = async (jsm: JetStreamManager, d: StreamDef | BucketDef |
     const diff = streamDifferences(want, have)
     if (diff.length) throw new TopologyConflict({ name: `${d.kind === "stream" ? "stream" : d.kind === "kv" ? "KV bucket" : "object store"} ${want.name}`, differences: diff })
   }
-  const deadline = systemClock.now() + (e.waitMs ?? 60_000)
-  for (let waited = false; ;) {
+  const missing = () => new TopologyUnavailable({
+    message: e.create === false ? `${want.name} does not exist (a node creates it at start; or run \`bun run ops topology apply\` as admin)`
+      : `${want.name} does not exist and these NATS credentials may not create it; start a node (role node) or run \`bun run ops topology apply\` as admin`,
+  })
+  // Missing and not ours to create: wait for a node or an admin, every 500 ms up to waitMs.
+  await retry(async () => {
     try {
       return check((await jsm.streams.info(want.name)).config)
     } catch (err) {
@@ -75,16 +80,16 @@ const ensureStreamRow = async (jsm: JetStreamManager, d: StreamDef | BucketDef |
         }
       }
     }
-    if (systemClock.now() > deadline) {
-      throw new TopologyUnavailable({
-        message: e.create === false ? `${want.name} does not exist (a node creates it at start; or run \`bun run ops topology apply\` as admin)`
-          : `${want.name} does not exist and these NATS credentials may not create it; start a node (role node) or run \`bun run ops topology apply\` as admin`,
-      })
-    }
-    if (!waited) e.log?.("topology.waiting", { name: want.name, reason: "missing; waiting for a node or an admin to create it" })
-    waited = true
-    await systemClock.sleep(500)
-  }
+    throw missing()
+  }, {
+    clock: systemClock,
+    backoff: { initialMs: 500, maxMs: 500, jitter: 0 },
+    deadlineMs: e.waitMs ?? 60_000,
+    retryable: (err) => err instanceof TopologyUnavailable,
+    onRetry: (_err, attempt) => {
+      if (attempt === 1) e.log?.("topology.waiting", { name: want.name, reason: "missing; waiting for a node or an admin to create it" })
+    },
+  })
 }
 
 /** Creates a row's stream; returns its config (undefined when it must be read back). */
