@@ -223,7 +223,7 @@ export class ShardHost {
           filterSubject: telemetrySubject(this.d.shard), startSeq: this.processedSeq + 1,
         }))
         if (this.stopping) return
-        if ((await consumer.pending()) === 0) this.caughtUp = true
+        if ((await consumer.pending(true)) === 0) this.caughtUp = true
         this.messages = await consumer.consume({ maxMessages: 256, expiresMs: 2_000 })
         if (this.stopping) return void (await this.messages.close())
         attempt = 0

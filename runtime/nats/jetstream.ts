@@ -35,7 +35,7 @@ export const natsJetStream = (js: JetStreamClient, jsm: JetStreamManager): JetSt
         : { deliver_policy: DeliverPolicy.All }),
     })
     return {
-      pending: async () => (await c.info(false)).num_pending,
+      pending: async (atCreation) => (await c.info(atCreation === true)).num_pending,
       consume: async (o) => (await c.consume({ max_messages: o.maxMessages, expires: o.expiresMs })) as MessageFeed,
     }
   },

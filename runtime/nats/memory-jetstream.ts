@@ -80,8 +80,9 @@ export class MemoryJetStream implements JetStream {
     let cursor = Math.max(1, opts.startSeq ?? 1)
     const matches = (m: StoredMsg) => subjectMatches(opts.filterSubject, m.subject)
     const pendingFrom = (seq: number) => s.msgs.reduce((n, m) => n + (m.seq >= seq && matches(m) ? 1 : 0), 0)
+    const atCreation = pendingFrom(cursor)
     return {
-      pending: async () => pendingFrom(cursor),
+      pending: async (created?: boolean) => (created === true ? atCreation : pendingFrom(cursor)),
       consume: async (): Promise<MessageFeed> => {
         const feed = new Feed<StreamMsg>()
         const pump = () => {

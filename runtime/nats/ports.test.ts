@@ -136,6 +136,7 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       for (let i = 0; i < 6; i++) seqs.push((await p.js.publish(`contract.s.${i % 2}`, bytes(`m${i}`))).seq)
       const c = await p.js.orderedConsumer(stream, { filterSubject: "contract.s.0", startSeq: seqs[2]! })
       expect(await c.pending()).toBe(2) // m2, m4
+      expect(await c.pending(true)).toBe(2)
       const feed = await c.consume({ maxMessages: 16, expiresMs: 1_000 })
       const got = take(feed, 3)
       await Bun.sleep(50) // let the consumer deliver what is there before the next publish (both ends)

@@ -79,8 +79,8 @@ export interface MessageFeed extends AsyncIterable<StreamMsg> {
 
 /** An ordered (ephemeral) consumer on one subject filter of a stream. */
 export interface OrderedConsumer {
-  /** Messages not yet delivered, asked from the server now. */
-  pending(): Promise<number>
+  /** Messages not yet delivered, asked from the server now; with `atCreation`, as counted when the consumer was made (no request). */
+  pending(atCreation?: boolean): Promise<number>
   /** Starts delivery (once per consumer). */
   consume(opts: { readonly maxMessages: number; readonly expiresMs: number }): Promise<MessageFeed>
 }

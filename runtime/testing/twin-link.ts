@@ -105,7 +105,7 @@ export const linkJetStream = (js: JetStream, link: Link): JetStream => ({
   orderedConsumer: (s, o) => through(link, async (): Promise<OrderedConsumer> => {
     const c = await js.orderedConsumer(s, o)
     return {
-      pending: () => through(link, () => c.pending()),
+      pending: (atCreation) => through(link, () => c.pending(atCreation)),
       consume: (co) => through(link, async (): Promise<MessageFeed> => {
         const f = await c.consume(co)
         const g = gatedIterable(link, f)
