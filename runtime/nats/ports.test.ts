@@ -7,7 +7,7 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { startNats, type NatsServer } from "../../tests/harness/index.ts"
-import { systemClock } from "../clock.ts"
+import { TestClock } from "../clock.ts"
 import { KvConflict, NoAnswer } from "../errors.ts"
 import { openBlobStore } from "./blob-store.ts"
 import { natsBus } from "./bus.ts"
@@ -20,6 +20,8 @@ import { MemoryKv } from "./memory-kv.ts"
 import type { BlobStore, Bus, JetStream, Kv, KvEntry, KvWatch, StreamMsg } from "./ports.ts"
 
 interface Ports {
+  /** Lets `ms` pass: the twin's test clock is advanced, a real server is waited for. */
+  wait(ms: number): Promise<void>
   kv(): Promise<Kv>
   js: JetStream
   blobs: BlobStore
@@ -125,7 +127,7 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
     test("a msg id is forgotten once the duplicate window has passed", async () => {
       const a = await p.js.publish("window.x", bytes("x"), { msgId: "w-1" })
       expect((await p.js.publish("window.x", bytes("x"), { msgId: "w-1" })).duplicate).toBe(true)
-      await Bun.sleep(600) // window: 300 ms
+      await p.wait(600) // window: 300 ms
       const c = await p.js.publish("window.x", bytes("x"), { msgId: "w-1" })
       expect(c.duplicate).toBe(false)
       expect(c.seq).toBe(a.seq + 1)
@@ -139,7 +141,7 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       expect(await c.pending(true)).toBe(2)
       const feed = await c.consume({ maxMessages: 16, expiresMs: 1_000 })
       const got = take(feed, 3)
-      await Bun.sleep(50) // let the consumer deliver what is there before the next publish (both ends)
+      await p.wait(50) // let the consumer deliver what is there before the next publish (both ends)
       await p.js.publish("contract.s.0", bytes("m6"))
       const msgs: StreamMsg[] = await got
       await feed.close()
@@ -156,13 +158,17 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       expect(first.map((m) => new TextDecoder().decode(m.data))).toEqual(["d0", "d1", "d2"])
       first[0]!.ack()
       first[2]!.ack()
-      await Bun.sleep(700) // > ack wait (500 ms): d1 is due again
+      await p.wait(700) // > ack wait (500 ms): d1 is due again
       const again = await take(await c.fetch({ maxMessages: 3, expiresMs: 1_000 }), 1)
       expect(again.map((m) => new TextDecoder().decode(m.data))).toEqual(["d1"])
       again[0]!.ack()
-      await Bun.sleep(700)
+      await p.wait(700)
       const none: unknown[] = []
-      for await (const m of await c.fetch({ maxMessages: 3, expiresMs: 1_000 })) none.push(m)
+      const fetching = (async () => {
+        for await (const m of await c.fetch({ maxMessages: 3, expiresMs: 1_000 })) none.push(m)
+      })()
+      await p.wait(1_100) // the fetch expires with nothing
+      await fetching
       expect(none).toEqual([])
     })
 
@@ -211,16 +217,18 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
 }
 
 contract("twin", async () => {
+  const clock = new TestClock()
   const js = new MemoryJetStream([
     { name: stream, subjects: ["contract.>"], duplicateWindowMs: 60_000 },
     { name: "WINDOW", subjects: ["window.>"], duplicateWindowMs: 300 },
-  ], systemClock)
+  ], clock)
   js.addDurable(stream, "contract_durable", { ackWaitMs: 500, filterSubject: "contract.durable" })
   return {
   kv: async () => new MemoryKv(),
   js,
   blobs: new MemoryBlobStore(),
-  bus: new MemoryBus(systemClock),
+  bus: new MemoryBus(clock),
+  wait: (ms) => clock.advance(ms),
   }
 })
 
@@ -241,5 +249,6 @@ contract("nats-server", async () => {
     js: natsJetStream(jetstream(nc), jsm),
     blobs: await openBlobStore(new Objm(nc), jsm, "contract", { replicas: 1 }),
     bus: natsBus(nc),
+    wait: (ms) => Bun.sleep(ms),
   }
 })
