@@ -4,10 +4,10 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { testTopology } from "../../tests/support/topology.ts"
 import { startNats, tempDir, waitFor, type NatsServer } from "../../tests/harness/index.ts"
-import { loadDeviceSchema } from "../device-schema.ts"
-import type { CompiledRuleSet } from "./compiled.ts"
-import { RulesRejected } from "./errors.ts"
-import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, rulesKey, watchRules, type RulesRecord } from "./store.ts"
+import { loadDeviceSchema } from "../../config/device-schema.ts"
+import type { RuleSetPlan } from "../../config/rules/plan.ts"
+import { RulesRejected } from "../../config/rules/errors.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, rulesKey, watchRules, type RulesRecord } from "./rules-store.ts"
 
 const schema = loadDeviceSchema()
 const v1 = "rules:\n  fast:\n    when: speed_kmh > 80\n"
@@ -44,7 +44,7 @@ describe("rules store (KV akis_rules)", () => {
   })
 
   test("watchRules delivers the current and each new valid version, and counts invalid entries without applying them", async () => {
-    const got: Array<[CompiledRuleSet, RulesRecord]> = []
+    const got: Array<[RuleSetPlan, RulesRecord]> = []
     const invalid: string[] = []
     const w = await watchRules(kv, schema, (set, rec) => got.push([set, rec]), (reason) => invalid.push(reason))
     await waitFor("current version", async () => got.length === 1)

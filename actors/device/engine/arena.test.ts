@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test"
 import fc from "fast-check"
-import { windowOf, type WindowSnapshot } from "./window-snapshot.ts"
-import { H, WindowArena, windowReaders as r } from "./windows.ts"
+import { H } from "../../../config/rules/window-layout.ts"
+import { WindowArena } from "./arena.ts"
+import { windowReaders as r } from "./readers.ts"
+import { windowOf, type WindowSnapshot } from "./snapshot.ts"
 
 /** One window of an arena (plus a second, longer one sharing it, so offsets and growth interact). */
 class SlidingWindow {
