@@ -16,7 +16,7 @@ export { formatIssue, type RuleIssue, type RuleSpec, type RuleSetSpec, type Grou
 export { planArgs, planHelpers, type PlanHelper, type RulePlan, type RuleSetPlan, type TrackerSpec, type WindowSpec } from "./plan.ts"
 export { deviceBinder, type DeviceBinding } from "./bind.ts"
 export { severities, type Severity } from "./severity.ts"
-export { H as windowHeaderSize, HG as windowGroupHeaderSize, arenaBytes, capFor, ringCapFor, type WindowNeeds } from "./window-layout.ts"
+export { arenaBytes, type WindowNeeds } from "./window-layout.ts"
 export { defaultRulesPath } from "./paths.ts"
 export { defaultRuleLimits, ruleLimitsOf, type RuleLimits } from "./limits.ts"
 export { RulesRejected, RulesStoreError } from "./errors.ts"

@@ -1,22 +1,40 @@
 import { capFor, H, HG, ringCapFor, type WindowNeeds } from "../../../config/rules/window-layout.ts"
-import { CAP, COL, END, FIRST, FLD, G, LAST, M2, MAXH, MAXT, MEAN, MINH, MINT, MOM, MS, N, OFF, QOFF, slot, START, STRIDE, UPD } from "./layout.ts"
 import type { ArenaSnapshot, WindowColumn, WindowSnapshot } from "./snapshot.ts"
 
-/**
- * Event-time sliding windows of one device, all in one Float64Array (the arena). Windows of the
- * same duration share one ring of slots `[time, value of each member field]`, so a reading writes
- * one slot per duration and an eviction reads one, instead of one per window: with a thousand
- * devices interleaved, the per-reading cost is cache misses, and this keeps them few. Compiled
- * rules read aggregates straight from the arena with the `w*` functions of readers.ts.
- *
- * Layout (sizes: config/rules/window-layout.ts, offsets: layout.ts): member (window) k has a
- * header of H doubles at `k * H`; then group headers; then per group its ring (`cap` slots of
- * `stride` doubles) and, for members that need min/max, two monotonic deques of absolute slot
- * indexes. Members skip NaN (a field a reading did not carry).
- * Means/variances use Welford's update with removal, re-anchored from the ring every 4096 updates
- * to bound drift. Push and eviction are O(1) amortised; times must not decrease.
- */
+// window (member) header: offsets in the H doubles at `k * H` (sizes: config/rules/window-layout.ts)
+const MEAN = 0, M2 = 1, UPD = 2, N = 3, FIRST = 4, LAST = 5, MINH = 6, MINT = 7, MAXH = 8, MAXT = 9, QOFF = 10, G = 11, COL = 12, FLD = 13, MOM = 14
+// group header: offsets in the HG doubles of a duration group
+const OFF = 0, CAP = 1, START = 2, END = 3, MS = 4, STRIDE = 5
 const recomputeEvery = 4096
+
+// Offsets are module constants here, next to every reader of them, so the JIT folds them: the
+// readers below run inside generated rule code for every reading.
+const slot = (A: Float64Array, g: number, abs: number) => A[g + OFF]! + (abs & (A[g + CAP]! - 1)) * A[g + STRIDE]!
+const xAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs) + A[h + COL]!]!
+const tAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs)]!
+
+/** Aggregates of the window whose header is at `h` (`k * H`); generated rule code calls them by name (config/rules/plan.ts `planHelpers`). */
+export const wCount = (A: Float64Array, h: number): number => A[h + N]!
+export const wAvg = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! : NaN)
+export const wSum = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! * A[h + N]! : 0)
+export const wStddev = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? Math.sqrt(A[h + M2]! / A[h + N]!) : NaN)
+export const wZscore = (A: Float64Array, h: number, x: number): number => {
+  const sd = wStddev(A, h)
+  return sd > 0 ? (x - A[h + MEAN]!) / sd : 0
+}
+const cap = (A: Float64Array, h: number) => A[A[h + G]! + CAP]!
+export const wMin = (A: Float64Array, h: number): number =>
+  A[h + MINT]! > A[h + MINH]! ? xAt(A, h, A[A[h + QOFF]! + (A[h + MINH]! & (cap(A, h) - 1))]!) : NaN
+export const wMax = (A: Float64Array, h: number): number =>
+  A[h + MAXT]! > A[h + MAXH]! ? xAt(A, h, A[A[h + QOFF]! + cap(A, h) + (A[h + MAXH]! & (cap(A, h) - 1))]!) : NaN
+export const wFirst = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? xAt(A, h, A[h + FIRST]!) : NaN)
+export const wLast = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? xAt(A, h, A[h + LAST]!) : NaN)
+export const wDelta = (A: Float64Array, h: number): number => wLast(A, h) - wFirst(A, h)
+export const wRate = (A: Float64Array, h: number): number => {
+  if (A[h + N]! < 2) return NaN
+  const dt = tAt(A, h, A[h + LAST]!) - tAt(A, h, A[h + FIRST]!)
+  return dt > 0 ? (wDelta(A, h) * 1000) / dt : NaN
+}
 
 interface Group {
   readonly gh: number
@@ -24,7 +42,22 @@ interface Group {
   readonly members: number[]
 }
 
-/** A device's windows. `A` may be replaced when a ring grows: read it after every push. */
+/**
+ * Event-time sliding windows of one device, all in one Float64Array (the arena). Windows of the
+ * same duration share one ring of slots `[time, value of each member field]`, so a reading writes
+ * one slot per duration and an eviction reads one, instead of one per window: with a thousand
+ * devices interleaved, the per-reading cost is cache misses, and this keeps them few. Compiled
+ * rules read aggregates straight from the arena with the `w*` functions below.
+ *
+ * Layout (sizes: config/rules/window-layout.ts, offsets below): member (window) k has a
+ * header of H doubles at `k * H`; then group headers; then per group its ring (`cap` slots of
+ * `stride` doubles) and, for members that need min/max, two monotonic deques of absolute slot
+ * indexes. Members skip NaN (a field a reading did not carry).
+ * Means/variances use Welford's update with removal, re-anchored from the ring every 4096 updates
+ * to bound drift. Push and eviction are O(1) amortised; times must not decrease.
+ *
+ * `A` may be replaced when a ring grows: read it after every push.
+ */
 export class WindowArena {
   A: Float64Array
   readonly n: number
