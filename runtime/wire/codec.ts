@@ -72,3 +72,26 @@ export const wireMessage = <S extends Schema.Codec<unknown, unknown, never, neve
  */
 export const checkedBy = <T>(is: (u: unknown) => u is T, expected: string) =>
   Schema.declare(is, { expected })
+
+/**
+ * A reporter for dropped messages that logs the first of each kind only (with its reason): the
+ * receiver counts every one in its metrics, and a stream of bad messages writes one log line.
+ */
+export const logFirstOfEach = (log: (kind: string, reason: string) => void): ((kind: string, reason: string) => void) => {
+  const logged = new Set<string>()
+  return (kind, reason) => {
+    if (logged.has(kind)) return
+    logged.add(kind)
+    log(kind, reason)
+  }
+}
+
+/** What `read` returns, or undefined when it throws a {@link WireDecodeError} (other errors go on). */
+export const orUndefined = <T>(read: () => T): T | undefined => {
+  try {
+    return read()
+  } catch (e) {
+    if (isWireDecodeError(e)) return undefined
+    throw e
+  }
+}
