@@ -193,7 +193,7 @@ export const prune = (s: NotifyState, p: NotifyPolicy, now: number, maxThrottleM
 }
 
 /** Encodes the state as JSON (for the KV bucket). */
-export const encodeState = (s: NotifyState): string => JSON.stringify({
+export const encodeState = (s: NotifyState): string => NotifyMarksRecord.toJson({
   lastSent: [...s.lastSent], notified: [...s.notified], capCount: [...s.capCount], windowCount: [...s.windowCount],
   digestPart: [...s.digestPart], decided: [...s.decided], watermark: s.watermark,
 })
