@@ -115,6 +115,15 @@ describe("wire messages", () => {
     expect(e.expected).toStartWith("JSON")
   })
 
+  test("a message of several shapes names the field that picks the shape when it picks none", () => {
+    expect(failure(() => HistoryRequestMessage.fromJson(`{"op":"everything"}`))).toMatchObject({
+      wire: "akis.history request", path: "op", expected: `Expected one of "summary", "readings", "fleet", "alerts"`,
+    })
+    expect(failure(() => ActorReply.fromJson(`{"ok":"yes"}`))).toMatchObject({ path: "ok", expected: `Expected one of "true", "false"` })
+    expect(failure(() => ActorReply.fromJson(`[true]`))).toMatchObject({ path: "", expected: "Expected object" })
+    expect(HistoryRequestMessage.fromJson(`{"op":"summary"}`)).toEqual({ op: "summary" })
+  })
+
   test("a transition read back gets the optional fields' defaults and loses unknown keys", () => {
     const { seq: _s, message: _m, values: _v, channels: _c, ruleVersion: _r, recvAt: _a, ...bare } = transition
     expect(AlertTransitionMessage.decode({ ...bare, extra: 1 })).toEqual({ ...bare, seq: 0, message: "", values: {}, channels: [], ruleVersion: 0, recvAt: 0 })

@@ -5,7 +5,7 @@
  * its schema says is a WireDecodeError naming the message, the path and what was expected.
  * Telemetry batches (msgpack columns on AKIS_TLM) are runtime/batch.ts, not here.
  */
-export { WireDecodeError, isWireDecodeError, logFirstOfEach, orUndefined, wireMessage, type WireMessage } from "./wire/codec.ts"
+export { WireDecodeError, isWireDecodeError, logFirstOfEach, orUndefined, wireMessage, wireUnion, type WireMessage } from "./wire/codec.ts"
 export { StatsRequest, NodeStats, DrainAnswer, type ShardStats } from "./wire/control.ts"
 export { ActorRequest, ActorReply } from "./wire/rpc.ts"
 export { HistoryRequestMessage, HistoryReply, historyFailureCodes } from "./wire/history.ts"

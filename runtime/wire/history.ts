@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { wireMessage } from "./codec.ts"
+import { wireUnion } from "./codec.ts"
 
 // History queries, `akis.history` (ops/lib/history-service.ts): any process asks, a worker node
 // answers from its store.
@@ -18,28 +18,28 @@ const AlertsQuery = Schema.Struct({
   from: Schema.Number, to: Schema.Number, device: opt(Schema.String), rule: opt(Schema.String),
   severity: opt(Schema.Literals(["info", "warning", "critical"])), limit: opt(Schema.Number),
 })
-const HistoryRequestSchema = Schema.Union([
-  Schema.Struct({ op: Schema.Literal("summary") }),
-  Schema.Struct({ op: Schema.Literal("readings"), query: ReadingsQuery }),
-  Schema.Struct({ op: Schema.Literal("fleet"), query: FleetQuery }),
-  Schema.Struct({ op: Schema.Literal("alerts"), query: AlertsQuery }),
-])
+const HistoryRequestSchemas = {
+  summary: Schema.Struct({ op: Schema.Literal("summary") }),
+  readings: Schema.Struct({ op: Schema.Literal("readings"), query: ReadingsQuery }),
+  fleet: Schema.Struct({ op: Schema.Literal("fleet"), query: FleetQuery }),
+  alerts: Schema.Struct({ op: Schema.Literal("alerts"), query: AlertsQuery }),
+}
 /** A request to a worker node's history store. */
-export const HistoryRequestMessage = wireMessage("akis.history request", HistoryRequestSchema)
-export type HistoryRequestMessage = typeof HistoryRequestSchema.Type
+export const HistoryRequestMessage = wireUnion("akis.history request", "op", HistoryRequestSchemas)
+export type HistoryRequestMessage = (typeof HistoryRequestSchemas)[keyof typeof HistoryRequestSchemas]["Type"]
 
 /** Why a history request failed, as the serving node says. */
 export const historyFailureCodes = ["input", "store", "too_large", "request"] as const
 
-const HistoryReplySchema = Schema.Union([
-  Schema.Struct({ ok: Schema.Literal(true), result: Schema.Unknown }),
-  Schema.Struct({
+const HistoryReplySchemas = {
+  true: Schema.Struct({ ok: Schema.Literal(true), result: Schema.Unknown }),
+  false: Schema.Struct({
     ok: Schema.Literal(false),
     code: Schema.Literals(historyFailureCodes),
     message: Schema.String,
     field: Schema.optionalKey(Schema.String),
   }),
-])
+}
 /** The serving node's answer. */
-export const HistoryReply = wireMessage("akis.history answer", HistoryReplySchema)
-export type HistoryReply = typeof HistoryReplySchema.Type
+export const HistoryReply = wireUnion("akis.history answer", "ok", HistoryReplySchemas)
+export type HistoryReply = (typeof HistoryReplySchemas)[keyof typeof HistoryReplySchemas]["Type"]

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { wireMessage } from "./codec.ts"
+import { wireMessage, wireUnion } from "./codec.ts"
 
 // Actor queries, `akis.rpc.<shard>`: askActor (runtime/router.ts) asks, the shard's owner answers.
 
@@ -13,15 +13,15 @@ const ActorRequestSchema = Schema.Struct({
 export const ActorRequest = wireMessage("akis.rpc request", ActorRequestSchema)
 export type ActorRequest = typeof ActorRequestSchema.Type
 
-const ActorReplySchema = Schema.Union([
-  Schema.Struct({ ok: Schema.Literal(true), shard: Schema.optionalKey(Schema.Number), result: Schema.optionalKey(Schema.Unknown) }),
-  Schema.Struct({
+const ActorReplySchemas = {
+  true: Schema.Struct({ ok: Schema.Literal(true), shard: Schema.optionalKey(Schema.Number), result: Schema.optionalKey(Schema.Unknown) }),
+  false: Schema.Struct({
     ok: Schema.Literal(false),
     /** `not_found` (the actor has no state), `unknown_kind`, `bad_request` (the request did not decode). */
     error: Schema.String,
     message: Schema.optionalKey(Schema.String),
   }),
-])
+}
 /** The owner's answer: the kind's result, or why there is none. */
-export const ActorReply = wireMessage("akis.rpc answer", ActorReplySchema)
-export type ActorReply = typeof ActorReplySchema.Type
+export const ActorReply = wireUnion("akis.rpc answer", "ok", ActorReplySchemas)
+export type ActorReply = (typeof ActorReplySchemas)[keyof typeof ActorReplySchemas]["Type"]
