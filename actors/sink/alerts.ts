@@ -5,7 +5,6 @@ import { maxTs, minTs } from "./sink.ts"
 import type { Store } from "./store.ts"
 import { alertColumns, tables } from "./tables.ts"
 
-
 /** What a message on AKIS_ALERTS is to the alert writer. */
 export type AlertMessage =
   | { readonly t: AlertTransition }
