@@ -6,6 +6,8 @@
  * - imports of another folder's internal/ modules
  * - Date.now() / setTimeout / crypto.randomUUID in actors/ pure behaviour files
  * - `@nats-io/*` imported in runtime/ outside runtime/nats (the ports' adapters are the one place)
+ * - config/ importing runtime/, actors/, gateway/ or ops/ (config is the bottom layer: the rule DSL
+ *   compiles to a plan that the device actor's engine runs, never the other way round)
  */
 import { Glob } from "bun"
 import { readFileSync } from "node:fs"
@@ -35,6 +37,8 @@ for (const folder of folders) {
       if (/^runtime\/(?!nats\/)/.test(file) && !file.endsWith(".test.ts") && /from\s+["']@nats-io\//.test(line)) {
         errors.push(`${at}: imports NATS outside runtime/nats — take a port (runtime/nats/ports.ts)`)
       }
+      const up = /^config\//.test(file) && /(?:from\s+|import\s*\(\s*|^\s*import\s+)["'](?:\.\.\/)+(runtime|actors|gateway|ops)\//.exec(line)
+      if (up) errors.push(`${at}: config/ imports ${up[1]}/ — config is the bottom layer (DSL, schema, limits, plan), depending on nothing above it`)
       if (/^actors\/.*behaviour\.ts$/.test(file) && /\b(Date\.now\(\)|setTimeout\(|randomUUID\()/.test(line)) {
         errors.push(`${at}: time or ids in a pure behaviour — take them from the ActorContext`)
       }

@@ -1,9 +1,7 @@
 import { fromRequester } from "./nats/guard.ts"
 import type { Bus } from "./nats/ports.ts"
 import type { EventLog } from "./shard-host.ts"
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+import { DrainAnswer, NodeStats, StatsRequest } from "./wire.ts"
 
 /** What the control plane asks of its node. */
 export interface ControlPlaneDeps {
@@ -13,22 +11,15 @@ export interface ControlPlaneDeps {
   /** Another node released a shard: reconcile now rather than at the next timer. */
   readonly onReleased: () => void
   /** The node's stats (`ops cluster`); `gc` collects garbage first (ops bench scale). */
-  readonly stats: (gc: boolean) => Promise<unknown>
+  readonly stats: (gc: boolean) => Promise<NodeStats>
   /** How many shards the node holds (the drain answer). */
   readonly shardCount: () => number
   /** `ops drain <node>`: planned leave. */
   readonly drain: () => void
 }
 
-/** Does a stats request ask for a garbage collection first (`{"gc":true}`)? Anything else is a plain stats request. */
-export const wantsGc = (data: Uint8Array): boolean => {
-  if (data.length === 0) return false
-  try {
-    return (JSON.parse(decoder.decode(data)) as { gc?: unknown }).gc === true
-  } catch {
-    return false // not JSON: plain stats
-  }
-}
+/** Does a stats request ask for a garbage collection first (`{"gc":true}`)? Empty: no. Anything else is a WireDecodeError. */
+export const wantsGc = (data: Uint8Array): boolean => data.length > 0 && StatsRequest.fromJson(data).gc === true
 
 /**
  * The node's side of `akis.ctl.*`: `released.<shard>` (a shard is free: reconcile), `stats.<node>`
@@ -44,11 +35,18 @@ export const serveControlPlane = (d: ControlPlaneDeps): (() => void) => {
     }),
     d.bus.subscribe(statsSubject, (m) => {
       if (!fromRequester(m, statsSubject)) return
-      void d.stats(wantsGc(m.data)).then((s) => m.respond(encoder.encode(JSON.stringify(s))))
+      // `{"gc":true}` (ops bench scale) collects garbage first, so `memory.heapUsed` is live data only.
+      let gc = false
+      try {
+        gc = wantsGc(m.data)
+      } catch (e) {
+        d.log("ctl.bad_request", { subject: m.subject, reason: String((e as Error).message) }) // answered with plain stats
+      }
+      void d.stats(gc).then((s) => m.respond(NodeStats.toBytes(s)))
     }),
     d.bus.subscribe(drainSubject, (m) => {
       if (!fromRequester(m, drainSubject)) return d.log("ctl.refused", { subject: m.subject, reply: m.reply ?? null })
-      m.respond(encoder.encode(JSON.stringify({ ok: true, node: d.id, shards: d.shardCount() })))
+      m.respond(DrainAnswer.toBytes({ ok: true, node: d.id, shards: d.shardCount() }))
       d.drain()
     }),
   ]

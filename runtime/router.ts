@@ -2,6 +2,7 @@ import { systemClock, type Clock } from "./clock.ts"
 import { ActorNotFound, ActorQueryFailed, ActorUnavailable } from "./errors.ts"
 import { retry } from "./retry.ts"
 import { rpcSubject, shardOf } from "./shard.ts"
+import { ActorReply, ActorRequest } from "./wire.ts"
 
 /** Options of {@link askActor}. */
 export interface AskOptions {
@@ -17,9 +18,6 @@ export interface AskOptions {
 export interface Requester {
   request(subject: string, payload: Uint8Array, opts: { timeout: number }): Promise<{ readonly data: Uint8Array }>
 }
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /**
  * Sends a query to actor `<kind>/<id>` on whichever node owns its shard (`akis.rpc.<shard>`),
@@ -39,11 +37,12 @@ export const askActor = async <R = unknown>(
   const shard = shardOf(id, partitions)
   const started = clock.now()
   const address = `${kind}/${id}`
-  const payload = encoder.encode(JSON.stringify({ kind, id, request }))
+  const payload = ActorRequest.toBytes({ kind, id, request })
   try {
     return await retry(async () => {
       const m = await nc.request(rpcSubject(shard), payload, { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })
-      const reply = JSON.parse(decoder.decode(m.data)) as { ok: boolean; result?: R; error?: string; message?: string }
+      const reply = ActorReply.fromJson(m.data) // a malformed answer is a WireDecodeError: kept as the cause, retried
+      // The owner's kind answers with its own result type; the caller names it (R), as with any RPC.
       if (reply.ok) return reply.result as R
       if (reply.error === "not_found") throw new ActorNotFound({ address })
       throw new ActorQueryFailed({ address, error: reply.error ?? "error", detail: reply.message })

@@ -2,9 +2,7 @@ import type { ActorKind } from "./actor-kind.ts"
 import { fromRequester } from "./nats/guard.ts"
 import type { Bus, BusMsg } from "./nats/ports.ts"
 import { rpcSubject } from "./shard.ts"
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+import { ActorReply, ActorRequest } from "./wire.ts"
 
 /** What a shard's RPC endpoint answers from: the kind and a read-only look at an actor's state. */
 export interface ShardRpcDeps {
@@ -16,9 +14,9 @@ export interface ShardRpcDeps {
 }
 
 /** The answer to one query (pure but for `peek`). */
-export const answerQuery = (d: ShardRpcDeps, m: BusMsg): unknown => {
+export const answerQuery = (d: ShardRpcDeps, m: BusMsg): ActorReply => {
   try {
-    const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
+    const req = ActorRequest.fromJson(m.data) // a WireDecodeError names the bad field in the answer
     if (req.kind !== d.kind.name) return { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
     const state = d.peek(req.id)
     return state === undefined
@@ -37,6 +35,6 @@ export const serveShardRpc = (d: ShardRpcDeps): { unsubscribe(): void } => {
   const subject = rpcSubject(d.shard)
   return d.bus.subscribe(subject, (m) => {
     if (!fromRequester(m, subject)) return
-    m.respond(encoder.encode(JSON.stringify(answerQuery(d, m))))
+    m.respond(ActorReply.toBytes(answerQuery(d, m)))
   })
 }
