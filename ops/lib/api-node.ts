@@ -1,4 +1,5 @@
 import { Kvm } from "@nats-io/kv"
+import { systemClock } from "../../runtime/clock.ts"
 import { alerts as storedAlerts, fleetAggregate, parseTransition, quoteString, readings, tables, type AlertWriter, type SinkGroup, type Store } from "../../actors/sink/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
@@ -122,7 +123,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
 
   const deps: ApiDeps = {
-    now: () => Date.now(),
+    clock: systemClock,
     schema,
     rateLimit: { perSec: config.api.rateLimitPerSec, burst: config.api.rateBurst },
     tokens,

@@ -23,12 +23,12 @@ export const dashboardRoutes = [
       if (unknown.length) throw badParameter("fields", `field names of the device schema (unknown: ${unknown.join(", ")})`)
       if (!deps.fleetLive) throw new ApiProblem({ status: 503, code: "unavailable", message: "this node does not watch the telemetry subjects", retryAfterS: 5 })
       const fields = names.map((name) => ({ name, index: deps.schema.byName.get(name)!.index }))
-      return { now: deps.now(), ...(await deps.fleetLive(fields)) }
+      return { now: deps.clock.now(), ...(await deps.fleetLive(fields)) }
     },
   }),
   route({
     method: "GET", path: "/api/v1/cluster/stored", role: "viewer", tag: "cluster",
     summary: "Rows in the telemetry table now (two calls give readings stored per second)",
-    handle: async ({ deps }) => ({ at: deps.now(), rows: await deps.storedRows() }),
+    handle: async ({ deps }) => ({ at: deps.clock.now(), rows: await deps.storedRows() }),
   }),
 ]
