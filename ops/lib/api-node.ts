@@ -75,6 +75,7 @@ const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
  */
 export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const { config, nats, store, schema } = p
+  const clock = systemClock
   const guarded = makeGuarded((what, e) => p.log("api.unavailable", { what, error: String(e) }))
   const isApi = config.node.roles.includes("api")
   const P = config.cluster.partitions
@@ -101,7 +102,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     callback: (_e, m) => {
       const t = parseTransition(m.data)
       if (!t) return
-      metrics.alertLatency.observe(Math.max(0, Date.now() - t.at) / 1000)
+      metrics.alertLatency.observe(Math.max(0, clock.now() - t.at) / 1000)
       for (const fn of listeners) fn(t)
     },
   })
@@ -123,7 +124,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
 
   const deps: ApiDeps = {
-    clock: systemClock,
+    clock,
     schema,
     rateLimit: { perSec: config.api.rateLimitPerSec, burst: config.api.rateBurst },
     tokens,
@@ -169,7 +170,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     },
     rulesApply: (source, origin) => guarded("NATS", async () => {
       try {
-        return await applyRules(rulesKv!, source, origin, schema, Date.now(), limits)
+        return await applyRules(rulesKv!, source, origin, schema, clock.now(), limits)
       } catch (e) {
         if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `${e.issues.length} problem(s) in ${origin}`, parameter: "body", issues: e.issues.map(formatIssue) })
         throw e
@@ -177,7 +178,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     }),
     rulesRollback: (version) => guarded("NATS", async () => {
       try {
-        return await rollbackRules(rulesKv!, version, schema, Date.now(), limits)
+        return await rollbackRules(rulesKv!, version, schema, clock.now(), limits)
       } catch (e) {
         if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `v${version} no longer compiles`, parameter: "version", issues: e.issues.map(formatIssue) })
         throw e

@@ -1,3 +1,4 @@
+import { systemClock } from "../../runtime/clock.ts"
 import type { MemberInfo } from "../../runtime/membership.ts"
 import { Checkpoints } from "../../runtime/checkpoints.ts"
 import type { OpsContext } from "./context.ts"
@@ -32,7 +33,7 @@ export const clusterView = async (ctx: OpsContext) => {
     const e = await membersKv.get(k)
     if (e?.operation === "PUT") {
       const m = JSON.parse(dec.decode(e.value)) as MemberInfo
-      members.push({ ...m, heartbeatAgeMs: Date.now() - e.created.getTime() })
+      members.push({ ...m, heartbeatAgeMs: systemClock.now() - e.created.getTime() })
     }
   }
   const stats = new Map<number, Record<string, number | null>>()
