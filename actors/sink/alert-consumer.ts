@@ -6,7 +6,7 @@ import { retry } from "../../runtime/retry.ts"
 import { definition, ensureTopology, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { parseExplanation, type Explanation } from "../interpreter/annotation.ts"
 import { classifyAlertMessage, writeAlerts } from "./alerts.ts"
-import { StoreError } from "./errors.ts"
+import { storeErrorTag } from "./errors.ts"
 import { writeExplanations } from "./explanations.ts"
 import type { Store } from "./store.ts"
 
@@ -74,15 +74,15 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
       await writeAlerts(o.store, ts, clock.now())
       return []
     } catch (e) {
-      if (!(e instanceof StoreError) || e.retryable || ts.length === 0) throw e
+      if (storeErrorTag(e) !== "StoreRefused" || ts.length === 0) throw e
     }
     const refused: Array<{ m: JsMsg; reason: string }> = []
     for (let i = 0; i < ts.length; i++) {
       try {
         await writeAlerts(o.store, [ts[i]!], clock.now())
       } catch (e) {
-        if (!(e instanceof StoreError) || e.retryable) throw e
-        refused.push({ m: ms[i]!, reason: `ClickHouse refused it: ${e.message.slice(0, 500)}` })
+        if (storeErrorTag(e) !== "StoreRefused") throw e
+        refused.push({ m: ms[i]!, reason: `ClickHouse refused it: ${(e as Error).message.slice(0, 500)}` })
       }
     }
     return refused

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { TestClock } from "../../runtime/clock.ts"
-import { StoreError } from "./errors.ts"
+import { StoreUnavailable } from "./errors.ts"
 import { makeRetentionJob } from "./retention.ts"
 import type { Store } from "./store.ts"
 
@@ -16,14 +16,14 @@ const partitionStore = () => {
     kind: "chdb",
     binaryInsert: false,
     async exec(sql) {
-      if (state.down) throw new StoreError({ op: "exec", message: "down", retryable: true })
+      if (state.down) throw new StoreUnavailable({ op: "exec", message: "down" })
       const m = /ALTER TABLE `?(\w+)`? DROP PARTITION (\d+)/.exec(sql)
       if (!m) throw new Error(`unexpected ${sql}`)
       drops.push(`${m[1]}:${m[2]}`)
       parts = parts.filter((p) => !(p.table === m[1] && p.partition === m[2]))
     },
     async query<T>() {
-      if (state.down) throw new StoreError({ op: "query", message: "down", retryable: true })
+      if (state.down) throw new StoreUnavailable({ op: "query", message: "down" })
       return parts as T[]
     },
     async insert() {},
@@ -79,7 +79,7 @@ describe("retention job", () => {
     job.hold(async () => true)
     await advance(0)
     expect(job.metrics.errors).toBe(1)
-    expect(errors[0]).toBeInstanceOf(StoreError)
+    expect(errors[0]).toBeInstanceOf(StoreUnavailable)
     s.state.down = false
     await advance(1000)
     await clock.flush()

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { FencedOut, StoreError } from "./errors.ts"
+import { FencedOut, StoreUnavailable } from "./errors.ts"
 import { type Clock, TestClock } from "../../runtime/clock.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
@@ -21,7 +21,7 @@ const memoryStore = (binaryInsert = false) => {
     query: async () => [],
     async insert(_t, _c, format, body) {
       state.calls++
-      if (state.down) throw new StoreError({ op: "insert", message: "down", retryable: true })
+      if (state.down) throw new StoreUnavailable({ op: "insert", message: "down" })
       const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body
       raw.push({ format, body: bytes })
       bodies.push(new TextDecoder().decode(bytes))
@@ -115,7 +115,7 @@ describe("sink", () => {
       async insert(t, c, f, body) {
         if (failFirst) {
           failFirst = false
-          throw new StoreError({ op: "insert", message: "once", retryable: true })
+          throw new StoreUnavailable({ op: "insert", message: "once" })
         }
         return m.store.insert(t, c, f, body)
       },

@@ -4,7 +4,7 @@ import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose"
 import { makeJwtVerifier } from "./jwt.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { ActorNotFound, ActorUnavailable } from "../../runtime/index.ts"
-import { StoreError } from "../../actors/sink/index.ts"
+import { StoreUnavailable } from "../../actors/sink/index.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
 import { makeApp } from "./app.ts"
 import { LiveFleet } from "./live-fleet.ts"
@@ -24,7 +24,7 @@ const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
   const tokens = memoryTokenStore()
   const audit = memoryAuditLog()
   const subs = new Set<(t: AlertTransition) => void>()
-  const storeDown = () => Promise.reject(new StoreError({ op: "query", message: "connection refused", retryable: true }))
+  const storeDown = () => Promise.reject(new StoreUnavailable({ op: "query", message: "connection refused" }))
   const live = new LiveFleet(schema.fields.length)
   const versions = [{ version: 1, source: rulesSource, checksum: "abc", appliedAt: now, origin: "x" }]
   const deps: ApiDeps = {

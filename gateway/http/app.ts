@@ -34,7 +34,7 @@ export const toProblem = (e: unknown): ApiProblem | undefined => {
     const h = e as { field: string; message: string }
     return badParameter(h.field, h.message)
   }
-  if (tag === "StoreError") return new ApiProblem({ status: 503, code: "unavailable", message: "ClickHouse unavailable", retryAfterS: 5 })
+  if (tag === "StoreUnavailable" || tag === "StoreRefused") return new ApiProblem({ status: 503, code: "unavailable", message: "ClickHouse unavailable", retryAfterS: 5 })
   if (tag === "ActorNotFound") return new ApiProblem({ status: 404, code: "not_found", message: (e as Error).message })
   if (tag === "ActorUnavailable") return new ApiProblem({ status: 503, code: "unavailable", message: "the device's shard has no reachable owner right now", retryAfterS: 2 })
   return undefined
