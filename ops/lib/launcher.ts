@@ -1,5 +1,5 @@
 import { systemClock } from "../../runtime/clock.ts"
-import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { AuthorizationError, connect, type NatsConnection } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
 import { authConfPath, initCredentials, natsAuth, type NatsAuth, type NatsAuthConfig } from "../../runtime/nats/auth.ts"
@@ -48,7 +48,7 @@ export const probeNats = async (
   } catch (e) {
     // A server with authentication that refuses these credentials is there all the same (the
     // nodes then fail with the credentials' problem, not with "no NATS").
-    return /Authorization Violation/i.test(String((e as Error)?.message)) ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
+    return e instanceof AuthorizationError ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
   }
   try {
     const r = await nc.request("$JS.API.INFO", undefined, { timeout: 2_000 })
