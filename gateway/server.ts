@@ -18,6 +18,7 @@ import { Admission, type AdmissionLimits } from "./admission.ts"
 import { ErrCode } from "./codes.ts"
 import { DeviceConnection, type ConnectionContext } from "./connection.ts"
 import { crlGauges, CrlWatch, watchCrl } from "./crl.ts"
+import { watchDeadlines } from "./deadlines.ts"
 import { Ingest, type IngestOptions } from "./ingest.ts"
 import { bump, type GatewayMetrics } from "./metrics.ts"
 import { RateBudgets } from "./rate.ts"
@@ -238,25 +239,22 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     },
   }
   const expired = new Map<string, number>()
-  const sweepMs = Math.max(20, Math.min(1000, Math.floor(Math.min(o.limits.idleTimeoutMs, o.limits.handshakeTimeoutMs, o.limits.firstFrameTimeoutMs) / 4)))
   let lastReport = o.clock.now()
-  const stopSweep = o.clock.every(sweepMs, () => {
-    const now = o.clock.now()
-    for (const [s, why] of admission.sweep(now)) {
-      const c = s.data.conn
-      if (why === "idle_timeout") {
-        m.connections_closed_idle++
-        c?.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
-      } else {
-        bump(m.connections_refused_by_reason, why)
-        expired.set(why, (expired.get(why) ?? 0) + 1)
-        if (c) c.close(ErrCode.idleTimeout, `no frame within ${o.limits.firstFrameTimeoutMs} ms of connecting; closing`)
-        else {
-          s.data.dropped = true
-          s.terminate()
-        }
+  const stopSweep = watchDeadlines(o.clock, admission, (s, why) => {
+    const c = s.data.conn
+    if (why === "idle_timeout") {
+      m.connections_closed_idle++
+      c?.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
+    } else {
+      bump(m.connections_refused_by_reason, why)
+      expired.set(why, (expired.get(why) ?? 0) + 1)
+      if (c) c.close(ErrCode.idleTimeout, `no frame within ${o.limits.firstFrameTimeoutMs} ms of connecting; closing`)
+      else {
+        s.data.dropped = true
+        s.terminate()
       }
     }
+  }, (now) => {
     budgets.prune(now)
     if (now - lastReport >= 1000) {
       lastReport = now
