@@ -57,7 +57,10 @@ describe("sink", () => {
     // The chunk was cut at the 100th row, before batch 2 was marked processed: it covers seq 1 only.
     expect(sink.durableSeq).toBe(1)
     expect(sink.pending).toBe(50)
-    await advance(1000)
+    // The flush timer was armed by the first row: it fires flushMs later, not before.
+    await advance(999)
+    expect(m.bodies.length).toBe(1)
+    await advance(1)
     expect(m.rows().length).toBe(150)
     expect(sink.durableSeq).toBe(3)
     expect(sink.pending).toBe(0)
@@ -103,6 +106,31 @@ describe("sink", () => {
     expect(sink.durableSeq).toBe(batches.length)
     expect(m.rows().length).toBe(300)
     expect(sink.pending).toBe(0)
+  })
+
+  test("a failed insert is retried after retryMinMs·(½..1), the delay doubling up to retryMaxMs; close stops the retrying", async () => {
+    const m = memoryStore()
+    const clock = new TestClock()
+    const sink = makeSink(m.store, schema, options(clock))
+    m.state.down = true
+    feed(sink, 0, 2) // 100 rows: one insert at once
+    await clock.flush()
+    expect(m.state.calls).toBe(1)
+    await clock.advance(49)
+    expect(m.state.calls).toBe(1)
+    await clock.advance(51)
+    expect(m.state.calls).toBe(2)
+    // Capped at retryMaxMs (1 s): at least one attempt every second from here on, at most one per ½ s.
+    const before = m.state.calls
+    await clock.advance(10_000)
+    expect(m.state.calls - before).toBeGreaterThanOrEqual(10)
+    expect(m.state.calls - before).toBeLessThanOrEqual(20)
+    expect(sink.metrics.insertErrors).toBe(m.state.calls)
+    await sink.close()
+    const closedAt = m.state.calls
+    await clock.advance(10_000)
+    expect(m.state.calls).toBe(closedAt)
+    expect(clock.timers).toBe(0)
   })
 
   test("durableSeq never passes a chunk that is not stored, even when a later one is", async () => {
