@@ -13,6 +13,7 @@ import {
   decide, decodeState, digestFlushed, emptyState, encodeStateWithin, forget, prune, type Decision, type NotifyPolicy, type NotifyState, type RuleFacts,
 } from "./core.ts"
 import { deliverWithRetry } from "./deliver.ts"
+import { Digests, flushDigestsOnTime, type Digest } from "./digests.ts"
 import { DeliveryFailed } from "./errors.ts"
 import { deadLetter } from "./dead-letters.ts"
 import { parseExplanation } from "../interpreter/annotation.ts"
@@ -109,12 +110,6 @@ interface Pending {
   open: number
 }
 
-interface DigestBuffer {
-  readonly channel: string
-  readonly members: Pending[]
-  readonly flushAt: number
-}
-
 /**
  * Delivers alert transitions from AKIS_ALERTS to the channels the rules name (node role
  * `notifier`). One node at a time is active (KV lease); it decides with the pure core
@@ -156,7 +151,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
     const state: NotifyState = (loaded && loaded.operation === "PUT" && decodeState(loaded.string())) || emptyState()
     const consumer: Consumer = await js.consumers.get(notifyTopology.alertsStream, cfg.consumer)
     const inFlight = new Set<Pending>()
-    const digests = new Map<string, DigestBuffer>()
+    const digests = new Digests<Pending>()
     const tasks = new Set<Promise<void>>()
     let slots = cfg.concurrency
     const waiters: Array<() => void> = []
@@ -267,23 +262,17 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       })
     }
 
-    const flushDigests = (force: boolean) => {
-      for (const [key, d] of digests) {
-        if (!force && d.flushAt > now()) continue
-        digests.delete(key)
-        digestFlushed(state, key)
-        dirty = true
-        deliver({ type: "digest", key, channel: d.channel, transitions: d.members.map((m) => m.t) }, d.members)
-      }
+    const sendDigest = (d: Digest<Pending>) => {
+      digestFlushed(state, d.key)
+      dirty = true
+      deliver({ type: "digest", key: d.key, channel: d.channel, transitions: d.members.map((m) => m.t) }, d.members)
     }
 
     // Keeps fetched messages alive while they wait in a digest or for a retry.
     const stopKeepAlive = clock.every(Math.max(100, Math.floor(ackWaitMs / 3)), () => {
       for (const p of inFlight) p.msg.working()
     })
-    const stopFlusher = clock.every(200, () => {
-      if (live()) flushDigests(false)
-    })
+    const stopFlusher = flushDigestsOnTime(clock, digests, live, sendDigest)
 
     try {
       while (live()) {
@@ -340,9 +329,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
               deliver({ type: "alert", key: d.key, channel: d.channel, transition: p.t, explanation: explanations.get(p.t.alertId) }, [p])
             } else {
               metrics.digested++
-              const buf = digests.get(d.key) ?? { channel: d.channel, members: [], flushAt: now() + cfg.digestWindowMs }
-              buf.members.push(p)
-              digests.set(d.key, buf)
+              digests.add(d.key, d.channel, p, now(), cfg.digestWindowMs)
             }
           }
           settle(p)
@@ -352,7 +339,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       stopFlusher()
       if (stopped && gen === generation) {
         // A planned stop sends what waits in digests rather than leave it to the redelivery delay.
-        flushDigests(true)
+        for (const d of digests.take(now(), true)) sendDigest(d)
       }
       await Promise.allSettled([...tasks])
       stopKeepAlive()
