@@ -5,8 +5,9 @@
 import { parseArgs } from "node:util"
 import { ConfigInvalid, loadConfig } from "../config/index.ts"
 import { startLocalCluster } from "./lib/launcher.ts"
+import { defaultNodeCount } from "./lib/layout.ts"
 
-const { values } = parseArgs({ options: { nodes: { type: "string", default: "3" }, config: { type: "string" } } })
+const { values } = parseArgs({ options: { nodes: { type: "string", default: String(defaultNodeCount()) }, config: { type: "string" } } })
 const nodes = Number(values.nodes)
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 32) {
   console.error(`--nodes must be a whole number from 1 to 32 (got '${values.nodes}')`)

@@ -2,7 +2,7 @@
  * `ops/up`: a local akis with a simulated fleet. Creates the fleet PKI if absent, starts
  * ClickHouse and nats-server (data under .akis/), N nodes and the fleet simulator, then shows a
  * live summary. Ctrl-C stops everything; running it again resumes from the stored state.
- *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once] [--no-proxy]
+ *   ops/up [--nodes N (default: one per core, 2–3)] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once] [--no-proxy]
  * Nodes also take the api role; nginx (ops/nginx/akis.conf) serves the API over HTTPS and passes
  * device TCP through to the gateways (--no-proxy: no nginx).
  * With `clickhouse.url: chdb:<dir>` (embedded store) it runs one node, which holds the store, and
@@ -19,6 +19,7 @@ import { askHistory, storeSummary, type StoreSummary } from "./lib/history-servi
 import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } from "./lib/launcher.ts"
 import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./lib/servers/index.ts"
 import { renderSummary, type Sample } from "./lib/summary.ts"
+import { defaultNodeCount } from "./lib/layout.ts"
 
 const root = resolve(import.meta.dir, "..")
 const { values } = parseArgs({
@@ -55,7 +56,7 @@ if (embedded && values.nodes !== undefined && values.nodes !== "1") {
   say(`the embedded store (${config.clickhouse.url}) is opened by one process only: use --nodes 1, or a ClickHouse server (clickhouse.url)`)
   process.exit(2)
 }
-const nodes = num("nodes", values.nodes ?? (embedded ? "1" : "3"), 1, 16)
+const nodes = num("nodes", values.nodes ?? (embedded ? "1" : String(defaultNodeCount())), 1, 16)
 const dataDir = resolve(root, config.node.dataDir)
 
 // --- NATS: refuse one without JetStream before anything is created or started ---
