@@ -19,6 +19,7 @@ import { askHistory, storeSummary, type StoreSummary } from "./lib/history-servi
 import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } from "./lib/launcher.ts"
 import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./lib/servers/index.ts"
 import { renderSummary, type Sample } from "./lib/summary.ts"
+import { NodeStats } from "../runtime/wire.ts"
 import { defaultNodeCount } from "./lib/layout.ts"
 
 const root = resolve(import.meta.dir, "..")
@@ -198,8 +199,7 @@ async function readingsProcessed(c: OpsContext, ids: string[]): Promise<number> 
   await Promise.all(ids.map(async (id) => {
     try {
       const r = await c.nats.nc.request(`akis.ctl.stats.${id}`, undefined, { timeout: 1_000 })
-      const body = JSON.parse(new TextDecoder().decode(r.data)) as { shards: Array<{ readings: number }> }
-      for (const s of body.shards) total += s.readings
+      for (const s of NodeStats.fromJson(r.data).shards) total += s.readings ?? 0
     } catch {}
   }))
   return total

@@ -1,5 +1,6 @@
 import type { Cancel, Clock } from "../../runtime/clock.ts"
 import type { KV } from "@nats-io/kv"
+import { NotifierLeaseRecord } from "../../runtime/wire.ts"
 
 /** Options of {@link startLease}. */
 export interface LeaseOptions {
@@ -36,7 +37,7 @@ export const startLease = (o: LeaseOptions): Lease => {
       o.onChange(v)
     }
   }
-  const value = () => JSON.stringify({ holder: o.holder, at: o.clock.now() })
+  const value = () => NotifierLeaseRecord.toJson({ holder: o.holder, at: o.clock.now() })
   const beat = async () => {
     try {
       const e = await o.kv.get(o.key)
@@ -46,9 +47,9 @@ export const startLease = (o: LeaseOptions): Lease => {
       }
       const holder = (() => {
         try {
-          return (JSON.parse(e.string()) as { holder?: string }).holder
+          return NotifierLeaseRecord.fromJson(e.string()).holder
         } catch {
-          return undefined
+          return undefined // not a lease: held by nobody, taken over after suspicionMs like a silent holder
         }
       })()
       if (holder === o.holder) {

@@ -2,6 +2,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { clusterView } from "../lib/cluster-view.ts"
 import { age, opsContext, table } from "../lib/context.ts"
+import { DrainAnswer } from "../../runtime/wire.ts"
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
 const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
@@ -40,7 +41,7 @@ export const drain = Command.make(
       const ctx = await opsContext(Option.getOrUndefined(config))
       try {
         const r = await ctx.nats.nc.request(`akis.ctl.drain.${node}`, undefined, { timeout: 3_000 })
-        return JSON.parse(new TextDecoder().decode(r.data)) as { shards: number }
+        return DrainAnswer.fromJson(r.data)
       } catch (e) {
         return { error: `node ${node} did not answer (${(e as Error).message}); see \`ops cluster\` for live node ids` }
       } finally {
