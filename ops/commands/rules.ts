@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
-import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../lib/rules-store.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
 import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
 
@@ -62,7 +62,7 @@ const validate = Command.make(
       yield* Console.error(`${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`)
       return yield* exit(1)
     }
-    yield* Console.log(`${file}: ok (${r.set.rules.length} rules, ${r.set.windows.length} windows, checksum ${r.set.checksum.slice(0, 12)})`)
+    yield* Console.log(`${file}: ok (${r.plan.rules.length} rules, ${r.plan.windows.length} windows, checksum ${r.plan.checksum.slice(0, 12)})`)
   }),
 ).pipe(Command.withDescription("check a rules file; prints file:line:col: message for each problem and exits 1 if any"))
 
