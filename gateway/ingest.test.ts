@@ -27,6 +27,32 @@ const harness = (over: Partial<IngestOptions> = {}) => {
 }
 
 describe("Ingest", () => {
+  test("a batch is sealed by its own timer flushMs after its first reading; an idle gateway has no timer armed", async () => {
+    const h = harness({ flushBytes: 1024 })
+    const a = h.target()
+    expect(h.clock.timers).toBe(0)
+    h.ingest.add(a, "dev-a", 2, 1, 1000, [1, 2])
+    await h.advance(4)
+    expect(h.calls.length).toBe(0)
+    await h.advance(1)
+    expect(h.calls.map((c) => c.shard)).toEqual([2])
+    expect(h.clock.timers).toBe(0)
+    // A batch sealed by size before its timer: the timer re-arms for the batch opened after it.
+    const row = [0, 0]
+    h.ingest.add(a, "dev-a", 3, 2, 1000, row)
+    await h.advance(3)
+    while (h.calls.length < 2) h.ingest.add(a, "dev-a", 3, 3 + h.calls.length, 1000, row) // fills 1 KB
+    h.ingest.add(a, "dev-a", 3, 999, 1000, row) // opens the next batch at t = 3 ms
+    await h.advance(2) // the first timer fires at 5 ms, finds a batch 2 ms old
+    expect(h.calls.length).toBe(2)
+    h.calls[1]!.ok() // one publish in flight per shard: let the next one go
+    await h.settle()
+    expect(h.calls.length).toBe(2)
+    await h.advance(3)
+    expect(h.calls.length).toBe(3)
+    expect(decodeBatch(h.calls[2]!.bytes).seqs[0]).toBe(999)
+  })
+
   test("seals a shard's batch after flushMs and acks only after the PubAck", async () => {
     const h = harness()
     const a = h.target()

@@ -95,6 +95,8 @@ interface ShardState {
   /** Number of the open batch. */
   open: number
   openSince: number
+  /** A flush timer is armed for the open batch (one per shard at most). */
+  timer: boolean
   openTargets: AckTarget[]
   readonly queue: Sealed[]
   inFlight: boolean
@@ -111,7 +113,7 @@ export class Ingest {
 
   constructor(private readonly o: IngestOptions) {
     this.shards = Array.from({ length: o.partitions }, () => ({
-      builder: new BatchBuilder(o.width, o.schemaVersion), open: 1, openSince: 0, openTargets: [], queue: [],
+      builder: new BatchBuilder(o.width, o.schemaVersion), open: 1, openSince: 0, timer: false, openTargets: [], queue: [],
       inFlight: false, durableThrough: 0,
     }))
   }
@@ -129,7 +131,10 @@ export class Ingest {
   /** Adds one validated reading of `target`'s device (numbering epoch `boot`) to its shard's open batch. */
   add(target: AckTarget, device: string, shard: number, seq: number, ts: number, row: ArrayLike<number>, boot = noBoot): void {
     const s = this.shards[shard]!
-    if (s.builder.size === 0) s.openSince = this.o.clock.now()
+    if (s.builder.size === 0) {
+      s.openSince = this.o.clock.now()
+      if (!s.timer) this.armFlush(shard, this.o.flushMs)
+    }
     s.builder.push(device, seq, ts, row, 0, boot)
     if (target.cursor.record(s.open, seq)) s.openTargets.push(target)
     this.bufferedN++
@@ -142,7 +147,24 @@ export class Ingest {
     }
   }
 
-  /** Seals batches older than `flushMs`; call every millisecond or so. */
+  /**
+   * A batch is sealed `flushMs` after its first reading by a timer armed when it opens (none while
+   * a shard has nothing open: an idle gateway wakes for nothing). A timer that finds a newer batch
+   * open (the one it was armed for was sealed by size) re-arms for that batch's remaining time.
+   */
+  private armFlush(shard: number, ms: number): void {
+    const s = this.shards[shard]!
+    s.timer = true
+    this.o.clock.after(ms, () => {
+      s.timer = false
+      if (s.builder.size === 0) return
+      const age = this.o.clock.now() - s.openSince
+      if (age >= this.o.flushMs) this.seal(shard)
+      else this.armFlush(shard, this.o.flushMs - age)
+    })
+  }
+
+  /** Seals every batch older than `flushMs` now (the flush timers do it on their own; tests call it). */
   tick(): void {
     const now = this.o.clock.now()
     for (let i = 0; i < this.shards.length; i++) {

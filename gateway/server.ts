@@ -36,7 +36,7 @@ export interface ListenerOptions {
   readonly ingest: Omit<IngestOptions, "onPressure" | "metrics" | "clock" | "partitions" | "width" | "schemaVersion">
   readonly crlReloadMs: number
   readonly metrics: GatewayMetrics
-  /** Time and every timer of the listener (sweep, flush tick, throttles, CRL checks). */
+  /** Time and every timer of the listener (sweep, batch flushes, throttles, CRL checks). */
   readonly clock: Clock
   log(line: string): void
 }
@@ -95,7 +95,6 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       for (const s of devices.values()) setPaused(s, paused)
     },
   })
-  const stopTick = o.clock.every(Math.max(1, Math.floor(o.ingest.flushMs / 2)), () => ingest.tick())
 
   const ctx: ConnectionContext = {
     schema: o.schema, limits: o.limits, ingest, budgets, metrics: m, clock: o.clock, log: o.log,
@@ -288,7 +287,6 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       stopSweep()
       for (const s of devices.values()) s.data.conn?.close(ErrCode.shutdown, "gateway shutting down")
       await Promise.race([ingest.drain(), o.clock.sleep(drainMs)])
-      stopTick()
       server.stop(true)
     },
   }
