@@ -1,43 +1,4 @@
-/**
- * House-style checks from STYLE.md that a type checker does not do. Exit 1 on a violation.
- * - a source file over 800 lines (over 400 is listed as a warning: it needs a reason in review)
- * - `throw new Error(` in runtime/ or actors/ (use tagged errors from the folder's errors.ts)
- * - process.env / Bun.env outside config/ (and the test/ops process launchers)
- * - imports of another folder's internal/ modules
- * - Date.now() / setTimeout / crypto.randomUUID in actors/ pure behaviour files
- */
-import { Glob } from "bun"
-import { readFileSync } from "node:fs"
+/** `bun ops/lint.ts` = `bun ops/cli.ts lint` (ops/test runs it). */
+import { main } from "./cli.ts"
 
-const folders = ["runtime", "actors", "gateway", "config", "ops", "tests"]
-const errors: string[] = []
-const warnings: string[] = []
-const envAllowed = [/^config\//, /^tests\//, /^ops\/lib\/servers\//]
-
-for (const folder of folders) {
-  for (const file of new Glob(`${folder}/**/*.ts`).scanSync(".")) {
-    const text = readFileSync(file, "utf8")
-    const lines = text.split("\n")
-    if (lines.length > 800) errors.push(`${file}: ${lines.length} lines (split it: over 800)`)
-    else if (lines.length > 400 && !file.endsWith(".test.ts")) warnings.push(`${file}: ${lines.length} lines (over 400: give a reason in review)`)
-    lines.forEach((line, i) => {
-      if (/^\s*(\*|\/\/|\/\*)/.test(line)) return // comments
-      const at = `${file}:${i + 1}`
-      if (/^(runtime|actors)\//.test(file) && !file.endsWith(".test.ts") && /throw new Error\(/.test(line)) {
-        errors.push(`${at}: throw new Error( in ${folder}/ — use a tagged error from ${folder}/errors.ts`)
-      }
-      if (/\b(process\.env|Bun\.env)\b/.test(line) && !envAllowed.some((r) => r.test(file))) {
-        errors.push(`${at}: reads the environment outside config/ — take it from the config instead`)
-      }
-      const imp = /from\s+["'](\.\.\/[^"']*\/internal\/[^"']*)["']/.exec(line)
-      if (imp) errors.push(`${at}: imports another folder's internals (${imp[1]}) — use its index.ts`)
-      if (/^actors\/.*behaviour\.ts$/.test(file) && /\b(Date\.now\(\)|setTimeout\(|randomUUID\()/.test(line)) {
-        errors.push(`${at}: time or ids in a pure behaviour — take them from the ActorContext`)
-      }
-    })
-  }
-}
-for (const w of warnings) console.error(`warning: ${w}`)
-for (const e of errors) console.error(`error: ${e}`)
-console.error(`lint: ${errors.length} error(s), ${warnings.length} warning(s)`)
-process.exit(errors.length ? 1 : 0)
+main(["lint", ...process.argv.slice(2)])

@@ -1,0 +1,27 @@
+/**
+ * `ops local-cluster [--nodes N] [--config file]` (`bun run cluster`): a local akis cluster:
+ * nats-server (data under .akis/) plus N nodes, supervised; Ctrl-C drains the nodes and stops
+ * everything cleanly.
+ */
+import { Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { loadConfig } from "../../config/index.ts"
+import { attempt, CommandFailed, usage } from "../lib/cli/errors.ts"
+import { configFlag } from "../lib/cli/flags.ts"
+import { startLocalCluster } from "../lib/launcher.ts"
+
+export const localCluster = Command.make(
+  "local-cluster",
+  { nodes: Flag.Int("nodes").pipe(Flag.withDescription("akis nodes to start (1 to 32)"), Flag.withDefault(3)), config: configFlag },
+  Effect.fn(function* ({ nodes, config }) {
+    yield* usage((nodes < 1 || nodes > 32) && `--nodes must be a whole number from 1 to 32 (got '${nodes}')`)
+    const file = Option.getOrUndefined(config)
+    const cfg = yield* attempt(() => loadConfig({ file }))
+    yield* Effect.acquireRelease(
+      attempt(() => startLocalCluster({ config: cfg, nodes, echo: true, env: file ? { AKIS_CONFIG: file } : {} }),
+        (message) => new CommandFailed({ message: `cannot start the cluster: ${message}` })),
+      (cluster) => Effect.promise(() => cluster.stop()),
+    )
+    return yield* Effect.never
+  }, Effect.scoped),
+).pipe(Command.withDescription("run nats-server and N supervised akis nodes locally until Ctrl-C (`bun run cluster`)"))
