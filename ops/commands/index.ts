@@ -14,10 +14,11 @@ import { node } from "./node.ts"
 import { notify } from "./notify.ts"
 import { rules } from "./rules.ts"
 import { tokens } from "./tokens.ts"
+import { up } from "./up.ts"
 
 /** Every `ops` subcommand, running things first, then inspecting, then managing. */
 export const commands = [
-  node, localCluster, gateway, loadgen, bench, benchAll,
+  up, node, localCluster, gateway, loadgen, bench, benchAll,
   cluster, drain, streams, consumers, kv, actor, capacity, dlq, notify,
   rules, certs, natsAuthCommand, topologyCommand, tokens, lint,
 ] as const
