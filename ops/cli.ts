@@ -8,7 +8,7 @@
  * (0 ok, 1 failed, 2 usage, 3 unreachable server, 4 bad config). SIGINT/SIGTERM interrupt the
  * command, whose finalizers release what it holds (a node drains), then the process exits 0.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { commands } from "./commands/index.ts"

@@ -2,6 +2,7 @@ import { DeliverPolicy, jetstream } from "@nats-io/jetstream"
 import { join, resolve } from "node:path"
 import { writeFileSync } from "node:fs"
 import { processCpuMs } from "../lib/cpu.ts"
+import { defaultNodeCount } from "../lib/layout.ts"
 import { makeClickHouseStore, migrate, tables } from "../../actors/sink/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
@@ -40,7 +41,7 @@ type FleetResult = { started_at: number; seconds: number; cpu_s: number; sent: n
 
 /**
  * The whole pipeline on this machine: simulator → mTLS gateways → JetStream → device actors with
- * the default rule pack → ClickHouse, 3 nodes. Phase 1 runs the reference load (2,000 readings/s)
+ * the default rule pack → ClickHouse, on as many nodes as ops/up starts (one per core, 2–3). Phase 1 runs the reference load (2,000 readings/s)
  * and measures reading-to-alert latency over every alert, the warm-up reported beside it, and the
  * whole stack's CPU. Phase 2 ramps the offered load, steps of ≥ 60 s, until a step is not
  * sustained (lag growing, or stored/s short of the offered load), and reports readings STORED per
@@ -53,6 +54,8 @@ const benchmark: Benchmark = {
     const say = (m: string) => process.stderr.write(`[bench e2e] ${m}\n`)
     const stepS = opts.stepSeconds ?? 60
     const refS = opts.refSeconds ?? 30
+    const nodeCount = opts.nodes ?? defaultNodeCount()
+    if (!(Number.isInteger(nodeCount) && nodeCount >= 1 && nodeCount <= 8)) throw new Error(`--nodes: 1 to 8 (got ${opts.nodes})`)
     if (!(stepS >= 5 && refS >= 22)) throw new Error(`--step-seconds ≥ 5 and --ref-seconds ≥ 22 (got ${stepS}, ${refS})`)
     // ClickHouse at niceness 10, as ops/up runs it: its merges otherwise take both cores for
     // hundreds of ms and stall the gateways and actors (p99 alert 139 ms at nice 0, 21 ms at 10).
@@ -75,7 +78,7 @@ const benchmark: Benchmark = {
         // limit is raised with it.
         AKIS_GATEWAY__MAXREADINGSPERSEC: "1000", AKIS_RULES__MAXWINDOWBYTESPERDEVICE: String(64 * 1024 * 1024), AKIS_NODE__DATADIR: dir,
       }
-      const ports = ["b1", "b2", "b3"].map((id) => {
+      const ports = Array.from({ length: nodeCount }, (_, i) => `b${i + 1}`).map((id) => {
         const port = freePort()
         children.push(spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(port) } }))
         return port
@@ -84,7 +87,7 @@ const benchmark: Benchmark = {
         .catch((e) => {
           throw new Error(`${(e as Error).message}\n${children.map((c) => `${c.name}: ${c.output().slice(-1500)}`).join("\n")}`)
         })
-      await Bun.sleep(3_000) // let the three nodes settle their shards
+      await Bun.sleep(3_000) // let the nodes settle their shards
 
       const pids = () => ({ nodes: children.map((c) => c.proc.pid), nats: [ns.pid], clickhouse: [ch.pid] })
       const cpuOf = (ps: Array<number | undefined>) => ps.reduce((a: number, p) => a + processCpuMs(p) / 1000, 0)
@@ -225,6 +228,7 @@ const benchmark: Benchmark = {
         sustained_step: best?.offered ?? null,
         first_unsustained_step: steps.find((x) => !x.sustained)?.offered ?? null,
         max_stored_per_s: Math.max(0, ...steps.map((x) => x.stored_per_s)),
+        nodes: nodeCount,
         step_seconds: stepS,
         reference_readings_per_s: ref.readings_per_s,
         reference_cpu_cores: r2(referenceCores),

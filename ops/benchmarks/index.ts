@@ -8,6 +8,8 @@ export interface BenchOptions {
   readonly refSeconds?: number | undefined
   /** Measured seconds where a benchmark has a fixed measuring window (ingest, sink): short values for a quick check. */
   readonly seconds?: number | undefined
+  /** e2e: node processes (default: one per core, 2–3, as ops/up). */
+  readonly nodes?: number | undefined
   /** scale: largest fleet size. */
   readonly maxDevices?: number | undefined
 }

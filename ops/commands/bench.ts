@@ -16,14 +16,15 @@ export const bench = Command.make(
     stepSeconds: Flag.Int("step-seconds").pipe(Flag.withDescription("e2e: seconds per ramp step (default 60; shorter only to check that the bench runs)"), Flag.optional),
     refSeconds: Flag.Int("ref-seconds").pipe(Flag.withDescription("e2e: seconds of the reference phase (default 30, at least 22)"), Flag.optional),
     seconds: Flag.Finite("seconds").pipe(Flag.withDescription("ingest: measured seconds per format (default 8 for CSV); shorter only to check that the bench runs"), Flag.optional),
+    nodes: Flag.Int("nodes").pipe(Flag.withDescription("e2e: node processes (default: one per core, 2–3, as ops/up)"), Flag.optional),
     maxDevices: Flag.Int("max-devices").pipe(Flag.withDescription("scale: largest fleet of the 1k → 10k → 50k → 100k ladder (default 100000)"), Flag.optional),
   },
-  Effect.fn(function* ({ name, json, runs, rates, stepSeconds, refSeconds, seconds, maxDevices }) {
+  Effect.fn(function* ({ name, json, runs, rates, stepSeconds, refSeconds, seconds, nodes, maxDevices }) {
     const load = benchmarks[name]
     if (!load) return yield* new UsageError({ message: `unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}` })
     const result = yield* attempt(async () => (await load()).run({
       runs: Option.getOrUndefined(runs), json, rates: Option.getOrUndefined(rates), stepSeconds: Option.getOrUndefined(stepSeconds),
-      refSeconds: Option.getOrUndefined(refSeconds), seconds: Option.getOrUndefined(seconds), maxDevices: Option.getOrUndefined(maxDevices),
+      refSeconds: Option.getOrUndefined(refSeconds), seconds: Option.getOrUndefined(seconds), nodes: Option.getOrUndefined(nodes), maxDevices: Option.getOrUndefined(maxDevices),
     }))
     yield* Console.log(json ? JSON.stringify(result) : keyValues(result))
   }),

@@ -9,13 +9,15 @@ import { loadConfig } from "../../config/index.ts"
 import { attempt, CommandFailed, usage } from "../lib/cli/errors.ts"
 import { configFlag } from "../lib/cli/flags.ts"
 import { startLocalCluster } from "../lib/launcher.ts"
+import { defaultNodeCount } from "../lib/layout.ts"
 
 export const localCluster = Command.make(
   "local-cluster",
-  { nodes: Flag.Int("nodes").pipe(Flag.withDescription("akis nodes to start (1 to 32)"), Flag.withDefault(3)), config: configFlag },
-  Effect.fn(function* ({ nodes, config }) {
+  { nodes: Flag.Int("nodes").pipe(Flag.withDescription("akis nodes to start (1 to 32; default one per core, 2–3)"), Flag.optional), config: configFlag },
+  Effect.fn(function* (f) {
+    const nodes = Option.getOrElse(f.nodes, () => defaultNodeCount())
     yield* usage((nodes < 1 || nodes > 32) && `--nodes must be a whole number from 1 to 32 (got '${nodes}')`)
-    const file = Option.getOrUndefined(config)
+    const file = Option.getOrUndefined(f.config)
     const cfg = yield* attempt(() => loadConfig({ file }))
     yield* Effect.acquireRelease(
       attempt(() => startLocalCluster({ config: cfg, nodes, echo: true, env: file ? { AKIS_CONFIG: file } : {} }),

@@ -54,24 +54,24 @@ const explain = Command.make(
 /** `ops notify status`: which node delivers, its persisted state, the consumers' backlog, dead letters. */
 const status = Command.make("status", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
   const out = yield* withContext(config, async (ctx) => {
-      const c = ctx.config
-      const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
-      const leader = kv ? await kv.get("leader").catch(() => null) : null
-      const state = kv ? await kv.get("state").catch(() => null) : null
-      const st = state && state.operation === "PUT" ? JSON.parse(state.string()) as Record<string, unknown[]> : undefined
-      const consumer = async (name: string) => {
-        const i = await ctx.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
-        return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
-      }
-      const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
-      return {
-        active: leader && leader.operation === "PUT" ? { ...(JSON.parse(leader.string()) as { holder: string; at: number }), revision: leader.revision } : null,
-        channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
-        state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
-        notifier: await consumer(c.notify.consumer),
-        interpreter: await consumer(c.interpreter.consumer),
-        deadLetters: dlq?.state.messages ?? 0,
-      }
+    const c = ctx.config
+    const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
+    const leader = kv ? await kv.get("leader").catch(() => null) : null
+    const state = kv ? await kv.get("state").catch(() => null) : null
+    const st = state && state.operation === "PUT" ? JSON.parse(state.string()) as Record<string, unknown[]> : undefined
+    const consumer = async (name: string) => {
+      const i = await ctx.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
+      return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
+    }
+    const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
+    return {
+      active: leader && leader.operation === "PUT" ? { ...(JSON.parse(leader.string()) as { holder: string; at: number }), revision: leader.revision } : null,
+      channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
+      state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
+      notifier: await consumer(c.notify.consumer),
+      interpreter: await consumer(c.interpreter.consumer),
+      deadLetters: dlq?.state.messages ?? 0,
+    }
   })
   if (json) return yield* Console.log(JSON.stringify(out))
   const a = out.active

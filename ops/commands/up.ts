@@ -14,7 +14,7 @@ const range = (name: string, v: number, min: number, max: number) =>
 export const up = Command.make(
   "up",
   {
-    nodes: Flag.Int("nodes").pipe(Flag.withDescription("akis nodes (1 to 16; default 3, 1 with the embedded store)"), Flag.optional),
+    nodes: Flag.Int("nodes").pipe(Flag.withDescription("akis nodes (1 to 16; default one per core, 2–3; 1 with the embedded store)"), Flag.optional),
     devices: Flag.Int("devices").pipe(Flag.withDescription("simulated devices (1 to 20,000)"), Flag.withDefault(1000)),
     rate: Flag.Finite("rate").pipe(Flag.withDescription("readings/s per device (0.1 to 100)"), Flag.withDefault(2)),
     duration: Flag.String("duration").pipe(Flag.withDescription("how long the fleet runs, e.g. 1h, 30m"), Flag.withDefault("1h")),

@@ -2,7 +2,7 @@
  * `ops up` (`ops/up`): a local akis with a simulated fleet. Creates the fleet PKI if absent, starts
  * ClickHouse and nats-server (data under .akis/), N nodes and the fleet simulator, then shows a
  * live summary. Ctrl-C stops everything; running it again resumes from the stored state.
- *   ops/up [--nodes 3] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once] [--no-proxy]
+ *   ops/up [--nodes N (default: one per core, 2–3)] [--devices 1000] [--rate 2] [--duration 1h] [--scenario file] [--once] [--no-proxy]
  * Nodes also take the api role; nginx (ops/nginx/akis.conf) serves the API over HTTPS and passes
  * device TCP through to the gateways (--no-proxy: no nginx).
  * With `clickhouse.url: chdb:<dir>` (embedded store) it runs one node, which holds the store, and
@@ -19,6 +19,7 @@ import { askHistory, storeSummary, type StoreSummary } from "./history-service.t
 import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } from "./launcher.ts"
 import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./servers/index.ts"
 import { renderSummary, type Sample } from "./summary.ts"
+import { defaultNodeCount } from "./layout.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
 const say = (m: string) => process.stderr.write(`\x1b[1m[akis up]\x1b[0m ${m}\n`)
@@ -58,7 +59,7 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
   if (embedded && values.nodes !== undefined && values.nodes !== 1) {
     throw new UsageError({ message: `the embedded store (${config.clickhouse.url}) is opened by one process only: use --nodes 1, or a ClickHouse server (clickhouse.url)` })
   }
-  const nodes = values.nodes ?? (embedded ? 1 : 3)
+  const nodes = values.nodes ?? (embedded ? 1 : defaultNodeCount())
   const dataDir = resolve(root, config.node.dataDir)
 
   // --- NATS: refuse one without JetStream before anything is created or started ---

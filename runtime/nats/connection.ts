@@ -44,6 +44,9 @@ export const connectNats = async (opts: NatsOptions): Promise<Nats> => {
         reconnectJitter: 100,
         pingInterval: 2_000,
         timeout: 2_000,
+        // nats.js otherwise builds Error objects (stack traces) for every request, JetStream
+        // publishes and KV gets included: 7 % of a node's CPU at the reference load.
+        noAsyncTraces: true,
       })
       const jsm = await jetstreamManager(nc, { timeout: 5_000 })
       return { nc, js: jetstream(nc, { timeout: 5_000 }), jsm, kvm: new Kvm(nc) }
