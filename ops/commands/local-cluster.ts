@@ -8,6 +8,7 @@ import { Command, Flag } from "effect/cli"
 import { loadConfig } from "../../config/index.ts"
 import { attempt, CommandFailed, usage } from "../lib/cli/errors.ts"
 import { configFlag } from "../lib/cli/flags.ts"
+import { service } from "../lib/cli/service.ts"
 import { startLocalCluster } from "../lib/launcher.ts"
 import { defaultNodeCount } from "../lib/layout.ts"
 
@@ -19,11 +20,7 @@ export const localCluster = Command.make(
     yield* usage((nodes < 1 || nodes > 32) && `--nodes must be a whole number from 1 to 32 (got '${nodes}')`)
     const file = Option.getOrUndefined(f.config)
     const cfg = yield* attempt(() => loadConfig({ file }))
-    yield* Effect.acquireRelease(
-      attempt(() => startLocalCluster({ config: cfg, nodes, echo: true, env: file ? { AKIS_CONFIG: file } : {} }),
-        (message) => new CommandFailed({ message: `cannot start the cluster: ${message}` })),
-      (cluster) => Effect.promise(() => cluster.stop()),
-    )
-    return yield* Effect.never
-  }, Effect.scoped),
+    yield* service(() => startLocalCluster({ config: cfg, nodes, echo: true, env: file ? { AKIS_CONFIG: file } : {} }), (cluster) => cluster.stop())
+      .pipe(Effect.mapError((e) => (e._tag === "CommandFailed" ? new CommandFailed({ message: `cannot start the cluster: ${e.message}` }) : e)))
+  }),
 ).pipe(Command.withDescription("run nats-server and N supervised akis nodes locally until Ctrl-C (`bun run cluster`)"))

@@ -4,8 +4,9 @@
  */
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { attempt, usage } from "../lib/cli/errors.ts"
+import { usage } from "../lib/cli/errors.ts"
 import { configFlag } from "../lib/cli/flags.ts"
+import { service } from "../lib/cli/service.ts"
 import { defaultUpScenario, startUp } from "../lib/up.ts"
 
 const range = (name: string, v: number, min: number, max: number) =>
@@ -28,12 +29,10 @@ export const up = Command.make(
     yield* range("rate", f.rate, 0.1, 100)
     const nodes = Option.getOrUndefined(f.nodes)
     if (nodes !== undefined) yield* range("nodes", nodes, 1, 16)
-    const session = yield* Effect.acquireRelease(
-      attempt(() => startUp({
-        nodes, devices: f.devices, rate: f.rate, duration: f.duration, scenario: f.scenario, config: Option.getOrUndefined(f.config), once: f.once, proxy: !f.noProxy,
-      })),
-      (s) => Effect.promise(() => s.stop()),
+    yield* service(
+      () => startUp({ nodes, devices: f.devices, rate: f.rate, duration: f.duration, scenario: f.scenario, config: Option.getOrUndefined(f.config), once: f.once, proxy: !f.noProxy }),
+      (s) => s.stop(),
+      (s) => s.finished,
     )
-    yield* Effect.promise(() => session.finished)
-  }, Effect.scoped),
+  }),
 ).pipe(Command.withDescription("a local akis with a simulated fleet: ClickHouse, nats-server, N nodes, nginx, the fleet simulator and a live summary"))
