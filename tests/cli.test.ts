@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { freePort, tempDir } from "./harness/index.ts"
+import { freePort, spawnChild, startNats, tempDir, waitFor } from "./harness/index.ts"
 
 const root = join(import.meta.dir, "..")
 /** NATS on a port nobody listens on, without credentials. */
@@ -71,5 +71,37 @@ describe("every former entry point is a subcommand that starts", () => {
     const r = await run(["ops/cli.ts", "lint"])
     expect(r.code).toBe(0)
     expect(r.err).toMatch(/^lint: 0 error\(s\), \d+ warning\(s\)$/m)
+  }, 60_000)
+})
+
+describe("stopping a long-running command", () => {
+  test("SIGTERM drains a started node: it logs node.shutdown with the signal and exits 0", async () => {
+    const ns = await startNats({ auth: false })
+    try {
+      const node = spawnChild("cli-node", ["bun", join(root, "ops/cli.ts"), "node"], {
+        cwd: root, env: { AKIS_NATS__SERVERS: ns.url, AKIS_NATS__CREDSDIR: "", AKIS_NODE__ROLES: "api", AKIS_API__PORT: String(freePort()), AKIS_NODE__DATADIR: tempDir("akis-cli-node-") },
+      })
+      await waitFor("api listening", () => node.output().includes('"event":"api.listening"'), { timeoutMs: 30_000 })
+      node.proc.kill("SIGTERM")
+      expect(await node.exited).toBe(0)
+      expect(node.output()).toContain('"event":"node.shutdown","why":"SIGTERM"')
+      expect(node.output()).toContain('"event":"node.stop"')
+    } finally {
+      await ns.cleanup()
+    }
+  }, 60_000)
+
+  test("SIGTERM during a start that waits (ClickHouse down) ends the process at once with 0", async () => {
+    const ns = await startNats({ auth: false })
+    try {
+      const node = spawnChild("cli-node-wait", ["bun", join(root, "ops/cli.ts"), "node"], {
+        cwd: root, env: { AKIS_NATS__SERVERS: ns.url, AKIS_NATS__CREDSDIR: "", AKIS_NODE__ROLES: "worker", AKIS_CLICKHOUSE__URL: `http://127.0.0.1:${freePort()}`, AKIS_NODE__DATADIR: tempDir("akis-cli-node-") },
+      })
+      await waitFor("waiting for ClickHouse", () => node.output().includes('"event":"clickhouse.unavailable"'), { timeoutMs: 30_000 })
+      node.proc.kill("SIGTERM")
+      expect(await Promise.race([node.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0)
+    } finally {
+      await ns.cleanup()
+    }
   }, 60_000)
 })
