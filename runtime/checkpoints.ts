@@ -3,6 +3,7 @@ import { CheckpointTooLarge, CheckpointUnreadable, LeaseLost } from "./errors.ts
 import type { BlobRef, BlobStore } from "./nats/blob-store.ts"
 import type { KV } from "./nats/connection.ts"
 import { isWrongLastSequence } from "./nats/connection.ts"
+import { CheckpointEnvelope } from "./wire.ts"
 
 /** A shard checkpoint: the stream position and every actor's state at that position. */
 export interface Checkpoint {
@@ -104,7 +105,7 @@ export class Checkpoints {
     const e = await this.kv.get(key(shard))
     if (!e) return { head: undefined, revision: 0 }
     if (e.operation !== "PUT") return { head: undefined, revision: e.revision }
-    const v = checkpointCodec.unpack(e.value) as Checkpoint | Pointer
+    const v = CheckpointEnvelope.decode(checkpointCodec.unpack(e.value))
     const { shard: s, streamSeq, epoch, owner, at } = v
     return { head: { shard: s, streamSeq, epoch, owner, at, object: isPointer(v) ? v.object : undefined }, revision: e.revision }
   }
@@ -188,7 +189,7 @@ export class Checkpoints {
       const e = await this.kv.get(key(shard))
       if (!e) return { checkpoint: undefined, revision: 0 }
       if (e.operation !== "PUT") return { checkpoint: undefined, revision: e.revision }
-      const v = checkpointCodec.unpack(e.value) as Checkpoint | Pointer
+      const v = CheckpointEnvelope.decode(checkpointCodec.unpack(e.value))
       if (!isPointer(v)) {
         this.known.set(shard, { revision: e.revision, object: undefined })
         return { checkpoint: v, revision: e.revision }
@@ -203,7 +204,7 @@ export class Checkpoints {
         throw new CheckpointUnreadable({ shard, object: name, reason: "is missing" })
       }
       if (body.digest !== v.object.digest) throw new CheckpointUnreadable({ shard, object: name, reason: `has digest ${body.digest}, expected ${v.object.digest}` })
-      const cp = checkpointCodec.unpack(body.bytes) as Checkpoint
+      const cp = CheckpointEnvelope.decodeBody(checkpointCodec.unpack(body.bytes))
       this.known.set(shard, { revision: e.revision, object: name })
       // the pointer is newer than the body where a claim rewrote it (epoch, owner, at)
       return { checkpoint: { ...cp, shard: v.shard, streamSeq: v.streamSeq, epoch: v.epoch, owner: v.owner, at: v.at }, revision: e.revision, pointer: v }

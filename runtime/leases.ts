@@ -1,5 +1,6 @@
 import type { KV } from "./nats/connection.ts"
 import { isWrongLastSequence } from "./nats/connection.ts"
+import { isWireDecodeError, LeaseRecord } from "./wire.ts"
 
 /** A held shard lease: the KV revision is the fencing token. */
 export interface Lease {
@@ -22,7 +23,6 @@ export interface LeaseState {
 }
 
 const key = (shard: number) => `shard.${shard}`
-const decoder = new TextDecoder()
 
 /**
  * Shard leases in `akis_shards`, taken by compare-and-set. A lease is valid while its holder is
@@ -30,6 +30,9 @@ const decoder = new TextDecoder()
  * planned handoff deletes it with a CAS. Any CAS that fails means somebody else moved first.
  */
 export class Leases {
+  /** Lease values read that were not leases (see {@link read}). */
+  malformed = 0
+
   constructor(private readonly kv: KV, private readonly self: string, private readonly clock: { now(): number }) {}
 
   /** Reads the current state of a shard's lease. */
@@ -37,7 +40,14 @@ export class Leases {
     const e = await this.kv.get(key(shard))
     if (!e) return { value: undefined, revision: 0 }
     if (e.operation !== "PUT") return { value: undefined, revision: e.revision }
-    return { value: JSON.parse(decoder.decode(e.value)) as LeaseValue, revision: e.revision }
+    try {
+      return { value: LeaseRecord.fromJson(e.value), revision: e.revision }
+    } catch (err) {
+      if (!isWireDecodeError(err)) throw err
+      // Not a lease (written by hand?): held by nobody alive, so it is taken over by CAS on its revision.
+      this.malformed++
+      return { value: { owner: "", epoch: 0, at: 0 }, revision: e.revision }
+    }
   }
 
   /**
@@ -46,7 +56,7 @@ export class Leases {
    */
   async take(shard: number, from: LeaseState): Promise<Lease | undefined> {
     const epoch = (from.value?.epoch ?? 0) + 1
-    const value = JSON.stringify({ owner: this.self, epoch, at: this.clock.now() } satisfies LeaseValue)
+    const value = LeaseRecord.toJson({ owner: this.self, epoch, at: this.clock.now() } satisfies LeaseValue)
     try {
       const revision = from.value === undefined
         ? await this.kv.create(key(shard), value)

@@ -1,5 +1,6 @@
 import type { KV } from "./nats/connection.ts"
 import type { Clock } from "./clock.ts"
+import { isWireDecodeError, MemberRecord } from "./wire.ts"
 
 /** What a node says about itself in `akis_members` (key `<id>`). */
 export interface MemberInfo {
@@ -30,8 +31,6 @@ export interface MembershipOptions {
   readonly suspicionMs: number
 }
 
-const decoder = new TextDecoder()
-
 /**
  * Heartbeats this node into `akis_members` and tracks the others. nats-server 2.9 has no per-key
  * TTL, so liveness is read from heartbeats: a member whose revision has not changed for
@@ -41,6 +40,9 @@ const decoder = new TextDecoder()
  */
 export class Membership {
   private readonly seen = new Map<string, { info: MemberInfo; revision: number; lastSeen: number }>()
+  private readonly malformedAt = new Map<string, number>()
+  /** Values in `akis_members` that were not heartbeats (each revision counted once). */
+  malformed = 0
   private hb = 0
   private lastOk: number
   private draining = false
@@ -146,7 +148,17 @@ export class Membership {
   private observe(key: string, revision: number, value: Uint8Array): void {
     const prev = this.seen.get(key)
     if (!prev || prev.revision !== revision) {
-      this.seen.set(key, { info: JSON.parse(decoder.decode(value)) as MemberInfo, revision, lastSeen: this.clock.now() })
+      let info: MemberInfo
+      try {
+        info = MemberRecord.fromJson(value)
+      } catch (e) {
+        if (!isWireDecodeError(e)) throw e
+        // Not a heartbeat: no member there (as if deleted), counted once per revision.
+        if (this.malformedAt.get(key) !== revision) (this.malformed++, this.malformedAt.set(key, revision))
+        this.seen.delete(key)
+        return
+      }
+      this.seen.set(key, { info, revision, lastSeen: this.clock.now() })
     }
   }
 
@@ -162,7 +174,7 @@ export class Membership {
     this.lastBeat = this.clock.now()
     const info: MemberInfo = { ...this.self, draining: this.draining, hb: ++this.hb, at: this.clock.now() }
     try {
-      await this.kv.put(this.self.id, JSON.stringify(info))
+      await this.kv.put(this.self.id, MemberRecord.toJson(info))
       this.lastOk = this.clock.now()
     } catch {
       // Counted as unhealthy time; healthy() turns false once heartbeats have failed long enough.

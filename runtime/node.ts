@@ -12,6 +12,7 @@ import { checkPartitions, ensureBuckets, ensureStreams, names, type Buckets } fr
 import { placeShards } from "./placement.ts"
 import { ShardHost, type EventLog, type ShardHostOptions, type StopReason } from "./shard-host.ts"
 import { noopSink, type SinkPort } from "./sink-port.ts"
+import { DrainAnswer, NodeStats, StatsRequest } from "./wire.ts"
 
 /** Settings of a node (from config). */
 export interface NodeOptions {
@@ -241,20 +242,20 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
       // `{"gc":true}` (ops bench scale) collects garbage first, so `memory.heapUsed` is live data only.
       let gc = false
       try {
-        gc = m.data.length > 0 && (JSON.parse(new TextDecoder().decode(m.data)) as { gc?: unknown }).gc === true
-      } catch {
-        // not JSON: plain stats
+        gc = m.data.length > 0 && StatsRequest.fromJson(m.data).gc === true
+      } catch (e) {
+        d.log("ctl.bad_request", { subject: m.subject, reason: String((e as Error).message) }) // answered with plain stats
       }
       if (gc) Bun.gc(true)
       const { rss, heapUsed } = process.memoryUsage()
       void Promise.all([...hosts.values()].map((h) => h.stats())).then((shards) =>
-        m.respond(new TextEncoder().encode(JSON.stringify({ node: id, draining, memory: { rss, heapUsed }, shards }))))
+        m.respond(NodeStats.toBytes({ node: id, draining, memory: { rss, heapUsed }, shards })))
     },
   })
   nats.nc.subscribe(`akis.ctl.drain.${id}`, {
     callback: (_e, m) => {
       if (!fromRequester(m, `akis.ctl.drain.${id}`)) return d.log("ctl.refused", { subject: m.subject, reply: m.reply ?? null })
-      m.respond(new TextEncoder().encode(JSON.stringify({ ok: true, node: id, shards: hosts.size })))
+      m.respond(DrainAnswer.toBytes({ ok: true, node: id, shards: hosts.size }))
       void node.drain()
     },
   })

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node"
 import { ActorNotFound, ActorUnavailable } from "./errors.ts"
 import { rpcSubject, shardOf } from "./shard.ts"
+import { ActorReply, ActorRequest } from "./wire.ts"
 
 /** Options of {@link askActor}. */
 export interface AskOptions {
@@ -9,9 +10,6 @@ export interface AskOptions {
   /** Time to wait for one answer. */
   readonly attemptMs?: number
 }
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /**
  * Sends a query to actor `<kind>/<id>` on whichever node owns its shard (`akis.rpc.<shard>`),
@@ -30,13 +28,14 @@ export const askActor = async <R = unknown>(
   const shard = shardOf(id, partitions)
   const started = Date.now()
   const address = `${kind}/${id}`
-  const payload = encoder.encode(JSON.stringify({ kind, id, request }))
+  const payload = ActorRequest.toBytes({ kind, id, request })
   let delay = 50
   let last: unknown
   while (Date.now() - started < timeoutMs) {
     try {
       const m = await nc.request(rpcSubject(shard), payload, { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })
-      const reply = JSON.parse(decoder.decode(m.data)) as { ok: boolean; result?: R; error?: string; message?: string }
+      const reply = ActorReply.fromJson(m.data) // a malformed answer is a WireDecodeError: kept as the cause, retried
+      // The owner's kind answers with its own result type; the caller names it (R), as with any RPC.
       if (reply.ok) return reply.result as R
       if (reply.error === "not_found") throw new ActorNotFound({ address })
       last = new Error(reply.message ?? reply.error)

@@ -15,6 +15,7 @@ import { publishDeadLetter } from "./nats/dead-letters.ts"
 import { names } from "./nats/topology.ts"
 import { rpcSubject, telemetrySubject } from "./shard.ts"
 import type { SinkPort } from "./sink-port.ts"
+import { ActorReply, ActorRequest } from "./wire.ts"
 
 /** Why a shard host stopped. */
 export type StopReason = "handoff" | "drain" | "fenced" | "shutdown"
@@ -63,7 +64,6 @@ export interface ShardHostDeps {
 const encoder = new TextEncoder()
 /** Longest stretch of batch handling before the consume loop yields to timers and I/O. */
 const yieldEveryMs = 10
-const decoder = new TextDecoder()
 
 /**
  * Processes one shard while this node holds its lease: restores the last checkpoint, consumes
@@ -388,9 +388,9 @@ export class ShardHost {
 
   private answer(m: { subject: string; reply?: string; data: Uint8Array; respond(data: Uint8Array): boolean }): void {
     if (!fromRequester(m, rpcSubject(this.d.shard))) return // delivered by a consumer, not asked (guard.ts)
-    let reply: unknown
+    let reply: ActorReply
     try {
-      const req = JSON.parse(decoder.decode(m.data)) as { kind: string; id: string; request?: unknown }
+      const req = ActorRequest.fromJson(m.data) // a WireDecodeError names the bad field in the answer
       if (req.kind !== this.d.kind.name) reply = { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
       else {
         const state = this.actors.peek(req.id)
@@ -401,7 +401,7 @@ export class ShardHost {
     } catch (e) {
       reply = { ok: false, error: "bad_request", message: String(e) }
     }
-    m.respond(encoder.encode(JSON.stringify(reply)))
+    m.respond(ActorReply.toBytes(reply))
   }
 
   // --- Checkpoints: snapshot now, wait for outputs, fenced write ---

@@ -4,6 +4,7 @@
  * `ops tokens create`, and the same routes again through the real nginx (HTTPS).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { Kvm } from "@nats-io/kv"
 import parsePrometheus from "parse-prometheus-text-format"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -11,6 +12,7 @@ import { allRoutes } from "../gateway/http/index.ts"
 import { expectedStatus, routeSamples, type Who } from "../gateway/http/testing.ts"
 import { freePort, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
 import { startApiCluster, type ApiCluster } from "../ops/lib/api-cluster.ts"
+import { events } from "./support/cluster.ts"
 
 const root = join(import.meta.dir, "..")
 let ns: NatsServer
@@ -202,6 +204,29 @@ describe("api on a running cluster", () => {
     const s = Bun.spawnSync(["sh", "-c", `echo | openssl s_client -connect 127.0.0.1:${devicePort} -CAfile ${join(certs, "ca.crt")} -cert ${join(certs, "devices/bus-0001.crt")} -key ${join(certs, "devices/bus-0001.key")} 2>&1 | grep -E "Verify return code"`])
     expect(s.stdout.toString()).toContain("Verify return code: 0 (ok)")
   }, 60_000)
+})
+
+describe("api and wire data from other processes", () => {
+  test("a malformed alert transition and a malformed token record are counted in /metrics, logged once, and the API goes on", async () => {
+    const nc = await ns.connect()
+    const bad = { id: "bus-0009:r:1:raised:warning", alertId: "bus-0009:r:1", device: "bus-0009", rule: "r", kind: "raised", severity: "warning", at: Date.now(), values: { x: "hot" } }
+    for (let i = 0; i < 3; i++) nc.publish("akis.alerts.warning.bus-0009", JSON.stringify(bad))
+    await (await new Kvm(nc).open("akis_tokens")).put("t.deadbeef", JSON.stringify({ id: "deadbeef", name: "x", role: "root", hash: "x", createdAt: 0, expiresAt: null, revokedAt: null, createdBy: "x" }))
+    const malformed = async () => {
+      const fam = (await metricsOf(base(0))).find((f) => f.name === "akis_wire_malformed_total")
+      return Object.fromEntries((fam?.metrics ?? []).map((m) => [m.labels?.message, Number(m.value)]))
+    }
+    await waitFor("counted", async () => {
+      const m = await malformed()
+      return m["alert transition"] === 3 && m["akis_tokens token"] === 1
+    }, { timeoutMs: 15_000 })
+    const logged = events(cluster.nodes.get("a1")!).filter((e) => e.event === "wire.malformed")
+    expect(new Set(logged.map((e) => `${e.message} | ${String(e.reason).match(/(values\.x|role): Expected/)?.[1]}`))).toEqual(new Set([
+      "alert transition | values.x", "akis_tokens token | role",
+    ]))
+    expect(logged).toHaveLength(2)
+    expect((await get(`${base(0)}/api/v1/cluster/shards`, tokens.viewer)).status).toBe(200)
+  }, 30_000)
 })
 
 describe("api with its dependencies down", () => {

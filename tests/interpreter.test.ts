@@ -66,9 +66,9 @@ const cfg = (consumer: string, o: Partial<InterpreterConfig> = {}): InterpreterC
   enabled: true, consumer, host: fake.url, model: "phi3:mini", api: "chat", stream: false, timeoutMs: 2_000, maxConcurrent: 2, maxBacklog: 16,
   maxAgeMs: 600_000, breakerFailures: 3, breakerCooldownMs: 60_000, cacheSize: 16, historyMinutes: 60, ...o,
 })
-const start = async (c: InterpreterConfig) => {
+const start = async (c: InterpreterConfig, log?: (event: string, fields: Record<string, unknown>) => void) => {
   const i = await startInterpreter({
-    nc, config: c,
+    nc, config: c, log,
     model: makeOllamaModel({ host: c.host, model: c.model, api: c.api, stream: c.stream, timeoutMs: c.timeoutMs }),
     context: {
       description: (rule) => (rule === "overheating" ? "Coolant above the limit for half a minute." : ""),
@@ -155,3 +155,19 @@ test("Ollama slow, failing or down: alerts are stored without waiting, the backl
   await d.stop()
   expect(writer.metrics.stored - storedBefore).toBe(40) // and the alerts were all there all along
 }, 90_000)
+
+test("a malformed transition is counted as skipped and logged once with the field, and the interpreter goes on", async () => {
+  await (await jetstreamManager(nc)).streams.purge("AKIS_ALERTS")
+  const lines: Array<Record<string, unknown>> = []
+  const i = await start(cfg("akis_interpret_w"), (event, fields) => lines.push({ event, ...fields }))
+  const js = jetstream(nc)
+  for (const severity of ["fatal", "dire"]) {
+    const bad = transition({ device: "bus-0777" })
+    await js.publish(alertSubject(bad), JSON.stringify({ ...bad, severity }), { msgID: `${bad.id}:bad` })
+  }
+  await publish([transition({ device: "bus-0778" })])
+  await waitFor("the good one explained", () => i.metrics.explained === 1)
+  await waitFor("both bad ones and the explanation skipped", () => i.metrics.skipped === 3)
+  const malformed = lines.filter((l) => l.event === "interpreter.malformed")
+  expect(malformed).toEqual([{ event: "interpreter.malformed", kind: "alert transition", reason: expect.stringContaining("severity: Expected") }])
+}, 60_000)

@@ -67,11 +67,11 @@ const config = (consumer: string, over: Partial<NotifyConfig> = {}): NotifyConfi
   },
   ...over,
 })
-const start = async (cfg: NotifyConfig, throttleMs = 0, purge = true) => {
+const start = async (cfg: NotifyConfig, throttleMs = 0, purge = true, log?: (event: string, fields: Record<string, unknown>) => void) => {
   // Each test's consumer reads the stream from the start: begin from an empty stream.
   if (purge) await (await jetstreamManager(nc)).streams.purge("AKIS_ALERTS")
   const n = await startNotifier({
-    nc, config: cfg, nodeId: "n1", heartbeatMs: 100, suspicionMs: 1_000, facts: () => ({ throttleMs, groups: [] }), ackWaitMs: 1_000, topology: testTopology,
+    nc, config: cfg, nodeId: "n1", log, heartbeatMs: 100, suspicionMs: 1_000, facts: () => ({ throttleMs, groups: [] }), ackWaitMs: 1_000, topology: testTopology,
   })
   running.push(n)
   await waitFor("notifier active", () => n.active)
@@ -240,3 +240,24 @@ test("a delivery decided for a channel that a restart removed from config become
   expect(dead.error).toContain("not configured")
   await second.stop()
 }, 40_000)
+
+test("malformed transitions and explanations are counted as skipped and logged once each, and delivery goes on", async () => {
+  const lines: Array<Record<string, unknown>> = []
+  const n = await start(config("akis_notify_w"), 0, true, (event, fields) => lines.push({ event, ...fields }))
+  const js = jetstream(nc)
+  for (let i = 0; i < 2; i++) {
+    const bad = transition({ device: "bus-0900" })
+    await js.publish(alertSubject(bad), JSON.stringify({ ...bad, values: { coolant_temp_c: "hot" } }), { msgID: `${bad.id}:bad` })
+  }
+  await js.publish("akis.alerts.explanation.bus-0900", JSON.stringify({ kind: "explanation", transitionId: "x", alertId: "x", device: "bus-0900", rule: "r", at: "noon", text: "" }))
+  const good = transition({ device: "bus-0901" })
+  await publish([good])
+  await waitFor("the good one delivered", () => hook.requests.some((r) => r.key === `${good.id}@hook`))
+  await waitFor("the bad ones skipped", () => n.metrics.skipped === 3)
+  expect(n.metrics.received).toBe(1)
+  expect(lines.filter((l) => l.event === "notify.malformed").map((l) => [l.kind, String(l.reason).match(/(values\.coolant_temp_c|at): Expected \w+/)?.[0]])).toEqual([
+    ["alert transition", "values.coolant_temp_c: Expected number"],
+    ["explanation", "at: Expected number"],
+  ])
+  await n.stop()
+}, 30_000)

@@ -1,3 +1,5 @@
+import { ExplanationMessage, isWireDecodeError, type WireDecodeError } from "../../runtime/wire.ts"
+
 /**
  * An explanation annotation: what the interpreter publishes on `akis.alerts.explanation.<device>`
  * (stream AKIS_ALERTS, msg id `explain:<transitionId>`) for a raised or escalated transition. The
@@ -21,19 +23,25 @@ export interface Explanation {
   readonly cached: boolean
 }
 
-/** Reads an explanation annotation from a stream payload; undefined for anything else. */
-export const parseExplanation = (data: Uint8Array): Explanation | undefined => {
+/**
+ * Reads an explanation annotation from a stream payload; undefined for anything else. A message
+ * that says it is an explanation but does not decode is undefined too (the readers count it as
+ * skipped), and `onMalformed` hears why.
+ */
+export const parseExplanation = (data: Uint8Array, onMalformed?: (e: WireDecodeError) => void): Explanation | undefined => {
   if (data[0] !== 0x7b) return undefined
+  let v: unknown
   try {
-    const v = JSON.parse(new TextDecoder().decode(data)) as Partial<Explanation>
-    if (v.kind !== "explanation" || typeof v.transitionId !== "string" || typeof v.alertId !== "string" || typeof v.text !== "string" ||
-      typeof v.device !== "string" || typeof v.rule !== "string" || typeof v.at !== "number") return undefined
-    return {
-      kind: "explanation", transitionId: v.transitionId, alertId: v.alertId, device: v.device, rule: v.rule, at: v.at,
-      model: typeof v.model === "string" ? v.model : "", text: v.text, createdAt: typeof v.createdAt === "number" ? v.createdAt : 0,
-      latencyMs: typeof v.latencyMs === "number" ? v.latencyMs : 0, cached: v.cached === true,
-    }
+    v = JSON.parse(new TextDecoder().decode(data))
   } catch {
+    return undefined
+  }
+  if (typeof v !== "object" || v === null || (v as { kind?: unknown }).kind !== "explanation") return undefined
+  try {
+    return ExplanationMessage.decode(v)
+  } catch (e) {
+    if (!isWireDecodeError(e)) throw e
+    onMalformed?.(e)
     return undefined
   }
 }

@@ -2,6 +2,7 @@ import { jetstream, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { InterpreterConfig } from "../../config/notify-schema.ts"
 import { ensureConsumer, notifyConsumerConfig, notifyTopology } from "../notifier/topology.ts"
+import { ExplanationMessage, logFirstOfEach } from "../../runtime/wire.ts"
 import { parseTransition } from "../sink/index.ts"
 import type { Explanation } from "./annotation.ts"
 import { Breaker, Lru } from "./breaker.ts"
@@ -72,6 +73,8 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
   const cfg = o.config
   const now = o.now ?? Date.now
   const log = o.log ?? (() => {})
+  // A malformed transition is counted as skipped; the first of its kind is logged with the reason.
+  const dropped = logFirstOfEach((kind, reason) => log("interpreter.malformed", { kind, reason }))
   const contextTimeoutMs = o.contextTimeoutMs ?? 3_000
   await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, Math.max(30_000, cfg.timeoutMs * 2), cfg.maxBacklog, new Date(now() - cfg.maxAgeMs)))
   const js = jetstream(o.nc)
@@ -93,7 +96,7 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
       kind: "explanation", transitionId: t.id, alertId: t.alertId, device: t.device, rule: t.rule, at: t.at, model: o.model.name, text,
       createdAt: now(), latencyMs, cached,
     }
-    await js.publish(notifyTopology.explanationSubject(t.device), JSON.stringify(x), { msgID: `explain:${t.id}` })
+    await js.publish(notifyTopology.explanationSubject(t.device), ExplanationMessage.toJson(x), { msgID: `explain:${t.id}` })
   }
 
   const work = async (job: (typeof queue)[number]): Promise<void> => {
@@ -178,7 +181,7 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
       try {
         const it = await consumer.fetch({ max_messages: room, expires: 1_000 })
         for await (const m of it) {
-          const t = parseTransition(m.data)
+          const t = parseTransition(m.data, (reason) => dropped("alert transition", reason))
           if (!t || t.kind === "cleared") {
             metrics.skipped++
             m.ack()

@@ -124,6 +124,13 @@ describe("notifier core", () => {
     expect(decodeState("{not json")).toBeUndefined()
   })
 
+  test("a persisted state that is not one is undefined and says which field is wrong; missing fields load empty", () => {
+    const why: string[] = []
+    expect(decodeState(`{"lastSent":[["r|d|email","soon"]]}`, (e) => why.push(`${e.wire} ${e.path}`))).toBeUndefined()
+    expect(why).toEqual(["notifier state lastSent.0.1"])
+    expect(decodeState(`{"watermark":5}`)).toEqual({ ...emptyState(), watermark: 5 })
+  })
+
   test("prune forgets old decisions and closed windows but keeps running throttles", () => {
     const s = emptyState()
     const p = policy({ rememberMs: 1_000 })

@@ -1,4 +1,5 @@
 import type { AlertTransition, Severity } from "../../runtime/alert.ts"
+import { isWireDecodeError, NotifyMarksRecord, type WireDecodeError } from "../../runtime/wire.ts"
 
 /**
  * The notifier's pure core: which channels a transition goes to and whether it is sent on its
@@ -192,7 +193,7 @@ export const prune = (s: NotifyState, p: NotifyPolicy, now: number, maxThrottleM
 }
 
 /** Encodes the state as JSON (for the KV bucket). */
-export const encodeState = (s: NotifyState): string => JSON.stringify({
+export const encodeState = (s: NotifyState): string => NotifyMarksRecord.toJson({
   lastSent: [...s.lastSent], notified: [...s.notified], capCount: [...s.capCount], windowCount: [...s.windowCount],
   digestPart: [...s.digestPart], decided: [...s.decided], watermark: s.watermark,
 })
@@ -216,16 +217,17 @@ export const encodeStateWithin = (s: NotifyState, maxBytes: number): { json: str
   }
 }
 
-/** Decodes {@link encodeState}'s output; anything malformed gives an empty state (counted by the caller). */
-export const decodeState = (json: string): NotifyState | undefined => {
+/** Decodes {@link encodeState}'s output; anything malformed gives undefined (`onMalformed` hears why). */
+export const decodeState = (json: string, onMalformed?: (e: WireDecodeError) => void): NotifyState | undefined => {
   try {
-    const v = JSON.parse(json) as Record<string, unknown>
-    const m = <V>(x: unknown) => new Map(Array.isArray(x) ? (x as Array<[string, V]>) : [])
+    const v = NotifyMarksRecord.fromJson(json)
     return {
-      lastSent: m(v.lastSent), notified: m(v.notified), capCount: m(v.capCount), windowCount: m(v.windowCount),
-      digestPart: m(v.digestPart), decided: m(v.decided), watermark: typeof v.watermark === "number" ? v.watermark : 0,
+      lastSent: new Map(v.lastSent), notified: new Map(v.notified), capCount: new Map(v.capCount), windowCount: new Map(v.windowCount),
+      digestPart: new Map(v.digestPart), decided: new Map(v.decided), watermark: v.watermark ?? 0,
     }
-  } catch {
+  } catch (e) {
+    if (!isWireDecodeError(e)) throw e
+    onMalformed?.(e)
     return undefined
   }
 }

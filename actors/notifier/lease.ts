@@ -1,4 +1,5 @@
 import type { KV } from "@nats-io/kv"
+import { NotifierLeaseRecord } from "../../runtime/wire.ts"
 
 /** Options of {@link startLease}. */
 export interface LeaseOptions {
@@ -35,7 +36,7 @@ export const startLease = (o: LeaseOptions): Lease => {
       o.onChange(v)
     }
   }
-  const value = () => JSON.stringify({ holder: o.holder, at: o.now() })
+  const value = () => NotifierLeaseRecord.toJson({ holder: o.holder, at: o.now() })
   const beat = async () => {
     try {
       const e = await o.kv.get(o.key)
@@ -45,9 +46,9 @@ export const startLease = (o: LeaseOptions): Lease => {
       }
       const holder = (() => {
         try {
-          return (JSON.parse(e.string()) as { holder?: string }).holder
+          return NotifierLeaseRecord.fromJson(e.string()).holder
         } catch {
-          return undefined
+          return undefined // not a lease: held by nobody, taken over after suspicionMs like a silent holder
         }
       })()
       if (holder === o.holder) {

@@ -4,6 +4,7 @@ import type { KV } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { NotifyConfig } from "../../config/notify-schema.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
+import { logFirstOfEach } from "../../runtime/wire.ts"
 import { parseTransition } from "../sink/index.ts"
 import { makeChannels } from "./channels.ts"
 import type { Channel } from "./channel.ts"
@@ -122,6 +123,8 @@ interface DigestBuffer {
 export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const now = o.now ?? Date.now
   const log = o.log ?? (() => {})
+  // A malformed message is counted as skipped; the first of each kind is logged with the reason.
+  const dropped = logFirstOfEach((kind, reason) => log("notify.malformed", { kind, reason }))
   const cfg = o.config
   const policy = policyOf(cfg)
   const ackWaitMs = o.ackWaitMs ?? 10_000
@@ -147,7 +150,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const term = async (gen: number): Promise<void> => {
     const live = () => !stopped && gen === generation
     const loaded = await kv.get(stateKey).catch(() => null)
-    const state: NotifyState = (loaded && loaded.operation === "PUT" && decodeState(loaded.string())) || emptyState()
+    const state: NotifyState = (loaded && loaded.operation === "PUT" && decodeState(loaded.string(), (e) => log("notify.state_malformed", { reason: e.message }))) || emptyState()
     const consumer: Consumer = await js.consumers.get(notifyTopology.alertsStream, cfg.consumer)
     const inFlight = new Set<Pending>()
     const digests = new Map<string, DigestBuffer>()
@@ -308,9 +311,9 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
         }
         const batch: Array<{ p: Pending; decisions: ReadonlyArray<Decision> }> = []
         for (const m of msgs) {
-          const t = parseTransition(m.data)
+          const t = parseTransition(m.data, (reason) => dropped("alert transition", reason))
           if (!t) {
-            const x = parseExplanation(m.data)
+            const x = parseExplanation(m.data, (e) => dropped("explanation", e.message))
             if (x) {
               metrics.explanations++
               explanations.set(x.alertId, x.text)

@@ -1,11 +1,9 @@
 import { unpack } from "msgpackr"
 import type { AlertTransition } from "../../runtime/alert.ts"
+import { AlertTransitionMessage, isWireDecodeError } from "../../runtime/wire.ts"
 import { maxTs, minTs } from "./sink.ts"
 import type { Store } from "./store.ts"
 import { alertColumns, tables } from "./tables.ts"
-
-const kinds = new Set(["raised", "escalated", "cleared"])
-const sevs = new Set(["info", "warning", "critical"])
 
 /** What a message on AKIS_ALERTS is to the alert writer. */
 export type AlertMessage =
@@ -30,35 +28,35 @@ export const classifyAlertMessage = (data: Uint8Array): AlertMessage => {
   } catch {
     return { skip: true }
   }
-  const t = v as Partial<AlertTransition> | null
-  if (typeof t !== "object" || t === null || typeof t.id !== "string" || typeof t.alertId !== "string" || !("kind" in t)) return { skip: true }
-  const id = t.id
+  // Only what claims to be a transition is one (ids and a kind); anything else on the stream is skipped.
+  if (typeof v !== "object" || v === null || !("kind" in v)) return { skip: true }
+  const { id, alertId } = v as { id?: unknown; alertId?: unknown }
+  if (typeof id !== "string" || typeof alertId !== "string") return { skip: true }
   const bad = (why: string): AlertMessage => ({ invalid: `alert transition ${JSON.stringify(id.slice(0, 200))}: ${why}` })
-  if (t.id.length > 512 || t.alertId.length > 512) return bad("id longer than 512 characters")
-  if (typeof t.device !== "string" || t.device.length === 0 || t.device.length > 128) return bad("device is not a device id")
-  if (typeof t.rule !== "string" || t.rule.length === 0 || t.rule.length > 128) return bad("rule is not a rule name")
-  if (!kinds.has(String(t.kind))) return bad(`kind ${JSON.stringify(t.kind)} is not raised, escalated or cleared`)
-  if (!sevs.has(String(t.severity))) return bad(`severity ${JSON.stringify(t.severity)} is not info, warning or critical`)
-  if (typeof t.at !== "number" || !(t.at >= minTs && t.at < maxTs)) return bad(`time ${t.at} is outside what the alerts table stores`)
-  if (t.seq !== undefined && !isUInt(t.seq, Number.MAX_SAFE_INTEGER)) return bad(`seq ${t.seq} is not an integer in 0..2^53-1`)
-  if (t.ruleVersion !== undefined && !isUInt(t.ruleVersion, 0xffffffff)) return bad(`ruleVersion ${t.ruleVersion} is not a version number`)
-  if (t.recvAt !== undefined && !isUInt(t.recvAt, maxTs)) return bad(`recvAt ${t.recvAt} is not a time`)
-  if (t.message !== undefined && (typeof t.message !== "string" || t.message.length > maxText)) return bad(`message is not text of at most ${maxText} characters`)
-  const values = typeof t.values === "object" && t.values !== null ? t.values : {}
-  if (Object.keys(values).length > 256 || Object.values(values).some((x) => typeof x !== "number")) return bad("values must map at most 256 names to numbers")
-  return {
-    t: {
-      id: t.id, alertId: t.alertId, device: t.device, rule: t.rule, kind: t.kind!, severity: t.severity!, at: t.at,
-      seq: t.seq ?? 0, message: t.message ?? "", values,
-      channels: Array.isArray(t.channels) ? t.channels.filter((c): c is string => typeof c === "string") : [],
-      ruleVersion: t.ruleVersion ?? 0, recvAt: t.recvAt ?? 0,
-    },
+  let t: AlertTransition
+  try {
+    t = AlertTransitionMessage.decode(v)
+  } catch (e) {
+    if (!isWireDecodeError(e)) throw e
+    return bad(`${e.path === "" ? "" : `${e.path}: `}${e.expected}`)
   }
+  // The shape is the wire schema's; what the alerts table can hold is checked here.
+  if (t.id.length > 512 || t.alertId.length > 512) return bad("id longer than 512 characters")
+  if (t.device.length === 0 || t.device.length > 128) return bad("device is not a device id")
+  if (t.rule.length === 0 || t.rule.length > 128) return bad("rule is not a rule name")
+  if (!(t.at >= minTs && t.at < maxTs)) return bad(`time ${t.at} is outside what the alerts table stores`)
+  if (!isUInt(t.seq, Number.MAX_SAFE_INTEGER)) return bad(`seq ${t.seq} is not an integer in 0..2^53-1`)
+  if (!isUInt(t.ruleVersion, 0xffffffff)) return bad(`ruleVersion ${t.ruleVersion} is not a version number`)
+  if (!isUInt(t.recvAt, maxTs)) return bad(`recvAt ${t.recvAt} is not a time`)
+  if (t.message.length > maxText) return bad(`message is not text of at most ${maxText} characters`)
+  if (Object.keys(t.values).length > 256) return bad("values must map at most 256 names to numbers")
+  return { t }
 }
 
-/** The transition in a JetStream payload, or undefined for anything else (see {@link classifyAlertMessage}). */
-export const parseTransition = (data: Uint8Array): AlertTransition | undefined => {
+/** The transition in a JetStream payload, or undefined for anything else (see {@link classifyAlertMessage}); `onInvalid` hears why a transition-like message was refused. */
+export const parseTransition = (data: Uint8Array, onInvalid?: (reason: string) => void): AlertTransition | undefined => {
   const m = classifyAlertMessage(data)
+  if ("invalid" in m) onInvalid?.(m.invalid)
   return "t" in m ? m.t : undefined
 }
 

@@ -1,3 +1,4 @@
+import { Schema } from "effect"
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { TopologyConflict } from "../../runtime/errors.ts"
@@ -21,6 +22,18 @@ export interface RulesRecord {
   readonly origin: string
 }
 
+/**
+ * A rules record as read back from KV (written by any `ops rules apply` or API node). The schema
+ * sits here rather than in runtime/wire.ts because config/ imports nothing above it.
+ */
+const decodeRulesRecord = Schema.decodeUnknownOption(Schema.Struct({
+  version: Schema.Number,
+  source: Schema.String,
+  checksum: Schema.String,
+  appliedAt: Schema.Number,
+  origin: Schema.optionalKey(Schema.Unknown), // not text: read as "" (older records)
+}))
+
 /** Bucket and key of the active rule set. KV history is capped at 64 by NATS: rollback reaches the last 64 versions. */
 export const rulesBucket = names.rules
 export const rulesKey = "active"
@@ -42,13 +55,14 @@ export const openRulesKv = async (nc: NatsConnection, topology: TopologyOptions)
 /** Decodes a KV entry into a record; undefined when it is not a well-formed rules record. */
 export const decodeRecord = (e: Pick<KvEntry, "value" | "operation">): RulesRecord | undefined => {
   if (e.operation !== "PUT") return undefined
+  let v: unknown
   try {
-    const r = JSON.parse(new TextDecoder().decode(e.value)) as Partial<RulesRecord>
-    if (typeof r.version !== "number" || typeof r.source !== "string" || typeof r.checksum !== "string" || typeof r.appliedAt !== "number") return undefined
-    return { version: r.version, source: r.source, checksum: r.checksum, appliedAt: r.appliedAt, origin: typeof r.origin === "string" ? r.origin : "" }
+    v = JSON.parse(new TextDecoder().decode(e.value))
   } catch {
     return undefined
   }
+  const r = decodeRulesRecord(v)
+  return r._tag === "Some" ? { ...r.value, origin: typeof r.value.origin === "string" ? r.value.origin : "" } : undefined
 }
 
 /** The active record, if any. */

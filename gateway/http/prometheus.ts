@@ -33,6 +33,8 @@ export interface MetricSources {
   readonly rules?: () => { applied: number; invalid: number } | undefined
   /** Fences: sink batches refused because the lease moved (rows). */
   readonly fencedRows?: () => number | undefined
+  /** Messages from other processes dropped because they did not decode (runtime/wire.ts), by message name. */
+  readonly wireMalformed?: () => Readonly<Record<string, number>> | undefined
 }
 
 /** The node's registry plus the histograms other parts observe into. */
@@ -125,6 +127,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     device: counter("akis_device_events_total", "Device actor events: readings, duplicates, late, raised, cleared, ... (by event)", ["event"]),
     rulesApplied: counter("akis_rules_applied_total", "Rule set versions swapped in"),
     rulesInvalid: counter("akis_rules_invalid_total", "Rule set versions refused by this node (running set kept)"),
+    wireMalformed: counter("akis_wire_malformed_total", "Messages from other processes dropped because they did not decode (by message)", ["message"]),
   }
   const hostCounters: ReadonlyArray<[string, Counter<string>]> = [
     ["batches", sh.batches], ["readings", sh.readings], ["malformedBatches", sh.malformed], ["checkpoints", sh.checkpoints], ["resets", sh.resets],
@@ -205,6 +208,8 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       feed(sk.rulesApplied, root, "ra", r.applied)
       feed(sk.rulesInvalid, root, "ri", r.invalid)
     }
+    const w = sources.wireMalformed?.()
+    if (w) for (const [message, n] of Object.entries(w)) feed(sk.wireMalformed, root, `w.${message}`, n, { message })
   }
 
   return {

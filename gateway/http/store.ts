@@ -1,5 +1,8 @@
-import type { KV } from "@nats-io/kv"
+import type { KV, KvEntry } from "@nats-io/kv"
 import { randomBytes } from "node:crypto"
+import {
+  AlertNoteMessage, AuditRecordMessage, isWireDecodeError, TokenRecordMessage, type WireDecodeError, type WireMessage,
+} from "../../runtime/wire.ts"
 import type { Role, TokenRecord } from "./auth.ts"
 
 /**
@@ -48,22 +51,24 @@ export interface AuditLog {
   acknowledged(alertIds: ReadonlyArray<string>): Promise<Set<string>>
 }
 
-const enc = new TextEncoder()
-const dec = new TextDecoder()
+/** Hears why a stored record was left out (it is not what its schema says). */
+type Malformed = (e: WireDecodeError) => void
 const pad = (ms: number) => String(Math.floor(ms)).padStart(13, "0")
 const rand = () => randomBytes(4).toString("hex")
 /** KV keys allow [-/_=.a-zA-Z0-9]: alert ids (with ':') are hex-encoded. */
 const hexId = (alertId: string) => Buffer.from(alertId, "utf8").toString("hex")
 
 /** Tokens in KV `akis_tokens` (`t.<id>`), loaded at start and followed with a watch. */
-export const kvTokenStore = async (kv: KV): Promise<TokenStore> => {
+export const kvTokenStore = async (kv: KV, onMalformed?: Malformed): Promise<TokenStore> => {
   const cache = new Map<string, TokenRecord>()
   const take = (value: Uint8Array) => {
     try {
-      const r = JSON.parse(dec.decode(value)) as TokenRecord
-      if (typeof r.id === "string" && typeof r.hash === "string") cache.set(r.id, r)
-    } catch {
+      const r = TokenRecordMessage.fromJson(value)
+      cache.set(r.id, r)
+    } catch (e) {
       // not a token record: ignored (an operator wrote something else into the bucket)
+      if (!isWireDecodeError(e)) throw e
+      onMalformed?.(e)
     }
   }
   const watch = await kv.watch({ key: "t.>" })
@@ -84,7 +89,7 @@ export const kvTokenStore = async (kv: KV): Promise<TokenStore> => {
     get: (id) => cache.get(id),
     list: () => [...cache.values()].sort((a, b) => a.createdAt - b.createdAt),
     put: async (r) => {
-      await kv.put(`t.${r.id}`, JSON.stringify(r))
+      await kv.put(`t.${r.id}`, TokenRecordMessage.toJson(r))
       cache.set(r.id, r) // visible at once on this node; the watch brings it to the others
     },
     close: async () => watch.stop(),
@@ -98,26 +103,39 @@ export const memoryTokenStore = (initial: ReadonlyArray<TokenRecord> = []): Toke
 }
 
 /** Audit log and notes in KV `akis_audit`. */
-export const kvAuditLog = (kv: KV): AuditLog => {
-  const values = async <T>(filter: string, keep: (key: string) => boolean, limit: number, newestFirst: boolean): Promise<T[]> => {
+export const kvAuditLog = (kv: KV, onMalformed?: Malformed): AuditLog => {
+  /** Values that decode as `m`; others are left out (and reported). */
+  const decoded = <T>(m: WireMessage<T>, entries: ReadonlyArray<KvEntry | null>): T[] => {
+    const out: T[] = []
+    for (const e of entries) {
+      if (e?.operation !== "PUT") continue
+      try {
+        out.push(m.fromJson(e.value))
+      } catch (err) {
+        if (!isWireDecodeError(err)) throw err
+        onMalformed?.(err)
+      }
+    }
+    return out
+  }
+  const values = async <T>(m: WireMessage<T>, filter: string, keep: (key: string) => boolean, limit: number, newestFirst: boolean): Promise<T[]> => {
     const keys: string[] = []
     for await (const k of await kv.keys(filter)) if (keep(k)) keys.push(k)
     keys.sort()
     if (newestFirst) keys.reverse()
-    const out = await Promise.all(keys.slice(0, limit).map((k) => kv.get(k)))
-    return out.filter((e) => e?.operation === "PUT").map((e) => JSON.parse(dec.decode(e!.value)) as T)
+    return decoded(m, await Promise.all(keys.slice(0, limit).map((k) => kv.get(k))))
   }
   return {
-    append: async (r) => void (await kv.put(`log.${pad(r.at)}.${rand()}`, enc.encode(JSON.stringify(r)))),
+    append: async (r) => void (await kv.put(`log.${pad(r.at)}.${rand()}`, AuditRecordMessage.toBytes(r))),
     query: async (q) => {
-      const rows = await values<AuditRecord>("log.>", (k) => {
+      const rows = await values<AuditRecord>(AuditRecordMessage, "log.>", (k) => {
         const ms = Number(k.split(".")[1])
         return ms >= q.from && ms <= q.to
       }, q.action ? 100_000 : q.limit, true)
       return (q.action ? rows.filter((r) => r.action === q.action) : rows).slice(0, q.limit)
     },
-    addNote: async (n) => void (await kv.put(`note.${hexId(n.alertId)}.${pad(n.at)}.${rand()}`, enc.encode(JSON.stringify(n)))),
-    notes: (alertId) => values<AlertNote>(`note.${hexId(alertId)}.>`, () => true, 10_000, false),
+    addNote: async (n) => void (await kv.put(`note.${hexId(n.alertId)}.${pad(n.at)}.${rand()}`, AlertNoteMessage.toBytes(n))),
+    notes: (alertId) => values<AlertNote>(AlertNoteMessage, `note.${hexId(alertId)}.>`, () => true, 10_000, false),
     acknowledged: async (ids) => {
       const want = new Map(ids.map((id) => [hexId(id), id]))
       const out = new Set<string>()
@@ -125,12 +143,7 @@ export const kvAuditLog = (kv: KV): AuditLog => {
       const keys: string[] = []
       for await (const k of await kv.keys("note.>")) keys.push(k)
       const hits = keys.filter((k) => want.has(k.split(".")[1]!))
-      const notes = await Promise.all(hits.map((k) => kv.get(k)))
-      for (const e of notes) {
-        if (e?.operation !== "PUT") continue
-        const n = JSON.parse(dec.decode(e.value)) as AlertNote
-        if (n.kind === "ack") out.add(n.alertId)
-      }
+      for (const n of decoded(AlertNoteMessage, await Promise.all(hits.map((k) => kv.get(k))))) if (n.kind === "ack") out.add(n.alertId)
       return out
     },
   }

@@ -22,6 +22,7 @@ import type { Benchmark } from "./index.ts"
 import { writeChartPng } from "./plot.ts"
 import { mintDeviceCerts } from "./scale/mint.ts"
 import type { SimConfig } from "./scale/sim.ts"
+import { NodeStats, StatsRequest } from "../../runtime/wire.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
 const ladder = [1_000, 10_000, 50_000, 100_000]
@@ -119,10 +120,9 @@ const benchmark: Benchmark = {
       let gateway = startGateway()
       await gateway.waitForLine(/gateway listening/, 60_000)
       await worker.waitForLine(/"event":"node.start"/, 60_000)
-      type NodeStats = { memory?: { rss: number; heapUsed: number }; shards: Array<Record<string, number>> }
       const nodeStats = async (gc = false): Promise<NodeStats> => {
-        const r = await nc.request("akis.ctl.stats.w1", gc ? JSON.stringify({ gc: true }) : undefined, { timeout: 10_000 })
-        return JSON.parse(new TextDecoder().decode(r.data)) as NodeStats
+        const r = await nc.request("akis.ctl.stats.w1", gc ? StatsRequest.toJson({ gc: true }) : undefined, { timeout: 10_000 })
+        return NodeStats.fromJson(r.data)
       }
       const stats = async () => (await nodeStats()).shards
       /** The worker's JS heap in use right after a full collection: live data only. */

@@ -5,6 +5,7 @@ import { Unreachable } from "../lib/cli/errors.ts"
 import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
 import { withContext } from "../lib/context.ts"
 import { age, table } from "../lib/table.ts"
+import { DrainAnswer } from "../../runtime/wire.ts"
 
 /** `ops cluster`: members and the shard map (owner, epoch, stream positions, lag). */
 export const cluster = Command.make(
@@ -31,7 +32,7 @@ export const drain = Command.make(
   Effect.fn(function* ({ node, config }) {
     const reply = yield* withContext(config, async (ctx) => {
       const r = await ctx.nats.nc.request(`akis.ctl.drain.${node}`, undefined, { timeout: 3_000 })
-      return JSON.parse(new TextDecoder().decode(r.data)) as { shards: number }
+      return DrainAnswer.fromJson(r.data)
     }, (m) => new Unreachable({ message: `node ${node} did not answer (${m}); see \`ops cluster\` for live node ids` }))
     yield* Console.log(`draining ${node}: handing over ${reply.shards} shards`)
   }),

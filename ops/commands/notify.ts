@@ -8,6 +8,7 @@ import { attempt } from "../lib/cli/errors.ts"
 import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
 import { withContext } from "../lib/context.ts"
 import { table } from "../lib/table.ts"
+import { NotifierLeaseRecord, NotifyMarksRecord, orUndefined } from "../../runtime/wire.ts"
 
 
 /** `ops notify dead-letters`: notifications that failed maxAttempts times (or were refused), from stream AKIS_DLQ. */
@@ -58,14 +59,14 @@ const status = Command.make("status", { json: jsonFlag, config: configFlag }, Ef
     const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
     const leader = kv ? await kv.get("leader").catch(() => null) : null
     const state = kv ? await kv.get("state").catch(() => null) : null
-    const st = state && state.operation === "PUT" ? JSON.parse(state.string()) as Record<string, unknown[]> : undefined
+    const st = state && state.operation === "PUT" ? orUndefined(() => NotifyMarksRecord.fromJson(state.string())) : undefined
     const consumer = async (name: string) => {
       const i = await ctx.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
       return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
     }
     const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
     return {
-      active: leader && leader.operation === "PUT" ? { ...(JSON.parse(leader.string()) as { holder: string; at: number }), revision: leader.revision } : null,
+      active: leader && leader.operation === "PUT" ? { ...(orUndefined(() => NotifierLeaseRecord.fromJson(leader.string())) ?? { holder: "(not a lease)", at: 0 }), revision: leader.revision } : null,
       channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
       state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
       notifier: await consumer(c.notify.consumer),

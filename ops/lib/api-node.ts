@@ -11,6 +11,7 @@ import {
 } from "../../gateway/http/index.ts"
 import { askActor, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { AlertTransitionMessage, isWireDecodeError, LeaseRecord, logFirstOfEach, MemberRecord } from "../../runtime/wire.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
 import { liveFleetFeed } from "./live-fleet-feed.ts"
@@ -42,7 +43,6 @@ export interface ApiNode {
   stop(): Promise<void>
 }
 
-const dec = new TextDecoder()
 
 /**
  * Returns `guarded(what, f)`: runs `f`; a failure that is not already an answer becomes a 503
@@ -78,6 +78,13 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const isApi = config.node.roles.includes("api")
   const P = config.cluster.partitions
   const nodeId = p.node?.id ?? config.node.id
+  // Messages from other processes that did not decode: counted by message name, the first of each logged.
+  const malformed: Record<string, number> = {}
+  const logDropped = logFirstOfEach((message, reason) => p.log("wire.malformed", { message, reason }))
+  const dropped = (message: string, reason: string) => {
+    malformed[message] = (malformed[message] ?? 0) + 1
+    logDropped(message, reason)
+  }
   const metrics = makeNodeMetrics({
     gateway: () => p.gateway?.metrics,
     hosts: p.node
@@ -91,6 +98,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     device: () => (p.rules ? (p.rules.kind.metrics as unknown as Record<string, number>) : undefined),
     rules: () => p.rules?.watch.metrics,
     fencedRows: p.fencedRows,
+    wireMalformed: () => (p.node ? { ...malformed, [MemberRecord.name]: p.node.membership.malformed } : malformed),
   }, nodeId || "node")
 
   // One subscription per node feeds every SSE client and the reading→alert histogram.
@@ -98,7 +106,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   // Only the api role may subscribe to the alert subjects; without it there is no SSE and no alert histogram.
   const alertSub = !isApi ? undefined : nats.nc.subscribe("akis.alerts.>", {
     callback: (_e, m) => {
-      const t = parseTransition(m.data)
+      const t = parseTransition(m.data, (reason) => dropped(AlertTransitionMessage.name, reason))
       if (!t) return
       metrics.alertLatency.observe(Math.max(0, Date.now() - t.at) / 1000)
       for (const fn of listeners) fn(t)
@@ -110,8 +118,8 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const [tokenKv, auditKv, rulesKv] = isApi
     ? await Promise.all([openBucket(kvm, names.tokens, p.topology), openBucket(kvm, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
     : [undefined, undefined, undefined]
-  const tokens = tokenKv ? await kvTokenStore(tokenKv) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
-  const audit = auditKv ? kvAuditLog(auditKv) : undefined
+  const tokens = tokenKv ? await kvTokenStore(tokenKv, (e) => dropped(e.wire, e.message)) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
+  const audit = auditKv ? kvAuditLog(auditKv, (e) => dropped(e.wire, e.message)) : undefined
   // Opened once (a failed open is retried on the next request).
   let shardsKv: ReturnType<typeof kvm.open> | undefined
   const shardsBucket = () => (shardsKv ??= kvm.open("akis_shards").catch((e) => {
@@ -139,7 +147,13 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
           const m = new Map<number, string>()
           for await (const k of await kv.keys("shard.*")) {
             const e = await kv.get(k)
-            if (e?.operation === "PUT") m.set(Number(k.slice(6)), (JSON.parse(dec.decode(e.value)) as { owner: string }).owner)
+            if (e?.operation !== "PUT") continue
+            try {
+              m.set(Number(k.slice(6)), LeaseRecord.fromJson(e.value).owner)
+            } catch (err) {
+              if (!isWireDecodeError(err)) throw err
+              dropped(err.wire, err.message) // no owner shown for that shard
+            }
           }
           return m
         }),

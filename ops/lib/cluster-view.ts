@@ -1,8 +1,7 @@
 import type { MemberInfo } from "../../runtime/membership.ts"
 import { Checkpoints } from "../../runtime/checkpoints.ts"
+import { isWireDecodeError, LeaseRecord, MemberRecord, NodeStats, orUndefined } from "../../runtime/wire.ts"
 import type { OpsContext } from "./context.ts"
-
-const dec = new TextDecoder()
 
 /** One shard's row in `ops cluster`. */
 export interface ShardRow {
@@ -30,24 +29,25 @@ export const clusterView = async (ctx: OpsContext) => {
   const members: Array<MemberInfo & { heartbeatAgeMs: number }> = []
   for await (const k of await membersKv.keys()) {
     const e = await membersKv.get(k)
-    if (e?.operation === "PUT") {
-      const m = JSON.parse(dec.decode(e.value)) as MemberInfo
-      members.push({ ...m, heartbeatAgeMs: Date.now() - e.created.getTime() })
+    if (e?.operation !== "PUT") continue
+    try {
+      members.push({ ...MemberRecord.fromJson(e.value), heartbeatAgeMs: Date.now() - e.created.getTime() })
+    } catch (err) {
+      if (!isWireDecodeError(err)) throw err // not a heartbeat: not a member
     }
   }
   const stats = new Map<number, Record<string, number | null>>()
   await Promise.all(members.map(async (m) => {
     try {
       const r = await ctx.nats.nc.request(`akis.ctl.stats.${m.id}`, undefined, { timeout: 1_500 })
-      const body = JSON.parse(dec.decode(r.data)) as { shards: Array<Record<string, number | null>> }
-      for (const s of body.shards) stats.set(s.shard as number, s)
+      for (const s of NodeStats.fromJson(r.data).shards) if (typeof s.shard === "number") stats.set(s.shard, s)
     } catch {
-      // a dead or unreachable member: its shards show without live figures
+      // a dead or unreachable member (or a malformed answer): its shards show without live figures
     }
   }))
   const shards: ShardRow[] = await Promise.all(Array.from({ length: clusterP }, async (_, s) => {
     const lease = await shardsKv.get(`shard.${s}`)
-    const l = lease?.operation === "PUT" ? (JSON.parse(dec.decode(lease.value)) as { owner: string; epoch: number }) : undefined
+    const l = lease?.operation === "PUT" ? orUndefined(() => LeaseRecord.fromJson(lease.value)) : undefined // not a lease: shown unowned
     const cp = await snaps.head(s).catch(() => ({ head: undefined })) // position only: the body may be megabytes in the object store
     const st = stats.get(s)
     return {

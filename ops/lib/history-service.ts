@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { fromRequester } from "../../runtime/nats/guard.ts"
+import { HistoryReply, HistoryRequestMessage, historyFailureCodes, isWireDecodeError } from "../../runtime/wire.ts"
 import {
   alerts, fleetAggregate, HistoryInputInvalid, readings, type AlertsQuery, type FleetQuery, type ReadingsQuery, type Store,
 } from "../../actors/sink/index.ts"
@@ -30,7 +31,7 @@ export interface StoreSummary {
 /** A refused or failed history request, as the serving node described it. */
 export class HistoryRequestFailed extends Error {
   override readonly name = "HistoryRequestFailed"
-  constructor(readonly code: "input" | "store" | "too_large" | "request", message: string, readonly field?: string) {
+  constructor(readonly code: (typeof historyFailureCodes)[number], message: string, readonly field?: string) {
     super(message)
   }
 }
@@ -54,22 +55,17 @@ const run = (store: Store, schema: DeviceSchema, req: HistoryRequest): Promise<u
   }
 }
 
-type Reply = { ok: true; result: unknown } | { ok: false; code: HistoryRequestFailed["code"]; message: string; field?: string }
-
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-
 /** Answers history requests on `nc` from `store` until `stop()`. Counts what it answered and refused. */
 export const serveHistory = (nc: NatsConnection, store: Store, schema: DeviceSchema) => {
   const counters = { answered: 0, refused: 0, failed: 0 }
-  const answer = async (data: Uint8Array): Promise<Reply> => {
+  const answer = async (data: Uint8Array): Promise<HistoryReply> => {
     let req: HistoryRequest
     try {
-      req = JSON.parse(dec.decode(data)) as HistoryRequest
-      if (typeof req !== "object" || req === null) throw new TypeError("not an object")
+      req = HistoryRequestMessage.fromJson(data)
     } catch (e) {
+      if (!isWireDecodeError(e)) throw e
       counters.refused++
-      return { ok: false, code: "input", message: `not a JSON history request: ${(e as Error).message}` }
+      return { ok: false, code: "input", field: e.path || undefined, message: `not a history request: ${e.message}` }
     }
     try {
       const result = await run(store, schema, req)
@@ -89,15 +85,15 @@ export const serveHistory = (nc: NatsConnection, store: Store, schema: DeviceSch
     callback: (_err, m) => {
       if (!fromRequester(m, historySubject)) return // delivered by a consumer, not asked (runtime/nats/guard.ts)
       void answer(m.data).then((reply) => {
-        let body = enc.encode(JSON.stringify(reply))
+        let body = HistoryReply.toBytes(reply)
         const max = nc.info?.max_payload ?? 1_048_576
         if (body.length > max) {
           counters.answered--
           counters.refused++
-          body = enc.encode(JSON.stringify({
+          body = HistoryReply.toBytes({
             ok: false, code: "too_large",
             message: `the result is ${body.length} bytes, over NATS max_payload (${max}); ask for fewer fields, points or rows, or a shorter range`,
-          } satisfies Reply))
+          })
         }
         m.respond(body)
       })
@@ -110,11 +106,17 @@ export const serveHistory = (nc: NatsConnection, store: Store, schema: DeviceSch
 export const askHistory = async <T>(nc: NatsConnection, req: HistoryRequest, timeoutMs = 10_000): Promise<T> => {
   let data: Uint8Array
   try {
-    data = (await nc.request(historySubject, enc.encode(JSON.stringify(req)), { timeout: timeoutMs })).data
+    data = (await nc.request(historySubject, HistoryRequestMessage.toJson(req), { timeout: timeoutMs })).data
   } catch (e) {
     throw new HistoryRequestFailed("request", `no worker node answered ${historySubject}: ${(e as Error).message}`)
   }
-  const reply = JSON.parse(dec.decode(data)) as Reply
+  let reply: HistoryReply
+  try {
+    reply = HistoryReply.fromJson(data)
+  } catch (e) {
+    throw new HistoryRequestFailed("request", (e as Error).message)
+  }
+  // The result's shape is the op's (readings, fleet, alerts, summary): the caller names it (T).
   if (!reply.ok) throw new HistoryRequestFailed(reply.code, reply.message, reply.field)
   return reply.result as T
 }

@@ -20,6 +20,7 @@ import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } f
 import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./servers/index.ts"
 import { renderSummary, type Sample } from "./summary.ts"
 import { defaultNodeCount } from "./layout.ts"
+import { NodeStats } from "../../runtime/wire.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
 const say = (m: string) => process.stderr.write(`\x1b[1m[akis up]\x1b[0m ${m}\n`)
@@ -198,8 +199,7 @@ async function readingsProcessed(c: OpsContext, ids: string[]): Promise<number> 
   await Promise.all(ids.map(async (id) => {
     try {
       const r = await c.nats.nc.request(`akis.ctl.stats.${id}`, undefined, { timeout: 1_000 })
-      const body = JSON.parse(new TextDecoder().decode(r.data)) as { shards: Array<{ readings: number }> }
-      for (const s of body.shards) total += s.readings
+      for (const s of NodeStats.fromJson(r.data).shards) total += s.readings ?? 0
     } catch {}
   }))
   return total

@@ -84,7 +84,7 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
       // `allow_responses`: with it nats-server records the reply subject of every message it
       // delivers to the node (each JetStream delivery has one) for 2 minutes and, past 4,096
       // entries, rescans that map on every delivery; at 2,000 readings/s that tripled NATS's CPU.
-      for (const r of roles) if (r !== "node") pub.add(`${inboxPrefixOf(r)}.>`)
+      for (const r of roles) pub.add(`${inboxPrefixOf(r)}.>`) // its own too: a node's notifier asks other nodes' actors
       for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*", "akis.history"]) sub.add(s)
       break
     case "inspector":

@@ -36,7 +36,7 @@ describe("role permissions", () => {
     for (const r of ["node", "gateway", "inspector", "api", "notifier"] as const) {
       const p = rolePermissions(r, o)!
       const replies = p.publish.allow.filter((s) => s.startsWith("_INBOX"))
-      expect(replies).toEqual(r === "node" ? ["_INBOX_admin.>", "_INBOX_api.>", "_INBOX_gateway.>", "_INBOX_inspector.>", "_INBOX_notifier.>"] : [])
+      expect(replies).toEqual(r === "node" ? ["_INBOX_admin.>", "_INBOX_api.>", "_INBOX_gateway.>", "_INBOX_inspector.>", "_INBOX_node.>", "_INBOX_notifier.>"] : [])
       const bad = p.publish.allow.filter((s) => /STREAM\.(UPDATE|DELETE)|\$JS\.API\.>|^>$|\$JS\.>|ACCOUNT|SERVER|_INBOX\./.test(s) || (/STREAM\.PURGE/.test(s) && r !== "node"))
       expect(bad).toEqual([])
       expect(p.subscribe.allow.filter((s) => s.startsWith("_INBOX"))).toEqual([`_INBOX_${r}.>`])

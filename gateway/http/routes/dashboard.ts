@@ -23,7 +23,9 @@ export const dashboardRoutes = [
       if (unknown.length) throw badParameter("fields", `field names of the device schema (unknown: ${unknown.join(", ")})`)
       if (!deps.fleetLive) throw new ApiProblem({ status: 503, code: "unavailable", message: "this node does not watch the telemetry subjects", retryAfterS: 5 })
       const fields = names.map((name) => ({ name, index: deps.schema.byName.get(name)!.index }))
-      return { now: deps.now(), ...(await deps.fleetLive(fields)) }
+      // `now` after the feed answered: a feed just started waits for its first readings.
+      const live = await deps.fleetLive(fields)
+      return { now: deps.now(), ...live }
     },
   }),
   route({

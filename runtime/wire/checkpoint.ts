@@ -1,0 +1,70 @@
+import { Schema } from "effect"
+import type { Checkpoint } from "../checkpoints.ts"
+import type { BlobRef } from "../nats/blob-store.ts"
+import { checkedBy, wireMessage } from "./codec.ts"
+
+// The checkpoint envelope in KV `akis_snapshots` (key `shard.<n>`, msgpack, runtime/checkpoints.ts):
+// either the whole checkpoint inline, or a pointer to its body in the object store. The actor
+// snapshots inside are the actor kind's business (restored by it); here only their framing is
+// checked, with one loop instead of a schema per actor (a checkpoint holds up to 10^5 actors and
+// is read when a shard is claimed, which failover time depends on).
+
+const isActorPairs = (u: unknown): u is ReadonlyArray<readonly [string, unknown]> => {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const p = u[i]
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string") return false
+  }
+  return true
+}
+const isTimerPairs = (u: unknown): u is ReadonlyArray<readonly [string, number]> => {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) {
+    const p = u[i]
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "number") return false
+  }
+  return true
+}
+
+const head = {
+  shard: Schema.Number,
+  streamSeq: Schema.Number,
+  epoch: Schema.Number,
+  owner: Schema.String,
+  at: Schema.Number,
+}
+const InlineSchema = Schema.Struct({
+  ...head,
+  actors: checkedBy(isActorPairs, "an array of [actor id, snapshot] pairs"),
+  timers: Schema.optionalKey(Schema.UndefinedOr(checkedBy(isTimerPairs, "an array of [actor id, time] pairs"))),
+})
+const PointerSchema = Schema.Struct({
+  ...head,
+  object: Schema.Struct({ name: Schema.String, size: Schema.Number, digest: Schema.String }),
+})
+const inline = wireMessage("akis_snapshots checkpoint", InlineSchema)
+const pointer = wireMessage("akis_snapshots checkpoint pointer", PointerSchema)
+
+/** A checkpoint entry whose body is in the object store. */
+export interface CheckpointPointer {
+  readonly shard: number
+  readonly streamSeq: number
+  readonly epoch: number
+  readonly owner: string
+  readonly at: number
+  readonly object: BlobRef
+}
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+
+/**
+ * Checks an unpacked checkpoint entry or body: a checkpoint when it holds `actors`, else a pointer.
+ * Throws WireDecodeError naming the field.
+ */
+export const CheckpointEnvelope = {
+  name: "akis_snapshots checkpoint",
+  decode: (u: unknown): Checkpoint | CheckpointPointer =>
+    isObject(u) && !("actors" in u) && "object" in u ? pointer.decode(u) : inline.decode(u),
+  /** A body read from the object store: always a whole checkpoint. */
+  decodeBody: (u: unknown): Checkpoint => inline.decode(u),
+}
