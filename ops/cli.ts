@@ -13,7 +13,7 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { commands } from "./commands/index.ts"
 import { outcomeOf } from "./lib/cli/outcome.ts"
-import { requestStop, stopRequested } from "./lib/cli/stop.ts"
+import { StopSignal } from "./lib/cli/stop.ts"
 
 export const ops = Command.make("ops").pipe(
   Command.withDescription("akis: run a node, a local cluster, a gateway or a fleet; inspect the cluster; rules, certificates, tokens, benchmarks"),
@@ -22,17 +22,23 @@ export const ops = Command.make("ops").pipe(
 
 /** Runs `ops <args…>` and exits the process with the code of its outcome. */
 export const main = (args: ReadonlyArray<string>): void => {
-  const fiber = Effect.runFork(Command.runWith(ops, { version: "0.1.0" })(args).pipe(Effect.provide(NodeServices.layer)))
+  let signalled: string | undefined
+  const fiber = Effect.runFork(Command.runWith(ops, { version: "0.1.0" })(args).pipe(
+    Effect.provideService(StopSignal, { requested: () => signalled }),
+    Effect.provide(NodeServices.layer),
+  ))
   // An Effect waiting on nothing (Effect.never) holds no handle: keep the process up until the command ends.
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
   const onSignal = (signal: NodeJS.Signals) => {
-    if (requestStop(signal)) fiber.interruptUnsafe(fiber.id)
+    if (signalled !== undefined) return
+    signalled = signal
+    fiber.interruptUnsafe(fiber.id)
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
-    const { lines, code } = outcomeOf(exit, stopRequested() !== undefined)
+    const { lines, code } = outcomeOf(exit, signalled !== undefined)
     for (const line of lines) process.stderr.write(`${line}\n`)
     // Exit once stdout has taken everything written: nothing of a long JSON answer is cut.
     process.stdout.write("", () => process.exit(code))

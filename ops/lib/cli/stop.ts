@@ -1,15 +1,13 @@
 /**
- * Why the CLI is stopping: ops/cli.ts records the signal (SIGINT / SIGTERM) before it interrupts
- * the running command, so a long-running command's release can log it (the node's `node.shutdown`).
+ * Why the CLI is stopping. ops/cli.ts records the signal (SIGINT / SIGTERM) before it interrupts
+ * the running command and provides it here, so a long-running command's stop can log it (the
+ * node's `node.shutdown` reason). Default when not provided: no signal.
  */
-let requested: string | undefined
+import { Context } from "effect"
 
-/** The signal that asked the CLI to stop, if any. */
-export const stopRequested = (): string | undefined => requested
-
-/** Records a stop request; true the first time. */
-export const requestStop = (signal: string): boolean => {
-  if (requested !== undefined) return false
-  requested = signal
-  return true
+export interface StopSignal {
+  /** The signal that asked the CLI to stop, if any. */
+  readonly requested: () => string | undefined
 }
+
+export const StopSignal = Context.Reference<StopSignal>("akis/ops/StopSignal", { defaultValue: () => ({ requested: () => undefined }) })
