@@ -1,14 +1,14 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { connect, type NatsConnection } from "@nats-io/transport-node"
+import type { NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
-import { natsAuth } from "../../runtime/nats/auth.ts"
 import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
-import { attempt, CommandFailed, Unreachable } from "../lib/cli/errors.ts"
+import { attempt, CommandFailed } from "../lib/cli/errors.ts"
 import { configFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
 
 const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
 const schemaOf = (p: Option.Option<string>) => loadDeviceSchema(Option.getOrUndefined(p))
@@ -19,19 +19,9 @@ const limitsOf = (config: Option.Option<string>) => ruleLimitsOf(loadConfig({ fi
 const refusal = (e: unknown) =>
   e instanceof RulesRejected ? new CommandFailed({ message: "", lines: e.issues.map(formatIssue) }) : undefined
 
-/** Runs `f` with a connection to the configured NATS servers (closed afterwards); a refused rule set fails with its issues. */
+/** Runs `f` with an admin connection to NATS (closed afterwards); a refused rule set fails with its issues. */
 const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection, topology: TopologyOptions) => Promise<A>) =>
-  Effect.gen(function* () {
-    const cfg = yield* attempt(() => loadConfig({ file: Option.getOrUndefined(config) }))
-    return yield* Effect.acquireUseRelease(
-      Effect.tryPromise({
-        try: () => connect({ servers: [...cfg.nats.servers], ...natsAuth(cfg.nats, "admin") }),
-        catch: (e) => new Unreachable({ message: `cannot reach NATS at ${cfg.nats.servers.join(", ")}: ${(e as Error).message}` }),
-      }),
-      (nc) => Effect.tryPromise({ try: () => f(nc, topologyOptions(cfg)), catch: (e) => refusal(e) ?? new CommandFailed({ message: (e as Error).message }) }),
-      (nc) => Effect.promise(() => nc.close()),
-    )
-  })
+  withContext(config, (ctx) => f(ctx.nats.nc, topologyOptions(ctx.config)), (message, e) => refusal(e) ?? new CommandFailed({ message }))
 
 const line = (r: RulesRecord) => `v${r.version}  ${new Date(r.appliedAt).toISOString()}  ${r.checksum.slice(0, 12)}  ${r.origin}`
 

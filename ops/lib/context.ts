@@ -5,7 +5,7 @@ import type { AkisConfig } from "../../config/schema.ts"
 import { connectNats, names, type Nats } from "../../runtime/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
 import type { Role } from "../../runtime/nats/topology.ts"
-import { attempt, type OpsError } from "./cli/errors.ts"
+import { attempt, type Fallback } from "./cli/errors.ts"
 
 /** A CLI command's view of the cluster: config plus a NATS connection (closed by `close`). */
 export interface OpsContext {
@@ -28,7 +28,7 @@ export const opsContext = async (configFile?: string, role: Role = "admin"): Pro
  * Runs `fn` with a connected context (closed afterwards). A bad config fails with BadConfig, an
  * unreachable NATS with Unreachable, anything `fn` throws with `fallback` (CommandFailed by default).
  */
-export const withContext = <T>(config: Option.Option<string>, fn: (ctx: OpsContext) => Promise<T>, fallback?: (message: string) => OpsError) =>
+export const withContext = <T>(config: Option.Option<string>, fn: (ctx: OpsContext) => Promise<T>, fallback?: Fallback) =>
   Effect.acquireUseRelease(
     attempt(() => opsContext(Option.getOrUndefined(config))),
     (ctx) => attempt(() => fn(ctx), fallback),

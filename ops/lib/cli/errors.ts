@@ -41,16 +41,19 @@ export const report = (e: unknown): { readonly lines: ReadonlyArray<string>; rea
   return { lines: [e instanceof Error ? e.message : String(e)], code: exitCodes.failed }
 }
 
+/** What an exception that is neither ours nor a known library error becomes (default: CommandFailed with its message). */
+export type Fallback = (message: string, error: unknown) => OpsError
+
 /** Translates an exception from a library call into our errors: bad config, NATS down, or `fallback`. */
-export const classify = (e: unknown, fallback: (message: string) => OpsError = (message) => new CommandFailed({ message })): OpsError => {
+export const classify = (e: unknown, fallback: Fallback = (message) => new CommandFailed({ message })): OpsError => {
   if (e instanceof UsageError || e instanceof CommandFailed || e instanceof Unreachable || e instanceof BadConfig) return e
   if (e instanceof ConfigInvalid) return new BadConfig({ message: e.message })
   if (e instanceof NatsUnavailable) return new Unreachable({ message: e.message })
-  return fallback(e instanceof Error ? e.message : typeof e === "object" && e && "message" in e ? String(e.message) : String(e))
+  return fallback(e instanceof Error ? e.message : typeof e === "object" && e && "message" in e ? String(e.message) : String(e), e)
 }
 
 /** Runs a promise-returning step; whatever it throws becomes a typed error (see `classify`). */
-export const attempt = <A>(f: () => Promise<A> | A, fallback?: (message: string) => OpsError): Effect.Effect<A, OpsError> =>
+export const attempt = <A>(f: () => Promise<A> | A, fallback?: Fallback): Effect.Effect<A, OpsError> =>
   Effect.tryPromise({ try: async () => f(), catch: (e) => classify(e, fallback) })
 
 /** Fails with a UsageError naming the problem when `bad` is a string. */
