@@ -1,8 +1,9 @@
 /**
- * `ops bench-all [--short] [--only e2e,sink] [--out DIR]` (`ops/bench-all`): runs every benchmark
+ * `ops bench-all [--short] [--only e2e,sink] [--out DIR] [--report-only]` (`ops/bench-all`): runs every benchmark
  * one after the other, each as `bun ops/cli.ts bench <name> --json …` in its own process, saves
  * what it printed with the command, commit, time and load average (docs/bench-results/<name>.json),
- * then writes docs/benchmarks.md from those files (ops/benchmarks/report.ts). Run it on a quiet
+ * then writes docs/benchmarks.md from those files (ops/benchmarks/report.ts; `--report-only` just
+ * that, from the saved files). Run it on a quiet
  * machine: the load average before and after each run is recorded so a busy one shows.
  * `--short`: short settings, only to check that every benchmark runs; results go to a temp dir
  * (or `--out`) and docs/ is left alone. Progress (each command, its stderr) goes to stderr.
@@ -10,9 +11,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { Effect, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { benchCommand, benchPlans, renderReport, type SavedRun } from "../benchmarks/report.ts"
+import { benchCommand, benchPlans, renderReport, writeReport, type SavedRun } from "../benchmarks/report.ts"
 import { attempt, CommandFailed, usage } from "../lib/cli/errors.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -69,8 +70,15 @@ export const benchAll = Command.make(
     short: Flag.Boolean("short").pipe(Flag.withDescription("short settings, only to check that every benchmark runs (docs/ is left alone)"), Flag.withDefault(false)),
     only: Flag.String("only").pipe(Flag.withDescription(`comma-separated subset of: ${Object.keys(benchPlans).join(", ")}`), Flag.optional),
     out: Flag.String("out").pipe(Flag.withDescription("directory for the JSON results (default docs/bench-results, or a temp dir with --short)"), Flag.optional),
+    reportOnly: Flag.Boolean("report-only").pipe(Flag.withDescription("run nothing: rewrite docs/benchmarks.md (or <out>/benchmarks.md) from the saved results"), Flag.withDefault(false)),
   },
-  Effect.fn(function* ({ short, only, out }) {
+  Effect.fn(function* ({ short, only, out, reportOnly }) {
+    if (reportOnly) {
+      const dir = Option.getOrElse(out, () => join(root, "docs", "bench-results"))
+      const file = Option.isSome(out) ? join(dir, "benchmarks.md") : join(root, "docs", "benchmarks.md")
+      const n = yield* attempt(() => writeReport(dir, file))
+      return yield* Console.error(`wrote ${file} from ${n} result file(s) in ${dir}`)
+    }
     const names = Option.match(only, { onNone: () => Object.keys(benchPlans), onSome: (s) => s.split(",") })
     const unknown = names.filter((n) => !benchPlans[n])
     yield* usage(unknown.length > 0 && `unknown benchmark(s): ${unknown.join(", ")}; known: ${Object.keys(benchPlans).join(", ")}`)
