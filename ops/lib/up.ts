@@ -166,29 +166,29 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
   })
 
   void (async () => {
-  for (;;) {
-    await Bun.sleep(2_000)
-    if (stopping) break
-    try {
-      ctx ??= await opsContext(values.config)
-      const view = await clusterView(ctx)
-      const stored = store ? await storeSummary(store) : await askHistory<StoreSummary>(ctx.nats.nc, { op: "summary" }, 5_000)
-      const readingsIn = await readingsProcessed(ctx, view.members.map((m) => m.id))
-      const sample: Sample = { t: Date.now(), readingsIn, ...stored }
-      const fleetLine = fleet.output().split(/[\r\n]/).filter((l) => l.trim()).pop() ?? ""
-      process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n" + (urls ? `\n${urls}\n` : ""))
-      prev = sample
-    } catch (e) {
-      // Stopping closes the connection mid-refresh; before the first node has created the streams
-      // and buckets (and, on chDB, answers akis.history) there is nothing to show yet.
+    for (;;) {
+      await Bun.sleep(2_000)
       if (stopping) break
-      if (prev || !/not found|no responders/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
-      else if (!waitingSaid) {
-        waitingSaid = true
-        say("summary: waiting for the first node (streams, buckets, history service)")
+      try {
+        ctx ??= await opsContext(values.config)
+        const view = await clusterView(ctx)
+        const stored = store ? await storeSummary(store) : await askHistory<StoreSummary>(ctx.nats.nc, { op: "summary" }, 5_000)
+        const readingsIn = await readingsProcessed(ctx, view.members.map((m) => m.id))
+        const sample: Sample = { t: Date.now(), readingsIn, ...stored }
+        const fleetLine = fleet.output().split(/[\r\n]/).filter((l) => l.trim()).pop() ?? ""
+        process.stdout.write("\x1b[2J\x1b[H" + renderSummary(view, sample, prev, fleetLine) + "\n" + (urls ? `\n${urls}\n` : ""))
+        prev = sample
+      } catch (e) {
+        // Stopping closes the connection mid-refresh; before the first node has created the streams
+        // and buckets (and, on chDB, answers akis.history) there is nothing to show yet.
+        if (stopping) break
+        if (prev || !/not found|no responders/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
+        else if (!waitingSaid) {
+          waitingSaid = true
+          say("summary: waiting for the first node (streams, buckets, history service)")
+        }
       }
     }
-  }
   })()
   return { finished, stop }
 }
