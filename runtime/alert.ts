@@ -1,3 +1,5 @@
+import type { Severity } from "../config/rules/severity.ts"
+
 /**
  * An alert transition: what a device actor emits when a rule's alert opens, changes severity or
  * closes. Published to `akis.alerts.<severity>.<device>` on stream AKIS_ALERTS with `id` as the
@@ -28,9 +30,8 @@ export interface AlertTransition {
   readonly recvAt: number
 }
 
-/** Alert severities, lowest first. */
-export const severities = ["info", "warning", "critical"] as const
-export type Severity = (typeof severities)[number]
+/** Alert severities, lowest first (defined with the rule language). */
+export { severities, type Severity } from "../config/rules/severity.ts"
 
 /** Subject an alert transition is published on. Device ids are subject-safe tokens (gateway checks). */
 export const alertSubject = (t: Pick<AlertTransition, "severity" | "device">): string => `akis.alerts.${t.severity}.${t.device}`

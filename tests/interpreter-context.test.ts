@@ -7,6 +7,7 @@ import { afterAll, expect, test } from "bun:test"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { makeChdbStore, migrate, writeAlerts, type Store } from "../actors/sink/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
+import { linkRuleSet } from "../actors/device/index.ts"
 import { loadRulesFile, defaultRulesPath } from "../config/rules/index.ts"
 import { rpcSubject, shardOf, type AlertTransition } from "../runtime/index.ts"
 import { contextSources } from "../ops/lib/notify-role.ts"
@@ -44,7 +45,8 @@ test("windows come from the owning actor, history from ClickHouse, description f
     at: at - i * 60_000, seq: i, message: "", values: {}, channels: [], ruleVersion: 1, recvAt: 0,
   })
   await writeAlerts(store, [t(1, "speeding"), t(2, "speeding"), t(3, "overheating"), t(90, "speeding")], Date.now())
-  const ctx = contextSources(nc, P, store, () => loaded.set, 60)
+  const rules = linkRuleSet(loaded.plan)
+  const ctx = contextSources(nc, P, store, () => rules, 60)
   expect(await ctx.windows("bus-0042")).toEqual(windows)
   expect(asked).toEqual([{ kind: "device", id: "bus-0042", request: {} }])
   expect(await ctx.history("bus-0042", at + 1)).toEqual(["3 alert transitions on bus-0042 in the 60 minutes before: speeding (warning) ×2, overheating (warning) ×1"])

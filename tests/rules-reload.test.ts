@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test"
 import type { DeviceState } from "../actors/index.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
-import { applyRules, openRulesKv } from "../config/rules/store.ts"
+import { applyRules, openRulesKv } from "../ops/lib/rules-store.ts"
 import { startDeviceRules } from "../ops/lib/device-rules.ts"
 import type { ActorContext } from "../runtime/actor-kind.ts"
 import type { AlertTransition } from "../runtime/alert.ts"

@@ -1,5 +1,5 @@
 import type { DeviceSchema } from "../../config/device-schema.ts"
-import type { CompiledRule } from "../../config/rules/index.ts"
+import type { CompiledRule } from "./engine/index.ts"
 import type { ActorContext, ActorKind } from "../../runtime/actor-kind.ts"
 import { alertSubject, type AlertTransition, type Severity } from "../../runtime/alert.ts"
 import { noBoot, type ReadingBatch } from "../../runtime/batch.ts"

@@ -1,4 +1,5 @@
-import type { CompiledRuleSet } from "../../config/rules/index.ts"
+import type { RuleSetPlan } from "../../config/rules/index.ts"
+import { linkRuleSet, type CompiledRuleSet } from "./engine/index.ts"
 
 /**
  * The rule set every device actor of a node evaluates, shared by reference. A reload calls
@@ -7,14 +8,18 @@ import type { CompiledRuleSet } from "../../config/rules/index.ts"
  * device and costs nothing for devices that stay idle.
  */
 export class RuleSetHolder {
-  constructor(private set: CompiledRuleSet, private ver: number) {}
+  private set: CompiledRuleSet
+  /** Links `plan` (config/rules compileRules) for the node's device actors. */
+  constructor(plan: RuleSetPlan, private ver: number) {
+    this.set = linkRuleSet(plan)
+  }
   /** The active compiled set. */
   get current(): CompiledRuleSet { return this.set }
   /** Version of the active set (the KV `akis_rules` version, or 0 for a file loaded at start). */
   get version(): number { return this.ver }
-  /** Installs a new set; it must be compiled for the same device schema width. */
-  swap(set: CompiledRuleSet, version: number): void {
-    this.set = set
+  /** Links and installs a new plan; it must be compiled for the same device schema width. */
+  swap(plan: RuleSetPlan, version: number): void {
+    this.set = linkRuleSet(plan)
     this.ver = version
   }
 }

@@ -1,5 +1,5 @@
-import { windowHeaderSize, windowReaders as r } from "../../config/rules/index.ts"
 import { noBoot } from "../../runtime/batch.ts"
+import { windowAggregates } from "./engine/index.ts"
 import { Phase, RS, type DeviceState } from "./state.ts"
 
 /** Live state answer of a device actor (JSON-able). */
@@ -23,14 +23,7 @@ export const queryState = (st: DeviceState, fieldNames: ReadonlyArray<string>, _
   const latest: Record<string, number> = {}
   st.latest.forEach((x, i) => { if (x === x) latest[fieldNames[i]!] = x })
   const windows: Record<string, Record<string, number | null>> = {}
-  st.set.windows.forEach((spec, i) => {
-    const A = st.windows.A
-    const h = i * windowHeaderSize
-    const agg: Record<string, number | null> = { count: r.wCount(A, h), first: num(r.wFirst(A, h)), last: num(r.wLast(A, h)), delta: num(r.wDelta(A, h)), rate: num(r.wRate(A, h)) }
-    if (spec.moments) Object.assign(agg, { avg: num(r.wAvg(A, h)), sum: num(r.wSum(A, h)), stddev: num(r.wStddev(A, h)) })
-    if (spec.extremes) Object.assign(agg, { min: num(r.wMin(A, h)), max: num(r.wMax(A, h)) })
-    windows[`${spec.fieldName}:${spec.ms}ms`] = agg
-  })
+  st.set.windows.forEach((spec, k) => { windows[`${spec.fieldName}:${spec.ms}ms`] = windowAggregates(st.windows, k, spec) })
   const alerts = st.set.rules.flatMap((r, i) => {
     const phase = st.R[r.base]!
     return phase === Phase.open || phase === Phase.clearing

@@ -1,6 +1,7 @@
-import { WindowArena, windowOf, type CompiledRuleSet, type DeviceBinding, type TrackerSpec, type WindowColumn, type WindowSnapshot } from "../../config/rules/index.ts"
+import type { DeviceBinding, TrackerSpec } from "../../config/rules/index.ts"
 import { severities, type Severity } from "../../runtime/alert.ts"
 import { noBoot } from "../../runtime/batch.ts"
+import { carryWindows, WindowArena, windowsByKey, windowsOfSnapshot, type CompiledRuleSet, type WindowColumn, type WindowSnapshot } from "./engine/index.ts"
 import { DeviceSnapshotInvalid } from "./errors.ts"
 
 /** Alert phase of one rule on one device. */
@@ -97,8 +98,7 @@ const isOpen = (phase: number) => phase === Phase.open || phase === Phase.cleari
  * no-longer-applicable rules become orphans, cleared by the caller.
  */
 export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number): void => {
-  const snap = st.windows.snapshotAll()
-  st.windows = carryWindows(st.set.windows.map((w, k) => [w.key, windowOf(snap, k)] as const), set)
+  st.windows = carryWindows(windowsByKey(st.windows, st.set.windows), set.windows)
   const T = new Float64Array(set.trackerSlots).fill(NaN)
   T[0] = st.T[0]!
   T[1] = st.T[1]!
@@ -136,14 +136,6 @@ export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number):
   st.set = set
   st.version = version
   st.binding = binding
-}
-
-/** A fresh arena for `set`, with the content of every window whose key (field:duration) it already had. */
-const carryWindows = (old: ReadonlyArray<readonly [string, WindowSnapshot]>, set: CompiledRuleSet): WindowArena => {
-  const byKey = new Map(old)
-  const arena = new WindowArena(set.windows)
-  arena.loadAll(set.windows.map((spec) => byKey.get(spec.key)))
-  return arena
 }
 
 /**
@@ -200,18 +192,6 @@ export const snapshotState = (st: DeviceState): DeviceSnapshot => {
   }
 }
 
-/** The windows of a version 1 or 2 snapshot by key; undefined when their shape is wrong. */
-const snapshotWindows = (s: DeviceSnapshot | DeviceSnapshotV1): Array<readonly [string, WindowSnapshot]> | undefined => {
-  if (!Array.isArray(s.windows)) return undefined
-  if (s.v === 1) return s.windows.map((w) => [w.key, w] as const)
-  const timelines = s.timelines
-  if (!Array.isArray(timelines)) return undefined
-  return s.windows.flatMap((w) => {
-    const ts = timelines[w.timeline]
-    return ts ? [[w.key, { ts, xs: w.xs, mean: w.mean, m2: w.m2, updates: w.updates, moments: w.moments }] as const] : []
-  })
-}
-
 /**
  * Rebuilds a state from a snapshot against the current rule set: windows, trackers and rule
  * states are matched by key/identity exactly as in {@link migrate}; open alerts of rules that are
@@ -219,7 +199,7 @@ const snapshotWindows = (s: DeviceSnapshot | DeviceSnapshotV1): Array<readonly [
  */
 export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, version: number): DeviceState => {
   const s = raw as DeviceSnapshot | DeviceSnapshotV1
-  const windows = s && typeof s === "object" && (s.v === 1 || s.v === 2) && Array.isArray(s.rules) ? snapshotWindows(s) : undefined
+  const windows = s && typeof s === "object" && (s.v === 1 || s.v === 2) && Array.isArray(s.rules) ? windowsOfSnapshot(s) : undefined
   if (!windows) throw new DeviceSnapshotInvalid({ id, reason: "not a version 1 or 2 device snapshot" })
   const st = newDeviceState(id, set, version)
   st.lastSeq = s.lastSeq
@@ -232,7 +212,7 @@ export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, ver
   st.maxTs = s.maxTs
   st.lastArrival = s.lastArrival
   st.latest = Float64Array.from(s.latest)
-  st.windows = carryWindows(windows, set)
+  st.windows = carryWindows(windows, set.windows)
   st.T[0] = s.time[0]
   st.T[1] = s.time[1]
   for (const t of set.trackers) {

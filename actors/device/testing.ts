@@ -1,5 +1,5 @@
 import { loadDeviceSchema, type DeviceSchema } from "../../config/device-schema.ts"
-import { compileRules, formatIssue, type CompiledRuleSet } from "../../config/rules/index.ts"
+import { compileRules, formatIssue, type RuleSetPlan } from "../../config/rules/index.ts"
 import type { ActorContext } from "../../runtime/actor-kind.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
 import { BatchBuilder } from "../../runtime/batch.ts"
@@ -11,10 +11,10 @@ import type { DeviceState } from "./state.ts"
 export const busSchema: DeviceSchema = loadDeviceSchema()
 
 /** Compiles rules source or fails the test with the positioned issues. */
-export const compileOrFail = (source: string, schema = busSchema): CompiledRuleSet => {
+export const compileOrFail = (source: string, schema = busSchema): RuleSetPlan => {
   const r = compileRules(source, "test.rules.yaml", schema)
   if (!r.ok) throw new TypeError(r.issues.map(formatIssue).join("\n"))
-  return r.set
+  return r.plan
 }
 
 /** An ActorContext that records what the actor publishes and stores; `now` is set by the test. */
@@ -54,7 +54,7 @@ export class Device {
   seq = 0
   private readonly base: Float64Array
 
-  constructor(source: string | CompiledRuleSet, readonly id = "bus-1", base: Readonly<Record<string, number>> = {}) {
+  constructor(source: string | RuleSetPlan, readonly id = "bus-1", base: Readonly<Record<string, number>> = {}) {
     this.holder = new RuleSetHolder(typeof source === "string" ? compileOrFail(source) : source, 1)
     this.kind = makeDeviceKind(busSchema, this.holder)
     this.ctx.now = Device.t0

@@ -1,11 +1,10 @@
-import { fnv1a32 } from "../../runtime/shard.ts"
 import type { DeviceSchema } from "../device-schema.ts"
 import { show, type Expr } from "./ast.ts"
-import type { CompiledRule, CompiledRuleSet, CondFn, DeviceBinding, TrackerSpec, ValuesFn, WindowSpec } from "./compiled.ts"
 import { formatDuration } from "./duration.ts"
 import { functions } from "./functions.ts"
+import { planArgs, planHelpers, type RulePlan, type RuleSetPlan, type TrackerSpec, type WindowSpec } from "./plan.ts"
 import type { RuleSetSpec, RuleSpec } from "./spec.ts"
-import { H, windowReaders } from "./windows.ts"
+import { H } from "./window-layout.ts"
 
 const windowFns = new Set(["avg", "min", "max", "sum", "count", "stddev", "first", "last", "delta", "rate", "zscore"])
 const momentFns = new Set(["avg", "sum", "stddev", "zscore"])
@@ -104,17 +103,29 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
   return go(e)
 }
 
-/** Metres between two WGS84 points (great circle). */
-const hav = (lat1: number, lon1: number, lat2: number, lon2: number): number => {
-  const r = Math.PI / 180
-  const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2
-  return 12_742_000 * Math.asin(Math.min(1, Math.sqrt(a)))
+/**
+ * Parses generated code without running it, so a compiler fault is refused here, as an issue
+ * (load.ts), before a plan is stored or handed to the engine. The engine builds the same text.
+ */
+const syntaxChecked = (body: string, params: string): string => {
+  new Function(...planHelpers, `return function(${params}){${body}}`)
+  return body
 }
 
-const args = "v,o,p,W,T,S,t,tick"
-const helperNames = ["hav", ...Object.keys(windowReaders)]
-const helpers = [hav, ...Object.values(windowReaders)]
-const makeFn = <F>(body: string, params = args): F => new Function(...helperNames, `return function(${params}){${body}}`)(...helpers) as F
+const encoder = new TextEncoder()
+/**
+ * FNV-1a 32 of the UTF-8 bytes of `s`: the hash of runtime/shard.ts, written again here so the
+ * rule language depends on nothing above config/. Rule identities in checkpoints depend on it
+ * (actors/device/engine/link.test.ts pins the two equal).
+ */
+const fnv1a32 = (s: string): number => {
+  let h = 0x811c9dc5
+  for (const b of encoder.encode(s)) {
+    h ^= b
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
 
 /** Semantic identity of a rule: what must stay equal for its alert state to survive a reload. */
 export const ruleIdentity = (r: RuleSpec): string =>
@@ -126,18 +137,17 @@ const absentFloor = (e: Expr): number =>
   : e.k === "binary" && e.op === "and" ? Math.max(absentFloor(e.left), absentFloor(e.right))
   : 0
 
-const globRe = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`)
-
 /**
- * Compiles a checked rule set to plain functions (generated JS, no AST walk per reading) and
- * derives the windows and trackers it needs, each shared by all rules that use it.
+ * Compiles a checked rule set to a plan: the JS source of its functions (the engine turns them into
+ * functions, no AST walk per reading) and the windows and trackers it needs, each shared by all
+ * rules that use it.
  */
-export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum: string): CompiledRuleSet => {
+export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum: string): RuleSetPlan => {
   const needs = new Needs(schema)
   const paramNames = Object.keys(spec.params)
   let base = 0
   const scanParts: string[] = []
-  const rules: CompiledRule[] = spec.rules.map((r, ri) => {
+  const rules: RulePlan[] = spec.rules.map((r, ri) => {
     const ruleBase = base
     // R[base..base+4): phase, since, openedAt, escalation steps; then the rule's sequence slots.
     const st = { slots: base + 4, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>() }
@@ -161,9 +171,9 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
       quietMs: st.timed ? absentFloor(r.when) : 0,
       base: ruleBase,
       size: st.slots - ruleBase,
-      when: makeFn<CondFn>(`${whenPre.join("")}return ${whenCode};`),
-      clear: clearCode === undefined ? undefined : makeFn<CondFn>(`${clearPre.join("")}return ${clearCode};`),
-      values: makeFn<ValuesFn>(`return {${values}};`),
+      whenCode: syntaxChecked(`${whenPre.join("")}return ${whenCode};`, planArgs.cond),
+      clearCode: clearCode === undefined ? undefined : syntaxChecked(`${clearPre.join("")}return ${clearCode};`, planArgs.cond),
+      valuesCode: syntaxChecked(`return {${values}};`, planArgs.cond),
       severity: r.severity,
       escalate: r.escalate,
       channels: r.channels,
@@ -183,9 +193,6 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
         `const inc=a*d;T[${s}]+=inc;T[${s + 1}]=(1-a)*(T[${s + 1}]+d*inc);}T[${s + 2}]=t;T[${s + 3}]++;}}`
     }
   })
-  const scan = makeFn<CompiledRuleSet["scan"]>(`let n=0;${scanParts.join("")}return n;`, "v,o,p,W,T,S,t,E,Q")
-  const updateTrackers = new Function(`return function(v,o,T,t){${upd.join("")}}`)() as CompiledRuleSet["updateTrackers"]
-  const groupRes = spec.groups.map((g) => ({ name: g.name, res: g.match.map(globRe), params: g.params }))
   return {
     spec,
     checksum,
@@ -195,20 +202,9 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
     windows: needs.windows,
     trackers,
     trackerSlots: needs.slots,
-    scan,
+    scanCode: syntaxChecked(`let n=0;${scanParts.join("")}return n;`, planArgs.scan),
     ruleStateSize: base,
-    updateTrackers,
+    trackersCode: syntaxChecked(upd.join(""), planArgs.trackers),
     rules,
-    bind(deviceId: string): DeviceBinding {
-      const groups = groupRes.filter((g) => g.res.some((re) => re.test(deviceId)))
-      const params = Float64Array.from(paramNames, (n) => {
-        let x = spec.params[n]!
-        for (const g of groups) if (Object.hasOwn(g.params, n)) x = g.params[n]!
-        return x
-      })
-      const names = new Set(groups.map((g) => g.name))
-      const enabled = Uint8Array.from(spec.rules, (r) => (r.groups.length === 0 || r.groups.some((g) => names.has(g)) ? 1 : 0))
-      return { params, groups: [...names], enabled }
-    },
   }
 }

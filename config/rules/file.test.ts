@@ -33,10 +33,10 @@ describe("rules file: every construct is accepted", () => {
   test("the default bus pack compiles with 20+ rules, each with a description", () => {
     const r = compileRules(readFileSync(defaultRulesPath, "utf8"), "default", schema)
     if (!r.ok) throw new TypeError(r.issues.map(formatIssue).join("\n"))
-    expect(r.set.rules.length).toBeGreaterThanOrEqual(20)
-    for (const x of r.set.rules) expect(x.spec.description.length).toBeGreaterThan(10)
+    expect(r.plan.rules.length).toBeGreaterThanOrEqual(20)
+    for (const x of r.plan.rules) expect(x.spec.description.length).toBeGreaterThan(10)
     // windows are shared: uneconomic_driving and overheating etc. reuse (field, duration) pairs
-    expect(new Set(r.set.windows.map((w) => w.key)).size).toBe(r.set.windows.length)
+    expect(new Set(r.plan.windows.map((w) => w.key)).size).toBe(r.plan.windows.length)
   })
 })
 

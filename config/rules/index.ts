@@ -1,4 +1,8 @@
-/** Public surface of the rule language: parse, check, compile, load, store. */
+/**
+ * Public surface of the rule language: parse, check, limits, compile to a plan, load. config/
+ * depends on nothing above it; the engine that evaluates a plan is actors/device/engine, and the
+ * KV adapter (`akis_rules`) is ops/lib/rules-store.ts.
+ */
 export type { Expr } from "./ast.ts"
 export { show } from "./ast.ts"
 export { parseDuration, formatDuration } from "./duration.ts"
@@ -9,11 +13,10 @@ export { parseRules, type ParseResult } from "./file.ts"
 export { compileRuleSet, ruleIdentity } from "./compile.ts"
 export { compileRules, loadRulesFile, rulesChecksum, type LoadRulesResult } from "./load.ts"
 export { formatIssue, type RuleIssue, type RuleSpec, type RuleSetSpec, type GroupSpec, type EscalationSpec } from "./spec.ts"
-export type { CompiledRule, CompiledRuleSet, CondFn, ValuesFn, DeviceBinding, TrackerSpec, WindowSpec } from "./compiled.ts"
+export { planArgs, planHelpers, type PlanHelper, type RulePlan, type RuleSetPlan, type TrackerSpec, type WindowSpec } from "./plan.ts"
+export { deviceBinder, type DeviceBinding } from "./bind.ts"
+export { severities, type Severity } from "./severity.ts"
+export { arenaBytes, type WindowNeeds } from "./window-layout.ts"
 export { defaultRulesPath } from "./paths.ts"
 export { defaultRuleLimits, ruleLimitsOf, type RuleLimits } from "./limits.ts"
 export { RulesRejected, RulesStoreError } from "./errors.ts"
-// The KV adapter (`akis_rules`: applyRules, rulesHistory, rollbackRules, watchRules) is
-// config/rules/store.ts, imported directly by the IO shell so the pure core never loads NATS.
-export { H as windowHeaderSize, WindowArena, windowReaders, type WindowNeeds } from "./windows.ts"
-export { windowOf, type ArenaSnapshot, type WindowColumn, type WindowSnapshot } from "./window-snapshot.ts"

@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs"
 import type { DeviceSchema } from "../device-schema.ts"
 import { compileRuleSet } from "./compile.ts"
-import type { CompiledRuleSet } from "./compiled.ts"
+import type { RuleSetPlan } from "./plan.ts"
 import { parseRules } from "./file.ts"
 import { defaultRuleLimits, type RuleLimits } from "./limits.ts"
 import type { RuleIssue } from "./spec.ts"
 
-/** Outcome of loading rules: a compiled set, or every issue with its position. */
+/** Outcome of loading rules: a compiled plan (the device actor's engine links it), or every issue with its position. */
 export type LoadRulesResult =
-  | { readonly ok: true; readonly set: CompiledRuleSet }
+  | { readonly ok: true; readonly plan: RuleSetPlan }
   | { readonly ok: false; readonly issues: ReadonlyArray<RuleIssue> }
 
 /** sha-256 (hex) of a rules source text: identifies a rule set version's content. */
@@ -23,7 +23,7 @@ export const compileRules = (source: string, file: string, schema: DeviceSchema,
   try {
     const r = parseRules(source, file, schema, limits)
     if (!r.spec) return { ok: false, issues: r.issues }
-    return { ok: true, set: compileRuleSet(r.spec, schema, rulesChecksum(source)) }
+    return { ok: true, plan: compileRuleSet(r.spec, schema, rulesChecksum(source)) }
   } catch (cause) {
     return { ok: false, issues: [{ file, line: 1, col: 1, message: `rule set cannot be compiled: ${(cause as Error)?.message ?? String(cause)}` }] }
   }

@@ -1,5 +1,5 @@
 import type { Expr } from "./ast.ts"
-import type { Severity } from "../../runtime/alert.ts"
+import type { Severity } from "./severity.ts"
 
 /** A position-tagged problem in a rules file. Lines and columns are 1-based. */
 export interface RuleIssue {

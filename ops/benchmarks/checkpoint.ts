@@ -1,7 +1,7 @@
 import { Kvm } from "@nats-io/kv"
 import { makeDeviceKind, RuleSetHolder, type DeviceState } from "../../actors/index.ts"
 import { loadDeviceSchema, type DeviceSchema } from "../../config/device-schema.ts"
-import { defaultRulesPath, formatIssue, loadRulesFile, type CompiledRuleSet } from "../../config/rules/index.ts"
+import { defaultRulesPath, formatIssue, loadRulesFile, type RuleSetPlan } from "../../config/rules/index.ts"
 import type { ActorContext } from "../../runtime/actor-kind.ts"
 import { BatchBuilder } from "../../runtime/batch.ts"
 import { Checkpoints, checkpointCodec, checkpointDefaults } from "../../runtime/checkpoints.ts"
@@ -17,7 +17,7 @@ const ms = (x: number) => Math.round(x * 10) / 10
  * `devices` device actors with the default pack after `seconds` of readings at `hz` (event time;
  * processing follows it). Values wander inside each field's range, so windows hold distinct doubles.
  */
-const grow = (schema: DeviceSchema, set: CompiledRuleSet, devices: number, hz: number, seconds: number) => {
+const grow = (schema: DeviceSchema, set: RuleSetPlan, devices: number, hz: number, seconds: number) => {
   const kind = makeDeviceKind(schema, new RuleSetHolder(set, 1))
   const ctx: { -readonly [K in keyof ActorContext]: ActorContext[K] } = { now: 0, shard: 0, streamSeq: 0, publish: () => {}, store: () => {} }
   const states = new Map<string, DeviceState>()
@@ -94,7 +94,7 @@ const benchmark: Benchmark = {
       const out: Record<string, unknown> = { inline_limit_bytes: checkpointDefaults.inlineBytes }
       for (const [shard, sc] of scenarios.entries()) {
         log(`${sc.name}: ${sc.devices} devices, ${sc.seconds} s at ${sc.hz} Hz ...`)
-        const { kind, states, ctx } = grow(schema, loaded.set, sc.devices, sc.hz, sc.seconds)
+        const { kind, states, ctx } = grow(schema, loaded.plan, sc.devices, sc.hz, sc.seconds)
         let { revision } = await store.claim(shard, 1, "bench", 0)
         const r = { snapshot: [] as number[], pack: [] as number[], sync: [] as number[], write: [] as number[], stall: [] as number[], restore: [] as number[] }
         let bytes = 0

@@ -1,5 +1,5 @@
 import { loadDeviceSchema, type DeviceSchema } from "../../config/device-schema.ts"
-import { defaultRulesPath, formatIssue, loadRulesFile, type CompiledRuleSet } from "../../config/rules/index.ts"
+import { defaultRulesPath, formatIssue, loadRulesFile, type RuleSetPlan } from "../../config/rules/index.ts"
 import { makeDeviceKind, RuleSetHolder, type DeviceState } from "../../actors/index.ts"
 import type { ActorContext } from "../../runtime/actor-kind.ts"
 import { BatchBuilder, type ReadingBatch } from "../../runtime/batch.ts"
@@ -45,7 +45,7 @@ const makeBatches = (schema: DeviceSchema, devices: number, perDevice: number): 
  * streams by shifting seqs and timestamps outside the timed loop. Times are CPU time of this
  * process (the machine is shared; wall time is reported too), median round.
  */
-const measure = (schema: DeviceSchema, set: CompiledRuleSet, devices: number, perDevice: number, runs: number) => {
+const measure = (schema: DeviceSchema, set: RuleSetPlan, devices: number, perDevice: number, runs: number) => {
   const kind = makeDeviceKind(schema, new RuleSetHolder(set, 1))
   const batches = makeBatches(schema, devices, perDevice)
   let published = 0
@@ -104,13 +104,13 @@ const benchmark: Benchmark = {
     if (!loaded.ok) throw new TypeError(loaded.issues.map(formatIssue).join("\n"))
     const r = runs ?? 5
     process.stderr.write("rules bench: 1000 devices ...\n")
-    const many = measure(schema, loaded.set, 1000, 400, r)
+    const many = measure(schema, loaded.plan, 1000, 400, r)
     process.stderr.write("rules bench: 100 devices ...\n")
-    const few = measure(schema, loaded.set, 100, 4000, r)
+    const few = measure(schema, loaded.plan, 100, 4000, r)
     return {
-      rules: loaded.set.rules.length,
+      rules: loaded.plan.rules.length,
       fields: schema.fields.length,
-      windows: loaded.set.windows.length,
+      windows: loaded.plan.windows.length,
       devices: 1000,
       ...many,
       devices_100_readings_per_s_per_core: few.readings_per_s_per_core,

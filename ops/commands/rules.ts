@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
-import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../../config/rules/store.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../lib/rules-store.ts"
 import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { attempt, CommandFailed } from "../lib/cli/errors.ts"
 import { configFlag } from "../lib/cli/flags.ts"
@@ -34,7 +34,7 @@ const validate = Command.make(
     if (!r.ok) {
       return yield* new CommandFailed({ message: `${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`, lines: r.issues.map(formatIssue) })
     }
-    yield* Console.log(`${file}: ok (${r.set.rules.length} rules, ${r.set.windows.length} windows, checksum ${r.set.checksum.slice(0, 12)})`)
+    yield* Console.log(`${file}: ok (${r.plan.rules.length} rules, ${r.plan.windows.length} windows, checksum ${r.plan.checksum.slice(0, 12)})`)
   }),
 ).pipe(Command.withDescription("check a rules file; prints file:line:col: message for each problem and exits 1 if any"))
 

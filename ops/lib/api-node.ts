@@ -3,7 +3,7 @@ import { alerts as storedAlerts, fleetAggregate, parseTransition, quoteString, r
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { compileRules } from "../../config/rules/load.ts"
-import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory } from "../../config/rules/store.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory } from "./rules-store.ts"
 import type { AkisConfig } from "../../config/schema.ts"
 import type { Gateway } from "../../gateway/index.ts"
 import {
@@ -178,7 +178,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     rulesHistory: () => guarded("NATS", () => rulesHistory(rulesKv!)),
     rulesValidate: (source, origin) => {
       const r = compileRules(source, origin, schema, limits)
-      return r.ok ? { ok: true, rules: r.set.rules.length, windows: r.set.windows.length, checksum: r.set.checksum } : { ok: false, issues: r.issues.map(formatIssue) }
+      return r.ok ? { ok: true, rules: r.plan.rules.length, windows: r.plan.windows.length, checksum: r.plan.checksum } : { ok: false, issues: r.issues.map(formatIssue) }
     },
     rulesApply: (source, origin) => guarded("NATS", async () => {
       try {

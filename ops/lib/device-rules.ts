@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { makeDeviceKind, RuleSetHolder, type DeviceKind } from "../../actors/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { defaultRuleLimits, defaultRulesPath, formatIssue, loadRulesFile, RulesRejected, type RuleLimits } from "../../config/rules/index.ts"
-import { openRulesKv, watchRules, type RulesWatch } from "../../config/rules/store.ts"
+import { openRulesKv, watchRules, type RulesWatch } from "./rules-store.ts"
 import type { TopologyOptions } from "../../runtime/nats/topology.ts"
 
 /** A node's device actor kind, kept on the rule set stored in KV `akis_rules`. */
@@ -34,15 +34,15 @@ export const startDeviceRules = async (
   const path = file || defaultRulesPath
   const initial = loadRulesFile(path, schema, limits)
   if (!initial.ok) throw new RulesRejected({ issues: initial.issues })
-  const holder = new RuleSetHolder(initial.set, 0)
+  const holder = new RuleSetHolder(initial.plan, 0)
   const kind = makeDeviceKind(schema, holder)
-  log("rules_loaded", { file: path, rules: initial.set.rules.length, checksum: initial.set.checksum })
+  log("rules_loaded", { file: path, rules: initial.plan.rules.length, checksum: initial.plan.checksum })
   const watch = await watchRules(
     await openRulesKv(nc, topology),
     schema,
-    (set, rec) => {
-      holder.swap(set, rec.version)
-      log("rules_applied", { version: rec.version, checksum: rec.checksum, origin: rec.origin, rules: set.rules.length })
+    (plan, rec) => {
+      holder.swap(plan, rec.version)
+      log("rules_applied", { version: rec.version, checksum: rec.checksum, origin: rec.origin, rules: plan.rules.length })
     },
     (reason, issues) => log("rules_invalid", { reason, issues: issues.map(formatIssue) }),
     limits,

@@ -5,6 +5,8 @@
  * - process.env / Bun.env outside config/ (and the test/ops process launchers)
  * - imports of another folder's internal/ modules
  * - Date.now() / setTimeout / crypto.randomUUID in actors/ pure behaviour files
+ * - config/ importing runtime/, actors/, gateway/ or ops/ (config is the bottom layer: the rule DSL
+ *   compiles to a plan that the device actor's engine runs, never the other way round)
  */
 import { Glob } from "bun"
 import { readFileSync } from "node:fs"
@@ -35,6 +37,8 @@ export const lint = (root = "."): { errors: string[]; warnings: string[] } => {
         }
         const imp = /from\s+["'](\.\.\/[^"']*\/internal\/[^"']*)["']/.exec(line)
         if (imp) errors.push(`${at}: imports another folder's internals (${imp[1]}) — use its index.ts`)
+        const up = /^config\//.test(file) && /(?:from\s+|import\s*\(\s*|^\s*import\s+)["'](?:\.\.\/)+(runtime|actors|gateway|ops)\//.exec(line)
+        if (up) errors.push(`${at}: config/ imports ${up[1]}/ — config is the bottom layer (DSL, schema, limits, plan), depending on nothing above it`)
         if (/^actors\/.*behaviour\.ts$/.test(file) && /\b(Date\.now\(\)|setTimeout\(|randomUUID\()/.test(line)) {
           errors.push(`${at}: time or ids in a pure behaviour — take them from the ActorContext`)
         }

@@ -5,7 +5,7 @@ import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { alerts, ensureAlertsStream, makeStore, type Store } from "../../actors/sink/index.ts"
 import { askActor } from "../../runtime/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
-import type { CompiledRuleSet } from "../../config/rules/index.ts"
+import type { CompiledRuleSet } from "../../actors/device/index.ts"
 
 /** What a rule set says about a rule for a device: its throttle and the device's groups. */
 export const ruleFactsOf = (current: () => CompiledRuleSet) => (rule: string, device: string): RuleFacts | undefined => {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test"
 import fc from "fast-check"
-import { windowOf, type WindowSnapshot } from "./window-snapshot.ts"
-import { H, WindowArena, windowReaders as r } from "./windows.ts"
+import { arenaBytes, H, type WindowNeeds } from "../../../config/rules/window-layout.ts"
+import { WindowArena } from "./arena.ts"
+import { windowReaders as r } from "./readers.ts"
+import { windowOf, type WindowSnapshot } from "./snapshot.ts"
 
 /** One window of an arena (plus a second, longer one sharing it, so offsets and growth interact). */
 class SlidingWindow {
@@ -179,5 +181,13 @@ describe("WindowArena", () => {
     w.evict(5000)
     expect(w.count()).toBe(0)
     expect(w.avg()).toBeNaN()
+  })
+
+  test("an arena is exactly as large as the size model the rule limits are checked with", () => {
+    const needs: WindowNeeds[] = [
+      { field: 0, ms: 10_000, moments: true, extremes: false }, { field: 1, ms: 10_000, moments: false, extremes: true },
+      { field: 2, ms: 60_000, moments: true, extremes: true }, { field: 3, ms: 1_000, moments: false, extremes: false },
+    ]
+    for (const hz of [1, 2, 50]) expect(new WindowArena(needs, hz).A.byteLength).toBe(arenaBytes(needs, hz))
   })
 })

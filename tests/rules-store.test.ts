@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import type { KV } from "@nats-io/kv"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { testTopology } from "../../tests/support/topology.ts"
-import { startNats, tempDir, waitFor, type NatsServer } from "../../tests/harness/index.ts"
-import { loadDeviceSchema } from "../device-schema.ts"
-import type { CompiledRuleSet } from "./compiled.ts"
-import { RulesRejected } from "./errors.ts"
-import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, rulesKey, watchRules, type RulesRecord } from "./store.ts"
+import { testTopology } from "./support/topology.ts"
+import { startNats, tempDir, waitFor, type NatsServer } from "./harness/index.ts"
+import { loadDeviceSchema } from "../config/device-schema.ts"
+import type { RuleSetPlan } from "../config/rules/plan.ts"
+import { RulesRejected } from "../config/rules/errors.ts"
+import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, rulesKey, watchRules, type RulesRecord } from "../ops/lib/rules-store.ts"
 
 const schema = loadDeviceSchema()
 const v1 = "rules:\n  fast:\n    when: speed_kmh > 80\n"
@@ -44,7 +44,7 @@ describe("rules store (KV akis_rules)", () => {
   })
 
   test("watchRules delivers the current and each new valid version, and counts invalid entries without applying them", async () => {
-    const got: Array<[CompiledRuleSet, RulesRecord]> = []
+    const got: Array<[RuleSetPlan, RulesRecord]> = []
     const invalid: string[] = []
     const w = await watchRules(kv, schema, (set, rec) => got.push([set, rec]), (reason) => invalid.push(reason))
     await waitFor("current version", async () => got.length === 1)
@@ -67,7 +67,7 @@ describe("rules store (KV akis_rules)", () => {
     writeFileSync(wrong, bad)
     const run = (...args: string[]) => {
       const p = Bun.spawnSync(["bun", "ops/cli.ts", "rules", ...args], {
-        cwd: join(import.meta.dir, "..", ".."), env: { ...process.env, AKIS_NATS__SERVERS: `[${ns.url}]` }, stdout: "pipe", stderr: "pipe",
+        cwd: join(import.meta.dir, ".."), env: { ...process.env, AKIS_NATS__SERVERS: `[${ns.url}]` }, stdout: "pipe", stderr: "pipe",
       })
       return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() }
     }

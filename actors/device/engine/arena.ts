@@ -1,38 +1,19 @@
-import type { ArenaSnapshot, WindowColumn, WindowSnapshot } from "./window-snapshot.ts"
+import { capFor, H, HG, ringCapFor, type WindowNeeds } from "../../../config/rules/window-layout.ts"
+import type { ArenaSnapshot, WindowColumn, WindowSnapshot } from "./snapshot.ts"
 
-/**
- * Event-time sliding windows of one device, all in one Float64Array (the arena). Windows of the
- * same duration share one ring of slots `[time, value of each member field]`, so a reading writes
- * one slot per duration and an eviction reads one, instead of one per window: with a thousand
- * devices interleaved, the per-reading cost is cache misses, and this keeps them few. Compiled
- * rules read aggregates straight from the arena with the `w*` functions below.
- *
- * Layout: member (window) k has a header of {@link H} doubles at `k * H`; then group headers; then
- * per group its ring (`cap` slots of `stride` doubles) and, for members that need min/max, two
- * monotonic deques of absolute slot indexes. Members skip NaN (a field a reading did not carry).
- * Means/variances use Welford's update with removal, re-anchored from the ring every 4096 updates
- * to bound drift. Push and eviction are O(1) amortised; times must not decrease.
- */
-export const H = 16
-// member header
+// window (member) header: offsets in the H doubles at `k * H` (sizes: config/rules/window-layout.ts)
 const MEAN = 0, M2 = 1, UPD = 2, N = 3, FIRST = 4, LAST = 5, MINH = 6, MINT = 7, MAXH = 8, MAXT = 9, QOFF = 10, G = 11, COL = 12, FLD = 13, MOM = 14
-// group header
-const HG = 8
+// group header: offsets in the HG doubles of a duration group
 const OFF = 0, CAP = 1, START = 2, END = 3, MS = 4, STRIDE = 5
 const recomputeEvery = 4096
 
-/** What a window must maintain, and which row field feeds it. */
-export interface WindowNeeds {
-  readonly field: number
-  readonly ms: number
-  readonly moments: boolean
-  readonly extremes: boolean
-}
-
+// Offsets are module constants here, next to every reader of them, so the JIT folds them: the
+// readers below run inside generated rule code for every reading.
 const slot = (A: Float64Array, g: number, abs: number) => A[g + OFF]! + (abs & (A[g + CAP]! - 1)) * A[g + STRIDE]!
 const xAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs) + A[h + COL]!]!
 const tAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs)]!
 
+/** Aggregates of the window whose header is at `h` (`k * H`); generated rule code calls them by name (config/rules/plan.ts `planHelpers`). */
 export const wCount = (A: Float64Array, h: number): number => A[h + N]!
 export const wAvg = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! : NaN)
 export const wSum = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! * A[h + N]! : 0)
@@ -55,16 +36,28 @@ export const wRate = (A: Float64Array, h: number): number => {
   return dt > 0 ? (wDelta(A, h) * 1000) / dt : NaN
 }
 
-/** Aggregate readers by name, for code generation and queries. */
-export const windowReaders = { wCount, wAvg, wSum, wStddev, wZscore, wMin, wMax, wFirst, wLast, wDelta, wRate } as const
-
 interface Group {
   readonly gh: number
   readonly ms: number
   readonly members: number[]
 }
 
-/** A device's windows. `A` may be replaced when a ring grows: read it after every push. */
+/**
+ * Event-time sliding windows of one device, all in one Float64Array (the arena). Windows of the
+ * same duration share one ring of slots `[time, value of each member field]`, so a reading writes
+ * one slot per duration and an eviction reads one, instead of one per window: with a thousand
+ * devices interleaved, the per-reading cost is cache misses, and this keeps them few. Compiled
+ * rules read aggregates straight from the arena with the `w*` functions below.
+ *
+ * Layout (sizes: config/rules/window-layout.ts, offsets below): member (window) k has a
+ * header of H doubles at `k * H`; then group headers; then per group its ring (`cap` slots of
+ * `stride` doubles) and, for members that need min/max, two monotonic deques of absolute slot
+ * indexes. Members skip NaN (a field a reading did not carry).
+ * Means/variances use Welford's update with removal, re-anchored from the ring every 4096 updates
+ * to bound drift. Push and eviction are O(1) amortised; times must not decrease.
+ *
+ * `A` may be replaced when a ring grows: read it after every push.
+ */
 export class WindowArena {
   A: Float64Array
   readonly n: number
@@ -76,7 +69,7 @@ export class WindowArena {
     const byMs = new Map<number, number[]>()
     needs.forEach((w, k) => byMs.set(w.ms, [...(byMs.get(w.ms) ?? []), k]))
     this.groups = [...byMs].map(([ms, members], g) => ({ gh: this.n * H + g * HG, ms, members }))
-    const caps = this.groups.map((g) => capFor(Math.ceil((g.ms / 1000) * expectedHz) + 2))
+    const caps = this.groups.map((g) => ringCapFor(g.ms, expectedHz))
     this.A = new Float64Array(0)
     const A = this.layout(caps, needs.map((w) => w.extremes))
     needs.forEach((w, k) => {
@@ -388,26 +381,4 @@ export class WindowArena {
     this.A = A
     for (let k = 0; k < this.n; k++) if (extremes[k]) this.rebuildDeques(A, k * H)
   }
-}
-
-const capFor = (n: number) => {
-  let c = 16
-  while (c < n) c *= 2
-  return c
-}
-
-/**
- * Bytes an arena for `needs` takes when its device sends `hz` readings per second: the same layout
- * as the constructor (headers, one ring per duration, min/max deques), so limits checked against it
- * hold for the arenas actually built.
- */
-export const arenaBytes = (needs: ReadonlyArray<WindowNeeds>, hz: number): number => {
-  const byMs = new Map<number, WindowNeeds[]>()
-  for (const w of needs) byMs.set(w.ms, [...(byMs.get(w.ms) ?? []), w])
-  let doubles = needs.length * H + byMs.size * HG
-  for (const [ms, members] of byMs) {
-    const c = capFor(Math.ceil((ms / 1000) * hz) + 2)
-    doubles += c * (members.length + 1) + members.filter((w) => w.extremes).length * 2 * c
-  }
-  return doubles * 8
 }

@@ -1,5 +1,26 @@
-import type { Severity } from "../../runtime/alert.ts"
+import type { Severity } from "./severity.ts"
 import type { RuleSetSpec, RuleSpec, EscalationSpec } from "./spec.ts"
+
+/**
+ * What the compiler (compile.ts) hands the evaluation engine (actors/device/engine): plain data
+ * and the source text of the functions to generate, nothing that runs. The engine links a plan
+ * (link.ts there) by turning each code string into a function that sees the helpers named in
+ * {@link planHelpers}.
+ *
+ * Generated code contract. Conditions and values take `(v,o,p,W,T,S,t,tick)`: `v[o..o+width)` is
+ * the reading row, `p` the device's parameters, `W` the device's window arena (window k's header at
+ * `k * H`, window-layout.ts), `T` tracker slots (T[0] = newest reading's event time, T[1] = the one
+ * before), `S` the device's rule-state array (rules index their sequence slots absolutely), `t` the
+ * evaluation time (event time), `tick` true on timer evaluations. The scan takes
+ * `(v,o,p,W,T,S,t,E,Q)` and the tracker update `(v,o,T,t)`.
+ */
+
+/** Helpers generated code calls by name: haversine and the window aggregate readers. */
+export const planHelpers = ["hav", "wCount", "wAvg", "wSum", "wStddev", "wZscore", "wMin", "wMax", "wFirst", "wLast", "wDelta", "wRate"] as const
+export type PlanHelper = (typeof planHelpers)[number]
+
+/** Parameter lists of the generated functions. */
+export const planArgs = { cond: "v,o,p,W,T,S,t,tick", scan: "v,o,p,W,T,S,t,E,Q", trackers: "v,o,T,t" } as const
 
 /** A window the rule set needs: one per (field, duration), shared by every rule that uses it. */
 export interface WindowSpec {
@@ -24,17 +45,8 @@ export interface TrackerSpec {
   readonly size: number
 }
 
-/**
- * A compiled condition: `v[o..o+width)` is the reading row, `p` the device's parameters, `W` the
- * device's window arena (config/rules/windows.ts), `T` tracker slots (T[0] = newest reading's event time, T[1] = the one before), `S` the
- * device's rule-state array (rules index their sequence slots absolutely), `t` the evaluation time (event time), `tick` true on timer evaluations.
- */
-export type CondFn = (v: Float64Array, o: number, p: Float64Array, W: Float64Array, T: Float64Array, S: Float64Array, t: number, tick: boolean) => boolean
-/** Values that explain a transition (leaf name → value), computed only when a transition happens. */
-export type ValuesFn = (v: Float64Array, o: number, p: Float64Array, W: Float64Array, T: Float64Array, S: Float64Array, t: number) => Record<string, number>
-
-/** A rule compiled to plain functions. */
-export interface CompiledRule {
+/** A rule compiled to a plan: its lifecycle data and the code of its functions. */
+export interface RulePlan {
   readonly name: string
   /** `name#hash` of its semantics (condition, durations, severity, escalation): state survives a reload iff unchanged. */
   readonly identity: string
@@ -55,24 +67,20 @@ export interface CompiledRule {
    */
   readonly base: number
   readonly size: number
-  readonly when: CondFn
-  readonly clear: CondFn | undefined
-  readonly values: ValuesFn
+  /** Body of the `when` condition (`planArgs.cond`), returning a boolean. */
+  readonly whenCode: string
+  /** Body of the `clear` condition, when the rule has one. */
+  readonly clearCode: string | undefined
+  /** Body returning the values that explain a transition (leaf name → value). */
+  readonly valuesCode: string
   readonly severity: Severity
   readonly escalate: ReadonlyArray<EscalationSpec>
   readonly channels: ReadonlyArray<string>
   readonly throttleMs: number
 }
 
-/** A device's view of a rule set: its parameter values, groups and which rules apply to it. */
-export interface DeviceBinding {
-  readonly params: Float64Array
-  readonly groups: ReadonlyArray<string>
-  readonly enabled: Uint8Array
-}
-
-/** A rule set compiled for one device schema. Immutable; shared by every device actor of a node. */
-export interface CompiledRuleSet {
+/** A rule set compiled for one device schema: plain data, immutable. */
+export interface RuleSetPlan {
   readonly spec: RuleSetSpec
   /** sha-256 of the source text. */
   readonly checksum: string
@@ -86,14 +94,12 @@ export interface CompiledRuleSet {
   /** Tracker slot count including the two time slots. */
   readonly trackerSlots: number
   /**
-   * One pass over all rules for a reading: writes into `Q` the indexes of enabled rules that need
-   * their full lifecycle step (not idle, condition true, or with sequence steps) and returns how
-   * many. Most readings leave every rule idle and false, so this is all that runs.
+   * Body of the scan (`planArgs.scan`): one pass over all rules for a reading that writes into `Q`
+   * the indexes of enabled rules that need their full lifecycle step (not idle, condition true, or
+   * with sequence steps) and returns how many.
    */
-  readonly scan: (v: Float64Array, o: number, p: Float64Array, W: Float64Array, T: Float64Array, S: Float64Array, t: number, E: Uint8Array, Q: Int32Array) => number
-  /** Updates every tracker from reading row `o` at event time `t` (after T[0]/T[1] were advanced). */
-  readonly updateTrackers: (v: Float64Array, o: number, T: Float64Array, t: number) => void
-  readonly rules: ReadonlyArray<CompiledRule>
-  /** Parameters and rule applicability for a device id (group globs). */
-  bind(deviceId: string): DeviceBinding
+  readonly scanCode: string
+  /** Body of the tracker update (`planArgs.trackers`), run after T[0]/T[1] were advanced. */
+  readonly trackersCode: string
+  readonly rules: ReadonlyArray<RulePlan>
 }

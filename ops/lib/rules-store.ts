@@ -3,12 +3,12 @@ import { Kvm, type KV, type KvEntry } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { TopologyConflict } from "../../runtime/errors.ts"
 import { definition, names, openBucket, type BucketDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
-import type { DeviceSchema } from "../device-schema.ts"
-import type { CompiledRuleSet } from "./compiled.ts"
-import { RulesRejected, RulesStoreError } from "./errors.ts"
-import { defaultRuleLimits, type RuleLimits } from "./limits.ts"
-import { compileRules } from "./load.ts"
-import type { RuleIssue } from "./spec.ts"
+import type { DeviceSchema } from "../../config/device-schema.ts"
+import type { RuleSetPlan } from "../../config/rules/plan.ts"
+import { RulesRejected, RulesStoreError } from "../../config/rules/errors.ts"
+import { defaultRuleLimits, type RuleLimits } from "../../config/rules/limits.ts"
+import { compileRules } from "../../config/rules/load.ts"
+import type { RuleIssue } from "../../config/rules/spec.ts"
 
 /** What one version in the `akis_rules` bucket holds (JSON). */
 export interface RulesRecord {
@@ -24,7 +24,7 @@ export interface RulesRecord {
 
 /**
  * A rules record as read back from KV (written by any `ops rules apply` or API node). The schema
- * sits here rather than in runtime/wire.ts because config/ imports nothing above it.
+ * sits with this adapter, which was in config/ (importing nothing above it) when it was written.
  */
 const decodeRulesRecord = Schema.decodeUnknownOption(Schema.Struct({
   version: Schema.Number,
@@ -84,7 +84,7 @@ export const applyRules = async (
   for (let attempt = 0; attempt < 5; attempt++) {
     const last = await kv.get(rulesKey)
     const prev = last ? decodeRecord(last) : undefined
-    const record: RulesRecord = { version: (prev?.version ?? 0) + 1, source, checksum: checked.set.checksum, appliedAt: now, origin }
+    const record: RulesRecord = { version: (prev?.version ?? 0) + 1, source, checksum: checked.plan.checksum, appliedAt: now, origin }
     const data = JSON.stringify(record)
     try {
       if (!last || last.operation !== "PUT") await kv.create(rulesKey, data)
@@ -137,7 +137,7 @@ export interface RulesWatch {
 export const watchRules = async (
   kv: KV,
   schema: DeviceSchema,
-  onValid: (set: CompiledRuleSet, record: RulesRecord) => void,
+  onValid: (plan: RuleSetPlan, record: RulesRecord) => void,
   onInvalid: (reason: string, issues: ReadonlyArray<RuleIssue>) => void = () => {},
   limits: RuleLimits = defaultRuleLimits,
 ): Promise<RulesWatch> => {
@@ -149,7 +149,7 @@ export const watchRules = async (
     const c = compileRules(r.source, `${rulesBucket} v${r.version}`, schema, limits)
     if (!c.ok) { metrics.invalid++; onInvalid(`version ${r.version} does not compile`, c.issues); return }
     metrics.applied++
-    onValid(c.set, r)
+    onValid(c.plan, r)
   }
   const done = (async () => {
     for await (const e of it) {
