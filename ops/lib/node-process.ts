@@ -21,6 +21,7 @@ import { startGatewayCrlKeeper } from "../certs/crl-keeper.ts"
 import { startDeviceRules } from "./device-rules.ts"
 import { redact, redactString } from "../../config/redact.ts"
 import { natsAuth, type NatsAuth } from "../../runtime/nats/auth.ts"
+import { retry } from "../../runtime/retry.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { serveHistory } from "./history-service.ts"
 import { startNotifierRole } from "./notify-role.ts"
@@ -96,16 +97,11 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
   if (isWorker) {
     const store = (workerStore = timed(makeStore(config.clickhouse)))
     // ClickHouse may still be starting (or down): retry the migration; the stream holds the data meanwhile.
-    for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        const report = await migrate(store, schema)
-        log("clickhouse.ready", { url: config.clickhouse.url, ...report })
-        break
-      } catch (e) {
-        log("clickhouse.unavailable", { url: config.clickhouse.url, error: String(e), retryMs: delay })
-        await Bun.sleep(delay)
-      }
-    }
+    const report = await retry(() => migrate(store, schema), {
+      clock: systemClock, backoff: { initialMs: 500, maxMs: 5_000, jitter: 0 },
+      onRetry: (e, _attempt, retryMs) => log("clickhouse.unavailable", { url: config.clickhouse.url, error: String(e), retryMs }),
+    })
+    log("clickhouse.ready", { url: config.clickhouse.url, ...report })
     retention = makeRetentionJob(store, {
       retentionDays: config.clickhouse.retentionDays, everyMs: config.clickhouse.retentionCheckMs,
       onDropped: (partitions) => log("retention.dropped", { partitions }), onError: (e) => log("retention.error", { error: String(e) }),
