@@ -47,6 +47,21 @@ describe("config", () => {
     expect(() => loadConfig({ env: {}, overrides: { cluster: { partitons: 3 } } })).toThrow(/cluster.partitons/)
   })
 
+  test("issues come from the Schema issue tree: one line each, list indexes in the path, no value shown for an unknown key", () => {
+    const msg = (() => {
+      try {
+        loadConfig({ env: {}, overrides: { cluster: { partitons: 3 }, node: { roles: ["worker", "bogus"] } } })
+      } catch (e) {
+        return (e as ConfigInvalid).message
+      }
+      return ""
+    })()
+    expect(msg.split("\n").slice(1).sort()).toEqual([
+      "  cluster.partitons: Expected no excess property",
+      '  node.roles.1: Expected "worker" | "gateway" | "api" | "notifier", got "bogus"',
+    ])
+  })
+
   test("an unreadable file names the file", () => {
     expect(() => loadConfig({ env: {}, file: "/nonexistent/akis.yaml" })).toThrow(/cannot read \/nonexistent\/akis.yaml/)
   })

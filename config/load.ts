@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Schema, SchemaIssue } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import YAML from "yaml"
@@ -49,21 +49,33 @@ export const envOverrides = (env: Record<string, string | undefined>, shape: unk
 const valueAt = (root: unknown, path: string): unknown =>
   path.split(".").reduce<unknown>((v, k) => (isObject(v) || Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined), root)
 
-const formatIssues = (err: Schema.SchemaError, input: unknown): string =>
-  err.message
-    .split("\n")
-    .reduce<string[]>((lines, line) => {
-      const at = /^\s+at (.*)$/.exec(line)
-      if (at && lines.length > 0) {
-        const path = at[1]!.replace(/\["?([^"\]]+)"?\]/g, ".$1").replace(/^\./, "")
-        const actual = valueAt(input, path)
-        const secret = isSecretKey(path.split(".").pop() ?? "") // a password's value never reaches the terminal or a log
-        const got = actual === undefined || /excess property/.test(lines[lines.length - 1]!) ? "" : `, got ${secret ? "***" : JSON.stringify(redact(actual))}`
-        lines[lines.length - 1] = `  ${path}: ${lines[lines.length - 1]!.trim()}${got}`
-      } else lines.push(line)
-      return lines
-    }, [])
-    .join("\n")
+/** Issues as `{ path, message }` (Standard Schema), without the input: the value is added below, redacted. */
+const flatten = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Paths (dot-joined) of the keys the schema does not know, found in the issue tree. */
+const unknownKeys = (issue: SchemaIssue.Issue): Set<string> => {
+  const out = new Set<string>()
+  const walk = (i: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey>): void => {
+    if (i._tag === "UnexpectedKey") out.add(path.map(String).join("."))
+    else if (i._tag === "Pointer") walk(i.issue, [...path, ...i.path])
+    else if (i._tag === "Composite" || i._tag === "AnyOf") for (const c of i.issues) walk(c, path)
+    else if (i._tag === "Filter" || i._tag === "Encoding") walk(i.issue, path)
+  }
+  walk(issue, [])
+  return out
+}
+
+/** One line per issue: `path: what was expected, got <value>` (the value redacted; none for an unknown key). */
+const formatIssues = (err: Schema.SchemaError, input: unknown): string => {
+  const unknown = unknownKeys(err.issue)
+  return flatten(err.issue).issues.map(({ path: segments, message }) => {
+    const path = (segments ?? []).map((s) => String(typeof s === "object" ? s.key : s)).join(".")
+    const actual = valueAt(input, path)
+    const secret = isSecretKey(path.split(".").pop() ?? "") // a password's value never reaches the terminal or a log
+    const got = actual === undefined || unknown.has(path) ? "" : `, got ${secret ? "***" : JSON.stringify(redact(actual))}`
+    return `  ${path}: ${message}${got}`
+  }).join("\n")
+}
 
 /** Options for {@link loadConfig}. */
 export interface LoadOptions {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test"
+import { TestClock } from "../runtime/clock.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { ErrCode } from "./codes.ts"
 import { DeviceConnection, type ConnectionContext } from "./connection.ts"
@@ -16,19 +17,17 @@ const setup = (limits: Partial<ConnectionContext["limits"]> = {}, budgets?: Rate
   const throttles: number[] = []
   const resumes: Array<() => void> = []
   let closed = false
-  let now = 1_700_000_000_000
+  const clock = new TestClock(1_700_000_000_000)
   const metrics = newMetrics()
   const publishes: Array<() => void> = []
   const ingest = new Ingest({
     partitions: 8, width: schema.fields.length, schemaVersion: 1, flushBytes: 1 << 20, flushMs: 5, maxBufferedReadings: 1e6,
-    maxInFlight: 8, instanceId: "t", metrics, now: () => now, schedule: () => {}, onPressure: () => {},
+    maxInFlight: 8, instanceId: "t", metrics, clock, onPressure: () => {},
     publish: () => new Promise((r) => publishes.push(() => r(undefined))),
   })
   const lim = { maxFrameBytes: 4096, maxErrors: 3, maxReadingsPerSec: 1000, maxFutureSkewMs: 60_000, maxPastSkewMs: 60_000, ...limits }
-  const timers: Array<{ at: number; fn: () => void }> = []
   const ctx: ConnectionContext = {
-    schema, ingest, metrics, now: () => now, log: () => {}, partitionsShard: () => 3, limits: lim,
-    schedule: (fn, ms) => void timers.push({ at: now + ms, fn }),
+    schema, ingest, metrics, clock, log: () => {}, partitionsShard: () => 3, limits: lim,
     budgets: budgets ?? new RateBudgets(lim.maxReadingsPerSec),
   }
   const conn = new DeviceConnection(device, "127.0.0.1", ctx, {
@@ -40,20 +39,15 @@ const setup = (limits: Partial<ConnectionContext["limits"]> = {}, budgets?: Rate
     close: () => (closed = true),
   })
   const send = (s: string | Uint8Array) => conn.onData(typeof s === "string" ? enc.encode(s) : s)
-  const reading = (seq: number, device = "bus-0001") => jsonLine(schema, device, seq, now, row)
-  /** Runs the scheduled callbacks that are due. */
-  const runTimers = () => {
-    for (const t of timers.splice(0).sort((a, b) => a.at - b.at)) if (t.at <= now) t.fn()
-      else timers.push(t)
-  }
-  return { conn, out, throttles, resumes, ctx, metrics, runTimers, ingest, publishes, send, reading, isClosed: () => closed, advance: (ms: number) => (now += ms) }
+  const reading = (seq: number, device = "bus-0001") => jsonLine(schema, device, seq, clock.now(), row)
+  return { conn, out, throttles, resumes, ctx, metrics, clock, ingest, publishes, send, reading, isClosed: () => closed, advance: (ms: number) => clock.advance(ms) }
 }
 
 describe("DeviceConnection", () => {
   test("answers ACK with the highest durable seq only after the publish is acknowledged", async () => {
     const t = setup()
     t.send(t.reading(1) + t.reading(2))
-    t.advance(5)
+    await t.advance(5)
     t.ingest.tick()
     expect(t.out).toEqual([])
     t.publishes[0]!()
@@ -94,7 +88,7 @@ describe("DeviceConnection", () => {
     expect(t.metrics.accepted).toBe(0)
   })
 
-  test("throttles above the readings/s budget instead of dropping: the rest of the chunk waits", () => {
+  test("throttles above the readings/s budget instead of dropping: the rest of the chunk waits", async () => {
     const t = setup({ maxReadingsPerSec: 2 })
     t.send(t.reading(1) + t.reading(2) + t.reading(3) + t.reading(4))
     // The budget (burst 2) is spent after 2 readings: the other 2 wait in the framer.
@@ -105,12 +99,12 @@ describe("DeviceConnection", () => {
     // Bytes read before the socket paused only queue up.
     t.send(t.reading(5))
     expect(t.metrics.accepted).toBe(2)
-    t.advance(500)
+    await t.advance(500)
     t.resumes.shift()!()
     expect(t.metrics.accepted).toBe(3)
-    t.advance(500)
+    await t.advance(500)
     t.resumes.shift()!()
-    t.advance(500)
+    await t.advance(500)
     t.resumes.shift()!()
     expect(t.metrics.accepted).toBe(5)
     // One notice per second of throttling, not one per pause.
@@ -157,7 +151,7 @@ describe("DeviceConnection", () => {
     expect(t.out).toEqual(["ACKMODE coalesced ms=100\n"])
     const durable = async (seq: number) => {
       t.send(t.reading(seq))
-      t.advance(5)
+      await t.advance(5)
       t.ingest.tick()
       t.publishes.shift()!()
       await Bun.sleep(0)
@@ -166,8 +160,10 @@ describe("DeviceConnection", () => {
     await durable(2)
     await durable(3)
     expect(t.out.slice(1)).toEqual(["ACK 1\n"])
-    t.advance(100)
-    t.runTimers()
+    // ACK 1 went out at +5 ms; the held one is due one interval later (+105), now is +15.
+    await t.advance(89)
+    expect(t.out.slice(1)).toEqual(["ACK 1\n"])
+    await t.advance(1)
     expect(t.out.slice(1)).toEqual(["ACK 1\n", "ACK 3\n"])
     await durable(4)
     t.conn.close(ErrCode.shutdown, "bye")
@@ -177,7 +173,7 @@ describe("DeviceConnection", () => {
   test("ack mode none: durable readings get no ACK line, refusals still get their ERR", async () => {
     const t = setup()
     t.send('{"ack":"none"}\n' + t.reading(1) + '{"seq":2,"ts":1,"warp":1}\n')
-    t.advance(5)
+    await t.advance(5)
     t.ingest.tick()
     t.publishes.shift()!()
     await Bun.sleep(0)

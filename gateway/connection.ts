@@ -11,6 +11,7 @@
  * Every frame gets an answer: a decoder or sink that throws is caught per frame and answered
  * with the format's `bad_*` code; the frames behind it are processed as usual.
  */
+import type { Clock } from "../runtime/clock.ts"
 import type { DeviceSchema } from "../config/device-schema.ts"
 import { AckGate, ackModeLine, isAckModeFrame, parseAckMode } from "./ack-mode.ts"
 import { ackLine, ErrCode, errLine } from "./codes.ts"
@@ -49,9 +50,8 @@ export interface ConnectionContext {
   readonly budgets?: RateBudgets
   readonly metrics: GatewayMetrics
   readonly partitionsShard: (device: string) => number
-  /** Runs `fn` after `ms` (coalesced ACKs); default setTimeout. */
-  schedule?(fn: () => void, ms: number): void
-  now(): number
+  /** Time and the coalesced-ACK timer. */
+  readonly clock: Clock
   log(line: string): void
 }
 
@@ -107,7 +107,7 @@ export class DeviceConnection implements AckTarget, FrameSink {
   private throttle(): void {
     if (this.closed) return
     const budgets = this.budgets
-    const now = this.ctx.now()
+    const now = this.ctx.clock.now()
     // Wait for a tenth of a second's worth (at least one reading): few, short pauses.
     const want = Math.min(budgets.burst, Math.max(1, budgets.rate / 10))
     const waitMs = Math.max(1, budgets.waitMs(this.device, now, want))
@@ -135,7 +135,7 @@ export class DeviceConnection implements AckTarget, FrameSink {
       return !this.closed
     }
     const { schema, limits } = this.ctx
-    const now = this.ctx.now()
+    const now = this.ctx.clock.now()
     if (kind === FrameKind.json && isHelloFrame(bytes)) {
       this.hello(bytes)
       return !this.closed
@@ -193,7 +193,7 @@ export class DeviceConnection implements AckTarget, FrameSink {
   /** @internal AckTarget: the durable seq advanced; written now, held (coalesced) or not at all (none). */
   ack(seq: number): void {
     if (this.closed) return
-    const now = this.ctx.now()
+    const now = this.ctx.clock.now()
     const send = this.acks.durable(seq, now)
     if (send !== undefined) return this.sendAck(send)
     const wait = this.acks.waitMs(now)
@@ -202,15 +202,15 @@ export class DeviceConnection implements AckTarget, FrameSink {
     const fire = () => {
       this.ackTimer = false
       if (this.closed) return
-      const due = this.acks.due(this.ctx.now())
+      const due = this.acks.due(this.ctx.clock.now())
       if (due !== undefined) this.sendAck(due)
-      const again = this.acks.waitMs(this.ctx.now())
+      const again = this.acks.waitMs(this.ctx.clock.now())
       if (again !== undefined) {
         this.ackTimer = true
-        ;(this.ctx.schedule ?? setTimeout)(fire, again)
+        this.ctx.clock.after(again, fire)
       }
     }
-    ;(this.ctx.schedule ?? setTimeout)(fire, wait)
+    this.ctx.clock.after(wait, fire)
   }
 
   private sendAck(seq: number): void {

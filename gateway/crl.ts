@@ -13,6 +13,7 @@
  * - past its next update: still enforced (revoked devices stay out, the rest of the fleet stays
  *   in), `crl_stale` = 1 and a log line until a fresh CRL arrives (renew: `ops certs crl`).
  */
+import type { Clock } from "../runtime/clock.ts"
 import { existsSync, statSync } from "node:fs"
 import { CrlUnreadable } from "./errors.ts"
 import type { GatewayMetrics } from "./metrics.ts"
@@ -95,7 +96,7 @@ export class CrlWatch {
 export interface WatchCrlOptions {
   readonly everyMs: number
   readonly metrics: GatewayMetrics
-  now(): number
+  readonly clock: Clock
   log(line: string): void
   /** Called after a new list was loaded. */
   onChange(serials: ReadonlySet<string>): void
@@ -114,7 +115,7 @@ export const crlGauges = (w: CrlWatch, metrics: GatewayMetrics, now: number): vo
 export const watchCrl = (w: CrlWatch, o: WatchCrlOptions): (() => void) => {
   let busy = false
   let warnedStale = false
-  const timer = setInterval(() => {
+  return o.clock.every(o.everyMs, () => {
     if (busy) return
     busy = true
     w.check().then((changed) => {
@@ -128,12 +129,11 @@ export const watchCrl = (w: CrlWatch, o: WatchCrlOptions): (() => void) => {
       o.log(`gateway: ${(e as CrlUnreadable).message ?? String(e)}`)
     }).finally(() => {
       busy = false
-      crlGauges(w, o.metrics, o.now())
-      if (w.isStale(o.now()) && !warnedStale) {
+      crlGauges(w, o.metrics, o.clock.now())
+      if (w.isStale(o.clock.now()) && !warnedStale) {
         warnedStale = true
         o.log(`gateway: CRL ${w.path} is past its next update (${iso(w.nextUpdate)}); its ${w.serials.size} revocations stay enforced and the rest of the fleet is admitted; re-issue it (ops certs crl)`)
       }
     })
-  }, o.everyMs)
-  return () => clearInterval(timer)
+  })
 }

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs"
 import type { AkisConfig } from "../config/index.ts"
 import { loadDeviceSchema, type DeviceSchema } from "../config/device-schema.ts"
 import { ensureTelemetryStream, makeBatchPublisher } from "./jetstream.ts"
+import { type Clock, systemClock } from "../runtime/clock.ts"
 import { topologyOptions } from "../runtime/nats/topology.ts"
 import { newMetrics, type GatewayMetrics } from "./metrics.ts"
 import { listen, type Listener } from "./server.ts"
@@ -26,7 +27,8 @@ export interface GatewayDeps {
   /** Device schema; default: `config.gateway.deviceSchema` or the bus schema. */
   readonly schema?: DeviceSchema
   readonly log?: (line: string) => void
-  readonly now?: () => number
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock
   /** Unique per process; default random. Prefixes JetStream message ids (de-duplication). */
   readonly instanceId?: string
   /** Skip creating/updating the AKIS_TLM stream (when the caller did). */
@@ -79,7 +81,7 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
     },
     crlReloadMs: g.crlReloadMs,
     metrics,
-    now: deps.now ?? Date.now,
+    clock: deps.clock ?? systemClock,
     log: deps.log ?? ((l) => console.error(l)),
   })
   return {

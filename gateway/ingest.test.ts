@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test"
+import { TestClock } from "../runtime/clock.ts"
 import { decodeBatch } from "../runtime/batch.ts"
 import { AckCursor, Ingest, type AckTarget, type IngestOptions } from "./ingest.ts"
 import { newMetrics } from "./metrics.ts"
@@ -6,16 +7,14 @@ import { newMetrics } from "./metrics.ts"
 /** A publish whose PubAcks the test releases by hand. */
 const harness = (over: Partial<IngestOptions> = {}) => {
   const calls: Array<{ shard: number; bytes: Uint8Array; msgId: string; ok: () => void; fail: () => void }> = []
-  const timers: Array<() => void> = []
   const pressure: boolean[] = []
-  let now = 0
+  const clock = new TestClock(0)
   const metrics = newMetrics()
   const ingest = new Ingest({
     partitions: 4, width: 2, schemaVersion: 1, flushBytes: 1 << 20, flushMs: 5, maxBufferedReadings: 1000, maxInFlight: 8,
     instanceId: "gw", metrics,
     publish: (shard, bytes, msgId) => new Promise((res, rej) => calls.push({ shard, bytes, msgId, ok: () => res(undefined), fail: () => rej(new Error("down")) })),
-    now: () => now,
-    schedule: (fn) => void timers.push(fn),
+    clock,
     onPressure: (p) => pressure.push(p),
     ...over,
   })
@@ -24,19 +23,45 @@ const harness = (over: Partial<IngestOptions> = {}) => {
     return { cursor: new AckCursor(), acks, ack: (s) => acks.push(s) }
   }
   const settle = () => new Promise((r) => setTimeout(r, 0))
-  return { ingest, calls, timers, pressure, metrics, target, settle, advance: (ms: number) => (now += ms) }
+  return { ingest, calls, clock, pressure, metrics, target, settle, advance: (ms: number) => clock.advance(ms) }
 }
 
 describe("Ingest", () => {
+  test("a batch is sealed by its own timer flushMs after its first reading; an idle gateway has no timer armed", async () => {
+    const h = harness({ flushBytes: 1024 })
+    const a = h.target()
+    expect(h.clock.timers).toBe(0)
+    h.ingest.add(a, "dev-a", 2, 1, 1000, [1, 2])
+    await h.advance(4)
+    expect(h.calls.length).toBe(0)
+    await h.advance(1)
+    expect(h.calls.map((c) => c.shard)).toEqual([2])
+    expect(h.clock.timers).toBe(0)
+    // A batch sealed by size before its timer: the timer re-arms for the batch opened after it.
+    const row = [0, 0]
+    h.ingest.add(a, "dev-a", 3, 2, 1000, row)
+    await h.advance(3)
+    while (h.calls.length < 2) h.ingest.add(a, "dev-a", 3, 3 + h.calls.length, 1000, row) // fills 1 KB
+    h.ingest.add(a, "dev-a", 3, 999, 1000, row) // opens the next batch at t = 3 ms
+    await h.advance(2) // the first timer fires at 5 ms, finds a batch 2 ms old
+    expect(h.calls.length).toBe(2)
+    h.calls[1]!.ok() // one publish in flight per shard: let the next one go
+    await h.settle()
+    expect(h.calls.length).toBe(2)
+    await h.advance(3)
+    expect(h.calls.length).toBe(3)
+    expect(decodeBatch(h.calls[2]!.bytes).seqs[0]).toBe(999)
+  })
+
   test("seals a shard's batch after flushMs and acks only after the PubAck", async () => {
     const h = harness()
     const a = h.target()
     h.ingest.add(a, "dev-a", 1, 10, 1000, [1, 2])
     h.ingest.add(a, "dev-a", 1, 11, 1001, [3, 4])
-    h.advance(4)
+    await h.advance(4)
     h.ingest.tick()
     expect(h.calls.length).toBe(0)
-    h.advance(1)
+    await h.advance(1)
     h.ingest.tick()
     expect(h.calls.length).toBe(1)
     const b = decodeBatch(h.calls[0]!.bytes)
@@ -52,16 +77,19 @@ describe("Ingest", () => {
     const h = harness()
     const a = h.target()
     h.ingest.add(a, "dev-a", 0, 1, 0, [0, 0])
-    h.advance(5)
+    await h.advance(5)
     h.ingest.tick()
     h.ingest.add(a, "dev-a", 0, 2, 0, [0, 0])
-    h.advance(5)
+    await h.advance(5)
     h.ingest.tick()
     expect(h.calls.length).toBe(1)
     h.calls[0]!.fail()
     await h.settle()
     expect(a.acks).toEqual([])
-    h.timers.shift()!()
+    // Retried after the first back-off step (50 ms), not before.
+    await h.advance(49)
+    expect(h.calls.length).toBe(1)
+    await h.advance(1)
     expect(h.calls.length).toBe(2)
     expect(h.calls[1]!.msgId).toBe(h.calls[0]!.msgId)
     h.calls[1]!.ok()
@@ -80,7 +108,7 @@ describe("Ingest", () => {
     const b = h.target()
     h.ingest.add(a, "dev-a", 0, 5, 0, [0, 0])
     h.ingest.add(b, "dev-b", 2, 9, 0, [0, 0])
-    h.advance(5)
+    await h.advance(5)
     h.ingest.tick()
     expect(h.calls.map((c) => c.shard).sort()).toEqual([0, 2])
     h.calls.find((c) => c.shard === 2)!.ok()
@@ -101,7 +129,7 @@ describe("Ingest", () => {
     for (let i = 0; i < 10; i++) h.ingest.add(a, "dev-a", 0, i, 0, [0, 0])
     expect(h.pressure).toEqual([true])
     expect(h.ingest.isPaused).toBe(true)
-    h.advance(5)
+    await h.advance(5)
     h.ingest.tick()
     h.calls[0]!.ok()
     await h.settle()

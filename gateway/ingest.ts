@@ -9,6 +9,8 @@
  *
  * IO-free: publish, time and timers are injected, so tests drive it step by step.
  */
+import type { Clock } from "../runtime/clock.ts"
+import { backoffDelay } from "../runtime/retry.ts"
 import { BatchBuilder, encodeBatch, noBoot } from "../runtime/batch.ts"
 import type { GatewayMetrics } from "./metrics.ts"
 
@@ -55,6 +57,9 @@ export interface AckTarget {
   ack(seq: number): void
 }
 
+/** A failed publish is retried after 50, 100, … ms, at most 1 s apart (same message id). */
+const publishBackoff = { initialMs: 50, maxMs: 1000, jitter: 0 }
+
 export interface IngestOptions {
   readonly partitions: number
   readonly width: number
@@ -68,9 +73,8 @@ export interface IngestOptions {
   /** Unique per gateway process; prefixes JetStream message ids. */
   readonly instanceId: string
   publish(shard: number, bytes: Uint8Array, msgId: string): Promise<unknown>
-  now(): number
-  /** Runs `fn` after `ms` (retry back-off). */
-  schedule(fn: () => void, ms: number): void
+  /** Time and the retry back-off timer. */
+  readonly clock: Clock
   /** Pause (true) or resume (false) reading from devices. */
   onPressure(paused: boolean): void
   readonly metrics: GatewayMetrics
@@ -91,6 +95,8 @@ interface ShardState {
   /** Number of the open batch. */
   open: number
   openSince: number
+  /** A flush timer is armed for the open batch (one per shard at most). */
+  timer: boolean
   openTargets: AckTarget[]
   readonly queue: Sealed[]
   inFlight: boolean
@@ -107,7 +113,7 @@ export class Ingest {
 
   constructor(private readonly o: IngestOptions) {
     this.shards = Array.from({ length: o.partitions }, () => ({
-      builder: new BatchBuilder(o.width, o.schemaVersion), open: 1, openSince: 0, openTargets: [], queue: [],
+      builder: new BatchBuilder(o.width, o.schemaVersion), open: 1, openSince: 0, timer: false, openTargets: [], queue: [],
       inFlight: false, durableThrough: 0,
     }))
   }
@@ -125,7 +131,10 @@ export class Ingest {
   /** Adds one validated reading of `target`'s device (numbering epoch `boot`) to its shard's open batch. */
   add(target: AckTarget, device: string, shard: number, seq: number, ts: number, row: ArrayLike<number>, boot = noBoot): void {
     const s = this.shards[shard]!
-    if (s.builder.size === 0) s.openSince = this.o.now()
+    if (s.builder.size === 0) {
+      s.openSince = this.o.clock.now()
+      if (!s.timer) this.armFlush(shard, this.o.flushMs)
+    }
     s.builder.push(device, seq, ts, row, 0, boot)
     if (target.cursor.record(s.open, seq)) s.openTargets.push(target)
     this.bufferedN++
@@ -138,9 +147,26 @@ export class Ingest {
     }
   }
 
-  /** Seals batches older than `flushMs`; call every millisecond or so. */
+  /**
+   * A batch is sealed `flushMs` after its first reading by a timer armed when it opens (none while
+   * a shard has nothing open: an idle gateway wakes for nothing). A timer that finds a newer batch
+   * open (the one it was armed for was sealed by size) re-arms for that batch's remaining time.
+   */
+  private armFlush(shard: number, ms: number): void {
+    const s = this.shards[shard]!
+    s.timer = true
+    this.o.clock.after(ms, () => {
+      s.timer = false
+      if (s.builder.size === 0) return
+      const age = this.o.clock.now() - s.openSince
+      if (age >= this.o.flushMs) this.seal(shard)
+      else this.armFlush(shard, this.o.flushMs - age)
+    })
+  }
+
+  /** Seals every batch older than `flushMs` now (the flush timers do it on their own; tests call it). */
   tick(): void {
-    const now = this.o.now()
+    const now = this.o.clock.now()
     for (let i = 0; i < this.shards.length; i++) {
       const s = this.shards[i]!
       if (s.builder.size > 0 && now - s.openSince >= this.o.flushMs) this.seal(i)
@@ -157,7 +183,7 @@ export class Ingest {
   private seal(shard: number): void {
     const s = this.shards[shard]!
     const n = s.builder.size
-    const bytes = encodeBatch(s.builder.take(this.o.now()))
+    const bytes = encodeBatch(s.builder.take(this.o.clock.now()))
     s.queue.push({ no: s.open, bytes, n, targets: s.openTargets, openedAt: s.openSince, attempts: 0 })
     s.open++
     s.openTargets = []
@@ -181,12 +207,12 @@ export class Ingest {
       () => {
         this.o.metrics.publish_errors++
         // Keep the slot: nothing of this shard may overtake the failed batch.
-        this.o.schedule(() => {
+        this.o.clock.after(backoffDelay(publishBackoff, b.attempts), () => {
           s.inFlight = false
           this.inFlight--
           this.pump(shard)
           this.pumpWaiting()
-        }, Math.min(1000, 25 * 2 ** Math.min(b.attempts, 6)))
+        })
       },
     )
   }
@@ -201,7 +227,7 @@ export class Ingest {
     const m = this.o.metrics
     m.durable += b.n
     m.published_batches++
-    m.observeAckLatency?.((this.o.now() - b.openedAt) / 1000)
+    m.observeAckLatency?.((this.o.clock.now() - b.openedAt) / 1000)
     for (const t of b.targets) {
       const seq = t.cursor.advance(b.no)
       if (seq !== undefined) t.ack(seq)

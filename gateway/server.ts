@@ -12,11 +12,13 @@
 import type { Socket, TCPSocketListener } from "bun"
 import { X509Certificate } from "node:crypto"
 import type { DeviceSchema } from "../config/device-schema.ts"
+import type { Clock } from "../runtime/clock.ts"
 import { shardOf } from "../runtime/shard.ts"
 import { Admission, type AdmissionLimits } from "./admission.ts"
 import { ErrCode } from "./codes.ts"
 import { DeviceConnection, type ConnectionContext } from "./connection.ts"
 import { crlGauges, CrlWatch, watchCrl } from "./crl.ts"
+import { watchDeadlines } from "./deadlines.ts"
 import { Ingest, type IngestOptions } from "./ingest.ts"
 import { bump, type GatewayMetrics } from "./metrics.ts"
 import { RateBudgets } from "./rate.ts"
@@ -31,10 +33,11 @@ export interface ListenerOptions {
   readonly schema: DeviceSchema
   readonly partitions: number
   readonly limits: ConnectionContext["limits"] & AdmissionLimits
-  readonly ingest: Omit<IngestOptions, "onPressure" | "metrics" | "now" | "schedule" | "partitions" | "width" | "schemaVersion">
+  readonly ingest: Omit<IngestOptions, "onPressure" | "metrics" | "clock" | "partitions" | "width" | "schemaVersion">
   readonly crlReloadMs: number
   readonly metrics: GatewayMetrics
-  now(): number
+  /** Time and every timer of the listener (sweep, batch flushes, throttles, CRL checks). */
+  readonly clock: Clock
   log(line: string): void
 }
 
@@ -64,7 +67,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
   const ca = new X509Certificate(o.tls.ca)
   const crl = new CrlWatch(o.tls.crlFile, o.tls.caFile)
   await crl.check()
-  crlGauges(crl, o.metrics, o.now())
+  crlGauges(crl, o.metrics, o.clock.now())
   if (o.tls.crlFile && !crl.loaded) o.log(`gateway: no CRL at ${o.tls.crlFile} yet: nothing is revoked until it appears (checked every ${o.crlReloadMs} ms)`)
   const devices = new Map<string, Socket<SocketData>>()
   const m = o.metrics
@@ -72,9 +75,9 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
   const budgets = new RateBudgets(o.limits.maxReadingsPerSec)
 
   const setPaused = (s: Socket<SocketData>, pausedByPressure: boolean) => {
-    const throttled = s.data.throttledUntil > o.now() || s.data.conn?.isThrottled === true
+    const throttled = s.data.throttledUntil > o.clock.now() || s.data.conn?.isThrottled === true
     // A device blocked by our back-pressure or rate limit is not idle.
-    admission.hold(s, pausedByPressure || throttled, o.now())
+    admission.hold(s, pausedByPressure || throttled, o.clock.now())
     if (pausedByPressure || throttled) s.pause()
     else s.resume()
   }
@@ -85,18 +88,16 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     width: o.schema.fields.length,
     schemaVersion: o.schema.version,
     metrics: m,
-    now: o.now,
-    schedule: (fn, ms) => void setTimeout(fn, ms),
+    clock: o.clock,
     onPressure: (paused) => {
       if (paused) o.log(`gateway: back-pressure on (${ingest.buffered} readings awaiting JetStream); pausing ${devices.size} sockets`)
       else o.log("gateway: back-pressure off; resuming sockets")
       for (const s of devices.values()) setPaused(s, paused)
     },
   })
-  const tick = setInterval(() => ingest.tick(), Math.max(1, Math.floor(o.ingest.flushMs / 2)))
 
   const ctx: ConnectionContext = {
-    schema: o.schema, limits: o.limits, ingest, budgets, metrics: m, now: o.now, log: o.log,
+    schema: o.schema, limits: o.limits, ingest, budgets, metrics: m, clock: o.clock, log: o.log,
     partitionsShard: (d) => shardOf(d, o.partitions),
   }
 
@@ -124,15 +125,15 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       if (n < text.length) d.outbox = text.slice(Math.max(0, n))
     },
     throttle(ms: number, resume: () => void) {
-      s.data.throttledUntil = o.now() + ms
-      admission.hold(s, true, o.now())
+      s.data.throttledUntil = o.clock.now() + ms
+      admission.hold(s, true, o.clock.now())
       s.pause()
-      setTimeout(() => {
+      o.clock.after(ms, () => {
         s.data.throttledUntil = 0
         if (!s.data.conn || s.data.conn.isClosed) return
         resume()
         setPaused(s, ingest.isPaused)
-      }, ms)
+      })
     },
     close() {
       flushOutbox(s)
@@ -148,7 +149,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     socket: {
       open(s) {
         s.data = { conn: undefined, serial: "", outbox: "", throttledUntil: 0, peer: `${s.remoteAddress}:${s.remotePort}`, dropped: false }
-        const refused = admission.admit(s, s.remoteAddress, o.now())
+        const refused = admission.admit(s, s.remoteAddress, o.clock.now())
         if (refused) {
           s.data.dropped = true
           // Before any TLS work: nothing is read from or written to this peer.
@@ -165,7 +166,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
         } catch {
           peer = undefined
         }
-        admission.handshaken(s, o.now())
+        admission.handshaken(s, o.clock.now())
         const v = classifyPeer(authError as (Error & { code?: string }) | null, peer, ca, crl.serials)
         if (!v.ok) {
           bump(m.tls_refused_by_reason, v.reason)
@@ -190,7 +191,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
         const c = s.data.conn
         if (!c) return
         c.onData(chunk)
-        admission.seen(s, o.now(), c.framesSeen > 0)
+        admission.seen(s, o.clock.now(), c.framesSeen > 0)
       },
       drain(s) {
         flushOutbox(s)
@@ -237,25 +238,22 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     },
   }
   const expired = new Map<string, number>()
-  const sweepMs = Math.max(20, Math.min(1000, Math.floor(Math.min(o.limits.idleTimeoutMs, o.limits.handshakeTimeoutMs, o.limits.firstFrameTimeoutMs) / 4)))
-  let lastReport = o.now()
-  const sweep = setInterval(() => {
-    const now = o.now()
-    for (const [s, why] of admission.sweep(now)) {
-      const c = s.data.conn
-      if (why === "idle_timeout") {
-        m.connections_closed_idle++
-        c?.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
-      } else {
-        bump(m.connections_refused_by_reason, why)
-        expired.set(why, (expired.get(why) ?? 0) + 1)
-        if (c) c.close(ErrCode.idleTimeout, `no frame within ${o.limits.firstFrameTimeoutMs} ms of connecting; closing`)
-        else {
-          s.data.dropped = true
-          s.terminate()
-        }
+  let lastReport = o.clock.now()
+  const stopSweep = watchDeadlines(o.clock, admission, (s, why) => {
+    const c = s.data.conn
+    if (why === "idle_timeout") {
+      m.connections_closed_idle++
+      c?.close(ErrCode.idleTimeout, `no data for ${o.limits.idleTimeoutMs} ms; closing`)
+    } else {
+      bump(m.connections_refused_by_reason, why)
+      expired.set(why, (expired.get(why) ?? 0) + 1)
+      if (c) c.close(ErrCode.idleTimeout, `no frame within ${o.limits.firstFrameTimeoutMs} ms of connecting; closing`)
+      else {
+        s.data.dropped = true
+        s.terminate()
       }
     }
+  }, (now) => {
     budgets.prune(now)
     if (now - lastReport >= 1000) {
       lastReport = now
@@ -265,10 +263,10 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
         expired.clear()
       }
     }
-  }, sweepMs)
+  })
 
   const stopCrl = watchCrl(crl, {
-    everyMs: o.crlReloadMs, metrics: m, now: o.now, log: o.log,
+    everyMs: o.crlReloadMs, metrics: m, clock: o.clock, log: o.log,
     onChange(revoked) {
       for (const s of devices.values()) {
         if (revoked.has(s.data.serial)) {
@@ -286,10 +284,9 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
     async stop({ drainMs = 5000 } = {}) {
       server.stop(false)
       stopCrl()
-      clearInterval(sweep)
+      stopSweep()
       for (const s of devices.values()) s.data.conn?.close(ErrCode.shutdown, "gateway shutting down")
-      await Promise.race([ingest.drain(), Bun.sleep(drainMs)])
-      clearInterval(tick)
+      await Promise.race([ingest.drain(), o.clock.sleep(drainMs)])
       server.stop(true)
     },
   }

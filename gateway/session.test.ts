@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test"
+import { TestClock } from "../runtime/clock.ts"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { bootOf, decodeBatch, noBoot } from "../runtime/batch.ts"
 import { ErrCode } from "./codes.ts"
@@ -17,12 +18,12 @@ const enc = new TextEncoder()
 /** A connection whose published batches are decoded back to (boot/seq) strings. */
 const setup = () => {
   const out: string[] = []
-  let now = 1_700_000_000_000
+  const clock = new TestClock(1_700_000_000_000)
   const metrics = newMetrics()
   const published: string[] = []
   const ingest = new Ingest({
     partitions: 8, width: schema.fields.length, schemaVersion: 1, flushBytes: 1 << 20, flushMs: 5, maxBufferedReadings: 1e6,
-    maxInFlight: 8, instanceId: "t", metrics, now: () => now, schedule: () => {}, onPressure: () => {},
+    maxInFlight: 8, instanceId: "t", metrics, clock, onPressure: () => {},
     publish: (_shard, bytes) => {
       const b = decodeBatch(bytes)
       for (let i = 0; i < b.ids.length; i++) published.push(`${bootOf(b, i)}/${b.seqs[i]}`)
@@ -30,17 +31,17 @@ const setup = () => {
     },
   })
   const ctx: ConnectionContext = {
-    schema, ingest, metrics, now: () => now, log: () => {}, partitionsShard: () => 3,
+    schema, ingest, metrics, clock, log: () => {}, partitionsShard: () => 3,
     limits: { maxFrameBytes: 4096, maxErrors: 50, maxReadingsPerSec: 1e6, maxFutureSkewMs: 60_000, maxPastSkewMs: 600_000 },
   }
   const conn = new DeviceConnection("bus-0001", "127.0.0.1", ctx, { write: (t) => out.push(t), throttle: () => {}, close: () => {} })
   const send = (s: string | Uint8Array) => conn.onData(typeof s === "string" ? enc.encode(s) : s)
   const flush = async () => {
-    now += 10
+    await clock.advance(10)
     ingest.tick()
     await Bun.sleep(0)
   }
-  return { out, metrics, published, send, flush, at: (dt: number) => now + dt }
+  return { out, metrics, published, send, flush, at: (dt: number) => clock.now() + dt }
 }
 
 describe("hello line", () => {

@@ -6,63 +6,50 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Kvm } from "@nats-io/kv"
 import parsePrometheus from "parse-prometheus-text-format"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { allRoutes } from "../gateway/http/index.ts"
 import { expectedStatus, routeSamples, type Who } from "../gateway/http/testing.ts"
-import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
+import { freePort, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
+import { startApiCluster, type ApiCluster } from "../ops/lib/api-cluster.ts"
 import { events } from "./support/cluster.ts"
 
 const root = join(import.meta.dir, "..")
 let ns: NatsServer
 let ch: ClickHouseServer
 let dir: string
-let env: Record<string, string>
+let cluster: ApiCluster
 let nginx: Nginx | undefined
-const nodes = new Map<string, Child>()
-const apiPorts: number[] = []
-const gatewayPorts: number[] = []
-const tokens: Record<string, string> = {}
+let apiPorts: number[]
+let tokens: Record<string, string>
 let fleet: Child
-
-const ops = async (args: string[]) => {
-  const c = spawnChild("ops", ["bun", join(root, "ops/cli.ts"), ...args], { cwd: root, env })
-  const code = await c.exited
-  if (code !== 0) throw new Error(`ops ${args.join(" ")} exited ${code}:\n${c.output()}`)
-  return c.output().trim().split("\n").filter((l) => l.startsWith("{") || l.startsWith("[")).pop()!
-}
+const ops = (args: string[]) => cluster.ops(args)
 
 beforeAll(async () => {
   ;[ns, ch] = await Promise.all([startNats(), startClickHouse()])
   dir = tempDir("akis-api-")
-  env = {
-    AKIS_NATS__SERVERS: ns.url, AKIS_CLICKHOUSE__URL: ch.url, AKIS_GATEWAY__CERTDIR: join(dir, "certs"), AKIS_CLUSTER__PARTITIONS: "8",
-    AKIS_NODE__HEARTBEATMS: "500", AKIS_NODE__SUSPICIONMS: "2000", AKIS_NODE__CHECKPOINTMS: "1000", AKIS_SINK__FLUSHMS: "200",
-    // Timer ticks slide windows with processing time; without them a device's state stays still once
-    // its readings stop, so the API and `ops actor` can be compared exactly.
-    AKIS_RULES__TICKMS: "600000",
-    AKIS_NODE__DATADIR: dir, AKIS_NODE__ROLES: "worker,gateway,api", AKIS_API__RATELIMITPERSEC: "100000", AKIS_API__RATEBURST: "100000",
-  }
-  await ops(["certs", "init", "--dir", join(dir, "certs"), "--devices", "20"])
-  for (const id of ["a1", "a2"]) {
-    const gp = freePort()
-    const ap = freePort()
-    gatewayPorts.push(gp)
-    apiPorts.push(ap)
-    nodes.set(id, spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
-  }
-  await waitFor("api listening on both nodes", () => [...nodes.values()].every((c) => events(c).some((e) => e.event === "api.listening")), { timeoutMs: 60_000 })
-  for (const role of ["viewer", "operator", "admin"]) tokens[role] = (JSON.parse(await ops(["tokens", "create", `t-${role}`, "--role", role, "--json"])) as { token: string }).token
+  cluster = await startApiCluster({
+    natsUrl: ns.url, clickhouseUrl: ch.url, dir, ids: ["a1", "a2"], devices: 20, partitions: 8,
+    env: {
+      AKIS_NODE__HEARTBEATMS: "500", AKIS_NODE__SUSPICIONMS: "2000", AKIS_NODE__CHECKPOINTMS: "1000", AKIS_SINK__FLUSHMS: "200",
+      // Timer ticks slide windows with processing time; without them a device's state stays still once
+      // its readings stop, so the API and `ops actor` can be compared exactly.
+      AKIS_RULES__TICKMS: "600000",
+      AKIS_API__RATELIMITPERSEC: "100000", AKIS_API__RATEBURST: "100000",
+    },
+    tokens: { "t-viewer": "viewer", "t-operator": "operator", "t-admin": "admin" },
+  })
+  apiPorts = cluster.apiPorts
+  tokens = { viewer: cluster.tokens["t-viewer"]!, operator: cluster.tokens["t-operator"]!, admin: cluster.tokens["t-admin"]! }
 }, 180_000)
 
 afterAll(async () => {
   await nginx?.stop()
-  await fleet?.kill("SIGKILL")
-  await Promise.all([...nodes.values()].map((c) => c.kill("SIGKILL")))
+  await cluster?.stop()
   await Promise.all([ns?.cleanup(), ch?.cleanup()])
 })
 
-const base = (i = 0) => `http://127.0.0.1:${apiPorts[i]}`
+const base = (i = 0) => cluster.base(i)
 const get = (url: string, token?: string, init: RequestInit = {}) =>
   fetch(url, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string> | undefined) }, tls: { rejectUnauthorized: false } } as RequestInit)
 const metricsOf = async (url: string) => parsePrometheus(await (await get(`${url}/metrics`)).text())
@@ -86,10 +73,7 @@ describe("api on a running cluster", () => {
     })()
 
     const before = await metricsOf(base(0))
-    const scenario = join(dir, "scenario.yaml")
-    writeFileSync(scenario, "devices: 20\nprefix: bus-\nrate: 2\nduration: 25s\nformat: json\nanomalies:\n  - { device: bus-0003, at: 3s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n")
-    fleet = spawnChild("loadgen", ["bun", join(root, "ops/cli.ts"), "loadgen", "--scenario", scenario, "--cert-dir", join(dir, "certs"),
-      "--gateways", gatewayPorts.map((p) => `127.0.0.1:${p}`).join(","), "--json"], { cwd: root, env })
+    fleet = cluster.fleet("devices: 20\nprefix: bus-\nrate: 2\nduration: 25s\nformat: json\nanomalies:\n  - { device: bus-0003, at: 3s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n", ["--json"])
     await Promise.race([sseDone, Bun.sleep(40_000)])
     await reader.cancel()
     expect(sseText).toContain("event: transition")
@@ -194,7 +178,7 @@ describe("api on a running cluster", () => {
     const certs = join(dir, "certs")
     const devicePort = freePort()
     nginx = await startNginx({
-      dir: join(dir, "nginx"), apis: apiPorts.map((p) => `127.0.0.1:${p}`), gateways: gatewayPorts.map((p) => `127.0.0.1:${p}`),
+      dir: join(dir, "nginx"), apis: apiPorts.map((p) => `127.0.0.1:${p}`), gateways: cluster.gatewayPorts.map((p) => `127.0.0.1:${p}`),
       httpsPort: freePort(), devicePort, certFile: join(certs, "server.crt"), keyFile: join(certs, "server.key"),
     })
     const viaProxy = nginx.apiUrl
@@ -236,7 +220,7 @@ describe("api and wire data from other processes", () => {
       const m = await malformed()
       return m["alert transition"] === 3 && m["akis_tokens token"] === 1
     }, { timeoutMs: 15_000 })
-    const logged = events(nodes.get("a1")!).filter((e) => e.event === "wire.malformed")
+    const logged = events(cluster.nodes.get("a1")!).filter((e) => e.event === "wire.malformed")
     expect(new Set(logged.map((e) => `${e.message} | ${String(e.reason).match(/(values\.x|role): Expected/)?.[1]}`))).toEqual(new Set([
       "alert transition | values.x", "akis_tokens token | role",
     ]))

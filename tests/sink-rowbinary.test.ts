@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../config/device-schema.ts"
 import { makeChdbStore, makeClickHouseStore, makeSink, migrate, runRollup, type InsertFormat, type Store } from "../actors/sink/index.ts"
 import type { ReadingBatch } from "../runtime/batch.ts"
+import { systemClock } from "../runtime/clock.ts"
 import { syntheticBatches } from "./support/synthetic-batches.ts"
 import { readRowBinary, type TelemetryRow } from "./support/telemetry-bodies.ts"
 import { startClickHouse, tempDir, type ClickHouseServer } from "./harness/index.ts"
@@ -92,7 +93,7 @@ const recording = (name: string, s: Store): Store => ({
 const load = async (s: Store, batches: ReadingBatch[]) => {
   const sink = makeSink(s, schema, {
     batchRows: 1000, flushMs: 50, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true,
-    timers: { now: () => ingestedAt, setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+    clock: { ...systemClock, now: () => ingestedAt },
   })
   batches.forEach((b, k) => {
     for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)

@@ -12,6 +12,7 @@ import { syntheticBatches } from "./support/synthetic-batches.ts"
 import { compareSets, readingKey, tally } from "./support/sets.ts"
 import { installWriteAudit, storedKey, storedRows, writtenTable } from "./support/stored.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
+import { systemClock } from "../runtime/clock.ts"
 import { measureBytesPerRow } from "../ops/commands/capacity.ts"
 import { startClickHouse, tempDir, type ClickHouseServer } from "./harness/index.ts"
 
@@ -50,8 +51,8 @@ const bruteForce = (field: string): Map<string, Agg> => {
 }
 
 const load = async (s: Store, only = batches, ingestedAt?: number) => {
-  const timers = ingestedAt === undefined ? undefined : { setTimeout, clearTimeout: (h: unknown) => clearTimeout(h as Timer), now: () => ingestedAt }
-  const sink = makeSink(s, schema, { batchRows: 1000, flushMs: 50, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true, timers })
+  const clock = ingestedAt === undefined ? undefined : { ...systemClock, now: () => ingestedAt }
+  const sink = makeSink(s, schema, { batchRows: 1000, flushMs: 50, maxInflight: 2, retryMinMs: 50, retryMaxMs: 500, fence: async () => true, clock })
   only.forEach((b, k) => {
     for (let i = 0; i < b.ids.length; i++) sink.add(b, i, k + 1)
     sink.processed(k + 1)

@@ -6,12 +6,12 @@
  * go to .akis/screenshots/ (ignored by git).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Page } from "playwright-core"
 import { launchChromium, type Browser } from "../ops/lib/browser.ts"
-import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
-import { events } from "./support/cluster.ts"
+import { startClickHouse, startNats, tempDir, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
+import { startApiCluster, type ApiCluster } from "../ops/lib/api-cluster.ts"
 
 const root = join(import.meta.dir, "..")
 /** The page's DOM inside page.evaluate / waitForFunction callbacks (the test program has no DOM lib). */
@@ -20,24 +20,15 @@ const shots = join(root, ".akis", "screenshots")
 let ns: NatsServer
 let ch: ClickHouseServer
 let dir: string
-let env: Record<string, string>
 let browser: Browser
 let fleet: Child
 let nginx: Nginx
-const nodes = new Map<string, Child>()
-const apiPorts: number[] = []
-const gatewayPorts: number[] = []
-const tokens: Record<string, string> = {}
+let cluster: ApiCluster
+let tokens: Record<string, string> = {}
 /** The anomaly: bus-0003 accelerates hard (harsh_acceleration) 15 s into the fleet's run, which the alert feed test starts once its page is open. */
 const anomalyAtS = 15
 
-const ops = async (args: string[]) => {
-  const c = spawnChild("ops", ["bun", join(root, "ops/cli.ts"), ...args], { cwd: root, env })
-  const code = await c.exited
-  if (code !== 0) throw new Error(`ops ${args.join(" ")} exited ${code}:\n${c.output()}`)
-  return c.output().trim().split("\n").filter((l) => l.startsWith("{")).pop()!
-}
-const base = (i = 0) => `http://127.0.0.1:${apiPorts[i]}`
+const base = (i = 0) => cluster.base(i)
 const apiGet = async <T>(path: string, role = "admin", init: RequestInit = {}) =>
   (await (await fetch(`${base(0)}${path}`, { ...init, headers: { authorization: `Bearer ${tokens[role]}`, ...(init.headers as Record<string, string> | undefined) } })).json()) as T
 
@@ -46,26 +37,17 @@ beforeAll(async () => {
   ;[ns, ch, browser] = await Promise.all([startNats(), startClickHouse(), launchChromium()])
   browser.context.setDefaultTimeout(20_000) // a shared 2-core machine can be slow; waits still end
   dir = tempDir("akis-ui-")
-  env = {
-    AKIS_NATS__SERVERS: ns.url, AKIS_CLICKHOUSE__URL: ch.url, AKIS_GATEWAY__CERTDIR: join(dir, "certs"), AKIS_CLUSTER__PARTITIONS: "8",
-    AKIS_NODE__HEARTBEATMS: "500", AKIS_NODE__SUSPICIONMS: "2000", AKIS_NODE__CHECKPOINTMS: "1000", AKIS_SINK__FLUSHMS: "200",
-    AKIS_NODE__DATADIR: dir, AKIS_NODE__ROLES: "worker,gateway,api", AKIS_API__RATELIMITPERSEC: "100000", AKIS_API__RATEBURST: "100000",
-  }
-  await ops(["certs", "init", "--dir", join(dir, "certs"), "--devices", "20"])
-  for (const id of ["u1", "u2"]) {
-    const gp = freePort()
-    const ap = freePort()
-    gatewayPorts.push(gp)
-    apiPorts.push(ap)
-    nodes.set(id, spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
-  }
-  await waitFor("api listening on both nodes", () => [...nodes.values()].every((c) => events(c).some((e) => e.event === "api.listening")), { timeoutMs: 60_000 })
   // nginx in front, as ops/up runs it: the alert feed test goes through it (HTTPS, SSE unbuffered).
-  nginx = await startNginx({
-    dir: join(dir, "nginx"), apis: apiPorts.map((p) => `127.0.0.1:${p}`), gateways: gatewayPorts.map((p) => `127.0.0.1:${p}`), httpsPort: freePort(), devicePort: freePort(),
-    certFile: join(dir, "certs/server.crt"), keyFile: join(dir, "certs/server.key"),
+  cluster = await startApiCluster({
+    natsUrl: ns.url, clickhouseUrl: ch.url, dir, ids: ["u1", "u2"], devices: 20, partitions: 8, nginx: true,
+    env: {
+      AKIS_NODE__HEARTBEATMS: "500", AKIS_NODE__SUSPICIONMS: "2000", AKIS_NODE__CHECKPOINTMS: "1000", AKIS_SINK__FLUSHMS: "200",
+      AKIS_API__RATELIMITPERSEC: "100000", AKIS_API__RATEBURST: "100000",
+    },
+    tokens: { "ui-viewer": "viewer", "ui-operator": "operator", "ui-admin": "admin" },
   })
-  for (const role of ["viewer", "operator", "admin"]) tokens[role] = (JSON.parse(await ops(["tokens", "create", `ui-${role}`, "--role", role, "--json"])) as { token: string }).token
+  nginx = cluster.nginx!
+  tokens = { viewer: cluster.tokens["ui-viewer"]!, operator: cluster.tokens["ui-operator"]!, admin: cluster.tokens["ui-admin"]! }
   // A stored rule set for the rules page to edit (the nodes start from the same default file).
   const put = await fetch(`${base(0)}/api/v1/rules?origin=default.rules.yaml`, { method: "PUT", body: readFileSync(join(root, "config/default.rules.yaml"), "utf8"), headers: { authorization: `Bearer ${tokens.admin}`, "content-type": "text/plain" } })
   expect(put.status).toBe(201)
@@ -73,18 +55,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  await nginx?.stop()
-  await fleet?.kill("SIGKILL")
-  await Promise.all([...nodes.values()].map((c) => c.kill("SIGKILL")))
+  await cluster?.stop()
   await Promise.all([ns?.cleanup(), ch?.cleanup()])
 })
 
 /** Starts the simulated fleet (20 buses × 2 Hz) with bus-0003's anomaly `anomalyAtS` seconds in. */
 const startFleet = () => {
-  const scenario = join(dir, "scenario.yaml")
-  writeFileSync(scenario, `devices: 20\nprefix: bus-\nrate: 2\nduration: 240s\nformat: json\nanomalies:\n  - { device: bus-0003, at: ${anomalyAtS}s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n`)
-  fleet = spawnChild("loadgen", ["bun", join(root, "ops/cli.ts"), "loadgen", "--scenario", scenario, "--cert-dir", join(dir, "certs"),
-    "--gateways", gatewayPorts.map((p) => `127.0.0.1:${p}`).join(","), "--json"], { cwd: root, env })
+  fleet = cluster.fleet(`devices: 20\nprefix: bus-\nrate: 2\nduration: 240s\nformat: json\nanomalies:\n  - { device: bus-0003, at: ${anomalyAtS}s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n`, ["--json"])
 }
 
 /** A new tab signed in with `role`'s token (through the sign-in form, as a person would). */

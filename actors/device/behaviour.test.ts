@@ -247,8 +247,16 @@ rules:
   stuck:
     when: unchanged(coolant_temp_c, 90s)
 `).read([{ at: 0, values: { coolant_temp_c: 80 } }])
-    // absent(60s) cannot fire before 60 s of silence; unchanged() may fire at any tick until 90 s.
-    expect(d.kind.nextTimer!(d.state, Device.t0 + 30_000)).toBe(Device.t0)
+    // absent(60s) cannot fire before 60 s of silence, unchanged(…, 90s) not before 90 s after the
+    // value's last change: the earlier of the two.
+    expect(d.kind.nextTimer!(d.state, Device.t0 + 30_000)).toBe(Device.t0 + 60_000)
+    // unchanged(…) counts from the value's last change (10 s here): an `and` cannot be true before
+    // 100 s; an `or` with an untimed side has no bound (ticked now).
+    const readings = [{ at: 0, values: { coolant_temp_c: 80, engine_rpm: 800 } }, { at: 10, values: { coolant_temp_c: 81, engine_rpm: 800 } }, { at: 20, values: { coolant_temp_c: 81, engine_rpm: 800 } }]
+    const stuck = new Device("rules:\n  stuck:\n    when: unchanged(coolant_temp_c, 90s) and engine_rpm > 600\n").read(readings)
+    expect(stuck.kind.nextTimer!(stuck.state, Device.t0 + 30_000)).toBe(Device.t0 + 100_000)
+    const either = new Device("rules:\n  either:\n    when: unchanged(coolant_temp_c, 90s) or engine_rpm > 6000\n").read(readings)
+    expect(either.kind.nextTimer!(either.state, Device.t0 + 30_000)).toBe(Device.t0 + 30_000)
     expect(d.kind.nextTimer!(d.state, Device.t0 + 91_000)).toBe(Infinity)
     const only = new Device("rules:\n  silent:\n    when: absent(60s)\n").read([{ at: 0, values: {} }])
     expect(only.kind.nextTimer!(only.state, Device.t0 + 30_000)).toBe(Device.t0 + 60_000)

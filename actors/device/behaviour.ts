@@ -206,8 +206,11 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
         // Only timed rules are stepped on ticks; the others move on readings, which wake the actor anyway.
         if (!rule.timed) continue
         if (phase === Phase.idle) {
-          // It may fire until its horizon passes, and not before its absence floor.
-          if (now - st.lastArrival <= rule.timerMs) due = Math.min(due, st.lastArrival + rule.quietMs)
+          // It may fire until its horizon passes, and not before its floor (absent / unchanged durations).
+          if (now - st.lastArrival <= rule.timerMs) {
+            const floor = rule.floor!(st.T)
+            due = Math.min(due, floor === -Infinity ? now : at(floor))
+          }
         } else if (phase === Phase.pending) due = Math.min(due, at(R[b + RS.since]! + rule.spec.forMs))
         else if (phase === Phase.clearing) due = Math.min(due, at(R[b + RS.since]! + rule.spec.clearForMs))
       }

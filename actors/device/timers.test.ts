@@ -100,12 +100,21 @@ describe("device timers across shard moves", () => {
       a.read("bus-1", s)
       a.tick(s, s)
     }
-    a.tick(31, 650)
-    // Raised at 90. Live while stuck_sensor (unchanged over 10 min) could still fire; past that
-    // horizon (630 s) it is passivated with the escalation deadline in the index.
+    const stuck = () => a.ctx.published.filter((p) => p.payload.rule === "stuck_sensor").map((p) => `${p.payload.kind} @${(p.payload.at - t0) / 1000}`)
+    // Idle from 30 s: passivated once idle (20 s), with device_silent's absence deadline (30 + 60 s).
+    a.tick(31, 89)
     expect(a.table.live.has("bus-1")).toBe(false)
-    expect([...a.table.wakeups]).toEqual([["bus-1", t0 + 690_000]])
-    a.tick(651, 700)
+    expect([...a.table.wakeups]).toEqual([["bus-1", t0 + 90_000]])
+    // Woken at 90 and raised; passivated again. stuck_sensor (coolant unchanged 10 min, rpm > 600)
+    // cannot fire before the coolant's last change (30 s) + 10 min, so the actor sleeps until then
+    // instead of staying live, ticking every second, for the rule's whole horizon.
+    a.tick(90, 629)
+    expect(a.table.live.has("bus-1")).toBe(false)
+    expect([...a.table.wakeups]).toEqual([["bus-1", t0 + 630_000]])
+    expect(stuck()).toEqual([])
+    a.tick(630, 700)
+    expect(stuck()).toEqual(["raised @630"])
     expect(a.silent().map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual(["raised warning @90", "escalated critical @690"])
+    expect(a.table.metrics.wakeups).toBe(3) // at 90, 630 and 690
   })
 })

@@ -1,27 +1,12 @@
-import { ExplanationMessage, isWireDecodeError, type WireDecodeError } from "../../runtime/wire.ts"
+import { ExplanationMessage, isWireDecodeError, type ExplanationRecord, type WireDecodeError } from "../../runtime/wire.ts"
 
 /**
  * An explanation annotation: what the interpreter publishes on `akis.alerts.explanation.<device>`
  * (stream AKIS_ALERTS, msg id `explain:<transitionId>`) for a raised or escalated transition. The
  * sink stores it in ClickHouse `alert_explanations`; notifiers and the API read it from the stream.
+ * Its fields are the wire's (runtime/wire/alerts.ts), optional ones filled.
  */
-export interface Explanation {
-  readonly kind: "explanation"
-  /** The explained transition's deterministic id, and its alert's. */
-  readonly transitionId: string
-  readonly alertId: string
-  readonly device: string
-  readonly rule: string
-  /** Event time of the transition (epoch ms). */
-  readonly at: number
-  readonly model: string
-  readonly text: string
-  /** When the explanation was made (epoch ms) and how long the model took. */
-  readonly createdAt: number
-  readonly latencyMs: number
-  /** True when it came from the cache of identical situations. */
-  readonly cached: boolean
-}
+export type Explanation = ExplanationRecord
 
 /**
  * Reads an explanation annotation from a stream payload; undefined for anything else. A message

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../../runtime/clock.ts"
 import { jetstream, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { InterpreterConfig } from "../../config/notify-schema.ts"
@@ -25,7 +26,8 @@ export interface InterpreterOptions {
   readonly config: InterpreterConfig
   readonly model: Model
   readonly context: ContextSources
-  readonly now?: (() => number) | undefined
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
   /** Time allowed for the context sources together. */
   readonly contextTimeoutMs?: number | undefined
   readonly log?: ((event: string, fields: Record<string, unknown>) => void) | undefined
@@ -57,8 +59,11 @@ export interface Interpreter {
   stop(): Promise<void>
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
-  Promise.race([p.catch(() => fallback), new Promise<T>((r) => setTimeout(() => r(fallback), ms))])
+const withTimeout = <T>(clock: Clock, p: Promise<T>, ms: number, fallback: T): Promise<T> => {
+  let cancel = () => {}
+  const late = new Promise<T>((r) => (cancel = clock.after(ms, () => r(fallback))))
+  return Promise.race([p.catch(() => fallback), late]).finally(cancel)
+}
 
 /**
  * Explains raised and escalated alerts with a language model, off the reading path: a durable
@@ -71,7 +76,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
  */
 export const startInterpreter = async (o: InterpreterOptions): Promise<Interpreter> => {
   const cfg = o.config
-  const now = o.now ?? Date.now
+  const clock = o.clock ?? systemClock
+  const now = () => clock.now()
   const log = o.log ?? (() => {})
   // A malformed transition is counted as skipped; the first of its kind is logged with the reason.
   const dropped = logFirstOfEach((kind, reason) => log("interpreter.malformed", { kind, reason }))
@@ -89,7 +95,7 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
   let active = 0
   let stopped = false
   const running = new Set<Promise<void>>()
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+  const sleep = (ms: number) => clock.sleep(ms)
 
   const publish = async (t: Situation["transition"], text: string, latencyMs: number, cached: boolean) => {
     const x: Explanation = {
@@ -120,8 +126,8 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
         return
       }
       const [windows, history] = await Promise.all([
-        withTimeout(o.context.windows(t.device), contextTimeoutMs, undefined),
-        withTimeout(o.context.history(t.device, t.at), contextTimeoutMs, [] as ReadonlyArray<string>),
+        withTimeout(clock, o.context.windows(t.device), contextTimeoutMs, undefined),
+        withTimeout(clock, o.context.history(t.device, t.at), contextTimeoutMs, [] as ReadonlyArray<string>),
       ])
       const s: Situation = { transition: t, description: o.context.description(t.rule), windows, history }
       const started = now()
@@ -199,19 +205,19 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
       pump()
     }
   }
-  const keepAlive = setInterval(() => {
+  const stopKeepAlive = clock.every(10_000, () => {
     for (const j of queue) j.msg.working()
-  }, 10_000)
+  })
   const done = loop()
   return {
     metrics,
     async stop() {
       stopped = true
       await done
-      clearInterval(keepAlive)
+      stopKeepAlive()
       queue.length = 0 // not acked: the next interpreter gets them again
       // A model call in flight may take timeoutMs: give it a moment, then leave its alert unacked too.
-      await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, 1_000))])
+      await Promise.race([Promise.allSettled([...running]), clock.sleep(1_000)])
     },
   }
 }

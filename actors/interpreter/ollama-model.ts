@@ -11,6 +11,13 @@ export interface OllamaModelOptions {
   readonly timeoutMs: number
 }
 
+/** Error codes of a connection the host refused (Bun's fetch, Node's, and undici's `fetch failed` cause). */
+const refusedCodes = new Set(["ECONNREFUSED", "ConnectionRefused"])
+const errorCode = (e: unknown): unknown => {
+  const x = e as { code?: unknown; cause?: { code?: unknown } } | null
+  return x?.code ?? x?.cause?.code
+}
+
 /** A language model that turns a prompt into an explanation. */
 export interface Model {
   readonly name: string
@@ -61,7 +68,7 @@ export const makeOllamaModel = (o: OllamaModelOptions): Model => {
       } catch (cause) {
         const name = (cause as Error)?.name
         const reason = name === "TimeoutError" || name === "AbortError" ? "timeout"
-          : /ECONNREFUSED|Unable to connect|fetch failed|ConnectionRefused/i.test(String(cause)) ? "unreachable"
+          : refusedCodes.has(String(errorCode(cause))) ? "unreachable"
           : cause instanceof SyntaxError ? "malformed" : "error"
         throw new ModelUnavailable({ message: `ollama ${o.host} ${o.model}: ${(cause as Error)?.message ?? String(cause)}`, reason, cause })
       }

@@ -1,14 +1,16 @@
 import { describe, expect, test } from "bun:test"
+import { TestClock } from "../../runtime/clock.ts"
 import type { Channel } from "./channel.ts"
 import { backoffMs, deliverWithRetry } from "./deliver.ts"
 import { DeliveryFailed } from "./errors.ts"
 import type { Notification } from "./message.ts"
 
 const n = { type: "digest", key: "k", channel: "c", transitions: [] } as Notification
-const failing = (results: Array<"ok" | "retry" | "permanent">): Channel & { calls: number } => {
+const failing = (results: Array<"ok" | "retry" | "permanent">, clock?: TestClock): Channel & { calls: number; at: number[] } => {
   const ch = {
-    name: "c", type: "webhook" as const, calls: 0,
+    name: "c", type: "webhook" as const, calls: 0, at: [] as number[],
     async send() {
+      ch.at.push(clock?.now() ?? 0)
       const r = results[Math.min(ch.calls++, results.length - 1)]
       if (r !== "ok") throw new DeliveryFailed({ channel: "c", message: r!, permanent: r === "permanent" })
     },
@@ -20,20 +22,26 @@ const policy = { maxAttempts: 5, retryMinMs: 100, retryMaxMs: 1_000 }
 
 describe("deliverWithRetry", () => {
   test("retries with doubling backoff until the receiver accepts", async () => {
-    const slept: number[] = []
-    const ch = failing(["retry", "retry", "retry", "ok"])
-    const out = await deliverWithRetry(ch, n, policy, async (ms) => { slept.push(ms) })
-    expect(out).toEqual({ ok: true, attempts: 4 })
-    expect(slept).toEqual([100, 200, 400])
+    const clock = new TestClock(0)
+    const ch = failing(["retry", "retry", "retry", "ok"], clock)
+    const out = deliverWithRetry(ch, n, policy, clock)
+    await clock.advance(10_000)
+    expect(await out).toEqual({ ok: true, attempts: 4 })
+    // Sent at once, then after 100, 200 and 400 ms more.
+    expect(ch.at).toEqual([0, 100, 300, 700])
   })
 
   test("gives up after maxAttempts, and at once on a permanent refusal", async () => {
+    const clock = new TestClock(0)
     const failures: number[] = []
-    const out = await deliverWithRetry(failing(["retry"]), n, policy, async () => {}, (a) => failures.push(a))
+    const pending = deliverWithRetry(failing(["retry"]), n, policy, clock, (a) => failures.push(a))
+    await clock.advance(60_000)
+    const out = await pending
     expect(out.ok).toBe(false)
     expect(out.attempts).toBe(5)
     expect(failures).toEqual([1, 2, 3, 4, 5])
-    const refused = await deliverWithRetry(failing(["permanent"]), n, policy, async () => {})
+    expect(clock.timers).toBe(0)
+    const refused = await deliverWithRetry(failing(["permanent"]), n, policy, clock)
     expect(refused).toMatchObject({ ok: false, attempts: 1, error: { permanent: true } })
   })
 
@@ -44,10 +52,17 @@ describe("deliverWithRetry", () => {
 
 describe("deliverWithRetry when the node stops", () => {
   test("makes no further attempt and reports aborted, so the message is left for the next owner", async () => {
+    const clock = new TestClock(0)
     let live = true
     const ch = failing(["retry"])
-    const out = await deliverWithRetry(ch, n, policy, async () => { live = false }, () => {}, () => live)
-    expect(out).toMatchObject({ ok: false, attempts: 1, aborted: true })
+    const pending = deliverWithRetry(ch, n, policy, clock, () => {}, () => live)
+    await clock.advance(50)
+    live = false // deposed while waiting for the retry
+    await clock.advance(10_000)
+    expect(await pending).toMatchObject({ ok: false, attempts: 1, aborted: true })
     expect(ch.calls).toBe(1)
+    // Deposed before the wait: not even a wait.
+    live = false
+    expect(await deliverWithRetry(failing(["retry"]), n, policy, clock, () => {}, () => live)).toMatchObject({ ok: false, attempts: 1, aborted: true })
   })
 })

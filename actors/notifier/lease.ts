@@ -1,3 +1,4 @@
+import type { Cancel, Clock } from "../../runtime/clock.ts"
 import type { KV } from "@nats-io/kv"
 import { NotifierLeaseRecord } from "../../runtime/wire.ts"
 
@@ -9,7 +10,7 @@ export interface LeaseOptions {
   readonly heartbeatMs: number
   /** A holder whose entry did not change for this long (observed here, not by clocks) is dead. */
   readonly suspicionMs: number
-  readonly now: () => number
+  readonly clock: Clock
   readonly onChange: (leader: boolean) => void
   readonly onError?: ((e: unknown) => void) | undefined
 }
@@ -36,7 +37,7 @@ export const startLease = (o: LeaseOptions): Lease => {
       o.onChange(v)
     }
   }
-  const value = () => NotifierLeaseRecord.toJson({ holder: o.holder, at: o.now() })
+  const value = () => NotifierLeaseRecord.toJson({ holder: o.holder, at: o.clock.now() })
   const beat = async () => {
     try {
       const e = await o.kv.get(o.key)
@@ -56,8 +57,8 @@ export const startLease = (o: LeaseOptions): Lease => {
         return set(true)
       }
       set(false)
-      if (!seen || seen.revision !== e.revision) seen = { revision: e.revision, since: o.now() }
-      else if (o.now() - seen.since >= o.suspicionMs) {
+      if (!seen || seen.revision !== e.revision) seen = { revision: e.revision, since: o.clock.now() }
+      else if (o.clock.now() - seen.since >= o.suspicionMs) {
         await o.kv.update(o.key, value(), e.revision)
         seen = undefined
         set(true)
@@ -68,12 +69,12 @@ export const startLease = (o: LeaseOptions): Lease => {
       o.onError?.(e)
     }
   }
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let timer: Cancel | undefined
   let running: Promise<void> = Promise.resolve()
   const loop = () => {
     if (stopped) return
     running = beat().finally(() => {
-      if (!stopped) timer = setTimeout(loop, o.heartbeatMs)
+      if (!stopped) timer = o.clock.after(o.heartbeatMs, loop)
     })
   }
   loop()
@@ -83,7 +84,7 @@ export const startLease = (o: LeaseOptions): Lease => {
     },
     async stop() {
       stopped = true
-      clearTimeout(timer)
+      timer?.()
       await running
       if (held) {
         // Hand over at once: a standby takes a deleted key on its next beat.

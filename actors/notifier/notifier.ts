@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from "../../runtime/clock.ts"
+import { retry } from "../../runtime/retry.ts"
 import { createHash } from "node:crypto"
 import { jetstream, type Consumer, type JsMsg } from "@nats-io/jetstream"
 import type { KV } from "@nats-io/kv"
@@ -12,6 +14,7 @@ import {
   decide, decodeState, digestFlushed, emptyState, encodeStateWithin, forget, prune, type Decision, type NotifyPolicy, type NotifyState, type RuleFacts,
 } from "./core.ts"
 import { deliverWithRetry } from "./deliver.ts"
+import { Digests, flushDigestsOnTime, type Digest } from "./digests.ts"
 import { DeliveryFailed } from "./errors.ts"
 import { deadLetter } from "./dead-letters.ts"
 import { parseExplanation } from "../interpreter/annotation.ts"
@@ -34,7 +37,8 @@ export interface NotifierOptions {
   readonly facts: (rule: string, device: string) => RuleFacts | undefined
   /** Channels by name (default: built from `config.channels`). */
   readonly channels?: ReadonlyMap<string, Channel> | undefined
-  readonly now?: (() => number) | undefined
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
   /** Redelivery delay of a message whose node went silent. */
   readonly ackWaitMs?: number | undefined
   /** Stream messages fetched and not yet settled (the consumer's max_ack_pending). */
@@ -86,6 +90,8 @@ export interface Notifier {
 }
 
 const stateKey = "state"
+/** Thrown inside a retried write once this node is no longer the active notifier: stops the retrying. */
+const notLive = Symbol("not live")
 /** Largest persisted state: NATS's default max_payload is 1 MiB. */
 const maxStateBytes = 900_000
 const leaseKey = "leader"
@@ -105,12 +111,6 @@ interface Pending {
   open: number
 }
 
-interface DigestBuffer {
-  readonly channel: string
-  readonly members: Pending[]
-  readonly flushAt: number
-}
-
 /**
  * Delivers alert transitions from AKIS_ALERTS to the channels the rules name (node role
  * `notifier`). One node at a time is active (KV lease); it decides with the pure core
@@ -121,7 +121,8 @@ interface DigestBuffer {
  * get the decisions they had, and done marks keep what a receiver acknowledged from going twice.
  */
 export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
-  const now = o.now ?? Date.now
+  const clock = o.clock ?? systemClock
+  const now = () => clock.now()
   const log = o.log ?? (() => {})
   // A malformed message is counted as skipped; the first of each kind is logged with the reason.
   const dropped = logFirstOfEach((kind, reason) => log("notify.malformed", { kind, reason }))
@@ -144,7 +145,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   let stopped = false
   let generation = 0
   let run: Promise<void> = Promise.resolve()
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+  const sleep = (ms: number) => clock.sleep(ms)
 
   // --- One term as the active notifier: from taking the lease until losing it or stopping. ---
   const term = async (gen: number): Promise<void> => {
@@ -153,7 +154,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
     const state: NotifyState = (loaded && loaded.operation === "PUT" && decodeState(loaded.string(), (e) => log("notify.state_malformed", { reason: e.message }))) || emptyState()
     const consumer: Consumer = await js.consumers.get(notifyTopology.alertsStream, cfg.consumer)
     const inFlight = new Set<Pending>()
-    const digests = new Map<string, DigestBuffer>()
+    const digests = new Digests<Pending>()
     const tasks = new Set<Promise<void>>()
     let slots = cfg.concurrency
     const waiters: Array<() => void> = []
@@ -178,18 +179,19 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
     }
 
     const persist = async (): Promise<void> => {
-      for (let delay = 100; live(); delay = Math.min(delay * 2, 2_000)) {
+      // Until written or no longer live (checked before every attempt: a deposed node must not write).
+      await retry(async () => {
+        if (!live()) throw notLive
         try {
           await kv.put(stateKey, encoded())
-          metrics.stateWrites++
-          dirty = false
-          return
         } catch (e) {
           metrics.stateErrors++
           log("notify.state_error", { error: String(e) })
-          await sleep(delay)
+          throw e
         }
-      }
+        metrics.stateWrites++
+        dirty = false
+      }, { clock, backoff: { initialMs: 100, maxMs: 2_000, jitter: 0 }, retryable: (e) => e !== notLive }).catch(() => {})
     }
 
     const settle = (p: Pending) => {
@@ -219,7 +221,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
             metrics.alreadyDelivered++
           } else {
             // A channel removed from config after the decision was made: a dead letter, not a silent loss.
-            const out = channel ? await deliverWithRetry(channel, n, cfg, sleep, (attempt, e) => {
+            const out = channel ? await deliverWithRetry(channel, n, cfg, clock, (attempt, e) => {
               metrics.attempts++
               metrics.failedAttempts++
               if (attempt < cfg.maxAttempts && !e.permanent) metrics.retries++
@@ -236,31 +238,19 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
               if (n.type === "digest") metrics.digestsSent++
             } else {
               // The dead letter must be stored before the message may be acked.
-              for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
-                try {
-                  await deadLetter(js, n, out.attempts, out.error.message, now())
-                  break
-                } catch (e) {
-                  log("notify.dead_letter_error", { key: n.key, error: String(e) })
-                  if (!live()) {
-                    aborted = true
-                    return
-                  }
-                  await sleep(delay)
-                }
+              const stored = await retry(() => deadLetter(js, n, out.attempts, out.error.message, now()).catch((e) => {
+                log("notify.dead_letter_error", { key: n.key, error: String(e) })
+                throw e
+              }), { clock, backoff: { initialMs: 200, maxMs: 5_000, jitter: 0 }, retryable: live }).then(() => true, () => false)
+              if (!stored) {
+                aborted = true
+                return
               }
               metrics.deadLettered++
               log("notify.dead_letter", { key: n.key, channel: n.channel, attempts: out.attempts, error: out.error.message })
             }
             // The done mark lets a later owner skip what the receiver already acknowledged.
-            for (let i = 0; i < 5; i++) {
-              try {
-                await kv.put(doneKey, out.ok ? "delivered" : "dead")
-                break
-              } catch {
-                await sleep(200)
-              }
-            }
+            await retry(() => kv.put(doneKey, out.ok ? "delivered" : "dead"), { clock, backoff: { initialMs: 200, maxMs: 200, jitter: 0 }, maxAttempts: 5 }).catch(() => {})
           }
         } finally {
           release()
@@ -275,23 +265,17 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       })
     }
 
-    const flushDigests = (force: boolean) => {
-      for (const [key, d] of digests) {
-        if (!force && d.flushAt > now()) continue
-        digests.delete(key)
-        digestFlushed(state, key)
-        dirty = true
-        deliver({ type: "digest", key, channel: d.channel, transitions: d.members.map((m) => m.t) }, d.members)
-      }
+    const sendDigest = (d: Digest<Pending>) => {
+      digestFlushed(state, d.key)
+      dirty = true
+      deliver({ type: "digest", key: d.key, channel: d.channel, transitions: d.members.map((m) => m.t) }, d.members)
     }
 
     // Keeps fetched messages alive while they wait in a digest or for a retry.
-    const keepAlive = setInterval(() => {
+    const stopKeepAlive = clock.every(Math.max(100, Math.floor(ackWaitMs / 3)), () => {
       for (const p of inFlight) p.msg.working()
-    }, Math.max(100, Math.floor(ackWaitMs / 3)))
-    const flusher = setInterval(() => {
-      if (live()) flushDigests(false)
-    }, 200)
+    })
+    const stopFlusher = flushDigestsOnTime(clock, digests, live, sendDigest)
 
     try {
       while (live()) {
@@ -348,22 +332,20 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
               deliver({ type: "alert", key: d.key, channel: d.channel, transition: p.t, explanation: explanations.get(p.t.alertId) }, [p])
             } else {
               metrics.digested++
-              const buf = digests.get(d.key) ?? { channel: d.channel, members: [], flushAt: now() + cfg.digestWindowMs }
-              buf.members.push(p)
-              digests.set(d.key, buf)
+              digests.add(d.key, d.channel, p, now(), cfg.digestWindowMs)
             }
           }
           settle(p)
         }
       }
     } finally {
-      clearInterval(flusher)
+      stopFlusher()
       if (stopped && gen === generation) {
         // A planned stop sends what waits in digests rather than leave it to the redelivery delay.
-        flushDigests(true)
+        for (const d of digests.take(now(), true)) sendDigest(d)
       }
       await Promise.allSettled([...tasks])
-      clearInterval(keepAlive)
+      stopKeepAlive()
       if (dirty) {
         await kv.put(stateKey, encoded()).then(() => metrics.stateWrites++, () => metrics.stateErrors++)
       }
@@ -371,7 +353,7 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   }
 
   const lease: Lease = startLease({
-    kv, key: leaseKey, holder: o.nodeId, heartbeatMs: o.heartbeatMs, suspicionMs: o.suspicionMs, now,
+    kv, key: leaseKey, holder: o.nodeId, heartbeatMs: o.heartbeatMs, suspicionMs: o.suspicionMs, clock,
     onError: (e) => log("notify.lease_error", { error: String(e) }),
     onChange(leader) {
       generation++
@@ -380,16 +362,14 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
       metrics.takeovers++
       const gen = generation
       // A term that fails to start (NATS away while loading the state) is retried while the lease is ours.
-      run = run.then(async () => {
-        while (!stopped && gen === generation) {
-          try {
-            return await term(gen)
-          } catch (e) {
-            log("notify.error", { error: String(e) })
-            await sleep(1_000)
-          }
-        }
-      })
+      const ours = () => !stopped && gen === generation
+      run = run.then(() => retry(async () => {
+        if (!ours()) return
+        await term(gen).catch((e) => {
+          log("notify.error", { error: String(e) })
+          throw e
+        })
+      }, { clock, backoff: { initialMs: 1_000, maxMs: 1_000, jitter: 0 }, retryable: ours }).catch(() => {}))
     },
   })
 

@@ -1,12 +1,13 @@
 import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/transport-node"
+import { type Clock, systemClock } from "../../runtime/clock.ts"
 import { publishDeadLetter, type AlertTransition } from "../../runtime/index.ts"
+import { retry } from "../../runtime/retry.ts"
 import { definition, ensureTopology, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { parseExplanation, type Explanation } from "../interpreter/annotation.ts"
 import { classifyAlertMessage, writeAlerts } from "./alerts.ts"
-import { StoreError } from "./errors.ts"
+import { storeErrorTag } from "./errors.ts"
 import { writeExplanations } from "./explanations.ts"
-import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 
 /** The alerts stream (the row in runtime/nats/topology.ts). */
@@ -27,7 +28,8 @@ export interface AlertWriterOptions {
   readonly batch?: number | undefined
   readonly retryMinMs?: number | undefined
   readonly retryMaxMs?: number | undefined
-  readonly timers?: Timers | undefined
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
   readonly onError?: ((e: unknown) => void) | undefined
   readonly onDeadLetter?: ((reason: string) => void) | undefined
 }
@@ -56,7 +58,8 @@ export interface AlertWriter {
  * ack, so a crash re-delivers and the table's de-duplication absorbs the copy.
  */
 export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWriter> => {
-  const timers = o.timers ?? systemTimers
+  const clock = o.clock ?? systemClock
+  const backoff = { initialMs: o.retryMinMs ?? 100, maxMs: o.retryMaxMs ?? 5000, jitter: 0 }
   // The stream, the dead-letter stream and the durable come from the topology table (ack wait, max ack pending).
   await ensureTopology(await jetstreamManager(o.nc), { ...o.topology, alertsConsumer: o.consumer }, { only: [names.alerts, names.deadLetters, "sinkAlerts"] })
   const js = jetstream(o.nc)
@@ -68,85 +71,85 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
    */
   const store = async (ts: AlertTransition[], ms: JsMsg[]): Promise<Array<{ m: JsMsg; reason: string }>> => {
     try {
-      await writeAlerts(o.store, ts, timers.now())
+      await writeAlerts(o.store, ts, clock.now())
       return []
     } catch (e) {
-      if (!(e instanceof StoreError) || e.retryable || ts.length === 0) throw e
+      if (storeErrorTag(e) !== "StoreRefused" || ts.length === 0) throw e
     }
     const refused: Array<{ m: JsMsg; reason: string }> = []
     for (let i = 0; i < ts.length; i++) {
       try {
-        await writeAlerts(o.store, [ts[i]!], timers.now())
+        await writeAlerts(o.store, [ts[i]!], clock.now())
       } catch (e) {
-        if (!(e instanceof StoreError) || e.retryable) throw e
-        refused.push({ m: ms[i]!, reason: `ClickHouse refused it: ${e.message.slice(0, 500)}` })
+        if (storeErrorTag(e) !== "StoreRefused") throw e
+        refused.push({ m: ms[i]!, reason: `ClickHouse refused it: ${(e as Error).message.slice(0, 500)}` })
       }
     }
     return refused
   }
-  let stopped = false
-  let wake: (() => void) | undefined
-  const sleep = (ms: number) => new Promise<void>((r) => {
-    wake = r
-    timers.setTimeout(r, ms)
-  })
+  const stopping = new AbortController()
+  /** Waits `ms`; false when stopped meanwhile. */
+  const pause = (ms: number) => clock.sleep(ms, stopping.signal).then(() => true, () => false)
+
+  /** Stores one fetched batch, then acks it; false when stopped before it was stored. */
+  const storeBatch = async (msgs: JsMsg[]): Promise<boolean> => {
+    const ts: AlertTransition[] = []
+    const tsMsgs: JsMsg[] = []
+    const xs: Explanation[] = []
+    const poison: Array<{ m: JsMsg; reason: string }> = []
+    for (const m of msgs) {
+      const x = parseExplanation(m.data)
+      const c = x ? undefined : classifyAlertMessage(m.data)
+      if (x) xs.push(x)
+      else if (c && "t" in c) { ts.push(c.t); tsMsgs.push(m) }
+      else if (c && "invalid" in c) poison.push({ m, reason: c.invalid })
+      else metrics.skipped++
+    }
+    const attempt = async (): Promise<void> => {
+      try {
+        const refused = await store(ts, tsMsgs)
+        await writeExplanations(o.store, xs)
+        // Dead letters before the acks: a crash in between redelivers, and the DLQ's msg ids absorb the copy.
+        for (const p of [...poison, ...refused]) {
+          await publishDeadLetter(js, { source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, clock.now())
+          o.onDeadLetter?.(p.reason)
+        }
+        metrics.deadLettered += poison.length + refused.length
+        metrics.stored += ts.length - refused.length
+        metrics.explanations += xs.length
+        poison.length = 0
+      } catch (e) {
+        metrics.insertErrors++
+        o.onError?.(e)
+        if (!stopping.signal.aborted) for (const m of msgs) m.working()
+        throw e
+      }
+    }
+    // Retried until stored (no jitter: one writer per node); stopping ends the waiting, unacked.
+    const stored = await retry(attempt, { clock, backoff, signal: stopping.signal }).then(() => true, () => false)
+    if (stored) for (const m of msgs) m.ack()
+    return stored
+  }
 
   const loop = async (): Promise<void> => {
-    let attempt = 0
-    while (!stopped) {
+    while (!stopping.signal.aborted) {
       const msgs: JsMsg[] = []
       try {
         const it = await consumer.fetch({ max_messages: o.batch ?? 1000, expires: 1000 })
         for await (const m of it) msgs.push(m)
       } catch (e) {
         o.onError?.(e)
-        await sleep(500)
+        await pause(500)
         continue
       }
-      const ts: AlertTransition[] = []
-      const tsMsgs: JsMsg[] = []
-      const xs: Explanation[] = []
-      const poison: Array<{ m: JsMsg; reason: string }> = []
-      for (const m of msgs) {
-        const x = parseExplanation(m.data)
-        const c = x ? undefined : classifyAlertMessage(m.data)
-        if (x) xs.push(x)
-        else if (c && "t" in c) { ts.push(c.t); tsMsgs.push(m) }
-        else if (c && "invalid" in c) poison.push({ m, reason: c.invalid })
-        else metrics.skipped++
-      }
-      for (;;) {
-        try {
-          const refused = await store(ts, tsMsgs)
-          await writeExplanations(o.store, xs)
-          // Dead letters before the acks: a crash in between redelivers, and the DLQ's msg ids absorb the copy.
-          for (const p of [...poison, ...refused]) {
-            await publishDeadLetter(js, { source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, timers.now())
-            o.onDeadLetter?.(p.reason)
-          }
-          metrics.deadLettered += poison.length + refused.length
-          metrics.stored += ts.length - refused.length
-          metrics.explanations += xs.length
-          poison.length = 0
-          attempt = 0
-          for (const m of msgs) m.ack()
-          break
-        } catch (e) {
-          metrics.insertErrors++
-          o.onError?.(e)
-          if (stopped) return
-          for (const m of msgs) m.working()
-          await sleep(Math.min(o.retryMaxMs ?? 5000, (o.retryMinMs ?? 100) * 2 ** Math.min(attempt++, 20)))
-        }
-      }
+      if (!(await storeBatch(msgs))) return
     }
   }
   const done = loop()
   return {
     metrics,
     async stop() {
-      stopped = true
-      wake?.()
+      stopping.abort()
       await done
     },
   }

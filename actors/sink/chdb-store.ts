@@ -1,5 +1,5 @@
 import { Session } from "chdb"
-import { StoreError } from "./errors.ts"
+import { StoreRefused } from "./errors.ts"
 import { pinnedSettings, pinnedSettingsModern, type InsertFormat, type Store } from "./store.ts"
 
 const settingsClause = Object.entries({ ...pinnedSettings, ...pinnedSettingsModern }).map(([k, v]) => `${k}=${v}`).join(", ")
@@ -15,7 +15,7 @@ export const makeChdbStore = (path?: string): Store => {
     try {
       return (await session.queryAsync(sql, { format })).text()
     } catch (cause) {
-      throw new StoreError({ op, message: (cause as Error)?.message ?? String(cause), retryable: false, cause })
+      throw new StoreRefused({ op, message: (cause as Error)?.message ?? String(cause), cause })
     }
   }
   const ready = run("settings", `SET ${settingsClause}`)
@@ -35,12 +35,12 @@ export const makeChdbStore = (path?: string): Store => {
       return rows
     },
     async insert(table: string, columns: ReadonlyArray<string>, format: InsertFormat, body: Uint8Array | string) {
-      if (format === "RowBinary") throw new StoreError({ op: "insert", message: "chdb takes text insert formats only (binaryInsert is false)", retryable: false })
+      if (format === "RowBinary") throw new StoreRefused({ op: "insert", message: "chdb takes text insert formats only (binaryInsert is false)" })
       await ready
       try {
         await session.insert({ table, columns, format, values: body })
       } catch (cause) {
-        throw new StoreError({ op: "insert", message: (cause as Error)?.message ?? String(cause), retryable: false, cause })
+        throw new StoreRefused({ op: "insert", message: (cause as Error)?.message ?? String(cause), cause })
       }
     },
     async close() {

@@ -1,6 +1,6 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client"
 import { Readable } from "node:stream"
-import { StoreError } from "./errors.ts"
+import { StoreRefused, StoreUnavailable, type StoreError } from "./errors.ts"
 import { pinnedSettings, type InsertFormat, type Store } from "./store.ts"
 
 /** Where the HTTP store connects. */
@@ -14,16 +14,23 @@ export interface ClickHouseStoreConfig {
   readonly maxOpenConnections?: number | undefined
 }
 
-const retryableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "ConnectionRefused", "ConnectionClosed"])
+/** Server-side errors that are the network's or the clock's fault, not the statement's (by ClickHouse error name). */
+const transientServerErrors = new Set([
+  "TIMEOUT_EXCEEDED", "SOCKET_TIMEOUT", "NETWORK_ERROR", "CANNOT_READ_FROM_SOCKET", "CANNOT_WRITE_TO_SOCKET", "ALL_CONNECTION_TRIES_FAILED",
+])
 
-/** Translates a client error into {@link StoreError} once, here at the adapter (STYLE §4). */
-const refail = (op: string, cause: unknown): StoreError => {
-  const e = cause as { code?: unknown; message?: unknown; type?: unknown }
+/**
+ * Translates a client error into a {@link StoreError} once, here at the adapter (STYLE §4), from
+ * the error's structure, never its text: a server-side error carries ClickHouse's numeric code and
+ * error name (refused, unless the name says timeout or socket); everything else (connection
+ * refused or reset, the client's own request timeout) is transport trouble.
+ */
+export const storeErrorOf = (op: string, cause: unknown): StoreError => {
+  const e = cause as { code?: unknown; message?: unknown; type?: unknown } | null
   const message = typeof e?.message === "string" ? e.message : String(cause)
-  // Server-side SQL errors carry a numeric ClickHouse code; everything else is transport trouble.
-  const sqlError = typeof e?.code === "string" && /^\d+$/.test(e.code)
-  const retryable = !sqlError || retryableCodes.has(String(e?.code)) || /timeout|socket|ECONN|closed/i.test(message)
-  return new StoreError({ op, message, retryable, cause })
+  const serverError = typeof e?.code === "string" && /^\d+$/.test(e.code)
+  if (serverError && !transientServerErrors.has(String(e?.type))) return new StoreRefused({ op, message, code: e!.code as string, cause })
+  return new StoreUnavailable({ op, message, cause })
 }
 
 /**
@@ -51,7 +58,7 @@ export const makeClickHouseStore = (cfg: ClickHouseStoreConfig): Store => {
       try {
         await client.command({ query: sql })
       } catch (cause) {
-        throw refail("exec", cause)
+        throw storeErrorOf("exec", cause)
       }
     },
     async query<T>(sql: string) {
@@ -59,7 +66,7 @@ export const makeClickHouseStore = (cfg: ClickHouseStoreConfig): Store => {
         const rs = await client.query({ query: sql, format: "JSONEachRow" })
         return await rs.json<T>()
       } catch (cause) {
-        throw refail("query", cause)
+        throw storeErrorOf("query", cause)
       }
     },
     async insert(table: string, columns: ReadonlyArray<string>, format: InsertFormat, body: Uint8Array | string) {
@@ -72,7 +79,7 @@ export const makeClickHouseStore = (cfg: ClickHouseStoreConfig): Store => {
         // The response must be consumed, otherwise the keep-alive socket is not reused (research §B2).
         for await (const _ of r.stream) void _
       } catch (cause) {
-        throw refail("insert", cause)
+        throw storeErrorOf("insert", cause)
       }
     },
     close: () => client.close(),

@@ -19,10 +19,9 @@ export {
   type ReadingsQuery, type ReadingsResult, type FleetQuery, type FleetRow, type AlertsQuery,
 } from "./history.ts"
 export { quoteString } from "./sql.ts"
-export { StoreError, FencedOut, SinkClosed, HistoryInputInvalid, MigrationFailed } from "./errors.ts"
-export type { Timers } from "./internal/system-timers.ts"
+export { StoreRefused, StoreUnavailable, storeErrorTag, type StoreError, FencedOut, SinkClosed, HistoryInputInvalid, MigrationFailed } from "./errors.ts"
 
-/** Group options from config section `sink` (timers and logging are the caller's). */
+/** Group options from config section `sink` (clock and logging are the caller's). */
 export const sinkGroupOptions = (cfg: AkisConfig["sink"], onError?: (e: unknown, attempt: number) => void): SinkGroupOptions => ({
   batchRows: cfg.batchRows, flushMs: cfg.flushMs, maxPendingRows: cfg.maxPendingRows, maxInflight: cfg.maxInflight, retryMinMs: cfg.retryMinMs, retryMaxMs: cfg.retryMaxMs,
   onError,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
-import { manualTimers, ticks } from "../../tests/support/manual-timers.ts"
-import { StoreError } from "./errors.ts"
+import { TestClock } from "../../runtime/clock.ts"
+import { StoreUnavailable } from "./errors.ts"
 import { makeRetentionJob } from "./retention.ts"
 import type { Store } from "./store.ts"
 
@@ -16,14 +16,14 @@ const partitionStore = () => {
     kind: "chdb",
     binaryInsert: false,
     async exec(sql) {
-      if (state.down) throw new StoreError({ op: "exec", message: "down", retryable: true })
+      if (state.down) throw new StoreUnavailable({ op: "exec", message: "down" })
       const m = /ALTER TABLE `?(\w+)`? DROP PARTITION (\d+)/.exec(sql)
       if (!m) throw new Error(`unexpected ${sql}`)
       drops.push(`${m[1]}:${m[2]}`)
       parts = parts.filter((p) => !(p.table === m[1] && p.partition === m[2]))
     },
     async query<T>() {
-      if (state.down) throw new StoreError({ op: "query", message: "down", retryable: true })
+      if (state.down) throw new StoreUnavailable({ op: "query", message: "down" })
       return parts as T[]
     },
     async insert() {},
@@ -34,9 +34,10 @@ const partitionStore = () => {
 
 describe("retention job", () => {
   test("drops partitions past retention at once and on schedule, only while the lease is held", async () => {
-    const { timers, advance } = manualTimers() // now = 2026-11-18
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms) // now = 2026-11-18
     const s = partitionStore()
-    const job = makeRetentionJob(s.store, { retentionDays: 7, everyMs: 60_000, timers })
+    const job = makeRetentionJob(s.store, { retentionDays: 7, everyMs: 60_000, clock })
     let ours = true
     job.hold(async () => ours)
     await advance(0)
@@ -69,26 +70,28 @@ describe("retention job", () => {
   })
 
   test("a failing store is counted and retried on the next run", async () => {
-    const { timers, advance } = manualTimers()
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms)
     const s = partitionStore()
     const errors: unknown[] = []
-    const job = makeRetentionJob(s.store, { retentionDays: 7, everyMs: 1000, timers, onError: (e) => errors.push(e) })
+    const job = makeRetentionJob(s.store, { retentionDays: 7, everyMs: 1000, clock, onError: (e) => errors.push(e) })
     s.state.down = true
     job.hold(async () => true)
     await advance(0)
     expect(job.metrics.errors).toBe(1)
-    expect(errors[0]).toBeInstanceOf(StoreError)
+    expect(errors[0]).toBeInstanceOf(StoreUnavailable)
     s.state.down = false
     await advance(1000)
-    await ticks()
+    await clock.flush()
     expect(s.drops).toHaveLength(3)
     job.stop()
   })
 
   test("retentionDays 0 keeps everything", async () => {
-    const { timers, advance } = manualTimers()
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms)
     const s = partitionStore()
-    const job = makeRetentionJob(s.store, { retentionDays: 0, everyMs: 1000, timers })
+    const job = makeRetentionJob(s.store, { retentionDays: 0, everyMs: 1000, clock })
     job.hold(async () => true)
     await advance(10_000)
     expect(s.drops).toEqual([])

@@ -1,5 +1,5 @@
+import type { Clock } from "../../runtime/clock.ts"
 import { makeElectedJob } from "./internal/elected-job.ts"
-import type { Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 import { dropExpired } from "./tables.ts"
 
@@ -16,7 +16,8 @@ export interface RetentionOptions {
   readonly retentionDays: number
   /** How often expired partitions are looked for while this node holds the lease. */
   readonly everyMs: number
-  readonly timers?: Timers | undefined
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
   readonly onDropped?: ((partitions: ReadonlyArray<string>) => void) | undefined
   readonly onError?: ((e: unknown) => void) | undefined
 }
@@ -42,7 +43,7 @@ export interface RetentionJob {
 export const makeRetentionJob = (store: Store, opts: RetentionOptions): RetentionJob => {
   const metrics: RetentionMetrics = { runs: 0, partitionsDropped: 0, errors: 0, notOwner: 0 }
   const job = makeElectedJob(metrics, {
-    everyMs: opts.everyMs, timers: opts.timers, onError: opts.onError,
+    everyMs: opts.everyMs, clock: opts.clock, onError: opts.onError,
     run: async (now) => {
       const dropped = await dropExpired(store, opts.retentionDays, now)
       metrics.partitionsDropped += dropped.length

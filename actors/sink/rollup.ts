@@ -1,6 +1,6 @@
+import type { Clock } from "../../runtime/clock.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { makeElectedJob, type ElectedJob, type ElectedJobMetrics } from "./internal/elected-job.ts"
-import type { Timers } from "./internal/system-timers.ts"
 import { num, quoteString } from "./sql.ts"
 import type { Store } from "./store.ts"
 import { rollupColumns, rollupSelect, tables } from "./tables.ts"
@@ -114,7 +114,8 @@ export interface RollupMetrics extends ElectedJobMetrics {
 export interface RollupJobOptions extends Omit<RollupRunOptions, "now"> {
   /** How often a run starts while this node holds the lease. */
   readonly everyMs: number
-  readonly timers?: Timers | undefined
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
   readonly onRun?: ((r: RollupRunResult) => void) | undefined
   readonly onError?: ((e: unknown) => void) | undefined
 }
@@ -129,7 +130,7 @@ export type RollupJob = ElectedJob<RollupMetrics>
 export const makeRollupJob = (store: Store, schema: DeviceSchema, opts: RollupJobOptions): RollupJob => {
   const metrics: RollupMetrics = { runs: 0, errors: 0, notOwner: 0, rows: 0 }
   return makeElectedJob(metrics, {
-    everyMs: opts.everyMs, timers: opts.timers, onError: opts.onError,
+    everyMs: opts.everyMs, clock: opts.clock, onError: opts.onError,
     run: async (now) => {
       const r = await runRollup(store, schema, { now, graceS: opts.graceS, overlapS: opts.overlapS, backfillDays: opts.backfillDays })
       metrics.rows += r.rows

@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { FencedOut, StoreError } from "./errors.ts"
-import type { Timers } from "./internal/system-timers.ts"
-import { manualTimers, ticks } from "../../tests/support/manual-timers.ts"
+import { FencedOut, StoreUnavailable } from "./errors.ts"
+import { type Clock, TestClock } from "../../runtime/clock.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
 import type { InsertFormat, Store } from "./store.ts"
@@ -22,7 +21,7 @@ const memoryStore = (binaryInsert = false) => {
     query: async () => [],
     async insert(_t, _c, format, body) {
       state.calls++
-      if (state.down) throw new StoreError({ op: "insert", message: "down", retryable: true })
+      if (state.down) throw new StoreUnavailable({ op: "insert", message: "down" })
       const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body
       raw.push({ format, body: bytes })
       bodies.push(new TextDecoder().decode(bytes))
@@ -32,8 +31,8 @@ const memoryStore = (binaryInsert = false) => {
   return { store, bodies, raw, state, rows: () => bodies.join("").split("\n").filter((l) => l.length > 0) }
 }
 
-const options = (t: Timers, over: Partial<SinkOptions> = {}): SinkOptions => ({
-  batchRows: 100, flushMs: 1000, maxInflight: 2, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true, timers: t, ...over,
+const options = (t: Clock, over: Partial<SinkOptions> = {}): SinkOptions => ({
+  batchRows: 100, flushMs: 1000, maxInflight: 2, retryMinMs: 100, retryMaxMs: 1000, fence: async () => true, clock: t, ...over,
 })
 
 const batches = syntheticBatches(schema, { devices: 10, perDevice: 30, startMs: 1_795_000_000_000, intervalMs: 500, batchSize: 50 })
@@ -49,15 +48,19 @@ const feed = (sink: ReturnType<typeof makeSink>, from = 0, to = batches.length) 
 describe("sink", () => {
   test("inserts full batches by size and the rest after flushMs; durableSeq follows", async () => {
     const m = memoryStore()
-    const { timers, advance } = manualTimers()
-    const sink = makeSink(m.store, schema, options(timers))
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms)
+    const sink = makeSink(m.store, schema, options(clock))
     feed(sink, 0, 3) // 150 rows: one 100-row chunk now, 50 waiting for the timer
-    await ticks()
+    await clock.flush()
     expect(m.bodies.length).toBe(1)
     // The chunk was cut at the 100th row, before batch 2 was marked processed: it covers seq 1 only.
     expect(sink.durableSeq).toBe(1)
     expect(sink.pending).toBe(50)
-    await advance(1000)
+    // The flush timer was armed by the first row: it fires flushMs later, not before.
+    await advance(999)
+    expect(m.bodies.length).toBe(1)
+    await advance(1)
     expect(m.rows().length).toBe(150)
     expect(sink.durableSeq).toBe(3)
     expect(sink.pending).toBe(0)
@@ -65,8 +68,8 @@ describe("sink", () => {
 
   test("rows are TSV in column order with nan for fields not sent", async () => {
     const m = memoryStore()
-    const { timers } = manualTimers()
-    const sink = makeSink(m.store, schema, options(timers))
+    const clock = new TestClock()
+    const sink = makeSink(m.store, schema, options(clock))
     feed(sink, 0, 6)
     await sink.flush()
     const cells = m.rows().map((r) => r.split("\t"))
@@ -80,16 +83,17 @@ describe("sink", () => {
 
   test("an empty batch still advances durableSeq when nothing is queued", () => {
     const m = memoryStore()
-    const { timers } = manualTimers()
-    const sink = makeSink(m.store, schema, options(timers))
+    const clock = new TestClock()
+    const sink = makeSink(m.store, schema, options(clock))
     sink.processed(42)
     expect(sink.durableSeq).toBe(42)
   })
 
   test("holds durableSeq while the store is down, retries with backoff and catches up", async () => {
     const m = memoryStore()
-    const { timers, advance } = manualTimers()
-    const sink = makeSink(m.store, schema, options(timers))
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms)
+    const sink = makeSink(m.store, schema, options(clock))
     m.state.down = true
     feed(sink)
     await advance(1000)
@@ -104,23 +108,49 @@ describe("sink", () => {
     expect(sink.pending).toBe(0)
   })
 
+  test("a failed insert is retried after retryMinMs·(½..1), the delay doubling up to retryMaxMs; close stops the retrying", async () => {
+    const m = memoryStore()
+    const clock = new TestClock()
+    const sink = makeSink(m.store, schema, options(clock))
+    m.state.down = true
+    feed(sink, 0, 2) // 100 rows: one insert at once
+    await clock.flush()
+    expect(m.state.calls).toBe(1)
+    await clock.advance(49)
+    expect(m.state.calls).toBe(1)
+    await clock.advance(51)
+    expect(m.state.calls).toBe(2)
+    // Capped at retryMaxMs (1 s): at least one attempt every second from here on, at most one per ½ s.
+    const before = m.state.calls
+    await clock.advance(10_000)
+    expect(m.state.calls - before).toBeGreaterThanOrEqual(10)
+    expect(m.state.calls - before).toBeLessThanOrEqual(20)
+    expect(sink.metrics.insertErrors).toBe(m.state.calls)
+    await sink.close()
+    const closedAt = m.state.calls
+    await clock.advance(10_000)
+    expect(m.state.calls).toBe(closedAt)
+    expect(clock.timers).toBe(0)
+  })
+
   test("durableSeq never passes a chunk that is not stored, even when a later one is", async () => {
     const m = memoryStore()
-    const { timers, advance } = manualTimers()
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms)
     let failFirst = true
     const store: Store = {
       ...m.store,
       async insert(t, c, f, body) {
         if (failFirst) {
           failFirst = false
-          throw new StoreError({ op: "insert", message: "once", retryable: true })
+          throw new StoreUnavailable({ op: "insert", message: "once" })
         }
         return m.store.insert(t, c, f, body)
       },
     }
-    const sink = makeSink(store, schema, options(timers))
+    const sink = makeSink(store, schema, options(clock))
     feed(sink, 0, 4) // chunks of 100 rows: #1 fails once, #2 succeeds
-    await ticks()
+    await clock.flush()
     expect(m.bodies.length).toBe(1)
     expect(sink.durableSeq).toBe(0)
     await advance(1000)
@@ -129,11 +159,11 @@ describe("sink", () => {
 
   test("a fenced-out owner's batch is refused, not inserted, and flush rejects", async () => {
     const m = memoryStore()
-    const { timers } = manualTimers()
+    const clock = new TestClock()
     let token = 7
-    const sink = makeSink(m.store, schema, options(timers, { fence: async () => token === 7 }))
+    const sink = makeSink(m.store, schema, options(clock, { fence: async () => token === 7 }))
     feed(sink, 0, 2)
-    await ticks()
+    await clock.flush()
     expect(m.rows().length).toBe(100)
     token = 8 // the lease moved: this node's token is stale
     feed(sink, 2, 4)
@@ -149,8 +179,8 @@ describe("sink", () => {
 
   test("copies missing fields as NaN when a batch is narrower than the schema", async () => {
     const m = memoryStore()
-    const { timers } = manualTimers()
-    const sink = makeSink(m.store, schema, options(timers))
+    const clock = new TestClock()
+    const sink = makeSink(m.store, schema, options(clock))
     const b = batches[0]!
     const narrow = { ...b, width: 2, values: new Float64Array(b.ids.length * 2).fill(1.5) }
     sink.add(narrow, 0, 1)
@@ -162,8 +192,8 @@ describe("sink", () => {
 
   test("refuses and counts readings whose time or seq cannot be stored, keeping the rest", async () => {
     const m = memoryStore()
-    const { timers } = manualTimers()
-    const sink = makeSink(m.store, schema, options(timers))
+    const clock = new TestClock()
+    const sink = makeSink(m.store, schema, options(clock))
     const b = batches[0]!
     const ts = b.ts.slice()
     const seqs = b.seqs.slice()
@@ -181,8 +211,9 @@ describe("sink", () => {
 
   test("a group puts several shards' rows into one insert and fences each shard on its own", async () => {
     const m = memoryStore()
-    const { timers, advance } = manualTimers()
-    const group = makeSinkGroup(m.store, schema, options(timers, { batchRows: 1000 }))
+    const clock = new TestClock()
+    const advance = (ms: number) => clock.advance(ms)
+    const group = makeSinkGroup(m.store, schema, options(clock, { batchRows: 1000 }))
     let shard2Owned = true
     const a = group.sinkFor(1, async () => true)
     const b = group.sinkFor(2, async () => shard2Owned)
@@ -213,7 +244,7 @@ describe("sink", () => {
   })
 
   test("a store taking binary bodies gets RowBinary with the same rows, refusals and NaN padding as TSV", async () => {
-    const { timers } = manualTimers()
+    const clock = new TestClock()
     const b = batches[0]!
     const ts = b.ts.slice()
     ts[3] = 5_000 // refused: 1970
@@ -221,7 +252,7 @@ describe("sink", () => {
     const wide = { ...b, width: schema.fields.length + 3, values: new Float64Array(b.ids.length * (schema.fields.length + 3)).fill(2.5) }
     const run = async (binary: boolean) => {
       const m = memoryStore(binary)
-      const sink = makeSink(m.store, schema, options(timers))
+      const sink = makeSink(m.store, schema, options(clock))
       for (const x of [b, narrow, wide]) for (let i = 0; i < 10; i++) sink.add(x, i, 1)
       await sink.flush()
       return { m, metrics: { ...sink.metrics } }

@@ -1,10 +1,11 @@
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { ReadingBatch } from "../../runtime/batch.ts"
+import { type Cancel, type Clock, systemClock } from "../../runtime/clock.ts"
+import { retry } from "../../runtime/retry.ts"
 import type { SinkPort } from "../../runtime/sink-port.ts"
 import { FencedOut, SinkClosed } from "./errors.ts"
 import { RowColumns, storable } from "./internal/columns.ts"
 import { rowBinaryEncoder, tsvEncoder } from "./internal/row-encoders.ts"
-import { systemTimers, type Timers } from "./internal/system-timers.ts"
 import type { Store } from "./store.ts"
 import { tables, telemetryColumns } from "./tables.ts"
 
@@ -24,7 +25,8 @@ export interface SinkGroupOptions {
   readonly maxPendingRows?: number | undefined
   /** Called on every failed insert attempt (logging); the group retries by itself. */
   readonly onError?: ((e: unknown, attempt: number) => void) | undefined
-  readonly timers?: Timers | undefined
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
 }
 
 /** Options of a single stand-alone sink ({@link makeSink}). */
@@ -119,16 +121,17 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
  * covers its segments stored in order.
  */
 export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGroupOptions): SinkGroup => {
-  const timers = opts.timers ?? systemTimers
+  const clock = opts.clock ?? systemClock
+  const backoff = { initialMs: opts.retryMinMs, maxMs: opts.retryMaxMs, jitter: 0.5 }
   const width = schema.fields.length
   const columns = telemetryColumns(schema)
   const encoder = store.binaryInsert ? rowBinaryEncoder() : tsvEncoder()
   const metrics = { inserts: 0, insertErrors: 0, rowsInserted: 0, bytesInserted: 0 }
   const shards = new Map<number, ShardState>()
   const queue: Segment[] = []
-  const sleepers = new Set<() => void>()
+  const stopping = new AbortController()
   let buffered = 0
-  let timer: unknown
+  let timer: Cancel | undefined
   let inflight = 0
   let closed = false
 
@@ -137,13 +140,13 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     if (s.buf.n === 0 || s.closed || s.fenced) return
     const rows = s.buf.n
     buffered -= rows
-    const seg: Segment = { owner: s, body: encoder.encode(s.buf, Math.floor(timers.now() / 1000)), rows, cover: s.handed, done: false }
+    const seg: Segment = { owner: s, body: encoder.encode(s.buf, Math.floor(clock.now() / 1000)), rows, cover: s.handed, done: false }
     s.segments.push(seg)
     queue.push(seg)
   }
 
   const cutAll = (): void => {
-    if (timer !== undefined) timers.clearTimeout(timer)
+    timer?.()
     timer = undefined
     for (const s of shards.values()) cut(s)
     pump()
@@ -177,19 +180,9 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     for (const w of s.waiters.splice(0)) w.reject(err)
   }
 
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const wake = () => {
-        sleepers.delete(wake)
-        resolve()
-      }
-      sleepers.add(wake)
-      timers.setTimeout(wake, ms)
-    })
-
   // --- Inserting: one insert of several segments, fenced per shard, retried until stored ---
   const insert = async (segs: Segment[]): Promise<void> => {
-    for (let attempt = 0; !closed; attempt++) {
+    const attempt = async (n: number): Promise<void> => {
       const owners = [...new Set(segs.map((g) => g.owner))]
       try {
         const ok = await Promise.all(owners.map((o) => (o.fenced || o.closed ? Promise.resolve(false) : o.fence())))
@@ -209,15 +202,17 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
           g.owner.metrics.bytesInserted += g.body.byteLength
         }
         for (const o of new Set(segs.map((g) => g.owner))) o.metrics.inserts++
-        return
       } catch (e) {
         metrics.insertErrors++
         for (const o of owners) o.metrics.insertErrors++
-        opts.onError?.(e, attempt)
-        const backoff = Math.min(opts.retryMaxMs, opts.retryMinMs * 2 ** Math.min(attempt, 20))
-        await sleep(backoff * (0.5 + Math.random() / 2))
+        opts.onError?.(e, n - 1)
+        throw e
       }
     }
+    // Every error is retried until stored or the group closes (then the segments stay unstored).
+    await retry(attempt, { clock, backoff, signal: stopping.signal }).catch((e) => {
+      if (!stopping.signal.aborted) throw e
+    })
   }
 
   function pump(): void {
@@ -240,7 +235,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
 
   const noteAdded = (): void => {
     if (++buffered >= opts.batchRows) cutAll()
-    else if (timer === undefined) timer = timers.setTimeout(cutAll, opts.flushMs)
+    else if (timer === undefined) timer = clock.after(opts.flushMs, cutAll)
   }
 
   return {
@@ -319,9 +314,9 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     },
     async close() {
       closed = true
-      if (timer !== undefined) timers.clearTimeout(timer)
+      timer?.()
       timer = undefined
-      for (const wake of [...sleepers]) wake()
+      stopping.abort()
       for (const s of shards.values()) {
         s.closed = true
         for (const w of s.waiters.splice(0)) w.reject(new SinkClosed({ message: "sink closed before the flush completed" }))

@@ -131,11 +131,15 @@ const fnv1a32 = (s: string): number => {
 export const ruleIdentity = (r: RuleSpec): string =>
   `${r.name}#${fnv1a32([show(r.when), r.forMs, r.clear ? show(r.clear) : "", r.clearForMs, r.severity, r.escalate.map((s) => `${s.afterMs}:${s.severity}`).join(",")].join("|")).toString(16)}`
 
-/** The longest `absent(d)` that `e` requires to be true (an `and` needs both sides); 0 when none is required. */
-const absentFloor = (e: Expr): number =>
-  e.k === "call" && e.fn === "absent" && e.args[0]?.k === "dur" ? e.args[0].ms
-  : e.k === "binary" && e.op === "and" ? Math.max(absentFloor(e.left), absentFloor(e.right))
-  : 0
+/** JS (over the tracker slots T) for the device time before which ticks cannot make `e` true; see RulePlan.floorCode. */
+const floorOf = (e: Expr, needs: Needs): string => {
+  if (e.k === "call" && e.fn === "absent" && e.args[0]?.k === "dur") return `(T[0]+${e.args[0].ms})`
+  if (e.k === "call" && e.fn === "unchanged" && e.args[0]?.k === "field" && e.args[1]?.k === "dur") {
+    return `(T[${needs.tracker("change", e.args[0].name).offset + 1}]+${e.args[1].ms})`
+  }
+  if (e.k === "binary" && (e.op === "and" || e.op === "or")) return `Math.${e.op === "and" ? "max" : "min"}(${floorOf(e.left, needs)},${floorOf(e.right, needs)})`
+  return "-Infinity"
+}
 
 /**
  * Compiles a checked rule set to a plan: the JS source of its functions (the engine turns them into
@@ -168,7 +172,8 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
       spec: r,
       timed: st.timed,
       timerMs: st.timed ? st.timerMs + r.forMs : 0,
-      quietMs: st.timed ? absentFloor(r.when) : 0,
+      // NaN (a tracker not yet set) reads as no bound.
+      floorCode: st.timed ? syntaxChecked(`const f=${floorOf(r.when, needs)};return f===f?f:-Infinity;`, planArgs.floor) : undefined,
       base: ruleBase,
       size: st.slots - ruleBase,
       whenCode: syntaxChecked(`${whenPre.join("")}return ${whenCode};`, planArgs.cond),

@@ -20,7 +20,7 @@ export const planHelpers = ["hav", "wCount", "wAvg", "wSum", "wStddev", "wZscore
 export type PlanHelper = (typeof planHelpers)[number]
 
 /** Parameter lists of the generated functions. */
-export const planArgs = { cond: "v,o,p,W,T,S,t,tick", scan: "v,o,p,W,T,S,t,E,Q", trackers: "v,o,T,t" } as const
+export const planArgs = { cond: "v,o,p,W,T,S,t,tick", scan: "v,o,p,W,T,S,t,E,Q", trackers: "v,o,T,t", floor: "T" } as const
 
 /** A window the rule set needs: one per (field, duration), shared by every rule that uses it. */
 export interface WindowSpec {
@@ -56,11 +56,13 @@ export interface RulePlan {
   /** For timed rules: how long after the last reading the rule may still fire (longest absent/unchanged + for). */
   readonly timerMs: number
   /**
-   * For timed rules: a tick cannot make `when` true sooner than this after the newest reading
-   * (the longest `absent(d)` the condition requires; 0 when it requires none), so a silent
-   * device's actor needs no tick before then.
+   * For timed rules, body of a function of the tracker slots (`planArgs.floor`) giving the device
+   * time before which no tick can make `when` true: `absent(d)` cannot before the newest reading
+   * + d, `unchanged(f, d)` not before f's last change + d; an `and` needs both (the later), an
+   * `or` either (the earlier); anything else gives -Infinity (no bound). A silent device's actor
+   * needs no tick before then, so it can be passivated with a timer instead of staying live.
    */
-  readonly quietMs: number
+  readonly floorCode: string | undefined
   /**
    * Where the rule's numbers live in the device's rule-state array R: R[base] phase, R[base+1]
    * since, R[base+2] openedAt, R[base+3] escalation steps applied, then `size - 4` sequence slots.

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test"
+import { TestClock } from "../../runtime/clock.ts"
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose"
 import { makeJwtVerifier } from "./jwt.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { ActorNotFound, ActorUnavailable } from "../../runtime/index.ts"
-import { StoreError } from "../../actors/sink/index.ts"
+import { StoreUnavailable } from "../../actors/sink/index.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
 import { makeApp } from "./app.ts"
 import { LiveFleet } from "./live-fleet.ts"
@@ -18,21 +19,22 @@ const rulesSource = "rules: []\n"
 
 /** In-memory deps; `down` makes the stores fail like an unreachable ClickHouse. */
 const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
-  let now = 1_700_000_000_000
+  const clock = new TestClock(1_700_000_000_000)
+  const now = clock.now()
   const tokens = memoryTokenStore()
   const audit = memoryAuditLog()
   const subs = new Set<(t: AlertTransition) => void>()
-  const storeDown = () => Promise.reject(new StoreError({ op: "query", message: "connection refused", retryable: true }))
+  const storeDown = () => Promise.reject(new StoreUnavailable({ op: "query", message: "connection refused" }))
   const live = new LiveFleet(schema.fields.length)
   const versions = [{ version: 1, source: rulesSource, checksum: "abc", appliedAt: now, origin: "x" }]
   const deps: ApiDeps = {
-    now: () => now, schema, rateLimit: { perSec: o.perSec ?? 1000, burst: o.perSec ?? 1000 }, tokens, audit,
+    clock, schema, rateLimit: { perSec: o.perSec ?? 1000, burst: o.perSec ?? 1000 }, tokens, audit,
     liveState: async (id) => {
       if (id === "bus-0404") throw new ActorNotFound({ address: `device/${id}` })
       if (id === "bus-0503") throw new ActorUnavailable({ address: `device/${id}`, shard: 1, waitedMs: 10, cause: undefined })
       return { id, latest: { coolant_temp_c: 90 } }
     },
-    devices: async () => (o.down ? storeDown() : [{ id: "bus-0001", groups: [], shard: 1, owner: "n1", lastSeen: now, openAlerts: 0 }]),
+    devices: async () => (o.down ? storeDown() : [{ id: "bus-0001", groups: [], shard: 1, owner: "n1", lastSeen: clock.now(), openAlerts: 0 }]),
     readings: async (q) => (o.down ? storeDown() : { device: q.device, fields: q.fields ?? [], t: [], n: [], values: {}, bucketMs: 0 }),
     fleet: async () => (o.down ? storeDown() : []),
     alerts: async () => (o.down ? storeDown() : []),
@@ -41,7 +43,7 @@ const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
     rulesHistory: async () => versions,
     rulesValidate: () => ({ ok: true, rules: 0, windows: 0, checksum: "abc" }),
     rulesApply: async (source, origin) => {
-      const v = { version: versions.length + 1, source, checksum: "def", appliedAt: now, origin }
+      const v = { version: versions.length + 1, source, checksum: "def", appliedAt: clock.now(), origin }
       versions.push(v)
       return v
     },
@@ -49,18 +51,18 @@ const fakeDeps = (o: { down?: boolean; perSec?: number } = {}) => {
     clusterView: async () => ({ partitions: 1, members: [], shards: [], unowned: [] }),
     streams: async () => [],
     storedRows: async () => (o.down ? storeDown() : 42),
-    fleetLive: async (fields) => ({ since: now, ...live.snapshot(fields) }),
+    fleetLive: async (fields) => ({ since: clock.now(), ...live.snapshot(fields) }),
     subscribeAlerts: (fn) => (subs.add(fn), () => subs.delete(fn)),
     ready: async () => ({ ready: true, reasons: [] }),
     metrics: async () => ({ contentType: "text/plain; version=0.0.4", body: "akis_up 1\n" }),
   }
   const tokenOf: Record<string, string> = {}
   for (const role of ["viewer", "operator", "admin"] as Role[]) {
-    const t = newToken(role, role, now, null, "test")
+    const t = newToken(role, role, clock.now(), null, "test")
     tokens.put(t.record)
     tokenOf[role] = t.token
   }
-  return { deps, tokens, audit, tokenOf, subs, live, advance: (ms: number) => (now += ms) }
+  return { deps, tokens, audit, tokenOf, subs, live, advance: (ms: number) => clock.advance(ms), clock }
 }
 
 const call = async (app: ReturnType<typeof makeApp>, method: string, path: string, token?: string, body?: string, contentType?: string) =>
@@ -146,10 +148,10 @@ describe("api app", () => {
   test("revoked and expired tokens are 401", async () => {
     const f = fakeDeps()
     const app = makeApp(f.deps)
-    const expiring = newToken("short", "viewer", f.deps.now(), f.deps.now() + 60_000, "test")
+    const expiring = newToken("short", "viewer", f.deps.clock.now(), f.deps.clock.now() + 60_000, "test")
     await f.tokens.put(expiring.record)
     expect((await call(app, "GET", "/api/v1/rules", expiring.token)).status).toBe(200)
-    f.advance(60_000)
+    await f.advance(60_000)
     expect((await call(app, "GET", "/api/v1/rules", expiring.token)).status).toBe(401)
     const res = await call(app, "DELETE", `/api/v1/tokens/${f.tokens.get(Object.values(f.tokens.list()).find((t) => t.role === "viewer")!.id)!.id}`, f.tokenOf.admin)
     expect(res.status).toBe(200)
@@ -166,7 +168,7 @@ describe("api app", () => {
     expect(limited.status).toBe(429)
     expect(limited.headers.get("retry-after")).toBe("1")
     expect((await call(app, "GET", "/api/v1/rules", f.tokenOf.operator)).status).toBe(200)
-    f.advance(1_000) // a second refills the bucket
+    await f.advance(1_000) // a second refills the bucket
     expect((await call(app, "GET", "/api/v1/rules", f.tokenOf.viewer)).status).toBe(200)
   })
 
@@ -196,8 +198,15 @@ describe("api app", () => {
     const t = (sev: string, id: string) => ({ id, alertId: "a", device: "bus-0001", rule: "r", kind: "raised", severity: sev, at: 1, seq: 1, message: "", values: {}, channels: [], ruleVersion: 1, recvAt: 1 }) as AlertTransition
     for (const fn of f.subs) { fn(t("warning", "skip-me")); fn(t("critical", "want-me")) }
     while (!text.includes("want-me")) text += dec.decode((await reader.read()).value)
+    // Quiet for 15 s on the clock: a keep-alive comment, and none before.
+    expect(text).not.toContain(": keep-alive")
+    await f.advance(14_999)
+    await f.advance(1)
+    const pending = reader.read()
+    text += dec.decode((await pending).value)
     await reader.cancel()
     expect(text).toContain("event: transition")
+    expect(text).toContain(": keep-alive")
     expect(text).not.toContain("skip-me")
     for (let i = 0; i < 100 && f.subs.size > 0; i++) await Bun.sleep(10) // the route unsubscribes once the client is gone
     expect(f.subs.size).toBe(0)

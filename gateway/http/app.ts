@@ -34,7 +34,7 @@ export const toProblem = (e: unknown): ApiProblem | undefined => {
     const h = e as { field: string; message: string }
     return badParameter(h.field, h.message)
   }
-  if (tag === "StoreError") return new ApiProblem({ status: 503, code: "unavailable", message: "ClickHouse unavailable", retryAfterS: 5 })
+  if (tag === "StoreUnavailable" || tag === "StoreRefused") return new ApiProblem({ status: 503, code: "unavailable", message: "ClickHouse unavailable", retryAfterS: 5 })
   if (tag === "ActorNotFound") return new ApiProblem({ status: 404, code: "not_found", message: (e as Error).message })
   if (tag === "ActorUnavailable") return new ApiProblem({ status: 503, code: "unavailable", message: "the device's shard has no reachable owner right now", retryAfterS: 2 })
   return undefined
@@ -53,7 +53,7 @@ const respondProblem = (c: Context, p: ApiProblem) => {
  */
 export const makeApp = (deps: ApiDeps, o: AppOptions = {}): Hono => {
   const routes = o.routes ?? allRoutes
-  const limiter = new RateLimiter(deps.rateLimit, deps.now)
+  const limiter = new RateLimiter(deps.rateLimit, () => deps.clock.now())
   const maxBody = o.maxBodyBytes ?? 1_048_576
   const app = new Hono()
   const doc = openApiDocument(routes)
@@ -93,7 +93,7 @@ export const makeApp = (deps: ApiDeps, o: AppOptions = {}): Hono => {
         if (!j.ok) throw new ApiProblem({ status: 401, code: "unauthorized", message: `JWT refused: ${j.why}` })
         caller = { tokenId: j.name, name: j.name, role: j.role }
       } else {
-        const v = verifyToken(presented, deps.tokens.get, deps.now())
+        const v = verifyToken(presented, deps.tokens.get, deps.clock.now())
         if (!v.ok) {
           throw new ApiProblem({ status: 401, code: "unauthorized", message: v.why === "missing" ? "no bearer token (Authorization: Bearer akis_…)" : `token refused: ${v.why}` })
         }

@@ -1,4 +1,5 @@
 import type { DeviceSchema } from "../../config/device-schema.ts"
+import type { Clock } from "../../runtime/clock.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
 import type { RateLimit, Role } from "./auth.ts"
 import type { AuditLog, TokenStore } from "./store.ts"
@@ -37,7 +38,8 @@ export interface RulesVersion {
  * interpreter: `alertExtras` adds deliveries, dead letters and explanations to one alert's view.
  */
 export interface ApiDeps {
-  readonly now: () => number
+  /** Time and timers (SSE keep-alives, rate limits). */
+  readonly clock: Clock
   readonly schema: DeviceSchema
   readonly rateLimit: RateLimit
   readonly tokens: TokenStore

@@ -1,4 +1,5 @@
 import type { KV, KvEntry } from "@nats-io/kv"
+import { type Clock, systemClock } from "../../runtime/clock.ts"
 import { randomBytes } from "node:crypto"
 import {
   AlertNoteMessage, AuditRecordMessage, isWireDecodeError, TokenRecordMessage, type WireDecodeError, type WireMessage,
@@ -59,7 +60,7 @@ const rand = () => randomBytes(4).toString("hex")
 const hexId = (alertId: string) => Buffer.from(alertId, "utf8").toString("hex")
 
 /** Tokens in KV `akis_tokens` (`t.<id>`), loaded at start and followed with a watch. */
-export const kvTokenStore = async (kv: KV, onMalformed?: Malformed): Promise<TokenStore> => {
+export const kvTokenStore = async (kv: KV, onMalformed?: Malformed, clock: Clock = systemClock): Promise<TokenStore> => {
   const cache = new Map<string, TokenRecord>()
   const take = (value: Uint8Array) => {
     try {
@@ -84,7 +85,7 @@ export const kvTokenStore = async (kv: KV, onMalformed?: Malformed): Promise<Tok
   })()
   const status = await kv.status()
   if (status.values === 0) ready()
-  await Promise.race([loaded, Bun.sleep(5_000)])
+  await Promise.race([loaded, clock.sleep(5_000)])
   return {
     get: (id) => cache.get(id),
     list: () => [...cache.values()].sort((a, b) => a.createdAt - b.createdAt),

@@ -2,7 +2,8 @@ import { join, resolve } from "node:path"
 import { writeFileSync } from "node:fs"
 import { makeClickHouseStore } from "../../actors/sink/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
-import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
+import { spawnChild, startClickHouse, startNats, tempDir, waitFor } from "../lib/servers/index.ts"
+import { startApiCluster, type ApiCluster } from "../lib/api-cluster.ts"
 import type { Benchmark } from "./index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -53,28 +54,16 @@ const benchmark: Benchmark = {
     const [ns, ch] = await Promise.all([startNats(), startClickHouse({ nice: 10 })])
     const store = makeClickHouseStore({ url: ch.url, database: "default", user: "default", password: "", requestTimeoutMs: 60_000 })
     const dir = tempDir("akis-bench-api-")
-    const children: Child[] = []
-    let nginx: Awaited<ReturnType<typeof startNginx>> | undefined
+    let cluster: ApiCluster | undefined
     try {
-      say("creating certificates")
-      await spawnChild("certs", ["bun", join(root, "ops/cli.ts"), "certs", "init", "--dir", join(dir, "certs"), "--devices", String(DEVICES)], { cwd: root }).exited
-      const env = {
-        AKIS_NATS__SERVERS: ns.url, AKIS_CLICKHOUSE__URL: ch.url, AKIS_GATEWAY__CERTDIR: join(dir, "certs"), AKIS_CLUSTER__PARTITIONS: "16",
-        AKIS_NODE__DATADIR: dir, AKIS_NODE__ROLES: "worker,gateway,api", AKIS_API__RATELIMITPERSEC: "1000000", AKIS_API__RATEBURST: "1000000",
-      }
-      const gateways: number[] = []
-      const apis: number[] = []
-      for (const id of ["b1", "b2", "b3"]) {
-        const gp = freePort()
-        const ap = freePort()
-        gateways.push(gp)
-        apis.push(ap)
-        children.push(spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
-      }
-      await waitFor("api listening", () => children.every((c) => c.output().includes("api.listening")), { timeoutMs: 60_000 })
-      const tok = spawnChild("tokens", ["bun", join(root, "ops/cli.ts"), "tokens", "create", "bench", "--role", "viewer", "--json"], { cwd: root, env })
-      await tok.exited
-      const token = (JSON.parse(tok.output().trim().split("\n").pop()!) as { token: string }).token
+      say("creating certificates, starting 3 nodes and nginx")
+      cluster = await startApiCluster({
+        natsUrl: ns.url, clickhouseUrl: ch.url, dir, ids: ["b1", "b2", "b3"], devices: DEVICES, partitions: 16, nginx: true,
+        env: { AKIS_API__RATELIMITPERSEC: "1000000", AKIS_API__RATEBURST: "1000000" }, tokens: { "bench": "viewer" },
+      })
+      const apis = cluster.apiPorts
+      const nginx = cluster.nginx!
+      const token = cluster.tokens["bench"]!
 
       // A device-day of history for bus-0001 (2 Hz, 172,800 rows), as the rollup would hold it.
       const schema = loadDeviceSchema()
@@ -83,16 +72,8 @@ const benchmark: Benchmark = {
         `SELECT 'bus-0001', number + 1, toDateTime(${dayStart} + intDiv(number, 2)), (number % 2) * 500, now(), ` +
         `${schema.fields.map((_, i) => `${i} + sin(number / ${100 + i})`).join(", ")} FROM system.numbers LIMIT 172800`)
 
-      const scenario = join(dir, "fleet.yaml")
-      writeFileSync(scenario, `devices: ${DEVICES}\nprefix: bus-\nrate: 2\nduration: 600s\nformat: csv\nanomalies:\n  - { device: bus-0042, at: 5s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n`)
-      say("starting the reference fleet (1,000 buses × 2 Hz) and nginx")
-      const fleet = spawnChild("loadgen", ["nice", "-n", "10", "bun", join(root, "ops/cli.ts"), "loadgen", "--scenario", scenario, "--cert-dir", join(dir, "certs"),
-        "--gateways", gateways.map((p) => `127.0.0.1:${p}`).join(","), "--refresh", "50"], { cwd: root, env })
-      children.push(fleet)
-      nginx = await startNginx({
-        dir: join(dir, "nginx"), apis: apis.map((p) => `127.0.0.1:${p}`), gateways: gateways.map((p) => `127.0.0.1:${p}`), httpsPort: freePort(), devicePort: freePort(),
-        certFile: join(dir, "certs/server.crt"), keyFile: join(dir, "certs/server.key"),
-      })
+      say("starting the reference fleet (1,000 buses × 2 Hz)")
+      const fleet = cluster.fleet(`devices: ${DEVICES}\nprefix: bus-\nrate: 2\nduration: 600s\nformat: csv\nanomalies:\n  - { device: bus-0042, at: 5s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n`, ["--refresh", "50"], { nice: true })
       // Live state needs every device's actor: wait until the fleet's readings reached them.
       const ids = Array.from({ length: DEVICES }, (_, i) => `bus-${String(i + 1).padStart(4, "0")}`)
       const statusOf = async (id: string) => (await fetch(`http://127.0.0.1:${apis[0]}/api/v1/devices/${id}`, { headers: { authorization: `Bearer ${token}` } })).status
@@ -164,8 +145,7 @@ const benchmark: Benchmark = {
         setup: `3 nodes [worker,gateway,api], P=16, reference fleet ${DEVICES}×2 Hz running, wrk -t2, 32 connections (8 for history and alerts), ${SECONDS}s per row; direct = one node over HTTP, proxy = nginx HTTPS over 3 nodes`,
       }
     } finally {
-      await nginx?.stop()
-      await Promise.all(children.map((c) => c.kill("SIGKILL")))
+      await cluster?.stop()
       await store.close().catch(() => {})
       await Promise.all([ns.cleanup(), ch.cleanup()])
     }

@@ -1,9 +1,10 @@
 import { join, resolve } from "node:path"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync } from "node:fs"
 import { loadavg } from "node:os"
 import { launchChromium } from "../lib/browser.ts"
 import { traceUpdates } from "./ui-trace.ts"
-import { freePort, spawnChild, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
+import { startClickHouse, startNats, tempDir, waitFor } from "../lib/servers/index.ts"
+import { startApiCluster, type ApiCluster } from "../lib/api-cluster.ts"
 import type { Benchmark } from "./index.ts"
 
 /** The page's globals inside page.evaluate callbacks (this program has no DOM lib). */
@@ -32,39 +33,19 @@ const benchmark: Benchmark = {
     const say = (m: string) => process.stderr.write(`[bench ui] ${m}\n`)
     const [ns, ch] = await Promise.all([startNats(), startClickHouse({ nice: 10 })])
     const dir = tempDir("akis-bench-ui-")
-    const children: Child[] = []
-    let nginx: Awaited<ReturnType<typeof startNginx>> | undefined
+    let cluster: ApiCluster | undefined
     let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
     try {
-      say("creating certificates")
-      await spawnChild("certs", ["bun", join(root, "ops/cli.ts"), "certs", "init", "--dir", join(dir, "certs"), "--devices", String(DEVICES)], { cwd: root }).exited
-      const env = {
-        AKIS_NATS__SERVERS: ns.url, AKIS_CLICKHOUSE__URL: ch.url, AKIS_GATEWAY__CERTDIR: join(dir, "certs"), AKIS_CLUSTER__PARTITIONS: "16",
-        AKIS_NODE__DATADIR: dir, AKIS_NODE__ROLES: "worker,gateway,api",
-      }
-      const gateways: number[] = []
-      const apis: number[] = []
-      for (const id of ["b1", "b2", "b3"]) {
-        const gp = freePort()
-        const ap = freePort()
-        gateways.push(gp)
-        apis.push(ap)
-        children.push(spawnChild(id, ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
-      }
-      await waitFor("api listening", () => children.every((c) => c.output().includes("api.listening")), { timeoutMs: 60_000 })
-      const tok = spawnChild("tokens", ["bun", join(root, "ops/cli.ts"), "tokens", "create", "bench-ui", "--role", "operator", "--json"], { cwd: root, env })
-      await tok.exited
-      const token = (JSON.parse(tok.output().trim().split("\n").pop()!) as { token: string }).token
-      const scenario = join(dir, "fleet.yaml")
-      writeFileSync(scenario, `devices: ${DEVICES}\nprefix: bus-\nrate: 2\nduration: 600s\nformat: csv\nanomalies:\n  - { device: bus-0042, at: 5s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n`)
-      say("starting the reference fleet (1,000 buses × 2 Hz) and nginx")
-      const fleet = spawnChild("loadgen", ["nice", "-n", "10", "bun", join(root, "ops/cli.ts"), "loadgen", "--scenario", scenario, "--cert-dir", join(dir, "certs"),
-        "--gateways", gateways.map((p) => `127.0.0.1:${p}`).join(","), "--refresh", "50"], { cwd: root, env })
-      children.push(fleet)
-      nginx = await startNginx({
-        dir: join(dir, "nginx"), apis: apis.map((p) => `127.0.0.1:${p}`), gateways: gateways.map((p) => `127.0.0.1:${p}`), httpsPort: freePort(), devicePort: freePort(),
-        certFile: join(dir, "certs/server.crt"), keyFile: join(dir, "certs/server.key"),
+      say("creating certificates, starting 3 nodes and nginx")
+      cluster = await startApiCluster({
+        natsUrl: ns.url, clickhouseUrl: ch.url, dir, ids: ["b1", "b2", "b3"], devices: DEVICES, partitions: 16, nginx: true,
+        env: {}, tokens: { "bench-ui": "operator" },
       })
+      const apis = cluster.apiPorts
+      const nginx = cluster.nginx!
+      const token = cluster.tokens["bench-ui"]!
+      say("starting the reference fleet (1,000 buses × 2 Hz)")
+      cluster.fleet(`devices: ${DEVICES}\nprefix: bus-\nrate: 2\nduration: 600s\nformat: csv\nanomalies:\n  - { device: bus-0042, at: 5s, field: accel_x_ms2, ramp_to: 6, over: 1s, for: 5s }\n`, ["--refresh", "50"], { nice: true })
       const live = async () => ((await (await fetch(`http://127.0.0.1:${apis[0]}/api/v1/fleet/live?fields=speed_kmh`, { headers: { authorization: `Bearer ${token}` } })).json()) as { ids: string[] }).ids.length
       await waitFor("every device sending", async () => (await live()) >= DEVICES, { timeoutMs: 90_000, intervalMs: 1_000 })
 
@@ -116,8 +97,7 @@ const benchmark: Benchmark = {
       }
     } finally {
       await browser?.close()
-      await nginx?.stop()
-      await Promise.all(children.map((c) => c.kill("SIGKILL")))
+      await cluster?.stop()
       await Promise.all([ns.cleanup(), ch.cleanup()])
     }
   },

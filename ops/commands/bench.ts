@@ -1,19 +1,16 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { benchmarks } from "../benchmarks/index.ts"
-
-/** Prints a result object as an aligned two-column table. */
-const table = (r: Record<string, unknown>): string => {
-  const w = Math.max(...Object.keys(r).map((k) => k.length))
-  return Object.entries(r).map(([k, v]) => `${k.padEnd(w)}  ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("\n")
-}
+import { attempt, UsageError } from "../lib/cli/errors.ts"
+import { jsonFlag } from "../lib/cli/flags.ts"
+import { keyValues } from "../lib/table.ts"
 
 /** `ops bench <name> [--json] [--runs N] [--rates a,b,…]`: runs one benchmark from ops/benchmarks/. */
 export const bench = Command.make(
   "bench",
   {
     name: Argument.String("name").pipe(Argument.withDescription(`one of: ${Object.keys(benchmarks).join(", ")}`)),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("print one JSON object on the last line"), Flag.withDefault(false)),
+    json: jsonFlag,
     runs: Flag.Int("runs").pipe(Flag.withDescription("repetitions where the benchmark takes a median"), Flag.optional),
     rates: Flag.String("rates").pipe(Flag.withDescription("e2e: offered loads of the ramp in readings/s, comma-separated, or 'none'; the ramp stops at the first step not sustained (default 20000,40000,60000,80000,100000,120000,150000)"), Flag.optional),
     stepSeconds: Flag.Int("step-seconds").pipe(Flag.withDescription("e2e: seconds per ramp step (default 60; shorter only to check that the bench runs)"), Flag.optional),
@@ -24,14 +21,11 @@ export const bench = Command.make(
   },
   Effect.fn(function* ({ name, json, runs, rates, stepSeconds, refSeconds, seconds, nodes, maxDevices }) {
     const load = benchmarks[name]
-    if (!load) {
-      yield* Console.error(`unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}`)
-      return yield* Effect.sync(() => process.exit(2))
-    }
-    const result = yield* Effect.promise(async () => (await load()).run({
+    if (!load) return yield* new UsageError({ message: `unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}` })
+    const result = yield* attempt(async () => (await load()).run({
       runs: Option.getOrUndefined(runs), json, rates: Option.getOrUndefined(rates), stepSeconds: Option.getOrUndefined(stepSeconds),
       refSeconds: Option.getOrUndefined(refSeconds), seconds: Option.getOrUndefined(seconds), nodes: Option.getOrUndefined(nodes), maxDevices: Option.getOrUndefined(maxDevices),
     }))
-    yield* Console.log(json ? JSON.stringify(result) : table(result))
+    yield* Console.log(json ? JSON.stringify(result) : keyValues(result))
   }),
 ).pipe(Command.withDescription("run a benchmark and print its results (docs/benchmarks.md keeps them)"))

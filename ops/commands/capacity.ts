@@ -2,6 +2,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { loadConfig } from "../../config/index.ts"
 import { makeClickHouseStore } from "../../actors/sink/index.ts"
+import { attempt, UsageError } from "../lib/cli/errors.ts"
 import { capacityChart, capacityTable, formatBytes, projectCapacity } from "../lib/capacity.ts"
 
 /**
@@ -56,11 +57,8 @@ export const capacity = Command.make(
       !(f.years >= 1 && f.years <= 50) && "--years must be in [1, 50]", !(f.fill > 0 && f.fill <= 1) && "--fill must be in (0, 1]",
       f.retentionDays < 0 && "--retention-days must be ≥ 0",
     ].filter((x): x is string => typeof x === "string")
-    if (bad.length > 0) {
-      yield* Console.error(bad.join("\n"))
-      return yield* Effect.sync(() => process.exit(2))
-    }
-    const cfg = loadConfig().clickhouse
+    if (bad.length > 0) return yield* new UsageError({ message: bad.join("\n") })
+    const cfg = (yield* attempt(() => loadConfig())).clickhouse
     const override = Option.getOrUndefined(f.bytesPerRow)
     const measured = override === undefined
       ? yield* Effect.promise(() => measureBytesPerRow(Option.getOrElse(f.url, () => cfg.url), cfg.user, cfg.password, cfg.database))

@@ -8,15 +8,14 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { readCrl } from "../../gateway/crl.ts"
 import { renewCrlIfDue } from "../certs/crl-keeper.ts"
-import { createCa, createDeviceCerts, createServerCert, fleetIds, importCa, issueCrl, PkiError, pkiPaths, revokeDevice } from "../certs/pki.ts"
+import { attempt, CommandFailed } from "../lib/cli/errors.ts"
+import { certDirFlag } from "../lib/cli/flags.ts"
+import { createCa, createDeviceCerts, createServerCert, fleetIds, importCa, issueCrl, pkiPaths, revokeDevice } from "../certs/pki.ts"
 
-/** Runs a PKI step; a PkiError becomes a one-line message and exit code 1 instead of a stack trace. */
-const pki = <A>(f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (e) => (e instanceof PkiError ? e : new PkiError({ message: String(e) })) }).pipe(
-    Effect.catchTag("PkiError", (e) => Console.error(`certs: ${e.message}`).pipe(Effect.andThen(Effect.sync(() => process.exit(1))))),
-  )
+/** Runs a PKI step; a failure becomes the one-line message `certs: …` and exit code 1 instead of a stack trace. */
+const pki = <A>(f: () => Promise<A>) => attempt(f, (message) => new CommandFailed({ message: `certs: ${message}` }))
 
-const dir = Flag.String("dir").pipe(Flag.withDescription("certificate directory"), Flag.withDefault(".akis/certs"))
+const dir = certDirFlag
 
 const ca = Command.make(
   "ca",
@@ -95,7 +94,7 @@ const crl = Command.make(
       ifWithinDays > 0
         ? renewCrlIfDue({ dir, renewBeforeMs: ifWithinDays * 86_400_000, now: Date.now, log: (l) => lines.push(l) })
         : issueCrl(dir).then(() => "renewed" as const))
-    if (r === "no_ca_key") return yield* pki(() => Promise.reject(new PkiError({ message: `no CA key at ${pkiPaths(dir).caKey}: run this where the CA key is kept` })))
+    if (r === "no_ca_key") return yield* new CommandFailed({ message: `certs: no CA key at ${pkiPaths(dir).caKey}: run this where the CA key is kept` })
     const c = yield* pki(() => readCrl(pkiPaths(dir).crl, pkiPaths(dir).caCert))
     const next = c.nextUpdate === undefined ? "none" : new Date(c.nextUpdate).toISOString()
     yield* Console.log(r === "fresh" ? `CRL still fresh: next update ${next}` : `CRL re-issued: ${c.serials.size} revoked, next update ${next}; running gateways pick it up within gateway.crlReloadMs`)

@@ -1,25 +1,18 @@
-import { Console, Effect, Option } from "effect"
+import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { clusterView } from "../lib/cluster-view.ts"
-import { age, opsContext, table } from "../lib/context.ts"
+import { Unreachable } from "../lib/cli/errors.ts"
+import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
+import { age, table } from "../lib/table.ts"
 import { DrainAnswer } from "../../runtime/wire.ts"
-
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
-const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
 
 /** `ops cluster`: members and the shard map (owner, epoch, stream positions, lag). */
 export const cluster = Command.make(
   "cluster",
   { json: jsonFlag, config: configFlag },
   Effect.fn(function* ({ json, config }) {
-    const view = yield* Effect.promise(async () => {
-      const ctx = await opsContext(Option.getOrUndefined(config))
-      try {
-        return await clusterView(ctx)
-      } finally {
-        await ctx.close()
-      }
-    })
+    const view = yield* withContext(config, clusterView)
     if (json) return yield* Console.log(JSON.stringify(view))
     yield* Console.log(`members (${view.members.length})\n` + table(
       ["node", "roles", "alive", "draining", "shards", "heartbeat", "version", "host/pid"],
@@ -37,21 +30,10 @@ export const drain = Command.make(
   "drain",
   { node: Flag.String("node").pipe(Flag.withDescription("node id as shown by `ops cluster`")), config: configFlag },
   Effect.fn(function* ({ node, config }) {
-    const reply = yield* Effect.promise(async () => {
-      const ctx = await opsContext(Option.getOrUndefined(config))
-      try {
-        const r = await ctx.nats.nc.request(`akis.ctl.drain.${node}`, undefined, { timeout: 3_000 })
-        return DrainAnswer.fromJson(r.data)
-      } catch (e) {
-        return { error: `node ${node} did not answer (${(e as Error).message}); see \`ops cluster\` for live node ids` }
-      } finally {
-        await ctx.close()
-      }
-    })
-    if ("error" in reply) {
-      yield* Console.error(reply.error)
-      return yield* Effect.sync(() => process.exit(1))
-    }
+    const reply = yield* withContext(config, async (ctx) => {
+      const r = await ctx.nats.nc.request(`akis.ctl.drain.${node}`, undefined, { timeout: 3_000 })
+      return DrainAnswer.fromJson(r.data)
+    }, (m) => new Unreachable({ message: `node ${node} did not answer (${m}); see \`ops cluster\` for live node ids` }))
     yield* Console.log(`draining ${node}: handing over ${reply.shards} shards`)
   }),
 ).pipe(Command.withDescription("planned handoff: the node hands its shards to the others and stops"))

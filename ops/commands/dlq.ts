@@ -1,11 +1,9 @@
 import { Console, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { listDeadLetters, replayDeadLetter } from "../../runtime/index.ts"
-import { table, withContext } from "../lib/context.ts"
-
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
-const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
-
+import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
+import { table } from "../lib/table.ts"
 
 const list = Command.make(
   "list",

@@ -1,15 +1,14 @@
 /** `ops gateway`: runs a standalone device gateway (mTLS listener → JetStream) from the config. */
-import { Effect, Option } from "effect"
-import { Command, Flag } from "effect/cli"
-import { openGatewayProcess } from "../gateway-main.ts"
+import { Option } from "effect"
+import { Command } from "effect/cli"
+import { service } from "../lib/cli/service.ts"
+import { configFlag } from "../lib/cli/flags.ts"
+import { openGatewayProcess } from "../lib/gateway-process.ts"
 
 export const gateway = Command.make(
   "gateway",
-  { config: Flag.String("config").pipe(Flag.withDescription("YAML file merged over config/default.yaml"), Flag.optional) },
+  { config: configFlag },
   ({ config }) =>
-    // The gateway is a scoped resource: on SIGINT/SIGTERM the runtime interrupts and the release drains it.
-    Effect.acquireRelease(
-      Effect.promise(() => openGatewayProcess(Option.getOrUndefined(config))),
-      (p) => Effect.promise(() => p.close()),
-    ).pipe(Effect.andThen(Effect.never), Effect.scoped),
+    // On SIGINT/SIGTERM the command is interrupted and the gateway drained.
+    service(() => openGatewayProcess(Option.getOrUndefined(config)), (p) => p.close()),
 ).pipe(Command.withDescription("run a device gateway on gateway.host:gateway.port until SIGTERM/SIGINT"))

@@ -1,14 +1,13 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { ActorNotFound, askActor, parseAddress } from "../../runtime/index.ts"
-import { table, withContext } from "../lib/context.ts"
+import { askActor, parseAddress } from "../../runtime/index.ts"
+import { UsageError } from "../lib/cli/errors.ts"
+import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
+import { bytes, table } from "../lib/table.ts"
 
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
-const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
 const dec = new TextDecoder()
 
-
-const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`)
 
 /** `ops streams`: what `nats stream report` shows, for akis's streams and KV buckets. */
 export const streams = Command.make("streams", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
@@ -71,8 +70,8 @@ export const kv = Command.make(
     config: configFlag,
   },
   Effect.fn(function* ({ bucket, key, history, json, config }) {
+    if (!/^akis_[a-z]+$/.test(bucket)) return yield* new UsageError({ message: `'${bucket}' is not an akis bucket (akis_members, akis_shards, akis_config, akis_rules, akis_snapshots)` })
     const rows = yield* withContext(config, async (ctx) => {
-      if (!/^akis_[a-z]+$/.test(bucket)) throw new Error(`'${bucket}' is not an akis bucket (akis_members, akis_shards, akis_config, akis_rules, akis_snapshots)`)
       const b = await ctx.bucket(bucket as "akis_members")
       const status = await b.status()
       const show = (v: Uint8Array) => {
@@ -107,16 +106,9 @@ export const actor = Command.make(
   "actor",
   { address: Argument.String("address").pipe(Argument.withDescription("<kind>/<id>, e.g. device/bus-0042")), json: jsonFlag, config: configFlag },
   Effect.fn(function* ({ address, json, config }) {
-    const result = yield* withContext(config, async (ctx) => {
-      const a = parseAddress(address)
-      if (!a) throw new Error(`'${address}' is not an actor address: write <kind>/<id>, e.g. device/bus-0042`)
-      try {
-        return await askActor(ctx.nats.nc, ctx.config.cluster.partitions, a.kind, a.id, {}, { timeoutMs: 5_000 })
-      } catch (e) {
-        if (e instanceof ActorNotFound) throw new Error(e.message)
-        throw e
-      }
-    })
+    const a = parseAddress(address)
+    if (!a) return yield* new UsageError({ message: `'${address}' is not an actor address: write <kind>/<id>, e.g. device/bus-0042` })
+    const result = yield* withContext(config, (ctx) => askActor(ctx.nats.nc, ctx.config.cluster.partitions, a.kind, a.id, {}, { timeoutMs: 5_000 }))
     yield* Console.log(json ? JSON.stringify(result) : JSON.stringify(result, null, 2))
   }),
 ).pipe(Command.withDescription("one actor's live state, fetched from the node that owns its shard"))

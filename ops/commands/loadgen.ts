@@ -9,6 +9,9 @@ import { Command, Flag } from "effect/cli"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { loadConfig } from "../../config/index.ts"
 import { runFleet } from "../loadgen/fleet.ts"
+import { attempt, usage } from "../lib/cli/errors.ts"
+import { jsonFlag } from "../lib/cli/flags.ts"
+import { keyValues } from "../lib/table.ts"
 import { loadScenario, parseDuration, referenceScenario, type Scenario } from "../loadgen/scenario.ts"
 
 export const loadgen = Command.make(
@@ -25,12 +28,15 @@ export const loadgen = Command.make(
     refresh: Flag.Int("refresh").pipe(Flag.withDescription("recompute signals every N readings per device, re-using the encoded values in between (load tests; CSV only; default 1)"), Flag.optional),
     firstSeq: Flag.Finite("first-seq").pipe(Flag.withDescription("seq of every device's first reading (default: the clock in ms, so a re-run continues after the previous one up to 1,000 readings/s per device; akis drops a seq it already has as a duplicate)"), Flag.optional),
     ranges: Flag.Boolean("ranges").pipe(Flag.withDescription("add each device's sent and acked seq ranges to the result (for checks that compare sets)"), Flag.withDefault(false)),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("print the result as one JSON line"), Flag.withDefault(false)),
+    json: jsonFlag,
   },
   Effect.fn(function* (f) {
-    const config = loadConfig()
-    const schema = config.gateway.deviceSchema ? loadDeviceSchema(config.gateway.deviceSchema) : loadDeviceSchema()
-    const base: Scenario = Option.match(f.scenario, { onNone: () => referenceScenario, onSome: (p) => loadScenario(p, schema) })
+    const { config, schema, base } = yield* attempt(() => {
+      const config = loadConfig()
+      const schema = config.gateway.deviceSchema ? loadDeviceSchema(config.gateway.deviceSchema) : loadDeviceSchema()
+      const base: Scenario = Option.match(f.scenario, { onNone: () => referenceScenario, onSome: (p) => loadScenario(p, schema) })
+      return { config, schema, base }
+    })
     const scenario: Scenario = {
       ...base,
       devices: Option.getOrElse(f.devices, () => base.devices),
@@ -43,10 +49,7 @@ export const loadgen = Command.make(
     const firstSeq = Option.getOrElse(f.firstSeq, () => Date.now())
     const bad = (refresh < 1 && `--refresh must be 1 or more (got ${refresh})`) || (refresh > 1 && scenario.format !== "csv" && `--refresh needs --format csv (got ${scenario.format})`)
       || (!(Number.isSafeInteger(firstSeq) && firstSeq >= 0) && `--first-seq must be a whole number ≥ 0 (got ${firstSeq})`)
-    if (bad) {
-      yield* Console.error(bad)
-      return yield* Effect.sync(() => process.exit(2))
-    }
+    yield* usage(bad)
     const addresses = Option.getOrElse(f.gateways, () => `${config.gateway.host}:${config.gateway.port}`).split(",").map((a) => {
       const i = a.lastIndexOf(":")
       return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }
@@ -56,8 +59,11 @@ export const loadgen = Command.make(
       scenario, schema, addresses, refresh, firstSeq, ranges: f.ranges, certDir: Option.getOrElse(f.certDir, () => config.gateway.certDir),
       progress: (l) => process.stderr.write(`loadgen: ${l}\n`),
     })
-    process.once("SIGINT", () => fleet.stop())
-    const r = yield* Effect.promise(() => fleet.done)
-    yield* Console.log(f.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k.padEnd(20)} ${typeof v === "object" ? JSON.stringify(v) : v}`).join("\n"))
+    const print = (r: Awaited<typeof fleet.done>) => Console.log(f.json ? JSON.stringify(r) : keyValues(r))
+    // Ctrl-C / SIGTERM interrupt the command: the fleet stops and what it sent so far is still printed.
+    const r = yield* Effect.promise(() => fleet.done).pipe(
+      Effect.onInterrupt(() => Effect.promise(() => (fleet.stop(), fleet.done)).pipe(Effect.flatMap(print))),
+    )
+    yield* print(r)
   }),
 ).pipe(Command.withDescription("simulate a device fleet over mTLS (default: 1,000 buses × 2 Hz × 48 fields)"))

@@ -15,23 +15,21 @@ import { loadConfig } from "../../config/index.ts"
 import { authConfPath, authUsers, finishRotation, initCredentials, rotateCredentials, seedPath, writeAuthConf } from "../../runtime/nats/auth.ts"
 import { rolePermissions } from "../../runtime/nats/permissions.ts"
 import { applyTopology, ensureTopology, roles, topologyOptions, type Role } from "../../runtime/nats/topology.ts"
-import { opsContext } from "../lib/context.ts"
+import { attempt, CommandFailed, UsageError } from "../lib/cli/errors.ts"
+import { configFlag, credsDirFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
 
-const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
-const dirFlag = Flag.String("dir").pipe(Flag.withDescription("credentials directory (default: nats.credsDir)"), Flag.optional)
+const dirFlag = credsDirFlag
 
 const setup = (config: Option.Option<string>, dir: Option.Option<string>) => {
   const cfg = loadConfig({ file: Option.getOrUndefined(config) })
   const d = Option.getOrUndefined(dir) ?? cfg.nats.credsDir
-  if (!d) throw new Error("no credentials directory: pass --dir or set nats.credsDir")
+  if (!d) throw new UsageError({ message: "no credentials directory: pass --dir or set nats.credsDir" })
   return { cfg, dir: d, topology: topologyOptions(cfg) }
 }
 
-/** Runs a step; an error becomes one line on stderr and exit code 1. */
-const step = <A>(f: () => A | Promise<A>) =>
-  Effect.tryPromise({ try: async () => f(), catch: (e) => e as Error }).pipe(
-    Effect.catch((e: Error) => Console.error(`nats-auth: ${e.message}`).pipe(Effect.andThen(Effect.sync(() => process.exit(1))))),
-  )
+/** Runs a step; an error becomes the one line `nats-auth: …` and exit code 1. */
+const step = <A>(f: () => A | Promise<A>) => attempt(f, (message) => new CommandFailed({ message: `nats-auth: ${message}` }))
 
 const reloadHint = (dir: string) =>
   `nats-server must load ${authConfPath(dir)} (\`include\` it in the server config), then: nats-server --signal reload (or kill -HUP <pid>)`
@@ -110,14 +108,8 @@ const check = Command.make(
   "check",
   { config: configFlag },
   Effect.fn(function* ({ config }) {
-    yield* step(async () => {
-      const ctx = await opsContext(Option.getOrUndefined(config))
-      try {
-        await ensureTopology(ctx.nats.jsm, topologyOptions(ctx.config), { create: false, waitMs: 0 })
-      } finally {
-        await ctx.close()
-      }
-    })
+    yield* withContext(config, (ctx) => ensureTopology(ctx.nats.jsm, topologyOptions(ctx.config), { create: false, waitMs: 0 }),
+      (message) => new CommandFailed({ message: `nats-auth: ${message}` }))
     yield* Console.log("every stream and bucket matches the configuration")
   }),
 ).pipe(Command.withDescription("compare every stream and bucket with the configuration (read-only)"))
@@ -126,18 +118,12 @@ const apply = Command.make(
   "apply",
   { config: configFlag },
   Effect.fn(function* ({ config }) {
-    const r = yield* step(async () => {
-      const ctx = await opsContext(Option.getOrUndefined(config))
-      try {
-        return await applyTopology(await jetstreamManager(ctx.nats.nc), topologyOptions(ctx.config))
-      } finally {
-        await ctx.close()
-      }
-    })
+    const r = yield* withContext(config, async (ctx) => applyTopology(await jetstreamManager(ctx.nats.nc), topologyOptions(ctx.config)),
+      (message) => new CommandFailed({ message: `nats-auth: ${message}` }))
     for (const c of r.changed) yield* Console.log(`changed ${c}`)
     for (const c of r.impossible) yield* Console.error(`cannot change ${c}`)
     if (!r.changed.length && !r.impossible.length) yield* Console.log("nothing to change")
-    if (r.impossible.length) yield* Effect.sync(() => process.exit(1))
+    if (r.impossible.length) return yield* new CommandFailed({ message: `${r.impossible.length} change(s) NATS does not allow in place` })
   }),
 ).pipe(Command.withDescription("update streams and buckets to the configuration where NATS allows it (admin)"))
 

@@ -4,11 +4,12 @@ import { Kvm } from "@nats-io/kv"
 import { listDeadLetters, notifyTopology } from "../../actors/notifier/index.ts"
 import { explanationsOf, makeStore } from "../../actors/sink/index.ts"
 import { loadConfig } from "../../config/index.ts"
-import { opsContext, table } from "../lib/context.ts"
+import { attempt } from "../lib/cli/errors.ts"
+import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
+import { table } from "../lib/table.ts"
 import { NotifierLeaseRecord, NotifyMarksRecord, orUndefined } from "../../runtime/wire.ts"
 
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
-const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
 
 /** `ops notify dead-letters`: notifications that failed maxAttempts times (or were refused), from stream AKIS_DLQ. */
 const deadLetters = Command.make(
@@ -19,18 +20,7 @@ const deadLetters = Command.make(
     limit: Flag.Int("limit").pipe(Flag.withDescription("at most this many (oldest first)"), Flag.withDefault(1000)),
   },
   Effect.fn(function* ({ json, config, limit }) {
-    const rows = yield* Effect.promise(async () => {
-      let ctx: Awaited<ReturnType<typeof opsContext>> | undefined
-      try {
-        ctx = await opsContext(Option.getOrUndefined(config))
-        return await listDeadLetters(ctx.nats.nc, limit)
-      } catch (e) {
-        console.error((e as Error).message)
-        process.exit(1)
-      } finally {
-        await ctx?.close().catch(() => {})
-      }
-    })
+    const rows = yield* withContext(config, (ctx) => listDeadLetters(ctx.nats.nc, limit))
     if (json) return yield* Console.log(JSON.stringify(rows))
     if (rows.length === 0) return yield* Console.log("no dead letters")
     yield* Console.log(table(
@@ -49,17 +39,11 @@ const explain = Command.make(
     config: configFlag,
   },
   Effect.fn(function* ({ alertId, json, config }) {
-    const rows = yield* Effect.promise(async () => {
-      const store = makeStore(loadConfig({ file: Option.getOrUndefined(config) }).clickhouse)
-      try {
-        return await explanationsOf(store, alertId)
-      } catch (e) {
-        console.error((e as { message?: string }).message ?? String(e))
-        process.exit(1)
-      } finally {
-        await store.close().catch(() => {})
-      }
-    })
+    const rows = yield* Effect.acquireUseRelease(
+      attempt(() => makeStore(loadConfig({ file: Option.getOrUndefined(config) }).clickhouse)),
+      (store) => attempt(() => explanationsOf(store, alertId)),
+      (store) => Effect.promise(() => store.close().catch(() => {})),
+    )
     if (json) return yield* Console.log(JSON.stringify(rows))
     if (rows.length === 0) return yield* Console.log(`no explanation stored for ${alertId} (interpreter off, model unreachable, or not yet)`)
     for (const x of rows) {
@@ -70,33 +54,24 @@ const explain = Command.make(
 
 /** `ops notify status`: which node delivers, its persisted state, the consumers' backlog, dead letters. */
 const status = Command.make("status", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
-  const out = yield* Effect.promise(async () => {
-    let ctx: Awaited<ReturnType<typeof opsContext>> | undefined
-    try {
-      ctx = await opsContext(Option.getOrUndefined(config))
-      const c = ctx.config
-      const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
-      const leader = kv ? await kv.get("leader").catch(() => null) : null
-      const state = kv ? await kv.get("state").catch(() => null) : null
-      const st = state && state.operation === "PUT" ? orUndefined(() => NotifyMarksRecord.fromJson(state.string())) : undefined
-      const consumer = async (name: string) => {
-        const i = await ctx!.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
-        return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
-      }
-      const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
-      return {
-        active: leader && leader.operation === "PUT" ? { ...(orUndefined(() => NotifierLeaseRecord.fromJson(leader.string())) ?? { holder: "(not a lease)", at: 0 }), revision: leader.revision } : null,
-        channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
-        state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
-        notifier: await consumer(c.notify.consumer),
-        interpreter: await consumer(c.interpreter.consumer),
-        deadLetters: dlq?.state.messages ?? 0,
-      }
-    } catch (e) {
-      console.error((e as Error).message)
-      process.exit(1)
-    } finally {
-      await ctx?.close().catch(() => {})
+  const out = yield* withContext(config, async (ctx) => {
+    const c = ctx.config
+    const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
+    const leader = kv ? await kv.get("leader").catch(() => null) : null
+    const state = kv ? await kv.get("state").catch(() => null) : null
+    const st = state && state.operation === "PUT" ? orUndefined(() => NotifyMarksRecord.fromJson(state.string())) : undefined
+    const consumer = async (name: string) => {
+      const i = await ctx.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
+      return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
+    }
+    const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
+    return {
+      active: leader && leader.operation === "PUT" ? { ...(orUndefined(() => NotifierLeaseRecord.fromJson(leader.string())) ?? { holder: "(not a lease)", at: 0 }), revision: leader.revision } : null,
+      channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
+      state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
+      notifier: await consumer(c.notify.consumer),
+      interpreter: await consumer(c.interpreter.consumer),
+      deadLetters: dlq?.state.messages ?? 0,
     }
   })
   if (json) return yield* Console.log(JSON.stringify(out))

@@ -1,66 +1,38 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { connect, type NatsConnection } from "@nats-io/transport-node"
+import type { NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../lib/rules-store.ts"
-import { natsAuth } from "../../runtime/nats/auth.ts"
 import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { attempt, CommandFailed } from "../lib/cli/errors.ts"
+import { configFlag } from "../lib/cli/flags.ts"
+import { withContext } from "../lib/context.ts"
 
 const schemaFlag = Flag.String("schema").pipe(Flag.withDescription("device schema YAML (default: config/devices/bus.yaml)"), Flag.optional)
-const configFlag = Flag.String("config").pipe(Flag.withDescription("akis config file (NATS servers come from nats.servers)"), Flag.optional)
 const schemaOf = (p: Option.Option<string>) => loadDeviceSchema(Option.getOrUndefined(p))
-const exit = (code: number) => Effect.sync(() => process.exit(code))
-/** Rule limits from the config (rules.max*, gateway.maxReadingsPerSec); a bad config is reported like a bad rule file. */
+/** Rule limits from the config (rules.max*, gateway.maxReadingsPerSec). */
 const limitsOf = (config: Option.Option<string>) => ruleLimitsOf(loadConfig({ file: Option.getOrUndefined(config) }))
 
-/** Why a command could not talk to NATS (bad config, server unreachable); printed without a stack. */
-class Unreachable {
-  constructor(readonly message: string) {}
-}
+/** A refused rule set: one `file:line:col: message` line per problem on stderr, exit 1. */
+const refusal = (e: unknown) =>
+  e instanceof RulesRejected ? new CommandFailed({ message: "", lines: e.issues.map(formatIssue) }) : undefined
 
-/** Runs `f` with a connection to the configured NATS servers, closing it afterwards. */
+/** Runs `f` with an admin connection to NATS (closed afterwards); a refused rule set fails with its issues. */
 const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection, topology: TopologyOptions) => Promise<A>) =>
-  Effect.flatMap(
-    Effect.promise(async (): Promise<A | Unreachable> => {
-      let cfg: ReturnType<typeof loadConfig>
-      try {
-        cfg = loadConfig({ file: Option.getOrUndefined(config) })
-      } catch (e) {
-        return new Unreachable((e as Error).message)
-      }
-      let nc: NatsConnection
-      try {
-        nc = await connect({ servers: [...cfg.nats.servers], ...natsAuth(cfg.nats, "admin") })
-      } catch (e) {
-        return new Unreachable(`cannot reach NATS at ${cfg.nats.servers.join(", ")}: ${(e as Error).message}`)
-      }
-      try {
-        return await f(nc, topologyOptions(cfg))
-      } finally {
-        await nc.close()
-      }
-    }),
-    (r) => (r instanceof Unreachable ? Effect.andThen(Console.error(r.message), exit(1)) : Effect.succeed(r)),
-  )
+  withContext(config, (ctx) => f(ctx.nats.nc, topologyOptions(ctx.config)), (message, e) => refusal(e) ?? new CommandFailed({ message }))
 
 const line = (r: RulesRecord) => `v${r.version}  ${new Date(r.appliedAt).toISOString()}  ${r.checksum.slice(0, 12)}  ${r.origin}`
-
-/** Prints refusal issues (file:line:col: message) and exits 1; other errors propagate. */
-const refused = (e: unknown) =>
-  e instanceof RulesRejected ? Effect.andThen(Console.error(e.issues.map(formatIssue).join("\n")), exit(1)) : Effect.die(e)
 
 const validate = Command.make(
   "validate",
   { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag, config: configFlag },
   Effect.fn(function* ({ file, schema, config }) {
-    const limits = yield* Effect.try(() => limitsOf(config)).pipe(Effect.catch((e) => Effect.andThen(Console.error(String((e as { cause?: Error }).cause?.message ?? e)), exit(1))))
-    const r = loadRulesFile(file, schemaOf(schema), limits!)
+    const limits = yield* attempt(() => limitsOf(config))
+    const r = yield* attempt(() => loadRulesFile(file, schemaOf(schema), limits))
     if (!r.ok) {
-      yield* Console.error(r.issues.map(formatIssue).join("\n"))
-      yield* Console.error(`${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`)
-      return yield* exit(1)
+      return yield* new CommandFailed({ message: `${r.issues.length} problem${r.issues.length === 1 ? "" : "s"} in ${file}`, lines: r.issues.map(formatIssue) })
     }
     yield* Console.log(`${file}: ok (${r.plan.rules.length} rules, ${r.plan.windows.length} windows, checksum ${r.plan.checksum.slice(0, 12)})`)
   }),
@@ -70,21 +42,10 @@ const apply = Command.make(
   "apply",
   { file: Argument.String("file").pipe(Argument.withDescription("rules file (YAML)")), schema: schemaFlag, config: configFlag },
   Effect.fn(function* ({ file, schema, config }) {
-    const text = yield* Effect.promise(() => Bun.file(file).text().catch((e: Error) => e))
-    if (text instanceof Error) {
-      yield* Console.error(`${file}:1:1: cannot read rules file: ${text.message}`)
-      return yield* exit(1)
-    }
-    const result = yield* withNats(config, async (nc, topology) => {
-      try {
-        return await applyRules(await openRulesKv(nc, topology), text, file, schemaOf(schema), Date.now(), limitsOf(config))
-      } catch (e) {
-        return e
-      }
-    })
-    if (result instanceof RulesRejected) return yield* refused(result)
-    if (result instanceof Error) return yield* Effect.die(result)
-    yield* Console.log(`applied ${line(result as RulesRecord)}`)
+    const text = yield* attempt(() => Bun.file(file).text(), (m) => new CommandFailed({ message: `${file}:1:1: cannot read rules file: ${m}` }))
+    const result = yield* withNats(config, async (nc, topology) =>
+      applyRules(await openRulesKv(nc, topology), text, file, schemaOf(schema), Date.now(), limitsOf(config)))
+    yield* Console.log(`applied ${line(result)}`)
   }),
 ).pipe(Command.withDescription("validate a rules file and store it as the next version in KV akis_rules; every node swaps to it"))
 
@@ -105,19 +66,9 @@ const rollback = Command.make(
   "rollback",
   { version: Argument.Int("version").pipe(Argument.withDescription("version to re-apply")), schema: schemaFlag, config: configFlag },
   Effect.fn(function* ({ version, schema, config }) {
-    const result = yield* withNats(config, async (nc, topology) => {
-      try {
-        return await rollbackRules(await openRulesKv(nc, topology), version, schemaOf(schema), Date.now(), limitsOf(config))
-      } catch (e) {
-        return e
-      }
-    })
-    if (result instanceof RulesRejected) return yield* refused(result)
-    if (result instanceof Error) {
-      yield* Console.error(result.message)
-      return yield* exit(1)
-    }
-    yield* Console.log(`applied ${line(result as RulesRecord)}`)
+    const result = yield* withNats(config, async (nc, topology) =>
+      rollbackRules(await openRulesKv(nc, topology), version, schemaOf(schema), Date.now(), limitsOf(config)))
+    yield* Console.log(`applied ${line(result)}`)
   }),
 ).pipe(Command.withDescription("re-apply an older version as a new version"))
 

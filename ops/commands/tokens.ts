@@ -4,31 +4,23 @@ import { hostname } from "node:os"
 import { kvAuditLog, kvTokenStore, newToken, publicToken, roles, tokenIdPattern, type Role } from "../../gateway/http/index.ts"
 import { names } from "../../runtime/index.ts"
 import { openBucket, topologyOptions } from "../../runtime/nats/topology.ts"
-import { age, opsContext, table, type OpsContext } from "../lib/context.ts"
+import { CommandFailed, usage } from "../lib/cli/errors.ts"
+import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
+import { withContext, type OpsContext } from "../lib/context.ts"
+import { age, table } from "../lib/table.ts"
 
-const configFlag = Flag.String("config").pipe(Flag.withDescription("config file (default: AKIS_CONFIG or config/default.yaml)"), Flag.optional)
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("print JSON for scripts"), Flag.withDefault(false))
 const cliActor = () => `cli@${hostname()}`
 
-/** Opens the tokens and audit buckets (creating them like an api node would), runs `fn`, prints errors without a stack. */
+/** Opens the tokens and audit buckets (creating them like an api node would) and runs `fn`. */
 const withStores = <T>(config: Option.Option<string>, fn: (s: { ctx: OpsContext; tokens: Awaited<ReturnType<typeof kvTokenStore>>; audit: ReturnType<typeof kvAuditLog> }) => Promise<T>) =>
-  Effect.promise(async () => {
-    let ctx: OpsContext | undefined
+  withContext(config, async (ctx) => {
+    const topology = topologyOptions(ctx.config)
+    const tokens = await kvTokenStore(await openBucket(ctx.nats.kvm, names.tokens, topology))
+    const audit = kvAuditLog(await openBucket(ctx.nats.kvm, names.audit, topology))
     try {
-      ctx = await opsContext(Option.getOrUndefined(config))
-      const topology = topologyOptions(ctx.config)
-      const tokens = await kvTokenStore(await openBucket(ctx.nats.kvm, names.tokens, topology))
-      const audit = kvAuditLog(await openBucket(ctx.nats.kvm, names.audit, topology))
-      try {
-        return await fn({ ctx, tokens, audit })
-      } finally {
-        await tokens.close()
-      }
-    } catch (e) {
-      console.error((e as Error).message)
-      process.exit(1)
+      return await fn({ ctx, tokens, audit })
     } finally {
-      await ctx?.close().catch(() => {})
+      await tokens.close()
     }
   })
 
@@ -47,19 +39,10 @@ const create = Command.make(
     config: configFlag,
   },
   Effect.fn(function* ({ name, role, ttl, json, config }) {
-    if (!(roles as ReadonlyArray<string>).includes(role)) {
-      yield* Console.error(`--role must be one of ${roles.join(", ")} (got '${role}')`)
-      return yield* Effect.sync(() => process.exit(2))
-    }
-    if (!/^[\w.@-]{1,64}$/.test(name)) {
-      yield* Console.error(`name must match [\\w.@-]{1,64} (got '${name}')`)
-      return yield* Effect.sync(() => process.exit(2))
-    }
+    yield* usage(!(roles as ReadonlyArray<string>).includes(role) && `--role must be one of ${roles.join(", ")} (got '${role}')`)
+    yield* usage(!/^[\w.@-]{1,64}$/.test(name) && `name must match [\\w.@-]{1,64} (got '${name}')`)
     const ttlMs = Option.isSome(ttl) ? parseTtl(ttl.value) : undefined
-    if (Option.isSome(ttl) && ttlMs === undefined) {
-      yield* Console.error(`--ttl must look like 30m, 12h or 90d (got '${ttl.value}')`)
-      return yield* Effect.sync(() => process.exit(2))
-    }
+    yield* usage(Option.isSome(ttl) && ttlMs === undefined && `--ttl must look like 30m, 12h or 90d (got '${Option.getOrUndefined(ttl)}')`)
     const out = yield* withStores(config, async ({ tokens, audit }) => {
       const now = Date.now()
       const { record, token } = newToken(name, role as Role, now, ttlMs ? now + ttlMs : null, cliActor())
@@ -86,10 +69,7 @@ const revoke = Command.make(
   "revoke",
   { id: Argument.String("id").pipe(Argument.withDescription("token id (8 hex) as `ops tokens list` shows")), config: configFlag },
   Effect.fn(function* ({ id, config }) {
-    if (!tokenIdPattern.test(id)) {
-      yield* Console.error(`'${id}' is not a token id (8 hex characters; see ops tokens list)`)
-      return yield* Effect.sync(() => process.exit(2))
-    }
+    yield* usage(!tokenIdPattern.test(id) && `'${id}' is not a token id (8 hex characters; see ops tokens list)`)
     const done = yield* withStores(config, async ({ tokens, audit }) => {
       const t = tokens.get(id)
       if (!t) return false
@@ -98,10 +78,7 @@ const revoke = Command.make(
       await audit.append({ at: now, actor: cliActor(), role: "cli", action: "token.revoke", target: id, detail: { name: t.name } })
       return true
     })
-    if (!done) {
-      yield* Console.error(`no token ${id}`)
-      return yield* Effect.sync(() => process.exit(1))
-    }
+    if (!done) return yield* new CommandFailed({ message: `no token ${id}` })
     yield* Console.log(`revoked ${id}: refused by every api node from now on`)
   }),
 ).pipe(Command.withDescription("revoke an API token"))

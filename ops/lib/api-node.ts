@@ -1,4 +1,5 @@
 import { Kvm } from "@nats-io/kv"
+import { systemClock } from "../../runtime/clock.ts"
 import { alerts as storedAlerts, fleetAggregate, parseTransition, quoteString, readings, tables, type AlertWriter, type SinkGroup, type Store } from "../../actors/sink/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
@@ -74,6 +75,7 @@ const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
  */
 export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const { config, nats, store, schema } = p
+  const clock = systemClock
   const guarded = makeGuarded((what, e) => p.log("api.unavailable", { what, error: String(e) }))
   const isApi = config.node.roles.includes("api")
   const P = config.cluster.partitions
@@ -108,7 +110,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     callback: (_e, m) => {
       const t = parseTransition(m.data, (reason) => dropped(AlertTransitionMessage.name, reason))
       if (!t) return
-      metrics.alertLatency.observe(Math.max(0, Date.now() - t.at) / 1000)
+      metrics.alertLatency.observe(Math.max(0, clock.now() - t.at) / 1000)
       for (const fn of listeners) fn(t)
     },
   })
@@ -130,7 +132,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
 
   const deps: ApiDeps = {
-    now: () => Date.now(),
+    clock,
     schema,
     rateLimit: { perSec: config.api.rateLimitPerSec, burst: config.api.rateBurst },
     tokens,
@@ -182,7 +184,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     },
     rulesApply: (source, origin) => guarded("NATS", async () => {
       try {
-        return await applyRules(rulesKv!, source, origin, schema, Date.now(), limits)
+        return await applyRules(rulesKv!, source, origin, schema, clock.now(), limits)
       } catch (e) {
         if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `${e.issues.length} problem(s) in ${origin}`, parameter: "body", issues: e.issues.map(formatIssue) })
         throw e
@@ -190,7 +192,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     }),
     rulesRollback: (version) => guarded("NATS", async () => {
       try {
-        return await rollbackRules(rulesKv!, version, schema, Date.now(), limits)
+        return await rollbackRules(rulesKv!, version, schema, clock.now(), limits)
       } catch (e) {
         if (e instanceof RulesRejected) throw new ApiProblem({ status: 400, code: "rules_rejected", message: `v${version} no longer compiles`, parameter: "version", issues: e.issues.map(formatIssue) })
         throw e

@@ -3,6 +3,8 @@
  * `growthPerMonth` each month, each sending `rate` readings/s for `hours` a day, stored with
  * `replicas` copies at `bytesPerRow` each; disks are sized so data fills at most `fill` of them.
  */
+import { table } from "./table.ts"
+
 export interface CapacityInput {
   readonly devices: number
   readonly growthPerMonth: number
@@ -89,9 +91,7 @@ export const capacityTable = (years: ReadonlyArray<CapacityYear>): string => {
     String(y.year), Math.round(y.devices).toLocaleString("en-US"), Math.round(y.readingsPerSec).toLocaleString("en-US"),
     `${(y.rows / 1e9).toFixed(2)} G`, formatBytes(y.bytesAdded), formatBytes(y.bytesStored), formatBytes(y.diskNeeded),
   ])
-  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
-  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join("  ")
-  return [line(head), line(w.map((n) => "-".repeat(n))), ...rows.map(line)].join("\n")
+  return table(head, rows, { right: [1, 2, 3, 4, 5, 6] })
 }
 
 /** Horizontal bars of the disk needed per year. */

@@ -1,3 +1,4 @@
+import { systemClock } from "../../runtime/clock.ts"
 import type { MemberInfo } from "../../runtime/membership.ts"
 import { Checkpoints } from "../../runtime/checkpoints.ts"
 import { natsKv } from "../../runtime/nats/kv.ts"
@@ -32,7 +33,7 @@ export const clusterView = async (ctx: OpsContext) => {
     const e = await membersKv.get(k)
     if (e?.operation !== "PUT") continue
     try {
-      members.push({ ...MemberRecord.fromJson(e.value), heartbeatAgeMs: Date.now() - e.created.getTime() })
+      members.push({ ...MemberRecord.fromJson(e.value), heartbeatAgeMs: systemClock.now() - e.created.getTime() })
     } catch (err) {
       if (!isWireDecodeError(err)) throw err // not a heartbeat: not a member
     }

@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { systemClock } from "../../runtime/clock.ts"
+import { AuthorizationError, connect, type NatsConnection } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
 import { authConfPath, initCredentials, natsAuth, type NatsAuth, type NatsAuthConfig } from "../../runtime/nats/auth.ts"
@@ -7,6 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
+const clock = systemClock
 
 /** What `startLocalCluster` runs. */
 export interface LocalClusterOptions {
@@ -46,7 +48,7 @@ export const probeNats = async (
   } catch (e) {
     // A server with authentication that refuses these credentials is there all the same (the
     // nodes then fail with the credentials' problem, not with "no NATS").
-    return /Authorization Violation/i.test(String((e as Error)?.message)) ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
+    return e instanceof AuthorizationError ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
   }
   try {
     const r = await nc.request("$JS.API.INFO", undefined, { timeout: 2_000 })
@@ -121,15 +123,15 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     nodes.set(id, c)
     c.exited.then((code) => {
       if (stopping || nodes.get(id) !== c) return
-      const recent = (restarts.get(id) ?? []).filter((t) => Date.now() - t < 60_000)
+      const recent = (restarts.get(id) ?? []).filter((t) => clock.now() - t < 60_000)
       if (recent.length >= 5) {
         log(`${id} exited (${code}) 5 times within a minute; not restarting it. Last output:\n${c.output().slice(-2000)}`)
         nodes.delete(id)
         return
       }
-      restarts.set(id, [...recent, Date.now()])
+      restarts.set(id, [...recent, clock.now()])
       log(`${id} exited (${code}); restarting it in 1 s`)
-      setTimeout(() => !stopping && launch(id), 1_000)
+      clock.after(1_000, () => !stopping && launch(id))
     })
   }
   const addNode = () => {
@@ -151,7 +153,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
       log("draining nodes (planned handoff) ...")
       const all = [...nodes.values()]
       for (const c of all) c.proc.kill("SIGTERM")
-      await Promise.race([Promise.all(all.map((c) => c.exited)), Bun.sleep(15_000)])
+      await Promise.race([Promise.all(all.map((c) => c.exited)), clock.sleep(15_000)])
       for (const c of all) await c.kill("SIGKILL")
       await nats?.stop()
       log("stopped")

@@ -1,3 +1,4 @@
+import { type Cancel, type Clock, systemClock } from "../../runtime/clock.ts"
 import type { NatsConnection, Subscription } from "@nats-io/transport-node"
 import { LiveFleet } from "../../gateway/http/live-fleet.ts"
 import { decodeBatch } from "../../runtime/index.ts"
@@ -9,6 +10,8 @@ export interface LiveFleetFeedOptions {
   readonly idleMs?: number
   /** A request that starts the feed waits this long so the answer is not empty (one reading period at 2 Hz, plus margin). */
   readonly warmMs?: number
+  /** Time and the idle check (default: the system clock). */
+  readonly clock?: Clock
 }
 
 /**
@@ -19,22 +22,23 @@ export interface LiveFleetFeedOptions {
 export const liveFleetFeed = (nc: NatsConnection, o: LiveFleetFeedOptions) => {
   const idleMs = o.idleMs ?? 60_000
   const warmMs = o.warmMs ?? 700
+  const clock = o.clock ?? systemClock
   const fleet = new LiveFleet(o.width)
   let sub: Subscription | undefined
   let since = 0
   let lastAsk = 0
-  let timer: ReturnType<typeof setInterval> | undefined
+  let stopIdleCheck: Cancel | undefined
   const stop = () => {
     sub?.unsubscribe()
     sub = undefined
-    if (timer) clearInterval(timer)
-    timer = undefined
+    stopIdleCheck?.()
+    stopIdleCheck = undefined
     fleet.clear()
   }
   return {
     metrics: fleet.metrics,
     async snapshot(fields: ReadonlyArray<{ name: string; index: number }>) {
-      lastAsk = Date.now()
+      lastAsk = clock.now()
       if (!sub) {
         since = lastAsk
         sub = nc.subscribe("akis.tlm.*", {
@@ -47,10 +51,10 @@ export const liveFleetFeed = (nc: NatsConnection, o: LiveFleetFeedOptions) => {
             }
           },
         })
-        timer = setInterval(() => Date.now() - lastAsk > idleMs && stop(), Math.min(idleMs, 10_000))
+        stopIdleCheck = clock.every(Math.min(idleMs, 10_000), () => clock.now() - lastAsk > idleMs && stop())
       }
-      const young = since + warmMs - Date.now()
-      if (young > 0) await Bun.sleep(young)
+      const young = since + warmMs - clock.now()
+      if (young > 0) await clock.sleep(young)
       return { since, ...fleet.snapshot(fields) }
     },
     stop,

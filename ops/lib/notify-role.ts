@@ -1,3 +1,4 @@
+import { systemClock } from "../../runtime/clock.ts"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { startNotifier, type Notifier, type RuleFacts } from "../../actors/notifier/index.ts"
 import { makeOllamaModel, startInterpreter, type ContextSources, type Interpreter } from "../../actors/interpreter/index.ts"
@@ -59,15 +60,15 @@ export const startNotifierRole = async (
     })
     : undefined
   if (interpreter) log("interpreter.started", { host: ic.host, model: ic.model, consumer: ic.consumer })
-  const timer = setInterval(() => {
+  const stopMetricsLog = systemClock.every(30_000, () => {
     log("notify.metrics", { active: notifier.active, ...notifier.metrics })
     if (interpreter) log("interpreter.metrics", { ...interpreter.metrics })
-  }, 30_000)
+  })
   return {
     notifier,
     interpreter,
     async stop() {
-      clearInterval(timer)
+      stopMetricsLog()
       await interpreter?.stop()
       await notifier.stop()
       if (store !== sharedStore) await store?.close().catch(() => {})

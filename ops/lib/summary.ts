@@ -1,5 +1,5 @@
 import type { clusterView } from "./cluster-view.ts"
-import { age, table } from "./context.ts"
+import { age, table } from "./table.ts"
 
 /** Figures of one summary refresh. */
 export interface Sample {

@@ -13,6 +13,7 @@
  * `bun tests/fuzz/gateway-frames.ts [frames]` runs at least `frames` frames (default 1,000,000)
  * and prints the totals; gateway-frames.test.ts runs a smaller sample in the suite.
  */
+import { TestClock } from "../../runtime/clock.ts"
 import fc from "fast-check"
 import { pack } from "msgpackr"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
@@ -157,9 +158,11 @@ export const streamArb = fc.record({
 const harness = () => {
   const metrics = newMetrics()
   const answers: string[] = []
+  // Never advanced: the fuzz run is about frames, not time.
+  const clock = new TestClock(NOW)
   const ingest = new Ingest({
     partitions: 8, width: W, schemaVersion: 1, flushBytes: 1 << 20, flushMs: 5, maxBufferedReadings: 1e9, maxInFlight: 8, instanceId: "fuzz",
-    metrics, now: () => NOW, schedule: () => {}, onPressure: () => {}, publish: () => Promise.resolve(undefined),
+    metrics, clock, onPressure: () => {}, publish: () => Promise.resolve(undefined),
   })
   const add = ingest.add.bind(ingest)
   ingest.add = (...a: Parameters<typeof add>) => {
@@ -167,7 +170,7 @@ const harness = () => {
     return add(...a)
   }
   const ctx: ConnectionContext = {
-    schema, ingest, metrics, now: () => NOW, log: () => {}, partitionsShard: () => 1, budgets: new RateBudgets(1e12),
+    schema, ingest, metrics, clock, log: () => {}, partitionsShard: () => 1, budgets: new RateBudgets(1e12),
     limits: { maxFrameBytes: MAX_FRAME, maxErrors: 1e12, maxReadingsPerSec: 1e12, maxFutureSkewMs: 60_000, maxPastSkewMs: 60_000 },
   }
   const conn = new DeviceConnection(DEVICE, "fuzz", ctx, {

@@ -13,9 +13,14 @@ export type ScanFn = (v: Float64Array, o: number, p: Float64Array, W: Float64Arr
 /** Updates every tracker from reading row `o` at event time `t` (after T[0]/T[1] were advanced). */
 export type TrackersFn = (v: Float64Array, o: number, T: Float64Array, t: number) => void
 
+/** See `RulePlan.floorCode`: the device time before which no tick can make a timed rule's `when` true. */
+export type FloorFn = (T: Float64Array) => number
+
 /** A rule of a linked set: its plan and its functions. */
 export interface CompiledRule extends RulePlan {
   readonly when: CondFn
+  /** Timed rules only. */
+  readonly floor: FloorFn | undefined
   readonly clear: CondFn | undefined
   readonly values: ValuesFn
 }

@@ -1,5 +1,5 @@
 import { deviceBinder, planArgs, planHelpers, type PlanHelper, type RuleSetPlan } from "../../../config/rules/index.ts"
-import type { CompiledRule, CompiledRuleSet, CondFn, ScanFn, TrackersFn, ValuesFn } from "./compiled.ts"
+import type { CompiledRule, CompiledRuleSet, CondFn, FloorFn, ScanFn, TrackersFn, ValuesFn } from "./compiled.ts"
 import { windowReaders } from "./readers.ts"
 
 /** Metres between two WGS84 points (great circle): the rule language's `haversine`. */
@@ -26,6 +26,7 @@ export const linkRuleSet = (plan: RuleSetPlan): CompiledRuleSet => {
     when: makeFn<CondFn>(r.whenCode, planArgs.cond),
     clear: r.clearCode === undefined ? undefined : makeFn<CondFn>(r.clearCode, planArgs.cond),
     values: makeFn<ValuesFn>(r.valuesCode, planArgs.cond),
+    floor: r.floorCode === undefined ? undefined : makeFn<FloorFn>(r.floorCode, planArgs.floor),
   }))
   const bind = deviceBinder(plan.spec)
   return {

@@ -1,4 +1,4 @@
-import { systemTimers, type Timers } from "./system-timers.ts"
+import { type Cancel, type Clock, systemClock } from "../../../runtime/clock.ts"
 
 /** Counters every elected job keeps. */
 export interface ElectedJobMetrics {
@@ -11,8 +11,9 @@ export interface ElectedJobMetrics {
 export interface ElectedJobOptions {
   /** How often `run` starts while this node holds the lease. */
   readonly everyMs: number
-  readonly timers?: Timers | undefined
-  /** One pass; gets `timers.now()`. Throwing counts an error; the job keeps its schedule. */
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock | undefined
+  /** One pass; gets `clock.now()`. Throwing counts an error; the job keeps its schedule. */
   readonly run: (now: number) => Promise<void>
   readonly onError?: ((e: unknown) => void) | undefined
 }
@@ -35,15 +36,15 @@ export interface ElectedJob<M extends ElectedJobMetrics = ElectedJobMetrics> {
  * caller's object (it may carry more counters).
  */
 export const makeElectedJob = <M extends ElectedJobMetrics>(metrics: M, opts: ElectedJobOptions): ElectedJob<M> => {
-  const timers = opts.timers ?? systemTimers
+  const clock = opts.clock ?? systemClock
   let fence: (() => Promise<boolean>) | undefined
-  let timer: unknown
+  let timer: Cancel | undefined
   let running = false
   let stopped = false
 
   const schedule = (ms: number) => {
-    if (timer !== undefined) timers.clearTimeout(timer)
-    timer = timers.setTimeout(() => { timer = undefined; void run() }, ms)
+    timer?.()
+    timer = clock.after(ms, () => { timer = undefined; void run() })
   }
   const run = async () => {
     const f = fence
@@ -56,7 +57,7 @@ export const makeElectedJob = <M extends ElectedJobMetrics>(metrics: M, opts: El
         return
       }
       metrics.runs++
-      await opts.run(timers.now())
+      await opts.run(clock.now())
     } catch (e) {
       metrics.errors++
       opts.onError?.(e)
@@ -76,7 +77,7 @@ export const makeElectedJob = <M extends ElectedJobMetrics>(metrics: M, opts: El
     stop() {
       stopped = true
       fence = undefined
-      if (timer !== undefined) timers.clearTimeout(timer)
+      timer?.()
     },
   }
 }

@@ -30,7 +30,7 @@ export const adminRoutes = [
     body: { kind: "json", param: p.body(CreateToken, "{ name: [\\w.@-]{1,64}, role: viewer|operator|admin, ttlSeconds?: integer ≥ 60 }") },
     handle: async ({ deps, body, caller }) => {
       const b = body as typeof CreateToken.Type
-      const now = deps.now()
+      const now = deps.clock.now()
       const { record, token } = newToken(b.name, b.role, now, b.ttlSeconds ? now + b.ttlSeconds * 1000 : null, caller!.name)
       await deps.tokens.put(record)
       await deps.audit.append({ at: now, actor: caller!.name, role: caller!.role, action: "token.create", target: record.id, detail: { name: b.name, role: b.role, expiresAt: record.expiresAt } })
@@ -44,7 +44,7 @@ export const adminRoutes = [
     handle: async ({ deps, path, caller }) => {
       const t = deps.tokens.get(path.id as string)
       if (!t) throw new ApiProblem({ status: 404, code: "not_found", message: `no token ${path.id}` })
-      const now = deps.now()
+      const now = deps.clock.now()
       const revoked = { ...t, revokedAt: t.revokedAt ?? now }
       await deps.tokens.put(revoked)
       await deps.audit.append({ at: now, actor: caller!.name, role: caller!.role, action: "token.revoke", target: t.id, detail: { name: t.name } })
@@ -60,7 +60,7 @@ export const adminRoutes = [
       limit: p.int(1, 10_000, "most records"),
     },
     handle: async ({ deps, query }) => {
-      const to = (query.to as number | undefined) ?? deps.now()
+      const to = (query.to as number | undefined) ?? deps.clock.now()
       return {
         records: await deps.audit.query({
           from: (query.from as number | undefined) ?? to - 30 * 86_400_000, to, action: query.action as string | undefined,

@@ -53,7 +53,7 @@ export const alertRoutes = [
       limit: p.int(1, historyLimits.maxAlerts, "most transitions read"),
     },
     handle: async ({ deps, query }) => {
-      const to = (query.to as number | undefined) ?? deps.now()
+      const to = (query.to as number | undefined) ?? deps.clock.now()
       const ts = await deps.alerts({
         from: (query.from as number | undefined) ?? to - day, to, device: query.device as string | undefined, rule: query.rule as string | undefined,
         severity: query.severity as "info" | undefined, limit: (query.limit as number | undefined) ?? historyLimits.maxAlerts,
@@ -77,13 +77,13 @@ export const alertRoutes = [
           wake?.()
         })
         // A comment every 15 s keeps proxies from closing an idle connection.
-        const keepAlive = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => {}), 15_000)
+        const stopKeepAlive = deps.clock.every(15_000, () => void stream.write(": keep-alive\n\n").catch(() => {}))
         stream.onAbort(() => {
           off()
-          clearInterval(keepAlive)
+          stopKeepAlive()
           wake?.()
         })
-        await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: deps.now() }) })
+        await stream.writeSSE({ event: "hello", data: JSON.stringify({ at: deps.clock.now() }) })
         while (!stream.aborted && !stream.closed) {
           const t = queue.shift()
           if (t) {
@@ -94,7 +94,7 @@ export const alertRoutes = [
           wake = undefined
         }
         off()
-        clearInterval(keepAlive)
+        stopKeepAlive()
       }),
   }),
   route({
@@ -115,7 +115,7 @@ export const alertRoutes = [
     body: { kind: "json", param: p.body(Ack, "{ comment?: string }") },
     handle: async ({ deps, path, body, caller }) => {
       const id = path.alertId as string
-      const at = deps.now()
+      const at = deps.clock.now()
       const text = (body as { comment?: string }).comment ?? ""
       await deps.audit.addNote({ alertId: id, at, by: caller!.name, kind: "ack", text })
       await deps.audit.append({ at, actor: caller!.name, role: caller!.role, action: "alert.ack", target: id, detail: text ? { comment: text } : {} })
@@ -129,7 +129,7 @@ export const alertRoutes = [
     body: { kind: "json", param: p.body(Comment, "{ text: string (1–4000 chars) }") },
     handle: async ({ deps, path, body, caller }) => {
       const id = path.alertId as string
-      const at = deps.now()
+      const at = deps.clock.now()
       const text = (body as { text: string }).text
       await deps.audit.addNote({ alertId: id, at, by: caller!.name, kind: "comment", text })
       await deps.audit.append({ at, actor: caller!.name, role: caller!.role, action: "alert.comment", target: id, detail: { text } })

@@ -33,7 +33,7 @@ export const deviceRoutes = [
       source: p.oneOf(["auto", "raw", "rollup"], "where buckets come from"),
     },
     handle: ({ deps, path, query }) => {
-      const to = (query.to as number | undefined) ?? deps.now()
+      const to = (query.to as number | undefined) ?? deps.clock.now()
       return deps.readings({
         device: path.id as string, from: (query.from as number | undefined) ?? to - 3_600_000, to,
         fields: query.fields as string[] | undefined, points: query.points as number | undefined, limit: query.limit as number | undefined,
@@ -52,7 +52,7 @@ export const deviceRoutes = [
       limit: p.int(1, historyLimits.maxRows, "most rows"),
     },
     handle: async ({ deps, query }) => {
-      const to = (query.to as number | undefined) ?? deps.now()
+      const to = (query.to as number | undefined) ?? deps.clock.now()
       return {
         rows: await deps.fleet({
           field: query.field as string, from: (query.from as number | undefined) ?? to - day, to,

@@ -34,7 +34,7 @@ export const ruleRoutes = [
     query: { origin }, body: source,
     handle: async ({ deps, body, query, caller }) => {
       const r = await deps.rulesApply(body as string, (query.origin as string | undefined) ?? `api:${caller!.name}`)
-      await deps.audit.append({ at: deps.now(), actor: caller!.name, role: caller!.role, action: "rules.apply", target: `v${r.version}`, detail: { checksum: r.checksum, origin: r.origin } })
+      await deps.audit.append({ at: deps.clock.now(), actor: caller!.name, role: caller!.role, action: "rules.apply", target: `v${r.version}`, detail: { checksum: r.checksum, origin: r.origin } })
       const { source: _, ...rest } = r
       return rest
     },
@@ -49,7 +49,7 @@ export const ruleRoutes = [
         throw new ApiProblem({ status: 404, code: "not_found", message: `version ${version} is not in the rules history` })
       }
       const r = await deps.rulesRollback(version)
-      await deps.audit.append({ at: deps.now(), actor: caller!.name, role: caller!.role, action: "rules.rollback", target: `v${r.version}`, detail: { from: version, checksum: r.checksum } })
+      await deps.audit.append({ at: deps.clock.now(), actor: caller!.name, role: caller!.role, action: "rules.rollback", target: `v${r.version}`, detail: { from: version, checksum: r.checksum } })
       const { source: _, ...rest } = r
       return rest
     },

@@ -1,3 +1,4 @@
+import { systemClock } from "../../../runtime/clock.ts"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -119,7 +120,7 @@ export const startNats = async (opts: NatsServerOptions = {}): Promise<NatsServe
     async reload() {
       writeConf()
       child?.proc.kill("SIGHUP")
-      await Bun.sleep(300)
+      await systemClock.sleep(300)
     },
     async stop(hard = false) {
       await child?.kill(hard ? "SIGKILL" : "SIGTERM")

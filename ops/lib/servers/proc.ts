@@ -1,3 +1,4 @@
+import { systemClock } from "../../../runtime/clock.ts"
 import type { Subprocess } from "bun"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -86,10 +87,10 @@ export const spawnChild = (name: string, cmd: string[], opts: { env?: Record<str
       const m = out.split("\n").find((l) => re.test(l))
       if (m !== undefined) return Promise.resolve(m)
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms. Output:\n${out.slice(-3000)}`)), timeoutMs)
-        waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) })
+        const cancel = systemClock.after(timeoutMs, () => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms. Output:\n${out.slice(-3000)}`)))
+        waiters.push({ re, resolve: (l) => (cancel(), resolve(l)) })
         proc.exited.then((code) => {
-          clearTimeout(t)
+          cancel()
           reject(new Error(`${name} exited (${code}) before printing ${re}. Output:\n${out.slice(-3000)}`))
         })
       })
