@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from "./clock.ts"
 import { ActorNotFound, ActorQueryFailed, ActorUnavailable } from "./errors.ts"
 import { retry } from "./retry.ts"
-import { rpcSubject, shardOf } from "./shard.ts"
+import { rpcShardOf, rpcSubject, shardOf } from "./shard.ts"
 import { ActorReply, ActorRequest } from "./wire.ts"
 
 /** Options of {@link askActor}. */
@@ -18,6 +18,19 @@ export interface AskOptions {
 export interface Requester {
   request(subject: string, payload: Uint8Array, opts: { timeout: number }): Promise<{ readonly data: Uint8Array }>
 }
+
+/**
+ * A Requester that answers `akis.rpc.<shard>` in-process when `local(shard)` gives the endpoint of
+ * a shard this node serves, and asks `remote` (NATS) otherwise: an API on the owning node answers
+ * live state without a round trip through nats-server and back into its own event loop.
+ */
+export const localFirst = (remote: Requester, local: (shard: number) => { answer(request: Uint8Array): Uint8Array } | undefined): Requester => ({
+  request: async (subject, payload, opts) => {
+    const shard = rpcShardOf(subject)
+    const endpoint = shard === undefined ? undefined : local(shard)
+    return endpoint ? { data: endpoint.answer(payload) } : remote.request(subject, payload, opts)
+  },
+})
 
 /**
  * Sends a query to actor `<kind>/<id>` on whichever node owns its shard (`akis.rpc.<shard>`),

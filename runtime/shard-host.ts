@@ -13,7 +13,7 @@ import { names } from "./nats/topology.ts"
 import { backoffDelay } from "./retry.ts"
 import { telemetrySubject } from "./shard.ts"
 import { ShardOutputs } from "./shard-outputs.ts"
-import { serveShardRpc } from "./shard-rpc.ts"
+import { serveShardRpc, type ShardRpc } from "./shard-rpc.ts"
 import type { SinkPort } from "./sink-port.ts"
 import { gapAlert, streamGap } from "./stream-gap.ts"
 
@@ -108,7 +108,7 @@ export class ShardHost {
   /** A tick published a transition that no checkpoint holds yet. */
   private tickChanged = false
   private loop: Promise<void> | undefined
-  private rpc: { unsubscribe(): void } | undefined
+  private rpc: ShardRpc | undefined
   private ticker: Cancel | undefined
   private stopping: StopReason | undefined
   private firstBatchLogged = false
@@ -123,9 +123,7 @@ export class ShardHost {
     deadLetters: 0,
     /** Readings an actor threw on (their batch is dead-lettered; the other readings went on). */
     poisonReadings: 0,
-    /** Times this shard found stream messages expired before it read them, and how many stream sequences. */
-    gaps: 0,
-    gapSeqs: 0,
+    gaps: 0, gapSeqs: 0, // times this shard found stream messages expired before it read them, and how many sequences
   }
 
   constructor(private readonly d: ShardHostDeps) {
@@ -171,6 +169,9 @@ export class ShardHost {
     }
   }
 
+  /** The query endpoint while the shard is served, for in-process answers (localFirst). */
+  get queries(): ShardRpc | undefined { return this.rpc }
+
   /** Claims the checkpoint, restores actors, starts answering queries and consuming. */
   async start(): Promise<void> {
     const checkpoint = await this.checkpointer.claim()
@@ -196,6 +197,7 @@ export class ShardHost {
     await this.messages?.close().catch(() => {})
     await this.loop?.catch(() => {})
     this.rpc?.unsubscribe()
+    this.rpc = undefined
     await this.checkpointer.running
     let clean = false
     if (reason !== "fenced" && this.stopping !== "fenced") {

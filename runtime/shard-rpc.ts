@@ -1,6 +1,6 @@
 import type { ActorKind } from "./actor-kind.ts"
 import { fromRequester } from "./nats/guard.ts"
-import type { Bus, BusMsg } from "./nats/ports.ts"
+import type { Bus } from "./nats/ports.ts"
 import { rpcSubject } from "./shard.ts"
 import { ActorReply, ActorRequest } from "./wire.ts"
 
@@ -14,9 +14,9 @@ export interface ShardRpcDeps {
 }
 
 /** The answer to one query (pure but for `peek`). */
-export const answerQuery = (d: ShardRpcDeps, m: BusMsg): ActorReply => {
+export const answerQuery = (d: ShardRpcDeps, data: Uint8Array): ActorReply => {
   try {
-    const req = ActorRequest.fromJson(m.data) // a WireDecodeError names the bad field in the answer
+    const req = ActorRequest.fromJson(data) // a WireDecodeError names the bad field in the answer
     if (req.kind !== d.kind.name) return { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
     const state = d.peek(req.id)
     return state === undefined
@@ -27,14 +27,23 @@ export const answerQuery = (d: ShardRpcDeps, m: BusMsg): ActorReply => {
   }
 }
 
+/** A shard's query endpoint while the shard is served. */
+export interface ShardRpc {
+  unsubscribe(): void
+  /** Answers a request in-process, as the subscription would (a caller on the owning node skips NATS: `localFirst`). */
+  answer(request: Uint8Array): Uint8Array
+}
+
 /**
  * Answers actor queries on `akis.rpc.<shard>` (askActor in router.ts) while the shard is held.
  * Messages a consumer delivered onto the subject, not asked by a requester, are ignored (guard.ts).
  */
-export const serveShardRpc = (d: ShardRpcDeps): { unsubscribe(): void } => {
+export const serveShardRpc = (d: ShardRpcDeps): ShardRpc => {
   const subject = rpcSubject(d.shard)
-  return d.bus.subscribe(subject, (m) => {
+  const answer = (request: Uint8Array) => ActorReply.toBytes(answerQuery(d, request))
+  const sub = d.bus.subscribe(subject, (m) => {
     if (!fromRequester(m, subject)) return
-    m.respond(ActorReply.toBytes(answerQuery(d, m)))
+    m.respond(answer(m.data))
   })
+  return { unsubscribe: () => sub.unsubscribe(), answer }
 }
