@@ -113,8 +113,7 @@ export class ShardHost {
   private stopping: StopReason | undefined
   private firstBatchLogged = false
   private stopCalled = false
-  /** True once the consume loop has ended (by {@link stop} or by itself). */
-  ended = false
+  ended = false // true once the consume loop has ended (by stop() or by itself)
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
   /** Counters shown by `ops cluster` and metrics. */
   readonly metrics = {
