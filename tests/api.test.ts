@@ -13,6 +13,7 @@ import { expectedStatus, routeSamples, type Who } from "../gateway/http/testing.
 import { freePort, startClickHouse, startNats, startNginx, tempDir, waitFor, type Child, type ClickHouseServer, type Nginx, type NatsServer } from "./harness/index.ts"
 import { startApiCluster, type ApiCluster } from "../ops/lib/api-cluster.ts"
 import { events } from "./support/cluster.ts"
+import { shardOf } from "../runtime/index.ts"
 
 const root = join(import.meta.dir, "..")
 let ns: NatsServer
@@ -230,7 +231,7 @@ describe("api and wire data from other processes", () => {
 })
 
 describe("api with its dependencies down", () => {
-  test("ClickHouse down: history and alerts are 503 with Retry-After; NATS down: live state and rules are 503; no stack traces", async () => {
+  test("ClickHouse down: history and alerts are 503 with Retry-After; NATS down: live state of other nodes' shards and rules are 503; no stack traces", async () => {
     await ch.stop()
     for (const path of ["/api/v1/devices/bus-0003/history", "/api/v1/alerts", "/api/v1/devices", "/api/v1/fleet?field=speed_kmh"]) {
       const res = await get(`${base(0)}${path}`, tokens.viewer)
@@ -239,8 +240,16 @@ describe("api with its dependencies down", () => {
       expect(text).not.toMatch(/\bat \S+:\d+/)
     }
     expect((await get(`${base(0)}/healthz`)).status).toBe(200) // the process is still up
+    // Live state of a device whose shard a1 holds is answered in-process (no NATS in between, until
+    // a1 fences itself); one held by a2 needs NATS.
+    const map = (await (await get(`${base(0)}/api/v1/cluster/shards`, tokens.viewer)).json()) as { shards: Array<{ shard: number; owner: string | null }> }
+    const ownerOf = (id: string) => map.shards[shardOf(id, 8)]!.owner
+    const devices = Array.from({ length: 20 }, (_, i) => `bus-${String(i + 1).padStart(4, "0")}`)
+    const local = devices.find((d) => ownerOf(d) === "a1")!
+    const remote = devices.find((d) => ownerOf(d) === "a2")!
     await ns.stop()
-    for (const path of ["/api/v1/devices/bus-0003", "/api/v1/rules", "/api/v1/cluster/shards"]) {
+    expect((await get(`${base(0)}/api/v1/devices/${local}`, tokens.viewer)).status).toBe(200)
+    for (const path of [`/api/v1/devices/${remote}`, "/api/v1/rules", "/api/v1/cluster/shards"]) {
       const res = await get(`${base(0)}${path}`, tokens.viewer)
       const text = await res.text()
       expect([path, res.status, Number(res.headers.get("retry-after")) > 0]).toEqual([path, 503, true])
