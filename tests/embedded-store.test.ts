@@ -9,6 +9,8 @@ import { loadDeviceSchema } from "../config/device-schema.ts"
 import { alerts, makeChdbStore, makeSink, migrate, readings, writeAlerts } from "../actors/sink/index.ts"
 import type { AlertTransition } from "../runtime/alert.ts"
 import { askHistory, HistoryRequestFailed, serveHistory, type StoreSummary } from "../ops/lib/history-service.ts"
+import { natsBus } from "../runtime/nats/bus.ts"
+import { maxPayloadOf } from "../runtime/nats/client.ts"
 import { freePort, spawnChild, startNats, tempDir, type Child } from "./harness/index.ts"
 import { syntheticBatches } from "./support/synthetic-batches.ts"
 
@@ -84,18 +86,19 @@ describe("history over NATS (akis.history)", () => {
       severity: "critical", at: start + 2500, seq: 5, message: "hot", values: { coolant: 112.4 }, channels: ["log"], ruleVersion: 1, recvAt: start + 2510,
     }
     await writeAlerts(store, [raised], start)
-    const service = serveHistory(nc, store, schema)
+    const bus = natsBus(nc)
+    const service = serveHistory(bus, store, schema, maxPayloadOf(nc))
 
-    expect(await askHistory<StoreSummary>(nc, { op: "summary" })).toEqual({ stored: 480, raised: 1, cleared: 0 })
+    expect(await askHistory<StoreSummary>(bus, { op: "summary" })).toEqual({ stored: 480, raised: 1, cleared: 0 })
     const q = { device: "bus-0001", from: start, to: start + 3_600_000, fields: ["engine_rpm", "coolant_temp_c"] }
-    expect(await askHistory(nc, { op: "readings", query: q })).toEqual(JSON.parse(JSON.stringify(await readings(store, schema, q))))
+    expect(await askHistory(bus, { op: "readings", query: q })).toEqual(JSON.parse(JSON.stringify(await readings(store, schema, q))))
     const aq = { from: start, to: start + 3_600_000 }
-    expect(await askHistory(nc, { op: "alerts", query: aq })).toEqual(JSON.parse(JSON.stringify(await alerts(store, aq))))
+    expect(await askHistory(bus, { op: "alerts", query: aq })).toEqual(JSON.parse(JSON.stringify(await alerts(store, aq))))
 
-    const refused = await askHistory(nc, { op: "readings", query: { ...q, device: "../etc" } }).catch((e: unknown) => e)
+    const refused = await askHistory(bus, { op: "readings", query: { ...q, device: "../etc" } }).catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(HistoryRequestFailed)
     expect(refused).toMatchObject({ code: "input", field: "device" })
-    const big = await askHistory(nc, { op: "readings", query: { device: "bus-0001", from: start, to: start + 3_600_000 } }).catch((e: unknown) => e)
+    const big = await askHistory(bus, { op: "readings", query: { device: "bus-0001", from: start, to: start + 3_600_000 } }).catch((e: unknown) => e)
     expect(big).toMatchObject({ code: "too_large" })
     expect((big as Error).message).toContain("over NATS max_payload (16384)")
     expect(service.counters).toEqual({ answered: 3, refused: 2, failed: 0 })

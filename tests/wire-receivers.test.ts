@@ -13,6 +13,7 @@ import { askActor, shardOf, systemClock } from "../runtime/index.ts"
 import { Leases } from "../runtime/leases.ts"
 import { Membership } from "../runtime/membership.ts"
 import { natsKv } from "../runtime/nats/kv.ts"
+import { natsBus } from "../runtime/nats/bus.ts"
 import { ActorReply, LeaseRecord, NodeStats, TokenRecordMessage, WireDecodeError } from "../runtime/wire.ts"
 import { startNats, waitFor, type Child, type NatsServer } from "./harness/index.ts"
 import { createTestStreams, events, ReadingPublisher, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
@@ -136,12 +137,12 @@ describe("KV readers", () => {
 describe("the history service", () => {
   test("refuses a malformed request naming the field, counts it, and answers the next one", async () => {
     const store = { kind: "chdb" as const, binaryInsert: false, exec: async () => {}, query: async <T>() => [{ n: 3, raised: 1, cleared: 0 }] as T[], insert: async () => {}, close: async () => {} }
-    const svc = serveHistory(nc, store, loadDeviceSchema())
+    const svc = serveHistory(natsBus(nc), store, loadDeviceSchema())
     try {
       const r = await nc.request(historySubject, `{"op":"readings","query":{"device":"d","from":"yesterday","to":2}}`, { timeout: 5_000 })
       expect(JSON.parse(new TextDecoder().decode(r.data))).toMatchObject({ ok: false, code: "input", field: "query.from" })
       expect(svc.counters.refused).toBe(1)
-      expect(await askHistory(nc, { op: "summary" })).toEqual({ stored: 3, raised: 1, cleared: 0 })
+      expect(await askHistory(natsBus(nc), { op: "summary" })).toEqual({ stored: 3, raised: 1, cleared: 0 })
       expect(svc.counters).toEqual({ answered: 1, refused: 1, failed: 0 })
     } finally {
       svc.stop()

@@ -31,8 +31,8 @@ export const drain = Command.make(
   { node: Flag.String("node").pipe(Flag.withDescription("node id as shown by `ops cluster`")), config: configFlag },
   Effect.fn(function* ({ node, config }) {
     const reply = yield* withContext(config, async (ctx) => {
-      const r = await ctx.nats.nc.request(`akis.ctl.drain.${node}`, undefined, { timeout: 3_000 })
-      return DrainAnswer.fromJson(r.data)
+      const r = await ctx.bus.request(`akis.ctl.drain.${node}`, new Uint8Array(0), 3_000)
+      return DrainAnswer.fromJson(r)
     }, (m) => new Unreachable({ message: `node ${node} did not answer (${m}); see \`ops cluster\` for live node ids` }))
     yield* Console.log(`draining ${node}: handing over ${reply.shards} shards`)
   }),

@@ -1,6 +1,7 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { askActor, parseAddress } from "../../runtime/index.ts"
+import { requesterOf } from "../../runtime/nats/client.ts"
 import { UsageError } from "../lib/cli/errors.ts"
 import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
 import { withContext } from "../lib/context.ts"
@@ -11,19 +12,16 @@ const dec = new TextDecoder()
 
 /** `ops streams`: what `nats stream report` shows, for akis's streams and KV buckets. */
 export const streams = Command.make("streams", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
-  const rows = yield* withContext(config, async (ctx) => {
-    const out = []
-    for await (const si of ctx.nats.jsm.streams.list()) {
-      if (!/^(AKIS_|KV_akis_|OBJ_akis_)/.test(si.config.name)) continue
-      out.push({
-        stream: si.config.name, subjects: si.config.subjects, consumers: si.state.consumer_count, messages: si.state.messages,
-        bytes: si.state.bytes, firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, deleted: si.state.num_deleted ?? 0,
-        storage: si.config.storage, replicas: si.config.num_replicas, maxAgeHours: si.config.max_age / 3.6e12,
-        leader: si.cluster?.leader ?? null, replicasState: si.cluster?.replicas?.map((r) => `${r.name}:${r.current ? "current" : "outdated"}${r.offline ? ",offline" : ""}`) ?? [],
-      })
-    }
-    return out.sort((a, b) => a.stream.localeCompare(b.stream))
-  })
+  const rows = yield* withContext(config, async (ctx) =>
+    (await ctx.inspect.streams())
+      .filter((si) => /^(AKIS_|KV_akis_|OBJ_akis_)/.test(si.stream))
+      .map((si) => ({
+        stream: si.stream, subjects: si.subjects, consumers: si.consumers, messages: si.messages,
+        bytes: si.bytes, firstSeq: si.firstSeq, lastSeq: si.lastSeq, deleted: si.deleted,
+        storage: si.storage, replicas: si.replicas, maxAgeHours: si.maxAgeMs / 3.6e6,
+        leader: si.leader, replicasState: si.peers.map((r) => `${r.name}:${r.current ? "current" : "outdated"}${r.offline ? ",offline" : ""}`),
+      }))
+      .sort((a, b) => a.stream.localeCompare(b.stream)))
   if (json) return yield* Console.log(JSON.stringify(rows))
   yield* Console.log(table(
     ["stream", "consumers", "messages", "bytes", "first", "last", "deleted", "storage", "R", "max age", "cluster"],
@@ -35,18 +33,15 @@ export const streams = Command.make("streams", { json: jsonFlag, config: configF
 export const consumers = Command.make("consumers", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
   const rows = yield* withContext(config, async (ctx) => {
     const out = []
+    // a stream not created yet has no consumers
     for (const stream of ["AKIS_TLM", "AKIS_ALERTS"]) {
-      try {
-        for await (const ci of ctx.nats.jsm.consumers.list(stream)) {
-          out.push({
-            stream, consumer: ci.name, mode: ci.config.deliver_subject ? "push" : "pull", ackPolicy: ci.config.ack_policy,
-            ackWaitS: (ci.config.ack_wait ?? 0) / 1e9, filter: ci.config.filter_subject ?? "", ackPending: ci.num_ack_pending,
-            redelivered: ci.num_redelivered, unprocessed: ci.num_pending, ackFloor: ci.ack_floor.stream_seq, delivered: ci.delivered.stream_seq,
-            waiting: ci.num_waiting, leader: ci.cluster?.leader ?? null,
-          })
-        }
-      } catch {
-        // stream not created yet
+      for (const ci of await ctx.inspect.consumers(stream)) {
+        out.push({
+          stream, consumer: ci.consumer, mode: ci.push ? "push" : "pull", ackPolicy: ci.ackPolicy,
+          ackWaitS: ci.ackWaitMs / 1e3, filter: ci.filter, ackPending: ci.ackPending,
+          redelivered: ci.redelivered, unprocessed: ci.unprocessed, ackFloor: ci.ackFloor, delivered: ci.delivered,
+          waiting: ci.waiting, leader: ci.leader,
+        })
       }
     }
     return out
@@ -72,26 +67,15 @@ export const kv = Command.make(
   Effect.fn(function* ({ bucket, key, history, json, config }) {
     if (!/^akis_[a-z]+$/.test(bucket)) return yield* new UsageError({ message: `'${bucket}' is not an akis bucket (akis_members, akis_shards, akis_config, akis_rules, akis_snapshots)` })
     const rows = yield* withContext(config, async (ctx) => {
-      const b = await ctx.bucket(bucket as "akis_members")
-      const status = await b.status()
+      const status = await ctx.inspect.bucket(bucket)
       const show = (v: Uint8Array) => {
         const s = dec.decode(v)
         return /^[\x20-\x7e\s]*$/.test(s) ? s : `<${v.length} bytes binary>`
       }
-      const entries: Array<{ key: string; revision: number; operation: string; created: string; value: string }> = []
       const k = Option.getOrUndefined(key)
-      if (k && history) {
-        for await (const e of await b.history({ key: k })) entries.push({ key: e.key, revision: e.revision, operation: e.operation, created: e.created.toISOString(), value: show(e.value) })
-      } else {
-        const keys: string[] = []
-        if (k) keys.push(k)
-        else for await (const x of await b.keys()) keys.push(x)
-        for (const x of keys.sort()) {
-          const e = await b.get(x)
-          if (e) entries.push({ key: e.key, revision: e.revision, operation: e.operation, created: e.created.toISOString(), value: show(e.value) })
-        }
-      }
-      return { bucket, values: status.values, history: status.history, replicas: status.replicas, bytes: status.size, entries }
+      const found = k && history ? await ctx.inspect.history(bucket, k) : await ctx.inspect.entries(bucket, k ? [k] : undefined)
+      const entries = found.map((e) => ({ key: e.key, revision: e.revision, operation: e.operation, created: new Date(e.created).toISOString(), value: show(e.value) }))
+      return { bucket, values: status.values, history: status.history, replicas: status.replicas, bytes: status.bytes, entries }
     })
     if (json) return yield* Console.log(JSON.stringify(rows))
     yield* Console.log(`${rows.bucket}: ${rows.values} values, history ${rows.history}, R${rows.replicas}, ${bytes(rows.bytes)}\n` + table(
@@ -108,7 +92,7 @@ export const actor = Command.make(
   Effect.fn(function* ({ address, json, config }) {
     const a = parseAddress(address)
     if (!a) return yield* new UsageError({ message: `'${address}' is not an actor address: write <kind>/<id>, e.g. device/bus-0042` })
-    const result = yield* withContext(config, (ctx) => askActor(ctx.nats.nc, ctx.config.cluster.partitions, a.kind, a.id, {}, { timeoutMs: 5_000 }))
+    const result = yield* withContext(config, (ctx) => askActor(requesterOf(ctx.bus), ctx.config.cluster.partitions, a.kind, a.id, {}, { timeoutMs: 5_000 }))
     yield* Console.log(json ? JSON.stringify(result) : JSON.stringify(result, null, 2))
   }),
 ).pipe(Command.withDescription("one actor's live state, fetched from the node that owns its shard"))

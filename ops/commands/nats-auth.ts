@@ -10,11 +10,11 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { jetstreamManager } from "@nats-io/jetstream"
 import { loadConfig } from "../../config/index.ts"
 import { authConfPath, authUsers, finishRotation, initCredentials, rotateCredentials, seedPath, writeAuthConf } from "../../runtime/nats/auth.ts"
 import { rolePermissions } from "../../runtime/nats/permissions.ts"
-import { applyTopology, ensureTopology, roles, topologyOptions, type Role } from "../../runtime/nats/topology.ts"
+import { applyTopologyOn } from "../../runtime/nats/client.ts"
+import { ensureTopology, roles, topologyOptions, type Role } from "../../runtime/nats/topology.ts"
 import { attempt, CommandFailed, UsageError } from "../lib/cli/errors.ts"
 import { configFlag, credsDirFlag } from "../lib/cli/flags.ts"
 import { withContext } from "../lib/context.ts"
@@ -118,7 +118,7 @@ const apply = Command.make(
   "apply",
   { config: configFlag },
   Effect.fn(function* ({ config }) {
-    const r = yield* withContext(config, async (ctx) => applyTopology(await jetstreamManager(ctx.nats.nc), topologyOptions(ctx.config)),
+    const r = yield* withContext(config, async (ctx) => applyTopologyOn(ctx.nats.nc, topologyOptions(ctx.config)),
       (message) => new CommandFailed({ message: `nats-auth: ${message}` }))
     for (const c of r.changed) yield* Console.log(`changed ${c}`)
     for (const c of r.impossible) yield* Console.error(`cannot change ${c}`)

@@ -1,6 +1,5 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Kvm } from "@nats-io/kv"
 import { listDeadLetters, notifyTopology } from "../../actors/notifier/index.ts"
 import { explanationsOf, makeStore } from "../../actors/sink/index.ts"
 import { loadConfig } from "../../config/index.ts"
@@ -56,22 +55,22 @@ const explain = Command.make(
 const status = Command.make("status", { json: jsonFlag, config: configFlag }, Effect.fn(function* ({ json, config }) {
   const out = yield* withContext(config, async (ctx) => {
     const c = ctx.config
-    const kv = await new Kvm(ctx.nats.nc).open(c.notify.bucket).catch(() => undefined)
+    const kv = await ctx.bucket(c.notify.bucket).catch(() => undefined)
     const leader = kv ? await kv.get("leader").catch(() => null) : null
     const state = kv ? await kv.get("state").catch(() => null) : null
-    const st = state && state.operation === "PUT" ? orUndefined(() => NotifyMarksRecord.fromJson(state.string())) : undefined
+    const st = state && state.operation === "PUT" ? orUndefined(() => NotifyMarksRecord.fromJson(state.value)) : undefined
     const consumer = async (name: string) => {
-      const i = await ctx.nats.jsm.consumers.info(notifyTopology.alertsStream, name).catch(() => undefined)
-      return i ? { unprocessed: i.num_pending, ackPending: i.num_ack_pending, redelivered: i.num_redelivered } : null
+      const i = await ctx.inspect.consumer(notifyTopology.alertsStream, name).catch(() => undefined)
+      return i ? { unprocessed: i.unprocessed, ackPending: i.ackPending, redelivered: i.redelivered } : null
     }
-    const dlq = await ctx.nats.jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
+    const dlq = await ctx.inspect.stream(notifyTopology.dlqStream).catch(() => undefined)
     return {
-      active: leader && leader.operation === "PUT" ? { ...(orUndefined(() => NotifierLeaseRecord.fromJson(leader.string())) ?? { holder: "(not a lease)", at: 0 }), revision: leader.revision } : null,
+      active: leader && leader.operation === "PUT" ? { ...(orUndefined(() => NotifierLeaseRecord.fromJson(leader.value)) ?? { holder: "(not a lease)", at: 0 }), revision: leader.revision } : null,
       channels: Object.fromEntries(Object.entries(c.notify.channels).map(([k, v]) => [k, v.type])),
-      state: st ? { bytes: state!.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
+      state: st ? { bytes: state!.value.length, throttleMarks: st.lastSent?.length ?? 0, notifiedOpen: st.notified?.length ?? 0, decisionsInFlight: st.decided?.length ?? 0 } : null,
       notifier: await consumer(c.notify.consumer),
       interpreter: await consumer(c.interpreter.consumer),
-      deadLetters: dlq?.state.messages ?? 0,
+      deadLetters: dlq?.messages ?? 0,
     }
   })
   if (json) return yield* Console.log(JSON.stringify(out))

@@ -1,11 +1,11 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import type { NatsConnection } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { formatIssue, loadRulesFile, ruleLimitsOf, RulesRejected } from "../../config/rules/index.ts"
 import { applyRules, currentRules, openRulesKv, rollbackRules, rulesHistory, type RulesRecord } from "../lib/rules-store.ts"
 import { topologyOptions, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import type { Connection } from "../../runtime/nats/client.ts"
 import { attempt, CommandFailed } from "../lib/cli/errors.ts"
 import { configFlag } from "../lib/cli/flags.ts"
 import { withContext } from "../lib/context.ts"
@@ -20,7 +20,7 @@ const refusal = (e: unknown) =>
   e instanceof RulesRejected ? new CommandFailed({ message: "", lines: e.issues.map(formatIssue) }) : undefined
 
 /** Runs `f` with an admin connection to NATS (closed afterwards); a refused rule set fails with its issues. */
-const withNats = <A>(config: Option.Option<string>, f: (nc: NatsConnection, topology: TopologyOptions) => Promise<A>) =>
+const withNats = <A>(config: Option.Option<string>, f: (nc: Connection, topology: TopologyOptions) => Promise<A>) =>
   withContext(config, (ctx) => f(ctx.nats.nc, topologyOptions(ctx.config)), (message, e) => refusal(e) ?? new CommandFailed({ message }))
 
 const line = (r: RulesRecord) => `v${r.version}  ${new Date(r.appliedAt).toISOString()}  ${r.checksum.slice(0, 12)}  ${r.origin}`

@@ -1,4 +1,3 @@
-import { Kvm } from "@nats-io/kv"
 import { systemClock } from "../../runtime/clock.ts"
 import { alerts as storedAlerts, fleetAggregate, parseTransition, quoteString, readings, tables, type AlertWriter, type SinkGroup, type Store } from "../../actors/sink/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
@@ -12,6 +11,9 @@ import {
 } from "../../gateway/http/index.ts"
 import { askActor, localFirst, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { isClosed, openKv, requesterOf } from "../../runtime/nats/client.ts"
+import type { Kv } from "../../runtime/nats/ports.ts"
+import { contextOn } from "./context.ts"
 import { AlertTransitionMessage, isWireDecodeError, LeaseRecord, logFirstOfEach, MemberRecord } from "../../runtime/wire.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
@@ -106,16 +108,15 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   // One subscription per node feeds every SSE client and the reading→alert histogram.
   const listeners = new Set<(t: AlertTransition) => void>()
   // Only the api role may subscribe to the alert subjects; without it there is no SSE and no alert histogram.
-  const alertSub = !isApi ? undefined : nats.nc.subscribe("akis.alerts.>", {
-    callback: (_e, m) => {
-      const t = parseTransition(m.data, (reason) => dropped(AlertTransitionMessage.name, reason))
-      if (!t) return
-      metrics.alertLatency.observe(Math.max(0, clock.now() - t.at) / 1000)
-      for (const fn of listeners) fn(t)
-    },
+  const opsCtx = contextOn(config, nats)
+  const alertSub = !isApi ? undefined : opsCtx.bus.subscribe("akis.alerts.>", (m) => {
+    const t = parseTransition(m.data, (reason) => dropped(AlertTransitionMessage.name, reason))
+    if (!t) return
+    metrics.alertLatency.observe(Math.max(0, clock.now() - t.at) / 1000)
+    for (const fn of listeners) fn(t)
   })
 
-  const kvm = new Kvm(nats.nc)
+  const kvm = nats.kvm
   const limits = ruleLimitsOf(config)
   const [tokenKv, auditKv, rulesKv] = isApi
     ? await Promise.all([openBucket(kvm, names.tokens, p.topology), openBucket(kvm, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
@@ -123,13 +124,12 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const tokens = tokenKv ? await kvTokenStore(tokenKv, (e) => dropped(e.wire, e.message)) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
   const audit = auditKv ? kvAuditLog(auditKv, (e) => dropped(e.wire, e.message)) : undefined
   // Opened once (a failed open is retried on the next request).
-  let shardsKv: ReturnType<typeof kvm.open> | undefined
-  const shardsBucket = () => (shardsKv ??= kvm.open("akis_shards").catch((e) => {
+  let shardsKv: Promise<Kv> | undefined
+  const shardsBucket = () => (shardsKv ??= openKv(nats.nc, "akis_shards").catch((e) => {
     shardsKv = undefined
     throw e
   }))
-  const live = liveFleetFeed(nats.nc, { width: schema.fields.length })
-  const opsCtx = { config, nats, bucket: (name: string) => kvm.open(name), close: async () => {} }
+  const live = liveFleetFeed(opsCtx.bus, { width: schema.fields.length })
 
   const deps: ApiDeps = {
     clock,
@@ -139,7 +139,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     audit: audit ?? (undefined as never),
     verifyJwt: config.api.jwksUrl ? remoteJwtVerifier(config.api.jwksUrl, config.api.jwtIssuer, config.api.jwtAudience, config.api.jwtRoleClaim) : undefined,
     // Shards this node serves are answered in-process; the others over NATS by their owner.
-    liveState: (id) => askActor(localFirst(nats.nc, (s) => p.node?.hosts().get(s)?.queries), P, "device", id, {}, { timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
+    liveState: (id) => askActor(localFirst(requesterOf(opsCtx.bus), (s) => p.node?.hosts().get(s)?.queries), P, "device", id, {}, { timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
     devices: (limit) => guarded("ClickHouse", async () => {
       const [seen, open, owners] = await Promise.all([
         store.query<{ device_id: string; last: number }>(`SELECT device_id, toUInt64(max(minute)) * 1000 AS last FROM ${tables.rollup} GROUP BY device_id ORDER BY device_id LIMIT ${Math.floor(limit)}`),
@@ -148,7 +148,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
         guarded("NATS", async () => {
           const kv = await shardsBucket()
           const m = new Map<number, string>()
-          for await (const k of await kv.keys("shard.*")) {
+          for (const k of (await kv.keys()).filter((x) => /^shard\.[^.]+$/.test(x))) {
             const e = await kv.get(k)
             if (e?.operation !== "PUT") continue
             try {
@@ -199,18 +199,14 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
         throw e
       }
     }),
-    clusterView: () => guarded("NATS", () => clusterView(opsCtx as never)),
-    streams: () => guarded("NATS", async () => {
-      const out = []
-      for await (const si of nats.jsm.streams.list()) {
-        if (!/^(AKIS_|KV_akis_|OBJ_akis_)/.test(si.config.name)) continue
-        out.push({
-          stream: si.config.name, subjects: si.config.subjects, consumers: si.state.consumer_count, messages: si.state.messages, bytes: si.state.bytes,
-          firstSeq: si.state.first_seq, lastSeq: si.state.last_seq, replicas: si.config.num_replicas, leader: si.cluster?.leader ?? null,
-        })
-      }
-      return out.sort((a, b) => a.stream.localeCompare(b.stream))
-    }),
+    clusterView: () => guarded("NATS", () => clusterView(opsCtx)),
+    streams: () => guarded("NATS", async () => (await opsCtx.inspect.streams())
+      .filter((si) => /^(AKIS_|KV_akis_|OBJ_akis_)/.test(si.stream))
+      .map((si) => ({
+        stream: si.stream, subjects: [...si.subjects], consumers: si.consumers, messages: si.messages, bytes: si.bytes,
+        firstSeq: si.firstSeq, lastSeq: si.lastSeq, replicas: si.replicas, leader: si.leader,
+      }))
+      .sort((a, b) => a.stream.localeCompare(b.stream))),
     storedRows: () => guarded("ClickHouse", async () => Number((await store.query<{ n: number }>(`SELECT count() AS n FROM ${tables.telemetry}`))[0]?.n ?? 0)),
     fleetLive: (fields) => live.snapshot(fields),
     subscribeAlerts: (fn) => {
@@ -219,7 +215,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     },
     ready: async () => {
       const reasons: string[] = []
-      if (nats.nc.isClosed()) reasons.push("NATS connection closed")
+      if (isClosed(nats.nc)) reasons.push("NATS connection closed")
       if (config.node.roles.includes("worker")) {
         if (!p.node) reasons.push("worker not started")
         else {

@@ -1,7 +1,6 @@
 import { systemClock } from "../../runtime/clock.ts"
 import type { MemberInfo } from "../../runtime/membership.ts"
 import { Checkpoints } from "../../runtime/checkpoints.ts"
-import { natsKv } from "../../runtime/nats/kv.ts"
 import { isWireDecodeError, LeaseRecord, MemberRecord, NodeStats, orUndefined } from "../../runtime/wire.ts"
 import type { OpsContext } from "./context.ts"
 
@@ -21,19 +20,19 @@ export interface ShardRow {
 }
 
 /** Members (with heartbeat age) and the shard map with positions and lag. */
-export const clusterView = async (ctx: OpsContext) => {
+export const clusterView = async (ctx: Pick<OpsContext, "config" | "bus" | "inspect" | "bucket">) => {
   const P = ctx.config.cluster.partitions
-  const membersKv = await ctx.bucket("akis_members")
   const shardsKv = await ctx.bucket("akis_shards")
-  const snaps = new Checkpoints(natsKv(await ctx.bucket("akis_snapshots")))
+  const snaps = new Checkpoints(await ctx.bucket("akis_snapshots"))
   const configKv = await ctx.bucket("akis_config")
-  const clusterP = Number((await configKv.get("partitions"))?.string() ?? P)
+  const stored = await configKv.get("partitions")
+  const clusterP = Number(stored ? new TextDecoder().decode(stored.value) : P)
   const members: Array<MemberInfo & { heartbeatAgeMs: number }> = []
-  for await (const k of await membersKv.keys()) {
-    const e = await membersKv.get(k)
-    if (e?.operation !== "PUT") continue
+  // The heartbeat's age is the server's write time of the entry: a row of the inspection view.
+  for (const e of await ctx.inspect.entries("akis_members")) {
+    if (e.operation !== "PUT") continue
     try {
-      members.push({ ...MemberRecord.fromJson(e.value), heartbeatAgeMs: systemClock.now() - e.created.getTime() })
+      members.push({ ...MemberRecord.fromJson(e.value), heartbeatAgeMs: systemClock.now() - e.created })
     } catch (err) {
       if (!isWireDecodeError(err)) throw err // not a heartbeat: not a member
     }
@@ -41,8 +40,8 @@ export const clusterView = async (ctx: OpsContext) => {
   const stats = new Map<number, Record<string, number | null>>()
   await Promise.all(members.map(async (m) => {
     try {
-      const r = await ctx.nats.nc.request(`akis.ctl.stats.${m.id}`, undefined, { timeout: 1_500 })
-      for (const s of NodeStats.fromJson(r.data).shards) if (typeof s.shard === "number") stats.set(s.shard, s)
+      const r = await ctx.bus.request(`akis.ctl.stats.${m.id}`, new Uint8Array(0), 1_500)
+      for (const s of NodeStats.fromJson(r).shards) if (typeof s.shard === "number") stats.set(s.shard, s)
     } catch {
       // a dead or unreachable member (or a malformed answer): its shards show without live figures
     }

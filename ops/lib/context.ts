@@ -1,27 +1,42 @@
-import { Kvm, type KV } from "@nats-io/kv"
 import { Effect, Option } from "effect"
 import { loadConfig } from "../../config/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
-import { connectNats, names, type Nats } from "../../runtime/index.ts"
+import { connectNats, names, type Bus, type Kv, type Nats } from "../../runtime/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
+import { natsBus } from "../../runtime/nats/bus.ts"
+import { close, openKv } from "../../runtime/nats/client.ts"
+import { natsInspect, type Inspect } from "../../runtime/nats/inspect.ts"
 import type { Role } from "../../runtime/nats/topology.ts"
 import { attempt, type Fallback } from "./cli/errors.ts"
 
-/** A CLI command's view of the cluster: config plus a NATS connection (closed by `close`). */
+/**
+ * A CLI command's view of the cluster: config, and NATS as ports (closed by `close`). `nats` is
+ * the connection itself, only handed on to the runtime functions that still take it.
+ */
 export interface OpsContext {
   readonly config: AkisConfig
   readonly nats: Nats
-  /** Opens an existing bucket (never creates one). */
-  bucket(name: (typeof names)[keyof typeof names]): Promise<KV>
+  /** Core request/reply (`akis.ctl.*`, `akis.history`). */
+  readonly bus: Bus
+  /** Streams, consumers and buckets as plain rows. */
+  readonly inspect: Inspect
+  /** Opens an existing bucket (never creates one); StreamNotFound when it does not exist. */
+  bucket(name: (typeof names)[keyof typeof names] | string): Promise<Kv>
   close(): Promise<void>
 }
+
+/** The ports of a CLI context on a connection opened elsewhere (the API node's own). */
+export const contextOn = (config: AkisConfig, nats: Nats, closeIt = false): OpsContext => ({
+  config, nats, bus: natsBus(nats.nc), inspect: natsInspect(nats.nc),
+  bucket: (name) => openKv(nats.nc, name),
+  close: () => (closeIt ? close(nats.nc) : Promise.resolve()),
+})
 
 /** Loads config (file from --config or AKIS_CONFIG) and connects to NATS as `role`, failing fast with a clear message. */
 export const opsContext = async (configFile?: string, role: Role = "admin"): Promise<OpsContext> => {
   const config = loadConfig({ file: configFile })
   const nats = await connectNats({ servers: config.nats.servers, auth: natsAuth(config.nats, role), name: "akis-ops", connectTimeoutMs: 5_000 })
-  const kvm = new Kvm(nats.nc)
-  return { config, nats, bucket: (name) => kvm.open(name), close: () => nats.nc.close() }
+  return contextOn(config, nats, true)
 }
 
 /**

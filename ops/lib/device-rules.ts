@@ -1,9 +1,9 @@
-import type { NatsConnection } from "@nats-io/transport-node"
 import { makeDeviceKind, RuleSetHolder, type DeviceKind } from "../../actors/index.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { defaultRuleLimits, defaultRulesPath, formatIssue, loadRulesFile, RulesRejected, type RuleLimits } from "../../config/rules/index.ts"
 import { openRulesKv, watchRules, type RulesWatch } from "./rules-store.ts"
 import type { TopologyOptions } from "../../runtime/nats/topology.ts"
+import type { Connection } from "../../runtime/nats/client.ts"
 
 /** A node's device actor kind, kept on the rule set stored in KV `akis_rules`. */
 export interface DeviceRules {
@@ -24,7 +24,7 @@ export interface DeviceRules {
  * const node = await startNode(settings, { kind: rules.kind as ActorKind<unknown>, clock, log })
  */
 export const startDeviceRules = async (
-  nc: NatsConnection,
+  nc: Connection,
   schema: DeviceSchema,
   file: string,
   log: (event: string, fields: Record<string, unknown>) => void,

@@ -4,10 +4,11 @@
  * (reconnecting forever, so an outage is waited out), ensures the AKIS_TLM stream and listens for
  * devices. Prints `gateway listening on <host>:<port>` once ready; SIGTERM/SIGINT drain and exit.
  */
-import { connect } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { startGateway } from "../../gateway/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
+import { connectNats } from "../../runtime/nats/connection.ts"
+import { drain } from "../../runtime/nats/client.ts"
 import { startGatewayCrlKeeper } from "../certs/crl-keeper.ts"
 
 /** A running gateway with its own NATS connection; `close()` drains both. */
@@ -19,13 +20,7 @@ export interface GatewayProcess {
 /** Starts a gateway from the config; counters go to stderr every `statsMs`. */
 export const openGatewayProcess = async (configFile?: string, statsMs = 10_000): Promise<GatewayProcess> => {
   const config = loadConfig({ file: configFile })
-  const nc = await connect({
-    servers: [...config.nats.servers],
-    ...natsAuth(config.nats, "gateway"),
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    name: `akis-gateway-${process.pid}`,
-  })
+  const { nc } = await connectNats({ servers: config.nats.servers, auth: natsAuth(config.nats, "gateway"), name: `akis-gateway-${process.pid}` })
   const gw = await startGateway(config, { nc })
   console.log(`gateway listening on ${config.gateway.host}:${gw.port}`)
   const stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => console.error(line))
@@ -39,7 +34,7 @@ export const openGatewayProcess = async (configFile?: string, statsMs = 10_000):
       clearInterval(statsTimer)
       stopCrlKeeper()
       await gw.stop()
-      await nc.drain().catch(() => {})
+      await drain(nc)
       console.error("gateway: stopped")
     },
   }

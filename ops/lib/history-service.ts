@@ -1,6 +1,6 @@
-import type { NatsConnection } from "@nats-io/transport-node"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import { fromRequester } from "../../runtime/nats/guard.ts"
+import type { Bus } from "../../runtime/nats/ports.ts"
 import { HistoryReply, HistoryRequestMessage, historyFailureCodes, isWireDecodeError } from "../../runtime/wire.ts"
 import {
   alerts, fleetAggregate, HistoryInputInvalid, readings, type AlertsQuery, type FleetQuery, type ReadingsQuery, type Store,
@@ -31,8 +31,8 @@ export interface StoreSummary {
 /** A refused or failed history request, as the serving node described it. */
 export class HistoryRequestFailed extends Error {
   override readonly name = "HistoryRequestFailed"
-  constructor(readonly code: (typeof historyFailureCodes)[number], message: string, readonly field?: string) {
-    super(message)
+  constructor(readonly code: (typeof historyFailureCodes)[number], message: string, readonly field?: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause })
   }
 }
 
@@ -55,8 +55,12 @@ const run = (store: Store, schema: DeviceSchema, req: HistoryRequest): Promise<u
   }
 }
 
-/** Answers history requests on `nc` from `store` until `stop()`. Counts what it answered and refused. */
-export const serveHistory = (nc: NatsConnection, store: Store, schema: DeviceSchema) => {
+/**
+ * Answers history requests on `bus` from `store` until `stop()`. Counts what it answered and
+ * refused. An answer over `maxPayload` (the server's max_payload, runtime/nats/client.ts
+ * `maxPayloadOf`) is refused as too large.
+ */
+export const serveHistory = (bus: Bus, store: Store, schema: DeviceSchema, maxPayload = 1_048_576) => {
   const counters = { answered: 0, refused: 0, failed: 0 }
   const answer = async (data: Uint8Array): Promise<HistoryReply> => {
     let req: HistoryRequest
@@ -80,35 +84,35 @@ export const serveHistory = (nc: NatsConnection, store: Store, schema: DeviceSch
       return { ok: false, code: "store", message: (e as Error)?.message ?? String(e) }
     }
   }
-  const sub = nc.subscribe(historySubject, {
-    queue: "akis-history",
-    callback: (_err, m) => {
-      if (!fromRequester(m, historySubject)) return // delivered by a consumer, not asked (runtime/nats/guard.ts)
-      void answer(m.data).then((reply) => {
-        let body = HistoryReply.toBytes(reply)
-        const max = nc.info?.max_payload ?? 1_048_576
-        if (body.length > max) {
-          counters.answered--
-          counters.refused++
-          body = HistoryReply.toBytes({
-            ok: false, code: "too_large",
-            message: `the result is ${body.length} bytes, over NATS max_payload (${max}); ask for fewer fields, points or rows, or a shorter range`,
-          })
-        }
-        m.respond(body)
-      })
-    },
-  })
+  const sub = bus.subscribe(historySubject, (m) => {
+    if (!fromRequester(m, historySubject)) return // delivered by a consumer, not asked (runtime/nats/guard.ts)
+    void answer(m.data).then((reply) => {
+      let body = HistoryReply.toBytes(reply)
+      const max = maxPayload
+      if (body.length > max) {
+        counters.answered--
+        counters.refused++
+        body = HistoryReply.toBytes({
+          ok: false, code: "too_large",
+          message: `the result is ${body.length} bytes, over NATS max_payload (${max}); ask for fewer fields, points or rows, or a shorter range`,
+        })
+      }
+      m.respond(body)
+    })
+  }, { queue: "akis-history" })
   return { counters, stop: () => sub.unsubscribe() }
 }
 
-/** Asks a worker node's store (see {@link serveHistory}); throws {@link HistoryRequestFailed}. */
-export const askHistory = async <T>(nc: NatsConnection, req: HistoryRequest, timeoutMs = 10_000): Promise<T> => {
+/**
+ * Asks a worker node's store (see {@link serveHistory}); throws {@link HistoryRequestFailed}, whose
+ * `cause` is the Bus's NoAnswer when no worker node answered.
+ */
+export const askHistory = async <T>(bus: Bus, req: HistoryRequest, timeoutMs = 10_000): Promise<T> => {
   let data: Uint8Array
   try {
-    data = (await nc.request(historySubject, HistoryRequestMessage.toJson(req), { timeout: timeoutMs })).data
+    data = await bus.request(historySubject, HistoryRequestMessage.toBytes(req), timeoutMs)
   } catch (e) {
-    throw new HistoryRequestFailed("request", `no worker node answered ${historySubject}: ${(e as Error).message}`)
+    throw new HistoryRequestFailed("request", `no worker node answered ${historySubject}: ${(e as Error).message}`, undefined, e)
   }
   let reply: HistoryReply
   try {

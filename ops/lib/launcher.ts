@@ -1,10 +1,10 @@
 import { systemClock } from "../../runtime/clock.ts"
-import { AuthorizationError, connect, type NatsConnection } from "@nats-io/transport-node"
 import { join, resolve } from "node:path"
 import type { AkisConfig } from "../../config/schema.ts"
 import { authConfPath, initCredentials, natsAuth, type NatsAuth, type NatsAuthConfig } from "../../runtime/nats/auth.ts"
-import { applyTopology, topologyOptions } from "../../runtime/nats/topology.ts"
-import { jetstreamManager } from "@nats-io/jetstream"
+import { topologyOptions } from "../../runtime/nats/topology.ts"
+import { applyTopologyOn } from "../../runtime/nats/client.ts"
+import { probeNats as probe, type NatsProbe } from "../../runtime/nats/probe.ts"
 import { spawnChild, startNats, type Child, type NatsServer } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -39,27 +39,8 @@ export interface LocalCluster {
  * What answers at `servers`: nothing, a NATS with JetStream, or a NATS without it (Debian's
  * nats-server package starts one like that on 127.0.0.1:4222). `detail` says why JetStream is missing.
  */
-export const probeNats = async (
-  servers: ReadonlyArray<string>, nats: Partial<NatsAuthConfig> = {},
-): Promise<{ state: "absent" | "jetstream" | "no-jetstream"; detail?: string }> => {
-  let nc: NatsConnection
-  try {
-    nc = await connect({ servers: [...servers], timeout: 1_000, reconnect: false, ...probeAuth(nats) })
-  } catch (e) {
-    // A server with authentication that refuses these credentials is there all the same (the
-    // nodes then fail with the credentials' problem, not with "no NATS").
-    return e instanceof AuthorizationError ? { state: "jetstream", detail: "refused these credentials" } : { state: "absent" }
-  }
-  try {
-    const r = await nc.request("$JS.API.INFO", undefined, { timeout: 2_000 })
-    const body = JSON.parse(new TextDecoder().decode(r.data)) as { error?: { description?: string } }
-    return body.error ? { state: "no-jetstream", detail: body.error.description ?? "JetStream refused" } : { state: "jetstream" }
-  } catch (e) {
-    return { state: "no-jetstream", detail: (e as Error).message }
-  } finally {
-    await nc.close().catch(() => {})
-  }
-}
+export const probeNats = (servers: ReadonlyArray<string>, nats: Partial<NatsAuthConfig> = {}): Promise<NatsProbe> =>
+  probe(servers, probeAuth(nats))
 
 /** The admin's credentials when they exist (auth on), else nats.user/pass (or nothing). */
 const probeAuth = (c: Partial<NatsAuthConfig>): NatsAuth => {
@@ -106,7 +87,7 @@ export const startLocalCluster = async (o: LocalClusterOptions): Promise<LocalCl
     // This NATS is ours: bring data kept from an earlier version to the configured settings
     // (e.g. the byte limits added later), as `ops topology apply` would; elsewhere nodes refuse.
     const admin = await nats.connect("admin")
-    const applied = await applyTopology(await jetstreamManager(admin), topologyOptions(o.config)).finally(() => admin.close())
+    const applied = await applyTopologyOn(admin, topologyOptions(o.config)).finally(() => admin.close())
     for (const c of applied.changed.filter((c) => !c.endsWith(": created"))) log(`topology: ${c}`)
     for (const c of applied.impossible) log(`topology: cannot change ${c}`)
   }

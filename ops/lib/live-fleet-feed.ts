@@ -1,5 +1,5 @@
 import { type Cancel, type Clock, systemClock } from "../../runtime/clock.ts"
-import type { NatsConnection, Subscription } from "@nats-io/transport-node"
+import type { Bus } from "../../runtime/nats/ports.ts"
 import { LiveFleet } from "../../gateway/http/live-fleet.ts"
 import { decodeBatch } from "../../runtime/index.ts"
 
@@ -19,12 +19,12 @@ export interface LiveFleetFeedOptions {
  * the shard hosts' JetStream consumers) only while the dashboard asks: the first request subscribes,
  * and `idleMs` without one unsubscribes and forgets, so a node nobody looks at pays nothing.
  */
-export const liveFleetFeed = (nc: NatsConnection, o: LiveFleetFeedOptions) => {
+export const liveFleetFeed = (bus: Bus, o: LiveFleetFeedOptions) => {
   const idleMs = o.idleMs ?? 60_000
   const warmMs = o.warmMs ?? 700
   const clock = o.clock ?? systemClock
   const fleet = new LiveFleet(o.width)
-  let sub: Subscription | undefined
+  let sub: { unsubscribe(): void } | undefined
   let since = 0
   let lastAsk = 0
   let stopIdleCheck: Cancel | undefined
@@ -41,15 +41,12 @@ export const liveFleetFeed = (nc: NatsConnection, o: LiveFleetFeedOptions) => {
       lastAsk = clock.now()
       if (!sub) {
         since = lastAsk
-        sub = nc.subscribe("akis.tlm.*", {
-          callback: (err, m) => {
-            if (err) return
-            try {
-              fleet.add(decodeBatch(m.data))
-            } catch {
-              fleet.metrics.malformed++ // the shard hosts count and skip it too
-            }
-          },
+        sub = bus.subscribe("akis.tlm.*", (m) => {
+          try {
+            fleet.add(decodeBatch(m.data))
+          } catch {
+            fleet.metrics.malformed++ // the shard hosts count and skip it too
+          }
         })
         stopIdleCheck = clock.every(Math.min(idleMs, 10_000), () => clock.now() - lastAsk > idleMs && stop())
       }

@@ -24,6 +24,8 @@ import { natsAuth, type NatsAuth } from "../../runtime/nats/auth.ts"
 import { retry } from "../../runtime/retry.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { serveHistory } from "./history-service.ts"
+import { natsBus } from "../../runtime/nats/bus.ts"
+import { maxPayloadOf } from "../../runtime/nats/client.ts"
 import { startNotifierRole } from "./notify-role.ts"
 import { startApiNode, type ApiNode } from "./api-node.ts"
 import { BadConfig, CommandFailed } from "./cli/errors.ts"
@@ -118,7 +120,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
     }).catch((e) => fail(`alert writer: ${(e as Error).message}`))
     rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, topology, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
     // History queries over NATS: the only way to read an embedded (chDB) store, which this process holds.
-    history = serveHistory(nats.nc, store, schema)
+    history = serveHistory(natsBus(nats.nc), store, schema, maxPayloadOf(nats.nc))
   }
 
   let notify: Awaited<ReturnType<typeof startNotifierRole>> | undefined

@@ -1,5 +1,5 @@
 import { systemClock } from "../../runtime/clock.ts"
-import type { NatsConnection } from "@nats-io/transport-node"
+import type { Connection } from "../../runtime/nats/client.ts"
 import { startNotifier, type Notifier, type RuleFacts } from "../../actors/notifier/index.ts"
 import { makeOllamaModel, startInterpreter, type ContextSources, type Interpreter } from "../../actors/interpreter/index.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
@@ -16,7 +16,7 @@ export const ruleFactsOf = (current: () => CompiledRuleSet) => (rule: string, de
 }
 
 /** The interpreter's context: rule descriptions, the device actor's windows (RPC router), recent alerts (ClickHouse). */
-export const contextSources = (nc: NatsConnection, partitions: number, store: Store, rules: () => CompiledRuleSet, historyMinutes: number): ContextSources => ({
+export const contextSources = (nc: Connection, partitions: number, store: Store, rules: () => CompiledRuleSet, historyMinutes: number): ContextSources => ({
   description: (rule) => rules().rules.find((r) => r.name === rule)?.spec.description ?? "",
   async windows(device) {
     const r = await askActor<{ windows?: Record<string, Record<string, number | null>> }>(nc, partitions, "device", device, {}, { timeoutMs: 2_000, attemptMs: 1_000 })
@@ -34,7 +34,7 @@ export const contextSources = (nc: NatsConnection, partitions: number, store: St
 
 /** The `notifier` role of a node: alert delivery and the interpreter, logging their counters every 30 s. */
 export const startNotifierRole = async (
-  nc: NatsConnection,
+  nc: Connection,
   config: AkisConfig,
   nodeId: string,
   rules: () => CompiledRuleSet,

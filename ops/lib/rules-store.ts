@@ -1,8 +1,8 @@
 import { Schema } from "effect"
-import { Kvm, type KV, type KvEntry } from "@nats-io/kv"
-import type { NatsConnection } from "@nats-io/transport-node"
 import { TopologyConflict } from "../../runtime/errors.ts"
-import { definition, names, openBucket, type BucketDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { openTopologyKv, type Connection } from "../../runtime/nats/client.ts"
+import type { Kv, KvEntry } from "../../runtime/nats/ports.ts"
+import { definition, names, type BucketDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { RuleSetPlan } from "../../config/rules/plan.ts"
 import { RulesRejected, RulesStoreError } from "../../config/rules/errors.ts"
@@ -43,9 +43,9 @@ const historyDepth = (definition(names.rules) as BucketDef).history
  * Opens the rules bucket through the topology module (history 64, `replicas` from config streams.replicas):
  * created when missing, refused when it exists with other settings.
  */
-export const openRulesKv = async (nc: NatsConnection, topology: TopologyOptions): Promise<KV> => {
+export const openRulesKv = async (nc: Connection, topology: TopologyOptions): Promise<Kv> => {
   try {
-    return await openBucket(new Kvm(nc), rulesBucket, topology)
+    return await openTopologyKv(nc, rulesBucket, topology)
   } catch (cause) {
     if (cause instanceof TopologyConflict) throw cause
     throw new RulesStoreError({ message: `cannot open KV bucket ${rulesBucket}: ${(cause as Error).message}`, cause })
@@ -66,7 +66,7 @@ export const decodeRecord = (e: Pick<KvEntry, "value" | "operation">): RulesReco
 }
 
 /** The active record, if any. */
-export const currentRules = async (kv: KV): Promise<RulesRecord | undefined> => {
+export const currentRules = async (kv: Kv): Promise<RulesRecord | undefined> => {
   const e = await kv.get(rulesKey)
   return e ? decodeRecord(e) : undefined
 }
@@ -77,7 +77,7 @@ export const currentRules = async (kv: KV): Promise<RulesRecord | undefined> => 
  * refused with every issue and nothing is written.
  */
 export const applyRules = async (
-  kv: KV, source: string, origin: string, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits,
+  kv: Kv, source: string, origin: string, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits,
 ): Promise<RulesRecord> => {
   const checked = compileRules(source, origin, schema, limits)
   if (!checked.ok) throw new RulesRejected({ issues: checked.issues })
@@ -98,10 +98,9 @@ export const applyRules = async (
 }
 
 /** Every stored version still in the bucket's history, oldest first. */
-export const rulesHistory = async (kv: KV): Promise<RulesRecord[]> => {
+export const rulesHistory = async (kv: Kv): Promise<RulesRecord[]> => {
   const out: RulesRecord[] = []
-  const it = await kv.history({ key: rulesKey })
-  for await (const e of it) {
+  for (const e of await kv.history(rulesKey)) {
     const r = decodeRecord(e)
     if (r) out.push(r)
   }
@@ -109,7 +108,7 @@ export const rulesHistory = async (kv: KV): Promise<RulesRecord[]> => {
 }
 
 /** Re-applies an older version as a new version (validated again against the current schema). */
-export const rollbackRules = async (kv: KV, version: number, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits): Promise<RulesRecord> => {
+export const rollbackRules = async (kv: Kv, version: number, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits): Promise<RulesRecord> => {
   const old = (await rulesHistory(kv)).find((r) => r.version === version)
   if (!old) throw new RulesStoreError({ message: `version ${version} is not in the ${rulesBucket} history (it keeps the last ${historyDepth})` })
   return applyRules(kv, old.source, `rollback of v${version}`, schema, now, limits)
@@ -135,7 +134,7 @@ export interface RulesWatch {
  * otherwise ignored: the running set stays and the watcher goes on with the next entry.
  */
 export const watchRules = async (
-  kv: KV,
+  kv: Kv,
   schema: DeviceSchema,
   onValid: (plan: RuleSetPlan, record: RulesRecord) => void,
   onInvalid: (reason: string, issues: ReadonlyArray<RuleIssue>) => void = () => {},

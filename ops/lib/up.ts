@@ -15,12 +15,13 @@ import { ConfigInvalid, loadConfig } from "../../config/index.ts"
 import { BadConfig, CommandFailed, UsageError } from "./cli/errors.ts"
 import { clusterView } from "./cluster-view.ts"
 import { opsContext, type OpsContext } from "./context.ts"
-import { askHistory, storeSummary, type StoreSummary } from "./history-service.ts"
+import { askHistory, HistoryRequestFailed, storeSummary, type StoreSummary } from "./history-service.ts"
 import { noJetStreamMessage, probeNats, startLocalCluster, type LocalCluster } from "./launcher.ts"
 import { spawnChild, startClickHouse, startNginx, type ClickHouseServer, type Nginx } from "./servers/index.ts"
 import { renderSummary, type Sample } from "./summary.ts"
 import { defaultNodeCount } from "./layout.ts"
 import { NodeStats } from "../../runtime/wire.ts"
+import { NoAnswer, StreamNotFound } from "../../runtime/errors.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
 const say = (m: string) => process.stderr.write(`\x1b[1m[akis up]\x1b[0m ${m}\n`)
@@ -172,7 +173,7 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
       try {
         ctx ??= await opsContext(values.config)
         const view = await clusterView(ctx)
-        const stored = store ? await storeSummary(store) : await askHistory<StoreSummary>(ctx.nats.nc, { op: "summary" }, 5_000)
+        const stored = store ? await storeSummary(store) : await askHistory<StoreSummary>(ctx.bus, { op: "summary" }, 5_000)
         const readingsIn = await readingsProcessed(ctx, view.members.map((m) => m.id))
         const sample: Sample = { t: Date.now(), readingsIn, ...stored }
         const fleetLine = fleet.output().split(/[\r\n]/).filter((l) => l.trim()).pop() ?? ""
@@ -182,7 +183,7 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
         // Stopping closes the connection mid-refresh; before the first node has created the streams
         // and buckets (and, on chDB, answers akis.history) there is nothing to show yet.
         if (stopping) break
-        if (prev || !/not found|no responders/.test((e as Error).message)) say(`summary: ${(e as Error).message}`)
+        if (prev || !beforeFirstNode(e)) say(`summary: ${(e as Error).message}`)
         else if (!waitingSaid) {
           waitingSaid = true
           say("summary: waiting for the first node (streams, buckets, history service)")
@@ -193,13 +194,20 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
   return { finished, stop }
 }
 
+/**
+ * True for what the summary meets before the first node has created the streams and buckets
+ * (StreamNotFound) and, on chDB, answers akis.history (NoAnswer): recognised by tag, never by text.
+ */
+const beforeFirstNode = (e: unknown): boolean =>
+  e instanceof StreamNotFound || e instanceof NoAnswer || (e instanceof HistoryRequestFailed && e.cause instanceof NoAnswer)
+
 /** Sum of readings every node's shard hosts have processed (from `akis.ctl.stats.<id>`). */
 async function readingsProcessed(c: OpsContext, ids: string[]): Promise<number> {
   let total = 0
   await Promise.all(ids.map(async (id) => {
     try {
-      const r = await c.nats.nc.request(`akis.ctl.stats.${id}`, undefined, { timeout: 1_000 })
-      for (const s of NodeStats.fromJson(r.data).shards) total += s.readings ?? 0
+      const r = await c.bus.request(`akis.ctl.stats.${id}`, new Uint8Array(0), 1_000)
+      for (const s of NodeStats.fromJson(r).shards) total += s.readings ?? 0
     } catch {}
   }))
   return total

@@ -2,10 +2,13 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { NoAnswer } from "../errors.ts"
 import type { Bus } from "./ports.ts"
 
-/** The {@link Bus} port on a NATS connection; a request with no answer fails with {@link NoAnswer}. */
+/**
+ * The {@link Bus} port on a NATS connection; a request with no answer fails with {@link NoAnswer}.
+ * A subscription error (e.g. a permissions violation) delivers nothing to the handler.
+ */
 export const natsBus = (nc: NatsConnection): Bus => ({
-  subscribe(subject, handler) {
-    const sub = nc.subscribe(subject, { callback: (_e, m) => handler(m) })
+  subscribe(subject, handler, opts) {
+    const sub = nc.subscribe(subject, { callback: (e, m) => void (e ? undefined : handler(m)), ...(opts?.queue !== undefined ? { queue: opts.queue } : {}) })
     return { unsubscribe: () => sub.unsubscribe() }
   },
   publish(subject, data) {

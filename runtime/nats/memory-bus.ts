@@ -7,16 +7,18 @@ import type { Bus, BusMsg } from "./ports.ts"
  * The in-memory twin of core NATS: a message reaches every subscription whose subject matches,
  * asynchronously (a microtask later, as a socket would); a request gets a `_INBOX.` reply
  * subject, fails with {@link NoAnswer} at once when nobody listens (no responders) or after
- * `timeoutMs` on the injected clock.
+ * `timeoutMs` on the injected clock. A queue group gets each message once, its members in turn.
  */
 export class MemoryBus implements Bus {
-  private readonly subs = new Set<{ subject: string; handler: (m: BusMsg) => void }>()
+  private readonly subs = new Set<{ subject: string; handler: (m: BusMsg) => void; queue?: string | undefined }>()
+  /** Round-robin position per queue group. */
+  private readonly turns = new Map<string, number>()
   private inbox = 0
 
   constructor(private readonly clock: Clock) {}
 
-  subscribe(subject: string, handler: (m: BusMsg) => void): { unsubscribe(): void } {
-    const s = { subject, handler }
+  subscribe(subject: string, handler: (m: BusMsg) => void, opts?: { readonly queue?: string }): { unsubscribe(): void } {
+    const s = { subject, handler, queue: opts?.queue }
     this.subs.add(s)
     return { unsubscribe: () => void this.subs.delete(s) }
   }
@@ -43,7 +45,15 @@ export class MemoryBus implements Bus {
   }
 
   private deliver(subject: string, reply: string | undefined, data: Uint8Array): void {
-    const targets = [...this.subs].filter((s) => subjectMatches(s.subject, subject))
+    const matching = [...this.subs].filter((s) => subjectMatches(s.subject, subject))
+    // every plain subscriber, and one member of each queue group (in turn)
+    const targets = matching.filter((s) => s.queue === undefined)
+    for (const q of new Set(matching.flatMap((s) => (s.queue === undefined ? [] : [s.queue])))) {
+      const members = matching.filter((s) => s.queue === q)
+      const turn = this.turns.get(q) ?? 0
+      this.turns.set(q, turn + 1)
+      targets.push(members[turn % members.length]!)
+    }
     queueMicrotask(() => {
       for (const s of targets) {
         s.handler({

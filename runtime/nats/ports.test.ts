@@ -22,7 +22,8 @@ import type { BlobStore, Bus, JetStream, Kv, KvEntry, KvWatch, StreamMsg } from 
 interface Ports {
   /** Lets `ms` pass: the twin's test clock is advanced, a real server is waited for. */
   wait(ms: number): Promise<void>
-  kv(): Promise<Kv>
+  /** A fresh bucket keeping `history` revisions per key (default 1). */
+  kv(history?: number): Promise<Kv>
   js: JetStream
   blobs: BlobStore
   bus: Bus
@@ -103,6 +104,26 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       const seen = (await take(w, 2)).map((e) => e.key)
       w.stop()
       expect(seen).toEqual(["b", "c"])
+    })
+
+    test("history lists the revisions a key keeps, oldest first; a key watch sees that key only", async () => {
+      const kv = await p.kv(3)
+      await kv.put("r", "1")
+      await kv.put("other", "x")
+      const w = await kv.watch({ key: "r" })
+      const got = take(w, 4)
+      await kv.put("r", "2")
+      await kv.put("other", "y")
+      await kv.delete("r")
+      await kv.put("r", "3")
+      expect((await got).map((e) => `${e.operation}:${text(e)}`)).toEqual(["PUT:1", "PUT:2", "DEL:", "PUT:3"])
+      w.stop()
+      expect((await kv.history("r")).map((e) => `${e.operation}:${text(e)}`)).toEqual(["PUT:2", "DEL:", "PUT:3"])
+      expect(await kv.history("never")).toEqual([])
+      const one = await p.kv()
+      await one.put("k", "1")
+      await one.put("k", "2")
+      expect((await one.history("k")).map(text)).toEqual(["2"])
     })
 
     test("keys lists the keys that hold a value", async () => {
@@ -213,6 +234,24 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       sub.unsubscribe()
       expect(await p.bus.request("ctr.nobody", bytes("q"), 1_000).catch((e) => e)).toBeInstanceOf(NoAnswer)
     })
+
+    test("a queue group gets each message once; a plain subscriber gets every one", async () => {
+      const seen: string[] = []
+      const subs = [
+        p.bus.subscribe("ctr.q", (m) => void seen.push(`a:${new TextDecoder().decode(m.data)}`), { queue: "g" }),
+        p.bus.subscribe("ctr.q", (m) => void seen.push(`b:${new TextDecoder().decode(m.data)}`), { queue: "g" }),
+        p.bus.subscribe("ctr.q", (m) => void seen.push(`all:${new TextDecoder().decode(m.data)}`)),
+      ]
+      // a request answered by the last one makes sure the server has every subscription
+      const ready = p.bus.subscribe("ctr.ready", (m) => void m.respond(bytes("ok")))
+      await p.bus.request("ctr.ready", bytes(""), 1_000)
+      for (let i = 0; i < 6; i++) p.bus.publish("ctr.q", bytes(String(i)))
+      await p.bus.request("ctr.ready", bytes(""), 1_000) // after the six, on the same connection
+      for (const s of [...subs, ready]) s.unsubscribe()
+      const grouped = seen.filter((x) => !x.startsWith("all:")).map((x) => x.slice(2)).sort()
+      expect(grouped).toEqual(["0", "1", "2", "3", "4", "5"])
+      expect(seen.filter((x) => x.startsWith("all:")).length).toBe(6)
+    })
   })
 }
 
@@ -224,7 +263,7 @@ contract("twin", async () => {
   ], clock)
   js.addDurable(stream, "contract_durable", { ackWaitMs: 500, filterSubject: "contract.durable" })
   return {
-  kv: async () => new MemoryKv(),
+  kv: async (history) => new MemoryKv({ history }),
   js,
   blobs: new MemoryBlobStore(),
   bus: new MemoryBus(clock),
@@ -245,7 +284,7 @@ contract("nats-server", async () => {
   await jsm.consumers.add(stream, { durable_name: "contract_durable", ack_policy: AckPolicy.Explicit, ack_wait: 500e6, filter_subject: "contract.durable" })
   const kvm = new Kvm(nc)
   return {
-    kv: async () => natsKv(await kvm.create(`contract_${++buckets}`, { history: 1 })),
+    kv: async (history) => natsKv(await kvm.create(`contract_${++buckets}`, { history: history ?? 1 })),
     js: natsJetStream(jetstream(nc), jsm),
     blobs: await openBlobStore(new Objm(nc), jsm, "contract", { replicas: 1 }),
     bus: natsBus(nc),

@@ -42,11 +42,13 @@ export interface Kv {
   delete(key: string, opts?: { readonly previousSeq?: number }): Promise<void>
   /**
    * The latest entry of every key (deletes included), then every later write, in revision order.
-   * With `fromRevision`, every write from that revision on instead.
+   * With `fromRevision`, every write from that revision on instead. With `key`, that key's only.
    */
-  watch(opts?: { readonly fromRevision?: number }): Promise<KvWatch>
+  watch(opts?: { readonly fromRevision?: number; readonly key?: string }): Promise<KvWatch>
   /** Keys that hold a value now. */
   keys(): Promise<string[]>
+  /** Every revision of `key` the bucket keeps (its history setting), oldest first, deletes included. */
+  history(key: string): Promise<KvEntry[]>
 }
 
 // --- JetStream: publish and ordered consume ---
@@ -130,8 +132,11 @@ export interface BusMsg {
 
 /** Core publish/subscribe and request/reply (control plane, actor queries). */
 export interface Bus {
-  /** Subscribes to a subject (`*` / `>` wildcards allowed); `handler` runs for each message. */
-  subscribe(subject: string, handler: (m: BusMsg) => void): { unsubscribe(): void }
+  /**
+   * Subscribes to a subject (`*` / `>` wildcards allowed); `handler` runs for each message. With
+   * `queue`, each message goes to one subscriber of that queue group only.
+   */
+  subscribe(subject: string, handler: (m: BusMsg) => void, opts?: { readonly queue?: string }): { unsubscribe(): void }
   publish(subject: string, data?: Uint8Array): void
   /** One answer, or a rejection when nobody answers in `timeoutMs`. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>

@@ -6,7 +6,7 @@
  */
 import { Data, Effect } from "effect"
 import { ConfigInvalid } from "../../../config/index.ts"
-import { NatsUnavailable } from "../../../runtime/index.ts"
+import { NatsUnavailable, NoAnswer } from "../../../runtime/index.ts"
 
 /** Exit codes of every `ops` command (docs/decisions.md, "CLI"). */
 export const exitCodes = {
@@ -44,11 +44,13 @@ export const report = (e: unknown): { readonly lines: ReadonlyArray<string>; rea
 /** What an exception that is neither ours nor a known library error becomes (default: CommandFailed with its message). */
 export type Fallback = (message: string, error: unknown) => OpsError
 
-/** Translates an exception from a library call into our errors: bad config, NATS down, or `fallback`. */
+/** Translates an exception from a library call into our errors, by tag: bad config, NATS down or unanswered, or `fallback`. */
 export const classify = (e: unknown, fallback: Fallback = (message) => new CommandFailed({ message })): OpsError => {
   if (e instanceof UsageError || e instanceof CommandFailed || e instanceof Unreachable || e instanceof BadConfig) return e
   if (e instanceof ConfigInvalid) return new BadConfig({ message: e.message })
   if (e instanceof NatsUnavailable) return new Unreachable({ message: e.message })
+  // nobody answered a request (runtime/nats translates NATS's no-responders and timeouts into it)
+  if (e instanceof NoAnswer) return new Unreachable({ message: e.message })
   return fallback(e instanceof Error ? e.message : typeof e === "object" && e && "message" in e ? String(e.message) : String(e), e)
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test"
 import { Cause, Exit } from "effect"
 import { CliError } from "effect/cli"
 import { ConfigInvalid } from "../../../config/index.ts"
-import { NatsUnavailable } from "../../../runtime/index.ts"
+import { NatsUnavailable, NoAnswer, StreamNotFound } from "../../../runtime/index.ts"
 import { BadConfig, classify, CommandFailed, Unreachable, UsageError } from "./errors.ts"
 import { outcomeOf } from "./outcome.ts"
 
@@ -27,10 +27,12 @@ describe("exit codes, decided in one place", () => {
     test(name, () => expect(outcomeOf(exit, signalled)).toEqual(want))
   }
 
-  test("library errors are classified once: config → 4, NATS down → 3, the rest → 1", () => {
+  test("library errors are classified once: config → 4, NATS down or unanswered → 3, the rest → 1", () => {
     const code = (e: unknown) => outcomeOf(Exit.fail(classify(e)), false).code
     expect(code(new ConfigInvalid({ message: "invalid config" }))).toBe(4)
     expect(code(new NatsUnavailable({ servers: ["nats://127.0.0.1:1"], cause: new Error("refused") }))).toBe(3)
+    expect(code(new NoAnswer({ subject: "akis.ctl.drain.n1" }))).toBe(3)
+    expect(code(new StreamNotFound({ stream: "KV_akis_members" }))).toBe(1)
     expect(code(new Error("stream not found"))).toBe(1)
     expect(code(new UsageError({ message: "x" }))).toBe(2)
     expect(outcomeOf(Exit.fail(classify(new Error("x"), (message) => new Unreachable({ message }))), false).code).toBe(3)
