@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import type { Kv } from "../runtime/nats/ports.ts"
+import type { HistoryKv } from "../runtime/nats/ports.ts"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { testTopology } from "./support/topology.ts"
@@ -15,7 +15,7 @@ const v2 = "rules:\n  fast:\n    when: speed_kmh > 90\n"
 const bad = "rules:\n  fast:\n    when: sped_kmh > 90\n"
 
 let ns: NatsServer
-let kv: Kv
+let kv: HistoryKv
 beforeAll(async () => {
   ns = await startNats()
   kv = await openRulesKv(await ns.connect(), testTopology)

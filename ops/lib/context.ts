@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 import { loadConfig } from "../../config/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
-import { connectNats, names, type Bus, type Kv, type Nats } from "../../runtime/index.ts"
+import { connectNats, type Bus, type Kv, type Nats } from "../../runtime/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
 import { natsBus } from "../../runtime/nats/bus.ts"
 import { close, openKv } from "../../runtime/nats/client.ts"
@@ -21,7 +21,7 @@ export interface OpsContext {
   /** Streams, consumers and buckets as plain rows. */
   readonly inspect: Inspect
   /** Opens an existing bucket (never creates one); StreamNotFound when it does not exist. */
-  bucket(name: (typeof names)[keyof typeof names] | string): Promise<Kv>
+  bucket(name: string): Promise<Kv>
   close(): Promise<void>
 }
 

@@ -1,7 +1,7 @@
 import { Schema } from "effect"
 import { TopologyConflict } from "../../runtime/errors.ts"
 import { openTopologyKv, type Connection } from "../../runtime/nats/client.ts"
-import type { Kv, KvEntry } from "../../runtime/nats/ports.ts"
+import type { HistoryKv, Kv, KvEntry } from "../../runtime/nats/ports.ts"
 import { definition, names, type BucketDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import type { DeviceSchema } from "../../config/device-schema.ts"
 import type { RuleSetPlan } from "../../config/rules/plan.ts"
@@ -43,7 +43,7 @@ const historyDepth = (definition(names.rules) as BucketDef).history
  * Opens the rules bucket through the topology module (history 64, `replicas` from config streams.replicas):
  * created when missing, refused when it exists with other settings.
  */
-export const openRulesKv = async (nc: Connection, topology: TopologyOptions): Promise<Kv> => {
+export const openRulesKv = async (nc: Connection, topology: TopologyOptions): Promise<HistoryKv> => {
   try {
     return await openTopologyKv(nc, rulesBucket, topology)
   } catch (cause) {
@@ -98,7 +98,7 @@ export const applyRules = async (
 }
 
 /** Every stored version still in the bucket's history, oldest first. */
-export const rulesHistory = async (kv: Kv): Promise<RulesRecord[]> => {
+export const rulesHistory = async (kv: HistoryKv): Promise<RulesRecord[]> => {
   const out: RulesRecord[] = []
   for (const e of await kv.history(rulesKey)) {
     const r = decodeRecord(e)
@@ -108,7 +108,7 @@ export const rulesHistory = async (kv: Kv): Promise<RulesRecord[]> => {
 }
 
 /** Re-applies an older version as a new version (validated again against the current schema). */
-export const rollbackRules = async (kv: Kv, version: number, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits): Promise<RulesRecord> => {
+export const rollbackRules = async (kv: HistoryKv, version: number, schema: DeviceSchema, now: number, limits: RuleLimits = defaultRuleLimits): Promise<RulesRecord> => {
   const old = (await rulesHistory(kv)).find((r) => r.version === version)
   if (!old) throw new RulesStoreError({ message: `version ${version} is not in the ${rulesBucket} history (it keeps the last ${historyDepth})` })
   return applyRules(kv, old.source, `rollback of v${version}`, schema, now, limits)

@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import type { Requester } from "../router.ts"
 import { natsKv } from "./kv.ts"
 import { orNotFound } from "./inspect.ts"
-import type { Bus, Kv } from "./ports.ts"
+import type { Bus, HistoryKv, Kv } from "./ports.ts"
 import { applyTopology, openBucket, type TopologyLog } from "./topology-apply.ts"
 import type { TopologyOptions } from "./topology.ts"
 
@@ -23,7 +23,7 @@ export const openKv = async (nc: Connection, name: string): Promise<Kv> => {
 }
 
 /** A bucket of the topology table as a {@link Kv} port: checked, created when missing and allowed (topology-apply.ts `openBucket`). */
-export const openTopologyKv = async (nc: Connection, name: string, o: TopologyOptions, log?: TopologyLog): Promise<Kv> =>
+export const openTopologyKv = async (nc: Connection, name: string, o: TopologyOptions, log?: TopologyLog): Promise<HistoryKv> =>
   natsKv(await openBucket(new Kvm(nc), name, o, log))
 
 /** `ops topology apply` on this connection (admin credentials). */

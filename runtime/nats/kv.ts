@@ -1,7 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
 import type { KV } from "@nats-io/kv"
 import { KvConflict } from "../errors.ts"
-import type { Kv, KvEntry, KvWatch } from "./ports.ts"
+import type { HistoryKv, KvEntry, KvWatch } from "./ports.ts"
 
 /** True when a JetStream/KV call failed because an expected last sequence (CAS) did not match. */
 const isWrongLastSequence = (e: unknown): boolean =>
@@ -23,7 +23,7 @@ const cas = async <T>(key: string, op: () => Promise<T>): Promise<T> => {
  * value fails with "wrong last sequence" on nats-server 2.9+ (the library retries a create on a
  * deleted key itself), so it is a KvConflict too.
  */
-export const natsKv = (kv: KV): Kv => ({
+export const natsKv = (kv: KV): HistoryKv => ({
   get: (key) => kv.get(key),
   put: (key, value) => kv.put(key, value),
   create: (key, value) => cas(key, () => kv.create(key, value)),

@@ -1,6 +1,6 @@
 import { KvConflict } from "../errors.ts"
 import { Feed } from "./memory-queue.ts"
-import type { Kv, KvEntry, KvWatch } from "./ports.ts"
+import type { HistoryKv, KvEntry, KvWatch } from "./ports.ts"
 
 const encoder = new TextEncoder()
 const bytes = (v: Uint8Array | string) => (typeof v === "string" ? encoder.encode(v) : v.slice())
@@ -12,7 +12,7 @@ const bytes = (v: Uint8Array | string) => (typeof v === "string" ? encoder.encod
  * create/update/delete failing with {@link KvConflict}, and watches that deliver the latest entry
  * of every key and then every write. Values are copied in, so a caller cannot change what is stored.
  */
-export class MemoryKv implements Kv {
+export class MemoryKv implements HistoryKv {
   private seq = 0
   private readonly latest = new Map<string, KvEntry>()
   private readonly watchers = new Map<Feed<KvEntry>, string | undefined>()

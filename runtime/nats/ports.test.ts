@@ -17,13 +17,13 @@ import { MemoryBlobStore } from "./memory-blob-store.ts"
 import { MemoryBus } from "./memory-bus.ts"
 import { MemoryJetStream } from "./memory-jetstream.ts"
 import { MemoryKv } from "./memory-kv.ts"
-import type { BlobStore, Bus, JetStream, Kv, KvEntry, KvWatch, StreamMsg } from "./ports.ts"
+import type { BlobStore, Bus, HistoryKv, JetStream, KvEntry, KvWatch, StreamMsg } from "./ports.ts"
 
 interface Ports {
   /** Lets `ms` pass: the twin's test clock is advanced, a real server is waited for. */
   wait(ms: number): Promise<void>
   /** A fresh bucket keeping `history` revisions per key (default 1). */
-  kv(history?: number): Promise<Kv>
+  kv(history?: number): Promise<HistoryKv>
   js: JetStream
   blobs: BlobStore
   bus: Bus

@@ -47,6 +47,10 @@ export interface Kv {
   watch(opts?: { readonly fromRevision?: number; readonly key?: string }): Promise<KvWatch>
   /** Keys that hold a value now. */
   keys(): Promise<string[]>
+}
+
+/** A bucket read with its history (the rules bucket keeps 64 revisions per key); the adapter and the twin are both. */
+export interface HistoryKv extends Kv {
   /** Every revision of `key` the bucket keeps (its history setting), oldest first, deletes included. */
   history(key: string): Promise<KvEntry[]>
 }
