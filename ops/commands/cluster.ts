@@ -30,10 +30,12 @@ export const drain = Command.make(
   "drain",
   { node: Flag.String("node").pipe(Flag.withDescription("node id as shown by `ops cluster`")), config: configFlag },
   Effect.fn(function* ({ node, config }) {
+    const unanswered = (m: string) => new Unreachable({ message: `node ${node} did not answer (${m}); see \`ops cluster\` for live node ids` })
     const reply = yield* withContext(config, async (ctx) => {
-      const r = await ctx.bus.request(`akis.ctl.drain.${node}`, new Uint8Array(0), 3_000)
+      // NoAnswer would be classified as unreachable too, but without naming the node
+      const r = await ctx.bus.request(`akis.ctl.drain.${node}`, new Uint8Array(0), 3_000).catch((e: Error) => Promise.reject(unanswered(e.message)))
       return DrainAnswer.fromJson(r)
-    }, (m) => new Unreachable({ message: `node ${node} did not answer (${m}); see \`ops cluster\` for live node ids` }))
+    }, unanswered)
     yield* Console.log(`draining ${node}: handing over ${reply.shards} shards`)
   }),
 ).pipe(Command.withDescription("planned handoff: the node hands its shards to the others and stops"))
