@@ -198,7 +198,7 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
  * True for what the summary meets before the first node has created the streams and buckets
  * (StreamNotFound) and, on chDB, answers akis.history (NoAnswer): recognised by tag, never by text.
  */
-const beforeFirstNode = (e: unknown): boolean =>
+export const beforeFirstNode = (e: unknown): boolean =>
   e instanceof StreamNotFound || e instanceof NoAnswer || (e instanceof HistoryRequestFailed && e.cause instanceof NoAnswer)
 
 /** Sum of readings every node's shard hosts have processed (from `akis.ctl.stats.<id>`). */
