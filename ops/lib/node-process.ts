@@ -25,7 +25,7 @@ import { retry } from "../../runtime/retry.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { serveHistory } from "./history-service.ts"
 import { natsBus } from "../../runtime/nats/bus.ts"
-import { maxPayloadOf } from "../../runtime/nats/client.ts"
+import { drain, maxPayloadOf } from "../../runtime/nats/client.ts"
 import { startNotifierRole } from "./notify-role.ts"
 import { startApiNode, type ApiNode } from "./api-node.ts"
 import { BadConfig, CommandFailed } from "./cli/errors.ts"
@@ -187,7 +187,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
     stopCrlKeeper()
     await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
     await api?.stop().catch(() => {})
-    if (apiNats !== nats) await apiNats.nc.drain().catch(() => {})
+    if (apiNats !== nats) await drain(apiNats.nc)
     await node?.drain().catch(() => {})
     retention?.stop()
     rollup?.stop()
@@ -196,7 +196,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
     await notify?.stop().catch(() => {})
     await rules?.stop().catch(() => {})
     await group?.close().catch(() => {})
-    await nats.nc.drain().catch(() => {})
+    await drain(nats.nc)
   }
   return { stopped: node.stopped, shutdown }
 }
