@@ -11,8 +11,7 @@ import {
 } from "../../gateway/http/index.ts"
 import { askActor, localFirst, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
-import { isClosed, openKv, requesterOf } from "../../runtime/nats/client.ts"
-import type { Kv } from "../../runtime/nats/ports.ts"
+import { isClosed, requesterOf } from "../../runtime/nats/client.ts"
 import { contextOn } from "./context.ts"
 import { AlertTransitionMessage, isWireDecodeError, LeaseRecord, logFirstOfEach, MemberRecord } from "../../runtime/wire.ts"
 import { clusterView } from "./cluster-view.ts"
@@ -124,11 +123,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const tokens = tokenKv ? await kvTokenStore(tokenKv, (e) => dropped(e.wire, e.message)) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
   const audit = auditKv ? kvAuditLog(auditKv, (e) => dropped(e.wire, e.message)) : undefined
   // Opened once (a failed open is retried on the next request).
-  let shardsKv: Promise<Kv> | undefined
-  const shardsBucket = () => (shardsKv ??= openKv(nats.nc, "akis_shards").catch((e) => {
-    shardsKv = undefined
-    throw e
-  }))
+  const shardsBucket = () => opsCtx.bucket("akis_shards")
   const live = liveFleetFeed(opsCtx.bus, { width: schema.fields.length })
 
   const deps: ApiDeps = {

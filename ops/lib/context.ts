@@ -26,11 +26,22 @@ export interface OpsContext {
 }
 
 /** The ports of a CLI context on a connection opened elsewhere (the API node's own). */
-export const contextOn = (config: AkisConfig, nats: Nats, closeIt = false): OpsContext => ({
-  config, nats, bus: natsBus(nats.nc), inspect: natsInspect(nats.nc),
-  bucket: (name) => openKv(nats.nc, name),
-  close: () => (closeIt ? close(nats.nc) : Promise.resolve()),
-})
+export const contextOn = (config: AkisConfig, nats: Nats, closeIt = false): OpsContext => {
+  // Opened once per name (the API node and ops/up ask again and again); a failed open is retried.
+  const buckets = new Map<string, Promise<Kv>>()
+  const bucket = (name: string) => {
+    let b = buckets.get(name)
+    if (!b) {
+      b = openKv(nats.nc, name).catch((e: unknown) => {
+        buckets.delete(name)
+        throw e
+      })
+      buckets.set(name, b)
+    }
+    return b
+  }
+  return { config, nats, bus: natsBus(nats.nc), inspect: natsInspect(nats.nc), bucket, close: () => (closeIt ? close(nats.nc) : Promise.resolve()) }
+}
 
 /** Loads config (file from --config or AKIS_CONFIG) and connects to NATS as `role`, failing fast with a clear message. */
 export const opsContext = async (configFile?: string, role: Role = "admin"): Promise<OpsContext> => {

@@ -18,7 +18,7 @@ export type Connection = NatsConnection
 
 /** An existing bucket as a {@link Kv} port; StreamNotFound when it does not exist (never creates it). */
 export const openKv = async (nc: Connection, name: string): Promise<Kv> => {
-  await orNotFound(`KV_${name}`, async () => (await jetstreamManager(nc, { timeout: 5_000 })).streams.info(`KV_${name}`))
+  await orNotFound(`KV_${name}`, async () => (await jetstreamManager(nc, { timeout: 5_000, checkAPI: false })).streams.info(`KV_${name}`))
   return natsKv(await new Kvm(nc).open(name))
 }
 

@@ -126,7 +126,7 @@ const keyReport = (e: NatsKvEntry): KeyReport => ({ key: e.key, revision: e.revi
 /** The {@link Inspect} views on a NATS connection. */
 export const natsInspect = (nc: NatsConnection): Inspect => {
   let jsmP: Promise<JetStreamManager> | undefined
-  const jsm = () => (jsmP ??= jetstreamManager(nc, { timeout: 5_000 }).catch((e) => {
+  const jsm = () => (jsmP ??= jetstreamManager(nc, { timeout: 5_000, checkAPI: false }).catch((e) => {
     jsmP = undefined
     throw e
   }))
