@@ -12,6 +12,7 @@ import {
 } from "../../gateway/http/index.ts"
 import { askActor, localFirst, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { natsKv } from "../../runtime/nats/kv.ts"
 import { AlertTransitionMessage, isWireDecodeError, LeaseRecord, logFirstOfEach, MemberRecord } from "../../runtime/wire.ts"
 import { clusterView } from "./cluster-view.ts"
 import type { DeviceRules } from "./device-rules.ts"
@@ -120,8 +121,8 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const [tokenKv, auditKv, rulesKv] = isApi
     ? await Promise.all([openBucket(kvm, names.tokens, p.topology), openBucket(kvm, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
     : [undefined, undefined, undefined]
-  const tokens = tokenKv ? await kvTokenStore(tokenKv, (e) => dropped(e.wire, e.message)) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
-  const audit = auditKv ? kvAuditLog(auditKv, (e) => dropped(e.wire, e.message)) : undefined
+  const tokens = tokenKv ? await kvTokenStore(natsKv(tokenKv), (e) => dropped(e.wire, e.message)) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
+  const audit = auditKv ? kvAuditLog(natsKv(auditKv), (e) => dropped(e.wire, e.message)) : undefined
   // Opened once (a failed open is retried on the next request).
   let shardsKv: ReturnType<typeof kvm.open> | undefined
   const shardsBucket = () => (shardsKv ??= kvm.open("akis_shards").catch((e) => {

@@ -8,6 +8,7 @@ import { connect } from "@nats-io/transport-node"
 import { loadConfig } from "../../config/index.ts"
 import { startGateway } from "../../gateway/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 import { startGatewayCrlKeeper } from "../certs/crl-keeper.ts"
 
 /** A running gateway with its own NATS connection; `close()` drains both. */
@@ -26,7 +27,7 @@ export const openGatewayProcess = async (configFile?: string, statsMs = 10_000):
     reconnectTimeWait: 250,
     name: `akis-gateway-${process.pid}`,
   })
-  const gw = await startGateway(config, { nc })
+  const gw = await startGateway(config, { nats: await natsPorts(nc) })
   console.log(`gateway listening on ${config.gateway.host}:${gw.port}`)
   const stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => console.error(line))
   const statsTimer = setInterval(() => {

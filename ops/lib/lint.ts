@@ -5,7 +5,8 @@
  * - process.env / Bun.env outside config/ (and the test/ops process launchers)
  * - imports of another folder's internal/ modules
  * - Date.now() / setTimeout / crypto.randomUUID in actors/ pure behaviour files
- * - `@nats-io/*` imported in runtime/ outside runtime/nats (the ports' adapters are the one place)
+ * - `@nats-io/*` imported in runtime/ outside runtime/nats, or in actors/, gateway/ or config/ (the
+ *   ports' adapters are the one place)
  * - config/ importing runtime/, actors/, gateway/ or ops/ (config is the bottom layer: the rule DSL
  *   compiles to a plan that the device actor's engine runs, never the other way round)
  */
@@ -38,7 +39,7 @@ export const lint = (root = "."): { errors: string[]; warnings: string[] } => {
         }
         const imp = /from\s+["'](\.\.\/[^"']*\/internal\/[^"']*)["']/.exec(line)
         if (imp) errors.push(`${at}: imports another folder's internals (${imp[1]}) — use its index.ts`)
-        if (/^runtime\/(?!nats\/)/.test(file) && !file.endsWith(".test.ts") && /from\s+["']@nats-io\//.test(line)) {
+        if (/^(runtime\/(?!nats\/)|actors\/|gateway\/|config\/)/.test(file) && !file.endsWith(".test.ts") && /from\s+["']@nats-io\//.test(line)) {
           errors.push(`${at}: imports NATS outside runtime/nats — take a port (runtime/nats/ports.ts)`)
         }
         const up = /^config\//.test(file) && /(?:from\s+|import\s*\(\s*|^\s*import\s+)["'](?:\.\.\/)+(runtime|actors|gateway|ops)\//.exec(line)

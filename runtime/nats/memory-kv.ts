@@ -1,6 +1,6 @@
 import { KvConflict } from "../errors.ts"
-import { Feed } from "./memory-queue.ts"
-import type { Kv, KvEntry, KvWatch } from "./ports.ts"
+import { Feed, subjectMatches } from "./memory-queue.ts"
+import type { Kv, KvEntry, KvWatch, KvWatchEntry } from "./ports.ts"
 
 const encoder = new TextEncoder()
 const bytes = (v: Uint8Array | string) => (typeof v === "string" ? encoder.encode(v) : v.slice())
@@ -9,12 +9,13 @@ const bytes = (v: Uint8Array | string) => (typeof v === "string" ? encoder.encod
  * The in-memory twin of a NATS KV bucket with history 1 (akis's coordination buckets): one
  * revision counter per bucket, the latest entry per key (delete markers included), CAS on
  * create/update/delete failing with {@link KvConflict}, and watches that deliver the latest entry
- * of every key and then every write. Values are copied in, so a caller cannot change what is stored.
+ * of every key (counting down `delta` to 0) and then every write (`delta` 0: nothing is ever
+ * pending in memory). Values are copied in, so a caller cannot change what is stored.
  */
 export class MemoryKv implements Kv {
   private seq = 0
   private readonly latest = new Map<string, KvEntry>()
-  private readonly watchers = new Set<Feed<KvEntry>>()
+  private readonly watchers = new Set<{ readonly feed: Feed<KvWatchEntry>; readonly key: string }>()
 
   async get(key: string): Promise<KvEntry | null> {
     return this.latest.get(key) ?? null
@@ -39,22 +40,25 @@ export class MemoryKv implements Kv {
     this.write(key, "DEL", new Uint8Array(0))
   }
 
-  async watch(opts?: { readonly fromRevision?: number }): Promise<KvWatch> {
-    const feed = new Feed<KvEntry>()
+  async watch(opts?: { readonly fromRevision?: number; readonly key?: string }): Promise<KvWatch> {
+    const feed = new Feed<KvWatchEntry>()
     const from = opts?.fromRevision ?? 0
-    for (const e of [...this.latest.values()].sort((a, b) => a.revision - b.revision)) if (e.revision >= from) feed.push(e)
-    this.watchers.add(feed)
+    const key = opts?.key ?? ">"
+    const initial = [...this.latest.values()].filter((e) => e.revision >= from && subjectMatches(key, e.key)).sort((a, b) => a.revision - b.revision)
+    initial.forEach((e, i) => feed.push({ ...e, delta: initial.length - 1 - i }))
+    const w = { feed, key }
+    this.watchers.add(w)
     return {
       [Symbol.asyncIterator]: () => feed[Symbol.asyncIterator](),
       stop: () => {
-        this.watchers.delete(feed)
+        this.watchers.delete(w)
         feed.end()
       },
     }
   }
 
-  async keys(): Promise<string[]> {
-    return [...this.latest.values()].filter((e) => e.operation === "PUT").map((e) => e.key)
+  async keys(filter = ">"): Promise<string[]> {
+    return [...this.latest.values()].filter((e) => e.operation === "PUT" && subjectMatches(filter, e.key)).map((e) => e.key)
   }
 
   /** The bucket's last revision (tests). */
@@ -65,7 +69,7 @@ export class MemoryKv implements Kv {
   private write(key: string, operation: KvEntry["operation"], value: Uint8Array): number {
     const e: KvEntry = { key, revision: ++this.seq, operation, value }
     this.latest.set(key, e)
-    for (const w of this.watchers) w.push(e)
+    for (const w of this.watchers) if (subjectMatches(w.key, key)) w.feed.push({ ...e, delta: 0 })
     return e.revision
   }
 }
