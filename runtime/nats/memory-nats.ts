@@ -10,7 +10,8 @@ import { definitions, type StreamDef, type TopologyOptions } from "./topology.ts
  * The in-memory twin of {@link Setup}: rows of the topology table become streams of the
  * JetStream twin (subjects and duplicate window from the row), durables on it (ack wait and
  * filter from the row) and buckets kept by name, so opening one again gives the same bucket.
- * Not modelled: settings that contradict the table (no TopologyConflict), limits, permissions.
+ * Not modelled: settings that contradict the table (no TopologyConflict), limits, permissions,
+ * a durable's max ack pending.
  */
 export class MemorySetup implements Setup {
   /** Buckets opened so far, by name (tests read and write them directly). */
