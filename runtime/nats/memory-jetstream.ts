@@ -128,11 +128,6 @@ export class MemoryJetStream implements JetStream {
     s.durables.set(name, { ackWaitMs: o.ackWaitMs, filterSubject: o.filterSubject ?? ">", cursor, inFlight: new Map() })
   }
 
-  /** Whether `stream` has a durable consumer `name`. */
-  hasDurable(stream: string, name: string): boolean {
-    return this.streams.get(stream)?.durables.has(name) ?? false
-  }
-
   /** Messages of a durable consumer delivered and not acked yet (tests). */
   unacked(stream: string, name: string): number {
     return this.stream(stream).durables.get(name)?.inFlight.size ?? 0
