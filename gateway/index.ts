@@ -1,14 +1,14 @@
 /**
  * Public surface of gateway/: device ingress. `startGateway(config, deps)` runs the mTLS listener
- * inside the current process and publishes to JetStream over `deps.nc`.
+ * inside the current process and publishes to JetStream through `deps.nats`.
  */
-import type { NatsConnection } from "@nats-io/transport-node"
 import { join } from "node:path"
 import { readFileSync } from "node:fs"
 import type { AkisConfig } from "../config/index.ts"
 import { loadDeviceSchema, type DeviceSchema } from "../config/device-schema.ts"
 import { ensureTelemetryStream, makeBatchPublisher } from "./jetstream.ts"
 import { type Clock, systemClock } from "../runtime/clock.ts"
+import type { NatsPorts } from "../runtime/nats/ports.ts"
 import { topologyOptions } from "../runtime/nats/topology.ts"
 import { newMetrics, type GatewayMetrics } from "./metrics.ts"
 import { listen, type Listener } from "./server.ts"
@@ -22,8 +22,8 @@ export { CrlUnreadable, NatsDisconnected } from "./errors.ts"
 export type { TlsRefusal } from "./tls-auth.ts"
 
 export interface GatewayDeps {
-  /** The NATS connection to publish on (use `maxReconnectAttempts: -1` so an outage is waited out). */
-  readonly nc: NatsConnection
+  /** NATS to publish on, as ports (`natsPorts(nc)` of a connection with `maxReconnectAttempts: -1`, so an outage is waited out). */
+  readonly nats: NatsPorts
   /** Device schema; default: `config.gateway.deviceSchema` or the bus schema. */
   readonly schema?: DeviceSchema
   readonly log?: (line: string) => void
@@ -52,9 +52,9 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
   const path = (file: string, dflt: string) => (file !== "" ? file : join(g.certDir, dflt))
   const crlPath = path(g.crlFile, "crl.pem")
   const schema = deps.schema ?? (g.deviceSchema ? loadDeviceSchema(g.deviceSchema) : loadDeviceSchema())
-  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nc, topologyOptions(config), (e, f) => (deps.log ?? console.error)(`${e} ${JSON.stringify(f)}`))
+  if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nats.setup, topologyOptions(config), (e, f) => (deps.log ?? console.error)(`${e} ${JSON.stringify(f)}`))
   const metrics = newMetrics()
-  const publish = makeBatchPublisher(deps.nc, g.publishTimeoutMs)
+  const publish = makeBatchPublisher(deps.nats, config.cluster.partitions, g.publishTimeoutMs)
   const listener: Listener = await listen({
     host: g.host,
     port: g.port,

@@ -18,6 +18,7 @@ import {
   fakeExplanation, spawnChild, startClickHouse, startNats, startOllamaFake, waitFor, type ClickHouseServer, type NatsServer, type OllamaFake,
 } from "./harness/index.ts"
 import { testTopology } from "./support/topology.ts"
+import { natsPorts } from "../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer
 let ch: ClickHouseServer
@@ -33,8 +34,8 @@ beforeAll(async () => {
   nc = await nats.connect()
   store = makeClickHouseStore({ url: ch.url, database: "default", user: "default", password: "", requestTimeoutMs: 30_000 })
   await migrate(store, loadDeviceSchema())
-  await ensureAlertsStream(nc, testTopology)
-  writer = await startAlertWriter({ nc, store, consumer: "akis_sink_alerts", topology: testTopology })
+  await ensureAlertsStream((await natsPorts(nc)).setup, testTopology)
+  writer = await startAlertWriter({ nats: await natsPorts(nc), store, consumer: "akis_sink_alerts", topology: testTopology })
   fake = startOllamaFake()
 }, 120_000)
 afterAll(async () => {
@@ -68,7 +69,7 @@ const cfg = (consumer: string, o: Partial<InterpreterConfig> = {}): InterpreterC
 })
 const start = async (c: InterpreterConfig, log?: (event: string, fields: Record<string, unknown>) => void) => {
   const i = await startInterpreter({
-    nc, config: c, log,
+    nats: await natsPorts(nc), config: c, log,
     model: makeOllamaModel({ host: c.host, model: c.model, api: c.api, stream: c.stream, timeoutMs: c.timeoutMs }),
     context: {
       description: (rule) => (rule === "overheating" ? "Coolant above the limit for half a minute." : ""),

@@ -15,6 +15,7 @@ import { alertSubject, type AlertTransition } from "../runtime/alert.ts"
 import { spawnChild, startHttpReceiver, startNats, waitFor, type HttpReceiver, type NatsServer } from "./harness/index.ts"
 import { startSmtpSink, type SmtpSink } from "./support/smtp.ts"
 import { testTopology } from "./support/topology.ts"
+import { natsPorts } from "../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer
 let nc: NatsConnection
@@ -26,7 +27,7 @@ const running: Notifier[] = []
 beforeAll(async () => {
   nats = await startNats()
   nc = await nats.connect()
-  await ensureAlertsStream(nc, testTopology)
+  await ensureAlertsStream((await natsPorts(nc)).setup, testTopology)
   hook = startHttpReceiver()
   smsApi = startHttpReceiver({ status: 201 })
   smtp = await startSmtpSink()
@@ -71,7 +72,7 @@ const start = async (cfg: NotifyConfig, throttleMs = 0, purge = true, log?: (eve
   // Each test's consumer reads the stream from the start: begin from an empty stream.
   if (purge) await (await jetstreamManager(nc)).streams.purge("AKIS_ALERTS")
   const n = await startNotifier({
-    nc, config: cfg, nodeId: "n1", log, heartbeatMs: 100, suspicionMs: 1_000, facts: () => ({ throttleMs, groups: [] }), ackWaitMs: 1_000, topology: testTopology,
+    nats: await natsPorts(nc), config: cfg, nodeId: "n1", log, heartbeatMs: 100, suspicionMs: 1_000, facts: () => ({ throttleMs, groups: [] }), ackWaitMs: 1_000, topology: testTopology,
   })
   running.push(n)
   await waitFor("notifier active", () => n.active)
@@ -188,7 +189,7 @@ test("after maxAttempts a delivery becomes a dead letter, visible in ops; a refu
   await waitFor("dead letters", () => n.metrics.deadLettered === 2)
   hook.mode.status = 200
   smtp.refuseWith = undefined
-  const dead = await listDeadLetters(nc)
+  const dead = await listDeadLetters((await natsPorts(nc)).js)
   const mine = dead.filter((d) => d.key.startsWith(t.id))
   expect(mine.map((d) => [d.key, d.channel, d.attempts])).toEqual(expect.arrayContaining([[`${t.id}@hook`, "hook", 3], [`${t.id}@mail`, "mail", 1]]))
   expect(mine.find((d) => d.channel === "mail")!.error).toContain("550")
@@ -235,7 +236,7 @@ test("a delivery decided for a channel that a restart removed from config become
   const { hook: _removed, ...rest } = config("akis_notify_g").channels
   const second = await start(config("akis_notify_g", { channels: rest }), 0, false)
   await waitFor("dead-lettered", () => second.metrics.deadLettered === 1, { timeoutMs: 15_000 })
-  const dead = (await listDeadLetters(nc)).find((d) => d.key === `${t.id}@hook`)!
+  const dead = (await listDeadLetters((await natsPorts(nc)).js)).find((d) => d.key === `${t.id}@hook`)!
   expect(dead).toMatchObject({ channel: "hook", attempts: 0 })
   expect(dead.error).toContain("not configured")
   await second.stop()

@@ -14,6 +14,7 @@ import { ensureAlertsStream } from "../actors/sink/index.ts"
 import { alertSubject, type AlertTransition } from "../runtime/alert.ts"
 import { spawnChild, startHttpReceiver, startNats, tempDir, waitFor, type Child, type HttpReceiver, type NatsServer } from "./harness/index.ts"
 import { testTopology } from "./support/topology.ts"
+import { natsPorts } from "../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer | undefined
 let nc: NatsConnection | undefined
@@ -31,7 +32,7 @@ const root = join(import.meta.dir, "..")
 test("SIGKILL of the active notifier mid-stream: every transition delivered, repeats only the unacknowledged", async () => {
   nats = await startNats()
   nc = await nats.connect()
-  await ensureAlertsStream(nc, testTopology)
+  await ensureAlertsStream((await natsPorts(nc)).setup, testTopology)
   // Each answer takes 40 ms: at the kill, up to `concurrency` requests are in the receiver's hands.
   hook = startHttpReceiver({ delayMs: 40 })
   const dir = tempDir("akis-notify-failover-")

@@ -13,6 +13,7 @@ import { alertSubject, BatchBuilder, encodeBatch, listDeadLetters, names, shardO
 import { startNats, tempDir, waitFor, type NatsServer } from "./harness/index.ts"
 import { testTopology } from "./support/topology.ts"
 import { createTestStreams, events, ReadingPublisher, spawnCountingNode, testNodeEnv, waitForCounts } from "./support/cluster.ts"
+import { natsPorts } from "../runtime/nats/nats-ports.ts"
 
 const P = 2
 const root = join(import.meta.dir, "..")
@@ -99,7 +100,7 @@ describe("poison messages", () => {
     const absurd = t(0, { seq: 1e300 })
     const poison = await js.publish(alertSubject(absurd), enc.encode(JSON.stringify(absurd)))
     for (let i = 1; i <= 5; i++) await js.publish(alertSubject(t(i)), enc.encode(JSON.stringify(t(i))))
-    const writer = await startAlertWriter({ nc, store, consumer: "akis_sink_alerts_poison", topology: testTopology, retryMinMs: 10, retryMaxMs: 50 })
+    const writer = await startAlertWriter({ nats: await natsPorts(nc), store, consumer: "akis_sink_alerts_poison", topology: testTopology, retryMinMs: 10, retryMaxMs: 50 })
     try {
       await waitFor("the valid alerts stored", async () => (await alerts(store, { from: at, to: at + 60_000, limit: 100 })).length === 5, { timeoutMs: 20_000 })
       await waitFor("the batch acknowledged", () => writer.metrics.stored === 5, { timeoutMs: 10_000 })

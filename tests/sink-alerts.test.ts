@@ -10,6 +10,7 @@ import { loadDeviceSchema } from "../config/device-schema.ts"
 import { alertSubject, type AlertTransition } from "../runtime/alert.ts"
 import { testTopology } from "./support/topology.ts"
 import { startNats, tempDir, waitFor, type NatsServer } from "./harness/index.ts"
+import { natsPorts } from "../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer | undefined
 let nc: NatsConnection | undefined
@@ -33,8 +34,8 @@ test("alert writer stores each transition once and acks after the insert", async
   nc = await nats.connect()
   store = makeChdbStore(tempDir("akis-chdb-alerts-"))
   await migrate(store, loadDeviceSchema())
-  await ensureAlertsStream(nc, testTopology)
-  await ensureAlertsStream(nc, testTopology) // idempotent
+  await ensureAlertsStream((await natsPorts(nc)).setup, testTopology)
+  await ensureAlertsStream((await natsPorts(nc)).setup, testTopology) // idempotent
   const js = jetstream(nc)
   const enc = new TextEncoder()
   for (let i = 0; i < 50; i++) {
@@ -45,7 +46,7 @@ test("alert writer stores each transition once and acks after the insert", async
   }
   await js.publish("akis.alerts.explanation.bus-1", enc.encode(JSON.stringify({ alertId: "bus-1:overheat:1", text: "…" })))
 
-  const writer = await startAlertWriter({ nc, store, consumer: "akis_sink_alerts", topology: testTopology })
+  const writer = await startAlertWriter({ nats: await natsPorts(nc), store, consumer: "akis_sink_alerts", topology: testTopology })
   const range = { from: at, to: at + 3_600_000, limit: 1000 }
   await waitFor("alerts stored", async () => writer.metrics.stored >= 100 && (await alerts(store!, range)).length === 50, { timeoutMs: 20_000 })
   expect(writer.metrics.skipped).toBe(1)
@@ -54,7 +55,7 @@ test("alert writer stores each transition once and acks after the insert", async
   await writer.stop()
 
   // A restarted writer resumes from the durable consumer: nothing is re-stored.
-  const again = await startAlertWriter({ nc, store, consumer: "akis_sink_alerts", topology: testTopology })
+  const again = await startAlertWriter({ nats: await natsPorts(nc), store, consumer: "akis_sink_alerts", topology: testTopology })
   await js.publish(alertSubject(transition(7)), enc.encode(JSON.stringify(transition(7))))
   await waitFor("replayed copy consumed", () => again.metrics.stored === 1, { timeoutMs: 10_000 })
   await again.stop()
@@ -73,7 +74,7 @@ test("while ClickHouse refuses inserts the alert writer retries and acks nothing
   const js = jetstream(nc!)
   const enc = new TextEncoder()
   for (let i = 100; i < 110; i++) await js.publish(alertSubject(transition(i)), enc.encode(JSON.stringify(transition(i))))
-  const writer = await startAlertWriter({ nc: nc!, store: flaky, consumer: "akis_sink_alerts", topology: testTopology, retryMinMs: 20, retryMaxMs: 100 })
+  const writer = await startAlertWriter({ nats: await natsPorts(nc!), store: flaky, consumer: "akis_sink_alerts", topology: testTopology, retryMinMs: 20, retryMaxMs: 100 })
   await waitFor("insert attempts fail", () => writer.metrics.insertErrors >= 3)
   const jsm = await jetstreamManager(nc!)
   expect((await jsm.consumers.info("AKIS_ALERTS", "akis_sink_alerts")).num_ack_pending).toBeGreaterThan(0) // fetched, not acked

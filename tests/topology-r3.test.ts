@@ -14,6 +14,7 @@ import { applyTopology, definitions, streamName, type TopologyOptions } from "..
 import { startNatsCluster, waitFor, type NatsCluster } from "./harness/index.ts"
 import { events, spawnCountingNode, testNodeEnv } from "./support/cluster.ts"
 import { testTopology } from "./support/topology.ts"
+import { natsPorts } from "../runtime/nats/nats-ports.ts"
 
 const P = 4
 const o3: TopologyOptions = { ...testTopology, replicas: 3 }
@@ -44,9 +45,9 @@ afterAll(async () => {
 describe("one topology on a 3-server cluster with streams.replicas: 3", () => {
   test("a gateway, the alert writer and the rules store started before any node: every stream and bucket is R3", async () => {
     // The gateway's credentials may not create AKIS_TLM: it waits for it.
-    const gatewayReady = ensureTelemetryStream(await as("gateway"), o3)
+    const gatewayReady = ensureTelemetryStream((await natsPorts(await as("gateway"))).setup, o3)
     // The alert writer and the rules watcher (node credentials) come first and create their rows.
-    const writer = await startAlertWriter({ nc: await as("node"), store: nullStore, consumer: "akis_sink_alerts", topology: o3 })
+    const writer = await startAlertWriter({ nats: await natsPorts(await as("node")), store: nullStore, consumer: "akis_sink_alerts", topology: o3 })
     await openRulesKv(await as("node"), o3)
     const admin = await as("admin")
     const jsm = await jetstreamManager(admin)

@@ -110,7 +110,7 @@ describe("KV readers", () => {
     await kv.put("t.0a1b2c3d", TokenRecordMessage.toJson(good))
     await kv.put("t.bad", JSON.stringify({ ...good, id: "bad", role: "root" }))
     const bad: WireDecodeError[] = []
-    const store = await kvTokenStore(kv, (e) => bad.push(e))
+    const store = await kvTokenStore(natsKv(kv), (e) => bad.push(e))
     try {
       expect(store.list()).toEqual([good])
       expect(bad.map((e) => [e.wire, e.path])).toEqual([["akis_tokens token", "role"]])
@@ -122,7 +122,7 @@ describe("KV readers", () => {
   test("the audit log leaves out and reports records and notes that are not", async () => {
     const kv = await bucket("wire_audit")
     const bad: WireDecodeError[] = []
-    const log = kvAuditLog(kv, (e) => bad.push(e))
+    const log = kvAuditLog(natsKv(kv), (e) => bad.push(e))
     await log.append({ at: 1_000, actor: "cli:me", role: "cli", action: "rules.apply", target: "v1" })
     await kv.put("log.0000000002000.x", `{"at":2000}`)
     await log.addNote({ alertId: "a", at: 1, by: "ops", kind: "ack", text: "" })

@@ -1,8 +1,7 @@
 import { type Clock, systemClock } from "../../runtime/clock.ts"
-import { jetstream, type JsMsg } from "@nats-io/jetstream"
-import type { NatsConnection } from "@nats-io/transport-node"
+import type { AckableMsg, NatsPorts } from "../../runtime/nats/ports.ts"
 import type { InterpreterConfig } from "../../config/notify-schema.ts"
-import { ensureConsumer, notifyConsumerConfig, notifyTopology } from "../notifier/topology.ts"
+import { notifyDurable, notifyTopology } from "../notifier/topology.ts"
 import { ExplanationMessage, logFirstOfEach } from "../../runtime/wire.ts"
 import { parseTransition } from "../sink/index.ts"
 import type { Explanation } from "./annotation.ts"
@@ -22,7 +21,8 @@ export interface ContextSources {
 
 /** Options of {@link startInterpreter}. */
 export interface InterpreterOptions {
-  readonly nc: NatsConnection
+  /** NATS as ports (runtime/nats natsPorts, or the in-memory twin). */
+  readonly nats: NatsPorts
   readonly config: InterpreterConfig
   readonly model: Model
   readonly context: ContextSources
@@ -82,16 +82,16 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
   // A malformed transition is counted as skipped; the first of its kind is logged with the reason.
   const dropped = logFirstOfEach((kind, reason) => log("interpreter.malformed", { kind, reason }))
   const contextTimeoutMs = o.contextTimeoutMs ?? 3_000
-  await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, Math.max(30_000, cfg.timeoutMs * 2), cfg.maxBacklog, new Date(now() - cfg.maxAgeMs)))
-  const js = jetstream(o.nc)
-  const consumer = await js.consumers.get(notifyTopology.alertsStream, cfg.consumer)
+  await o.nats.setup.ensureDurable(notifyTopology.alertsStream, notifyDurable(cfg.consumer, Math.max(30_000, cfg.timeoutMs * 2), cfg.maxBacklog, now() - cfg.maxAgeMs))
+  const js = o.nats.js
+  const consumer = await js.durableConsumer(notifyTopology.alertsStream, cfg.consumer)
   const metrics: InterpreterMetrics = {
     considered: 0, skipped: 0, explained: 0, cacheHits: 0, timeouts: 0, failures: 0, malformed: 0, droppedBreakerOpen: 0, droppedStale: 0,
     publishErrors: 0, breakerOpened: 0,
   }
   const breaker = new Breaker(cfg.breakerFailures, cfg.breakerCooldownMs)
   const cache = new Lru<string>(cfg.cacheSize)
-  const queue: Array<{ msg: JsMsg; t: NonNullable<ReturnType<typeof parseTransition>> }> = []
+  const queue: Array<{ msg: AckableMsg; t: NonNullable<ReturnType<typeof parseTransition>> }> = []
   let active = 0
   let stopped = false
   const running = new Set<Promise<void>>()
@@ -102,7 +102,7 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
       kind: "explanation", transitionId: t.id, alertId: t.alertId, device: t.device, rule: t.rule, at: t.at, model: o.model.name, text,
       createdAt: now(), latencyMs, cached,
     }
-    await js.publish(notifyTopology.explanationSubject(t.device), ExplanationMessage.toJson(x), { msgID: `explain:${t.id}` })
+    await js.publish(notifyTopology.explanationSubject(t.device), ExplanationMessage.toBytes(x), { msgId: `explain:${t.id}` })
   }
 
   const work = async (job: (typeof queue)[number]): Promise<void> => {
@@ -185,7 +185,7 @@ export const startInterpreter = async (o: InterpreterOptions): Promise<Interpret
         continue
       }
       try {
-        const it = await consumer.fetch({ max_messages: room, expires: 1_000 })
+        const it = await consumer.fetch({ maxMessages: room, expiresMs: 1_000 })
         for await (const m of it) {
           const t = parseTransition(m.data, (reason) => dropped("alert transition", reason))
           if (!t || t.kind === "cleared") {

@@ -1,5 +1,4 @@
-import { jetstream, DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream"
-import type { NatsConnection } from "@nats-io/transport-node"
+import type { JetStream } from "../../runtime/nats/ports.ts"
 import { jsonOf, type Notification } from "./message.ts"
 import { notifyTopology } from "./topology.ts"
 
@@ -17,28 +16,35 @@ export interface DeadLetter {
   readonly seq?: number
 }
 
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
 /** Publishes a dead letter to `akis.dlq.notify.<channel>`; the msg id (the delivery key) keeps it once. */
-export const deadLetter = async (js: JetStreamClient, n: Notification, attempts: number, error: string, at: number): Promise<void> => {
+export const deadLetter = async (js: JetStream, n: Notification, attempts: number, error: string, at: number): Promise<void> => {
   const d: DeadLetter = { key: n.key, channel: n.channel, attempts, error, at, notification: jsonOf(n) }
-  await js.publish(notifyTopology.dlqSubject(n.channel), JSON.stringify(d), { msgID: `dlq:${n.key}` })
+  await js.publish(notifyTopology.dlqSubject(n.channel), encoder.encode(JSON.stringify(d)), { msgId: `dlq:${n.key}` })
 }
 
 /** Reads up to `limit` dead letters of the notifiers, oldest first (`ops notify dead-letters`, the API). */
-export const listDeadLetters = async (nc: NatsConnection, limit = 1_000): Promise<DeadLetter[]> => {
-  const js = jetstream(nc)
-  const jsm = await js.jetstreamManager()
-  const info = await jsm.streams.info(notifyTopology.dlqStream).catch(() => undefined)
-  if (!info || info.state.messages === 0) return []
-  const c = await js.consumers.get(notifyTopology.dlqStream, { filter_subjects: "akis.dlq.notify.>", deliver_policy: DeliverPolicy.All })
+export const listDeadLetters = async (js: JetStream, limit = 1_000): Promise<DeadLetter[]> => {
+  const state = await js.streamState(notifyTopology.dlqStream).catch(() => undefined)
+  if (!state || state.messages === 0) return []
+  const c = await js.orderedConsumer(notifyTopology.dlqStream, { filterSubject: "akis.dlq.notify.>" })
+  const n = await c.pending(true)
+  if (n === 0) return []
   const out: DeadLetter[] = []
-  const msgs = await c.fetch({ max_messages: limit, expires: 2_000 })
-  for await (const m of msgs) {
-    try {
-      out.push({ ...(m.json<DeadLetter>()), seq: m.seq })
-    } catch {
-      // not ours
+  const feed = await c.consume({ maxMessages: Math.min(limit, n), expiresMs: 2_000 })
+  try {
+    for await (const m of feed) {
+      try {
+        out.push({ ...(JSON.parse(decoder.decode(m.data)) as DeadLetter), seq: m.seq })
+      } catch {
+        // not ours
+      }
+      if (m.info.pending === 0 || out.length >= limit) break
     }
-    if (m.info.pending === 0 || out.length >= limit) break
+  } finally {
+    await feed.close()
   }
   return out
 }

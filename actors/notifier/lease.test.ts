@@ -1,60 +1,26 @@
 import { describe, expect, test } from "bun:test"
-import type { KV } from "@nats-io/kv"
 import { TestClock } from "../../runtime/clock.ts"
+import { MemoryKv } from "../../runtime/nats/memory-kv.ts"
+import { Link, linkKv } from "../../runtime/testing/twin-link.ts"
 import { startLease } from "./lease.ts"
-
-/** One KV key with revisions and compare-and-set, as the lease uses it; `down` makes one client's calls fail (partition). */
-const fakeKv = () => {
-  let entry: { value: string; revision: number; op: "PUT" | "DEL" } | undefined
-  let revision = 0
-  const conflict = () => new Error("wrong last sequence")
-  const client = (down: () => boolean): KV => {
-    const guard = () => {
-      if (down()) throw new Error("NATS unreachable")
-    }
-    return {
-      async get() {
-        guard()
-        return entry ? { operation: entry.op, revision: entry.revision, string: () => entry!.value } : null
-      },
-      async create(_k: string, v: string) {
-        guard()
-        if (entry && entry.op === "PUT") throw conflict()
-        entry = { value: v, revision: ++revision, op: "PUT" }
-        return revision
-      },
-      async update(_k: string, v: string, rev: number) {
-        guard()
-        if (!entry || entry.revision !== rev) throw conflict()
-        entry = { value: v, revision: ++revision, op: "PUT" }
-        return revision
-      },
-      async delete(_k: string, o?: { previousSeq?: number }) {
-        guard()
-        if (o?.previousSeq !== undefined && entry?.revision !== o.previousSeq) throw conflict()
-        entry = { value: "", revision: ++revision, op: "DEL" }
-      },
-    } as unknown as KV
-  }
-  return { client }
-}
 
 describe("notifier lease on a TestClock", () => {
   test("one holder at a time; a partitioned holder is taken over after suspicionMs and steps down itself", async () => {
     const clock = new TestClock(0)
-    const kv = fakeKv()
-    let aDown = false
+    // One KV bucket (the twin: revisions, compare-and-set); each notifier reaches it over a link that can be cut (a partition).
+    const kv = new MemoryKv()
+    const aLink = new Link()
     const changes: string[] = []
-    const lease = (name: string, down: () => boolean) =>
-      startLease({ kv: kv.client(down), key: "leader", holder: name, heartbeatMs: 1_000, suspicionMs: 5_000, clock, onChange: (l) => changes.push(`${name}:${l}@${clock.now()}`) })
-    const a = lease("a", () => aDown)
+    const lease = (name: string, link: Link) =>
+      startLease({ kv: linkKv(kv, link), key: "leader", holder: name, heartbeatMs: 1_000, suspicionMs: 5_000, clock, onChange: (l) => changes.push(`${name}:${l}@${clock.now()}`) })
+    const a = lease("a", aLink)
     await clock.flush()
-    const b = lease("b", () => false)
+    const b = lease("b", new Link())
     await clock.advance(10_000)
     expect([a.held, b.held]).toEqual([true, false])
     expect(changes).toEqual(["a:true@0"])
 
-    aDown = true // a can no longer reach the KV: it steps down at its next beat, b waits out the suspicion
+    aLink.cut() // a can no longer reach the KV: it steps down at its next beat, b waits out the suspicion
     await clock.advance(1_000)
     expect(a.held).toBe(false)
     await clock.advance(3_000)
@@ -64,7 +30,7 @@ describe("notifier lease on a TestClock", () => {
     const takeover = Number(changes.find((c) => c.startsWith("b:true"))!.split("@")[1])
     expect(takeover - 10_000).toBeGreaterThanOrEqual(5_000) // never before suspicionMs of unchanged revision
 
-    aDown = false // a is back: it sees b's beats and stays a standby
+    aLink.heal() // a is back: it sees b's beats and stays a standby
     await clock.advance(20_000)
     expect([a.held, b.held]).toEqual([false, true])
     await b.stop()

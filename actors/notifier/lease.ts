@@ -1,10 +1,10 @@
 import type { Cancel, Clock } from "../../runtime/clock.ts"
-import type { KV } from "@nats-io/kv"
+import type { Kv } from "../../runtime/nats/ports.ts"
 import { NotifierLeaseRecord } from "../../runtime/wire.ts"
 
 /** Options of {@link startLease}. */
 export interface LeaseOptions {
-  readonly kv: KV
+  readonly kv: Kv
   readonly key: string
   readonly holder: string
   readonly heartbeatMs: number
@@ -47,7 +47,7 @@ export const startLease = (o: LeaseOptions): Lease => {
       }
       const holder = (() => {
         try {
-          return NotifierLeaseRecord.fromJson(e.string()).holder
+          return NotifierLeaseRecord.fromJson(e.value).holder
         } catch {
           return undefined // not a lease: held by nobody, taken over after suspicionMs like a silent holder
         }

@@ -1,9 +1,7 @@
 import { type Clock, systemClock } from "../../runtime/clock.ts"
 import { retry } from "../../runtime/retry.ts"
 import { createHash } from "node:crypto"
-import { jetstream, type Consumer, type JsMsg } from "@nats-io/jetstream"
-import type { KV } from "@nats-io/kv"
-import type { NatsConnection } from "@nats-io/transport-node"
+import type { AckableMsg, DurableConsumer, Kv, NatsPorts } from "../../runtime/nats/ports.ts"
 import type { NotifyConfig } from "../../config/notify-schema.ts"
 import type { AlertTransition } from "../../runtime/alert.ts"
 import { logFirstOfEach } from "../../runtime/wire.ts"
@@ -21,11 +19,12 @@ import { parseExplanation } from "../interpreter/annotation.ts"
 import { startLease, type Lease } from "./lease.ts"
 import type { Notification } from "./message.ts"
 import type { TopologyOptions } from "../../runtime/nats/topology.ts"
-import { ensureConsumer, ensureDlqStream, notifyConsumerConfig, notifyTopology, openNotifyBucket } from "./topology.ts"
+import { ensureDlqStream, notifyDurable, notifyTopology, openNotifyBucket } from "./topology.ts"
 
 /** Options of {@link startNotifier}. */
 export interface NotifierOptions {
-  readonly nc: NatsConnection
+  /** NATS as ports (runtime/nats natsPorts, or the in-memory twin). */
+  readonly nats: NatsPorts
   readonly config: NotifyConfig
   /** This node's id (lease holder name). */
   readonly nodeId: string
@@ -90,6 +89,7 @@ export interface Notifier {
 }
 
 const stateKey = "state"
+const decoder = new TextDecoder()
 /** Thrown inside a retried write once this node is no longer the active notifier: stops the retrying. */
 const notLive = Symbol("not live")
 /** Largest persisted state: NATS's default max_payload is 1 MiB. */
@@ -105,7 +105,7 @@ export const policyOf = (c: NotifyConfig, rememberMs = 3_600_000): NotifyPolicy 
 })
 
 interface Pending {
-  readonly msg: JsMsg
+  readonly msg: AckableMsg
   readonly t: AlertTransition
   /** Decisions still being delivered. */
   open: number
@@ -131,11 +131,11 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const ackWaitMs = o.ackWaitMs ?? 10_000
   const maxInFlight = o.maxInFlight ?? 1_000
   const channels = o.channels ?? makeChannels(cfg, now)
-  const kv: KV = await openNotifyBucket(o.nc, cfg.bucket, o.topology)
-  await ensureDlqStream(o.nc, o.topology)
+  const kv: Kv = await openNotifyBucket(o.nats.setup, cfg.bucket, o.topology)
+  await ensureDlqStream(o.nats.setup, o.topology)
   // A new consumer starts an hour back: alerts raised while no notifier ran yet still go out, not the stream's weeks of history.
-  await ensureConsumer(o.nc, notifyTopology.alertsStream, notifyConsumerConfig(cfg.consumer, ackWaitMs, maxInFlight, new Date(now() - 3_600_000)))
-  const js = jetstream(o.nc)
+  await o.nats.setup.ensureDurable(notifyTopology.alertsStream, notifyDurable(cfg.consumer, ackWaitMs, maxInFlight, now() - 3_600_000))
+  const js = o.nats.js
   const metrics: NotifierMetrics = {
     received: 0, skipped: 0, explanations: 0, delivered: 0, attempts: 0, failedAttempts: 0, retries: 0, deadLettered: 0, alreadyDelivered: 0,
     digested: 0, digestsSent: 0, throttled: 0, capped: 0, filtered: 0, unknownChannel: 0, clearNotNotified: 0, stateWrites: 0, stateErrors: 0, stateTrimmed: 0,
@@ -151,8 +151,8 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
   const term = async (gen: number): Promise<void> => {
     const live = () => !stopped && gen === generation
     const loaded = await kv.get(stateKey).catch(() => null)
-    const state: NotifyState = (loaded && loaded.operation === "PUT" && decodeState(loaded.string(), (e) => log("notify.state_malformed", { reason: e.message }))) || emptyState()
-    const consumer: Consumer = await js.consumers.get(notifyTopology.alertsStream, cfg.consumer)
+    const state: NotifyState = (loaded && loaded.operation === "PUT" && decodeState(decoder.decode(loaded.value), (e) => log("notify.state_malformed", { reason: e.message }))) || emptyState()
+    const consumer: DurableConsumer = await js.durableConsumer(notifyTopology.alertsStream, cfg.consumer)
     const inFlight = new Set<Pending>()
     const digests = new Digests<Pending>()
     const tasks = new Set<Promise<void>>()
@@ -283,9 +283,9 @@ export const startNotifier = async (o: NotifierOptions): Promise<Notifier> => {
           await sleep(50)
           continue
         }
-        const msgs: JsMsg[] = []
+        const msgs: AckableMsg[] = []
         try {
-          const it = await consumer.fetch({ max_messages: Math.min(100, maxInFlight - inFlight.size), expires: 1_000 })
+          const it = await consumer.fetch({ maxMessages: Math.min(100, maxInFlight - inFlight.size), expiresMs: 1_000 })
           for await (const m of it) msgs.push(m)
         } catch (e) {
           metrics.fetchErrors++

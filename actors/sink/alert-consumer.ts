@@ -1,9 +1,9 @@
-import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
-import type { NatsConnection } from "@nats-io/transport-node"
 import { type Clock, systemClock } from "../../runtime/clock.ts"
-import { publishDeadLetter, type AlertTransition } from "../../runtime/index.ts"
+import type { AlertTransition } from "../../runtime/alert.ts"
+import { deadLetterMessage } from "../../runtime/nats/dead-letters.ts"
+import type { AckableMsg, NatsPorts, Setup } from "../../runtime/nats/ports.ts"
 import { retry } from "../../runtime/retry.ts"
-import { definition, ensureTopology, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
+import { definition, names, type StreamDef, type TopologyOptions } from "../../runtime/nats/topology.ts"
 import { parseExplanation, type Explanation } from "../interpreter/annotation.ts"
 import { classifyAlertMessage, writeAlerts } from "./alerts.ts"
 import { storeErrorTag } from "./errors.ts"
@@ -14,12 +14,12 @@ import type { Store } from "./store.ts"
 export const alertsStream = { name: names.alerts, subjects: (definition(names.alerts) as StreamDef).subjects } as const
 
 /** Checks AKIS_ALERTS against the configuration (topology module): created when missing, refused when it contradicts. */
-export const ensureAlertsStream = async (nc: NatsConnection, o: TopologyOptions): Promise<void> =>
-  ensureTopology(await jetstreamManager(nc), o, { only: [names.alerts] })
+export const ensureAlertsStream = (setup: Setup, o: TopologyOptions): Promise<void> => setup.ensure([names.alerts], o)
 
 /** Options of {@link startAlertWriter}. */
 export interface AlertWriterOptions {
-  readonly nc: NatsConnection
+  /** NATS as ports (runtime/nats natsPorts, or the in-memory twin). */
+  readonly nats: NatsPorts
   readonly store: Store
   /** Durable pull consumer name (config `sink.alertsConsumer`). */
   readonly consumer: string
@@ -61,22 +61,22 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
   const clock = o.clock ?? systemClock
   const backoff = { initialMs: o.retryMinMs ?? 100, maxMs: o.retryMaxMs ?? 5000, jitter: 0 }
   // The stream, the dead-letter stream and the durable come from the topology table (ack wait, max ack pending).
-  await ensureTopology(await jetstreamManager(o.nc), { ...o.topology, alertsConsumer: o.consumer }, { only: [names.alerts, names.deadLetters, "sinkAlerts"] })
-  const js = jetstream(o.nc)
-  const consumer = await js.consumers.get(alertsStream.name, o.consumer)
+  await o.nats.setup.ensure([names.alerts, names.deadLetters, "sinkAlerts"], { ...o.topology, alertsConsumer: o.consumer })
+  const js = o.nats.js
+  const consumer = await js.durableConsumer(alertsStream.name, o.consumer)
   const metrics: AlertWriterMetrics = { stored: 0, explanations: 0, skipped: 0, insertErrors: 0, deadLettered: 0 }
   /**
    * Inserts the batch; when ClickHouse refuses it for its content (not for being unreachable), each
    * transition is inserted alone, so one it cannot store is singled out instead of blocking all.
    */
-  const store = async (ts: AlertTransition[], ms: JsMsg[]): Promise<Array<{ m: JsMsg; reason: string }>> => {
+  const store = async (ts: AlertTransition[], ms: AckableMsg[]): Promise<Array<{ m: AckableMsg; reason: string }>> => {
     try {
       await writeAlerts(o.store, ts, clock.now())
       return []
     } catch (e) {
       if (storeErrorTag(e) !== "StoreRefused" || ts.length === 0) throw e
     }
-    const refused: Array<{ m: JsMsg; reason: string }> = []
+    const refused: Array<{ m: AckableMsg; reason: string }> = []
     for (let i = 0; i < ts.length; i++) {
       try {
         await writeAlerts(o.store, [ts[i]!], clock.now())
@@ -92,11 +92,11 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
   const pause = (ms: number) => clock.sleep(ms, stopping.signal).then(() => true, () => false)
 
   /** Stores one fetched batch, then acks it; false when stopped before it was stored. */
-  const storeBatch = async (msgs: JsMsg[]): Promise<boolean> => {
+  const storeBatch = async (msgs: AckableMsg[]): Promise<boolean> => {
     const ts: AlertTransition[] = []
-    const tsMsgs: JsMsg[] = []
+    const tsMsgs: AckableMsg[] = []
     const xs: Explanation[] = []
-    const poison: Array<{ m: JsMsg; reason: string }> = []
+    const poison: Array<{ m: AckableMsg; reason: string }> = []
     for (const m of msgs) {
       const x = parseExplanation(m.data)
       const c = x ? undefined : classifyAlertMessage(m.data)
@@ -111,7 +111,8 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
         await writeExplanations(o.store, xs)
         // Dead letters before the acks: a crash in between redelivers, and the DLQ's msg ids absorb the copy.
         for (const p of [...poison, ...refused]) {
-          await publishDeadLetter(js, { source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, clock.now())
+          const d = deadLetterMessage({ source: "alerts", reason: p.reason, subject: p.m.subject, stream: alertsStream.name, seq: p.m.seq, data: p.m.data }, clock.now())
+          await js.publish(d.subject, d.data, { msgId: d.msgId, headers: d.headers })
           o.onDeadLetter?.(p.reason)
         }
         metrics.deadLettered += poison.length + refused.length
@@ -133,9 +134,9 @@ export const startAlertWriter = async (o: AlertWriterOptions): Promise<AlertWrit
 
   const loop = async (): Promise<void> => {
     while (!stopping.signal.aborted) {
-      const msgs: JsMsg[] = []
+      const msgs: AckableMsg[] = []
       try {
-        const it = await consumer.fetch({ max_messages: o.batch ?? 1000, expires: 1000 })
+        const it = await consumer.fetch({ maxMessages: o.batch ?? 1000, expiresMs: 1000 })
         for await (const m of it) msgs.push(m)
       } catch (e) {
         o.onError?.(e)

@@ -1,4 +1,4 @@
-import type { KV, KvEntry } from "@nats-io/kv"
+import type { Kv, KvEntry } from "../../runtime/nats/ports.ts"
 import { type Clock, systemClock } from "../../runtime/clock.ts"
 import { randomBytes } from "node:crypto"
 import {
@@ -60,7 +60,7 @@ const rand = () => randomBytes(4).toString("hex")
 const hexId = (alertId: string) => Buffer.from(alertId, "utf8").toString("hex")
 
 /** Tokens in KV `akis_tokens` (`t.<id>`), loaded at start and followed with a watch. */
-export const kvTokenStore = async (kv: KV, onMalformed?: Malformed, clock: Clock = systemClock): Promise<TokenStore> => {
+export const kvTokenStore = async (kv: Kv, onMalformed?: Malformed, clock: Clock = systemClock): Promise<TokenStore> => {
   const cache = new Map<string, TokenRecord>()
   const take = (value: Uint8Array) => {
     try {
@@ -76,15 +76,15 @@ export const kvTokenStore = async (kv: KV, onMalformed?: Malformed, clock: Clock
   let ready = () => {}
   const loaded = new Promise<void>((r) => (ready = r))
   void (async () => {
-    // The watch delivers every current value first (pending hits 0), then updates.
+    // The watch delivers every current value first (delta counts down to 0), then updates.
     for await (const e of watch) {
       if (e.operation === "PUT") take(e.value)
       else cache.delete(e.key.slice(2))
       if (e.delta === 0) ready()
     }
   })()
-  const status = await kv.status()
-  if (status.values === 0) ready()
+  // No token yet: the watch delivers nothing until one is written.
+  if ((await kv.keys("t.>")).length === 0) ready()
   await Promise.race([loaded, clock.sleep(5_000)])
   return {
     get: (id) => cache.get(id),
@@ -104,7 +104,7 @@ export const memoryTokenStore = (initial: ReadonlyArray<TokenRecord> = []): Toke
 }
 
 /** Audit log and notes in KV `akis_audit`. */
-export const kvAuditLog = (kv: KV, onMalformed?: Malformed): AuditLog => {
+export const kvAuditLog = (kv: Kv, onMalformed?: Malformed): AuditLog => {
   /** Values that decode as `m`; others are left out (and reported). */
   const decoded = <T>(m: WireMessage<T>, entries: ReadonlyArray<KvEntry | null>): T[] => {
     const out: T[] = []
@@ -121,7 +121,7 @@ export const kvAuditLog = (kv: KV, onMalformed?: Malformed): AuditLog => {
   }
   const values = async <T>(m: WireMessage<T>, filter: string, keep: (key: string) => boolean, limit: number, newestFirst: boolean): Promise<T[]> => {
     const keys: string[] = []
-    for await (const k of await kv.keys(filter)) if (keep(k)) keys.push(k)
+    for (const k of await kv.keys(filter)) if (keep(k)) keys.push(k)
     keys.sort()
     if (newestFirst) keys.reverse()
     return decoded(m, await Promise.all(keys.slice(0, limit).map((k) => kv.get(k))))
@@ -141,8 +141,7 @@ export const kvAuditLog = (kv: KV, onMalformed?: Malformed): AuditLog => {
       const want = new Map(ids.map((id) => [hexId(id), id]))
       const out = new Set<string>()
       if (want.size === 0) return out
-      const keys: string[] = []
-      for await (const k of await kv.keys("note.>")) keys.push(k)
+      const keys = await kv.keys("note.>")
       const hits = keys.filter((k) => want.has(k.split(".")[1]!))
       for (const n of decoded(AlertNoteMessage, await Promise.all(hits.map((k) => kv.get(k))))) if (n.kind === "ack") out.add(n.alertId)
       return out

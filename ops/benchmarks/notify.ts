@@ -12,6 +12,7 @@ import {
   freePort, spawnChild, startClickHouse, startHttpReceiver, startNats, startOllamaFake, tempDir, waitFor, type Child,
 } from "../lib/servers/index.ts"
 import type { Benchmark } from "./index.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
 const pct = (xs: number[], p: number) => {
@@ -42,7 +43,8 @@ const benchmark: Benchmark = {
       const nc = await ns.connect()
       // The nodes below run with the default stream settings: check the streams against the same.
       const benchTopology = topologyOptions(loadConfig({ env: {} }))
-      await ensureAlertsStream(nc, benchTopology)
+      const natsP = await natsPorts(nc)
+      await ensureAlertsStream(natsP.setup, benchTopology)
       const n = 5_000
       const at = Date.now()
       const js = jetstream(nc)
@@ -60,7 +62,7 @@ const benchmark: Benchmark = {
       }
       const defaults = loadConfig({ env: {} }).notify
       const notifier = await startNotifier({
-        nc, nodeId: "bench", heartbeatMs: 200, suspicionMs: 1_000, facts: () => ({ throttleMs: 0, groups: [] }), topology: benchTopology,
+        nats: natsP, nodeId: "bench", heartbeatMs: 200, suspicionMs: 1_000, facts: () => ({ throttleMs: 0, groups: [] }), topology: benchTopology,
         config: {
           ...defaults, digestThreshold: 1_000_000, cap: { max: 1_000_000, windowMs: 60_000 },
           channels: { hook: { type: "webhook", url: `${hook.url}/bench`, secret: "bench", severities: [], groups: [] } },

@@ -6,6 +6,7 @@ import { loadConfig } from "../../config/index.ts"
 import { attempt } from "../lib/cli/errors.ts"
 import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
 import { withContext } from "../lib/context.ts"
+import { natsJetStream } from "../../runtime/nats/jetstream.ts"
 import { table } from "../lib/table.ts"
 import { NotifierLeaseRecord, NotifyMarksRecord, orUndefined } from "../../runtime/wire.ts"
 
@@ -19,7 +20,7 @@ const deadLetters = Command.make(
     limit: Flag.Int("limit").pipe(Flag.withDescription("at most this many (oldest first)"), Flag.withDefault(1000)),
   },
   Effect.fn(function* ({ json, config, limit }) {
-    const rows = yield* withContext(config, (ctx) => listDeadLetters(ctx.nats.nc, limit))
+    const rows = yield* withContext(config, (ctx) => listDeadLetters(natsJetStream(ctx.nats.js, ctx.nats.jsm), limit))
     if (json) return yield* Console.log(JSON.stringify(rows))
     if (rows.length === 0) return yield* Console.log("no dead letters")
     yield* Console.log(table(

@@ -10,8 +10,8 @@ import {
   allRoutes, ApiProblem, remoteJwtVerifier, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
 } from "../../gateway/http/index.ts"
 import { askActor, localFirst, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
-import { openBucket, type TopologyOptions } from "../../runtime/nats/topology.ts"
-import { isClosed, requesterOf } from "../../runtime/nats/client.ts"
+import type { TopologyOptions } from "../../runtime/nats/topology.ts"
+import { isClosed, openTopologyKv, requesterOf } from "../../runtime/nats/client.ts"
 import { contextOn } from "./context.ts"
 import { AlertTransitionMessage, isWireDecodeError, LeaseRecord, logFirstOfEach, MemberRecord } from "../../runtime/wire.ts"
 import { clusterView } from "./cluster-view.ts"
@@ -115,10 +115,9 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     for (const fn of listeners) fn(t)
   })
 
-  const kvm = nats.kvm
   const limits = ruleLimitsOf(config)
   const [tokenKv, auditKv, rulesKv] = isApi
-    ? await Promise.all([openBucket(kvm, names.tokens, p.topology), openBucket(kvm, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
+    ? await Promise.all([openTopologyKv(nats.nc, names.tokens, p.topology), openTopologyKv(nats.nc, names.audit, p.topology), openRulesKv(nats.nc, p.topology)])
     : [undefined, undefined, undefined]
   const tokens = tokenKv ? await kvTokenStore(tokenKv, (e) => dropped(e.wire, e.message)) : { get: () => undefined, list: () => [], put: async () => {}, close: async () => {} }
   const audit = auditKv ? kvAuditLog(auditKv, (e) => dropped(e.wire, e.message)) : undefined

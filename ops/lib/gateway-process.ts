@@ -9,6 +9,7 @@ import { startGateway } from "../../gateway/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
 import { connectNats } from "../../runtime/nats/connection.ts"
 import { drain } from "../../runtime/nats/client.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 import { startGatewayCrlKeeper } from "../certs/crl-keeper.ts"
 
 /** A running gateway with its own NATS connection; `close()` drains both. */
@@ -21,7 +22,7 @@ export interface GatewayProcess {
 export const openGatewayProcess = async (configFile?: string, statsMs = 10_000): Promise<GatewayProcess> => {
   const config = loadConfig({ file: configFile })
   const { nc } = await connectNats({ servers: config.nats.servers, auth: natsAuth(config.nats, "gateway"), name: `akis-gateway-${process.pid}` })
-  const gw = await startGateway(config, { nc })
+  const gw = await startGateway(config, { nats: await natsPorts(nc) })
   console.log(`gateway listening on ${config.gateway.host}:${gw.port}`)
   const stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => console.error(line))
   const statsTimer = setInterval(() => {

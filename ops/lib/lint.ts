@@ -5,8 +5,9 @@
  * - process.env / Bun.env outside config/ (and the test/ops process launchers)
  * - imports of another folder's internal/ modules
  * - Date.now() / setTimeout / crypto.randomUUID in actors/ pure behaviour files
- * - `@nats-io/*` imported in runtime/ outside runtime/nats, or in ops/ outside the test and bench
- *   harness (ops/lib/servers, ops/benchmarks): the ports' adapters are the one place that knows NATS
+ * - `@nats-io/*` imported in runtime/ outside runtime/nats, in actors/, gateway/ or config/, or in ops/
+ *   outside the test and bench harness (ops/lib/servers, ops/benchmarks): the ports' adapters are
+ *   the one place that knows NATS
  * - config/ importing runtime/, actors/, gateway/ or ops/ (config is the bottom layer: the rule DSL
  *   compiles to a plan that the device actor's engine runs, never the other way round)
  */
@@ -16,8 +17,8 @@ import { join } from "node:path"
 
 const folders = ["runtime", "actors", "gateway", "config", "ops", "tests"]
 const envAllowed = [/^config\//, /^tests\//, /^ops\/lib\/servers\//]
-/** Where `@nats-io/*` may not be imported: runtime/ but runtime/nats, ops/ but the harness that runs nats-server and the benchmarks. */
-const natsBarred = /^(runtime\/(?!nats\/)|ops\/(?!lib\/servers\/|benchmarks\/))/
+/** Where `@nats-io/*` may not be imported: runtime/ but runtime/nats, actors/, gateway/, config/, ops/ but the harness that runs nats-server and the benchmarks. */
+const natsBarred = /^(runtime\/(?!nats\/)|actors\/|gateway\/|config\/|ops\/(?!lib\/servers\/|benchmarks\/))/
 
 /** Checks every source file under `root`; the errors fail `ops lint`, the warnings are listed. */
 export const lint = (root = "."): { errors: string[]; warnings: string[] } => {

@@ -23,6 +23,7 @@ import { redact, redactString } from "../../config/redact.ts"
 import { natsAuth, type NatsAuth } from "../../runtime/nats/auth.ts"
 import { retry } from "../../runtime/retry.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 import { serveHistory } from "./history-service.ts"
 import { natsBus } from "../../runtime/nats/bus.ts"
 import { drain, maxPayloadOf } from "../../runtime/nats/client.ts"
@@ -74,6 +75,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
   const topology = topologyOptions(config)
   const nats = await connectNats({ servers: config.nats.servers, auth: auth!, name: "akis-node-services" })
     .catch((e) => fail((e as Error).message))
+  const ports = await natsPorts(nats.nc)
 
   let group: SinkGroup | undefined
   let alerts: AlertWriter | undefined
@@ -115,7 +117,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
     })
     group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
     alerts = await startAlertWriter({
-      nc: nats.nc, store, consumer: config.sink.alertsConsumer, topology,
+      nats: ports, store, consumer: config.sink.alertsConsumer, topology,
       retryMinMs: config.sink.retryMinMs, retryMaxMs: config.sink.retryMaxMs, onError: (e) => log("alerts.error", { error: String(e) }),
     }).catch((e) => fail(`alert writer: ${(e as Error).message}`))
     rules = await startDeviceRules(nats.nc, schema, config.rules.file, log, topology, ruleLimitsOf(config)).catch((e) => fail(`rules: ${(e as Error).message}`))
@@ -134,7 +136,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
   // The gateway listens before the node takes shards, so a port in use fails before anything is held.
   if (isGateway) {
     await ensureStreams(nats.jsm, topology, log).catch((e) => fail((e as Error).message))
-    gateway = await startGateway(config, { nc: nats.nc, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
+    gateway = await startGateway(config, { nats: ports, schema, skipEnsureStream: true, log: (line) => log("gateway", { line }) })
       .catch((e) => fail(`gateway on ${config.gateway.host}:${config.gateway.port}: ${(e as Error).message}`))
     log("gateway.listening", { host: config.gateway.host, port: gateway.port })
     stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => log("crl", { line }))

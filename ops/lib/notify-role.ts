@@ -3,6 +3,7 @@ import type { Connection } from "../../runtime/nats/client.ts"
 import { startNotifier, type Notifier, type RuleFacts } from "../../actors/notifier/index.ts"
 import { makeOllamaModel, startInterpreter, type ContextSources, type Interpreter } from "../../actors/interpreter/index.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 import { alerts, ensureAlertsStream, makeStore, type Store } from "../../actors/sink/index.ts"
 import { askActor } from "../../runtime/index.ts"
 import type { AkisConfig } from "../../config/schema.ts"
@@ -43,9 +44,10 @@ export const startNotifierRole = async (
   sharedStore?: Store | undefined,
 ): Promise<{ notifier: Notifier; interpreter: Interpreter | undefined; stop(): Promise<void> }> => {
   const topology = topologyOptions(config)
-  await ensureAlertsStream(nc, topology)
+  const nats = await natsPorts(nc)
+  await ensureAlertsStream(nats.setup, topology)
   const notifier = await startNotifier({
-    nc, config: config.notify, nodeId, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
+    nats, config: config.notify, nodeId, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs,
     topology, facts: ruleFactsOf(rules), log,
     maxThrottleMs: () => Math.max(0, ...rules().rules.map((r) => r.throttleMs)),
   })
@@ -54,7 +56,7 @@ export const startNotifierRole = async (
   const store = ic.enabled ? sharedStore ?? makeStore(config.clickhouse) : undefined
   const interpreter = store
     ? await startInterpreter({
-      nc, config: ic, log,
+      nats, config: ic, log,
       model: makeOllamaModel({ host: ic.host, model: ic.model, api: ic.api, stream: ic.stream, timeoutMs: ic.timeoutMs }),
       context: contextSources(nc, config.cluster.partitions, store, rules, ic.historyMinutes),
     })

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JetStreamPublishOptions } from "@nats-io/jetstream"
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream"
 import { headers as natsHeaders } from "@nats-io/transport-node"
 import type { AckableMsg, JetStream, MessageFeed } from "./ports.ts"
 
@@ -7,19 +7,14 @@ import type { AckableMsg, JetStream, MessageFeed } from "./ports.ts"
  * objects, handed on as they are (the consume loop allocates nothing for the port).
  */
 export const natsJetStream = (js: JetStreamClient, jsm: JetStreamManager): JetStream => ({
-  async publish(subject, data, opts) {
-    let o: Partial<JetStreamPublishOptions> | undefined
-    if (opts) {
-      o = {}
-      if (opts.msgId !== undefined) o.msgID = opts.msgId
-      if (opts.headers) {
-        const h = natsHeaders()
-        for (const [k, v] of Object.entries(opts.headers)) h.set(k, v)
-        o.headers = h
-      }
-    }
-    const ack = await js.publish(subject, data, o)
-    return { seq: ack.seq, duplicate: ack.duplicate }
+  // The ingest hot path: no await and no result object of our own; the library's PubAck
+  // (seq, duplicate, stream) is the port's as is.
+  publish(subject, data, opts) {
+    if (opts === undefined) return js.publish(subject, data)
+    if (opts.headers === undefined) return js.publish(subject, data, { msgID: opts.msgId, timeout: opts.timeoutMs })
+    const h = natsHeaders()
+    for (const [k, v] of Object.entries(opts.headers)) h.set(k, v)
+    return js.publish(subject, data, { msgID: opts.msgId, timeout: opts.timeoutMs, headers: h })
   },
 
   async streamState(stream) {

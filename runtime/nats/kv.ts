@@ -1,7 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
 import type { KV } from "@nats-io/kv"
 import { KvConflict } from "../errors.ts"
-import type { HistoryKv, KvEntry, KvWatch } from "./ports.ts"
+import type { HistoryKv, KvEntry, KvWatch, KvWatchEntry } from "./ports.ts"
 
 /** True when a JetStream/KV call failed because an expected last sequence (CAS) did not match. */
 const isWrongLastSequence = (e: unknown): boolean =>
@@ -30,11 +30,12 @@ export const natsKv = (kv: KV): HistoryKv => ({
   update: (key, value, revision) => cas(key, () => kv.update(key, value, revision)),
   delete: (key, opts) => cas(key, () => kv.delete(key, opts?.previousSeq !== undefined ? { previousSeq: opts.previousSeq } : undefined)),
   async watch(opts) {
+    // The library's watch entries carry `delta` (messages still pending): the port's KvWatchEntry as is.
     const it = await kv.watch({
       ...(opts?.fromRevision !== undefined ? { resumeFromRevision: opts.fromRevision } : {}),
       ...(opts?.key !== undefined ? { key: opts.key } : {}),
     })
-    const w: KvWatch = { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), stop: () => it.stop() }
+    const w: KvWatch = { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator]() as AsyncIterator<KvWatchEntry>, stop: () => it.stop() }
     return w
   },
   async history(key) {
@@ -42,9 +43,9 @@ export const natsKv = (kv: KV): HistoryKv => ({
     for await (const e of await kv.history({ key })) out.push(e)
     return out
   },
-  async keys() {
+  async keys(filter) {
     const out: string[] = []
-    for await (const k of await kv.keys()) out.push(k)
+    for await (const k of await kv.keys(filter)) out.push(k)
     return out
   },
 })

@@ -17,11 +17,13 @@ export interface StoredMsg {
   readonly data: Uint8Array
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly msgId: string | undefined
+  /** When it was stored (the injected clock). */
+  readonly at: number
 }
 
 /** A durable consumer of the twin: where it is, and what it delivered and was not acked yet. */
 interface MemoryDurable {
-  readonly ackWaitMs: number
+  ackWaitMs: number
   readonly filterSubject: string
   cursor: number
   /** Delivered, unacked: stream sequence → when it may be delivered again. */
@@ -64,7 +66,7 @@ export class MemoryJetStream implements JetStream {
       if (seen && now - seen.at < s.def.duplicateWindowMs) return { seq: seen.seq, duplicate: true }
     }
     const seq = ++s.lastSeq
-    s.msgs.push({ subject, seq, data: data.slice(), headers: opts?.headers ? { ...opts.headers } : undefined, msgId: id })
+    s.msgs.push({ subject, seq, data: data.slice(), headers: opts?.headers ? { ...opts.headers } : undefined, msgId: id, at: now })
     if (id !== undefined) s.ids.set(id, { seq, at: now })
     for (const f of s.feeds) f()
     return { seq, duplicate: false }
@@ -105,9 +107,30 @@ export class MemoryJetStream implements JetStream {
     }
   }
 
-  /** Creates a durable consumer (the topology table does this against NATS). */
-  addDurable(stream: string, name: string, o: { readonly ackWaitMs: number; readonly filterSubject?: string }): void {
-    this.stream(stream).durables.set(name, { ackWaitMs: o.ackWaitMs, filterSubject: o.filterSubject ?? ">", cursor: 1, inFlight: new Map() })
+  /** Adds a stream (the topology table does this against NATS); one that exists is left as it is. */
+  addStream(def: MemoryStreamDef): void {
+    if (!this.streams.has(def.name)) this.streams.set(def.name, new MemoryStream(def))
+  }
+
+  /**
+   * Creates a durable consumer (the topology table does this against NATS): from the stream's
+   * first message, or from the first stored at or after `startAt`. One that exists keeps its
+   * position; its ack wait follows `o`, as a consumer update does.
+   */
+  addDurable(stream: string, name: string, o: { readonly ackWaitMs: number; readonly filterSubject?: string; readonly startAt?: number }): void {
+    const s = this.stream(stream)
+    const had = s.durables.get(name)
+    if (had) {
+      had.ackWaitMs = o.ackWaitMs
+      return
+    }
+    const cursor = o.startAt === undefined ? 1 : (s.msgs.find((m) => m.at >= o.startAt!)?.seq ?? s.lastSeq + 1)
+    s.durables.set(name, { ackWaitMs: o.ackWaitMs, filterSubject: o.filterSubject ?? ">", cursor, inFlight: new Map() })
+  }
+
+  /** Messages of a durable consumer delivered and not acked yet (tests). */
+  unacked(stream: string, name: string): number {
+    return this.stream(stream).durables.get(name)?.inFlight.size ?? 0
   }
 
   /**

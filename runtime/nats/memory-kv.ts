@@ -1,6 +1,6 @@
 import { KvConflict } from "../errors.ts"
-import { Feed } from "./memory-queue.ts"
-import type { HistoryKv, KvEntry, KvWatch } from "./ports.ts"
+import { Feed, subjectMatches } from "./memory-queue.ts"
+import type { HistoryKv, KvEntry, KvWatch, KvWatchEntry } from "./ports.ts"
 
 const encoder = new TextEncoder()
 const bytes = (v: Uint8Array | string) => (typeof v === "string" ? encoder.encode(v) : v.slice())
@@ -10,12 +10,13 @@ const bytes = (v: Uint8Array | string) => (typeof v === "string" ? encoder.encod
  * the rules bucket keeps 64: `new MemoryKv({ history: 64 })`): one
  * revision counter per bucket, the latest entry per key (delete markers included), CAS on
  * create/update/delete failing with {@link KvConflict}, and watches that deliver the latest entry
- * of every key and then every write. Values are copied in, so a caller cannot change what is stored.
+ * of every key (counting down `delta` to 0) and then every write (`delta` 0: nothing is ever
+ * pending in memory). Values are copied in, so a caller cannot change what is stored.
  */
 export class MemoryKv implements HistoryKv {
   private seq = 0
   private readonly latest = new Map<string, KvEntry>()
-  private readonly watchers = new Map<Feed<KvEntry>, string | undefined>()
+  private readonly watchers = new Set<{ readonly feed: Feed<KvWatchEntry>; readonly key: string }>()
   /** Revisions kept per key, oldest first (only when history > 1). */
   private readonly past = new Map<string, KvEntry[]>()
   private readonly depth: number
@@ -48,22 +49,24 @@ export class MemoryKv implements HistoryKv {
   }
 
   async watch(opts?: { readonly fromRevision?: number; readonly key?: string }): Promise<KvWatch> {
-    const feed = new Feed<KvEntry>()
+    const feed = new Feed<KvWatchEntry>()
     const from = opts?.fromRevision ?? 0
-    const key = opts?.key
-    for (const e of [...this.latest.values()].sort((a, b) => a.revision - b.revision)) if (e.revision >= from && (key === undefined || e.key === key)) feed.push(e)
-    this.watchers.set(feed, key)
+    const key = opts?.key ?? ">"
+    const initial = [...this.latest.values()].filter((e) => e.revision >= from && subjectMatches(key, e.key)).sort((a, b) => a.revision - b.revision)
+    initial.forEach((e, i) => feed.push({ ...e, delta: initial.length - 1 - i }))
+    const w = { feed, key }
+    this.watchers.add(w)
     return {
       [Symbol.asyncIterator]: () => feed[Symbol.asyncIterator](),
       stop: () => {
-        this.watchers.delete(feed)
+        this.watchers.delete(w)
         feed.end()
       },
     }
   }
 
-  async keys(): Promise<string[]> {
-    return [...this.latest.values()].filter((e) => e.operation === "PUT").map((e) => e.key)
+  async keys(filter = ">"): Promise<string[]> {
+    return [...this.latest.values()].filter((e) => e.operation === "PUT" && subjectMatches(filter, e.key)).map((e) => e.key)
   }
 
   async history(key: string): Promise<KvEntry[]> {
@@ -81,7 +84,7 @@ export class MemoryKv implements HistoryKv {
     const e: KvEntry = { key, revision: ++this.seq, operation, value }
     this.latest.set(key, e)
     if (this.depth > 1) this.past.set(key, [...(this.past.get(key) ?? []), e].slice(-this.depth))
-    for (const [w, only] of this.watchers) if (only === undefined || only === key) w.push(e)
+    for (const w of this.watchers) if (subjectMatches(w.key, key)) w.feed.push({ ...e, delta: 0 })
     return e.revision
   }
 }

@@ -8,7 +8,7 @@ import { Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import { startNats, type NatsServer } from "../../tests/harness/index.ts"
 import { TestClock } from "../clock.ts"
-import { KvConflict, NoAnswer } from "../errors.ts"
+import { KvConflict, NoAnswer, TopologyUnavailable } from "../errors.ts"
 import { openBlobStore } from "./blob-store.ts"
 import { natsBus } from "./bus.ts"
 import { natsJetStream } from "./jetstream.ts"
@@ -17,7 +17,10 @@ import { MemoryBlobStore } from "./memory-blob-store.ts"
 import { MemoryBus } from "./memory-bus.ts"
 import { MemoryJetStream } from "./memory-jetstream.ts"
 import { MemoryKv } from "./memory-kv.ts"
-import type { BlobStore, Bus, HistoryKv, JetStream, KvEntry, KvWatch, StreamMsg } from "./ports.ts"
+import { MemoryNats } from "./memory-nats.ts"
+import { natsPorts } from "./nats-ports.ts"
+import type { BlobStore, Bus, HistoryKv, JetStream, Kv, KvEntry, KvWatch, NatsPorts, StreamMsg } from "./ports.ts"
+import { names } from "./topology.ts"
 
 interface Ports {
   /** Lets `ms` pass: the twin's test clock is advanced, a real server is waited for. */
@@ -27,6 +30,10 @@ interface Ports {
   js: JetStream
   blobs: BlobStore
   bus: Bus
+  /** Ports of a connection of their own, for Setup; `cut` takes that connection away (the twin: marks it down). */
+  nats: NatsPorts
+  cut(): Promise<void>
+  now(): number
 }
 
 const text = (e: KvEntry | null) => (e ? new TextDecoder().decode(e.value) : null)
@@ -133,6 +140,29 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       await kv.delete("a")
       expect((await kv.keys()).sort()).toEqual(["b"])
     })
+
+    test("a watch on a key filter delivers the matching keys, delta counting down to 0, then their writes", async () => {
+      const kv = await p.kv()
+      await kv.put("t.a", "1")
+      await kv.put("x.b", "1")
+      await kv.put("t.c", "1")
+      const w = await kv.watch({ key: "t.>" })
+      const it = w[Symbol.asyncIterator]()
+      const initial = [(await it.next()).value!, (await it.next()).value!]
+      await kv.put("x.e", "1")
+      await kv.put("t.d", "1")
+      const later = (await it.next()).value!
+      w.stop()
+      expect([...initial, later].map((e) => `${e.key}:${e.delta}`)).toEqual(["t.a:1", "t.c:0", "t.d:0"])
+    })
+
+    test("keys with a filter lists the matching keys that hold a value", async () => {
+      const kv = await p.kv()
+      for (const k of ["note.1.a", "note.1.b", "note.2.a", "log.1"]) await kv.put(k, "1")
+      await kv.delete("note.1.b")
+      expect((await kv.keys("note.>")).sort()).toEqual(["note.1.a", "note.2.a"])
+      expect(await kv.keys("note.2.*")).toEqual(["note.2.a"])
+    })
   })
 
   describe(`${name}: JetStream`, () => {
@@ -224,6 +254,51 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
     })
   })
 
+  describe(`${name}: Setup`, () => {
+    const topology = { replicas: 1, telemetryMaxAgeHours: 1, alertsMaxAgeHours: 1 }
+    const body = (m: StreamMsg) => new TextDecoder().decode(m.data)
+
+    test("a durable made with a start time delivers from there; ensured again it keeps its position", async () => {
+      const { js, setup } = p.nats
+      await setup.ensure([names.alerts], topology)
+      await setup.ensure([names.alerts], topology) // idempotent
+      await js.publish("akis.alerts.warning.old", bytes("old"))
+      await p.wait(100)
+      const startAt = p.now()
+      await p.wait(100)
+      await js.publish("akis.alerts.warning.new", bytes("new"))
+      await setup.ensureDurable(names.alerts, { name: "contract_from", ackWaitMs: 2_000, maxAckPending: 10, startAt })
+      const c = await js.durableConsumer(names.alerts, "contract_from")
+      const first = await take(await c.fetch({ maxMessages: 5, expiresMs: 1_000 }), 1)
+      expect(first.map(body)).toEqual(["new"])
+      first[0]!.ack()
+      await setup.ensureDurable(names.alerts, { name: "contract_from", ackWaitMs: 3_000, maxAckPending: 10, startAt: 0 })
+      await js.publish("akis.alerts.warning.newer", bytes("newer"))
+      const next = await take(await (await js.durableConsumer(names.alerts, "contract_from")).fetch({ maxMessages: 5, expiresMs: 1_000 }), 1)
+      expect(next.map(body)).toEqual(["newer"])
+      next[0]!.ack()
+    })
+
+    test("a table row's consumer is made with the stream", async () => {
+      const { js, setup } = p.nats
+      await setup.ensure([names.alerts, "sinkAlerts"], { ...topology, alertsConsumer: "contract_sink" })
+      const { seq } = await js.publish("akis.alerts.warning.sink", bytes("s"))
+      const c = await js.durableConsumer(names.alerts, "contract_sink")
+      const got = await take(await c.fetch({ maxMessages: 100, expiresMs: 1_000 }), 100)
+      expect(got.some((m) => m.seq === seq)).toBe(true)
+      for (const m of got) m.ack()
+    }, 10_000)
+
+    test("buckets: the table's row and one of its own, the same bucket when opened again", async () => {
+      const { setup } = p.nats
+      await (await setup.bucket(names.notify, topology)).put("k", "v")
+      expect(text(await (await setup.bucket(names.notify, topology)).get("k"))).toBe("v")
+      await (await setup.bucket("contract_own", topology, { ttlMs: 3_600_000 })).put("x", "1")
+      expect(text(await (await setup.bucket("contract_own", topology, { ttlMs: 3_600_000 })).get("x"))).toBe("1")
+      expect(await setup.bucket("contract_nothing", topology).catch((e) => e)).toBeInstanceOf(TopologyUnavailable)
+    })
+  })
+
   describe(`${name}: Bus`, () => {
     test("a request is answered by a subscriber; with none it is a NoAnswer", async () => {
       const sub = p.bus.subscribe("ctr.rpc.*", (m) => {
@@ -253,6 +328,14 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       expect(seen.filter((x) => x.startsWith("all:")).length).toBe(6)
     })
   })
+
+  describe(`${name}: NatsPorts`, () => {
+    test("connected() is true on a live connection and false once it is gone", async () => {
+      expect(p.nats.connected()).toBe(true)
+      await p.cut()
+      expect(p.nats.connected()).toBe(false)
+    })
+  })
 }
 
 contract("twin", async () => {
@@ -262,12 +345,18 @@ contract("twin", async () => {
     { name: "WINDOW", subjects: ["window.>"], duplicateWindowMs: 300 },
   ], clock)
   js.addDurable(stream, "contract_durable", { ackWaitMs: 500, filterSubject: "contract.durable" })
+  const nats = new MemoryNats(clock)
   return {
-  kv: async (history) => new MemoryKv({ history }),
-  js,
-  blobs: new MemoryBlobStore(),
-  bus: new MemoryBus(clock),
-  wait: (ms) => clock.advance(ms),
+    kv: async (history) => new MemoryKv({ history }),
+    js,
+    blobs: new MemoryBlobStore(),
+    bus: new MemoryBus(clock),
+    wait: (ms) => clock.advance(ms),
+    nats,
+    cut: async () => {
+      nats.down = true
+    },
+    now: () => clock.now(),
   }
 })
 
@@ -278,6 +367,7 @@ afterAll(async () => {
 contract("nats-server", async () => {
   ns = await startNats()
   const nc = await ns.connect()
+  const own = await ns.connect()
   const jsm = await jetstreamManager(nc)
   await jsm.streams.add({ name: stream, subjects: ["contract.>"], duplicate_window: 60 * 1e9 })
   await jsm.streams.add({ name: "WINDOW", subjects: ["window.>"], duplicate_window: 300e6 })
@@ -289,5 +379,8 @@ contract("nats-server", async () => {
     blobs: await openBlobStore(new Objm(nc), jsm, "contract", { replicas: 1 }),
     bus: natsBus(nc),
     wait: (ms) => Bun.sleep(ms),
+    nats: await natsPorts(own),
+    cut: () => own.close(),
+    now: () => Date.now(),
   }
 })

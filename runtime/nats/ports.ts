@@ -1,13 +1,15 @@
 /**
  * The ports through which the cluster core (leases, membership, checkpoints, shard hosts, the
- * node) reaches NATS: a KV bucket, JetStream publish and ordered consume, core request/reply, and
- * an object store ({@link BlobStore}). Shaped by their call sites, no wider. Each has a NATS
- * adapter (kv.ts, jetstream.ts, bus.ts, blob-store.ts) that translates NATS errors once into
+ * node), the actors (alert writer, notifier, interpreter) and the gateway reach NATS: a KV
+ * bucket, JetStream publish and ordered consume, core request/reply, an object store
+ * ({@link BlobStore}), and setting up ({@link Setup}). Shaped by their call sites, no wider. Each has a NATS
+ * adapter (kv.ts, jetstream.ts, bus.ts, blob-store.ts, setup.ts) that translates NATS errors once into
  * tagged errors ({@link KvConflict}), and an in-memory twin (memory-*.ts) that behaves the same:
  * revisions, compare-and-set, deliver-from-sequence, msg-id dedupe. Nothing outside runtime/nats
  * imports `@nats-io/*` for these.
  */
 export type { BlobRef, BlobStore } from "./blob-store.ts"
+import type { TopologyLog, TopologyOptions } from "./topology.ts"
 
 // --- KV ---
 
@@ -20,8 +22,14 @@ export interface KvEntry {
   readonly value: Uint8Array
 }
 
+/** An entry as a watch delivers it. */
+export interface KvWatchEntry extends KvEntry {
+  /** Writes the watch had still to deliver after this one when it was delivered: 0 once the watch has caught up. */
+  readonly delta: number
+}
+
 /** A running watch; iteration ends after {@link stop} (or when the connection gives up). */
-export interface KvWatch extends AsyncIterable<KvEntry> {
+export interface KvWatch extends AsyncIterable<KvWatchEntry> {
   stop(): void
 }
 
@@ -42,11 +50,12 @@ export interface Kv {
   delete(key: string, opts?: { readonly previousSeq?: number }): Promise<void>
   /**
    * The latest entry of every key (deletes included), then every later write, in revision order.
-   * With `fromRevision`, every write from that revision on instead. With `key`, that key's only.
+   * With `fromRevision`, every write from that revision on instead; with `key`, only keys it
+   * matches (`*` / `>` wildcards as in subjects).
    */
   watch(opts?: { readonly fromRevision?: number; readonly key?: string }): Promise<KvWatch>
-  /** Keys that hold a value now. */
-  keys(): Promise<string[]>
+  /** Keys that hold a value now; with `filter`, those it matches (`*` / `>` wildcards). */
+  keys(filter?: string): Promise<string[]>
 }
 
 /** A bucket read with its history (the rules bucket keeps 64 revisions per key); the adapter and the twin are both. */
@@ -67,6 +76,8 @@ export interface PubAck {
 export interface PublishOptions {
   readonly msgId?: string | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /** How long to wait for the PubAck (default: the connection's). */
+  readonly timeoutMs?: number | undefined
 }
 
 /** A delivered stream message (a NATS JsMsg satisfies it as is: no copy on the hot path). */
@@ -144,6 +155,48 @@ export interface Bus {
   publish(subject: string, data?: Uint8Array): void
   /** One answer, or a rejection when nobody answers in `timeoutMs`. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>
+}
+
+// --- Setting up: rows of the topology table, durable consumers of a component's own, buckets ---
+
+/** A durable pull consumer as a component asks for it (the notifier's, the interpreter's). */
+export interface DurableSpec {
+  readonly name: string
+  /** Redelivery delay of a message delivered and not acked (its node went silent). */
+  readonly ackWaitMs: number
+  /** Messages delivered and not acked, at most. */
+  readonly maxAckPending: number
+  /** A consumer created now starts at the first message stored at or after this time (epoch ms); default: the stream's first. */
+  readonly startAt?: number | undefined
+}
+
+/**
+ * What a component sets up before it reads and writes: rows of the topology table
+ * (runtime/nats/topology.ts), durable consumers of its own, KV buckets.
+ */
+export interface Setup {
+  /**
+   * Checks the rows named (streams and buckets by name, consumers by key), creating what is
+   * missing; `TopologyConflict` when one exists with settings that contradict `o`.
+   */
+  ensure(only: ReadonlyArray<string>, o: TopologyOptions, log?: TopologyLog): Promise<void>
+  /** Creates a durable consumer when absent; an existing one keeps its position, its ack wait and max ack pending follow `d`. */
+  ensureDurable(stream: string, d: DurableSpec): Promise<void>
+  /**
+   * Opens a KV bucket: the table's row of that name (checked, created when missing), or, for a
+   * name not in the table, a history-1 bucket of its own whose values expire `own.ttlMs` after
+   * their last write (created when missing). TopologyUnavailable for another name without `own`.
+   */
+  bucket(name: string, o: TopologyOptions, own?: { readonly ttlMs: number }): Promise<Kv>
+}
+
+/** The ports of one NATS connection, as actors/ and gateway/ take them (natsPorts / MemoryNats). */
+export interface NatsPorts {
+  readonly js: JetStream
+  readonly bus: Bus
+  readonly setup: Setup
+  /** False while the connection is down (reconnecting) or closed: a caller that must not queue work fails at once. */
+  connected(): boolean
 }
 
 export { KvConflict } from "../errors.ts"

@@ -92,7 +92,7 @@ export const linkKv = (kv: Kv, link: Link): Kv => ({
     const lw: KvWatch = { [Symbol.asyncIterator]: () => g[Symbol.asyncIterator](), stop: () => w.stop() }
     return lw
   }),
-  keys: () => through(link, () => kv.keys()),
+  keys: (f) => through(link, () => kv.keys(f)),
 })
 
 export const linkJetStream = (js: JetStream, link: Link): JetStream => ({

@@ -12,6 +12,7 @@ import { renewCrlIfDue } from "../../ops/certs/crl-keeper.ts"
 import { createCa, issueCrl, pkiPaths, revokeDevice } from "../../ops/certs/pki.ts"
 import { startNats, tempDir, waitFor, type NatsServer } from "../harness/index.ts"
 import { makeTestPki, rawClient, testConfig, type TestPki } from "./fixture.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer
 let pki: TestPki
@@ -31,7 +32,7 @@ afterAll(async () => {
 })
 
 const start = async () => {
-  gw = await startGateway(testConfig(pki, nats.url), { nc: await nats.connect(), log: (l) => logs.push(l) })
+  gw = await startGateway(testConfig(pki, nats.url), { nats: await natsPorts(await nats.connect()), log: (l) => logs.push(l) })
   return gw
 }
 

@@ -9,6 +9,7 @@ import { createDeviceCerts, fleetIds } from "../../ops/certs/pki.ts"
 import { runFleet } from "../../ops/loadgen/fleet.ts"
 import { spawnChild, startNats, waitFor, type NatsServer } from "../harness/index.ts"
 import { checkDelivery, makeTestPki, rawClient, streamReadings, testConfig, type TestPki } from "./fixture.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer
 let pki: TestPki
@@ -25,9 +26,9 @@ beforeAll(async () => {
   const cfg = testConfig(pki, nats.url, { maxBufferedReadings: 300, maxReadingsPerSec: 10_000 })
   // A node (here: the admin) creates the stream; the gateway's own credentials may only check it and publish.
   reader = await nats.connect()
-  await ensureTelemetryStream(reader, topologyOptions(cfg))
+  await ensureTelemetryStream((await natsPorts(reader)).setup, topologyOptions(cfg))
   nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...nats.auth("gateway") })
-  gw = await startGateway(cfg, { nc, log: (l) => logs.push(l) })
+  gw = await startGateway(cfg, { nats: await natsPorts(nc), log: (l) => logs.push(l) })
 }, 30_000)
 afterAll(async () => {
   await gw?.stop({ drainMs: 500 })
@@ -85,9 +86,10 @@ describe("gateway → JetStream", () => {
   test("ensuring AKIS_TLM is idempotent and refuses a stream whose retention contradicts the config", async () => {
     const { jetstreamManager } = await import("@nats-io/jetstream")
     const o = topologyOptions(testConfig(pki, nats.url))
-    await ensureTelemetryStream(nc, o)
-    await ensureTelemetryStream(nc, o)
-    await expect(ensureTelemetryStream(nc, { ...o, telemetryMaxAgeHours: 24 })).rejects.toThrow("stream AKIS_TLM exists with settings that contradict the configuration: max_age is 604800 s, configured 86400 s")
+    const { setup } = await natsPorts(nc)
+    await ensureTelemetryStream(setup, o)
+    await ensureTelemetryStream(setup, o)
+    await expect(ensureTelemetryStream(setup, { ...o, telemetryMaxAgeHours: 24 })).rejects.toThrow("stream AKIS_TLM exists with settings that contradict the configuration: max_age is 604800 s, configured 86400 s")
     const info = await (await jetstreamManager(nc)).streams.info("AKIS_TLM")
     expect([info.config.max_age, info.config.storage, info.config.retention, info.config.subjects, info.config.max_bytes]).toEqual([168 * 3_600_000_000_000, "file", "limits", ["akis.tlm.*"], o.telemetryMaxMB! * 1024 * 1024])
   })

@@ -10,6 +10,7 @@ import { frameMsgpack } from "../../gateway/framer.ts"
 import { startNats, waitFor, type NatsServer } from "../harness/index.ts"
 import { makeTestPki, streamReadings, testConfig, type TestPki } from "./fixture.ts"
 import { plainClient } from "./plain-client.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 
 // Long enough that a loaded 2-core machine does not stall the test's own sender past it.
 const IDLE_MS = 2000
@@ -22,7 +23,7 @@ let nc: Awaited<ReturnType<NatsServer["connect"]>>
 beforeAll(async () => {
   ;[nats, pki] = await Promise.all([startNats(), makeTestPki()])
   nc = await nats.connect()
-  gw = await startGateway(testConfig(pki, nats.url, { idleTimeoutMs: IDLE_MS, maxReadingsPerSec: RATE }), { nc, log: () => {} })
+  gw = await startGateway(testConfig(pki, nats.url, { idleTimeoutMs: IDLE_MS, maxReadingsPerSec: RATE }), { nats: await natsPorts(nc), log: () => {} })
 }, 30_000)
 afterAll(async () => {
   await gw?.stop({ drainMs: 500 })

@@ -4,6 +4,7 @@ import { startGateway, type Gateway } from "../../gateway/index.ts"
 import { revokeDevice } from "../../ops/certs/pki.ts"
 import { startNats, waitFor, type NatsServer } from "../harness/index.ts"
 import { makeTestPki, rawClient, testConfig, type TestPki } from "./fixture.ts"
+import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 
 let nats: NatsServer
 let pki: TestPki
@@ -12,7 +13,7 @@ const logs: string[] = []
 
 beforeAll(async () => {
   ;[nats, pki] = await Promise.all([startNats(), makeTestPki()])
-  gw = await startGateway(testConfig(pki, nats.url, { idleTimeoutMs: 1000 }), { nc: await nats.connect(), log: (l) => logs.push(l) })
+  gw = await startGateway(testConfig(pki, nats.url, { idleTimeoutMs: 1000 }), { nats: await natsPorts(await nats.connect()), log: (l) => logs.push(l) })
 }, 30_000)
 afterAll(async () => {
   await gw?.stop({ drainMs: 500 })
