@@ -3,8 +3,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import { hostname } from "node:os"
 import { kvAuditLog, kvTokenStore, newToken, publicToken, roles, tokenIdPattern, type Role } from "../../gateway/http/index.ts"
 import { names } from "../../runtime/index.ts"
-import { openBucket, topologyOptions } from "../../runtime/nats/topology.ts"
-import { natsKv } from "../../runtime/nats/kv.ts"
+import { topologyOptions } from "../../runtime/nats/topology.ts"
+import { openTopologyKv } from "../../runtime/nats/client.ts"
 import { CommandFailed, usage } from "../lib/cli/errors.ts"
 import { configFlag, jsonFlag } from "../lib/cli/flags.ts"
 import { withContext, type OpsContext } from "../lib/context.ts"
@@ -16,8 +16,8 @@ const cliActor = () => `cli@${hostname()}`
 const withStores = <T>(config: Option.Option<string>, fn: (s: { ctx: OpsContext; tokens: Awaited<ReturnType<typeof kvTokenStore>>; audit: ReturnType<typeof kvAuditLog> }) => Promise<T>) =>
   withContext(config, async (ctx) => {
     const topology = topologyOptions(ctx.config)
-    const tokens = await kvTokenStore(natsKv(await openBucket(ctx.nats.kvm, names.tokens, topology)))
-    const audit = kvAuditLog(natsKv(await openBucket(ctx.nats.kvm, names.audit, topology)))
+    const tokens = await kvTokenStore(await openTopologyKv(ctx.nats.nc, names.tokens, topology))
+    const audit = kvAuditLog(await openTopologyKv(ctx.nats.nc, names.audit, topology))
     try {
       return await fn({ ctx, tokens, audit })
     } finally {
