@@ -85,7 +85,7 @@ const about: Record<string, string> = {
     "A shard's checkpoint with the default rule pack after 10 min of readings: snapshot, pack, write (object store when large), the " +
     "longest event-loop stall, restore. Medians of `--runs` after a warm-up.",
   e2e:
-    "The whole pipeline on one machine: nats-server, ClickHouse 18.16 (niceness 10, as `ops/up` runs it), 3 nodes (worker + gateway), " +
+    "The whole pipeline on one machine: nats-server, ClickHouse 18.16 (niceness 10, as `ops/up` runs it), `nodes` node processes (worker + gateway; as many as `ops/up` starts: one per core, 2–3), " +
     "the simulator over mTLS (niceness 10) with the default rule pack, P = 16. **Phase 1**, the reference load (200 buses × 10 Hz = " +
     "2,000 readings/s): reading-to-alert latency = JetStream time of the alert − gateway receive time of the reading, over **every** " +
     "alert raised by a reading; the alerts of the first `warmup_s` are also reported apart (`warmup_*`), and " +
@@ -136,6 +136,7 @@ export const renderReport = (runs: ReadonlyArray<SavedRun>): string => {
     if (about[name]) out.push(about[name]!, "")
     out.push(table(r.result, ["steps"]), "")
     if (Array.isArray(r.result.steps)) out.push("Ramp steps (CPU s per 100k readings stored, by process group):", "", stepsTable(r.result.steps as Array<Record<string, unknown>>), "")
+    if (name === "e2e" && Array.isArray(r.result.steps)) out.push("![readings/s against offered load](img/e2e-throughput.png)", "", "![device ACK p99 against offered load](img/e2e-latency.png)", "")
   }
   return out.join("\n")
 }
