@@ -108,8 +108,11 @@ const fmt = (v: unknown): string =>
 const table = (r: Record<string, unknown>, skip: ReadonlyArray<string> = []): string =>
   ["| figure | value |", "|---|---|", ...Object.entries(r).filter(([k]) => !skip.includes(k)).map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`)].join("\n")
 
-const stepsTable = (steps: ReadonlyArray<Record<string, unknown>>): string => {
-  const cols = ["offered", "acked_per_s", "ack_p99_ms", "stored_per_s", "lag_mid", "lag_end", "catch_up_s", "sustained", "reason", "cpu_s_per_100k"]
+const rampColumns = ["offered", "acked_per_s", "ack_p99_ms", "stored_per_s", "lag_mid", "lag_end", "catch_up_s", "sustained", "reason", "cpu_s_per_100k"]
+
+/** Steps as a table: e2e's ramp columns, or (scale's fleet sizes) every key of the first step. */
+const stepsTable = (steps: ReadonlyArray<Record<string, unknown>>, ramp: boolean): string => {
+  const cols = ramp ? rampColumns : Object.keys(steps[0] ?? {})
   return [`| ${cols.join(" | ")} |`, `|${cols.map(() => "---").join("|")}|`, ...steps.map((s) => `| ${cols.map((c) => fmt(s[c])).join(" | ")} |`)].join("\n")
 }
 
@@ -135,7 +138,10 @@ export const renderReport = (runs: ReadonlyArray<SavedRun>): string => {
       `load average ${r.machine.load_before.map((x) => x.toFixed(2)).join("/")} before, ${r.machine.load_after.map((x) => x.toFixed(2)).join("/")} after.`, "")
     if (about[name]) out.push(about[name]!, "")
     out.push(table(r.result, ["steps"]), "")
-    if (Array.isArray(r.result.steps)) out.push("Ramp steps (CPU s per 100k readings stored, by process group):", "", stepsTable(r.result.steps as Array<Record<string, unknown>>), "")
+    if (Array.isArray(r.result.steps)) {
+      const ramp = name === "e2e"
+      out.push(ramp ? "Ramp steps (CPU s per 100k readings stored, by process group):" : "Steps:", "", stepsTable(r.result.steps as Array<Record<string, unknown>>, ramp), "")
+    }
     if (name === "e2e" && Array.isArray(r.result.steps)) out.push("![readings/s against offered load](img/e2e-throughput.png)", "", "![device ACK p99 against offered load](img/e2e-latency.png)", "")
   }
   return out.join("\n")
