@@ -61,7 +61,7 @@ const about: Record<string, string> = {
     "(docs/gateway.md explains the modes).",
   notify:
     "Part 1: 5,000 transitions on distinct devices through one in-process notifier (default settings) to a local webhook receiver. " +
-    "Part 2: the e2e reference load with 3 nodes as under `ops/up` (worker + gateway + notifier), rounds alternating the interpreter " +
+    "Part 2: the e2e reference load with 3 nodes (worker + gateway + notifier), rounds alternating the interpreter " +
     "off / on (an Ollama-compatible server taking 5 s per answer, no cache); reading-to-alert latency as in `bench e2e`, pooled per mode.",
   failover:
     "3 counting-actor nodes, P = 16, default timing (heartbeat 1 s, suspicion 3 s, checkpoint 5 s), readings to every shard every 20 ms. " +
