@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs"
 import { readCrl } from "../../gateway/crl.ts"
 import { issueCrl, pkiPaths } from "./pki.ts"
+import { systemClock } from "../../runtime/clock.ts"
 
 /** Options of {@link renewCrlIfDue} / {@link startCrlKeeper}. */
 export interface CrlKeeperOptions {
@@ -54,8 +55,7 @@ export const startCrlKeeper = (o: CrlKeeperOptions & { readonly everyMs?: number
     renewCrlIfDue(o).catch((e) => o.log(`crl: could not re-issue the CRL in ${o.dir}: ${(e as Error).message}`)).finally(() => (busy = false))
   }
   run()
-  const timer = setInterval(run, o.everyMs ?? 3_600_000)
-  return () => clearInterval(timer)
+  return systemClock.every(o.everyMs ?? 3_600_000, run)
 }
 
 /**

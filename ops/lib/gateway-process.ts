@@ -9,6 +9,7 @@ import { startGateway } from "../../gateway/index.ts"
 import { natsAuth } from "../../runtime/nats/auth.ts"
 import { connectNats } from "../../runtime/nats/connection.ts"
 import { drain } from "../../runtime/nats/client.ts"
+import { systemClock } from "../../runtime/clock.ts"
 import { natsPorts } from "../../runtime/nats/nats-ports.ts"
 import { startGatewayCrlKeeper } from "../certs/crl-keeper.ts"
 
@@ -25,14 +26,14 @@ export const openGatewayProcess = async (configFile?: string, statsMs = 10_000):
   const gw = await startGateway(config, { nats: await natsPorts(nc) })
   console.log(`gateway listening on ${config.gateway.host}:${gw.port}`)
   const stopCrlKeeper = startGatewayCrlKeeper(config.gateway, (line) => console.error(line))
-  const statsTimer = setInterval(() => {
+  const stopStats = systemClock.every(statsMs, () => {
     const m = gw.metrics
     console.error(`gateway: accepted=${m.accepted} durable=${m.durable} acked=${m.acked} conns=${m.connections_open} buffered=${gw.buffered()} pauses=${m.backpressure_pauses} publish_errors=${m.publish_errors} refused=${JSON.stringify(m.tls_refused_by_reason)} rejected=${JSON.stringify(m.rejected_by_code)}`)
-  }, statsMs)
+  })
   return {
     port: gw.port,
     async close() {
-      clearInterval(statsTimer)
+      stopStats()
       stopCrlKeeper()
       await gw.stop()
       await drain(nc)
