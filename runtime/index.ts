@@ -6,7 +6,7 @@ export { alertSubject, severities, type AlertTransition, type Severity } from ".
 export { noopSink, type SinkPort } from "./sink-port.ts"
 export { placeShards, capacity } from "./placement.ts"
 export { startNode, runNode, type AkisNode, type NodeOptions, type NodeDeps, type NodePorts } from "./node.ts"
-export { askActor, localFirst, type Requester } from "./router.ts"
+export { askActor, type Requester } from "./router.ts"
 export { systemClock, type Clock } from "./clock.ts"
 export { retry, backoffDelay, type Backoff, type RetryOptions } from "./retry.ts"
 export type { Kv, KvEntry, JetStream, Bus, BusMsg, BlobStore, StreamMsg, DurableConsumer, AckableMsg } from "./nats/ports.ts"

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from "./clock.ts"
 import { ActorNotFound, ActorQueryFailed, ActorUnavailable } from "./errors.ts"
 import { retry } from "./retry.ts"
-import { rpcShardOf, rpcSubject, shardOf } from "./shard.ts"
+import { rpcSubject, shardOf } from "./shard.ts"
 import { ActorReply, ActorRequest } from "./wire.ts"
 
 /** Options of {@link askActor}. */
@@ -12,25 +12,17 @@ export interface AskOptions {
   readonly attemptMs?: number
   /** Clock of the waits between attempts (default the system clock). */
   readonly clock?: Clock
+  /**
+   * The query endpoint of `shard` when this process serves it (ShardHost.queries), else undefined:
+   * such a query is answered in-process instead of through nats-server and back.
+   */
+  readonly local?: (shard: number) => { answer(request: Uint8Array): Uint8Array } | undefined
 }
 
 /** What askActor needs of a connection: one request/reply (a NATS connection is one). */
 export interface Requester {
   request(subject: string, payload: Uint8Array, opts: { timeout: number }): Promise<{ readonly data: Uint8Array }>
 }
-
-/**
- * A Requester that answers `akis.rpc.<shard>` in-process when `local(shard)` gives the endpoint of
- * a shard this node serves, and asks `remote` (NATS) otherwise: an API on the owning node answers
- * live state without a round trip through nats-server and back into its own event loop.
- */
-export const localFirst = (remote: Requester, local: (shard: number) => { answer(request: Uint8Array): Uint8Array } | undefined): Requester => ({
-  request: async (subject, payload, opts) => {
-    const shard = rpcShardOf(subject)
-    const endpoint = shard === undefined ? undefined : local(shard)
-    return endpoint ? { data: endpoint.answer(payload) } : remote.request(subject, payload, opts)
-  },
-})
 
 /**
  * Sends a query to actor `<kind>/<id>` on whichever node owns its shard (`akis.rpc.<shard>`),
@@ -53,7 +45,8 @@ export const askActor = async <R = unknown>(
   const payload = ActorRequest.toBytes({ kind, id, request })
   try {
     return await retry(async () => {
-      const m = await nc.request(rpcSubject(shard), payload, { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })
+      const endpoint = opts.local?.(shard)
+      const m = endpoint ? { data: endpoint.answer(payload) } : await nc.request(rpcSubject(shard), payload, { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })
       const reply = ActorReply.fromJson(m.data) // a malformed answer is a WireDecodeError: kept as the cause, retried
       // The owner's kind answers with its own result type; the caller names it (R), as with any RPC.
       if (reply.ok) return reply.result as R

@@ -10,7 +10,7 @@ import { MemoryJetStream } from "./nats/memory-jetstream.ts"
 import { MemoryKv } from "./nats/memory-kv.ts"
 import type { JetStream } from "./nats/ports.ts"
 import { definitions, names, type StreamDef } from "./nats/topology.ts"
-import { askActor, localFirst } from "./router.ts"
+import { askActor } from "./router.ts"
 import { rpcSubject, telemetrySubject } from "./shard.ts"
 import { ShardHost } from "./shard-host.ts"
 import { noopSink } from "./sink-port.ts"
@@ -147,17 +147,16 @@ describe("ShardHost (on the twins)", () => {
     expect((await t.ask("nobody")).error).toBe("not_found")
   })
 
-  test("a caller on the owning node is answered in-process (localFirst), the same answer, without the bus; others go to the bus", async () => {
+  test("a caller on the owning node is answered in-process (askActor's `local`), the same answer, without the bus; others go to the bus", async () => {
     const t = twins()
     const h = await t.host("a")
     await t.send("d1", 1)
     await settle()
     const overBus: string[] = []
     const remote = { request: async (subject: string) => (overBus.push(subject), { data: new TextEncoder().encode('{"ok":false,"error":"not_found"}') }) }
-    const local = localFirst(remote, (shard) => (shard === 0 ? h.queries : undefined))
-    expect(await askActor(local, 1, "seqs", "d1")).toEqual({ seqs: [1] })
+    expect(await askActor(remote, 1, "seqs", "d1", {}, { local: (shard) => (shard === 0 ? h.queries : undefined) })).toEqual({ seqs: [1] })
     expect(overBus).toEqual([])
-    await expect(askActor(localFirst(remote, () => undefined), 1, "seqs", "d1")).rejects.toThrow()
+    await expect(askActor(remote, 1, "seqs", "d1", {}, { local: () => undefined })).rejects.toThrow()
     expect(overBus).toEqual(["akis.rpc.0"])
     await h.stop("shutdown")
     expect(h.queries).toBeUndefined() // a stopped shard answers nothing in-process: the bus finds its new owner

@@ -168,7 +168,7 @@ export class ShardHost {
     }
   }
 
-  /** The query endpoint while the shard is served, for in-process answers (localFirst). */
+  /** The query endpoint while the shard is served, for in-process answers (askActor's `local`). */
   get queries(): ShardRpc | undefined { return this.rpc }
 
   /** Claims the checkpoint, restores actors, starts answering queries and consuming. */

@@ -30,7 +30,7 @@ export const answerQuery = (d: ShardRpcDeps, data: Uint8Array): ActorReply => {
 /** A shard's query endpoint while the shard is served. */
 export interface ShardRpc {
   unsubscribe(): void
-  /** Answers a request in-process, as the subscription would (a caller on the owning node skips NATS: `localFirst`). */
+  /** Answers a request in-process, as the subscription would (a caller on the owning node skips NATS: askActor's `local`). */
   answer(request: Uint8Array): Uint8Array
 }
 

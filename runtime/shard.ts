@@ -35,9 +35,3 @@ export const telemetrySubject = (shard: number): string => `akis.tlm.${shard}`
 
 /** Subject on which the owner of a shard answers requests for its actors. */
 export const rpcSubject = (shard: number): string => `akis.rpc.${shard}`
-
-/** The shard of an `akis.rpc.<shard>` subject; undefined for any other subject. */
-export const rpcShardOf = (subject: string): number | undefined => {
-  const m = /^akis\.rpc\.(\d+)$/.exec(subject)
-  return m ? Number(m[1]) : undefined
-}

@@ -9,7 +9,7 @@ import type { Gateway } from "../../gateway/index.ts"
 import {
   allRoutes, ApiProblem, remoteJwtVerifier, kvAuditLog, kvTokenStore, makeApp, makeNodeMetrics, unavailable, type ApiDeps, type DeviceRow, type NodeMetrics,
 } from "../../gateway/http/index.ts"
-import { askActor, localFirst, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
+import { askActor, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import type { TopologyOptions } from "../../runtime/nats/topology.ts"
 import { isClosed, openTopologyKv, requesterOf } from "../../runtime/nats/client.ts"
 import { contextOn } from "./context.ts"
@@ -133,7 +133,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     audit: audit ?? (undefined as never),
     verifyJwt: config.api.jwksUrl ? remoteJwtVerifier(config.api.jwksUrl, config.api.jwtIssuer, config.api.jwtAudience, config.api.jwtRoleClaim) : undefined,
     // Shards this node serves are answered in-process; the others over NATS by their owner.
-    liveState: (id) => askActor(localFirst(requesterOf(opsCtx.bus), (s) => p.node?.hosts().get(s)?.queries), P, "device", id, {}, { timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
+    liveState: (id) => askActor(requesterOf(opsCtx.bus), P, "device", id, {}, { local: (s) => p.node?.hosts().get(s)?.queries, timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
     devices: (limit) => guarded("ClickHouse", async () => {
       const [seen, open, owners] = await Promise.all([
         store.query<{ device_id: string; last: number }>(`SELECT device_id, toUInt64(max(minute)) * 1000 AS last FROM ${tables.rollup} GROUP BY device_id ORDER BY device_id LIMIT ${Math.floor(limit)}`),
