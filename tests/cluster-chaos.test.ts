@@ -15,14 +15,17 @@ beforeAll(async () => {
 })
 afterAll(async () => ns.cleanup())
 
-/** Shards that some live node has started and not stopped. */
+/** Shards that some live node has started and not stopped, and the live nodes that hold none. */
 const ownedShards = (nodes: Map<string, Child>, dead: Set<string>) => {
   const owned = new Set<number>()
+  const idle: string[] = []
   for (const [name, c] of nodes) {
     if (dead.has(name)) continue
-    for (const iv of ownership(name, events(c))) if (iv.end === Number.POSITIVE_INFINITY) owned.add(iv.shard)
+    const held = ownership(name, events(c)).filter((iv) => iv.end === Number.POSITIVE_INFINITY)
+    for (const iv of held) owned.add(iv.shard)
+    if (held.length === 0) idle.push(name)
   }
-  return owned
+  return { owned, idle }
 }
 
 describe("cluster under churn", () => {
@@ -37,7 +40,14 @@ describe("cluster under churn", () => {
       nodes.set(name, spawnCountingNode(name, env))
       return name
     }
-    const allOwned = (what: string) => waitFor(what, () => ownedShards(nodes, dead).size === P, { timeoutMs: 20_000 })
+    // Settled: every shard has a live owner and every live node holds its share. Only "every shard
+    // owned" is not enough: a node still starting up is not yet a member, so its peers can cover
+    // all shards without it, and killing it then forces no failover.
+    const allOwned = (what: string) =>
+      waitFor(what, () => {
+        const { owned, idle } = ownedShards(nodes, dead)
+        return owned.size === P && idle.length === 0
+      }, { timeoutMs: 20_000 })
     for (let i = 0; i < 3; i++) spawn()
     await allOwned("3 nodes own every shard")
 
