@@ -53,6 +53,17 @@ describe("Ingest", () => {
     expect(decodeBatch(h.calls[2]!.bytes).seqs[0]).toBe(999)
   })
 
+  test("a batch's recvAt is when its first reading arrived, so reading-to-alert latency includes the batching wait", async () => {
+    const h = harness()
+    const a = h.target()
+    await h.advance(100)
+    h.ingest.add(a, "dev-a", 1, 1, 1000, [1, 2])
+    await h.advance(3)
+    h.ingest.add(a, "dev-a", 1, 2, 1000, [1, 2])
+    await h.advance(2)
+    expect(decodeBatch(h.calls[0]!.bytes).recvAt).toBe(100)
+  })
+
   test("seals a shard's batch after flushMs and acks only after the PubAck", async () => {
     const h = harness()
     const a = h.target()

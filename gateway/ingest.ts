@@ -183,7 +183,8 @@ export class Ingest {
   private seal(shard: number): void {
     const s = this.shards[shard]!
     const n = s.builder.size
-    const bytes = encodeBatch(s.builder.take(this.o.clock.now()))
+    // recvAt: when the batch's first reading arrived, so latency measured from it includes the wait here.
+    const bytes = encodeBatch(s.builder.take(s.openSince))
     s.queue.push({ no: s.open, bytes, n, targets: s.openTargets, openedAt: s.openSince, attempts: 0 })
     s.open++
     s.openTargets = []
