@@ -95,8 +95,6 @@ interface ShardState {
   /** Number of the open batch. */
   open: number
   openSince: number
-  /** A flush timer is armed for the open batch (one per shard at most). */
-  timer: boolean
   openTargets: AckTarget[]
   readonly queue: Sealed[]
   inFlight: boolean
@@ -108,12 +106,14 @@ export class Ingest {
   private inFlight = 0
   private bufferedN = 0
   private paused = false
+  /** The one flush timer of the gateway is armed (there is an open batch). */
+  private flushArmed = false
   private readonly waiting = new Set<number>()
   private drainWaiters: Array<() => void> = []
 
   constructor(private readonly o: IngestOptions) {
     this.shards = Array.from({ length: o.partitions }, () => ({
-      builder: new BatchBuilder(o.width, o.schemaVersion), open: 1, openSince: 0, timer: false, openTargets: [], queue: [],
+      builder: new BatchBuilder(o.width, o.schemaVersion), open: 1, openSince: 0, openTargets: [], queue: [],
       inFlight: false, durableThrough: 0,
     }))
   }
@@ -133,7 +133,7 @@ export class Ingest {
     const s = this.shards[shard]!
     if (s.builder.size === 0) {
       s.openSince = this.o.clock.now()
-      if (!s.timer) this.armFlush(shard, this.o.flushMs)
+      if (!this.flushArmed) this.armFlush(this.o.flushMs)
     }
     s.builder.push(device, seq, ts, row, 0, boot)
     if (target.cursor.record(s.open, seq)) s.openTargets.push(target)
@@ -148,19 +148,27 @@ export class Ingest {
   }
 
   /**
-   * A batch is sealed `flushMs` after its first reading by a timer armed when it opens (none while
-   * a shard has nothing open: an idle gateway wakes for nothing). A timer that finds a newer batch
-   * open (the one it was armed for was sealed by size) re-arms for that batch's remaining time.
+   * One flush timer for the whole gateway, armed while a batch is open (an idle gateway wakes for
+   * nothing). When it fires it seals every batch that is due and, with them, every batch at least
+   * half `flushMs` old, then re-arms for the oldest batch left. So no batch waits longer than
+   * `flushMs`, and the batches of many shards are sealed in one turn: their publishes leave in one
+   * socket write (nats.js flushes once per microtask turn) instead of one write each.
    */
-  private armFlush(shard: number, ms: number): void {
-    const s = this.shards[shard]!
-    s.timer = true
+  private armFlush(ms: number): void {
+    this.flushArmed = true
     this.o.clock.after(ms, () => {
-      s.timer = false
-      if (s.builder.size === 0) return
-      const age = this.o.clock.now() - s.openSince
-      if (age >= this.o.flushMs) this.seal(shard)
-      else this.armFlush(shard, this.o.flushMs - age)
+      this.flushArmed = false
+      const now = this.o.clock.now()
+      const early = this.o.flushMs / 2
+      let next = Number.POSITIVE_INFINITY
+      for (let i = 0; i < this.shards.length; i++) {
+        const s = this.shards[i]!
+        if (s.builder.size === 0) continue
+        const age = now - s.openSince
+        if (age >= early) this.seal(i)
+        else next = Math.min(next, this.o.flushMs - age)
+      }
+      if (next !== Number.POSITIVE_INFINITY) this.armFlush(next)
     })
   }
 
