@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { nodeBunFlags, nodeStopSignal } from "./layout.ts"
 import { freePort, spawnChild, startNginx, waitFor, type Child, type Nginx } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -72,7 +73,7 @@ export const startApiCluster = async (o: ApiClusterOptions): Promise<ApiCluster>
     const ap = freePort()
     gatewayPorts.push(gp)
     apiPorts.push(ap)
-    nodes.set(id, spawnChild(id, ["bun", join(root, "ops/cli.ts"), "node"], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
+    nodes.set(id, spawnChild(id, ["bun", ...nodeBunFlags(), join(root, "ops/cli.ts"), "node"], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(gp), AKIS_API__PORT: String(ap) } }))
   }
   await waitFor("api listening on every node", () => [...nodes.values()].every((c) => c.output().includes('"event":"api.listening"')), { timeoutMs: 60_000 })
   const nginx = o.nginx
@@ -99,7 +100,8 @@ export const startApiCluster = async (o: ApiClusterOptions): Promise<ApiCluster>
     },
     async stop() {
       await nginx?.stop()
-      await Promise.all([...children, ...nodes.values()].map((c) => c.kill("SIGKILL")))
+      await Promise.all([...children].map((c) => c.kill("SIGKILL")))
+      await Promise.all([...nodes.values()].map((c) => c.kill(nodeStopSignal())))
     },
   }
 }
