@@ -46,8 +46,9 @@ const about: Record<string, string> = {
   ui:
     "The dashboard in Debian's chromium with the reference fleet (1,000 buses × 2 Hz) running: time to first render of the fleet page, and main-thread CPU time per live update from a Chrome trace (goal p95 ≤ 16 ms).",
   api:
-    "nats-server, ClickHouse (nice 10), 3 nodes [worker, gateway, api] (P = 16), the reference fleet running throughout, nginx in " +
-    "front (HTTPS, balanced over the 3 nodes), `wrk` per route; only 2xx answers count as throughput.",
+    "nats-server, ClickHouse (nice 10), as many nodes [worker, gateway, api] as `ops/up` starts (one per core, 2–3; P = 16), the reference fleet running throughout, nginx in " +
+    "front (HTTPS, balanced over the nodes), `wrk` per route; only 2xx answers count as throughput. Live state is measured at 8, 16 and 32 connections " +
+    "(`live_state_sweep`); the headline is the concurrency with the most requests/s whose p99 meets 20 ms, and nginx is measured at that concurrency.",
   rollup:
     "One private ClickHouse: the same sink-encoded rows inserted into a copy of `telemetry` with the old materialized view feeding " +
     "the rollup and into one without it, the periodic rollup job run after; server CPU and rows/s of each, medians of `--runs`.",
@@ -137,11 +138,17 @@ export const renderReport = (runs: ReadonlyArray<SavedRun>): string => {
     out.push(`\`${r.command}\` — commit ${r.commit}, ${r.started}, ${r.seconds} s, ${r.machine.cpus} CPUs, ` +
       `load average ${r.machine.load_before.map((x) => x.toFixed(2)).join("/")} before, ${r.machine.load_after.map((x) => x.toFixed(2)).join("/")} after.`, "")
     if (about[name]) out.push(about[name]!, "")
-    out.push(table(r.result, ["steps"]), "")
+    // Lists of rows (e2e's ramp, scale's fleet sizes, api's live-state sweep) become tables of their own.
+    const tabular = Object.keys(r.result).filter((k) => {
+      const v = r.result[k]
+      return Array.isArray(v) && v.length > 0 && typeof v[0] === "object" && v[0] !== null
+    })
+    out.push(table(r.result, ["steps", ...tabular]), "")
     if (Array.isArray(r.result.steps)) {
       const ramp = name === "e2e"
       out.push(ramp ? "Ramp steps (CPU s per 100k readings stored, by process group):" : "Steps:", "", stepsTable(r.result.steps as Array<Record<string, unknown>>, ramp), "")
     }
+    for (const k of tabular.filter((k) => k !== "steps")) out.push(`\`${k}\`:`, "", stepsTable(r.result[k] as Array<Record<string, unknown>>, false), "")
     if (name === "e2e" && Array.isArray(r.result.steps)) out.push("![readings/s against offered load](img/e2e-throughput.png)", "", "![device ACK p99 against offered load](img/e2e-latency.png)", "")
   }
   return out.join("\n")
