@@ -24,6 +24,12 @@ export interface CheckpointerDeps {
 }
 
 /**
+ * Where in the checkpoint interval shard `shard` takes its turn, in [0, 1): the fractional parts
+ * of multiples of the golden ratio, which spread any set of shards a node holds over the interval.
+ */
+export const checkpointPhase = (shard: number): number => (shard * 0.6180339887498949) % 1
+
+/**
  * One shard's checkpoint schedule and fencing: claims the shard's checkpoint for the lease's
  * epoch, then writes each one with CAS on the revision it last wrote (a deposed owner's write
  * fails with LeaseLost). A checkpoint snapshots the actors at once, then waits for the outputs
@@ -51,10 +57,13 @@ export class Checkpointer {
     return checkpoint
   }
 
-  /** The host restored `cp`: the schedule starts from now. */
+  /**
+   * The host restored `cp`: the schedule starts from now, shifted by the shard's phase, so the
+   * shards a node starts together do not all snapshot in the same event-loop turn every interval.
+   */
   restored(cp: Checkpoint): void {
     this.seq = cp.streamSeq
-    this.lastAt = this.d.clock.now()
+    this.lastAt = this.d.clock.now() - checkpointPhase(this.d.shard) * this.d.checkpointMs
   }
 
   /** Has the gap since the last checkpoint passed, with none running? */
