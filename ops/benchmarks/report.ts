@@ -88,10 +88,11 @@ const about: Record<string, string> = {
   e2e:
     "The whole pipeline on one machine: nats-server, ClickHouse 18.16 (niceness 10, as `ops/up` runs it), `nodes` node processes (worker + gateway; as many as `ops/up` starts: one per core, 2–3), " +
     "the simulator over mTLS (niceness 10) with the default rule pack, P = 16. **Phase 1**, the reference load (200 buses × 10 Hz = " +
-    "2,000 readings/s): reading-to-alert latency = JetStream time of the alert − gateway receive time of the reading, over **every** " +
+    "2,000 readings/s): reading-to-alert latency = JetStream time of the alert − gateway receive time of the first reading of the reading's batch (the gateway's batching wait counts in full), over **every** " +
     "alert raised by a reading; the alerts of the first `warmup_s` are also reported apart (`warmup_*`), and " +
     "`p99_alert_after_warmup_ms` leaves them out. `reference_cpu_cores`: CPU of every process of the stack (nodes, NATS, ClickHouse, " +
-    "simulator) during phase 1 ÷ its wall time. **Phase 2**, a ramp of offered loads, `step_seconds` each, until a step is not " +
+    "simulator) over the steady part of phase 1 (from `warmup_s` + 2 s to 1 s before the simulator stops: `reference_cpu_window_s`) ÷ that window; " +
+    "`reference_cpu_cores_whole_run` over all of phase 1; `reference_nats_msgs_per_reading`: nats-server's messages in and out (`/varz`) per acked reading, same window. **Phase 2**, a ramp of offered loads, `step_seconds` each, until a step is not " +
     "sustained. Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
     "windows of 10 % of the step, at least 6 s; one second of the offered load as slack for the sink's flushes), the readings stored per second (least-squares slope " +
     "after the step's first quarter) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
