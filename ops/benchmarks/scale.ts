@@ -73,6 +73,8 @@ interface Step {
   /** Checkpoint bytes / actors: the snapshot a passivated actor is kept as. */
   snapshot_bytes_per_actor: number | null
   idle_cpu_cores: number | null
+  /** The idle-cluster cores by process, to see which one grows with the fleet. */
+  idle_cpu_cores_by_process: Record<string, number>
   reconnect_s: number | null
   reconnect_max_lag_batches: number | null
   misses: string[]
@@ -141,7 +143,7 @@ const benchmark: Benchmark = {
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
-          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
+          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
         steps.push(step)
         const start = Date.now()
@@ -210,12 +212,13 @@ const benchmark: Benchmark = {
         const cps = (await stats()).map((s) => s.checkpointBytes ?? 0)
         step.checkpoint_bytes_per_shard = { max: Math.max(0, ...cps), mean: Math.round(cps.reduce((a, b) => a + b, 0) / Math.max(1, cps.length)) }
         step.snapshot_bytes_per_actor = Math.round(cps.reduce((a, b) => a + b, 0) / Math.max(1, step.actors.live + step.actors.passivated))
-        const pids = [gateway.proc.pid, worker.proc.pid, ns.pid, ch.pid]
-        const cpuAll = () => pids.reduce((a: number, p) => a + processCpuMs(p), 0)
-        const cpu0 = cpuAll()
+        const pids = { gateway: gateway.proc.pid, worker: worker.proc.pid, nats: ns.pid, clickhouse: ch.pid }
+        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processCpuMs(p)]))
         await Bun.sleep(10_000)
-        step.idle_cpu_cores = Math.round(((cpuAll() - cpu0) / 10_000) * 1000) / 1000
-        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores`)
+        const cores = (ms: number) => Math.round((ms / 10_000) * 1000) / 1000
+        step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cores(processCpuMs(p) - cpu0[k]!)]))
+        step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + processCpuMs(p) - cpu0[k]!, 0))
+        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
         say("killing the gateway (SIGKILL) and starting it again")
