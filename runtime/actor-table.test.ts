@@ -3,6 +3,7 @@ import type { ActorContext, ActorKind } from "./actor-kind.ts"
 import { ActorTable } from "./actor-table.ts"
 import { BatchBuilder } from "./batch.ts"
 import { checkpointCodec } from "./checkpoints.ts"
+import { packSnapshot } from "./snapshot-codec.ts"
 
 /** An actor with one deadline: `ring` at processing time `due`, once (an alarm clock). */
 interface Alarm {
@@ -123,7 +124,7 @@ describe("ActorTable timers", () => {
   test("an unreadable snapshot does not stop the others' timers: its wake-up fails, counted, and it stays passive", () => {
     fired.length = 0
     const t = table()
-    t.restore([["a", [30_000, false]], ["bad", "not a snapshot"], ["b", [40_000, false]]], [["a", 30_000], ["bad", 20_000], ["b", 40_000]], 0)
+    t.restore([["a", packSnapshot([30_000, false])], ["bad", packSnapshot("not a snapshot")], ["b", packSnapshot([40_000, false])]], [["a", 30_000], ["bad", 20_000], ["b", 40_000]], 0)
     const restore = alarmKind.restore
     alarmKind.restore = (id, snap) => {
       if (!Array.isArray(snap)) throw new TypeError(`${id}: bad snapshot`)
