@@ -44,6 +44,12 @@ export class ActorTable {
   readonly wakeups = new Map<string, number>()
   /** Earliest entry of {@link wakeups} (a lower bound: Infinity when empty), so most ticks skip the scan. */
   private nextWake = Number.POSITIVE_INFINITY
+  /**
+   * Bumped by everything that may change what {@link snapshot} returns: a `get` (a reading
+   * follows), a tick that ran `onTick` on live actors, a restore. Passivation and activation alone
+   * change only the form an actor is kept in. Equal versions: nothing to checkpoint again.
+   */
+  version = 0
   /** Activations, passivations, timer wake-ups, and wake-ups that failed on an unreadable snapshot. */
   readonly metrics = { activations: 0, passivations: 0, wakeups: 0, wakeFailures: 0 }
 
@@ -55,6 +61,7 @@ export class ActorTable {
 
   /** The live instance of `id`, activated (restored from its snapshot, or created) if needed. */
   get(id: string, now: number): LiveActor {
+    this.version++
     return this.live.get(id) ?? this.activate(id, now)
   }
 
@@ -64,6 +71,7 @@ export class ActorTable {
     if (now >= this.nextWake) this.wakeDue(now)
     ctx.now = now
     const { kind } = this
+    if (kind.onTick && this.live.size > 0) this.version++
     for (const [id, a] of this.live) {
       kind.onTick?.(a.state, ctx)
       if (now - a.lastActive > this.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
@@ -92,6 +100,7 @@ export class ActorTable {
    * rebuilt here by asking the kind about each snapshot once.
    */
   restore(actors: ReadonlyArray<readonly [string, PackedSnapshot]>, timers: ReadonlyArray<readonly [string, number]> | undefined, now: number): void {
+    this.version++
     this.live.clear()
     this.passive.clear()
     this.wakeups.clear()
