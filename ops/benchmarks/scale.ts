@@ -75,6 +75,8 @@ interface Step {
   idle_cpu_cores: number | null
   /** The idle-cluster cores by process, to see which one grows with the fleet. */
   idle_cpu_cores_by_process: Record<string, number>
+  /** What the worker's shards did during that idle window (all 0 when truly idle): a timer wave (device_silent) shows as wakeups. */
+  idle_work: Record<string, number>
   reconnect_s: number | null
   reconnect_max_lag_batches: number | null
   misses: string[]
@@ -143,7 +145,7 @@ const benchmark: Benchmark = {
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
-          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
+          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
         steps.push(step)
         const start = Date.now()
@@ -209,16 +211,26 @@ const benchmark: Benchmark = {
         step.worker_rss_mb = r1(idleRss / 1e6)
         step.rss_bytes_per_idle_actor = Math.round((idleRss - base.worker) / n)
         step.bytes_per_idle_actor = Math.round(((await heapAfterGc()) - base.heap) / n)
+        const atHeap = await actors()
+        if (atHeap.live > 0) step.misses.push(`${atHeap.live} actors were live again when the idle heap was measured (woken by their timers): bytes_per_idle_actor includes them`)
         const cps = (await stats()).map((s) => s.checkpointBytes ?? 0)
         step.checkpoint_bytes_per_shard = { max: Math.max(0, ...cps), mean: Math.round(cps.reduce((a, b) => a + b, 0) / Math.max(1, cps.length)) }
         step.snapshot_bytes_per_actor = Math.round(cps.reduce((a, b) => a + b, 0) / Math.max(1, step.actors.live + step.actors.passivated))
+        const work = async () => {
+          const sum: Record<string, number> = {}
+          for (const s of await stats()) for (const k of ["batches", "checkpoints", "activations", "passivations", "wakeups"]) sum[k] = (sum[k] ?? 0) + (s[k] ?? 0)
+          return sum
+        }
+        const work0 = await work()
         const pids = { gateway: gateway.proc.pid, worker: worker.proc.pid, nats: ns.pid, clickhouse: ch.pid }
         const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processCpuMs(p)]))
         await Bun.sleep(10_000)
         const cores = (ms: number) => Math.round((ms / 10_000) * 1000) / 1000
         step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cores(processCpuMs(p) - cpu0[k]!)]))
+        const work1 = await work()
+        step.idle_work = Object.fromEntries(Object.entries(work1).map(([k, v]) => [k, v - (work0[k] ?? 0)]))
         step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + processCpuMs(p) - cpu0[k]!, 0))
-        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}`)
+        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}, shards meanwhile ${JSON.stringify(step.idle_work)}`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
         say("killing the gateway (SIGKILL) and starting it again")
