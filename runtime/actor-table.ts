@@ -27,10 +27,10 @@ export interface ActorTableSnapshot {
  * The actors of one shard: live instances, passive snapshots, and the timer index that wakes a
  * passive actor when one of its deadlines (absence, `for`, clear, escalation) comes due.
  *
- * A passive actor is kept as its packed snapshot (snapshot-codec.ts), unpacked only when it is
- * activated or queried: the decoded form of a device snapshot (dozens of objects, arrays and
- * typed arrays) took about twice the heap of its bytes, and a checkpoint writes the bytes as
- * they are instead of packing every idle actor again.
+ * A passive actor is kept as its packed snapshot (snapshot-codec.ts: msgpack, deflated),
+ * unpacked only when it is activated or queried: the decoded form of a default-pack device
+ * snapshot (dozens of objects, arrays and typed arrays) took 6.5 KB of heap, its bytes take 1.7
+ * KB, and a checkpoint writes the bytes as they are instead of packing every idle actor again.
  *
  * Timers survive both ways an actor stops being live: an idle actor passivated with a timer
  * pending keeps an entry in the index, and a checkpoint carries the index, so the next owner of

@@ -20,9 +20,9 @@ beforeAll(async () => {
 })
 afterAll(async () => { await ns.cleanup() })
 
-/** `devices` actors whose (packed) snapshots hold `doubles` Float64 values each (about 8 bytes apiece packed). */
+/** `devices` actors whose (packed) snapshots hold `doubles` Float64 values each, noise that does not compress (8 bytes apiece packed). */
 const actors = (devices: number, doubles: number, seed = 1): Checkpoint["actors"] =>
-  Array.from({ length: devices }, (_, d) => [`bus-${d}`, packSnapshot({ v: 2, xs: Float64Array.from({ length: doubles }, (_, i) => seed * 1e6 + d * doubles + i + 0.5) })] as const)
+  Array.from({ length: devices }, (_, d) => [`bus-${d}`, packSnapshot({ v: 2, xs: Float64Array.from({ length: doubles }, (_, i) => Math.sin(seed * 1e6 + d * doubles + i) * 1e3) })] as const)
 const large = (seed = 1) => actors(4, 50_000, seed) // ≈1.6 MB: over one KV value
 const small = (seed = 1) => actors(3, 10, seed)
 const cp = (shard: number, epoch: number, owner: string, streamSeq: number, body: Checkpoint["actors"]): Checkpoint =>
