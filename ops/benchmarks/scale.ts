@@ -65,6 +65,14 @@ interface Step {
   /** Worker JS heap after a full GC, growth over the baseline / N (live data). */
   bytes_per_active_actor: number | null
   bytes_per_idle_actor: number | null
+  /**
+   * Heap growth per idle actor from the previous step to this one (idle heap vs idle heap): free
+   * of whatever the baseline held and later dropped (a few MB, which made the per-N figure read
+   * low at 1k and the fleet size seem to matter).
+   */
+  marginal_bytes_per_idle_actor: number | null
+  /** Worker JS heap after GC with every actor passivated, MB. */
+  worker_idle_heap_mb: number
   /** Worker RSS growth / N (what the OS holds: includes freed heap not returned). */
   rss_bytes_per_active_actor: number | null
   rss_bytes_per_idle_actor: number | null
@@ -137,6 +145,7 @@ const benchmark: Benchmark = {
       say(`baseline: gateway RSS ${r1(base.gw / 1e6)} MB, worker RSS ${r1(base.worker / 1e6)} MB, worker heap after GC ${r1(base.heap / 1e6)} MB`)
       const sumSims = (k: keyof SimCounters) => sims.reduce((a, s) => a + (lastCounters(s)?.[k] ?? 0), 0)
 
+      let prevIdle: { devices: number; heap: number } | undefined
       for (const n of sizes) {
         say(`--- ${n} devices (${Math.ceil(n / perSim)} simulator processes, ${totalRate} readings/s in all)`)
         for (const s of sims) await s.kill("SIGKILL")
@@ -144,7 +153,7 @@ const benchmark: Benchmark = {
         const simFiles: string[] = []
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
-          bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
+          bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, marginal_bytes_per_idle_actor: null, worker_idle_heap_mb: 0, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
           checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
         steps.push(step)
@@ -210,7 +219,11 @@ const benchmark: Benchmark = {
         const idleRss = await rssBytes(worker.proc.pid)
         step.worker_rss_mb = r1(idleRss / 1e6)
         step.rss_bytes_per_idle_actor = Math.round((idleRss - base.worker) / n)
-        step.bytes_per_idle_actor = Math.round(((await heapAfterGc()) - base.heap) / n)
+        const idleHeap = await heapAfterGc()
+        step.bytes_per_idle_actor = Math.round((idleHeap - base.heap) / n)
+        step.worker_idle_heap_mb = r1(idleHeap / 1e6)
+        if (prevIdle) step.marginal_bytes_per_idle_actor = Math.round((idleHeap - prevIdle.heap) / (n - prevIdle.devices))
+        prevIdle = { devices: n, heap: idleHeap }
         const atHeap = await actors()
         if (atHeap.live > 0) step.misses.push(`${atHeap.live} actors were live again when the idle heap was measured (woken by their timers): bytes_per_idle_actor includes them`)
         const cps = (await stats()).map((s) => s.checkpointBytes ?? 0)
@@ -230,7 +243,7 @@ const benchmark: Benchmark = {
         const work1 = await work()
         step.idle_work = Object.fromEntries(Object.entries(work1).map(([k, v]) => [k, v - (work0[k] ?? 0)]))
         step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + processCpuMs(p) - cpu0[k]!, 0))
-        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}, shards meanwhile ${JSON.stringify(step.idle_work)}`)
+        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor (${step.marginal_bytes_per_idle_actor ?? "-"} B per actor over the previous step), checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}, shards meanwhile ${JSON.stringify(step.idle_work)}`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
         say("killing the gateway (SIGKILL) and starting it again")
@@ -270,6 +283,7 @@ const benchmark: Benchmark = {
       return {
         devices: reached?.devices ?? 0,
         bytes_per_idle_actor: reached?.bytes_per_idle_actor ?? null,
+        marginal_bytes_per_idle_actor: reached?.marginal_bytes_per_idle_actor ?? null,
         bytes_per_active_actor: reached?.bytes_per_active_actor ?? null,
         rss_bytes_per_idle_actor: reached?.rss_bytes_per_idle_actor ?? null,
         bytes_per_connection: reached?.bytes_per_connection ?? null,
