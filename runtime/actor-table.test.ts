@@ -3,6 +3,7 @@ import type { ActorContext, ActorKind } from "./actor-kind.ts"
 import { ActorTable } from "./actor-table.ts"
 import { BatchBuilder } from "./batch.ts"
 import { checkpointCodec } from "./checkpoints.ts"
+import { packSnapshot } from "./snapshot-codec.ts"
 
 /** An actor with one deadline: `ring` at processing time `due`, once (an alarm clock). */
 interface Alarm {
@@ -123,7 +124,7 @@ describe("ActorTable timers", () => {
   test("an unreadable snapshot does not stop the others' timers: its wake-up fails, counted, and it stays passive", () => {
     fired.length = 0
     const t = table()
-    t.restore([["a", [30_000, false]], ["bad", "not a snapshot"], ["b", [40_000, false]]], [["a", 30_000], ["bad", 20_000], ["b", 40_000]], 0)
+    t.restore([["a", packSnapshot([30_000, false])], ["bad", packSnapshot("not a snapshot")], ["b", packSnapshot([40_000, false])]], [["a", 30_000], ["bad", 20_000], ["b", 40_000]], 0)
     const restore = alarmKind.restore
     alarmKind.restore = (id, snap) => {
       if (!Array.isArray(snap)) throw new TypeError(`${id}: bad snapshot`)
@@ -137,5 +138,32 @@ describe("ActorTable timers", () => {
     expect(fired).toEqual(["a@30000", "b@40000"])
     expect(t.metrics.wakeFailures).toBe(1)
     expect(t.passive.has("bad")).toBe(true)
+  })
+
+  test("a passive actor is its packed snapshot, and a checkpoint carries those very bytes", () => {
+    const t = table()
+    arm(t, "a", 60_000, 0)
+    run(t, 1_000, 20_000)
+    const bytes = t.passive.get("a")!
+    expect(Buffer.from(bytes)).toEqual(Buffer.from(packSnapshot([60_000, false])))
+    const [[id, carried]] = t.snapshot(20_000).actors as [[string, Uint8Array]]
+    expect([id, carried === bytes]).toEqual(["a", true]) // not packed again
+    const cp = checkpointCodec.unpack(checkpointCodec.pack(t.snapshot(20_000))) as ReturnType<ActorTable["snapshot"]>
+    expect(Buffer.from(cp.actors[0]![1])).toEqual(Buffer.from(bytes))
+    expect(t.peek("a")).toEqual({ id: "a", due: 60_000, rung: false })
+  })
+
+  test("an idle table does not change: ticks with every actor passive and no timer due keep its version", () => {
+    fired.length = 0
+    const t = table()
+    arm(t, "a", 60_000, 0)
+    arm(t, "b", 90_000, 0)
+    run(t, 1_000, 20_000) // both passive
+    const idle = t.version
+    run(t, 21_000, 59_000)
+    expect(t.version).toBe(idle)
+    run(t, 60_000, 60_000) // a's timer wakes it: ticked, so it may have changed
+    expect(fired).toEqual(["a@60000"])
+    expect(t.version).toBeGreaterThan(idle)
   })
 })

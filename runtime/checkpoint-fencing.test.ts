@@ -5,9 +5,10 @@ import { LeaseLost } from "./errors.ts"
 import { MemoryBlobStore } from "./nats/memory-blob-store.ts"
 import { MemoryKv } from "./nats/memory-kv.ts"
 import type { Kv } from "./nats/ports.ts"
+import { packSnapshot } from "./snapshot-codec.ts"
 
 const cp = (epoch: number, owner: string, streamSeq: number, n = 1): Checkpoint =>
-  ({ shard: 0, streamSeq, epoch, owner, at: streamSeq, actors: Array.from({ length: n }, (_, i) => [`d${i}`, { seq: streamSeq, pad: "x".repeat(64) }] as const) })
+  ({ shard: 0, streamSeq, epoch, owner, at: streamSeq, actors: Array.from({ length: n }, (_, i) => [`d${i}`, packSnapshot({ seq: streamSeq, pad: "x".repeat(64) })] as const) })
 const refused = async (p: Promise<unknown>) => expect(await p.then(() => undefined, (e) => e)).toBeInstanceOf(LeaseLost)
 
 describe("checkpoint fencing (on the twins)", () => {

@@ -17,6 +17,8 @@ export interface CheckpointerDeps {
   readonly outputs: ShardOutputs
   /** Every actor's snapshot and pending timers, taken synchronously at `now`. */
   readonly snapshot: (now: number) => ActorTableSnapshot
+  /** The actors' change counter ({@link ActorTable.version}): unchanged since a checkpoint means nothing to write. */
+  readonly version: () => number
   readonly checkpointMs: number
   readonly checkpointBytesPerSec?: number | undefined
   /** Counters to update (the host's metrics object, shown by `ops cluster` and Prometheus). */
@@ -35,11 +37,15 @@ export const checkpointPhase = (shard: number): number => (shard * 0.61803398874
  * fails with LeaseLost). A checkpoint snapshots the actors at once, then waits for the outputs
  * sent before it and for the sink, so it never claims more than is durable. After a checkpoint of
  * B bytes the next waits at least B ÷ `checkpointBytesPerSec` seconds (and `checkpointMs`).
+ * A checkpoint at the position of the last one, with no actor changed since, is not written
+ * again: an idle shard's cost does not grow with its passive actors.
  */
 export class Checkpointer {
   private revision = 0
   /** Stream position of the last checkpoint written (or restored). */
   seq = 0
+  /** The actors' version that checkpoint holds (undefined: none written or restored yet). */
+  private version: number | undefined
   private lastAt = 0
   private gapMs: number
   /** The background checkpoint under way, if any. */
@@ -63,6 +69,7 @@ export class Checkpointer {
    */
   restored(cp: Checkpoint): void {
     this.seq = cp.streamSeq
+    this.version = this.d.version()
     this.lastAt = this.d.clock.now() - checkpointPhase(this.d.shard) * this.d.checkpointMs
   }
 
@@ -76,10 +83,12 @@ export class Checkpointer {
     this.running = this.write(seq).catch(onError).finally(() => (this.running = undefined))
   }
 
-  /** Snapshots now, waits for durability, then writes fenced. */
+  /** Snapshots now, waits for durability, then writes fenced; nothing when the last checkpoint already holds it all. */
   async write(seq: number): Promise<void> {
     const d = this.d
     this.lastAt = d.clock.now()
+    const version = d.version()
+    if (seq === this.seq && version === this.version) return
     const { actors, timers } = d.snapshot(this.lastAt)
     await d.outputs.take()
     await d.sink.flush()
@@ -88,6 +97,7 @@ export class Checkpointer {
       this.revision,
     )
     this.seq = seq
+    this.version = version
     d.metrics.checkpoints++
     const bytes = d.checkpoints.lastBytes(d.shard)
     const rate = d.checkpointBytesPerSec

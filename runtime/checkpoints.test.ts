@@ -5,6 +5,7 @@ import { checkpointCodec, Checkpoints, type Checkpoint } from "./checkpoints.ts"
 import { CheckpointTooLarge, CheckpointUnreadable, LeaseLost } from "./errors.ts"
 import type { BlobStore } from "./nats/blob-store.ts"
 import type { Kv } from "./nats/ports.ts"
+import { packSnapshot, unpackSnapshot } from "./snapshot-codec.ts"
 import { ensureBuckets } from "./nats/topology.ts"
 
 let ns: NatsServer
@@ -19,9 +20,9 @@ beforeAll(async () => {
 })
 afterAll(async () => { await ns.cleanup() })
 
-/** `devices` actors whose snapshots hold `doubles` Float64 values each (about 8 bytes apiece packed). */
+/** `devices` actors whose (packed) snapshots hold `doubles` Float64 values each, noise that does not compress (8 bytes apiece packed). */
 const actors = (devices: number, doubles: number, seed = 1): Checkpoint["actors"] =>
-  Array.from({ length: devices }, (_, d) => [`bus-${d}`, { v: 2, xs: Float64Array.from({ length: doubles }, (_, i) => seed * 1e6 + d * doubles + i + 0.5) }] as const)
+  Array.from({ length: devices }, (_, d) => [`bus-${d}`, packSnapshot({ v: 2, xs: Float64Array.from({ length: doubles }, (_, i) => Math.sin(seed * 1e6 + d * doubles + i) * 1e3) })] as const)
 const large = (seed = 1) => actors(4, 50_000, seed) // ≈1.6 MB: over one KV value
 const small = (seed = 1) => actors(3, 10, seed)
 const cp = (shard: number, epoch: number, owner: string, streamSeq: number, body: Checkpoint["actors"]): Checkpoint =>
@@ -116,14 +117,37 @@ describe("Checkpoints", () => {
   }, 30_000)
 
   test("an inline checkpoint in the old format (before the object store) still reads and claims", async () => {
-    // What the previous Checkpoints wrote: the whole checkpoint packed as the KV value.
-    const old = cp(6, 3, "old", 99, [["bus-1", { v: 1, latest: [1, 2], windows: [{ key: "speed_kmh:10000", ts: [1, 2], xs: [3, 4], mean: 3.5, m2: 0.5, updates: 2, moments: true }] }]])
+    // What the previous Checkpoints wrote: the whole checkpoint, snapshots unpacked, as the KV value.
+    const snapshot = { v: 1, latest: [1, 2], windows: [{ key: "speed_kmh:10000", ts: [1, 2], xs: [3, 4], mean: 3.5, m2: 0.5, updates: 2, moments: true }] }
+    const old = { shard: 6, streamSeq: 99, epoch: 3, owner: "old", at: 1_099, actors: [["bus-1", snapshot]], timers: [["bus-1", 5_000]] }
     await kv.create("shard.6", checkpointCodec.pack(old))
     const store = new Checkpoints(kv, { objects })
-    same((await store.read(6)).checkpoint, old)
+    const read = (await store.read(6)).checkpoint!
+    same({ ...read, actors: read.actors.map(([id, p]) => [id, unpackSnapshot(p)]) }, old) // the same actors, now packed
     const { checkpoint } = await store.claim(6, 4, "new", 5)
-    same(checkpoint, { ...old, epoch: 4, owner: "new", at: 5 })
+    same(checkpoint, { ...read, epoch: 4, owner: "new", at: 5 })
     same((await store.read(6)).checkpoint, checkpoint)
+    expect(checkpointCodec.unpack((await kv.get("shard.6"))!.value)).not.toHaveProperty("actors") // rewritten packed
+  })
+
+  test("a body in the object store in the old format (snapshots unpacked) still reads", async () => {
+    const decoded = (seed: number) => Array.from({ length: 4 }, (_, d) => [`bus-${d}`, { v: 2, xs: Float64Array.from({ length: 50_000 }, (_, i) => seed + d + i) }] as const)
+    const object = await objects.put("shard.10.1.7.", checkpointCodec.pack({ shard: 10, streamSeq: 7, epoch: 1, owner: "old", at: 7, actors: decoded(1) }))
+    await kv.create("shard.10", checkpointCodec.pack({ shard: 10, streamSeq: 7, epoch: 1, owner: "old", at: 7, object }))
+    const { checkpoint } = await new Checkpoints(kv, { objects }).read(10)
+    same(checkpoint!.actors.map(([id, p]) => [id, unpackSnapshot(p)]), decoded(1))
+    expect(checkpoint!.timers).toBeUndefined() // rebuilt by the actor table from the snapshots
+  }, 30_000)
+
+  test("a checkpoint is written with its packed snapshots as they are, under `packed`", async () => {
+    const store = new Checkpoints(kv, { objects })
+    const { revision } = await store.claim(11, 1, "a", 0)
+    const body = small()
+    await store.write({ ...cp(11, 1, "a", 3, body), timers: [["bus-0", 9]] }, revision)
+    const raw = checkpointCodec.unpack((await kv.get("shard.11"))!.value) as Record<string, unknown>
+    expect(raw).not.toHaveProperty("actors")
+    same(raw.packed, body)
+    same((await store.read(11)).checkpoint, { ...cp(11, 1, "a", 3, body), timers: [["bus-0", 9]] })
   })
 
   test("a pointer to a missing body or to other bytes is refused with a tagged error", async () => {

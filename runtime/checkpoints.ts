@@ -1,7 +1,10 @@
-import { Packr } from "msgpackr"
 import { CheckpointTooLarge, CheckpointUnreadable, KvConflict, LeaseLost } from "./errors.ts"
 import type { BlobRef, BlobStore, Kv } from "./nats/ports.ts"
+import { checkpointCodec, packSnapshot, type PackedSnapshot } from "./snapshot-codec.ts"
 import { CheckpointEnvelope } from "./wire.ts"
+import type { CheckpointBody, UnpackedCheckpointBody } from "./wire/checkpoint.ts"
+
+export { checkpointCodec } from "./snapshot-codec.ts"
 
 /** A shard checkpoint: the stream position and every actor's state at that position. */
 export interface Checkpoint {
@@ -11,8 +14,11 @@ export interface Checkpoint {
   readonly epoch: number
   readonly owner: string
   readonly at: number
-  /** [actor id, snapshot] pairs. */
-  readonly actors: ReadonlyArray<readonly [string, unknown]>
+  /**
+   * [actor id, packed snapshot] pairs (snapshot-codec.ts). Written as they are, under `packed`;
+   * a checkpoint written before (snapshots under `actors`) is read with its snapshots packed.
+   */
+  readonly actors: ReadonlyArray<readonly [string, PackedSnapshot]>
   /**
    * [actor id, processing time] of every actor with a pending timer (absence, `for`, clear,
    * escalation): the next owner wakes these at that time without activating the others.
@@ -37,14 +43,36 @@ interface Pointer extends Omit<CheckpointHead, "object"> {
   readonly object: BlobRef
 }
 
-const isPointer = (v: Checkpoint | Pointer): v is Pointer =>
-  !("actors" in v) && typeof (v as Partial<Pointer>).object?.name === "string"
+const isPointer = (v: CheckpointBody | UnpackedCheckpointBody | Pointer): v is Pointer =>
+  !("actors" in v) && !("packed" in v) && typeof (v as Partial<Pointer>).object?.name === "string"
+
+/** The in-memory checkpoint of a body read, of either format (packed now, unpacked before). */
+const ofBody = (b: CheckpointBody | UnpackedCheckpointBody): Checkpoint => {
+  const { shard, streamSeq, epoch, owner, at, timers } = b
+  const actors = "packed" in b ? b.packed : b.actors.map(([id, snap]) => [id, packSnapshot(snap)] as const)
+  return { shard, streamSeq, epoch, owner, at, actors, ...(timers === undefined ? {} : { timers }) }
+}
+
+/** The body a checkpoint is written as: its snapshots as the bytes they are kept as, not packed again. */
+const bodyOf = (cp: Checkpoint): CheckpointBody => {
+  const { shard, streamSeq, epoch, owner, at, actors, timers } = cp
+  return { shard, streamSeq, epoch, owner, at, packed: actors, ...(timers === undefined ? {} : { timers }) }
+}
 
 /**
- * The checkpoint codec. `moreTypes` writes typed arrays as raw bytes (actor snapshots hold
- * Float64Arrays); the default msgpackr options would not round-trip them.
+ * Packs a checkpoint body. msgpackr packs into one buffer it keeps for the next pack (shared by
+ * every Packr of the process), grown to about 4× the largest value packed: after a body of
+ * several MB that buffer would stay in the heap of an idle node. A large body's buffer is handed
+ * over with the body (the returned view holds it until the write is done) and the codec starts
+ * again from a small one, as msgpackr itself does.
  */
-export const checkpointCodec = new Packr({ useRecords: false, moreTypes: true })
+const packBody = (body: CheckpointBody): Uint8Array => {
+  const bytes = checkpointCodec.pack(body)
+  if (bytes.length > keepCodecBufferBelow) checkpointCodec.useBuffer(Buffer.allocUnsafeSlow(8192))
+  return bytes
+}
+/** Bodies up to this size leave the codec's buffer as it is (reused by the next pack). */
+const keepCodecBufferBelow = 256 * 1024
 
 const key = (shard: number) => `shard.${shard}`
 const objectPrefix = (shard: number) => `shard.${shard}.`
@@ -142,7 +170,7 @@ export class Checkpoints {
    * A body over the inline limit is put in the object store first and the KV entry points to it.
    */
   async write(cp: Checkpoint, expectedRevision: number): Promise<number> {
-    const body = checkpointCodec.pack(cp)
+    const body = packBody(bodyOf(cp))
     let value = body
     let object: BlobRef | undefined
     if (body.length > this.inlineBytes) {
@@ -190,7 +218,7 @@ export class Checkpoints {
       const v = CheckpointEnvelope.decode(checkpointCodec.unpack(e.value))
       if (!isPointer(v)) {
         this.known.set(shard, { revision: e.revision, object: undefined })
-        return { checkpoint: v, revision: e.revision }
+        return { checkpoint: ofBody(v), revision: e.revision }
       }
       const name = v.object.name
       if (!this.objects) throw new CheckpointUnreadable({ shard, object: name, reason: "is in the object store, and none was given" })
@@ -202,7 +230,7 @@ export class Checkpoints {
         throw new CheckpointUnreadable({ shard, object: name, reason: "is missing" })
       }
       if (body.digest !== v.object.digest) throw new CheckpointUnreadable({ shard, object: name, reason: `has digest ${body.digest}, expected ${v.object.digest}` })
-      const cp = CheckpointEnvelope.decodeBody(checkpointCodec.unpack(body.bytes))
+      const cp = ofBody(CheckpointEnvelope.decodeBody(checkpointCodec.unpack(body.bytes)))
       this.known.set(shard, { revision: e.revision, object: name })
       // the pointer is newer than the body where a claim rewrote it (epoch, owner, at)
       return { checkpoint: { ...cp, shard: v.shard, streamSeq: v.streamSeq, epoch: v.epoch, owner: v.owner, at: v.at }, revision: e.revision, pointer: v }

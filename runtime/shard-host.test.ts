@@ -66,10 +66,27 @@ const twins = () => {
     await settle()
     return JSON.parse(new TextDecoder().decode(await answer)) as { ok: boolean; result?: { seqs: number[] }; error?: string }
   }
-  return { clock, js, log, host, send, ask }
+  return { clock, js, log, host, send, ask, snapshots }
 }
 
 describe("ShardHost (on the twins)", () => {
+  test("an idle shard writes no checkpoint: with nothing handled or changed since the last, a handoff leaves it as it was", async () => {
+    const t = twins()
+    const a = await t.host("a")
+    await t.send("d1", 1)
+    await t.clock.advance(1_000)
+    await t.send("d1", 2) // handled after the checkpoint gap: checkpointed at seq 2
+    await settle()
+    const written = (await t.snapshots.get("shard.0"))!.revision
+    await t.clock.advance(120_000) // silent: ticks, and d1 is passivated (idle 60 s)
+    expect((await a.stats()).passivated).toBe(1)
+    expect(await a.stop("handoff")).toBe(true)
+    hosts.splice(0)
+    expect((await t.snapshots.get("shard.0"))!.revision).toBe(written)
+    await t.host("b")
+    expect((await t.ask("d1")).result!.seqs).toEqual([1, 2])
+  })
+
   test("a malformed batch is dead-lettered with its reason and the shard goes on", async () => {
     const t = twins()
     await t.host("a")

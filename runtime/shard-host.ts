@@ -142,7 +142,7 @@ export class ShardHost {
     this.actors = new ActorTable(d.kind, this.ctx, { actorIdleMs: d.options.actorIdleMs, tickMs: d.options.tickMs })
     this.checkpointer = new Checkpointer({
       shard: d.shard, lease: d.lease, owner: d.owner, checkpoints: d.checkpoints, clock: d.clock, sink: d.sink, outputs,
-      snapshot: (now) => this.actors.snapshot(now), checkpointMs: d.options.checkpointMs, checkpointBytesPerSec: d.options.checkpointBytesPerSec,
+      snapshot: (now) => this.actors.snapshot(now), version: () => this.actors.version, checkpointMs: d.options.checkpointMs, checkpointBytesPerSec: d.options.checkpointBytesPerSec,
       metrics: this.metrics,
     })
   }

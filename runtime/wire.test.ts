@@ -148,14 +148,20 @@ describe("checkpoint envelope", () => {
   const pointer = { shard: 3, streamSeq: 40, epoch: 2, owner: "n1", at: 5, object: { name: "shard.3.2.40.x", size: 10, digest: "SHA-256=abc" } }
   const unpacked = (v: unknown) => checkpointCodec.unpack(checkpointCodec.pack(v))
 
+  const packed = { shard: 3, streamSeq: 40, epoch: 2, owner: "n1", at: 5, packed: [["bus-1", new Uint8Array([0x91, 0x01])]] as Array<[string, Uint8Array]>, timers: cp.timers }
+
   test("an inline checkpoint and a pointer round-trip through msgpack", () => {
-    expect(CheckpointEnvelope.decode(unpacked(cp))).toEqual(cp)
+    expect(CheckpointEnvelope.decode(unpacked(packed))).toEqual(packed)
+    expect(CheckpointEnvelope.decodeBody(unpacked(packed))).toEqual(packed)
+    expect(CheckpointEnvelope.decode(unpacked(cp))).toEqual(cp) // written before snapshots were kept packed
     expect(CheckpointEnvelope.decode(unpacked(pointer))).toEqual(pointer)
     expect(CheckpointEnvelope.decodeBody(unpacked(cp))).toEqual(cp)
   })
 
   test.each([
     ["an actor pair without an id", { ...cp, actors: [[7, {}]] }, "actors"],
+    ["a packed snapshot that is not bytes", { ...packed, packed: [["bus-1", { n: 1 }]] }, "packed"],
+    ["a body with neither packed nor unpacked actors", { shard: 3, streamSeq: 40, epoch: 2, owner: "n1", at: 5 }, "packed"],
     ["a timer that is not a time", { ...cp, timers: [["bus-1", "later"]] }, "timers"],
     ["an owner that is not text", { ...cp, owner: 1 }, "owner"],
     ["a pointer without a digest", { ...pointer, object: { name: "x", size: 1 } }, "object.digest"],

@@ -5,6 +5,7 @@ import type { ActorKind } from "../../runtime/actor-kind.ts"
 import { ActorTable } from "../../runtime/actor-table.ts"
 import { BatchBuilder } from "../../runtime/batch.ts"
 import { checkpointCodec } from "../../runtime/checkpoints.ts"
+import { unpackSnapshot } from "../../runtime/snapshot-codec.ts"
 import { makeDeviceKind } from "./behaviour.ts"
 import { RuleSetHolder } from "./holder.ts"
 import { busSchema, compileOrFail, RecordingContext } from "./testing.ts"
@@ -92,6 +93,32 @@ describe("device timers across shard moves", () => {
     // JetStream drops a publish whose msg id it has seen (AKIS_ALERTS duplicate window): one raise.
     const ids = new Set([...a.ctx.published, ...b.ctx.published].map((p) => p.msgId))
     expect(ids.size).toBe(1)
+  })
+
+  test("a passivated device is kept as its packed snapshot and, activated, goes on exactly as if its decoded snapshot had been kept", () => {
+    const a = owner()
+    for (let s = 0; s <= 30; s++) {
+      a.read("bus-1", s)
+      a.tick(s, s)
+    }
+    a.tick(31, 60)
+    expect(a.table.live.has("bus-1")).toBe(false) // idle 20 s: passivated
+    const kind = a.table["kind"]
+    const bytes = a.table.passive.get("bus-1")!
+    // A checkpoint (through the real codec) carries these very bytes, not a re-packing.
+    expect(Buffer.from(a.checkpoint(60).actors[0]![1])).toEqual(Buffer.from(bytes))
+    // The old way, on a twin owner: the actor restored from the decoded snapshot object.
+    const b = owner()
+    b.table.live.set("bus-1", { state: kind.restore("bus-1", unpackSnapshot(bytes), b.ctx), lastActive: t0 + 51_000 })
+    for (const o of [a, b]) {
+      o.read("bus-1", 61) // activates a's from its bytes
+      for (let s = 62; s <= 200; s++) o.tick(s, s) // silent again: device_silent at 121
+    }
+    expect(a.silent().map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual(["raised warning @121"])
+    expect(a.ctx.published.map((p) => p.msgId)).toEqual(b.ctx.published.map((p) => p.msgId))
+    const [snapA, snapB] = [a, b].map((o) => o.checkpoint(200).actors.map(([id, p]) => [id, Buffer.from(p)]))
+    expect(snapA).toEqual(snapB)
+    expect(unpackSnapshot(a.table.passive.get("bus-1")!)).toMatchObject({ v: 2 })
   })
 
   test("a silent device passivated on its own node is woken for its deadlines (no shard move)", () => {

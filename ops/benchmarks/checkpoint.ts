@@ -5,6 +5,7 @@ import { defaultRulesPath, formatIssue, loadRulesFile, type RuleSetPlan } from "
 import type { ActorContext } from "../../runtime/actor-kind.ts"
 import { BatchBuilder } from "../../runtime/batch.ts"
 import { Checkpoints, checkpointCodec, checkpointDefaults } from "../../runtime/checkpoints.ts"
+import { packSnapshot, unpackSnapshot } from "../../runtime/snapshot-codec.ts"
 import { ensureBuckets } from "../../runtime/nats/topology.ts"
 import { startNats } from "../../tests/harness/index.ts"
 import type { Benchmark } from "./index.ts"
@@ -101,7 +102,7 @@ const benchmark: Benchmark = {
         for (let i = 0; i < runs + 1; i++) {
           const { stallMs, result } = await maxStall(async () => {
             const t0 = performance.now()
-            const actors = [...states].map(([id, st]) => [id, kind.snapshot(st)] as const)
+            const actors = [...states].map(([id, st]) => [id, packSnapshot(kind.snapshot(st))] as const)
             const t1 = performance.now()
             const pending = store.write({ shard, streamSeq: i + 1, epoch: 1, owner: "bench", at: i, actors }, revision)
             const t2 = performance.now()
@@ -115,7 +116,7 @@ const benchmark: Benchmark = {
           const packMs = performance.now() - p0
           const r0 = performance.now()
           const { checkpoint } = await store.read(shard)
-          for (const [id, snap] of checkpoint!.actors) kind.restore(id, snap, ctx)
+          for (const [id, packed] of checkpoint!.actors) kind.restore(id, unpackSnapshot(packed), ctx)
           const restoreMs = performance.now() - r0
           if (i === 0) continue // warm-up: JIT, first object-store put
           r.snapshot.push(result.snapshot)

@@ -65,6 +65,14 @@ interface Step {
   /** Worker JS heap after a full GC, growth over the baseline / N (live data). */
   bytes_per_active_actor: number | null
   bytes_per_idle_actor: number | null
+  /**
+   * Heap growth per idle actor from the previous step to this one (idle heap vs idle heap): free
+   * of whatever the baseline held and later dropped (a few MB, which made the per-N figure read
+   * low at 1k and the fleet size seem to matter).
+   */
+  marginal_bytes_per_idle_actor: number | null
+  /** Worker JS heap after GC with every actor passivated, MB. */
+  worker_idle_heap_mb: number
   /** Worker RSS growth / N (what the OS holds: includes freed heap not returned). */
   rss_bytes_per_active_actor: number | null
   rss_bytes_per_idle_actor: number | null
@@ -73,6 +81,10 @@ interface Step {
   /** Checkpoint bytes / actors: the snapshot a passivated actor is kept as. */
   snapshot_bytes_per_actor: number | null
   idle_cpu_cores: number | null
+  /** The idle-cluster cores by process, to see which one grows with the fleet. */
+  idle_cpu_cores_by_process: Record<string, number>
+  /** What the worker's shards did during that idle window (all 0 when truly idle): a timer wave (device_silent) shows as wakeups. */
+  idle_work: Record<string, number>
   reconnect_s: number | null
   reconnect_max_lag_batches: number | null
   misses: string[]
@@ -133,6 +145,7 @@ const benchmark: Benchmark = {
       say(`baseline: gateway RSS ${r1(base.gw / 1e6)} MB, worker RSS ${r1(base.worker / 1e6)} MB, worker heap after GC ${r1(base.heap / 1e6)} MB`)
       const sumSims = (k: keyof SimCounters) => sims.reduce((a, s) => a + (lastCounters(s)?.[k] ?? 0), 0)
 
+      let prevIdle: { devices: number; heap: number } | undefined
       for (const n of sizes) {
         say(`--- ${n} devices (${Math.ceil(n / perSim)} simulator processes, ${totalRate} readings/s in all)`)
         for (const s of sims) await s.kill("SIGKILL")
@@ -140,8 +153,8 @@ const benchmark: Benchmark = {
         const simFiles: string[] = []
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
-          bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
-          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
+          bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, marginal_bytes_per_idle_actor: null, worker_idle_heap_mb: 0, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
+          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
         steps.push(step)
         const start = Date.now()
@@ -206,16 +219,31 @@ const benchmark: Benchmark = {
         const idleRss = await rssBytes(worker.proc.pid)
         step.worker_rss_mb = r1(idleRss / 1e6)
         step.rss_bytes_per_idle_actor = Math.round((idleRss - base.worker) / n)
-        step.bytes_per_idle_actor = Math.round(((await heapAfterGc()) - base.heap) / n)
+        const idleHeap = await heapAfterGc()
+        step.bytes_per_idle_actor = Math.round((idleHeap - base.heap) / n)
+        step.worker_idle_heap_mb = r1(idleHeap / 1e6)
+        if (prevIdle) step.marginal_bytes_per_idle_actor = Math.round((idleHeap - prevIdle.heap) / (n - prevIdle.devices))
+        prevIdle = { devices: n, heap: idleHeap }
+        const atHeap = await actors()
+        if (atHeap.live > 0) step.misses.push(`${atHeap.live} actors were live again when the idle heap was measured (woken by their timers): bytes_per_idle_actor includes them`)
         const cps = (await stats()).map((s) => s.checkpointBytes ?? 0)
         step.checkpoint_bytes_per_shard = { max: Math.max(0, ...cps), mean: Math.round(cps.reduce((a, b) => a + b, 0) / Math.max(1, cps.length)) }
         step.snapshot_bytes_per_actor = Math.round(cps.reduce((a, b) => a + b, 0) / Math.max(1, step.actors.live + step.actors.passivated))
-        const pids = [gateway.proc.pid, worker.proc.pid, ns.pid, ch.pid]
-        const cpuAll = () => pids.reduce((a: number, p) => a + processCpuMs(p), 0)
-        const cpu0 = cpuAll()
+        const work = async () => {
+          const sum: Record<string, number> = {}
+          for (const s of await stats()) for (const k of ["batches", "checkpoints", "activations", "passivations", "wakeups"]) sum[k] = (sum[k] ?? 0) + (s[k] ?? 0)
+          return sum
+        }
+        const work0 = await work()
+        const pids = { gateway: gateway.proc.pid, worker: worker.proc.pid, nats: ns.pid, clickhouse: ch.pid }
+        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processCpuMs(p)]))
         await Bun.sleep(10_000)
-        step.idle_cpu_cores = Math.round(((cpuAll() - cpu0) / 10_000) * 1000) / 1000
-        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor, checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores`)
+        const cores = (ms: number) => Math.round((ms / 10_000) * 1000) / 1000
+        step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cores(processCpuMs(p) - cpu0[k]!)]))
+        const work1 = await work()
+        step.idle_work = Object.fromEntries(Object.entries(work1).map(([k, v]) => [k, v - (work0[k] ?? 0)]))
+        step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + processCpuMs(p) - cpu0[k]!, 0))
+        say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor (${step.marginal_bytes_per_idle_actor ?? "-"} B per actor over the previous step), checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}, shards meanwhile ${JSON.stringify(step.idle_work)}`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
         say("killing the gateway (SIGKILL) and starting it again")
@@ -255,6 +283,7 @@ const benchmark: Benchmark = {
       return {
         devices: reached?.devices ?? 0,
         bytes_per_idle_actor: reached?.bytes_per_idle_actor ?? null,
+        marginal_bytes_per_idle_actor: reached?.marginal_bytes_per_idle_actor ?? null,
         bytes_per_active_actor: reached?.bytes_per_active_actor ?? null,
         rss_bytes_per_idle_actor: reached?.rss_bytes_per_idle_actor ?? null,
         bytes_per_connection: reached?.bytes_per_connection ?? null,
