@@ -1,8 +1,9 @@
 /**
  * `ops bench scale`: many devices on this machine. For each fleet size of the ladder 1k → 10k →
  * 50k → 100k (capped by `--max-devices`): N simulated devices (sim processes of ≤ 10k devices,
- * every connection a real mTLS handshake to a real gateway process) at a fixed total rate; then
- * - RSS per open connection: the gateway process's RSS growth over its empty baseline, / N;
+ * every connection a real mTLS handshake to a real gateway process; as many gateway processes as
+ * their open-file limit needs, devices spread evenly) at a fixed total rate; then
+ * - RSS per open connection: the gateway processes' RSS growth over their empty baseline, / N;
  * - bytes per device actor, active (every device has sent) and idle (sending paused until every
  *   actor passivated): the worker's JS heap in use right after a full GC (asked for over
  *   `akis.ctl.stats`), growth over its baseline / N; its RSS growth / N is reported too (an upper
@@ -11,10 +12,10 @@
  * - checkpoint bytes per shard (the node's own figure of its last checkpoint);
  * - the idle-cluster cost: CPU of all processes (gateway, worker, nats, ClickHouse) over 10 s
  *   with the fleet connected and silent, in cores;
- * - reconnect: the gateway is killed (SIGKILL) and restarted on its port; seconds from the kill
+ * - reconnect: every gateway is killed (SIGKILL) and restarted on its port; seconds from the kill
  *   until every device is connected again, and the largest shard lag (pending batches) meanwhile.
  */
-import { rmSync, writeFileSync } from "node:fs"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { processCpuMs } from "../lib/cpu.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
@@ -27,6 +28,15 @@ import { NodeStats, StatsRequest } from "../../runtime/wire.ts"
 const root = resolve(import.meta.dir, "..", "..")
 const ladder = [1_000, 10_000, 50_000, 100_000]
 const perSim = 10_000
+/**
+ * Connections per gateway process: what its open-file limit allows, less a margin for everything
+ * else it opens. Larger fleets get more gateway processes (this machine's hard limit is 20,000
+ * descriptors per process, and root may not raise it).
+ */
+const perGateway = (() => {
+  const m = /Max open files\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"))
+  return Math.max(1_000, (m ? Number(m[1]) : 20_000) - 2_000)
+})()
 const sourcesPerSim = 4
 const totalRate = 1_000
 const actorIdleMs = 15_000
@@ -56,6 +66,8 @@ const lastCounters = (c: Child): SimCounters | undefined => {
 interface Step {
   devices: number
   sims: number
+  /** Gateway processes the fleet is spread over (their open-file limit caps each). */
+  gateways: number
   connected: number
   connect_s: number | null
   handshakes_per_s: number | null
@@ -114,23 +126,31 @@ const benchmark: Benchmark = {
       say(`minted ${ids.length} device certificates in ${r1((performance.now() - t0) / 1000)} s`)
       const caPem = await Bun.file(join(certDir, "ca.crt")).text()
 
-      const port = freePort()
       const env = {
         AKIS_NATS__SERVERS: ns.url, AKIS_CLICKHOUSE__URL: ch.url, AKIS_GATEWAY__CERTDIR: certDir, AKIS_CLUSTER__PARTITIONS: "16",
-        AKIS_NODE__DATADIR: dir, AKIS_GATEWAY__PORT: String(port), AKIS_NODE__ACTORIDLEMS: String(actorIdleMs),
+        AKIS_NODE__DATADIR: dir, AKIS_NODE__ACTORIDLEMS: String(actorIdleMs),
         AKIS_NODE__CHECKPOINTMS: String(checkpointMs),
         // Devices here send every N/rate seconds (100 s at 100k): the default 60 s idle timeout would close them.
         AKIS_GATEWAY__IDLETIMEOUTMS: "3600000",
       }
       const worker = spawnChild("worker", ["bun", join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: "w1", AKIS_NODE__ROLES: "[worker]" } })
       children.push(worker)
-      const startGateway = () => {
-        const g = spawnChild("gateway", ["bun", join(root, "ops/gateway-main.ts")], { cwd: root, env })
+      /** The gateway processes, each on its own port; a fleet gets as many as its size needs. */
+      const gateways: Array<{ port: number; child: Child }> = []
+      const startGateway = async (port: number) => {
+        const g = spawnChild(`gateway-${port}`, ["bun", join(root, "ops/gateway-main.ts")], { cwd: root, env: { ...env, AKIS_GATEWAY__PORT: String(port) } })
         children.push(g)
+        await g.waitForLine(/gateway listening/, 60_000)
         return g
       }
-      let gateway = startGateway()
-      await gateway.waitForLine(/gateway listening/, 60_000)
+      const ensureGateways = async (count: number) => {
+        while (gateways.length < count) {
+          const port = freePort()
+          gateways.push({ port, child: await startGateway(port) })
+        }
+      }
+      const gatewaysRss = async () => (await Promise.all(gateways.map((g) => rssBytes(g.child.proc.pid)))).reduce((a, b) => a + b, 0)
+      await ensureGateways(1)
       await worker.waitForLine(/"event":"node.start"/, 60_000)
       const nodeStats = async (gc = false): Promise<NodeStats> => {
         const r = await nc.request("akis.ctl.stats.w1", gc ? StatsRequest.toJson({ gc: true }) : undefined, { timeout: 10_000 })
@@ -141,18 +161,21 @@ const benchmark: Benchmark = {
       const heapAfterGc = async () => (await nodeStats(true)).memory?.heapUsed ?? 0
       await waitFor("the worker's 16 shards", async () => (await stats()).length === 16, { timeoutMs: 60_000, intervalMs: 500 })
       await Bun.sleep(3_000)
-      const base = { gw: await rssBytes(gateway.proc.pid), worker: await rssBytes(worker.proc.pid), heap: await heapAfterGc() }
-      say(`baseline: gateway RSS ${r1(base.gw / 1e6)} MB, worker RSS ${r1(base.worker / 1e6)} MB, worker heap after GC ${r1(base.heap / 1e6)} MB`)
+      // One empty gateway's RSS: every gateway started later counts against the same baseline.
+      const base = { gw: await gatewaysRss(), worker: await rssBytes(worker.proc.pid), heap: await heapAfterGc() }
+      say(`baseline: gateway RSS ${r1(base.gw / 1e6)} MB (${perGateway} connections per gateway process at most), worker RSS ${r1(base.worker / 1e6)} MB, worker heap after GC ${r1(base.heap / 1e6)} MB`)
       const sumSims = (k: keyof SimCounters) => sims.reduce((a, s) => a + (lastCounters(s)?.[k] ?? 0), 0)
 
       let prevIdle: { devices: number; heap: number } | undefined
       for (const n of sizes) {
-        say(`--- ${n} devices (${Math.ceil(n / perSim)} simulator processes, ${totalRate} readings/s in all)`)
+        const gatewayCount = Math.ceil(n / perGateway)
+        await ensureGateways(gatewayCount)
+        say(`--- ${n} devices (${Math.ceil(n / perSim)} simulator processes, ${gatewayCount} gateway processes, ${totalRate} readings/s in all)`)
         for (const s of sims) await s.kill("SIGKILL")
         sims = []
         const simFiles: string[] = []
         const step: Step = {
-          devices: n, sims: Math.ceil(n / perSim), connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
+          devices: n, sims: Math.ceil(n / perSim), gateways: gatewayCount, connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, marginal_bytes_per_idle_actor: null, worker_idle_heap_mb: 0, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
           checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
@@ -162,7 +185,7 @@ const benchmark: Benchmark = {
           const slice = Math.min(perSim, n - i)
           const cfg: SimConfig = {
             ids: ids.slice(i, i + slice), certs: fleet.certs.slice(i, i + slice), keyPem: fleet.keyPem, caPem,
-            addresses: [{ host: "127.0.0.1", port }], ratePerS: (totalRate * slice) / n, concurrency: 64,
+            addresses: gateways.slice(0, gatewayCount).map((g) => ({ host: "127.0.0.1", port: g.port })), ratePerS: (totalRate * slice) / n, concurrency: 64,
             // 127.0.0.2, 127.0.0.3, …: a few sources per simulator, so a per-source handshake cap is not hit.
             sources: Array.from({ length: sourcesPerSim }, (_, j) => `127.0.${Math.floor((2 + (i / perSim) * sourcesPerSim + j) / 256)}.${(2 + (i / perSim) * sourcesPerSim + j) % 256}`),
           }
@@ -196,10 +219,10 @@ const benchmark: Benchmark = {
           .catch(() => undefined)
         if (!active) step.misses.push(`not every device's actor became active within 120 s (${JSON.stringify(await actors())})`)
         await Bun.sleep(2_000)
-        const gwRss = await rssBytes(gateway.proc.pid)
+        const gwRss = await gatewaysRss()
         const wRss = await rssBytes(worker.proc.pid)
         step.gateway_rss_mb = r1(gwRss / 1e6)
-        step.bytes_per_connection = Math.round((gwRss - base.gw) / n)
+        step.bytes_per_connection = Math.round((gwRss - base.gw * gateways.length) / n)
         step.rss_bytes_per_active_actor = Math.round((wRss - base.worker) / n)
         step.bytes_per_active_actor = Math.round(((await heapAfterGc()) - base.heap) / n)
         say(`gateway RSS ${step.gateway_rss_mb} MB (${step.bytes_per_connection} B per connection); worker RSS ${r1(wRss / 1e6)} MB (${step.rss_bytes_per_active_actor} B per active actor), heap ${step.bytes_per_active_actor} B per active actor`)
@@ -235,22 +258,24 @@ const benchmark: Benchmark = {
           return sum
         }
         const work0 = await work()
-        const pids = { gateway: gateway.proc.pid, worker: worker.proc.pid, nats: ns.pid, clickhouse: ch.pid }
-        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processCpuMs(p)]))
+        const pids = { gateway: gateways.map((g) => g.child.proc.pid), worker: [worker.proc.pid], nats: [ns.pid], clickhouse: [ch.pid] }
+        const cpuOf = (ps: Array<number | undefined>) => ps.reduce((a: number, p) => a + processCpuMs(p), 0)
+        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuOf(p)]))
         await Bun.sleep(10_000)
         const cores = (ms: number) => Math.round((ms / 10_000) * 1000) / 1000
-        step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cores(processCpuMs(p) - cpu0[k]!)]))
+        step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cores(cpuOf(p) - cpu0[k]!)]))
         const work1 = await work()
         step.idle_work = Object.fromEntries(Object.entries(work1).map(([k, v]) => [k, v - (work0[k] ?? 0)]))
-        step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + processCpuMs(p) - cpu0[k]!, 0))
+        step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + cpuOf(p) - cpu0[k]!, 0))
         say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor (${step.marginal_bytes_per_idle_actor ?? "-"} B per actor over the previous step), checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}, shards meanwhile ${JSON.stringify(step.idle_work)}`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 
-        say("killing the gateway (SIGKILL) and starting it again")
+        // Every gateway at once (all n devices reconnect), each started again on its port.
+        say(`killing the ${gateways.length} gateway process(es) (SIGKILL) and starting them again`)
         const killedAt = Date.now()
-        await gateway.kill("SIGKILL")
+        await Promise.all(gateways.map((g) => g.child.kill("SIGKILL")))
         await waitFor("devices to notice", () => sumSims("connected") < n / 2, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => {})
-        gateway = startGateway()
+        await Promise.all(gateways.map(async (g) => (g.child = await startGateway(g.port))))
         let maxLag = 0
         const back = await waitFor(`${n} devices reconnected`, async () => {
           maxLag = Math.max(maxLag, (await stats().catch(() => [])).reduce((a, s) => Math.max(a, s.pendingBatches ?? 0), 0))
