@@ -53,7 +53,7 @@ const rssBytes = async (pid: number | undefined): Promise<number> => {
   return m ? Number(m[1]) * 1024 : 0
 }
 
-interface SimCounters { connected: number; handshakes: number; failed: number; closed: number; sent: number }
+interface SimCounters { connected: number; handshakes: number; failed: number; closed: number; sent: number; handshake_timeouts: number }
 const lastCounters = (c: Child): SimCounters | undefined => {
   const lines = c.output().trimEnd().split("\n")
   for (let i = lines.length - 1; i >= 0 && i >= lines.length - 5; i--) {
@@ -68,6 +68,8 @@ interface Step {
   sims: number
   /** Gateway processes the fleet is spread over (their open-file limit caps each). */
   gateways: number
+  /** TLS handshakes the simulated devices gave up on after 10 s (and retried), connect and reconnect. */
+  handshake_timeouts: number | null
   connected: number
   connect_s: number | null
   handshakes_per_s: number | null
@@ -175,7 +177,7 @@ const benchmark: Benchmark = {
         sims = []
         const simFiles: string[] = []
         const step: Step = {
-          devices: n, sims: Math.ceil(n / perSim), gateways: gatewayCount, connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
+          devices: n, sims: Math.ceil(n / perSim), gateways: gatewayCount, handshake_timeouts: null, connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, marginal_bytes_per_idle_actor: null, worker_idle_heap_mb: 0, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
           checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, misses: [],
         }
@@ -282,6 +284,7 @@ const benchmark: Benchmark = {
           return sumSims("connected") >= n
         }, { timeoutMs: reconnectWaitMs(n), intervalMs: 250 }).then(() => true, () => false)
         step.reconnect_max_lag_batches = maxLag
+        step.handshake_timeouts = sumSims("handshake_timeouts")
         if (back) step.reconnect_s = r1((Date.now() - killedAt) / 1000)
         else step.misses.push(`only ${sumSims("connected")} of ${n} devices reconnected within ${reconnectWaitMs(n) / 1000} s of the kill`)
         say(`reconnected: ${step.reconnect_s ?? "no"} s after the kill (max shard lag ${maxLag} batches)`)

@@ -36,7 +36,8 @@ const n = cfg.ids.length
 const sockets: Array<Socket<undefined> | undefined> = new Array(n)
 const seqs = new Float64Array(n)
 const backoff = new Float64Array(n).fill(250)
-const counters = { connected: 0, handshakes: 0, failed: 0, closed: 0, sent: 0, connecting: 0 }
+const counters = { connected: 0, handshakes: 0, failed: 0, closed: 0, sent: 0, connecting: 0, handshake_timeouts: 0 }
+const handshakeTimeoutS = 10
 const queue: number[] = []
 const pauseFile = `${process.argv[2]!}.pause`
 let paused = existsSync(pauseFile)
@@ -69,9 +70,21 @@ const open = (d: number) => {
     ...(cfg.sources?.length ? { localAddress: cfg.sources[d % cfg.sources.length] } : {}),
     tls: { ca: cfg.caPem, cert: cfg.certs[d]!, key: cfg.keyPem, serverName: "localhost" } as never,
     socket: {
+      // A device gives up on a TLS handshake that has not finished in 10 s and connects again: in
+      // the reconnect storm a few hundred handshakes were left hanging (TCP up, no TLS answer),
+      // each holding one of the simulator's connect slots for good.
+      open(s) {
+        s.timeout(handshakeTimeoutS)
+      },
+      timeout(s) {
+        if (sockets[d] === s) return
+        counters.handshake_timeouts++
+        s.terminate()
+      },
       handshake(s, ok) {
         done()
         if (!ok) { counters.failed++; s.end(); return }
+        s.timeout(0)
         sockets[d] = s
         counters.connected++
         counters.handshakes++
