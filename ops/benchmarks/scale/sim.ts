@@ -58,12 +58,23 @@ const retry = (d: number) => {
   setTimeout(() => { queue.push(d); pump() }, wait)
 }
 
+/** The newest connection attempt of each device: an older attempt's events change nothing. */
+const attempts = new Uint32Array(n)
+
 const open = (d: number) => {
   const addr = cfg.addresses[d % cfg.addresses.length]!
+  const mine = ++attempts[d]!
   counters.connecting++
   let settled = false
   const done = () => {
     if (!settled) { settled = true; counters.connecting--; pump() }
+  }
+  // One retry per attempt, and only from the newest: connectError and the rejected promise (or
+  // a close after a failed handshake) must not start two connections of one device, which the
+  // gateway then replaces one by the other, each replaced one retrying in turn.
+  let retried = false
+  const again = () => {
+    if (!retried && attempts[d] === mine) { retried = true; retry(d) }
   }
   Bun.connect<undefined>({
     hostname: addr.host, port: addr.port,
@@ -84,6 +95,7 @@ const open = (d: number) => {
       handshake(s, ok) {
         done()
         if (!ok) { counters.failed++; s.end(); return }
+        if (attempts[d] !== mine) { s.terminate(); return }
         s.timeout(0)
         sockets[d] = s
         counters.connected++
@@ -92,19 +104,19 @@ const open = (d: number) => {
         if (!paused) send(d)
       },
       data() {},
-      close() {
+      close(s) {
         done()
-        if (sockets[d]) { sockets[d] = undefined; counters.connected--; counters.closed++ }
-        retry(d)
+        if (sockets[d] === s) { sockets[d] = undefined; counters.connected--; counters.closed++ }
+        again()
       },
       error() {},
       connectError() {
         done()
         counters.failed++
-        retry(d)
+        again()
       },
     },
-  }).catch(() => { done(); counters.failed++; retry(d) })
+  }).catch(() => { done(); counters.failed++; again() })
 }
 
 const pump = () => {
