@@ -16,7 +16,7 @@ export interface AskOptions {
    * The query endpoint of `shard` when this process serves it (ShardHost.queries), else undefined:
    * such a query is answered in-process instead of through nats-server and back.
    */
-  readonly local?: (shard: number) => { answer(request: Uint8Array): Uint8Array } | undefined
+  readonly local?: (shard: number) => { answer(request: ActorRequest): ActorReply } | undefined
 }
 
 /** What askActor needs of a connection: one request/reply (a NATS connection is one). */
@@ -42,12 +42,15 @@ export const askActor = async <R = unknown>(
   const shard = shardOf(id, partitions)
   const started = clock.now()
   const address = `${kind}/${id}`
-  const payload = ActorRequest.toBytes({ kind, id, request })
+  const query: ActorRequest = { kind, id, request }
+  let payload: Uint8Array | undefined
   try {
     return await retry(async () => {
       const endpoint = opts.local?.(shard)
-      const m = endpoint ? { data: endpoint.answer(payload) } : await nc.request(rpcSubject(shard), payload, { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })
-      const reply = ActorReply.fromJson(m.data) // a malformed answer is a WireDecodeError: kept as the cause, retried
+      const reply = endpoint
+        ? endpoint.answer(query)
+        // a malformed answer is a WireDecodeError: kept as the cause, retried
+        : ActorReply.fromJson((await nc.request(rpcSubject(shard), (payload ??= ActorRequest.toBytes(query)), { timeout: Math.min(opts.attemptMs ?? 2_000, timeoutMs) })).data)
       // The owner's kind answers with its own result type; the caller names it (R), as with any RPC.
       if (reply.ok) return reply.result as R
       if (reply.error === "not_found") throw new ActorNotFound({ address })

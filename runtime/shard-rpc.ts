@@ -13,10 +13,9 @@ export interface ShardRpcDeps {
   readonly peek: (id: string) => unknown
 }
 
-/** The answer to one query (pure but for `peek`). */
-export const answerQuery = (d: ShardRpcDeps, data: Uint8Array): ActorReply => {
+/** The answer to one decoded query (pure but for `peek`). */
+export const answerRequest = (d: ShardRpcDeps, req: ActorRequest): ActorReply => {
   try {
-    const req = ActorRequest.fromJson(data) // a WireDecodeError names the bad field in the answer
     if (req.kind !== d.kind.name) return { ok: false, error: "unknown_kind", message: `no actor kind '${req.kind}'` }
     const state = d.peek(req.id)
     return state === undefined
@@ -27,11 +26,26 @@ export const answerQuery = (d: ShardRpcDeps, data: Uint8Array): ActorReply => {
   }
 }
 
+/** The answer to one query as it came over the bus (pure but for `peek`). */
+export const answerQuery = (d: ShardRpcDeps, data: Uint8Array): ActorReply => {
+  let req: ActorRequest
+  try {
+    req = ActorRequest.fromJson(data) // a WireDecodeError names the bad field in the answer
+  } catch (e) {
+    return { ok: false, error: "bad_request", message: String(e) }
+  }
+  return answerRequest(d, req)
+}
+
 /** A shard's query endpoint while the shard is served. */
 export interface ShardRpc {
   unsubscribe(): void
-  /** Answers a request in-process, as the subscription would (a caller on the owning node skips NATS: askActor's `local`). */
-  answer(request: Uint8Array): Uint8Array
+  /**
+   * Answers a request in-process, as the subscription would, without its JSON in either direction
+   * (a caller on the owning node skips NATS: askActor's `local`). A kind's query builds a fresh
+   * result, so handing it over as is shares nothing with the actor's state.
+   */
+  answer(request: ActorRequest): ActorReply
 }
 
 /**
@@ -40,10 +54,9 @@ export interface ShardRpc {
  */
 export const serveShardRpc = (d: ShardRpcDeps): ShardRpc => {
   const subject = rpcSubject(d.shard)
-  const answer = (request: Uint8Array) => ActorReply.toBytes(answerQuery(d, request))
   const sub = d.bus.subscribe(subject, (m) => {
     if (!fromRequester(m, subject)) return
-    m.respond(answer(m.data))
+    m.respond(ActorReply.toBytes(answerQuery(d, m.data)))
   })
-  return { unsubscribe: () => sub.unsubscribe(), answer }
+  return { unsubscribe: () => sub.unsubscribe(), answer: (request) => answerRequest(d, request) }
 }
