@@ -6,8 +6,7 @@
  */
 import { writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { nodeBunFlags, nodeStopSignal } from "./layout.ts"
-import { freePort, spawnChild, startNginx, waitFor, type Child, type Nginx } from "./servers/index.ts"
+import { freePort, nodeBunFlags, nodeStopSignal, spawnChild, startNginx, waitFor, type Child, type Nginx } from "./servers/index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
 
