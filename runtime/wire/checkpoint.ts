@@ -14,30 +14,18 @@ import { checkedBy, wireMessage } from "./codec.ts"
 // `actors` in a new body and fails at once with a WireDecodeError, instead of handing bytes to
 // an actor kind as a snapshot.
 
-const isActorPairs = (u: unknown): u is ReadonlyArray<readonly [string, unknown]> => {
+/** A checker for arrays of [actor id, value] pairs whose value passes `isValue` (one loop, no schema per pair). */
+const isPairsOf = <V>(isValue: (v: unknown) => v is V) => (u: unknown): u is ReadonlyArray<readonly [string, V]> => {
   if (!Array.isArray(u)) return false
   for (let i = 0; i < u.length; i++) {
     const p = u[i]
-    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string") return false
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || !isValue(p[1])) return false
   }
   return true
 }
-const isPackedPairs = (u: unknown): u is ReadonlyArray<readonly [string, Uint8Array]> => {
-  if (!Array.isArray(u)) return false
-  for (let i = 0; i < u.length; i++) {
-    const p = u[i]
-    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || !(p[1] instanceof Uint8Array)) return false
-  }
-  return true
-}
-const isTimerPairs = (u: unknown): u is ReadonlyArray<readonly [string, number]> => {
-  if (!Array.isArray(u)) return false
-  for (let i = 0; i < u.length; i++) {
-    const p = u[i]
-    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "number") return false
-  }
-  return true
-}
+const isActorPairs = isPairsOf((_v: unknown): _v is unknown => true)
+const isPackedPairs = isPairsOf((v: unknown): v is Uint8Array => v instanceof Uint8Array)
+const isTimerPairs = isPairsOf((v: unknown): v is number => typeof v === "number")
 
 const head = {
   shard: Schema.Number,
