@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream"
 import { join, resolve } from "node:path"
 import { writeFileSync } from "node:fs"
-import { processCpuMs } from "../lib/cpu.ts"
+import { processesCpuMs } from "../lib/cpu.ts"
 import { defaultNodeCount } from "../lib/layout.ts"
 import { makeClickHouseStore, migrate, tables } from "../../actors/sink/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
@@ -107,7 +107,7 @@ const benchmark: Benchmark = {
       await Bun.sleep(3_000) // let the nodes settle their shards
 
       const pids = () => ({ nodes: children.map((c) => c.proc.pid), nats: [ns.pid], clickhouse: [ch.pid] })
-      const cpuOf = (ps: Array<number | undefined>) => ps.reduce((a: number, p) => a + processCpuMs(p) / 1000, 0)
+      const cpuOf = (ps: Array<number | undefined>) => processesCpuMs(ps) / 1000
       const cpuNow = () => Object.fromEntries(Object.entries(pids()).map(([k, ps]) => [k, cpuOf(ps)])) as Record<string, number>
       const runs: FleetResult[] = []
       /** Starts the simulator; `done` resolves with its result (ranges included). */
@@ -157,17 +157,19 @@ const benchmark: Benchmark = {
       const steadyT0 = performance.now()
       await Bun.sleep(Math.max(0, steadyTo - steadyFrom))
       const cpuSteady1 = withSim()
+      const steadyWall = (performance.now() - steadyT0) / 1000
       const [varz1, acked1] = [await varz(), refRun.acked()]
       const perReading = (k: "in_msgs" | "out_msgs") => r2((varz1[k] - varz0[k]) / Math.max(1, acked1 - acked0))
       const natsPerReading = { in: perReading("in_msgs"), out: perReading("out_msgs") }
-      const steadyWall = (performance.now() - steadyT0) / 1000
       const ref = await refRun.done
       const refWall = (performance.now() - refT0) / 1000
       const cpuRef1 = cpuNow()
-      const wholeCpu = Object.fromEntries(Object.keys(cpuRef0).map((k) => [k, (cpuRef1[k]! - cpuRef0[k]!) / refWall]))
-      wholeCpu.simulator = ref.cpu_s / refWall
-      const refCpu = Object.fromEntries(Object.keys(cpuSteady0).map((k) => [k, (cpuSteady1[k as keyof typeof cpuSteady1]! - cpuSteady0[k as keyof typeof cpuSteady0]!) / steadyWall]))
+      /** Cores each process group used between two readings of its CPU seconds, `s` seconds apart. */
+      const cores = (a: Record<string, number>, b: Record<string, number>, s: number) => Object.fromEntries(Object.keys(a).map((k) => [k, (b[k]! - a[k]!) / s]))
+      const wholeCpu = { ...cores(cpuRef0, cpuRef1, refWall), simulator: ref.cpu_s / refWall }
+      const refCpu = cores(cpuSteady0, cpuSteady1, steadyWall)
       const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0)
+      const rounded = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r2(v)]))
       const referenceCores = sum(refCpu)
       // Reading-to-alert latency: alert stored in JetStream (server timestamp) − gateway receive time.
       const js = jetstream(await ns.connect())
@@ -270,11 +272,11 @@ const benchmark: Benchmark = {
         step_seconds: stepS,
         reference_readings_per_s: ref.readings_per_s,
         reference_cpu_cores: r2(referenceCores),
-        reference_cpu_cores_by_process: Object.fromEntries(Object.entries(refCpu).map(([k, v]) => [k, r2(v)])),
+        reference_cpu_cores_by_process: rounded(refCpu),
         reference_cpu_window_s: r1(steadyWall),
         reference_nats_msgs_per_reading: natsPerReading,
         reference_cpu_cores_whole_run: r2(sum(wholeCpu)),
-        reference_cpu_cores_whole_run_by_process: Object.fromEntries(Object.entries(wholeCpu).map(([k, v]) => [k, r2(v)])),
+        reference_cpu_cores_whole_run_by_process: rounded(wholeCpu),
         p50_alert_ms: r1(percentile(all, 50)),
         p90_alert_ms: r1(percentile(all, 90)),
         p99_alert_ms: r1(percentile(all, 99)),

@@ -6,7 +6,7 @@ import { startNotifier } from "../../actors/notifier/index.ts"
 import { ensureAlertsStream } from "../../actors/sink/index.ts"
 import { loadConfig } from "../../config/index.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
-import { processCpuMs } from "../lib/cpu.ts"
+import { processesCpuMs } from "../lib/cpu.ts"
 import { alertSubject, type AlertTransition } from "../../runtime/index.ts"
 import {
   freePort, spawnChild, startClickHouse, startHttpReceiver, startNats, startOllamaFake, tempDir, waitFor, type Child,
@@ -151,7 +151,7 @@ const benchmark: Benchmark = {
       const p99s = { off: [] as number[], on: [] as number[] }
       // CPU seconds of the three nodes (reading path, and the interpreter when on) during a round's load.
       const cpu = { off: [] as number[], on: [] as number[] }
-      const nodesMs = () => nodes.reduce((a, c) => a + processCpuMs(c.proc.pid), 0)
+      const nodesMs = () => processesCpuMs(nodes.map((c) => c.proc.pid))
       let metricsLines: string[] = []
       for (const [round, mode] of (["off", "on", "off", "on"] as const).entries()) {
         say(`round ${round + 1}: interpreter ${mode}${mode === "on" ? ", Ollama answering in 5 s" : ""}`)

@@ -17,7 +17,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { processCpuMs } from "../lib/cpu.ts"
+import { processesCpuMs } from "../lib/cpu.ts"
 import { freePort, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
 import type { Benchmark } from "./index.ts"
 import { writeChartPng } from "./plot.ts"
@@ -261,14 +261,15 @@ const benchmark: Benchmark = {
         }
         const work0 = await work()
         const pids = { gateway: gateways.map((g) => g.child.proc.pid), worker: [worker.proc.pid], nats: [ns.pid], clickhouse: [ch.pid] }
-        const cpuOf = (ps: Array<number | undefined>) => ps.reduce((a: number, p) => a + processCpuMs(p), 0)
-        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuOf(p)]))
+        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processesCpuMs(p)]))
         await Bun.sleep(10_000)
+        // Each group read once at the end: the total is the sum of the same readings.
+        const usedMs = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processesCpuMs(p) - cpu0[k]!]))
         const cores = (ms: number) => Math.round((ms / 10_000) * 1000) / 1000
-        step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cores(cpuOf(p) - cpu0[k]!)]))
+        step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(usedMs).map(([k, ms]) => [k, cores(ms)]))
         const work1 = await work()
         step.idle_work = Object.fromEntries(Object.entries(work1).map(([k, v]) => [k, v - (work0[k] ?? 0)]))
-        step.idle_cpu_cores = cores(Object.entries(pids).reduce((a, [k, p]) => a + cpuOf(p) - cpu0[k]!, 0))
+        step.idle_cpu_cores = cores(Object.values(usedMs).reduce((a, b) => a + b, 0))
         say(`idle: worker RSS ${step.worker_rss_mb} MB (${step.rss_bytes_per_idle_actor} B per idle actor), heap ${step.bytes_per_idle_actor} B per idle actor (${step.marginal_bytes_per_idle_actor ?? "-"} B per actor over the previous step), checkpoint max ${step.checkpoint_bytes_per_shard.max} B per shard, whole cluster ${step.idle_cpu_cores} cores ${JSON.stringify(step.idle_cpu_cores_by_process)}, shards meanwhile ${JSON.stringify(step.idle_work)}`)
         for (const f of simFiles) rmSync(`${f}.pause`, { force: true })
 

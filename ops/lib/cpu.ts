@@ -13,3 +13,6 @@ export const processCpuMs = (pid: number | undefined): number => {
     return 0
   }
 }
+
+/** CPU time of the processes `pids` so far, summed (each as {@link processCpuMs}), ms. */
+export const processesCpuMs = (pids: ReadonlyArray<number | undefined>): number => pids.reduce((a: number, p) => a + processCpuMs(p), 0)
