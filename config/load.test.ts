@@ -43,6 +43,12 @@ describe("config", () => {
     }
   })
 
+  test("the non-config AKIS_ variables are left alone; any other unknown one is refused", () => {
+    const c = loadConfig({ env: { AKIS_PROFILE_DIR: "/tmp/p", AKIS_CONFIG: "" } })
+    expect(c.node.heartbeatMs).toBe(1000)
+    expect(() => loadConfig({ env: { AKIS_PROFILE_DIRS: "/tmp/p" } })).toThrow(/profile_dirs/)
+  })
+
   test("an unknown key is refused rather than ignored", () => {
     expect(() => loadConfig({ env: {}, overrides: { cluster: { partitons: 3 } } })).toThrow(/cluster.partitons/)
   })

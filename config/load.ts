@@ -25,10 +25,16 @@ export const merge = (base: unknown, over: unknown): unknown => {
  * config's keys case-insensitively (AKIS_NODE__HEARTBEATMS → node.heartbeatMs); values are parsed
  * as YAML scalars or flow lists, so `AKIS_NODE__ROLES=[worker]` and `AKIS_CLUSTER__PARTITIONS=8` work.
  */
+/**
+ * `AKIS_` variables that are not configuration: the config file's path, and the benchmarks'
+ * profiling switch (which spawned nodes inherit with the rest of the environment).
+ */
+export const nonConfigVars: ReadonlySet<string> = new Set(["AKIS_CONFIG", "AKIS_PROFILE_DIR"])
+
 export const envOverrides = (env: Record<string, string | undefined>, shape: unknown): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith("AKIS_") || raw === undefined || name === "AKIS_CONFIG") continue
+    if (!name.startsWith("AKIS_") || raw === undefined || nonConfigVars.has(name)) continue
     const segments = name.slice(5).toLowerCase().split("__")
     let target = out
     let shapeAt: unknown = shape
