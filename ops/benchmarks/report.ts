@@ -53,9 +53,13 @@ const about: Record<string, string> = {
     "One private ClickHouse: the same sink-encoded rows inserted into a copy of `telemetry` with the old materialized view feeding " +
     "the rollup and into one without it, the periodic rollup job run after; server CPU and rows/s of each, medians of `--runs`.",
   scale:
-    "The fleet ladder 1k → 10k → 50k → 100k simulated mTLS devices (capped by `--max-devices`) against one gateway process and one " +
-    "worker node (16 shards, the default rule pack): memory per connection and per device actor, handshakes/s and the time for the " +
-    "whole fleet to reconnect after the gateway is killed, checkpoint bytes per shard.",
+    "The fleet ladder 1k → 10k → 50k → 100k simulated mTLS devices (capped by `--max-devices`; simulator processes of ≤ 10k devices " +
+    "at normal priority, 1,000 readings/s in all) against gateway processes of ≤ 18,000 connections each (this machine's open-file " +
+    "limit is 20,000 per process) and one worker node (16 shards, the default rule pack, actors passivated after 15 s idle): memory " +
+    "per connection and per device actor, handshakes/s, checkpoint bytes per shard, the idle cluster's CPU, and the reconnect: every " +
+    "gateway killed (SIGKILL) and restarted, seconds until every device is connected again, the largest shard lag meanwhile (lag bound: " +
+    "`api.readyMaxLagBatches`, 1,000), the CPU per reconnected device by process (`sims` = the devices' half of each handshake) and " +
+    "`reconnect_s_server_cpu_bound` = the server side's CPU ÷ cores, an estimate of the reconnect with the devices' half off this machine.",
   "ack-modes":
     "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
     "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +
