@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
+import { loadConfig } from "../../config/index.ts"
 import { FencedOut, StoreUnavailable } from "./errors.ts"
 import { type Clock, TestClock } from "../../runtime/clock.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
@@ -46,6 +47,27 @@ const feed = (sink: ReturnType<typeof makeSink>, from = 0, to = batches.length) 
 }
 
 describe("sink", () => {
+  test("with the default batching, a node at 50k readings/s inserts once per flushMs: parts of 150k rows (ops bench sink-cost)", async () => {
+    const cfg = loadConfig({ env: {} }).sink
+    const inserts: number[] = []
+    const store: Store = {
+      kind: "clickhouse", binaryInsert: true, exec: async () => {}, query: async () => [], close: async () => {},
+      insert: async (_t, _c, _f, body) => void inserts.push(body.length),
+    }
+    const clock = new TestClock()
+    const group = makeSinkGroup(store, schema, { ...cfg, clock })
+    const shards = Array.from({ length: 8 }, (_, k) => group.sinkFor(k, async () => true))
+    const batch = syntheticBatches(schema, { devices: 100, perDevice: 10, startMs: 1_795_000_000_000, intervalMs: 500, batchSize: 1000 })[0]!
+    // 6 s at 50k readings/s: 50 stream batches of 1,000 a second, spread over the node's shards.
+    for (let ms = 0; ms < 6000; ms += 20) {
+      for (let i = 0; i < batch.ids.length; i++) shards[(ms / 20) % 8]!.add(batch, i, ms + 1)
+      await clock.advance(20)
+    }
+    await clock.flush()
+    expect(inserts.length).toBe(2)
+    await group.close()
+  })
+
   test("inserts full batches by size and the rest after flushMs; durableSeq follows", async () => {
     const m = memoryStore()
     const clock = new TestClock()

@@ -24,6 +24,7 @@ export interface Benchmark {
 export const benchmarks: Record<string, () => Promise<Benchmark>> = {
   failover: async () => (await import("./failover.ts")).default,
   sink: async () => (await import("./sink.ts")).default,
+  "sink-cost": async () => (await import("./sink-cost.ts")).default,
   ingest: async () => (await import("./ingest.ts")).default,
   rules: async () => (await import("./rules.ts")).default,
   e2e: async () => (await import("./e2e.ts")).default,

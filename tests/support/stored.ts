@@ -14,6 +14,10 @@ export const writtenTable = "telemetry_written"
 /**
  * Creates the audit table and the view that fills it on every insert into `telemetry` (a plain
  * MergeTree: merges keep every copy). Call after `migrate` and before anything is inserted.
+ * Not a `Log` table: it saved no measurable server CPU (`ops bench sink-cost`,
+ * docs/benchmarks-history.md), its writes are not atomic (sink-outage kills the server mid-insert),
+ * and its write lock, held while its output stream lives (18.16 StorageLog), can make the nodes'
+ * concurrent telemetry inserts wait for each other.
  */
 export const installWriteAudit = async (store: Store): Promise<void> => {
   await store.exec(`CREATE TABLE IF NOT EXISTS ${writtenTable} (device_id String, seq UInt64) ENGINE = MergeTree ORDER BY (device_id, seq)`)
