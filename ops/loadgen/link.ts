@@ -63,7 +63,6 @@ export class DeviceLink {
   private stopped = false
   private everConnected = false
   private partial = ""
-  private tlsOptions: object | undefined
   /** Index (into the arrays) of the first reading never written to any socket. */
   private unwritten = 0
   /** Highest acked seq. */
@@ -99,8 +98,7 @@ export class DeviceLink {
     Bun.connect<undefined>({
       hostname: addr.host,
       port: addr.port,
-      // One options object for every attempt: Bun builds a TLS context per object, and a device keeps its own.
-      tls: (this.tlsOptions ??= { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, serverName: "localhost" }) as never,
+      tls: { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, serverName: "localhost" } as never,
       socket: {
         handshake(s, ok, err) {
           if (!ok) {
