@@ -49,6 +49,11 @@ describe("config", () => {
     expect(() => loadConfig({ env: { AKIS_PROFILE_DIRS: "/tmp/p" } })).toThrow(/profile_dirs/)
   })
 
+  test("a rollup look-back shorter than one insert attempt is refused with the bound it needs", () => {
+    expect(() => loadConfig({ env: { AKIS_CLICKHOUSE__ROLLUPOVERLAPS: "30" } })).toThrow(/clickhouse.rollupOverlapS: must cover one insert attempt: at least requestTimeoutMs \+ 10 s \(40 s\)/)
+    expect(loadConfig({ env: { AKIS_CLICKHOUSE__ROLLUPOVERLAPS: "30", AKIS_CLICKHOUSE__REQUESTTIMEOUTMS: "20000" } }).clickhouse.rollupOverlapS).toBe(30)
+  })
+
   test("an unknown key is refused rather than ignored", () => {
     expect(() => loadConfig({ env: {}, overrides: { cluster: { partitons: 3 } } })).toThrow(/cluster.partitons/)
   })

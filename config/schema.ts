@@ -65,7 +65,15 @@ export const ClickHouseSection = Schema.Struct({
   rollupOverlapS: PositiveInt,
   /** Days the first rollup run (new or migrated tables) computes; older days are read raw. */
   rollupBackfillDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-})
+}).check(
+  // Each insert attempt stamps `ingested` when it starts; its rows become visible when it ends,
+  // at most requestTimeoutMs later. A look-back shorter than that could skip them for good.
+  Schema.makeFilter((c) =>
+    c.rollupOverlapS * 1000 >= c.requestTimeoutMs + 10_000
+      ? undefined
+      : { path: ["rollupOverlapS"], issue: `must cover one insert attempt: at least requestTimeoutMs + 10 s (${Math.ceil((c.requestTimeoutMs + 10_000) / 1000)} s)` }
+  ),
+)
 
 /** The per-shard ClickHouse sink: batching, retry and memory bounds. */
 export const SinkSection = Schema.Struct({

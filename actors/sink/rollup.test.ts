@@ -22,6 +22,12 @@ const sharedStore = () => {
       log.push({ node, sql })
       if (sql.includes("FROM telemetry_1m_runs")) return (last ? [last] : []) as T[]
       if (sql.includes("system.parts")) return [{ partition: "20261120" }] as T[]
+      // Earliest touched row: 17 s into the day's second hour; nothing touched on Nov 22.
+      const touched = /min\(ts\).* WHERE ts >= toDateTime\((\d+)\)/.exec(sql)
+      if (touched) {
+        const from = Number(touched[1])
+        return [from === Date.UTC(2026, 10, 22) / 1000 ? { lo: 0, n: 0 } : { lo: from + 3617, n: 5 }] as T[]
+      }
       return [{ c: 3 }] as T[]
     },
     async insert() {},
@@ -77,10 +83,12 @@ describe("rollup job", () => {
     s.log.length = 0
     const second = await runRollup(s.forNode("a"), schema, { now: now + 60_000, graceS: 10, overlapS: 300, backfillDays: 7 })
     const ins2s = s.log.filter((l) => l.sql.startsWith("INSERT INTO telemetry_1m (")).map((l) => l.sql)
-    // Partition 20261120 gained parts: the look-back starts there (6 days to today); touched pairs only.
-    expect(ins2s).toHaveLength(6)
+    // Partition 20261120 gained parts: the look-back starts there (6 days to today), skips the day
+    // nothing touched (Nov 22) and reads each other day from its earliest touched minute; touched pairs only.
+    expect(ins2s).toHaveLength(5)
+    expect(ins2s.some((q) => q.includes(`toDateTime(${Date.UTC(2026, 10, 22) / 1000 + 3600})`))).toBe(false)
     const ins2 = ins2s[0]!
-    expect(ins2).toContain(`ts >= toDateTime(${Date.UTC(2026, 10, 20) / 1000}) AND ts < toDateTime(${Date.UTC(2026, 10, 21) / 1000})`)
+    expect(ins2).toContain(`FINAL WHERE ts >= toDateTime(${Date.UTC(2026, 10, 20) / 1000 + 3600}) AND ts < toDateTime(${Date.UTC(2026, 10, 21) / 1000})`)
     expect(ins2).toContain(`(device_id, toStartOfMinute(ts)) IN (SELECT device_id, toStartOfMinute(ts) FROM telemetry WHERE`)
     expect(ins2).toContain(`ingested > toDateTime(${first.state.done - 300}) OR ts >= toDateTime(${first.state.closed})`)
     expect(second.state.closed).toBe(first.state.closed + 60)

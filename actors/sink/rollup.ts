@@ -12,10 +12,11 @@ import { rollupColumns, rollupSelect, tables } from "./tables.ts"
  * the run's watermark as version into a ReplacingMergeTree keyed by (device_id, minute): a
  * re-computed minute replaces the old row, so replays and late readings leave it exact.
  *
- * The watermark is the `ingested` clock (the sinks' wall clock, epoch seconds). A row can land
- * after a run with an `ingested` at or before that run's watermark (an insert in flight, a retried
- * body, another node's clock); each run therefore looks back `overlapS` before the previous
- * watermark, and queries treat minutes touched within that overlap as not yet rolled up.
+ * The watermark is the `ingested` clock (the sinks' wall clock, epoch seconds, stamped by each
+ * insert attempt as it starts). A row can land after a run with an `ingested` at or before that
+ * run's watermark (an insert in flight, another node's clock); each run therefore looks back
+ * `overlapS` (≥ one insert attempt, checked by the config) before the previous watermark, and
+ * queries treat minutes touched within that overlap as not yet rolled up.
  */
 
 /** What the latest finished run covered (from `telemetry_1m_runs`), in epoch seconds. */
@@ -85,11 +86,19 @@ export const runRollup = async (store: Store, schema: DeviceSchema, opts: Rollup
   // One statement per UTC day: a backfill of days would otherwise hold every group in memory at once.
   for (let from = lo; from < closed; from = (Math.floor(from / 86_400) + 1) * 86_400) {
     const to = Math.min(closed, (Math.floor(from / 86_400) + 1) * 86_400)
-    const range = `ts >= ${dt(from)} AND ts < ${dt(to)}`
-    const touched = prev
-      ? `SELECT device_id, toStartOfMinute(ts) FROM ${tables.telemetry} WHERE ${range} AND (ingested > ${dt(since)} OR ts >= ${dt(prev.closed)})`
-      : undefined
-    const where = touched ? `${range} AND (device_id, toStartOfMinute(ts)) IN (${touched})` : range
+    let range = `ts >= ${dt(from)} AND ts < ${dt(to)}`
+    let where = range
+    if (prev) {
+      const isTouched = `(ingested > ${dt(since)} OR ts >= ${dt(prev.closed)})`
+      // The recompute reads every column of `FINAL` over its ts range: start that range at the
+      // earliest touched minute (usually the last few), not at midnight, and skip untouched days.
+      const [t] = await store.query<{ lo: number; n: number }>(
+        `SELECT toUInt32(min(ts)) AS lo, count() AS n FROM ${tables.telemetry} WHERE ${range} AND ${isTouched}`,
+      )
+      if (!t || Number(t.n) === 0) continue
+      range = `ts >= ${dt(Math.max(from, Math.floor(Number(t.lo) / 60) * 60))} AND ts < ${dt(to)}`
+      where = `${range} AND (device_id, toStartOfMinute(ts)) IN (SELECT device_id, toStartOfMinute(ts) FROM ${tables.telemetry} WHERE ${range} AND ${isTouched})`
+    }
     await store.exec(`INSERT INTO ${tables.rollup} (${rollupColumns(schema).join(", ")}) ${rollupSelect(schema, `${tables.telemetry} FINAL`, nowS, where)}`)
   }
   if (closed > lo) {

@@ -130,6 +130,26 @@ describe("sink", () => {
     expect(sink.pending).toBe(0)
   })
 
+  test("rows stored after an outage carry the time of the attempt that stored them in ingested, not of their first attempt", async () => {
+    for (const binary of [false, true]) {
+      const m = memoryStore(binary)
+      const clock = new TestClock()
+      const sink = makeSink(m.store, schema, options(clock))
+      m.state.down = true
+      feed(sink)
+      await clock.advance(1000)
+      for (let i = 0; i < 600; i++) await clock.advance(1000) // ten minutes down: longer than the rollup's look-back
+      m.state.down = false
+      const back = Math.floor(clock.now() / 1000)
+      for (let i = 0; i < 5 && sink.durableSeq < batches.length; i++) await clock.advance(1000)
+      expect(sink.durableSeq).toBe(batches.length)
+      const rows = m.raw.flatMap((r) => (binary ? readRowBinary(r.body, schema.fields.length) : readTsv(r.body)))
+      expect(rows.length).toBe(300)
+      const ingested = new Set(rows.map((r) => r[4] as number))
+      expect([...ingested].every((s) => s >= back && s <= back + 5)).toBe(true)
+    }
+  })
+
   test("a failed insert is retried after retryMinMs·(½..1), the delay doubling up to retryMaxMs; close stops the retrying", async () => {
     const m = memoryStore()
     const clock = new TestClock()

@@ -5,7 +5,7 @@ import { retry } from "../../runtime/retry.ts"
 import type { SinkPort } from "../../runtime/sink-port.ts"
 import { FencedOut, SinkClosed } from "./errors.ts"
 import { RowColumns, storable } from "./internal/columns.ts"
-import { rowBinaryEncoder, tsvEncoder } from "./internal/row-encoders.ts"
+import { rowBinaryEncoder, tsvEncoder, type EncodedRows, type RowEncoder } from "./internal/row-encoders.ts"
 import type { Store } from "./store.ts"
 import { tables, telemetryColumns } from "./tables.ts"
 
@@ -79,7 +79,8 @@ export interface SinkGroup {
 
 interface Segment {
   readonly owner: ShardState
-  readonly body: Uint8Array
+  /** The rows as an insert body; every attempt re-stamps their `ingested` (see {@link RowEncoder.restamp}). */
+  readonly encoded: EncodedRows
   readonly rows: number
   /** Every row of the shard from stream seq ≤ cover is in this segment or an earlier one. */
   readonly cover: number
@@ -140,7 +141,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
     if (s.buf.n === 0 || s.closed || s.fenced) return
     const rows = s.buf.n
     buffered -= rows
-    const seg: Segment = { owner: s, body: encoder.encode(s.buf, Math.floor(clock.now() / 1000)), rows, cover: s.handed, done: false }
+    const seg: Segment = { owner: s, encoded: encoder.encode(s.buf, Math.floor(clock.now() / 1000)), rows, cover: s.handed, done: false }
     s.segments.push(seg)
     queue.push(seg)
   }
@@ -191,7 +192,9 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
         })
         segs = segs.filter((g) => !g.owner.fenced && !g.owner.closed)
         if (segs.length === 0 || closed) return
-        const body = concat(segs.map((g) => g.body))
+        const stamp = Math.floor(clock.now() / 1000)
+        for (const g of segs) encoder.restamp(g.encoded, stamp)
+        const body = concat(segs.map((g) => g.encoded.body))
         await store.insert(tables.telemetry, columns, encoder.format, body)
         metrics.inserts++
         metrics.bytesInserted += body.byteLength
@@ -199,7 +202,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
           g.done = true
           metrics.rowsInserted += g.rows
           g.owner.metrics.rowsInserted += g.rows
-          g.owner.metrics.bytesInserted += g.body.byteLength
+          g.owner.metrics.bytesInserted += g.encoded.body.byteLength
         }
         for (const o of new Set(segs.map((g) => g.owner))) o.metrics.inserts++
       } catch (e) {

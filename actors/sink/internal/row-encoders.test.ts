@@ -29,8 +29,8 @@ const fill = (b: ReadingBatch): RowColumns => {
 describe("row encoders", () => {
   test("TabSeparated and RowBinary carry the same rows, bit for bit", () => {
     const b = batch()
-    const tsv = readTsv(tsvEncoder().encode(fill(b), 1_795_000_001))
-    const bin = readRowBinary(rowBinaryEncoder().encode(fill(b), 1_795_000_001), width)
+    const tsv = readTsv(tsvEncoder().encode(fill(b), 1_795_000_001).body)
+    const bin = readRowBinary(rowBinaryEncoder().encode(fill(b), 1_795_000_001).body, width)
     expect(bin.length).toBe(b.ids.length)
     expect(bin).toEqual(tsv)
     bin.forEach((r, i) => {
@@ -45,9 +45,20 @@ describe("row encoders", () => {
     const rows = fill(batch())
     const first = enc.encode(rows, 1)
     expect(rows.n).toBe(0)
-    expect(enc.encode(rows, 1).length).toBe(0)
+    expect(enc.encode(rows, 1).body.length).toBe(0)
     const again = enc.encode(fill(batch()), 1)
     expect(again).toEqual(first)
+  })
+
+  test("a re-stamp rewrites every row's ingested and nothing else, in both formats", () => {
+    const b = batch()
+    const [bin, tsv] = [rowBinaryEncoder().encode(fill(b), 1_795_000_001), tsvEncoder().encode(fill(b), 1_795_000_001)]
+    rowBinaryEncoder().restamp(bin, 1_795_000_777)
+    tsvEncoder().restamp(tsv, 1_795_000_777)
+    const expected = readRowBinary(rowBinaryEncoder().encode(fill(b), 1_795_000_777).body, width)
+    expect(readRowBinary(bin.body, width)).toEqual(expected)
+    expect(readTsv(tsv.body)).toEqual(expected)
+    expect(expected.map((r) => r[4])).toEqual(b.ids.map(() => 1_795_000_777))
   })
 
 })

@@ -10,7 +10,20 @@ import type { RowColumns } from "./columns.ts"
  */
 export interface RowEncoder {
   readonly format: InsertFormat
-  encode(rows: RowColumns, ingestedSec: number): Uint8Array
+  encode(rows: RowColumns, ingestedSec: number): EncodedRows
+  /**
+   * Rewrites every row's `ingested` in `e.body`, in place: each insert attempt stamps its own
+   * time, so a body retried through a long ClickHouse outage lands with a recent `ingested` and the
+   * rollup's look-back (rollup.ts) only has to cover one attempt, not the outage.
+   */
+  restamp(e: EncodedRows, ingestedSec: number): void
+}
+
+/** An insert body and where each row's `ingested` value sits in it. */
+export interface EncodedRows {
+  readonly body: Uint8Array
+  /** Byte offset of every row's `ingested` value in `body`, in row order. */
+  readonly stamps: Uint32Array
 }
 
 /** Per-id bytes, cached (ids repeat in every batch); the cache is dropped whole when it passes `limit`. */
@@ -37,6 +50,7 @@ export const tsvEncoder = (): RowEncoder => {
     format: "TabSeparated",
     encode(rows, ingestedSec) {
       const { ids, seqs, ts, values, width } = rows
+      const stamps = new Uint32Array(rows.n)
       for (let i = 0; i < rows.n; i++) {
         const t = ts[i]!
         const sec = Math.floor(t / 1000)
@@ -48,6 +62,7 @@ export const tsvEncoder = (): RowEncoder => {
         w.byte(9)
         w.uint(Math.floor(t - sec * 1000))
         w.byte(9)
+        stamps[i] = w.length
         w.uint(ingestedSec)
         const base = i * width
         for (let f = 0; f < width; f++) {
@@ -57,7 +72,18 @@ export const tsvEncoder = (): RowEncoder => {
         w.byte(10)
       }
       rows.clear()
-      return w.take()
+      return { body: w.take(), stamps }
+    },
+    restamp({ body, stamps }, ingestedSec) {
+      // Decimal text in place: only a value of the same digit count fits, which every epoch second
+      // from 2001 to 2286 has; another (a test clock near 0) leaves the first stamp.
+      const text = String(Math.floor(ingestedSec))
+      for (let i = 0; i < stamps.length; i++) {
+        const at = stamps[i]!
+        const end = body.indexOf(9, at)
+        if (end - at !== text.length) return
+        for (let k = 0; k < text.length; k++) body[at + k] = text.charCodeAt(k)
+      }
     },
   }
 }
@@ -74,6 +100,7 @@ export const rowBinaryEncoder = (): RowEncoder => {
     encode(rows, ingestedSec) {
       const { ids, seqs, ts, values, width, n } = rows
       w.reserve(n * (18 + 8 * width + 16))
+      const stamps = new Uint32Array(n)
       for (let i = 0; i < n; i++) {
         const t = ts[i]!
         const sec = Math.floor(t / 1000)
@@ -81,11 +108,16 @@ export const rowBinaryEncoder = (): RowEncoder => {
         w.u64(seqs[i]!)
         w.u32(sec)
         w.u16(Math.floor(t - sec * 1000))
+        stamps[i] = w.length
         w.u32(ingestedSec)
         w.f64s(values, i * width, width)
       }
       rows.clear()
-      return w.take()
+      return { body: w.take(), stamps }
+    },
+    restamp({ body, stamps }, ingestedSec) {
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+      for (let i = 0; i < stamps.length; i++) view.setUint32(stamps[i]!, ingestedSec, true)
     },
   }
 }
