@@ -109,8 +109,8 @@ describe("end to end", () => {
       await waitFor("ClickHouse holds every acked reading", async () => (await rangeCheck(store, tables.telemetry, result.ranges)).lost === 0, { timeoutMs: 60_000, intervalMs: 1_000 })
     } catch (e) {
       const dump = [...nodes].map(([id, c]) => `${id}: ${events(c).filter((ev) => !/shard\.(start|first|stopping)|gateway$/.test(ev.event)).map((ev) => JSON.stringify(ev)).join("\n")}\n${c.output().split("\n").filter((l) => !l.startsWith("{")).slice(-20).join("\n")}`)
-      writeFileSync("/tmp/e2e-dump.txt", `check=${JSON.stringify(await rangeCheck(store, tables.telemetry, result.ranges))}\n${dump.join("\n\n")}`)
-      throw e
+      // The failure carries what the nodes did, not a file somewhere.
+      throw new Error(`${(e as Error).message}\ncheck=${JSON.stringify(await rangeCheck(store, tables.telemetry, result.ranges))}\n${dump.join("\n\n")}`)
     }
 
     // Alert transitions of the run, from the stream (every one, until the stream's last message).

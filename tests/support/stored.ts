@@ -71,6 +71,17 @@ export interface RangeCheck {
  * `onlyWindow`: look only at seqs in this run's window (runs of one simulator numbered apart,
  * checked one by one; rows outside every window are then counted by the caller).
  */
+/** Readings the ranges say were acknowledged (rejected seqs left out). */
+export const ackedCount = (ranges: ReadonlyArray<DeviceRange>): number => {
+  let acked = 0
+  for (const r of ranges) {
+    if (r.acked_to < r.first) continue
+    const no = new Set(r.rejected.filter((x) => x >= r.first && x <= r.acked_to))
+    acked += r.acked_to - r.first + 1 - no.size
+  }
+  return acked
+}
+
 export const rangeCheck = async (
   store: Store, from: string, ranges: ReadonlyArray<DeviceRange>, final = false, o: { onlyWindow?: boolean } = {},
 ): Promise<RangeCheck> => {
@@ -87,12 +98,7 @@ export const rangeCheck = async (
     `SELECT sum(c) AS rows, count() AS uniq, countIf(a) AS acked_uniq, countIf(NOT s) AS unexpected, countIf(c > 1) AS dup_keys FROM (` +
     `SELECT device_id, seq, count() AS c, any(${inAcked}) AS a, any(${inSent}) AS s FROM ${from}${final ? " FINAL" : ""} ` +
     `WHERE device_id IN (${ranges.map((r) => quoteString(r.device)).join(",")})${o.onlyWindow ? ` AND ${windowWhere(ranges)}` : ""} GROUP BY device_id, seq)`)
-  let acked = 0
-  for (const r of ranges) {
-    if (r.acked_to < r.first) continue
-    const no = new Set(r.rejected.filter((x) => x >= r.first && x <= r.acked_to))
-    acked += r.acked_to - r.first + 1 - no.size
-  }
+  const acked = ackedCount(ranges)
   return {
     acked, lost: acked - Number(s!.acked_uniq), duplicated: Number(s!.dup_keys), extraRows: Number(s!.rows) - Number(s!.uniq),
     unexpected: Number(s!.unexpected), rows: Number(s!.rows),
