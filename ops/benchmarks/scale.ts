@@ -13,7 +13,9 @@
  * - the idle-cluster cost: CPU of all processes (gateway, worker, nats, ClickHouse) over 10 s
  *   with the fleet connected and silent, in cores;
  * - reconnect: every gateway is killed (SIGKILL) and restarted on its port; seconds from the kill
- *   until every device is connected again, and the largest shard lag (pending batches) meanwhile.
+ *   until every device is connected again, the largest shard lag (pending batches) meanwhile
+ *   against the lag bound, and the CPU per reconnected device by process (the simulators' share is
+ *   the devices' half of each handshake, which real devices do on their own CPUs).
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
