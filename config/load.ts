@@ -21,16 +21,16 @@ export const merge = (base: unknown, over: unknown): unknown => {
 }
 
 /**
- * Turns `AKIS_<SECTION>__<KEY>=value` variables into a nested object. Key segments match the
- * config's keys case-insensitively (AKIS_NODE__HEARTBEATMS → node.heartbeatMs); values are parsed
- * as YAML scalars or flow lists, so `AKIS_NODE__ROLES=[worker]` and `AKIS_CLUSTER__PARTITIONS=8` work.
- */
-/**
  * `AKIS_` variables that are not configuration: the config file's path, and the benchmarks'
  * profiling switch (which spawned nodes inherit with the rest of the environment).
  */
 export const nonConfigVars: ReadonlySet<string> = new Set(["AKIS_CONFIG", "AKIS_PROFILE_DIR"])
 
+/**
+ * Turns `AKIS_<SECTION>__<KEY>=value` variables into a nested object. Key segments match the
+ * config's keys case-insensitively (AKIS_NODE__HEARTBEATMS → node.heartbeatMs); values are parsed
+ * as YAML scalars or flow lists, so `AKIS_NODE__ROLES=[worker]` and `AKIS_CLUSTER__PARTITIONS=8` work.
+ */
 export const envOverrides = (env: Record<string, string | undefined>, shape: unknown): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const [name, raw] of Object.entries(env)) {
