@@ -11,7 +11,7 @@ import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { makeClickHouseStore, makeSink, migrate, runRollup, tables, telemetryColumns, type Store } from "../../actors/sink/index.ts"
 import { startClickHouse } from "../../tests/harness/index.ts"
 import type { DeviceRange } from "../../tests/support/sets.ts"
-import { rangeCheck } from "../../tests/support/stored.ts"
+import { installWriteAudit, rangeCheck } from "../../tests/support/stored.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { processCpuMs } from "../lib/cpu.ts"
 import type { Benchmark } from "./index.ts"
@@ -77,10 +77,7 @@ const oneRun = async (v: Variant, seconds: number): Promise<RunResult> => {
   const store = makeClickHouseStore({ url: ch.url, requestTimeoutMs: 300_000 })
   try {
     await migrate(store, schema)
-    if (v.audit !== "none") {
-      await store.exec(`CREATE TABLE telemetry_written (device_id String, seq UInt64) ENGINE = ${v.audit}`)
-      await store.exec(`CREATE MATERIALIZED VIEW telemetry_written_view TO telemetry_written AS SELECT device_id, seq FROM ${tables.telemetry}`)
-    }
+    if (v.audit !== "none") await installWriteAudit(store, v.audit)
     const events = async () =>
       new Map((await store.query<{ event: string; value: number }>("SELECT event, value FROM system.events")).map((r) => [r.event, Number(r.value)]))
     // The server's idle CPU (asynchronous metrics, housekeeping) over 3 s, subtracted below.

@@ -17,10 +17,11 @@ export const writtenTable = "telemetry_written"
  * Not a `Log` table: it saved no measurable server CPU (`ops bench sink-cost`,
  * docs/benchmarks-history.md), its writes are not atomic (sink-outage kills the server mid-insert),
  * and its write lock, held while its output stream lives (18.16 StorageLog), can make the nodes'
- * concurrent telemetry inserts wait for each other.
+ * concurrent telemetry inserts wait for each other. `engine` is there for `ops bench sink-cost`,
+ * which compares engines.
  */
-export const installWriteAudit = async (store: Store): Promise<void> => {
-  await store.exec(`CREATE TABLE IF NOT EXISTS ${writtenTable} (device_id String, seq UInt64) ENGINE = MergeTree ORDER BY (device_id, seq)`)
+export const installWriteAudit = async (store: Store, engine = "MergeTree ORDER BY (device_id, seq)"): Promise<void> => {
+  await store.exec(`CREATE TABLE IF NOT EXISTS ${writtenTable} (device_id String, seq UInt64) ENGINE = ${engine}`)
   await store.exec(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${writtenTable}_view TO ${writtenTable} AS SELECT device_id, seq FROM ${tables.telemetry}`)
 }
 
@@ -64,13 +65,6 @@ export interface RangeCheck {
   readonly rows: number
 }
 
-/**
- * The same comparison as `compareSets(ackedKeys(ranges), rows, …, { allowed: wasSent(ranges) })`,
- * done inside ClickHouse for tables too large to fetch (millions of rows): per device, the seqs
- * in `first..acked_to` must each have exactly one row, seqs outside `first..sent_to` none.
- * `onlyWindow`: look only at seqs in this run's window (runs of one simulator numbered apart,
- * checked one by one; rows outside every window are then counted by the caller).
- */
 /** Readings the ranges say were acknowledged (rejected seqs left out). */
 export const ackedCount = (ranges: ReadonlyArray<DeviceRange>): number => {
   let acked = 0
@@ -82,6 +76,13 @@ export const ackedCount = (ranges: ReadonlyArray<DeviceRange>): number => {
   return acked
 }
 
+/**
+ * The same comparison as `compareSets(ackedKeys(ranges), rows, …, { allowed: wasSent(ranges) })`,
+ * done inside ClickHouse for tables too large to fetch (millions of rows): per device, the seqs
+ * in `first..acked_to` must each have exactly one row, seqs outside `first..sent_to` none.
+ * `onlyWindow`: look only at seqs in this run's window (runs of one simulator numbered apart,
+ * checked one by one; rows outside every window are then counted by the caller).
+ */
 export const rangeCheck = async (
   store: Store, from: string, ranges: ReadonlyArray<DeviceRange>, final = false, o: { onlyWindow?: boolean } = {},
 ): Promise<RangeCheck> => {
