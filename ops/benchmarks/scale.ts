@@ -20,7 +20,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { join, resolve } from "node:path"
-import { processesCpuMs } from "../lib/cpu.ts"
+import { groupsCpuMs, groupsCpuMsSince, processesCpuMs } from "../lib/cpu.ts"
 import { freePort, nodeBunFlags, nodeStopSignal, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
 import type { Benchmark } from "./index.ts"
 import { writeChartPng } from "./plot.ts"
@@ -278,10 +278,10 @@ const benchmark: Benchmark = {
         }
         const work0 = await work()
         const pids = { gateway: gateways.map((g) => g.child.proc.pid), worker: [worker.proc.pid], nats: [ns.pid], clickhouse: [ch.pid] }
-        const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processesCpuMs(p)]))
+        const cpu0 = groupsCpuMs(pids)
         await Bun.sleep(10_000)
         // Each group read once at the end: the total is the sum of the same readings.
-        const usedMs = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processesCpuMs(p) - cpu0[k]!]))
+        const usedMs = groupsCpuMsSince(pids, cpu0)
         const cores = (ms: number) => Math.round((ms / 10_000) * 1000) / 1000
         step.idle_cpu_cores_by_process = Object.fromEntries(Object.entries(usedMs).map(([k, ms]) => [k, cores(ms)]))
         const work1 = await work()
@@ -293,8 +293,9 @@ const benchmark: Benchmark = {
         // Every gateway at once (all n devices reconnect), each started again on its port.
         say(`killing the ${gateways.length} gateway process(es) (SIGKILL) and starting them again`)
         const killedAt = Date.now()
-        const serverGroups = { worker: [worker.proc.pid], nats: [ns.pid], clickhouse: [ch.pid] }
-        const rc0: Record<string, number> = { ...Object.fromEntries(Object.entries(serverGroups).map(([k, p]) => [k, processesCpuMs(p)])), sims: processesCpuMs(sims.map((x) => x.proc.pid)) }
+        // Every process but the gateways, which are replaced (theirs is read from the new ones).
+        const kept = { worker: [worker.proc.pid], nats: [ns.pid], clickhouse: [ch.pid], sims: sims.map((x) => x.proc.pid) }
+        const rc0 = groupsCpuMs(kept)
         await Promise.all(gateways.map((g) => g.child.kill("SIGKILL")))
         await waitFor("devices to notice", () => sumSims("connected") < n / 2, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => {})
         await Promise.all(gateways.map(async (g) => (g.child = await startGateway(g.port))))
@@ -305,11 +306,7 @@ const benchmark: Benchmark = {
         }, { timeoutMs: reconnectWaitMs(n), intervalMs: 250 }).then(() => true, () => false)
         step.reconnect_max_lag_batches = maxLag
         // The killed gateways' CPU is gone with them: the restarted ones count from their start.
-        const rcMs: Record<string, number> = {
-          gateway: processesCpuMs(gateways.map((g) => g.child.proc.pid)),
-          ...Object.fromEntries(Object.entries(serverGroups).map(([k, p]) => [k, processesCpuMs(p) - rc0[k]!])),
-          sims: processesCpuMs(sims.map((x) => x.proc.pid)) - rc0.sims!,
-        }
+        const rcMs = { gateway: processesCpuMs(gateways.map((g) => g.child.proc.pid)), ...groupsCpuMsSince(kept, rc0) }
         step.reconnect_cpu_ms_per_device = Object.fromEntries(Object.entries(rcMs).map(([k, ms]) => [k, Math.round((ms / n) * 1000) / 1000]))
         const serverMs = Object.entries(rcMs).reduce((a, [k, ms]) => a + (k === "sims" ? 0 : ms), 0)
         step.reconnect_s_server_cpu_bound = r1(serverMs / 1000 / cpus().length)

@@ -16,3 +16,11 @@ export const processCpuMs = (pid: number | undefined): number => {
 
 /** CPU time of the processes `pids` so far, summed (each as {@link processCpuMs}), ms. */
 export const processesCpuMs = (pids: ReadonlyArray<number | undefined>): number => pids.reduce((a: number, p) => a + processCpuMs(p), 0)
+
+/** CPU time so far of each named group of processes (as {@link processesCpuMs}), ms. */
+export const groupsCpuMs = (groups: Readonly<Record<string, ReadonlyArray<number | undefined>>>): Record<string, number> =>
+  Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, processesCpuMs(pids)]))
+
+/** CPU time of each group since `before` (a {@link groupsCpuMs} reading of the same groups), ms. */
+export const groupsCpuMsSince = (groups: Readonly<Record<string, ReadonlyArray<number | undefined>>>, before: Readonly<Record<string, number>>): Record<string, number> =>
+  Object.fromEntries(Object.entries(groupsCpuMs(groups)).map(([k, ms]) => [k, ms - (before[k] ?? 0)]))
