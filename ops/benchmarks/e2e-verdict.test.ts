@@ -20,6 +20,12 @@ describe("judgeStep", () => {
     expect(v.sustained).toBe(false)
     expect(v.reason).toContain("lag grew")
   })
+  test("a lag that grows by less than one insert per node (quantum) is the sink's batching, not a backlog", () => {
+    const jump = samples(1000, (t) => (t > 50 ? 2500 : 500))
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: jump, caughtUp: true }).sustained).toBe(false)
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: jump, caughtUp: true, quantum: 2000 }).sustained).toBe(true)
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, (t) => 100 * t), caughtUp: true, quantum: 2000 }).sustained).toBe(false)
+  })
   test("acked far below the offered load (back-pressure): not sustained", () => {
     expect(judgeStep({ offered: 2000, seconds: 60, samples: samples(1000, () => 0), caughtUp: true }).reason).toContain("under 90 %")
   })

@@ -36,11 +36,12 @@ export interface StepVerdict {
 /**
  * A step is sustained when the pipeline kept up with what was offered: the lag (acked − stored)
  * did not grow from the middle of the step to its end (within `slackS` seconds of the offered load,
- * the sink's own flush interval), the readings stored per second reached `minDelivered` of the
- * offered rate, and everything acked was stored once the step ended (`caughtUp`).
+ * the sink's own flush interval, or `quantum` readings if more: the stored count moves in whole
+ * inserts, up to one batch per node at once), the readings stored per second reached
+ * `minDelivered` of the offered rate, and everything acked was stored once the step ended (`caughtUp`).
  */
 export const judgeStep = (
-  o: { offered: number; seconds: number; samples: ReadonlyArray<LagSample>; caughtUp: boolean; slackS?: number; minDelivered?: number; windowS?: number },
+  o: { offered: number; seconds: number; samples: ReadonlyArray<LagSample>; caughtUp: boolean; slackS?: number; quantum?: number; minDelivered?: number; windowS?: number },
 ): StepVerdict => {
   const T = o.seconds
   // Lag windows of 10 % of the step, and at least two of the sink's 3 s flush periods (the stored
@@ -50,7 +51,7 @@ export const judgeStep = (
   const lagEnd = meanLag(o.samples, T - w, T)
   const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.25 * T && s.t <= T)))
   const delivered = storedPerS / o.offered
-  const slack = (o.slackS ?? 1) * o.offered
+  const slack = Math.max((o.slackS ?? 1) * o.offered, o.quantum ?? 0)
   const minDelivered = o.minDelivered ?? 0.9
   const reason =
     lagMid === null || lagEnd === null ? "too few lag samples"
