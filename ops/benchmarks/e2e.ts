@@ -97,7 +97,7 @@ const benchmark: Benchmark = {
         AKIS_GATEWAY__MAXREADINGSPERSEC: "1000", AKIS_RULES__MAXWINDOWBYTESPERDEVICE: String(64 * 1024 * 1024), AKIS_NODE__DATADIR: dir,
       }
       // The stored count moves in whole inserts: up to one batch per node at once (the lag judge's slack).
-      const storeQuantum = nodeCount * loadConfig({ env: { ...process.env, ...env } }).sink.batchRows
+      const storeQuantum = nodeCount * loadConfig().sink.batchRows // the nodes inherit this environment
       const ports = Array.from({ length: nodeCount }, (_, i) => `b${i + 1}`).map((id) => {
         const port = freePort()
         children.push(spawnChild(id, ["bun", ...nodeBunFlags(), join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(port) } }))
