@@ -51,6 +51,17 @@ export interface RollupRunOptions {
   readonly backfillDays: number
 }
 
+/**
+ * Seconds after its end at which a minute counts as closed, for a job whose runs look back
+ * `overlapS`: the look-back plus 20 s for the pipeline (reading → insert attempt). A run re-reads
+ * every minute that rows ingested in its look-back touched; with a shorter grace the minutes the
+ * previous run closed are among them, so in steady state each minute was read from `FINAL` two or
+ * three times. With this grace their rows are older than the next run's look-back: each minute is
+ * read once, when it closes, and again only when a row of it arrives late (replays: still exact).
+ * The price: the rollup trails real time by about this much more (queries read those minutes raw).
+ */
+export const rollupGraceS = (overlapS: number): number => overlapS + 20
+
 /** What one run did. */
 export interface RollupRunResult {
   readonly state: RollupState

@@ -100,7 +100,7 @@ const about: Record<string, string> = {
     "sustained. Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
     "windows of 10 % of the step, at least 6 s; slack: one second of the offered load, or one sink batch per node (`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), the readings stored per second (least-squares slope " +
     "after the step's first quarter) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
-    "stored/s of the highest sustained step. `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
+    "the lower of stored/s and acked/s of the highest sustained step (it stores what it acks; the fitted stored slope alone can overshoot by a few % when a large insert lands late in the fit). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
     "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged.",
 }
 

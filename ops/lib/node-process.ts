@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
-import { makeRetentionJob, makeRollupJob, makeSinkGroup, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type RollupJob, type SinkGroup } from "../../actors/sink/index.ts"
+import { makeRetentionJob, makeRollupJob, makeSinkGroup, rollupGraceS, makeStore, migrate, sinkGroupOptions, startAlertWriter, type AlertWriter, type RetentionJob, type RollupJob, type SinkGroup } from "../../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../../config/index.ts"
 import { ruleLimitsOf } from "../../config/rules/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
@@ -113,7 +113,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
     // The 1-minute rollup, off the insert path: periodic, on the same elected node as retention.
     rollup = makeRollupJob(store, schema, {
       everyMs: config.clickhouse.rollupEveryMs, overlapS: config.clickhouse.rollupOverlapS, backfillDays: config.clickhouse.rollupBackfillDays,
-      graceS: 10, onError: (e) => log("rollup.error", { error: String(e) }),
+      graceS: rollupGraceS(config.clickhouse.rollupOverlapS), onError: (e) => log("rollup.error", { error: String(e) }),
     })
     group = makeSinkGroup(store, schema, sinkGroupOptions(config.sink, (e, attempt) => log("sink.error", { error: String(e), attempt })))
     alerts = await startAlertWriter({
