@@ -21,9 +21,11 @@ export interface StepVerdict {
   readonly lag_mid: number | null
   readonly lag_end: number | null
   /**
-   * Readings stored per second after the first quarter of the step (least-squares slope of stored
-   * over time): the steady rate. The sink stores in 3 s flushes; a fit over many of them averages
-   * the steps out (steps of 60 s: 45 s, 15 flushes). Short steps give noisy rates.
+   * Readings stored per second from the middle of the step to its end: the difference of the mean
+   * stored counts over the same two windows as the lags, over the distance of their centres. The
+   * stored count rises in whole inserts (up to one batch per node, 150k rows); a window mean
+   * averages several of them, where a least-squares slope (used until 2026-11-26) was swung by
+   * the last few samples: 95,268/s for a step whose lag shrank by 135k while 100,437/s were acked.
    */
   readonly stored_per_s: number
   /** stored_per_s ÷ offered. */
@@ -49,7 +51,7 @@ export const judgeStep = (
   const w = Math.max(0.1 * T, o.windowS ?? 6)
   const lagMid = meanLag(o.samples, T / 2 - w / 2, T / 2 + w / 2)
   const lagEnd = meanLag(o.samples, T - w, T)
-  const storedPerS = Math.round(slope(o.samples.filter((s) => s.t >= 0.25 * T && s.t <= T)))
+  const storedPerS = Math.round(rateBetween(o.samples, [T / 2 - w / 2, T / 2 + w / 2], [T - w, T]))
   const delivered = storedPerS / o.offered
   const slack = Math.max((o.slackS ?? 1) * o.offered, o.quantum ?? 0)
   const minDelivered = o.minDelivered ?? 0.9
@@ -62,18 +64,14 @@ export const judgeStep = (
   return { lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason }
 }
 
-/** Least-squares slope of stored over t (0 with fewer than 2 samples). */
-const slope = (xs: ReadonlyArray<LagSample>): number => {
-  if (xs.length < 2) return 0
-  const mt = xs.reduce((a, s) => a + s.t, 0) / xs.length
-  const ms = xs.reduce((a, s) => a + s.stored, 0) / xs.length
-  let num = 0
-  let den = 0
-  for (const s of xs) {
-    num += (s.t - mt) * (s.stored - ms)
-    den += (s.t - mt) ** 2
+/** Stored per second between two windows: difference of their mean stored counts over the distance of their mean times (0 when a window is empty). */
+const rateBetween = (xs: ReadonlyArray<LagSample>, a: readonly [number, number], b: readonly [number, number]): number => {
+  const mean = ([from, to]: readonly [number, number]) => {
+    const w = xs.filter((s) => s.t >= from && s.t <= to)
+    return w.length === 0 ? undefined : { t: w.reduce((x, s) => x + s.t, 0) / w.length, stored: w.reduce((x, s) => x + s.stored, 0) / w.length }
   }
-  return den === 0 ? 0 : num / den
+  const [p, q] = [mean(a), mean(b)]
+  return p && q && q.t > p.t ? (q.stored - p.stored) / (q.t - p.t) : 0
 }
 
 /**

@@ -98,8 +98,8 @@ const about: Record<string, string> = {
     "simulator) over the steady part of phase 1 (from `warmup_s` + 2 s to 1 s before the simulator stops: `reference_cpu_window_s`) ÷ that window; " +
     "`reference_cpu_cores_whole_run` over all of phase 1; `idle_cpu_cores`: the same processes (without a simulator) over 10 s before phase 1, with no device connected; `reference_nats_msgs_per_reading`: nats-server's messages in and out (`/varz`) per acked reading, same window. **Phase 2**, a ramp of offered loads, `step_seconds` each, until a step is not " +
     "sustained, then one step halfway between the last sustained step and that one (rounded to 1,000/s; when they are ≥ 10,000/s apart). Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
-    "windows of 10 % of the step, at least 6 s; slack: one second of the offered load, or one sink batch per node (`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), the readings stored per second (least-squares slope " +
-    "after the step's first quarter) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
+    "windows of 10 % of the step, at least 6 s; slack: one second of the offered load, or one sink batch per node (`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), the readings stored per second (mean stored count over " +
+    "the end window minus that over the middle window, over the distance of their centres) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
     "the lower of stored/s and acked/s of the highest sustained step (it stores what it acks; the fitted stored slope alone can overshoot by a few % when a large insert lands late in the fit). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
     "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged.",
 }
