@@ -294,6 +294,12 @@ const benchmark: Benchmark = {
       // Rows in no run's window at all (a seq no simulator run sent).
       const [stray] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${writtenTable} WHERE NOT (${runs.map((r) => windowWhere(r.ranges)).join(" OR ")})`)
       unexpected += Number(stray!.n)
+      // What the nodes logged that is not routine (resets and fencing replay readings: rows written twice).
+      const nodeEvents: Record<string, number> = {}
+      for (const c of children) {
+        for (const m of c.output().matchAll(/"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable)[^"]*)"/gi)) nodeEvents[m[1]!] = (nodeEvents[m[1]!] ?? 0) + 1
+      }
+      if (Object.keys(nodeEvents).length > 0) say(`node events: ${Object.entries(nodeEvents).map(([k, v]) => `${k} ×${v}`).join(", ")}`)
       const best = steps.filter((x) => x.sustained).sort((a, b) => a.offered - b.offered).at(-1)
       return {
         // A sustained step stores what it acks; the fitted stored slope alone can overshoot the acked
@@ -330,6 +336,7 @@ const benchmark: Benchmark = {
         unexpected_rows: unexpected,
         rows_written: written,
         duplicate_rows_written: dupWritten,
+        node_events: nodeEvents,
         // The raw JetStream publish "ceiling" of earlier versions (a 0.3 s burst of identical
         // pre-encoded batches after the ramp) bounded nothing this bench measures: dropped.
         raw_jetstream_readings_per_s: null,
