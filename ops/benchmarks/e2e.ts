@@ -302,8 +302,8 @@ const benchmark: Benchmark = {
       if (Object.keys(nodeEvents).length > 0) say(`node events: ${Object.entries(nodeEvents).map(([k, v]) => `${k} ×${v}`).join(", ")}`)
       const best = steps.filter((x) => x.sustained).sort((a, b) => a.offered - b.offered).at(-1)
       return {
-        // A sustained step stores what it acks; the fitted stored slope alone can overshoot the acked
-        // rate by a few % when a 150k-row insert lands near the end of the fit.
+        // A sustained step stores what it acks; the stored estimate alone can overshoot the acked
+        // rate by a few % when a 150k-row insert lands at a window's edge.
         readings_per_s: best ? Math.min(best.stored_per_s, best.acked_per_s) : 0,
         sustained_step: best?.offered ?? null,
         first_unsustained_step: steps.find((x) => !x.sustained)?.offered ?? null,

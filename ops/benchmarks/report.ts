@@ -100,7 +100,7 @@ const about: Record<string, string> = {
     "sustained, then one step halfway between the last sustained step and that one (rounded to 1,000/s; when they are ≥ 10,000/s apart). Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
     "windows of 10 % of the step, at least 6 s; slack: one second of the offered load, or one sink batch per node (`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), the readings stored per second (mean stored count over " +
     "the end window minus that over the middle window, over the distance of their centres) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
-    "the lower of stored/s and acked/s of the highest sustained step (it stores what it acks; the fitted stored slope alone can overshoot by a few % when a large insert lands late in the fit). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
+    "the lower of stored/s and acked/s of the highest sustained step (a sustained step stores what it acks; the stored estimate alone can overshoot that by a few % when a 150k-row insert lands at a window's edge). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
     "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged. `node_events`: how often the nodes logged an event that is not routine (errors, failures, shard resets and fencing: a reset replays readings from the shard's checkpoint, which writes rows twice).",
 }
 
