@@ -297,8 +297,10 @@ const benchmark: Benchmark = {
       // What the nodes logged that is not routine (resets and fencing replay readings: rows written twice).
       const nodeEvents: Record<string, number> = {}
       for (const c of children) {
-        for (const m of c.output().matchAll(/"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable)[^"]*)"/gi)) nodeEvents[m[1]!] = (nodeEvents[m[1]!] ?? 0) + 1
+        for (const m of c.output().matchAll(/"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable|stalled)[^"]*)"/gi)) nodeEvents[m[1]!] = (nodeEvents[m[1]!] ?? 0) + 1
       }
+      // The longest a node's event loop was blocked (node.stalled: a 250 ms timer ≥ 1 s late).
+      const maxStallMs = Math.max(0, ...children.flatMap((c) => [...c.output().matchAll(/"event":"node\.stalled","lateMs":(\d+)/g)].map((m) => Number(m[1]))))
       if (Object.keys(nodeEvents).length > 0) say(`node events: ${Object.entries(nodeEvents).map(([k, v]) => `${k} ×${v}`).join(", ")}`)
       const best = steps.filter((x) => x.sustained).sort((a, b) => a.offered - b.offered).at(-1)
       return {
@@ -337,6 +339,7 @@ const benchmark: Benchmark = {
         rows_written: written,
         duplicate_rows_written: dupWritten,
         node_events: nodeEvents,
+        node_max_stall_ms: maxStallMs,
         // The raw JetStream publish "ceiling" of earlier versions (a 0.3 s burst of identical
         // pre-encoded batches after the ramp) bounded nothing this bench measures: dropped.
         raw_jetstream_readings_per_s: null,

@@ -101,7 +101,7 @@ const about: Record<string, string> = {
     "windows of 10 % of the step, at least 6 s; slack: one second of the offered load, or one sink batch per node (`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), the readings stored per second (mean stored count over " +
     "the end window minus that over the middle window, over the distance of their centres) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
     "the lower of stored/s and acked/s of the highest sustained step (a sustained step stores what it acks; the stored estimate alone can overshoot that by a few % when a 150k-row insert lands at a window's edge). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
-    "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged. `node_events`: how often the nodes logged an event that is not routine (errors, failures, shard resets and fencing: a reset replays readings from the shard's checkpoint, which writes rows twice).",
+    "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged. `node_events`: how often the nodes logged an event that is not routine (errors, failures, shard resets and fencing: a reset replays readings from the shard's checkpoint, which writes rows twice); `node_max_stall_ms`: the longest a node's event loop was blocked (`node.stalled`: a 250 ms timer ≥ 1 s late), against the 2 s a heartbeat may take before the node fences itself.",
 }
 
 const fmt = (v: unknown): string =>

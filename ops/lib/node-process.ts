@@ -17,6 +17,7 @@ import { ruleLimitsOf } from "../../config/rules/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
 import { startGateway, type Gateway } from "../../gateway/index.ts"
 import { connectNats, ensureStreams, startNode, systemClock, type ActorKind, type AkisNode } from "../../runtime/index.ts"
+import { watchStalls } from "../../runtime/stall-watch.ts"
 import { startGatewayCrlKeeper } from "../certs/crl-keeper.ts"
 import { startDeviceRules } from "./device-rules.ts"
 import { redact, redactString } from "../../config/redact.ts"
@@ -88,6 +89,9 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
   let history: ReturnType<typeof serveHistory> | undefined
   let api: ApiNode | undefined
   const sinks: Array<{ metrics: { rowsFenced: number } }> = []
+  // A blocked event loop delays heartbeats as much as everything else: log it, so a node that
+  // fenced itself under load shows why (suspicionMs − heartbeatMs is the budget).
+  const stopStallWatch = watchStalls(systemClock, { everyMs: 250, thresholdMs: 1_000, onStall: (lateMs) => log("node.stalled", { lateMs }) })
   // Insert durations go to the /metrics histogram (the API starts after the sink group).
   const timed = (inner: Store): Store => ({
     ...inner,
@@ -186,6 +190,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
     if (stopping) return
     stopping = true
     log("node.shutdown", { why })
+    stopStallWatch()
     stopCrlKeeper()
     await gateway?.stop({ drainMs: 2_000 }).catch(() => {})
     await api?.stop().catch(() => {})

@@ -1,0 +1,16 @@
+import type { Cancel, Clock } from "./clock.ts"
+
+/**
+ * Notices when this process's event loop was blocked: a timer due every `everyMs` that fires
+ * `thresholdMs` or more late reports the delay. Heartbeats, lease renewals and sockets wait just
+ * as long, so a stall near `suspicionMs − heartbeatMs` explains a node fencing itself.
+ */
+export const watchStalls = (clock: Clock, o: { readonly everyMs: number; readonly thresholdMs: number; readonly onStall: (lateMs: number) => void }): Cancel => {
+  let last = clock.now()
+  return clock.every(o.everyMs, () => {
+    const now = clock.now()
+    const late = now - last - o.everyMs
+    last = now
+    if (late >= o.thresholdMs) o.onStall(late)
+  })
+}
