@@ -23,7 +23,7 @@ export interface StepVerdict {
   /**
    * Readings stored per second from the middle of the step to its end: the difference of the mean
    * stored counts over the same two windows as the lags, over the distance of their centres. The
-   * stored count rises in whole inserts (up to one batch per node, 150k rows); a window mean
+   * stored count rises in whole inserts (up to one `sink.batchRows` batch per node); a window mean
    * averages several of them, where a least-squares slope (used until 2026-11-26) was swung by
    * the last few samples: 95,268/s for a step whose lag shrank by 135k while 100,437/s were acked.
    */

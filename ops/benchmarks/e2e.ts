@@ -305,7 +305,7 @@ const benchmark: Benchmark = {
       const best = steps.filter((x) => x.sustained).sort((a, b) => a.offered - b.offered).at(-1)
       return {
         // A sustained step stores what it acks; the stored estimate alone can overshoot the acked
-        // rate by a few % when a 150k-row insert lands at a window's edge.
+        // rate by a few % when a large insert lands at a window's edge.
         readings_per_s: best ? Math.min(best.stored_per_s, best.acked_per_s) : 0,
         sustained_step: best?.offered ?? null,
         first_unsustained_step: steps.find((x) => !x.sustained)?.offered ?? null,
