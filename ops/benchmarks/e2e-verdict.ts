@@ -10,10 +10,11 @@ export interface LagSample {
   readonly stored: number
 }
 
-/** Readings acked but not yet stored, averaged over the samples with `from ≤ t ≤ to`. */
-export const meanLag = (samples: ReadonlyArray<LagSample>, from: number, to: number): number | null => {
-  const xs = samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.acked - s.stored)
-  return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length
+/** Means of time, acked and stored over the samples with `from ≤ t ≤ to` (null when there are none). */
+const windowMeans = (samples: ReadonlyArray<LagSample>, from: number, to: number): LagSample | null => {
+  const xs = samples.filter((s) => s.t >= from && s.t <= to)
+  const mean = (f: (s: LagSample) => number) => xs.reduce((a, s) => a + f(s), 0) / xs.length
+  return xs.length === 0 ? null : { t: mean((s) => s.t), acked: mean((s) => s.acked), stored: mean((s) => s.stored) }
 }
 
 export interface StepVerdict {
@@ -49,9 +50,12 @@ export const judgeStep = (
   // Lag windows of 10 % of the step, and at least two of the sink's 3 s flush periods (the stored
   // count rises in steps of one flush, so a shorter window sees the sawtooth, not the trend).
   const w = Math.max(0.1 * T, o.windowS ?? 6)
-  const lagMid = meanLag(o.samples, T / 2 - w / 2, T / 2 + w / 2)
-  const lagEnd = meanLag(o.samples, T - w, T)
-  const storedPerS = Math.round(rateBetween(o.samples, [T / 2 - w / 2, T / 2 + w / 2], [T - w, T]))
+  const mid = windowMeans(o.samples, T / 2 - w / 2, T / 2 + w / 2)
+  const end = windowMeans(o.samples, T - w, T)
+  const lagMid = mid === null ? null : mid.acked - mid.stored
+  const lagEnd = end === null ? null : end.acked - end.stored
+  // Stored/s between the same two windows: difference of their mean stored counts over the distance of their mean times.
+  const storedPerS = mid && end && end.t > mid.t ? Math.round((end.stored - mid.stored) / (end.t - mid.t)) : 0
   const delivered = storedPerS / o.offered
   const slack = Math.max((o.slackS ?? 1) * o.offered, o.quantum ?? 0)
   const minDelivered = o.minDelivered ?? 0.9
@@ -62,16 +66,6 @@ export const judgeStep = (
     : !o.caughtUp ? "acked readings not all stored within the catch-up limit"
     : null
   return { lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason }
-}
-
-/** Stored per second between two windows: difference of their mean stored counts over the distance of their mean times (0 when a window is empty). */
-const rateBetween = (xs: ReadonlyArray<LagSample>, a: readonly [number, number], b: readonly [number, number]): number => {
-  const mean = ([from, to]: readonly [number, number]) => {
-    const w = xs.filter((s) => s.t >= from && s.t <= to)
-    return w.length === 0 ? undefined : { t: w.reduce((x, s) => x + s.t, 0) / w.length, stored: w.reduce((x, s) => x + s.stored, 0) / w.length }
-  }
-  const [p, q] = [mean(a), mean(b)]
-  return p && q && q.t > p.t ? (q.stored - p.stored) / (q.t - p.t) : 0
 }
 
 /**
