@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream"
 import { join, resolve } from "node:path"
 import { writeFileSync } from "node:fs"
-import { processesCpuMs } from "../lib/cpu.ts"
+import { groupsCpuMs, processesCpuMs } from "../lib/cpu.ts"
 import { defaultNodeCount } from "../lib/layout.ts"
 import { makeClickHouseStore, migrate, tables } from "../../actors/sink/index.ts"
 import { loadDeviceSchema } from "../../config/device-schema.ts"
@@ -99,7 +99,7 @@ const benchmark: Benchmark = {
         AKIS_GATEWAY__MAXREADINGSPERSEC: "1000", AKIS_RULES__MAXWINDOWBYTESPERDEVICE: String(64 * 1024 * 1024), AKIS_NODE__DATADIR: dir,
       }
       // The stored count moves in whole inserts: up to one batch per node at once (the lag judge's slack).
-      const storeQuantum = nodeCount * loadConfig().sink.batchRows // the nodes inherit this environment
+      const batchRows = loadConfig().sink.batchRows // the nodes inherit this environment
       const ports = Array.from({ length: nodeCount }, (_, i) => `b${i + 1}`).map((id) => {
         const port = freePort()
         children.push(spawnChild(id, ["bun", ...nodeBunFlags(), join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(port) } }))
@@ -113,9 +113,11 @@ const benchmark: Benchmark = {
 
       const pids = () => ({ nodes: children.map((c) => c.proc.pid), nats: [ns.pid], clickhouse: [ch.pid] })
       const cpuOf = (ps: Array<number | undefined>) => processesCpuMs(ps) / 1000
-      const cpuNow = () => Object.fromEntries(Object.entries(pids()).map(([k, ps]) => [k, cpuOf(ps)])) as Record<string, number>
+      const cpuNow = () => Object.fromEntries(Object.entries(groupsCpuMs(pids())).map(([k, ms]) => [k, ms / 1000]))
       /** Cores each process group used between two readings of its CPU seconds, `s` seconds apart. */
       const cores = (a: Record<string, number>, b: Record<string, number>, s: number) => Object.fromEntries(Object.keys(a).map((k) => [k, (b[k]! - a[k]!) / s]))
+      const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0)
+      const rounded = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r2(v)]))
       const runs: FleetResult[] = []
       /** Starts the simulator; `done` resolves with its result (ranges included). */
       const fleet = (rate: number, seconds: number, anomalies: string, extra: string[] = []) => {
@@ -159,7 +161,7 @@ const benchmark: Benchmark = {
       const idleT0 = performance.now()
       await Bun.sleep(IDLE_MS)
       const idleCpu = cores(idle0, cpuNow(), (performance.now() - idleT0) / 1000)
-      say(`idle cluster: ${r2(Object.values(idleCpu).reduce((a, b) => a + b, 0))} cores (${Object.entries(idleCpu).map(([k, v]) => `${k} ${r2(v)}`).join(", ")})`)
+      say(`idle cluster: ${r2(sum(idleCpu))} cores (${Object.entries(rounded(idleCpu)).map(([k, v]) => `${k} ${v}`).join(", ")})`)
 
       say(`phase 1: reference load, 200 buses × 10 Hz = 2,000 readings/s for ${refS} s`)
       // 100 buses overspeed one after another from 2 s on, so the p99 rests on 100 alerts, the
@@ -195,8 +197,6 @@ const benchmark: Benchmark = {
       const cpuRef1 = cpuNow()
       const wholeCpu = { ...cores(cpuRef0, cpuRef1, refWall), simulator: ref.cpu_s / refWall }
       const refCpu = cores(cpuSteady0, cpuSteady1, steadyWall)
-      const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0)
-      const rounded = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r2(v)]))
       const referenceCores = sum(refCpu)
       // Reading-to-alert latency: alert stored in JetStream (server timestamp) − gateway receive time.
       const js = jetstream(await ns.connect())
@@ -245,7 +245,7 @@ const benchmark: Benchmark = {
         const catchUp = (performance.now() - sent) / 1000
         const inStep = (await count()) - before
         const cpu1 = cpuNow()
-        const v = judgeStep({ offered, seconds: r.seconds, samples, caughtUp, quantum: storeQuantum })
+        const v = judgeStep({ offered, seconds: r.seconds, samples, caughtUp, quantum: nodeCount * batchRows })
         const step: Step = {
           offered, seconds: r.seconds, acked_per_s: r.readings_per_s, ack_p99_ms: r.ack_latency_p99_ms, stored_per_s: v.stored_per_s,
           lag_mid: v.lag_mid, lag_end: v.lag_end, catch_up_s: caughtUp ? r1(catchUp) : null,
@@ -311,7 +311,7 @@ const benchmark: Benchmark = {
         first_unsustained_step: steps.find((x) => !x.sustained)?.offered ?? null,
         max_stored_per_s: Math.max(0, ...steps.map((x) => x.stored_per_s)),
         nodes: nodeCount,
-        sink_batch_rows: storeQuantum / nodeCount,
+        sink_batch_rows: batchRows,
         step_seconds: stepS,
         reference_readings_per_s: ref.readings_per_s,
         reference_cpu_cores: r2(referenceCores),
