@@ -51,11 +51,21 @@ export interface Child {
   readonly exited: Promise<number>
 }
 
+/**
+ * Allocator settings for the Bun processes we start (nodes, gateways, simulators), each unless the
+ * environment sets it. Bun's mimalloc returns freed pages to the kernel 100 ms after they were freed
+ * (`purge_delay`); a node frees batch buffers in bursts at every GC and faults the pages back in at
+ * the next allocations: 55–80k page faults a second per node at 100k readings/s, a third of the
+ * node's CPU in the kernel. Keeping freed pages (they are still reused) cut that to 4–6k and the
+ * node's CPU per reading by ≈ 12 % (docs/decisions.md, "Allocator: keep freed pages").
+ */
+export const bunAllocatorEnv: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "-1" }
+
 /** Spawns a process, capturing its output for assertions and for failure reports. */
 export const spawnChild = (name: string, cmd: string[], opts: { env?: Record<string, string>; cwd?: string; echo?: boolean } = {}): Child => {
   const proc = Bun.spawn(cmd, {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    env: { ...bunAllocatorEnv, ...process.env, ...opts.env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
