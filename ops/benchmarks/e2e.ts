@@ -99,7 +99,8 @@ const benchmark: Benchmark = {
         AKIS_GATEWAY__MAXREADINGSPERSEC: "1000", AKIS_RULES__MAXWINDOWBYTESPERDEVICE: String(64 * 1024 * 1024), AKIS_NODE__DATADIR: dir,
       }
       // The stored count moves in whole inserts: up to one batch per node at once (the lag judge's slack).
-      const batchRows = loadConfig().sink.batchRows // the nodes inherit this environment
+      const sink = loadConfig().sink // the nodes inherit this environment
+      const batchRows = sink.batchRows
       const ports = Array.from({ length: nodeCount }, (_, i) => `b${i + 1}`).map((id) => {
         const port = freePort()
         children.push(spawnChild(id, ["bun", ...nodeBunFlags(), join(root, "ops/main-node.ts")], { cwd: root, env: { ...env, AKIS_NODE__ID: id, AKIS_GATEWAY__PORT: String(port) } }))
@@ -143,10 +144,10 @@ const benchmark: Benchmark = {
       const count = async () => Number((await store.query<{ n: number }>(`SELECT count() AS n FROM ${tables.telemetry}`))[0]!.n)
       /**
        * Waits until the stored count has not moved for longer than the sink's flush interval (no
-       * queued row left anywhere), at most 120 s; returns the seconds waited beyond that quiet time.
+       * queued row left anywhere), at most 120 s; returns the seconds it was still moving.
        */
       const settle = async (): Promise<number> => {
-        const quietMs = loadConfig().sink.flushMs + 2_000
+        const quietMs = sink.flushMs + 2_000
         const t0 = performance.now()
         let last = await count()
         let since = performance.now()
@@ -315,17 +316,18 @@ const benchmark: Benchmark = {
       const [stray] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${writtenTable} WHERE NOT (${runs.map((r) => windowWhere(r.ranges)).join(" OR ")})`)
       unexpected += Number(stray!.n)
       // What the nodes logged that is not routine (resets and fencing replay readings: rows written twice).
-      // Each kind's first line is kept, so what went wrong can be read from the output alone.
+      // Each kind's first line is kept, so what went wrong can be read from the output alone; the
+      // same pass finds the longest a node's event loop was blocked (node.stalled: a 250 ms timer ≥ 1 s late).
       const nodeEvents: Record<string, number> = {}
       const nodeEventFirst: Record<string, string> = {}
+      let maxStallMs = 0
       for (const c of children) {
         for (const m of c.output().matchAll(/^.*"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable|stalled)[^"]*)".*$/gim)) {
           nodeEvents[m[1]!] = (nodeEvents[m[1]!] ?? 0) + 1
           nodeEventFirst[m[1]!] ??= m[0].slice(0, 400)
+          if (m[1] === "node.stalled") maxStallMs = Math.max(maxStallMs, Number(/"lateMs":(\d+)/.exec(m[0])?.[1] ?? 0))
         }
       }
-      // The longest a node's event loop was blocked (node.stalled: a 250 ms timer ≥ 1 s late).
-      const maxStallMs = Math.max(0, ...children.flatMap((c) => [...c.output().matchAll(/"event":"node\.stalled","lateMs":(\d+)/g)].map((m) => Number(m[1]))))
       if (Object.keys(nodeEvents).length > 0) say(`node events: ${Object.entries(nodeEvents).map(([k, v]) => `${k} ×${v}`).join(", ")}`)
       const best = steps.filter((x) => x.sustained).sort((a, b) => a.offered - b.offered).at(-1)
       return {

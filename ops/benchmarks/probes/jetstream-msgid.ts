@@ -4,7 +4,8 @@
  * stream shaped like AKIS_TLM (file storage, 16 subjects, 120 s duplicate window), one pull
  * consumer per subject reading everything, and a publisher that sends `rate` messages a second of
  * `bytes` bytes (one reading's batch) in 5 ms ticks, each waiting for its PubAck, as the gateway's
- * shards do. Phases alternate with and without a msg id; CPU is read from /proc.
+ * shards do (at least one a tick: 200 a second is the lowest rate it sends; `sent_per_s` says what
+ * it sent). Phases alternate with and without a msg id; CPU is read from /proc.
  *
  *   bun ops/benchmarks/probes/jetstream-msgid.ts [rate, default 2000] [seconds per phase, default 15] [rounds, default 2]
  */
@@ -49,12 +50,11 @@ const phase = async (withId: boolean) => {
   while (performance.now() < end) {
     const tick = performance.now()
     const acks: Promise<unknown>[] = []
-    for (let i = 0; i < perTick; i++, no++) {
+    for (let i = 0; i < perTick; i++, no++, sent++) {
       const subject = `probe.tlm.${no % subjects}`
       acks.push(withId ? js.publish(subject, payload, { msgID: `gw1.${no % subjects}.${no}` }) : js.publish(subject, payload))
     }
     await Promise.all(acks)
-    sent += perTick
     await Bun.sleep(Math.max(0, 5 - (performance.now() - tick)))
   }
   const wall = (performance.now() - t0.at) / 1000
