@@ -8,7 +8,7 @@
  * With `clickhouse.url: chdb:<dir>` (embedded store) it runs one node, which holds the store, and
  * reads the summary from it over NATS (history-service.ts): chDB allows one process per directory.
  */
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { makeStore, type Store } from "../../actors/sink/index.ts"
 import { ConfigInvalid, loadConfig } from "../../config/index.ts"
@@ -45,6 +45,29 @@ export interface UpSession {
   stop(): Promise<void>
 }
 
+const opsCli = (args: string[]) => spawnChild("ops", ["bun", join(root, "ops/cli.ts"), ...args], { cwd: root })
+
+/**
+ * The fleet CA, the gateway's certificate and one certificate per simulated device in `certDir`:
+ * created on the first run; on a later run with a larger fleet, only the missing device
+ * certificates are issued (existing ones are kept, so devices of the last run keep their identity).
+ */
+export const ensureFleetCerts = async (certDir: string, devices: number, log: (m: string) => void): Promise<void> => {
+  const run = async (args: string[], what: string) => {
+    const c = opsCli(args)
+    if ((await c.exited) !== 0) throw new CommandFailed({ message: `${what} failed:\n${c.output()}` })
+  }
+  if (!existsSync(join(certDir, "ca.crt"))) {
+    log(`creating the fleet CA, gateway and ${devices} device certificates in ${certDir}`)
+    return run(["certs", "init", "--dir", certDir, "--devices", String(devices)], "ops certs init")
+  }
+  const deviceDir = join(certDir, "devices")
+  const have = existsSync(deviceDir) ? readdirSync(deviceDir).filter((f) => f.endsWith(".crt")).length : 0
+  if (have >= devices) return
+  log(`issuing ${devices - have} more device certificates in ${certDir} (${have} exist, the fleet has ${devices})`)
+  await run(["certs", "devices", "--dir", certDir, "--devices", String(devices)], "ops certs devices")
+}
+
 /** The default scenario of `ops up`. */
 export const defaultUpScenario = join(root, "ops/loadgen/scenarios/overheat.yaml")
 
@@ -67,15 +90,10 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
   // --- NATS: refuse one without JetStream before anything is created or started ---
   const natsProbe = await probeNats(config.nats.servers, config.nats)
   if (natsProbe.state === "no-jetstream") throw new CommandFailed({ message: noJetStreamMessage(config.nats.servers, natsProbe.detail) })
-  const ops = (args: string[]) => spawnChild("ops", ["bun", join(root, "ops/cli.ts"), ...args], { cwd: root })
 
   // --- Certificates: created once, kept under .akis/certs ---
   const certDir = resolve(root, config.gateway.certDir)
-  if (!existsSync(join(certDir, "ca.crt"))) {
-    say(`creating the fleet CA, gateway and ${devices} device certificates in ${certDir}`)
-    const c = ops(["certs", "init", "--dir", certDir, "--devices", String(devices)])
-    if ((await c.exited) !== 0) throw new CommandFailed({ message: `ops certs init failed:\n${c.output()}` })
-  }
+  await ensureFleetCerts(certDir, devices, say)
 
   // --- ClickHouse: use the configured one if it answers, else start one under .akis/clickhouse ---
   let clickhouse: ClickHouseServer | undefined
@@ -129,7 +147,7 @@ export const startUp = async (values: UpOptions): Promise<UpSession> => {
     }
   })()
   say(`starting the fleet simulator: ${devices} devices × ${rate} Hz for ${values.duration} (scenario ${values.scenario})`)
-  const fleet = ops(["loadgen", "--scenario", values.scenario, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration, "--gateways", cluster.gateways().join(",")])
+  const fleet = opsCli(["loadgen", "--scenario", values.scenario, "--devices", String(devices), "--rate", String(rate), "--duration", values.duration, "--gateways", cluster.gateways().join(",")])
 
   // --- Live summary ---
   let ctx: OpsContext | undefined
