@@ -35,6 +35,21 @@ describe("judgeStep", () => {
     expect(judgeStep({ offered: 1000, seconds: 60, samples: jump, caughtUp: true, quantum: 2000 }).sustained).toBe(true)
     expect(judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, (t) => 100 * t), caughtUp: true, quantum: 2000 }).sustained).toBe(false)
   })
+  test("a growing queue of unacked readings at the devices: not sustained, even when the log keeps up", () => {
+    // the gateways ack 1,000/s of 1,100/s offered: everything acked is stored at once, but the
+    // devices wait longer and longer for their ACKs (100 more readings unacked every second)
+    const growing = samples(1000, () => 0).map((s) => ({ ...s, unacked: 100 * s.t }))
+    const v = judgeStep({ offered: 1100, seconds: 60, samples: growing, caughtUp: true })
+    expect(v).toMatchObject({ sustained: false, unacked_mid: 3000, unacked_end: 5700 })
+    expect(v.reason).toContain("unacked readings grew from 3000 to 5700")
+    // a steady queue (readings in flight, waiting for their batch's PubAck) is not a backlog
+    const steady = samples(1000, () => 0).map((s) => ({ ...s, unacked: 400 + (s.t % 3) * 100 }))
+    const w = judgeStep({ offered: 1000, seconds: 60, samples: steady, caughtUp: true })
+    expect(w.sustained).toBe(true)
+    expect(Math.abs(w.unacked_end! - 500)).toBeLessThan(50)
+    // without the simulator's figure: no verdict on it
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, () => 0), caughtUp: true })).toMatchObject({ sustained: true, unacked_mid: null })
+  })
   test("acked far below the offered load (back-pressure): not sustained", () => {
     expect(judgeStep({ offered: 2000, seconds: 60, samples: samples(1000, () => 0), caughtUp: true }).reason).toContain("under 90 %")
   })

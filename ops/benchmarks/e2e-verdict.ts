@@ -3,24 +3,36 @@
  * taken during it, and the percentiles. Kept apart from the processes so it can be tested.
  */
 
-/** One sample during a step: seconds since the step started, readings acked so far, stored so far. */
+/**
+ * One sample during a step: seconds since the step started, readings acked so far, stored so far,
+ * and (when the simulator reports it) readings its devices have sent that are not acked yet.
+ */
 export interface LagSample {
   readonly t: number
   readonly acked: number
   readonly stored: number
+  readonly unacked?: number
 }
 
-/** Means of time, acked and stored over the samples with `from ≤ t ≤ to` (null when there are none). */
-const windowMeans = (samples: ReadonlyArray<LagSample>, from: number, to: number): LagSample | null => {
+/** Means of time, acked, stored and unacked over the samples with `from ≤ t ≤ to` (null when there are none). */
+const windowMeans = (samples: ReadonlyArray<LagSample>, from: number, to: number): Required<LagSample> | null => {
   const xs = samples.filter((s) => s.t >= from && s.t <= to)
   const mean = (f: (s: LagSample) => number) => xs.reduce((a, s) => a + f(s), 0) / xs.length
-  return xs.length === 0 ? null : { t: mean((s) => s.t), acked: mean((s) => s.acked), stored: mean((s) => s.stored) }
+  return xs.length === 0 ? null : { t: mean((s) => s.t), acked: mean((s) => s.acked), stored: mean((s) => s.stored), unacked: mean((s) => s.unacked ?? 0) }
 }
 
 export interface StepVerdict {
   /** Mean lag (readings) around the middle of the step and at its end (windows of 10 % of the step, ≥ 6 s). */
   readonly lag_mid: number | null
   readonly lag_end: number | null
+  /**
+   * Mean readings the devices had sent but not yet seen acked, over the same two windows: the
+   * queue in front of the log (socket buffers, the gateway's batches, TCP back-pressure). It
+   * grows when the gateways cannot publish what is offered, even while every acked reading is
+   * stored in time; null when the simulator did not report it.
+   */
+  readonly unacked_mid: number | null
+  readonly unacked_end: number | null
   /**
    * Readings stored per second from the middle of the step to its end: the difference of the mean
    * stored counts over the same two windows as the lags, over the distance of their centres. The
@@ -37,10 +49,11 @@ export interface StepVerdict {
 }
 
 /**
- * A step is sustained when the pipeline kept up with what was offered: the lag (acked − stored)
- * did not grow from the middle of the step to its end (within `slackS` seconds of the offered load,
- * the sink's own flush interval, or `quantum` readings if more: the stored count moves in whole
- * inserts, up to one batch per node at once), the readings stored per second reached
+ * A step is sustained when the pipeline kept up with what was offered: neither queue grew from
+ * the middle of the step to its end, the devices' (sent, not yet acked: within `slackS` seconds of
+ * the offered load) nor the lag behind the log (acked − stored: within `slackS` seconds of the
+ * offered load, or `quantum` readings if more: the stored count moves in whole inserts, up to one
+ * batch per node at once), the readings stored per second reached
  * `minDelivered` of the offered rate, and everything acked was stored once the step ended (`caughtUp`).
  */
 export const judgeStep = (
@@ -58,14 +71,20 @@ export const judgeStep = (
   const storedPerS = mid && end && end.t > mid.t ? Math.round((end.stored - mid.stored) / (end.t - mid.t)) : 0
   const delivered = storedPerS / o.offered
   const slack = Math.max((o.slackS ?? 1) * o.offered, o.quantum ?? 0)
+  const reported = o.samples.some((s) => s.unacked !== undefined)
+  const [unackedMid, unackedEnd] = reported && mid && end ? [Math.round(mid.unacked), Math.round(end.unacked)] : [null, null]
   const minDelivered = o.minDelivered ?? 0.9
   const reason =
     lagMid === null || lagEnd === null ? "too few lag samples"
+    : unackedMid !== null && unackedEnd! > unackedMid + (o.slackS ?? 1) * o.offered
+      ? `the devices' unacked readings grew from ${unackedMid} to ${unackedEnd} (the gateways did not keep up)`
     : lagEnd > lagMid + slack ? `lag grew from ${Math.round(lagMid)} to ${Math.round(lagEnd)} readings`
     : delivered < minDelivered ? `stored ${storedPerS}/s, under ${Math.round(minDelivered * 100)} % of the offered ${o.offered}/s`
     : !o.caughtUp ? "acked readings not all stored within the catch-up limit"
     : null
-  return { lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason }
+  return {
+    lag_mid: lagMid === null ? null : Math.round(lagMid), lag_end: lagEnd === null ? null : Math.round(lagEnd), unacked_mid: unackedMid, unacked_end: unackedEnd, stored_per_s: storedPerS, delivered: Math.round(delivered * 1000) / 1000, sustained: reason === null, reason,
+  }
 }
 
 /**

@@ -49,6 +49,9 @@ interface Step {
   /** Mean readings acked but not yet stored, around the step's middle and over its last 10 %. */
   readonly lag_mid: number | null
   readonly lag_end: number | null
+  /** Mean readings the devices had sent and not yet seen acked, same windows (the queue before the log). */
+  readonly unacked_mid: number | null
+  readonly unacked_end: number | null
   /** Seconds after the step's last reading until ClickHouse held every acked one (null: not within 60 s). */
   readonly catch_up_s: number | null
   /** CPU seconds per 100k readings stored, by process group (2 cores give 2 s per second). */
@@ -133,13 +136,14 @@ const benchmark: Benchmark = {
           runs.push(r)
           return r
         })
-        /** Readings acked so far, from the simulator's once-a-second progress line. */
-        const acked = () => {
+        /** Readings acked so far and sent but not yet acked, from the simulator's once-a-second progress line. */
+        const progress = () => {
           const out = c.output()
-          const m = /acked=(\d+)/.exec(out.slice(out.lastIndexOf("loadgen: t=")))
-          return m ? Number(m[1]) : 0
+          const line = out.slice(out.lastIndexOf("loadgen: t="))
+          const field = (k: string) => Number(new RegExp(`\\b${k}=(\\d+)`).exec(line)?.[1] ?? 0)
+          return { acked: field("acked"), unacked: field("unacked") }
         }
-        return { done, acked, child: c }
+        return { done, acked: () => progress().acked, progress, child: c }
       }
       const count = async () => Number((await store.query<{ n: number }>(`SELECT count() AS n FROM ${tables.telemetry}`))[0]!.n)
       /**
@@ -249,17 +253,17 @@ const benchmark: Benchmark = {
         const before = await count()
         const cpu0 = cpuNow()
         const f = fleet(offered / devices, stepS, "  []\n", ["--refresh", "50"])
-        const polled: Array<{ at: number; acked: number; stored: number }> = []
+        const polled: Array<{ at: number; acked: number; unacked: number; stored: number }> = []
         let running = true
         void f.done.finally(() => (running = false))
         while (running) {
           await Bun.sleep(1_000)
-          const [acked, stored] = [f.acked(), await count()]
-          polled.push({ at: Date.now(), acked, stored: stored - before })
+          const [p, stored] = [f.progress(), await count()]
+          polled.push({ at: Date.now(), ...p, stored: stored - before })
         }
         const r = await f.done
         // Sample times from the simulator's first reading (its process start-up is not part of the step).
-        const samples: LagSample[] = polled.map((p) => ({ t: (p.at - r.started_at) / 1000, acked: p.acked, stored: p.stored }))
+        const samples: LagSample[] = polled.map((p) => ({ t: (p.at - r.started_at) / 1000, acked: p.acked, unacked: p.unacked, stored: p.stored }))
         const sent = performance.now()
         const caughtUp = await waitFor("step stored", storedAll(r.ranges, before), { timeoutMs: 60_000, intervalMs: 500 })
           .then(() => true, () => false)
@@ -269,7 +273,7 @@ const benchmark: Benchmark = {
         const v = judgeStep({ offered, seconds: r.seconds, samples, caughtUp, quantum: nodeCount * batchRows })
         const step: Step = {
           offered, seconds: r.seconds, acked_per_s: r.readings_per_s, ack_p99_ms: r.ack_latency_p99_ms, stored_per_s: v.stored_per_s,
-          lag_mid: v.lag_mid, lag_end: v.lag_end, catch_up_s: caughtUp ? r1(catchUp) : null,
+          lag_mid: v.lag_mid, lag_end: v.lag_end, unacked_mid: v.unacked_mid, unacked_end: v.unacked_end, catch_up_s: caughtUp ? r1(catchUp) : null,
           cpu_s_per_100k: {
             ...Object.fromEntries(Object.keys(cpu0).map((k) => [k, r2(((cpu1[k]! - cpu0[k]!) / Math.max(1, inStep)) * 100_000)])),
             simulator: r2((r.cpu_s / Math.max(1, inStep)) * 100_000),
@@ -277,7 +281,7 @@ const benchmark: Benchmark = {
           sustained: v.sustained, reason: v.reason,
         }
         steps.push(step)
-        say(`  acked ${step.acked_per_s}/s (p99 ${step.ack_p99_ms} ms), stored ${step.stored_per_s}/s, lag mid ${step.lag_mid} → end ${step.lag_end}, caught up ${step.catch_up_s ?? "no"} s after → ${step.sustained ? "sustained" : `not sustained: ${step.reason}`}`)
+        say(`  acked ${step.acked_per_s}/s (p99 ${step.ack_p99_ms} ms), stored ${step.stored_per_s}/s, lag mid ${step.lag_mid} → end ${step.lag_end}, unacked ${step.unacked_mid} → ${step.unacked_end}, caught up ${step.catch_up_s ?? "no"} s after → ${step.sustained ? "sustained" : `not sustained: ${step.reason}`}`)
         say(`  CPU s per 100k readings: ${Object.entries(step.cpu_s_per_100k).map(([k, v]) => `${k} ${v}`).join(", ")}`)
         return step
       }

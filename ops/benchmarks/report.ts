@@ -97,8 +97,9 @@ const about: Record<string, string> = {
     "`p99_alert_after_warmup_ms` leaves them out. `reference_cpu_cores`: CPU of every process of the stack (nodes, NATS, ClickHouse, " +
     "simulator) over the steady part of phase 1 (from `warmup_s` + 2 s to 1 s before the simulator stops: `reference_cpu_window_s`) ÷ that window; " +
     "`reference_cpu_cores_whole_run` over all of phase 1; `idle_cpu_cores`: the same processes (without a simulator) over 10 s before phase 1, with no device connected; `reference_nats_msgs_per_reading`: nats-server's messages in and out (`/varz`) per acked reading, same window. **Phase 2**, a ramp of offered loads, `step_seconds` each (each starting once the stored count has not moved for `sink.flushMs` + 2 s: nothing of the step before is still being stored), until a step is not " +
-    "sustained, then one step halfway between the last sustained step and that one (rounded to 1,000/s; when they are ≥ 10,000/s apart). Sustained = the lag (acked − stored) at the end of the step is not above the lag at its middle (mean lags over " +
-    "windows of 10 % of the step, at least 6 s; slack: one second of the offered load, or one sink batch per node (`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), the readings stored per second (mean stored count over " +
+    "sustained, then one step halfway between the last sustained step and that one (rounded to 1,000/s; when they are ≥ 10,000/s apart). Sustained = neither queue grew from the middle of the step to its end: the devices' readings sent and not yet acked " +
+    "(`unacked_mid` → `unacked_end`, from the simulator; slack: one second of the offered load) and the lag (acked − stored; slack: one second of the offered load, or one sink batch per node " +
+    "(`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), each the mean over windows of 10 % of the step, at least 6 s; the readings stored per second (mean stored count over " +
     "the end window minus that over the middle window, over the distance of their centres) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
     "the lower of stored/s and acked/s of the highest sustained step (a sustained step stores what it acks; the stored estimate alone can overshoot that by a few % when a large insert lands at a window's edge). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
     "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged. `node_events`: how often the nodes logged an event that is not routine (errors, failures, shard resets and fencing: a reset replays readings from the shard's checkpoint, which writes rows twice), `node_event_first` the first such line of each kind; `node_max_stall_ms`: the longest a node's event loop was blocked (`node.stalled`: a 250 ms timer ≥ 1 s late), against the 2 s a heartbeat may take before the node fences itself.",
@@ -114,7 +115,7 @@ const fmt = (v: unknown): string =>
 const table = (r: Record<string, unknown>, skip: ReadonlyArray<string> = []): string =>
   ["| figure | value |", "|---|---|", ...Object.entries(r).filter(([k]) => !skip.includes(k)).map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`)].join("\n")
 
-const rampColumns = ["offered", "acked_per_s", "ack_p99_ms", "stored_per_s", "lag_mid", "lag_end", "catch_up_s", "sustained", "reason", "cpu_s_per_100k"]
+const rampColumns = ["offered", "acked_per_s", "ack_p99_ms", "stored_per_s", "lag_mid", "lag_end", "unacked_mid", "unacked_end", "catch_up_s", "sustained", "reason", "cpu_s_per_100k"]
 
 /** Steps as a table: e2e's ramp columns, or (scale's fleet sizes) every key of the first step. */
 const stepsTable = (steps: ReadonlyArray<Record<string, unknown>>, ramp: boolean): string => {
