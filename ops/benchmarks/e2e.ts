@@ -11,6 +11,7 @@ import type { DeviceRange } from "../../tests/support/sets.ts"
 import { ackedCount, installWriteAudit, rangeCheck, windowWhere, writtenTable } from "../../tests/support/stored.ts"
 import { judgeStep, percentile, type LagSample } from "./e2e-verdict.ts"
 import { writeChartPng } from "./plot.ts"
+import { scanNodeEvents } from "./node-events.ts"
 import type { Benchmark } from "./index.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -320,18 +321,7 @@ const benchmark: Benchmark = {
       const [stray] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${writtenTable} WHERE NOT (${runs.map((r) => windowWhere(r.ranges)).join(" OR ")})`)
       unexpected += Number(stray!.n)
       // What the nodes logged that is not routine (resets and fencing replay readings: rows written twice).
-      // Each kind's first line is kept, so what went wrong can be read from the output alone; the
-      // same pass finds the longest a node's event loop was blocked (node.stalled: a 250 ms timer ≥ 1 s late).
-      const nodeEvents: Record<string, number> = {}
-      const nodeEventFirst: Record<string, string> = {}
-      let maxStallMs = 0
-      for (const c of children) {
-        for (const m of c.output().matchAll(/^.*"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable|stalled)[^"]*)".*$/gim)) {
-          nodeEvents[m[1]!] = (nodeEvents[m[1]!] ?? 0) + 1
-          nodeEventFirst[m[1]!] ??= m[0].slice(0, 400)
-          if (m[1] === "node.stalled") maxStallMs = Math.max(maxStallMs, Number(/"lateMs":(\d+)/.exec(m[0])?.[1] ?? 0))
-        }
-      }
+      const { events: nodeEvents, first: nodeEventFirst, maxStallMs } = scanNodeEvents(children.map((c) => c.output()))
       if (Object.keys(nodeEvents).length > 0) say(`node events: ${Object.entries(nodeEvents).map(([k, v]) => `${k} ×${v}`).join(", ")}`)
       const best = steps.filter((x) => x.sustained).sort((a, b) => a.offered - b.offered).at(-1)
       return {

@@ -22,6 +22,7 @@ import { cpus } from "node:os"
 import { join, resolve } from "node:path"
 import { groupsCpuMs, groupsCpuMsSince, processesCpuMs } from "../lib/cpu.ts"
 import { freePort, nodeBunFlags, nodeStopSignal, spawnChild, startClickHouse, startNats, tempDir, waitFor, type Child } from "../lib/servers/index.ts"
+import { scanNodeEvents } from "./node-events.ts"
 import type { Benchmark } from "./index.ts"
 import { writeChartPng } from "./plot.ts"
 import { mintDeviceCerts } from "./scale/mint.ts"
@@ -118,6 +119,10 @@ interface Step {
    * estimate from measured CPU, not a measured time; a lower bound if the work parallelised).
    */
   reconnect_s_server_cpu_bound: number | null
+  /** What the worker logged during the reconnect that is not routine (resets, failures, stalls), and its longest event-loop stall, ms. */
+  reconnect_worker_events: Record<string, number>
+  reconnect_worker_event_first: Record<string, string>
+  reconnect_worker_max_stall_ms: number | null
   misses: string[]
 }
 
@@ -196,7 +201,8 @@ const benchmark: Benchmark = {
         const step: Step = {
           devices: n, sims: Math.ceil(n / perSim), gateways: gatewayCount, handshake_timeouts: null, connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, bytes_per_idle_actor: null, marginal_bytes_per_idle_actor: null, worker_idle_heap_mb: 0, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
-          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, reconnect_cpu_ms_per_device: {}, reconnect_s_server_cpu_bound: null, misses: [],
+          checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, reconnect_cpu_ms_per_device: {}, reconnect_s_server_cpu_bound: null,
+          reconnect_worker_events: {}, reconnect_worker_event_first: {}, reconnect_worker_max_stall_ms: null, misses: [],
         }
         steps.push(step)
         const start = Date.now()
@@ -296,15 +302,25 @@ const benchmark: Benchmark = {
         // Every process but the gateways, which are replaced (theirs is read from the new ones).
         const kept = { worker: [worker.proc.pid], nats: [ns.pid], clickhouse: [ch.pid], sims: sims.map((x) => x.proc.pid) }
         const rc0 = groupsCpuMs(kept)
+        const workerOut0 = worker.output().length
         await Promise.all(gateways.map((g) => g.child.kill("SIGKILL")))
         await waitFor("devices to notice", () => sumSims("connected") < n / 2, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => {})
         await Promise.all(gateways.map(async (g) => (g.child = await startGateway(g.port))))
         let maxLag = 0
+        /** The largest shard lag and the devices connected, per 5 s since the kill (shown with the result). */
+        const lagBy5s: Array<{ lag: number; connected: number }> = []
         const back = await waitFor(`${n} devices reconnected`, async () => {
-          maxLag = Math.max(maxLag, (await stats().catch(() => [])).reduce((a, s) => Math.max(a, s.pendingBatches ?? 0), 0))
+          const lag = (await stats().catch(() => [])).reduce((a, s) => Math.max(a, s.pendingBatches ?? 0), 0)
+          maxLag = Math.max(maxLag, lag)
+          const slot = (lagBy5s[Math.floor((Date.now() - killedAt) / 5_000)] ??= { lag: 0, connected: 0 })
+          slot.lag = Math.max(slot.lag, lag)
+          slot.connected = sumSims("connected")
           return sumSims("connected") >= n
         }, { timeoutMs: reconnectWaitMs(n), intervalMs: 250 }).then(() => true, () => false)
         step.reconnect_max_lag_batches = maxLag
+        say(`largest shard lag (batches) / devices connected, per 5 s since the kill: ${lagBy5s.map((x, i) => `${i * 5}s ${x?.lag ?? "-"}/${x?.connected ?? "-"}`).join(", ")}`)
+        const ev = scanNodeEvents([worker.output().slice(workerOut0)])
+        ;[step.reconnect_worker_events, step.reconnect_worker_event_first, step.reconnect_worker_max_stall_ms] = [ev.events, ev.first, ev.maxStallMs]
         // The killed gateways' CPU is gone with them: the restarted ones count from their start.
         const rcMs = { gateway: processesCpuMs(gateways.map((g) => g.child.proc.pid)), ...groupsCpuMsSince(kept, rc0) }
         step.reconnect_cpu_ms_per_device = Object.fromEntries(Object.entries(rcMs).map(([k, ms]) => [k, Math.round((ms / n) * 1000) / 1000]))
@@ -313,7 +329,7 @@ const benchmark: Benchmark = {
         step.handshake_timeouts = sumSims("handshake_timeouts")
         if (back) step.reconnect_s = r1((Date.now() - killedAt) / 1000)
         else step.misses.push(`only ${sumSims("connected")} of ${n} devices reconnected within ${reconnectWaitMs(n) / 1000} s of the kill`)
-        say(`reconnected: ${step.reconnect_s ?? "no"} s after the kill (max shard lag ${maxLag} batches); CPU ms per device ${JSON.stringify(step.reconnect_cpu_ms_per_device)}: the server side alone would take ${step.reconnect_s_server_cpu_bound} s of ${cpus().length} cores`)
+        say(`reconnected: ${step.reconnect_s ?? "no"} s after the kill (max shard lag ${maxLag} batches); CPU ms per device ${JSON.stringify(step.reconnect_cpu_ms_per_device)}: the server side alone would take ${step.reconnect_s_server_cpu_bound} s of ${cpus().length} cores; worker events ${JSON.stringify(ev.events)}`)
         if (step.bytes_per_connection !== null && step.bytes_per_connection > goals.bytes_per_connection) step.misses.push(`bytes_per_connection ${step.bytes_per_connection} > ${goals.bytes_per_connection}`)
         if (step.bytes_per_idle_actor !== null && step.bytes_per_idle_actor > goals.bytes_per_idle_actor) step.misses.push(`bytes_per_idle_actor ${step.bytes_per_idle_actor} > ${goals.bytes_per_idle_actor} `)
         if (maxLag > lagBound) step.misses.push(`the largest shard lag during the reconnect, ${maxLag} batches, was above the lag bound (${lagBound}: api.readyMaxLagBatches, past which /readyz fails)`)
