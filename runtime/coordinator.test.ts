@@ -66,7 +66,7 @@ describe("Coordinator (on the KV twin)", () => {
     for (const s of t.released) expect((await t.other("x").read(s)).value).toBeUndefined()
   })
 
-  test("drops a host whose lease moved, without releasing it; stops every host when unhealthy", async () => {
+  test("drops a host whose lease moved, without releasing it", async () => {
     const t = setup("a", ["a"])
     await t.c.reconcile()
     const b = t.other("b")
@@ -74,10 +74,25 @@ describe("Coordinator (on the KV twin)", () => {
     await t.c.reconcile()
     expect(t.made.find((h) => h.shard === 1)!.stops).toEqual(["fenced"])
     expect((await b.read(1)).value?.owner).toBe("b")
+    expect(t.released).toEqual([])
+  })
+
+  test("unhealthy: leaves its hosts (they pause by themselves), takes nothing; healthy again, drops those whose lease moved", async () => {
+    const t = setup("a", ["a", "b"], (m) => m !== "b")
+    await t.c.reconcile()
+    const mine = [...t.c.held.keys()].sort()
     t.view.healthy = false
+    t.view.workers = ["a"] // b died meanwhile: its shards would be a's, but not while a is unhealthy
     await t.c.reconcile()
     await t.clock.flush()
-    expect(t.c.held.size).toBe(0)
-    expect(t.released).toEqual([])
+    expect([...t.c.held.keys()].sort()).toEqual(mine)
+    expect(t.made.every((h) => h.stops.length === 0)).toBe(true)
+    const c = t.other("c")
+    await c.take(mine[0]!, await c.read(mine[0]!)) // c took one of a's shards while a was unhealthy
+    t.view.healthy = true
+    await t.c.reconcile()
+    expect(t.made.find((h) => h.shard === mine[0])!.stops).toEqual(["fenced"])
+    expect(t.made.filter((h) => h.shard !== mine[0]).every((h) => h.stops.length === 0)).toBe(true)
+    expect(t.c.held.size).toBe(3) // the rest, plus b's free shards; not the one c holds
   })
 })

@@ -76,10 +76,9 @@ export class Coordinator {
   private async reconcileOnce(): Promise<void> {
     const d = this.d
     if (this.stopped) return
-    if (!d.membership.healthy()) {
-      for (const s of [...this.hosts.keys()]) void this.stopHost(s, "fenced")
-      return
-    }
+    // Unhealthy (heartbeats failing): the hosts pause by themselves and, once healthy, go on if
+    // their lease is still current or end (see hostEnded); leases are not read or taken meanwhile.
+    if (!d.membership.healthy()) return
     const canWork = d.worker && !this.draining
     const desired = placeShards(d.membership.workers(), d.partitions)
     const states = await d.leases.readAll(d.partitions).catch(() => undefined)
@@ -101,6 +100,16 @@ export class Coordinator {
       }
     }
     await Promise.all(work)
+  }
+
+  /**
+   * A host ended by itself (fenced by a checkpoint's CAS, lease gone after a pause, or stopped
+   * while paused): it is removed at once, without waiting for a reconcile pass (which may itself
+   * be waiting on KV), then a pass decides whether to take the shard anew.
+   */
+  async hostEnded(s: number): Promise<void> {
+    if (this.hosts.get(s)?.ended) await this.stopHost(s, "fenced")
+    await this.reconcile()
   }
 
   private async acquire(s: number, from: LeaseState): Promise<void> {

@@ -171,11 +171,15 @@ export class Membership {
   }
 
   private async beat(): Promise<void> {
-    this.lastBeat = this.clock.now()
-    const info: MemberInfo = { ...this.self, draining: this.draining, hb: ++this.hb, at: this.clock.now() }
+    const sentAt = (this.lastBeat = this.clock.now())
+    const info: MemberInfo = { ...this.self, draining: this.draining, hb: ++this.hb, at: sentAt }
     try {
       await this.kv.put(this.self.id, MemberRecord.toJson(info))
-      this.lastOk = this.clock.now()
+      // Healthy counts from when the heartbeat was sent, not from when its ack was read: the
+      // others count from when they saw it stored, which is before the ack arrives. An ack read
+      // late (the process was stopped or starved after the server stored it) must not extend
+      // this node's health past what the others grant it.
+      this.lastOk = Math.max(this.lastOk, sentAt)
     } catch {
       // Counted as unhealthy time; healthy() turns false once heartbeats have failed long enough.
     }

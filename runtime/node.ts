@@ -153,8 +153,8 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
     makeHost: (s, lease) => new ShardHost({
       shard: s, lease, owner: id, js: ports.js, bus: ports.bus, checkpoints, kind: d.kind,
       sink: d.sinkFor ? d.sinkFor(s, fenceCheck(lease)) : noopSink(),
-      clock: d.clock, log: d.log, healthy: () => membership.healthy(), options: hostOptions,
-      onEnded: () => void coordinator.reconcile(),
+      clock: d.clock, log: d.log, healthy: () => membership.healthy(), leaseHeld: fenceCheck(lease), options: hostOptions,
+      onEnded: () => void coordinator.hostEnded(s),
     }),
   })
   let draining = false

@@ -45,12 +45,13 @@ const twins = () => {
   const snapshots = new MemoryKv()
   const shards = new MemoryKv()
   const log: Array<{ event: string; fields: Record<string, unknown> }> = []
-  const host = async (owner: string, wrap: (js: JetStream) => JetStream = (x) => x) => {
+  /** A host of shard 0 for `owner`; `healthy` stands for its node's heartbeats (the lease check after a pause is the real one). */
+  const host = async (owner: string, wrap: (js: JetStream) => JetStream = (x) => x, healthy: () => boolean = () => true) => {
     const leases = new Leases(shards, owner, clock)
     const lease = (await leases.take(0, await leases.read(0)))!
     const h = new ShardHost({
       shard: 0, lease, owner, js: wrap(js), bus, checkpoints: new Checkpoints(snapshots), kind: kind as ActorKind<unknown>,
-      sink: noopSink(), clock, log: (event, fields) => log.push({ event, fields }), healthy: () => true,
+      sink: noopSink(), clock, log: (event, fields) => log.push({ event, fields }), healthy, leaseHeld: () => leases.holds(lease),
       options: { checkpointMs: 500, actorIdleMs: 60_000, tickMs: 1_000, maxPendingRows: 1_000, yieldEveryMs: Infinity },
     })
     hosts.push(h)
@@ -66,7 +67,12 @@ const twins = () => {
     await settle()
     return JSON.parse(new TextDecoder().decode(await answer)) as { ok: boolean; result?: { seqs: number[] }; error?: string }
   }
-  return { clock, js, log, host, send, ask, snapshots }
+  /** Another node takes shard 0's lease (it thought the holder dead). */
+  const takeOver = async (owner: string) => {
+    const leases = new Leases(shards, owner, clock)
+    return (await leases.take(0, await leases.read(0)))!
+  }
+  return { clock, js, log, host, send, ask, snapshots, takeOver }
 }
 
 describe("ShardHost (on the twins)", () => {
@@ -85,6 +91,50 @@ describe("ShardHost (on the twins)", () => {
     expect((await t.snapshots.get("shard.0"))!.revision).toBe(written)
     await t.host("b")
     expect((await t.ask("d1")).result!.seqs).toEqual([1, 2])
+  })
+
+  test("heartbeats failing: the host handles nothing; healthy again with its lease still current, it goes on in place", async () => {
+    const t = twins()
+    let healthy = true
+    const h = await t.host("a", undefined, () => healthy)
+    await t.send("d1", 1)
+    await settle()
+    healthy = false
+    await t.send("d1", 2)
+    await t.send("d1", 3)
+    await settle()
+    await t.clock.advance(3_000) // ticks and pause polls run: still nothing handled or published
+    expect((await t.ask("d1")).result!.seqs).toEqual([1])
+    expect(t.js.messages(names.alerts).map((m) => m.msgId)).toEqual(["d1:1"])
+    healthy = true
+    await t.clock.advance(100)
+    await settle()
+    expect((await t.ask("d1")).result!.seqs).toEqual([1, 2, 3])
+    expect(t.js.messages(names.alerts).map((m) => m.msgId)).toEqual(["d1:1", "d1:2", "d1:3"])
+    const stats = await h.stats()
+    expect([stats.pauses, stats.resumes, stats.resets]).toEqual([1, 1, 0])
+    // no restore, no replay: one start, and the pause logged with how long it lasted
+    expect(t.log.filter((e) => e.event === "shard.start").length).toBe(1)
+    expect(t.log.find((e) => e.event === "shard.resumed")!.fields.pausedMs).toBeGreaterThanOrEqual(3_000)
+    expect(h.ended).toBe(false)
+  })
+
+  test("heartbeats failing while another node takes the shard: the host ends without handling anything more", async () => {
+    const t = twins()
+    let healthy = true
+    const h = await t.host("a", undefined, () => healthy)
+    await t.send("d1", 1)
+    await settle()
+    healthy = false
+    await t.send("d1", 2)
+    await settle()
+    await t.takeOver("b") // b declared a dead and took the lease
+    healthy = true
+    await t.clock.advance(100)
+    await settle()
+    expect(h.ended).toBe(true)
+    expect(t.js.messages(names.alerts).map((m) => m.msgId)).toEqual(["d1:1"])
+    expect((await h.stats()).resumes).toBe(0)
   })
 
   test("a malformed batch is dead-lettered with its reason and the shard goes on", async () => {

@@ -61,6 +61,11 @@ export interface ShardHostDeps {
   readonly log: EventLog
   /** False when this node must stop processing at once (its heartbeats are failing). */
   readonly healthy: () => boolean
+  /**
+   * Is `lease` still the shard's current lease (nobody took the shard)? Asked once the node is
+   * healthy again after a pause; without it, a host that had to pause ends instead (fenced).
+   */
+  readonly leaseHeld?: (() => Promise<boolean>) | undefined
   readonly options: ShardHostOptions
   /**
    * Called once when the host stopped processing by itself (its node turned unhealthy, or its
@@ -73,6 +78,8 @@ export interface ShardHostDeps {
 const encoder = new TextEncoder()
 /** Default longest stretch of batch handling before the consume loop yields to timers and I/O. */
 const defaultYieldEveryMs = 10
+/** How often a paused host looks whether its node is healthy again. */
+const pausePollMs = 100
 /** Back-off of the consume loop between resets (after an output failure or a lost consumer). */
 const resetBackoff = { initialMs: 100, maxMs: 2_000, jitter: 0 } as const
 
@@ -123,6 +130,8 @@ export class ShardHost {
     /** Readings an actor threw on (their batch is dead-lettered; the other readings went on). */
     poisonReadings: 0,
     gaps: 0, gapSeqs: 0, // times this shard found stream messages expired before it read them, and how many sequences
+    /** Times processing paused because the node's heartbeats were failing, and how many of those went on in place. */
+    pauses: 0, resumes: 0,
   }
 
   constructor(private readonly d: ShardHostDeps) {
@@ -239,9 +248,11 @@ export class ShardHost {
           }
           if (this.stopping) break
           if (!this.d.healthy()) {
-            this.d.log("shard.unhealthy", { shard: this.d.shard })
-            this.stopping = "fenced"
-            break
+            if (!(await this.pauseWhileUnhealthy())) {
+              this.stopping ??= "fenced"
+              break
+            }
+            sliceStart = performance.now()
           }
           this.handle(m.data, m.seq)
           this.caughtUp = m.info.pending === 0
@@ -265,6 +276,30 @@ export class ShardHost {
         })
       }
     }
+  }
+
+  /**
+   * The node's heartbeats are failing: this host handles nothing more (self-fencing: another node
+   * may soon declare this one dead and take the shard), but keeps its actors and position. Once
+   * the node is healthy again, it goes on where it stopped if its lease is still the shard's
+   * current one (nobody took the shard meanwhile): no checkpoint restored, nothing replayed.
+   * A node starved of CPU for a few seconds (a reconnect storm on a shared machine) used to drop
+   * every shard and restore and replay them all, which starved it further. Returns whether the
+   * host goes on; false: it ends (fenced, or stopped while paused).
+   */
+  private async pauseWhileUnhealthy(): Promise<boolean> {
+    const since = this.d.clock.now()
+    this.metrics.pauses++
+    this.d.log("shard.unhealthy", { shard: this.d.shard, epoch: this.d.lease.epoch, processedSeq: this.processedSeq })
+    while (!this.d.healthy()) {
+      if (this.stopping) return false
+      await this.d.clock.sleep(pausePollMs)
+    }
+    const held = !this.stopping && this.d.leaseHeld !== undefined && (await this.d.leaseHeld().catch(() => false))
+    if (!held || this.stopping) return false
+    this.metrics.resumes++
+    this.d.log("shard.resumed", { shard: this.d.shard, epoch: this.d.lease.epoch, pausedMs: this.d.clock.now() - since })
+    return true
   }
 
   /** Starts a background checkpoint when the gap since the last one has passed (and none is running). */
@@ -362,7 +397,8 @@ export class ShardHost {
   // --- Actors: ticks ---
 
   private tick(): void {
-    if (this.stopping) return
+    // Timers publish alert transitions: none while the node's heartbeats fail (see pauseWhileUnhealthy).
+    if (this.stopping || !this.d.healthy()) return
     // Catching up: time stands at the newest handled arrival; nothing handled yet: wait for it.
     if (!this.caughtUp && this.lastRecvAt === 0) return
     const clock = this.d.clock.now()

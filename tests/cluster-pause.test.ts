@@ -14,9 +14,10 @@ beforeAll(async () => {
 })
 afterAll(async () => ns.cleanup())
 
-// A node stalled longer than its self-fencing limit (GC pause, CPU starvation, a stopped VM) stops
-// its shards; once its heartbeats go through again it must take them back. Nobody else can here.
-test("a lone node paused past its health limit resumes every shard and counts each reading once", async () => {
+// A node stalled longer than its self-fencing limit (GC pause, CPU starvation, a stopped VM) pauses
+// its shards; once its heartbeats go through again it goes on with them in place (nobody else can
+// take them here, so every lease is still current): nothing restored, nothing replayed.
+test("a lone node paused past its health limit resumes every shard in place and counts each reading once", async () => {
   const env = testNodeEnv(ns.url, P) // heartbeat 500 ms, suspicion 2 s: unhealthy after 1.5 s without a stored heartbeat
   const node = spawnCountingNode("p1", env)
   await waitFor("p1 holds all shards", () => events(node).filter((e) => e.event === "shard.start").length === P, { timeoutMs: 20_000 })
@@ -40,8 +41,11 @@ test("a lone node paused past its health limit resumes every shard and counts ea
   await publisher
   await waitForCounts(nc, P, ids, (id) => pub.sent.get(id)!, 30_000)
   const evs = events(node)
-  expect(evs.some((e) => e.event === "shard.unhealthy" || (e.event === "shard.stopping" && e.reason === "fenced"))).toBe(true)
-  // Every shard's last word is a start: all are processed again.
-  for (let s = 0; s < P; s++) expect(evs.filter((e) => e.shard === s && /^shard\.(start|stop)$/.test(e.event)).at(-1)?.event).toBe("shard.start")
+  // A shard that got a reading before the first heartbeat after SIGCONT went through paused, and
+  // resumed (often the heartbeat, a timer, goes first and no shard notices).
+  for (const e of evs.filter((x) => x.event === "shard.unhealthy")) expect(evs.some((x) => x.event === "shard.resumed" && x.shard === e.shard)).toBe(true)
+  // Each pause ended in place: no shard was stopped or started again.
+  expect(evs.filter((e) => e.event === "shard.start").length).toBe(P)
+  expect(evs.filter((e) => e.event === "shard.stopping" || e.event === "shard.stop")).toEqual([])
   await node.kill("SIGTERM")
 }, 90_000)

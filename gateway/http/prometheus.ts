@@ -107,6 +107,8 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     poison: counter("akis_shard_poison_readings_total", "Readings an actor threw on"),
     gaps: counter("akis_shard_gaps_total", "Times a shard found stream messages expired before it read them"),
     gapSeqs: counter("akis_shard_gap_messages_total", "Stream messages expired before their shard read them"),
+    pauses: counter("akis_shard_pauses_total", "Times a shard host paused because its node's heartbeats were failing (self-fencing)"),
+    resumes: counter("akis_shard_resumes_total", "Pauses after which the host went on in place (its lease still current): nothing restored or replayed"),
     held: gauge("akis_shards_held", "Shards this node holds now"),
     lag: gauge("akis_shard_lag_batches", "Batches in the shard's stream not yet processed", ["shard"]),
     actors: gauge("akis_actors_active", "Device actors in memory (live and passivated-with-state)"),
@@ -132,6 +134,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
   const hostCounters: ReadonlyArray<[string, Counter<string>]> = [
     ["batches", sh.batches], ["readings", sh.readings], ["malformedBatches", sh.malformed], ["checkpoints", sh.checkpoints], ["resets", sh.resets],
     ["deadLetters", sh.deadLetters], ["poisonReadings", sh.poison], ["gaps", sh.gaps], ["gapSeqs", sh.gapSeqs],
+    ["pauses", sh.pauses], ["resumes", sh.resumes],
   ]
   const alertLatency = new Histogram({ name: "akis_reading_to_alert_seconds", help: "Reading event time to its alert transition arriving at this node", buckets: latencyBuckets, registers: [registry] })
   const ackLatency = new Histogram({ name: "akis_device_ack_seconds", help: "First reading of a batch to its PubAck, when devices get ACK", buckets: latencyBuckets, registers: [registry] })
