@@ -47,6 +47,10 @@ describe("judgeStep", () => {
     const w = judgeStep({ offered: 1000, seconds: 60, samples: steady, caughtUp: true })
     expect(w.sustained).toBe(true)
     expect(Math.abs(w.unacked_end! - 500)).toBeLessThan(50)
+    // a large queue that shrinks (built at the step's start, draining slowly) is not sustained either:
+    // 115k offered, 400k → 320k unacked (ACK p99 27 s in the run that showed it)
+    const draining = samples(1000, () => 0).map((s) => ({ ...s, unacked: 4000 - 13 * s.t }))
+    expect(judgeStep({ offered: 1000, seconds: 60, samples: draining, caughtUp: true }).reason).toContain("unacked at the end, more than 1 s of the offered load")
     // without the simulator's figure: no verdict on it
     expect(judgeStep({ offered: 1000, seconds: 60, samples: samples(1000, () => 0), caughtUp: true })).toMatchObject({ sustained: true, unacked_mid: null })
   })

@@ -51,7 +51,9 @@ export interface StepVerdict {
 /**
  * A step is sustained when the pipeline kept up with what was offered: neither queue grew from
  * the middle of the step to its end, the devices' (sent, not yet acked: within `slackS` seconds of
- * the offered load) nor the lag behind the log (acked − stored: within `slackS` seconds of the
+ * the offered load, and at most that much at the end: by Little's law a device then waits about
+ * a second for an ACK at most, where a queue built at the step's start and draining slowly still
+ * meant ACKs 27 s late) nor the lag behind the log (acked − stored: within `slackS` seconds of the
  * offered load, or `quantum` readings if more: the stored count moves in whole inserts, up to one
  * batch per node at once), the readings stored per second reached
  * `minDelivered` of the offered rate, and everything acked was stored once the step ended (`caughtUp`).
@@ -78,6 +80,8 @@ export const judgeStep = (
     lagMid === null || lagEnd === null ? "too few lag samples"
     : unackedMid !== null && unackedEnd! > unackedMid + (o.slackS ?? 1) * o.offered
       ? `the devices' unacked readings grew from ${unackedMid} to ${unackedEnd} (the gateways did not keep up)`
+    : unackedEnd !== null && unackedEnd > (o.slackS ?? 1) * o.offered
+      ? `the devices still had ${unackedEnd} readings unacked at the end, more than ${o.slackS ?? 1} s of the offered load (ACKs took seconds)`
     : lagEnd > lagMid + slack ? `lag grew from ${Math.round(lagMid)} to ${Math.round(lagEnd)} readings`
     : delivered < minDelivered ? `stored ${storedPerS}/s, under ${Math.round(minDelivered * 100)} % of the offered ${o.offered}/s`
     : !o.caughtUp ? "acked readings not all stored within the catch-up limit"

@@ -59,7 +59,9 @@ const about: Record<string, string> = {
     "per connection and per device actor, handshakes/s, checkpoint bytes per shard, the idle cluster's CPU, and the reconnect: every " +
     "gateway killed (SIGKILL) and restarted, seconds until every device is connected again, the largest shard lag meanwhile (lag bound: " +
     "`api.readyMaxLagBatches`, 1,000), the CPU per reconnected device by process (`sims` = the devices' half of each handshake) and " +
-    "`reconnect_s_server_cpu_bound` = the server side's CPU ÷ cores, an estimate of the reconnect with the devices' half off this machine.",
+    "`reconnect_s_server_cpu_bound` = the server side's CPU ÷ cores, an estimate of the reconnect with the devices' half off this machine; " +
+    "`reconnect_worker_events`: what the worker logged during the reconnect that is not routine (`shard.unhealthy`: its heartbeats were late " +
+    "and it paused its shards; `node.stalled`: its event loop ran ≥ 1 s late, longest in `reconnect_worker_max_stall_ms`).",
   "ack-modes":
     "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
     "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +
@@ -98,7 +100,7 @@ const about: Record<string, string> = {
     "simulator) over the steady part of phase 1 (from `warmup_s` + 2 s to 1 s before the simulator stops: `reference_cpu_window_s`) ÷ that window; " +
     "`reference_cpu_cores_whole_run` over all of phase 1; `idle_cpu_cores`: the same processes (without a simulator) over 10 s before phase 1, with no device connected; `reference_nats_msgs_per_reading`: nats-server's messages in and out (`/varz`) per acked reading, same window. **Phase 2**, a ramp of offered loads, `step_seconds` each (each starting once the stored count has not moved for `sink.flushMs` + 2 s: nothing of the step before is still being stored), until a step is not " +
     "sustained, then one step halfway between the last sustained step and that one (rounded to 1,000/s; when they are ≥ 10,000/s apart). Sustained = neither queue grew from the middle of the step to its end: the devices' readings sent and not yet acked " +
-    "(`unacked_mid` → `unacked_end`, from the simulator; slack: one second of the offered load) and the lag (acked − stored; slack: one second of the offered load, or one sink batch per node " +
+    "(`unacked_mid` → `unacked_end`, from the simulator; slack: one second of the offered load; and at most one second of it at the end, so devices wait about a second for an ACK at most) and the lag (acked − stored; slack: one second of the offered load, or one sink batch per node " +
     "(`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), each the mean over windows of 10 % of the step, at least 6 s; the readings stored per second (mean stored count over " +
     "the end window minus that over the middle window, over the distance of their centres) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
     "the lower of stored/s and acked/s of the highest sustained step (a sustained step stores what it acks; the stored estimate alone can overshoot that by a few % when a large insert lands at a window's edge). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +

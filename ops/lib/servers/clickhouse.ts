@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { freePort } from "./ports.ts"
 import { serverBinary, spawnChild, tempDir, type Child } from "./proc.ts"
@@ -39,6 +39,20 @@ const packagedConfig = "/etc/clickhouse-server"
  * users.xml goes beside it because config.xml names it relative to itself.
  */
 export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<ClickHouseServer> => {
+  // Its three ports are picked free but bound only when the server starts: a process started at
+  // the same moment (a nats-server beside it) can take one first, and the server exits (70). Once
+  // more on fresh ports; a second failure is real.
+  try {
+    return await startOnce(opts)
+  } catch (e) {
+    if (!(e instanceof ExitedEarly) || opts.httpPort !== undefined) throw e
+    return startOnce(opts)
+  }
+}
+
+class ExitedEarly extends Error {}
+
+const startOnce = async (opts: ClickHouseOptions): Promise<ClickHouseServer> => {
   const dir = opts.dir ?? tempDir("akis-ch-")
   for (const d of ["tmp", "uf", "fs", "etc"]) mkdirSync(join(dir, d), { recursive: true })
   const configFile = join(dir, "etc", "config.xml")
@@ -67,7 +81,10 @@ export const startClickHouse = async (opts: ClickHouseOptions = {}): Promise<Cli
       // A server that exits at once (bad config, no access) is reported with its own words, not as a timeout.
       let ready = false
       const died = c.exited.then((code) => {
-        if (!ready) throw new Error(`clickhouse-server exited (${code}) before answering on ${httpPort}:\n${c.output().slice(-2000)}`)
+        if (!ready) {
+          const errLog = existsSync(join(dir, "err.log")) ? readFileSync(join(dir, "err.log"), "utf8").slice(-1500) : ""
+          throw new ExitedEarly(`clickhouse-server exited (${code}) before answering on ${httpPort}:\n${c.output().slice(-1500)}${errLog ? `\n${dir}/err.log:\n${errLog}` : ""}`)
+        }
       })
       died.catch(() => {})
       await Promise.race([
