@@ -93,20 +93,25 @@ describe("ShardHost (on the twins)", () => {
     expect((await t.ask("d1")).result!.seqs).toEqual([1, 2])
   })
 
-  test("heartbeats failing: the host handles nothing; healthy again with its lease still current, it goes on in place", async () => {
-    const t = twins()
+  /** a's host handled d1:1, then its node turned unhealthy and d1's `more` readings came meanwhile. */
+  const unhealthyAfterOne = async (t: ReturnType<typeof twins>, more: number[]) => {
     let healthy = true
     const h = await t.host("a", undefined, () => healthy)
     await t.send("d1", 1)
     await settle()
     healthy = false
-    await t.send("d1", 2)
-    await t.send("d1", 3)
+    for (const seq of more) await t.send("d1", seq)
     await settle()
+    return { h, heal: () => void (healthy = true) }
+  }
+
+  test("heartbeats failing: the host handles nothing; healthy again with its lease still current, it goes on in place", async () => {
+    const t = twins()
+    const { h, heal } = await unhealthyAfterOne(t, [2, 3])
     await t.clock.advance(3_000) // ticks and pause polls run: still nothing handled or published
     expect((await t.ask("d1")).result!.seqs).toEqual([1])
     expect(t.js.messages(names.alerts).map((m) => m.msgId)).toEqual(["d1:1"])
-    healthy = true
+    heal()
     await t.clock.advance(100)
     await settle()
     expect((await t.ask("d1")).result!.seqs).toEqual([1, 2, 3])
@@ -121,15 +126,9 @@ describe("ShardHost (on the twins)", () => {
 
   test("heartbeats failing while another node takes the shard: the host ends without handling anything more", async () => {
     const t = twins()
-    let healthy = true
-    const h = await t.host("a", undefined, () => healthy)
-    await t.send("d1", 1)
-    await settle()
-    healthy = false
-    await t.send("d1", 2)
-    await settle()
+    const { h, heal } = await unhealthyAfterOne(t, [2])
     await t.takeOver("b") // b declared a dead and took the lease
-    healthy = true
+    heal()
     await t.clock.advance(100)
     await settle()
     expect(h.ended).toBe(true)
