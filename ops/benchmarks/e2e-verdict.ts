@@ -72,15 +72,16 @@ export const judgeStep = (
   // Stored/s between the same two windows: difference of their mean stored counts over the distance of their mean times.
   const storedPerS = mid && end && end.t > mid.t ? Math.round((end.stored - mid.stored) / (end.t - mid.t)) : 0
   const delivered = storedPerS / o.offered
-  const slack = Math.max((o.slackS ?? 1) * o.offered, o.quantum ?? 0)
+  const loadSlack = (o.slackS ?? 1) * o.offered
+  const slack = Math.max(loadSlack, o.quantum ?? 0)
   const reported = o.samples.some((s) => s.unacked !== undefined)
   const [unackedMid, unackedEnd] = reported && mid && end ? [Math.round(mid.unacked), Math.round(end.unacked)] : [null, null]
   const minDelivered = o.minDelivered ?? 0.9
   const reason =
     lagMid === null || lagEnd === null ? "too few lag samples"
-    : unackedMid !== null && unackedEnd! > unackedMid + (o.slackS ?? 1) * o.offered
+    : unackedMid !== null && unackedEnd! > unackedMid + loadSlack
       ? `the devices' unacked readings grew from ${unackedMid} to ${unackedEnd} (the gateways did not keep up)`
-    : unackedEnd !== null && unackedEnd > (o.slackS ?? 1) * o.offered
+    : unackedEnd !== null && unackedEnd > loadSlack
       ? `the devices still had ${unackedEnd} readings unacked at the end, more than ${o.slackS ?? 1} s of the offered load (ACKs took seconds)`
     : lagEnd > lagMid + slack ? `lag grew from ${Math.round(lagMid)} to ${Math.round(lagEnd)} readings`
     : delivered < minDelivered ? `stored ${storedPerS}/s, under ${Math.round(minDelivered * 100)} % of the offered ${o.offered}/s`
