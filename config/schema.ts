@@ -117,6 +117,8 @@ export const GatewaySection = Schema.Struct({
   maxConnections: PositiveInt,
   maxHandshakesPerSec: PositiveInt,
   maxHandshakesPerSecPerAddress: PositiveInt,
+  /** New devices are refused while a shard is further behind than this many batches (gateway/cluster-lag.ts); 0 = never. */
+  admitMaxLagBatches: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   handshakeTimeoutMs: Millis,
   firstFrameTimeoutMs: Millis,
 })

@@ -32,6 +32,19 @@ describe("Admission", () => {
     expect([1, 2, 3, 4].map((i) => a.admit(`s${i}`, `10.0.0.${i}`, 0))).toEqual([undefined, undefined, undefined, "handshake_rate"])
   })
 
+  test("while the cluster lags, every new socket is refused and spends no handshake budget; open ones stay", () => {
+    let lagging = false
+    const a = new Admission<string>({ ...limits, maxConnections: 100, maxHandshakesPerSec: 2, maxHandshakesPerSecPerAddress: 100 }, () => lagging)
+    expect(a.admit("a", "10.0.0.1", 0)).toBeUndefined()
+    lagging = true
+    expect(["b", "c", "d"].map((h) => a.admit(h, `10.0.0.${h}`, 0))).toEqual(["cluster_lagging", "cluster_lagging", "cluster_lagging"])
+    expect(a.size).toBe(1)
+    lagging = false
+    // The refusals took nothing of the listener's 2 a second: one more is admitted in the same second.
+    expect(a.admit("b", "10.0.0.2", 0)).toBeUndefined()
+    expect(a.admit("c", "10.0.0.3", 0)).toBe("handshake_rate")
+  })
+
   test("drops a socket that has not finished its handshake at the deadline, not before", () => {
     const a = at()
     a.admit("s", "10.0.0.1", 0)

@@ -6,6 +6,8 @@
  * - `maxHandshakesPerSec` (whole listener) and `maxHandshakesPerSecPerAddress` (one source
  *   address): new sockets per second, each with a burst of one second's worth, refused at accept,
  *   before any TLS work is done for them.
+ * - `closed(now)` (the cluster's lag, gateway/cluster-lag.ts): while true, no new socket at all,
+ *   refused at accept before any TLS work (`cluster_lagging`); open ones go on.
  * - `handshakeTimeoutMs`: accept → TLS handshake done; `firstFrameTimeoutMs`: handshake → first
  *   complete frame; `idleTimeoutMs`: then between any two received bytes. A socket paused by the
  *   gateway (back-pressure, rate limit) is not idle; its silence counts from when it is resumed.
@@ -24,7 +26,7 @@ export interface AdmissionLimits {
 }
 
 /** Why a new socket was refused at accept; keys of `metrics.connections_refused_by_reason`. */
-export type AdmissionRefusal = "max_connections" | "handshake_rate" | "address_handshake_rate"
+export type AdmissionRefusal = "max_connections" | "cluster_lagging" | "handshake_rate" | "address_handshake_rate"
 /** Why an open socket timed out. */
 export type Expiry = "handshake_timeout" | "first_frame_timeout" | "idle_timeout"
 
@@ -43,7 +45,8 @@ export class Admission<H> {
   private readonly perAddress: RateBudgets
   private readonly overall: RateBudgets
 
-  constructor(readonly limits: AdmissionLimits) {
+  /** `closed(now)`: is admission closed for now (the cluster lags behind)? Default: never. */
+  constructor(readonly limits: AdmissionLimits, private readonly closed: (now: number) => boolean = () => false) {
     this.perAddress = new RateBudgets(limits.maxHandshakesPerSecPerAddress)
     this.overall = new RateBudgets(limits.maxHandshakesPerSec)
   }
@@ -56,6 +59,7 @@ export class Admission<H> {
   /** A new socket from `address`: undefined when admitted (and then tracked), else why not. */
   admit(h: H, address: string, now: number): AdmissionRefusal | undefined {
     if (this.open.size >= this.limits.maxConnections) return "max_connections"
+    if (this.closed(now)) return "cluster_lagging"
     if (this.overall.available("", now) < 1) return "handshake_rate"
     if (this.perAddress.available(address, now) < 1) return "address_handshake_rate"
     this.overall.spend("", now)

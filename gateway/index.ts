@@ -8,9 +8,11 @@ import type { AkisConfig } from "../config/index.ts"
 import { loadDeviceSchema, type DeviceSchema } from "../config/device-schema.ts"
 import { ensureTelemetryStream, makeBatchPublisher } from "./jetstream.ts"
 import { type Clock, systemClock } from "../runtime/clock.ts"
-import type { NatsPorts } from "../runtime/nats/ports.ts"
+import type { Bus, NatsPorts } from "../runtime/nats/ports.ts"
 import { topologyOptions } from "../runtime/nats/topology.ts"
 import { newMetrics, type GatewayMetrics } from "./metrics.ts"
+import { ClusterLag } from "./cluster-lag.ts"
+import { LagReport, orUndefined } from "../runtime/wire.ts"
 import { listen, type Listener } from "./server.ts"
 
 export { ErrCode, errLine, ackLine, readingErrCodes } from "./codes.ts"
@@ -55,6 +57,8 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
   if (!deps.skipEnsureStream) await ensureTelemetryStream(deps.nats.setup, topologyOptions(config), (e, f) => (deps.log ?? console.error)(`${e} ${JSON.stringify(f)}`))
   const metrics = newMetrics()
   const publish = makeBatchPublisher(deps.nats, config.cluster.partitions, g.publishTimeoutMs)
+  const clock = deps.clock ?? systemClock
+  const lag = followClusterLag(deps.nats.bus, new ClusterLag(g.admitMaxLagBatches, 3 * config.node.heartbeatMs), metrics, clock)
   const listener: Listener = await listen({
     host: g.host,
     port: g.port,
@@ -80,8 +84,9 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
       publish,
     },
     crlReloadMs: g.crlReloadMs,
+    lagging: (now) => lag.over(now),
     metrics,
-    clock: deps.clock ?? systemClock,
+    clock,
     log: deps.log ?? ((l) => console.error(l)),
   })
   return {
@@ -89,6 +94,23 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
     metrics,
     buffered: () => listener.ingest.buffered,
     connections: () => listener.devices.size,
-    stop: (opts) => listener.stop(opts),
+    stop: async (opts) => {
+      lag.unsubscribe()
+      await listener.stop(opts)
+    },
   }
+}
+
+/**
+ * Follows the nodes' lag reports (`akis.ctl.lag.<node>`) into `lag` and the metrics gauge. A report
+ * that does not decode is ignored: admission then goes by the others.
+ */
+const followClusterLag = (bus: Bus, lag: ClusterLag, metrics: GatewayMetrics, clock: Clock) => {
+  const sub = bus.subscribe("akis.ctl.lag.>", (m) => {
+    const now = clock.now()
+    const r = orUndefined(() => LagReport.fromJson(m.data))
+    if (r) lag.note(r, now)
+    metrics.cluster_lag_batches = lag.worst(now).lagBatches
+  })
+  return { over: (now: number) => lag.over(now), unsubscribe: () => sub.unsubscribe() }
 }

@@ -31,7 +31,7 @@ export interface GatewayMetrics {
   connections_closed_errors: number
   connections_closed_slow_reader: number
   /**
-   * Sockets refused at accept (`max_connections`, `handshake_rate`, `address_handshake_rate`) or
+   * Sockets refused at accept (`max_connections`, `cluster_lagging`, `handshake_rate`, `address_handshake_rate`) or
    * closed before becoming an active device (`handshake_timeout`, `first_frame_timeout`).
    */
   connections_refused_by_reason: Record<string, number>
@@ -47,6 +47,8 @@ export interface GatewayMetrics {
   crl_stale: number
   /** CRL files refused while running (unreadable, not signed by the CA, older than the loaded one). */
   crl_reload_errors: number
+  /** The most lagging shard's batches still to read, as the nodes last reported it (gateway/cluster-lag.ts); 0 when none is fresh. */
+  cluster_lag_batches: number
   /** Set by the Prometheus exporter: seconds from a batch's first reading to its PubAck (when its devices get `ACK`). */
   observeAckLatency?: (seconds: number) => void
 }
@@ -56,7 +58,7 @@ export const newMetrics = (): GatewayMetrics => ({
   accepted: 0, rejected_by_code: {}, durable: 0, acked: 0, published_batches: 0, publish_errors: 0,
   backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0, connections_closed_errors: 0,
   connections_closed_slow_reader: 0, decoder_exceptions: 0, connections_refused_by_reason: {}, ack_modes: {},
-  crl_revoked: 0, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0,
+  crl_revoked: 0, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0, cluster_lag_batches: 0,
 })
 
 /** Adds one to a counter in a by-key record. */

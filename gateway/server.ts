@@ -1,7 +1,7 @@
 /**
  * The IO shell of device ingress: a `Bun.listen` mTLS listener feeding {@link DeviceConnection}s
  * and one {@link Ingest}. Responsibilities, in order of a connection's life:
- * accept (connection cap and handshake rates, {@link Admission}) → handshake within its deadline →
+ * accept (connection cap, cluster lag and handshake rates, {@link Admission}) → handshake within its deadline →
  * classify the client certificate (refuse + count + log with peer address) → replace an older
  * connection of the same device → first frame within its deadline → read frames (paused under
  * back-pressure or rate limit, closed after `idleTimeoutMs` of silence otherwise) → write ACK/ERR
@@ -35,6 +35,8 @@ export interface ListenerOptions {
   readonly limits: ConnectionContext["limits"] & AdmissionLimits
   readonly ingest: Omit<IngestOptions, "onPressure" | "metrics" | "clock" | "partitions" | "width" | "schemaVersion">
   readonly crlReloadMs: number
+  /** Is the cluster too far behind to admit new devices now (gateway/cluster-lag.ts)? Default: never. */
+  readonly lagging?: ((now: number) => boolean) | undefined
   readonly metrics: GatewayMetrics
   /** Time and every timer of the listener (sweep, batch flushes, throttles, CRL checks). */
   readonly clock: Clock
@@ -71,7 +73,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
   if (o.tls.crlFile && !crl.loaded) o.log(`gateway: no CRL at ${o.tls.crlFile} yet: nothing is revoked until it appears (checked every ${o.crlReloadMs} ms)`)
   const devices = new Map<string, Socket<SocketData>>()
   const m = o.metrics
-  const admission = new Admission<Socket<SocketData>>(o.limits)
+  const admission = new Admission<Socket<SocketData>>(o.limits, o.lagging)
   const budgets = new RateBudgets(o.limits.maxReadingsPerSec)
 
   const setPaused = (s: Socket<SocketData>, pausedByPressure: boolean) => {
@@ -232,8 +234,11 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       this.tlsLogged = 0
       this.tlsSuppressed = 0
       if (this.pending.size === 0) return
+      const byReason = new Map<string, number>()
+      for (const [k, n] of this.pending) byReason.set(k.split(" ")[0]!, (byReason.get(k.split(" ")[0]!) ?? 0) + n)
+      const totals = [...byReason].map(([r, n]) => `${r} ${n}`).join(", ")
       const parts = [...this.pending].slice(0, 10).map(([k, n]) => `${n} ${k}`)
-      o.log(`gateway: refused new connections in the last second: ${parts.join(", ")}${this.pending.size > 10 ? ", ..." : ""}`)
+      o.log(`gateway: refused new connections in the last second (${totals}): ${parts.join(", ")}${this.pending.size > 10 ? ", ..." : ""}`)
       this.pending.clear()
     },
   }

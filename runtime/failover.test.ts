@@ -8,6 +8,8 @@ import { afterEach, describe, expect, test } from "bun:test"
 import type { ActorKind } from "./actor-kind.ts"
 import { Checkpoints } from "./checkpoints.ts"
 import { names } from "./nats/topology.ts"
+import { lagReport } from "./node.ts"
+import { LagReport } from "./wire.ts"
 import { rpcSubject, shardOf } from "./shard.ts"
 import { noopSink, type SinkPort } from "./sink-port.ts"
 import { TwinCluster, type TwinNode } from "./testing/twin-cluster.ts"
@@ -117,6 +119,28 @@ describe("failover on the twins", () => {
     await c.advance(5_000) // > suspicion: b takes a's shards and catches up
     return { c, handled, a: a!, b: b!, aShards, checkpointed }
   }
+
+  test("each worker node reports its most lagging shard every heartbeat (akis.ctl.lag.<node>); a crashed one falls silent", async () => {
+    const { c, nodes } = await setup(["a", "b"])
+    const reports: Array<{ subject: string; report: ReturnType<typeof LagReport.fromJson> }> = []
+    c.bus.subscribe("akis.ctl.lag.>", (m) => reports.push({ subject: m.subject, report: LagReport.fromJson(m.data) }))
+    await c.advance(2_000)
+    const of = (node: string) => reports.filter((r) => r.report.node === node)
+    for (const n of nodes) {
+      expect(of(n.id).length).toBe(2)
+      expect(of(n.id).every((r) => r.subject === `akis.ctl.lag.${n.id}` && r.report.lagBatches === 0)).toBe(true)
+      expect(n.node.hosted()).toContain(of(n.id)[0]!.report.shard!)
+    }
+    c.crash(nodes[0]!)
+    reports.length = 0
+    await c.advance(2_000)
+    expect([of("a").length, of("b").length]).toEqual([0, 2])
+  })
+
+  test("the lag report names the host furthest behind", () => {
+    expect(lagReport("n", [{ shard: 0, lagBatches: 3 }, { shard: 5, lagBatches: 40 }, { shard: 2, lagBatches: 7 }])).toEqual({ node: "n", lagBatches: 40, shard: 5 })
+    expect(lagReport("n", [])).toEqual({ node: "n", lagBatches: 0, shard: null })
+  })
 
   test("crash and takeover: the survivor resumes from the checkpointed position, nothing lost or doubled", async () => {
     const { c, a, aShards, checkpointed } = await crashScenario()

@@ -17,6 +17,7 @@ import { checkPartitions, ensureBuckets, ensureStreams, names } from "./nats/top
 import { retry } from "./retry.ts"
 import { ShardHost, type EventLog, type ShardHostOptions } from "./shard-host.ts"
 import { noopSink, type SinkPort } from "./sink-port.ts"
+import { LagReport, lagSubject } from "./wire.ts"
 
 /** Settings of a node (from config). */
 export interface NodeOptions {
@@ -177,6 +178,10 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
     },
   })
   const timer = d.clock.every(Math.max(100, Math.floor(o.heartbeatMs / 2)), () => void coordinator.reconcile())
+  // The gateways admit new devices only while the cluster keeps up (gateway/cluster-lag.ts).
+  const stopLagReports = o.roles.includes("worker")
+    ? d.clock.every(o.heartbeatMs, () => ports.bus.publish(lagSubject(id), LagReport.toBytes(lagReport(id, coordinator.held.values()))))
+    : () => {}
   d.log("node.start", { node: id, partitions: o.partitions, roles: o.roles })
   void coordinator.reconcile()
 
@@ -198,6 +203,7 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
       if (stopped) return
       stopped = true
       timer()
+      stopLagReports()
       stopControl()
       await coordinator.stop()
       await membership.stop(leave)
@@ -207,4 +213,11 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
     },
   }
   return node
+}
+
+/** The node's {@link LagReport}: its most lagging shard, by what each host last read. */
+export const lagReport = (node: string, hosts: Iterable<{ readonly shard: number; readonly lagBatches: number }>): LagReport => {
+  let worst: { shard: number; lagBatches: number } | undefined
+  for (const h of hosts) if (!worst || h.lagBatches > worst.lagBatches) worst = h
+  return { node, lagBatches: worst?.lagBatches ?? 0, shard: worst?.shard ?? null }
 }

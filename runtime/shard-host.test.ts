@@ -110,11 +110,14 @@ describe("ShardHost (on the twins)", () => {
     const { h, heal } = await unhealthyAfterOne(t, [2, 3])
     await t.clock.advance(3_000) // ticks and pause polls run: still nothing handled or published
     expect((await t.ask("d1")).result!.seqs).toEqual([1])
+    // What its node reports to the gateways: d1:2, held by the pause (d1:3 came after it was delivered).
+    expect(h.lagBatches).toBe(1)
     expect(t.js.messages(names.alerts).map((m) => m.msgId)).toEqual(["d1:1"])
     heal()
     await t.clock.advance(100)
     await settle()
     expect((await t.ask("d1")).result!.seqs).toEqual([1, 2, 3])
+    expect(h.lagBatches).toBe(0)
     expect(t.js.messages(names.alerts).map((m) => m.msgId)).toEqual(["d1:1", "d1:2", "d1:3"])
     const stats = await h.stats()
     expect([stats.pauses, stats.resumes, stats.resets]).toEqual([1, 1, 0])

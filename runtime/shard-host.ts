@@ -119,6 +119,11 @@ export class ShardHost {
   private ticker: Cancel | undefined
   private stopping: StopReason | undefined
   private firstBatchLogged = false
+  /**
+   * Batches of the shard still to read when it last read one (or when its consumer started): the
+   * lag its node reports to the gateways (`akis.ctl.lag.<node>`) without asking the server.
+   */
+  lagBatches = 0
   private stopCalled = false
   ended = false // true once the consume loop has ended (by stop() or by itself)
   private readonly ctx: ActorContext & { streamSeq: number; now: number }
@@ -233,7 +238,8 @@ export class ShardHost {
           filterSubject: telemetrySubject(this.d.shard), startSeq: this.processedSeq + 1,
         }))
         if (this.stopping) return
-        if ((await consumer.pending(true)) === 0) this.caughtUp = true
+        this.lagBatches = await consumer.pending(true)
+        if (this.lagBatches === 0) this.caughtUp = true
         this.messages = await consumer.consume({ maxMessages: 256, expiresMs: 2_000 })
         if (this.stopping) return void (await this.messages.close())
         attempt = 0
@@ -247,6 +253,7 @@ export class ShardHost {
             sliceStart = performance.now()
           }
           if (this.stopping) break
+          this.lagBatches = m.info.pending + 1 // this one is not handled yet (a pause may hold it)
           if (!this.d.healthy()) {
             if (!(await this.pauseWhileUnhealthy())) {
               this.stopping ??= "fenced"
@@ -255,6 +262,7 @@ export class ShardHost {
             sliceStart = performance.now()
           }
           this.handle(m.data, m.seq)
+          this.lagBatches = m.info.pending
           this.caughtUp = m.info.pending === 0
           if (this.outputs.failed) throw this.outputs.failed
           if (this.d.sink.pending > this.d.options.maxPendingRows) await this.d.sink.flush()

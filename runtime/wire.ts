@@ -6,7 +6,7 @@
  * Telemetry batches (msgpack columns on AKIS_TLM) are runtime/batch.ts, not here.
  */
 export { WireDecodeError, isWireDecodeError, logFirstOfEach, orUndefined, wireMessage, wireUnion, type WireMessage } from "./wire/codec.ts"
-export { StatsRequest, NodeStats, DrainAnswer, type ShardStats } from "./wire/control.ts"
+export { StatsRequest, NodeStats, DrainAnswer, LagReport, lagSubject, type ShardStats } from "./wire/control.ts"
 export { ActorRequest, ActorReply } from "./wire/rpc.ts"
 export { HistoryRequestMessage, HistoryReply, historyFailureCodes } from "./wire/history.ts"
 export { AlertTransitionMessage, ExplanationMessage, type ExplanationRecord } from "./wire/alerts.ts"

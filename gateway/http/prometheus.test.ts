@@ -30,7 +30,7 @@ describe("node metrics", () => {
       connections_accepted: 2, connections_open: 1, connections_replaced: 0, tls_refused_by_reason: { expired: 3 }, accepted: 10, rejected_by_code: { E_RANGE: 4 },
       durable: 10, acked: 9, published_batches: 2, publish_errors: 0, backpressure_pauses: 0, rate_limited: 0, connections_closed_idle: 0,
       connections_closed_errors: 0, connections_closed_slow_reader: 0, hellos: 0, crl_revoked: 1, crl_next_update_ms: 0, crl_stale: 0, crl_reload_errors: 0,
-      connections_refused_by_reason: { handshake_timeout: 5 }, decoder_exceptions: 0, ack_modes: { coalesced: 2 },
+      connections_refused_by_reason: { handshake_timeout: 5, cluster_lagging: 7 }, decoder_exceptions: 0, ack_modes: { coalesced: 2 }, cluster_lag_batches: 640,
     } as Parameters<typeof makeNodeMetrics>[0]["gateway"] extends (() => infer G) | undefined ? NonNullable<G> : never
     const m = makeNodeMetrics({ gateway: () => g }, "n1")
     const text = (await m.text()).body
@@ -38,6 +38,8 @@ describe("node metrics", () => {
     expect(text).toContain('akis_gateway_readings_rejected_total{code="E_RANGE",node="n1"} 4')
     expect(text).toContain('akis_gateway_connections_refused_total{reason="handshake_timeout",node="n1"} 5')
     expect(text).toContain('akis_gateway_ack_modes_total{mode="coalesced",node="n1"} 2')
+    expect(text).toContain('akis_gateway_connections_refused_total{reason="cluster_lagging",node="n1"} 7')
+    expect(text).toContain('akis_gateway_cluster_lag_batches{node="n1"} 640')
     g.observeAckLatency!(0.004)
     const fam = parsePrometheus((await m.text()).body).find((f) => f.name === "akis_device_ack_seconds")!
     expect(fam.metrics[0]!.buckets!["0.005"]).toBe("1")

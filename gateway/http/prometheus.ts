@@ -92,6 +92,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     crlNextUpdate: gauge("akis_gateway_crl_next_update_seconds", "The loaded CRL's next update (Unix seconds; 0: none)"),
     crlStale: gauge("akis_gateway_crl_stale", "1 while the loaded CRL is past its next update (still enforced)"),
     crlErrors: counter("akis_gateway_crl_reload_errors_total", "CRL files refused while running"),
+    clusterLag: gauge("akis_gateway_cluster_lag_batches", "The most lagging shard's batches still to read, as the nodes last reported it (new devices are refused above gateway.admitMaxLagBatches)"),
     refused: counter("akis_gateway_connections_refused_total", "Sockets refused at accept or dropped at a deadline (cap, handshake rate, timeouts), by reason", ["reason"]),
     decoderExceptions: counter("akis_gateway_decoder_exceptions_total", "Frames whose decoding threw (answered bad_*; should stay 0)"),
     ackModes: counter("akis_gateway_ack_modes_total", "Acknowledgement modes chosen by connections, by mode", ["mode"]),
@@ -167,6 +168,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
       if (typeof g.crl_next_update_ms === "number") gw.crlNextUpdate.set(g.crl_next_update_ms / 1000)
       if (typeof g.crl_stale === "number") gw.crlStale.set(g.crl_stale)
       if (typeof g.crl_reload_errors === "number") feed(gw.crlErrors, root, "crlerr", g.crl_reload_errors)
+      if (typeof g.cluster_lag_batches === "number") gw.clusterLag.set(g.cluster_lag_batches)
       for (const [reason, n] of Object.entries(g.connections_refused_by_reason ?? {})) feed(gw.refused, root, `ref.${reason}`, n, { reason })
       if (typeof g.decoder_exceptions === "number") feed(gw.decoderExceptions, root, "dex", g.decoder_exceptions)
       for (const [mode, n] of Object.entries(g.ack_modes ?? {})) feed(gw.ackModes, root, `am.${mode}`, n, { mode })

@@ -128,7 +128,22 @@ interface Step {
   reconnect_worker_events: Record<string, number>
   reconnect_worker_event_first: Record<string, string>
   reconnect_worker_max_stall_ms: number | null
+  /**
+   * New connections the restarted gateways refused at accept during the reconnect because a shard
+   * lagged past `gateway.admitMaxLagBatches` (the devices retried after their back-off).
+   */
+  reconnect_refused_lagging: number | null
   misses: string[]
+}
+
+/** Connections refused at accept for `reason`, from a gateway's per-second summaries ("refused new connections in the last second (cluster_lagging 12, …)"). */
+export const refusedIn = (output: string, reason: string): number => {
+  let n = 0
+  for (const m of output.matchAll(/refused new connections in the last second \(([^)]*)\)/g)) {
+    const hit = new RegExp(`(?:^|, )${reason} (\\d+)`).exec(m[1]!)
+    if (hit) n += Number(hit[1])
+  }
+  return n
 }
 
 const benchmark: Benchmark = {
@@ -207,7 +222,7 @@ const benchmark: Benchmark = {
           devices: n, sims: Math.ceil(n / perSim), gateways: gatewayCount, handshake_timeouts: null, connected: 0, connect_s: null, handshakes_per_s: null, gateway_rss_mb: 0, worker_rss_mb: 0,
           bytes_per_connection: null, bytes_per_active_actor: null, actors_connected: null, bytes_per_idle_actor: null, marginal_bytes_per_idle_actor: null, worker_idle_heap_mb: 0, rss_bytes_per_active_actor: null, rss_bytes_per_idle_actor: null, actors: { live: 0, passivated: 0 },
           checkpoint_bytes_per_shard: { max: 0, mean: 0 }, snapshot_bytes_per_actor: null, idle_cpu_cores: null, idle_cpu_cores_by_process: {}, idle_work: {}, reconnect_s: null, reconnect_max_lag_batches: null, reconnect_cpu_ms_per_device: {}, reconnect_s_server_cpu_bound: null,
-          reconnect_worker_events: {}, reconnect_worker_event_first: {}, reconnect_worker_max_stall_ms: null, misses: [],
+          reconnect_worker_events: {}, reconnect_worker_event_first: {}, reconnect_worker_max_stall_ms: null, reconnect_refused_lagging: null, misses: [],
         }
         steps.push(step)
         const start = Date.now()
@@ -340,9 +355,10 @@ const benchmark: Benchmark = {
         const serverMs = Object.entries(rcMs).reduce((a, [k, ms]) => a + (k === "sims" ? 0 : ms), 0)
         step.reconnect_s_server_cpu_bound = r1(serverMs / 1000 / cpus().length)
         step.handshake_timeouts = sumSims("handshake_timeouts")
+        step.reconnect_refused_lagging = gateways.reduce((a, g) => a + refusedIn(g.child.output(), "cluster_lagging"), 0)
         if (back) step.reconnect_s = r1((Date.now() - killedAt) / 1000)
         else step.misses.push(`only ${sumSims("connected")} of ${n} devices reconnected within ${reconnectWaitMs(n) / 1000} s of the kill`)
-        say(`reconnected: ${step.reconnect_s ?? "no"} s after the kill (max shard lag ${maxLag} batches); CPU ms per device ${JSON.stringify(step.reconnect_cpu_ms_per_device)}: the server side alone would take ${step.reconnect_s_server_cpu_bound} s of ${cpus().length} cores; worker events ${JSON.stringify(ev.events)}`)
+        say(`reconnected: ${step.reconnect_s ?? "no"} s after the kill (max shard lag ${maxLag} batches); CPU ms per device ${JSON.stringify(step.reconnect_cpu_ms_per_device)}: the server side alone would take ${step.reconnect_s_server_cpu_bound} s of ${cpus().length} cores; worker events ${JSON.stringify(ev.events)}; refused at accept while a shard lagged: ${step.reconnect_refused_lagging}`)
         if (step.bytes_per_connection !== null && step.bytes_per_connection > goals.bytes_per_connection) step.misses.push(`bytes_per_connection ${step.bytes_per_connection} > ${goals.bytes_per_connection}`)
         if (step.bytes_per_idle_actor !== null && step.bytes_per_idle_actor > goals.bytes_per_idle_actor) step.misses.push(`bytes_per_idle_actor ${step.bytes_per_idle_actor} > ${goals.bytes_per_idle_actor} `)
         if (maxLag > lagBound) step.misses.push(`the largest shard lag during the reconnect, ${maxLag} batches, was above the lag bound (${lagBound}: api.readyMaxLagBatches, past which /readyz fails)`)

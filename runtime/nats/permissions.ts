@@ -79,13 +79,14 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
   switch (role) {
     case "node":
       pub.add("akis.ctl.released.*")
+      pub.add("akis.ctl.lag.>") // its intake lag, for the gateways' admission (gateway/cluster-lag.ts)
       pub.add("akis.rpc.*") // a node's notifier asks device actors for their windows (interpreter prompts)
       // Answers to RPC and control requests go to the asking role's reply prefix. Not
       // `allow_responses`: with it nats-server records the reply subject of every message it
       // delivers to the node (each JetStream delivery has one) for 2 minutes and, past 4,096
       // entries, rescans that map on every delivery; at 2,000 readings/s that tripled NATS's CPU.
       for (const r of roles) pub.add(`${inboxPrefixOf(r)}.>`) // its own too: a node's notifier asks other nodes' actors
-      for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*", "akis.history"]) sub.add(s)
+      for (const s of ["akis.rpc.*", "akis.ctl.released.*", "akis.ctl.stats.*", "akis.ctl.drain.*", "akis.ctl.lag.>", "akis.history"]) sub.add(s)
       break
     case "inspector":
       for (const s of ["STREAM.LIST", "STREAM.NAMES", "CONSUMER.LIST.*", "CONSUMER.NAMES.*", "CONSUMER.INFO.*.*"]) pub.add(api(s))
@@ -106,6 +107,7 @@ export const rolePermissions = (role: Role, o: TopologyOptions): Permissions | u
       for (const s of ["akis.alerts.explanation.>", "akis.alerts.annotation.>"]) pub.add(s)
       break
     case "gateway":
+      sub.add("akis.ctl.lag.>") // the nodes' intake lag: no new devices while the cluster lags (gateway/cluster-lag.ts)
       break
   }
   return {

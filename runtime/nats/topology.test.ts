@@ -26,10 +26,10 @@ describe("topology table", () => {
 })
 
 describe("role permissions", () => {
-  test("the gateway may publish readings and check AKIS_TLM, nothing else", () => {
+  test("the gateway may publish readings, check AKIS_TLM and hear the nodes' lag, nothing else", () => {
     expect(rolePermissions("gateway", o)).toEqual({
       publish: { allow: ["$JS.API.INFO", "$JS.API.STREAM.INFO.AKIS_TLM", "akis.tlm.*"], deny: [] },
-      subscribe: { allow: ["_INBOX_gateway.>"], deny: [] },
+      subscribe: { allow: ["_INBOX_gateway.>", "akis.ctl.lag.>"], deny: [] },
     })
   })
   test("only the node may answer requests (to the other roles' reply prefixes); nobody but admin may update, delete or purge streams or use $JS.API.>", () => {

@@ -2,7 +2,8 @@ import { Schema } from "effect"
 import { wireMessage } from "./codec.ts"
 
 // The control plane, `akis.ctl.*`. `released.<shard>` carries no body (a released shard is picked
-// up at once by its new owner); `stats.<node>` and `drain.<node>` are requests from `ops`.
+// up at once by its new owner); `stats.<node>` and `drain.<node>` are requests from `ops`;
+// `lag.<node>` is a node's intake lag, published every heartbeat for the gateways' admission.
 
 const StatsRequestSchema = Schema.Struct({ gc: Schema.optionalKey(Schema.Boolean) })
 /** Body of an `akis.ctl.stats.<node>` request: empty, or `{"gc":true}` to collect garbage first. */
@@ -27,3 +28,17 @@ const DrainAnswerSchema = Schema.Struct({ ok: Schema.Boolean, node: Schema.Strin
 /** Answer to `akis.ctl.drain.<node>`: the node accepted and hands off its `shards` shards. */
 export const DrainAnswer = wireMessage("akis.ctl.drain answer", DrainAnswerSchema)
 export type DrainAnswer = typeof DrainAnswerSchema.Type
+
+const LagReportSchema = Schema.Struct({
+  node: Schema.String,
+  /** The largest number of batches any shard of the node had still to read, when it last read one. */
+  lagBatches: Schema.Number,
+  /** That shard (null when the node holds none). */
+  shard: Schema.NullOr(Schema.Number),
+})
+/** Body of `akis.ctl.lag.<node>`: how far behind the node's most lagging shard is. */
+export const LagReport = wireMessage("akis.ctl.lag report", LagReportSchema)
+export type LagReport = typeof LagReportSchema.Type
+
+/** The subject a node publishes its {@link LagReport} on. */
+export const lagSubject = (node: string): string => `akis.ctl.lag.${node}`

@@ -1,7 +1,8 @@
 /**
  * Connection lifecycle and limits over real mTLS, judged with a node:tls client that shares no
  * code with akis: the idle timeout is re-armed by data, a uint64 msgpack frame does not wedge the
- * connection, and a burst is throttled to the per-device rate without losing a reading.
+ * connection, a burst is throttled to the per-device rate without losing a reading, and new
+ * devices wait while the cluster lags.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { pack } from "msgpackr"
@@ -11,6 +12,7 @@ import { startNats, waitFor, type NatsServer } from "../harness/index.ts"
 import { makeTestPki, streamReadings, testConfig, type TestPki } from "./fixture.ts"
 import { plainClient } from "./plain-client.ts"
 import { natsPorts } from "../../runtime/nats/nats-ports.ts"
+import { LagReport } from "../../runtime/wire.ts"
 
 // Long enough that a loaded 2-core machine does not stall the test's own sender past it.
 const IDLE_MS = 2000
@@ -140,5 +142,36 @@ describe("gateway connection lifecycle", () => {
       new Set((await streamReadings(nc)).filter(([dev, q]) => dev === "bus-0003" && q > 6000).map(([, q]) => q)).size === 50, { timeoutMs: 10_000, intervalMs: 200 })
     expect(d.lines.map((l) => l.line)).toEqual(["ACKMODE none"])
     d.end()
+  }, 30_000)
+
+  test("while a node reports a shard lagging past admitMaxLagBatches, new devices are refused at accept (counted); connected ones go on; admitted again once it catches up or its report goes stale", async () => {
+    const report = (lagBatches: number) => {
+      nc.publish("akis.ctl.lag.test-node", LagReport.toBytes({ node: "test-node", lagBatches, shard: 5 }))
+      return waitFor(`the gateway heard lag ${lagBatches}`, () => gw.metrics.cluster_lag_batches === lagBatches, { timeoutMs: 5_000, intervalMs: 10 })
+    }
+    const tryConnect = (device: string) => plainClient(gw.port, pki.dir, device).then((c) => c, (e: Error) => e)
+    const connected = await plainClient(gw.port, pki.dir, "bus-0003")
+    const refusedBefore = gw.metrics.connections_refused_by_reason.cluster_lagging ?? 0
+    await report(501) // the default bound is 500
+    const refused = await tryConnect("bus-0001")
+    expect(refused).toBeInstanceOf(Error)
+    expect(gw.metrics.connections_refused_by_reason.cluster_lagging).toBe(refusedBefore + 1)
+    connected.write(reading(1)) // a device already connected is served
+    expect(await connected.waitLine(/^ACK/)).toBe("ACK 1")
+
+    await report(500) // caught up to within the bound
+    const admitted = await tryConnect("bus-0001")
+    expect(admitted).not.toBeInstanceOf(Error)
+    ;(admitted as Awaited<ReturnType<typeof plainClient>>).end()
+
+    await report(9_000)
+    expect(await tryConnect("bus-0002")).toBeInstanceOf(Error)
+    // The node stopped reporting (dead, or starved): after 3 heartbeats (3 s) its report no longer counts.
+    await Bun.sleep(3_200)
+    const late = await tryConnect("bus-0002")
+    expect(late).not.toBeInstanceOf(Error)
+    ;(late as Awaited<ReturnType<typeof plainClient>>).end()
+    expect(gw.metrics.connections_refused_by_reason.cluster_lagging).toBe(refusedBefore + 2)
+    connected.end()
   }, 30_000)
 })
