@@ -9,8 +9,9 @@
  * readiness bound (`api.readyMaxLagBatches`) is crossed, and the readings of every connected
  * device wait behind the storm. Refused devices retry after their back-off.
  *
- * A report is trusted for `staleMs`: a node that stops reporting (dead, or starved of CPU) no
- * longer holds admission closed. Pure: time is passed in.
+ * A report is trusted for `staleMs` (the gateway gives it ten heartbeats: a worker starved of CPU
+ * sends late, and must not open admission by that): a node that stops reporting (dead) no longer
+ * holds admission closed after that. Pure: time is passed in.
  */
 import type { LagReport } from "../runtime/wire.ts"
 

@@ -58,7 +58,7 @@ export const startGateway = async (config: AkisConfig, deps: GatewayDeps): Promi
   const metrics = newMetrics()
   const publish = makeBatchPublisher(deps.nats, config.cluster.partitions, g.publishTimeoutMs)
   const clock = deps.clock ?? systemClock
-  const lag = followClusterLag(deps.nats.bus, new ClusterLag(g.admitMaxLagBatches, 3 * config.node.heartbeatMs), metrics, clock)
+  const lag = followClusterLag(deps.nats.bus, new ClusterLag(g.admitMaxLagBatches, 10 * config.node.heartbeatMs), metrics, clock)
   const listener: Listener = await listen({
     host: g.host,
     port: g.port,

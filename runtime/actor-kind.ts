@@ -34,8 +34,13 @@ export interface ActorKind<S> {
   create(id: string, ctx: ActorContext): S
   /** Handles reading `index` of `batch` (its id is `batch.ids[index]`). */
   onReading(state: S, batch: ReadingBatch, index: number, ctx: ActorContext): void
-  /** Called for every active instance about once per tick interval (absence rules, timers). */
-  onTick?(state: S, ctx: ActorContext): void
+  /**
+   * Called for every active instance about once per tick interval (absence rules, timers). Return
+   * false when the tick changed nothing {@link snapshot} would hold: the host then keeps the bytes
+   * it last packed for the instance (checkpoints, passivation) instead of packing it again. Any
+   * other return (void) counts as a change.
+   */
+  onTick?(state: S, ctx: ActorContext): boolean | void
   /** A serialisable copy of the state (msgpack-able with the checkpoint codec: typed arrays allowed); must not alias mutable state. */
   snapshot(state: S): unknown
   /** Rebuilds an instance from {@link snapshot}'s output. */

@@ -166,4 +166,31 @@ describe("ActorTable timers", () => {
     expect(fired).toEqual(["a@60000"])
     expect(t.version).toBeGreaterThan(idle)
   })
+
+  test("a live actor is packed once until it changes: ticks that report no change keep its bytes and the table's version; a reading or a changing tick packs it again", () => {
+    let packs = 0
+    let tickChanges = false
+    const counting: ActorKind<{ n: number }> = {
+      name: "count", create: () => ({ n: 0 }), onReading: (s) => void s.n++, onTick: () => tickChanges,
+      snapshot: (s) => (packs++, [s.n]), restore: (_id, snap) => ({ n: (snap as number[])[0]! }), query: (s) => s,
+    }
+    const c = ctx()
+    const t = new ActorTable(counting as ActorKind<unknown>, c, { actorIdleMs: 60_000, tickMs: 1_000 })
+    t.get("a", 0)
+    const first = t.snapshot(0).actors[0]![1]
+    const version = t.version
+    t.tick(1_000)
+    expect(t.snapshot(1_000).actors[0]![1]).toBe(first) // the same bytes, not packed again
+    expect([packs, t.version]).toEqual([1, version])
+    tickChanges = true
+    t.tick(2_000)
+    expect(t.version).toBe(version + 1)
+    expect(t.snapshot(2_000).actors[0]![1]).not.toBe(first)
+    expect(packs).toBe(2)
+    tickChanges = false
+    const a = t.get("a", 3_000)
+    counting.onReading(a.state as { n: number }, undefined as never, 0, c)
+    expect(checkpointCodec.unpack(Bun.inflateSync(t.snapshot(3_000).actors[0]![1] as Uint8Array<ArrayBuffer>))).toEqual([1])
+    expect(packs).toBe(3)
+  })
 })

@@ -5,6 +5,12 @@ import { packSnapshot, unpackSnapshot, type PackedSnapshot } from "./snapshot-co
 export interface LiveActor {
   state: unknown
   lastActive: number
+  /**
+   * The state packed as it is now, kept from the last checkpoint that packed it; undefined once a
+   * reading or a changing tick touched the state. A checkpoint or a passivation uses these bytes
+   * instead of packing again.
+   */
+  packed?: PackedSnapshot | undefined
 }
 
 /** Settings of an {@link ActorTable}. */
@@ -46,7 +52,7 @@ export class ActorTable {
   private nextWake = Number.POSITIVE_INFINITY
   /**
    * Bumped by everything that may change what {@link snapshot} returns: a `get` (a reading
-   * follows), a tick that ran `onTick` on live actors, a restore. Passivation and activation alone
+   * follows), a tick whose `onTick` changed a live actor (did not return false), a restore. Passivation and activation alone
    * change only the form an actor is kept in. Equal versions: nothing to checkpoint again.
    */
   version = 0
@@ -59,10 +65,12 @@ export class ActorTable {
     private readonly options: ActorTableOptions,
   ) {}
 
-  /** The live instance of `id`, activated (restored from its snapshot, or created) if needed. */
+  /** The live instance of `id` for a reading, activated (restored from its snapshot, or created) if needed. */
   get(id: string, now: number): LiveActor {
     this.version++
-    return this.live.get(id) ?? this.activate(id, now)
+    const a = this.live.get(id) ?? this.activate(id, now)
+    a.packed = undefined // a reading follows
+    return a
   }
 
   /** Ticks every live actor, first waking the passive ones whose timer is due; passivates the idle ones. */
@@ -71,19 +79,23 @@ export class ActorTable {
     if (now >= this.nextWake) this.wakeDue(now)
     ctx.now = now
     const { kind } = this
-    if (kind.onTick && this.live.size > 0) this.version++
+    let changed = false
     for (const [id, a] of this.live) {
-      kind.onTick?.(a.state, ctx)
+      if (kind.onTick && kind.onTick(a.state, ctx) !== false) {
+        a.packed = undefined
+        changed = true
+      }
       if (now - a.lastActive > this.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
         const due = kind.nextTimer?.(a.state, now) ?? Number.POSITIVE_INFINITY
         // A timer due within the next tick would only be woken again at once: keep it live.
         if (due <= now + this.options.tickMs) continue
-        this.passive.set(id, packSnapshot(kind.snapshot(a.state)))
+        this.passive.set(id, a.packed ?? packSnapshot(kind.snapshot(a.state)))
         this.live.delete(id)
         if (due !== Number.POSITIVE_INFINITY) this.schedule(id, due)
         this.metrics.passivations++
       }
     }
+    if (changed) this.version++
   }
 
   /** The state of `id` for a query: the live one, or a throwaway restore of its snapshot; undefined when unknown. */
@@ -125,13 +137,18 @@ export class ActorTable {
     }
   }
 
-  /** Every actor's packed snapshot plus the timer index, for a checkpoint (nothing aliases live state). */
+  /**
+   * Every actor's packed snapshot plus the timer index, for a checkpoint (nothing aliases live
+   * state). A live actor is packed only if it changed since it was last packed: with many live
+   * actors and few readings (a fleet reconnecting, each device sending once) packing all of them
+   * at every checkpoint was most of a shard's CPU and blocked its event loop for 100s of ms.
+   */
   snapshot(now: number): ActorTableSnapshot {
     const actors: Array<readonly [string, PackedSnapshot]> = [...this.passive]
     const timers: Array<readonly [string, number]> = [...this.wakeups]
     const { kind } = this
     for (const [id, a] of this.live) {
-      actors.push([id, packSnapshot(kind.snapshot(a.state))])
+      actors.push([id, (a.packed ??= packSnapshot(kind.snapshot(a.state)))])
       const due = kind.nextTimer?.(a.state, now) ?? Number.POSITIVE_INFINITY
       if (due !== Number.POSITIVE_INFINITY) timers.push([id, due])
     }

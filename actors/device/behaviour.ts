@@ -38,6 +38,8 @@ export interface DeviceKindOptions {
 let sink = 0
 /** Rules needing a full step for the current reading (handlers run one at a time, so one buffer serves all). */
 let queue = new Int32Array(64)
+/** The rule registers as they were before a tick (to tell whether it changed any). */
+let before = new Float64Array(256)
 
 export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts: DeviceKindOptions = {}): DeviceKind => {
   const metrics = makeDeviceMetrics()
@@ -167,22 +169,38 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       }
     },
 
+    // Returns whether the tick changed anything a snapshot holds: the host then packs the state
+    // again, else it reuses the bytes it packed last. What a tick can change: the rule set (a
+    // migration), the windows (evictions), the rule registers (phases, times, escalation steps,
+    // sequence steps; alert ids and severities change only with them). Trackers move on readings only.
     onTick(st, ctx) {
-      if (st.maxTs === -Infinity) return
+      if (st.maxTs === -Infinity) return false
       metrics.ticks++
       // The device clock advanced by the processing time elapsed since its newest reading.
       const t = st.maxTs + Math.max(0, ctx.now - st.lastArrival)
+      let changed = st.version !== holder.version || st.set !== holder.current
       syncRuleSet(st, ctx, t, 0)
       // Windows cover "the last d of device time": while a device is silent they empty out.
-      st.windows.evictAll(t)
+      if (st.windows.evictAll(t)) changed = true
+      const R = st.R
+      if (before.length < R.length) before = new Float64Array(R.length)
+      before.set(R)
       const rules = st.set.rules
       for (let r = 0; r < rules.length; r++) {
         const rule = rules[r]!
         if (st.binding.enabled[r] !== 1) continue
         if (rule.timed) step(st, rule, r, st.latest, 0, t, true, 0, 0, ctx)
         // Escalation is timed: it must not wait for the next reading of a device that went quiet.
-        else if (st.R[rule.base]! >= Phase.open && rule.escalate.length) escalate(st, rule, r, t, 0, 0, ctx, undefined, 0)
+        else if (R[rule.base]! >= Phase.open && rule.escalate.length) escalate(st, rule, r, t, 0, 0, ctx, undefined, 0)
       }
+      if (!changed) {
+        for (let i = 0; i < R.length; i++) {
+          const x = R[i]!
+          const y = before[i]!
+          if (x !== y && (x === x || y === y)) return true // NaN stays NaN: no change
+        }
+      }
+      return changed
     },
 
     snapshot: snapshotState,

@@ -5,7 +5,7 @@ import type { ActorKind } from "../../runtime/actor-kind.ts"
 import { ActorTable } from "../../runtime/actor-table.ts"
 import { BatchBuilder } from "../../runtime/batch.ts"
 import { checkpointCodec } from "../../runtime/checkpoints.ts"
-import { unpackSnapshot } from "../../runtime/snapshot-codec.ts"
+import { packSnapshot, unpackSnapshot } from "../../runtime/snapshot-codec.ts"
 import { makeDeviceKind } from "./behaviour.ts"
 import { RuleSetHolder } from "./holder.ts"
 import { busSchema, compileOrFail, RecordingContext } from "./testing.ts"
@@ -15,10 +15,10 @@ const t0 = 1_700_000_000_000
 const width = busSchema.fields.length
 
 /** One owner of a shard: the real device kind on the default pack, its actor table and what it published. */
-const owner = () => {
+const owner = (actorIdleMs = 20_000) => {
   const kind = makeDeviceKind(busSchema, new RuleSetHolder(pack, 1)) as ActorKind<unknown>
   const ctx = new RecordingContext()
-  const table = new ActorTable(kind, ctx, { actorIdleMs: 20_000, tickMs: 1_000 })
+  const table = new ActorTable(kind, ctx, { actorIdleMs, tickMs: 1_000 })
   return {
     ctx, table,
     /** A reading of `id` at t0 + s seconds (event and processing time), with plausible drifting values. */
@@ -44,6 +44,62 @@ const owner = () => {
     },
     silent: () => ctx.published.filter((p) => p.payload.rule === "device_silent").map((p) => `${p.payload.kind} ${p.payload.severity} @${(p.payload.at - t0) / 1000} ${p.msgId}`),
   }
+}
+
+describe("packed snapshots kept between checkpoints", () => {
+  test("a checkpoint's bytes for every live actor are the bytes a fresh pack of its state gives, through readings, ticks, evictions, alerts raised, escalated and cleared", () => {
+    const a = owner(3_600_000) // silent devices stay live: only their ticks can change them
+    const fresh = packSnapshotOf(a.table)
+    let compared = 0
+    let reused = 0
+    const check = (s: number) => {
+      const before = new Map([...a.table.live].map(([id, l]) => [id, l.packed]))
+      for (const [id, bytes] of a.table.snapshot(t0 + s * 1000).actors) {
+        if (!a.table.live.has(id)) continue
+        expect({ id, s, bytes: [...bytes] }).toEqual({ id, s, bytes: [...fresh(id)] })
+        compared++
+        if (before.get(id) !== undefined) reused++
+      }
+    }
+    // Three devices: one talks throughout, one goes silent at 20 s (device_silent at 80 s,
+    // escalated at 680 s), one talks in bursts with silences longer than its windows.
+    for (let s = 0; s <= 900; s++) {
+      if (s <= 300 || s % 97 < 5) a.read("bus-1", s)
+      if (s <= 20) a.read("bus-2", s)
+      if (s % 40 < 3) a.read("bus-3", s)
+      a.tick(s, s)
+      if (s % 7 === 0) check(s)
+    }
+    expect(a.silent().map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual(expect.arrayContaining(["raised warning", "escalated critical"]))
+    // Checkpoints that found a silent actor unchanged since the last one reused its bytes.
+    expect(compared).toBeGreaterThan(150)
+    expect(reused).toBeGreaterThan(20)
+  })
+
+  test("a tick reports no change when nothing a snapshot holds moved, and a change when a window evicts or a rule's phase moves", () => {
+    const a = owner()
+    const kind = a.table["kind"] as ActorKind<unknown>
+    a.read("bus-1", 0)
+    const st = a.table.live.get("bus-1")!.state
+    const tickAt = (s: number) => {
+      a.ctx.now = t0 + s * 1000
+      return kind.onTick!(st, a.ctx)
+    }
+    expect(tickAt(1)).toBe(false)
+    expect(tickAt(2)).toBe(false)
+    expect(tickAt(11)).toBe(true) // the 10 s windows lose the reading
+    expect(tickAt(12)).toBe(false)
+    expect(tickAt(60)).toBe(true) // device_silent raised
+    tickAt(650)
+    const changedAt = [655, 659, 660, 661, 665].filter((s) => tickAt(s))
+    expect(changedAt).toEqual([660]) // escalated to critical: the registers alone changed
+  })
+})
+
+/** A fresh pack of a live actor's state, as the table packed it before it kept bytes. */
+const packSnapshotOf = (table: ActorTable) => (id: string) => {
+  const kind = table["kind"] as ActorKind<unknown>
+  return packSnapshot(kind.snapshot(table.live.get(id)!.state))
 }
 
 describe("device timers across shard moves", () => {

@@ -145,6 +145,9 @@ describe("gateway connection lifecycle", () => {
   }, 30_000)
 
   test("while a node reports a shard lagging past admitMaxLagBatches, new devices are refused at accept (counted); connected ones go on; admitted again once it catches up or its report goes stale", async () => {
+    const config = testConfig(pki, nats.url, { admitMaxLagBatches: 500 })
+    // Reports are trusted for ten heartbeats: 3 s here.
+    const gw = await startGateway({ ...config, node: { ...config.node, heartbeatMs: 300 } }, { nats: await natsPorts(nc), log: () => {} })
     const report = (lagBatches: number) => {
       nc.publish("akis.ctl.lag.test-node", LagReport.toBytes({ node: "test-node", lagBatches, shard: 5 }))
       return waitFor(`the gateway heard lag ${lagBatches}`, () => gw.metrics.cluster_lag_batches === lagBatches, { timeoutMs: 5_000, intervalMs: 10 })
@@ -152,7 +155,7 @@ describe("gateway connection lifecycle", () => {
     const tryConnect = (device: string) => plainClient(gw.port, pki.dir, device).then((c) => c, (e: Error) => e)
     const connected = await plainClient(gw.port, pki.dir, "bus-0003")
     const refusedBefore = gw.metrics.connections_refused_by_reason.cluster_lagging ?? 0
-    await report(501) // the default bound is 500
+    await report(501)
     const refused = await tryConnect("bus-0001")
     expect(refused).toBeInstanceOf(Error)
     expect(gw.metrics.connections_refused_by_reason.cluster_lagging).toBe(refusedBefore + 1)
@@ -166,12 +169,20 @@ describe("gateway connection lifecycle", () => {
 
     await report(9_000)
     expect(await tryConnect("bus-0002")).toBeInstanceOf(Error)
-    // The node stopped reporting (dead, or starved): after 3 heartbeats (3 s) its report no longer counts.
+    // The node stopped reporting (dead): after ten heartbeats (3 s) its report no longer counts.
     await Bun.sleep(3_200)
     const late = await tryConnect("bus-0002")
     expect(late).not.toBeInstanceOf(Error)
     ;(late as Awaited<ReturnType<typeof plainClient>>).end()
     expect(gw.metrics.connections_refused_by_reason.cluster_lagging).toBe(refusedBefore + 2)
     connected.end()
+    await gw.stop({ drainMs: 200 })
   }, 30_000)
+
+  test("admission does not go by lag unless configured (admitMaxLagBatches 0, the default)", async () => {
+    nc.publish("akis.ctl.lag.test-node", LagReport.toBytes({ node: "test-node", lagBatches: 1e6, shard: 5 }))
+    await waitFor("the gateway heard it", () => gw.metrics.cluster_lag_batches === 1e6, { timeoutMs: 5_000, intervalMs: 10 })
+    const c = await plainClient(gw.port, pki.dir, "bus-0001")
+    c.end()
+  })
 })

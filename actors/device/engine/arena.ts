@@ -171,18 +171,21 @@ export class WindowArena {
     }
   }
 
-  /** Evicts every window to time `t` without adding a value (timer ticks while a device is silent). */
-  evictAll(t: number): void {
-    for (let i = 0; i < this.groups.length; i++) this.evict(this.groups[i]!, t)
+  /** Evicts every window to time `t` without adding a value (timer ticks while a device is silent); true when anything was evicted. */
+  evictAll(t: number): boolean {
+    let any = false
+    for (let i = 0; i < this.groups.length; i++) if (this.evict(this.groups[i]!, t)) any = true
+    return any
   }
 
-  private evict(grp: Group, t: number): void {
+  /** Evicts one group's values at or before `t` − its duration; false when there were none (nothing changed). */
+  private evict(grp: Group, t: number): boolean {
     const A = this.A
     const g = grp.gh
     const limit = t - A[g + MS]!
     let start = A[g + START]!
     const end = A[g + END]!
-    if (start === end || A[slot(A, g, start)]! > limit) return
+    if (start === end || A[slot(A, g, start)]! > limit) return false
     const members = grp.members
     const m = A[g + CAP]! - 1
     while (start < end && A[slot(A, g, start)]! <= limit) {
@@ -219,6 +222,7 @@ export class WindowArena {
       }
     }
     A[g + START] = start
+    return true
   }
 
   /** Turns on aggregates for window k, rebuilt exactly from its ring. */
