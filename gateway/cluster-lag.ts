@@ -7,7 +7,9 @@
  * expensive thing a worker does per device: after a gateway restart, admitting devices faster
  * than the workers can wake their actors only builds lag (seconds of it at 100k devices), the
  * readiness bound (`api.readyMaxLagBatches`) is crossed, and the readings of every connected
- * device wait behind the storm. Refused devices retry after their back-off.
+ * device wait behind the storm. Refused devices retry after their back-off. Off unless
+ * `gateway.admitMaxLagBatches` is set: on the scale bench it slowed the reconnect more than it
+ * helped the lag (docs/gateway.md, "Cluster lag").
  *
  * A report is trusted for `staleMs` (the gateway gives it ten heartbeats: a worker starved of CPU
  * sends late, and must not open admission by that): a node that stops reporting (dead) no longer

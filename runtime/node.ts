@@ -178,7 +178,7 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
     },
   })
   const timer = d.clock.every(Math.max(100, Math.floor(o.heartbeatMs / 2)), () => void coordinator.reconcile())
-  // The gateways admit new devices only while the cluster keeps up (gateway/cluster-lag.ts).
+  // For the gateways: their lag gauge, and admission when gateway.admitMaxLagBatches is set (gateway/cluster-lag.ts).
   const stopLagReports = o.roles.includes("worker")
     ? d.clock.every(o.heartbeatMs, () => ports.bus.publish(lagSubject(id), LagReport.toBytes(lagReport(id, coordinator.held.values()))))
     : () => {}

@@ -61,7 +61,8 @@ const about: Record<string, string> = {
     "`api.readyMaxLagBatches`, 1,000), the CPU per reconnected device by process (`sims` = the devices' half of each handshake) and " +
     "`reconnect_s_server_cpu_bound` = the server side's CPU ÷ cores, an estimate of the reconnect with the devices' half off this machine; " +
     "`reconnect_worker_events`: what the worker logged during the reconnect that is not routine (`shard.unhealthy`: its heartbeats were late " +
-    "and it paused its shards; `node.stalled`: its event loop ran ≥ 1 s late, longest in `reconnect_worker_max_stall_ms`).",
+    "and it paused its shards; `node.stalled`: its event loop ran ≥ 1 s late, longest in `reconnect_worker_max_stall_ms`); " +
+    "`reconnect_refused_lagging`: new connections the gateways refused because a shard lagged (0 unless `gateway.admitMaxLagBatches` is set; off by default).",
   "ack-modes":
     "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
     "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +
