@@ -92,7 +92,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     crlNextUpdate: gauge("akis_gateway_crl_next_update_seconds", "The loaded CRL's next update (Unix seconds; 0: none)"),
     crlStale: gauge("akis_gateway_crl_stale", "1 while the loaded CRL is past its next update (still enforced)"),
     crlErrors: counter("akis_gateway_crl_reload_errors_total", "CRL files refused while running"),
-    clusterLag: gauge("akis_gateway_cluster_lag_batches", "The most lagging shard's batches still to read, as the nodes last reported it (new devices are refused above gateway.admitMaxLagBatches)"),
+    clusterLag: gauge("akis_gateway_cluster_lag_batches", "The most lagging shard's batches still to read, as the nodes last reported it (admission closes above gateway.admitMaxLagBatches when that is set)"),
     refused: counter("akis_gateway_connections_refused_total", "Sockets refused at accept or dropped at a deadline (cap, handshake rate, timeouts), by reason", ["reason"]),
     decoderExceptions: counter("akis_gateway_decoder_exceptions_total", "Frames whose decoding threw (answered bad_*; should stay 0)"),
     ackModes: counter("akis_gateway_ack_modes_total", "Acknowledgement modes chosen by connections, by mode", ["mode"]),
