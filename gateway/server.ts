@@ -235,7 +235,10 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       this.tlsSuppressed = 0
       if (this.pending.size === 0) return
       const byReason = new Map<string, number>()
-      for (const [k, n] of this.pending) byReason.set(k.split(" ")[0]!, (byReason.get(k.split(" ")[0]!) ?? 0) + n)
+      for (const [k, n] of this.pending) {
+        const reason = k.slice(0, k.indexOf(" ")) // keys are "<reason> from <address>"
+        byReason.set(reason, (byReason.get(reason) ?? 0) + n)
+      }
       const totals = [...byReason].map(([r, n]) => `${r} ${n}`).join(", ")
       const parts = [...this.pending].slice(0, 10).map(([k, n]) => `${n} ${k}`)
       o.log(`gateway: refused new connections in the last second (${totals}): ${parts.join(", ")}${this.pending.size > 10 ? ", ..." : ""}`)

@@ -52,8 +52,9 @@ export class ActorTable {
   private nextWake = Number.POSITIVE_INFINITY
   /**
    * Bumped by everything that may change what {@link snapshot} returns: a `get` (a reading
-   * follows), a tick whose `onTick` changed a live actor (did not return false), a restore. Passivation and activation alone
-   * change only the form an actor is kept in. Equal versions: nothing to checkpoint again.
+   * follows), a tick whose `onTick` changed a live actor (did not return false), a restore.
+   * Passivation and activation alone change only the form an actor is kept in. Equal versions:
+   * nothing to checkpoint again.
    */
   version = 0
   /** Activations, passivations, timer wake-ups, and wake-ups that failed on an unreadable snapshot. */
@@ -163,7 +164,7 @@ export class ActorTable {
     const state = packed === undefined ? this.kind.create(id, this.ctx) : this.kind.restore(id, unpackSnapshot(packed), this.ctx)
     this.passive.delete(id)
     this.wakeups.delete(id)
-    const a = { state, lastActive: now }
+    const a: LiveActor = { state, lastActive: now, packed: undefined }
     this.live.set(id, a)
     this.metrics.activations++
     return a
