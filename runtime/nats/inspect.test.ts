@@ -68,6 +68,22 @@ describe("inspection rows", () => {
 })
 
 describe("the tools' client helpers", () => {
+  test("entries lists each key once while keys are being written (a member's heartbeat during `ops cluster`)", async () => {
+    const kv = await new Kvm(nc).create("inspected_busy")
+    const names = Array.from({ length: 200 }, (_, i) => `m${String(i).padStart(3, "0")}`)
+    for (const k of names) await kv.put(k, "0")
+    let writing = true
+    const writer = (async () => {
+      for (let i = 0; writing && i < 5_000; i++) await kv.put(names[i % 20]!, String(i))
+    })()
+    const i = natsInspect(nc)
+    const lists: string[][] = []
+    for (let n = 0; n < 20; n++) lists.push((await i.entries("inspected_busy")).map((e) => e.key))
+    writing = false
+    await writer
+    for (const l of lists) expect(l).toEqual(names)
+  })
+
   test("openKv opens an existing bucket as a Kv port and refuses a missing one with StreamNotFound", async () => {
     const kv = await openKv(nc, "inspected_kv")
     expect(new TextDecoder().decode((await kv.get("k"))!.value)).toBe("2")

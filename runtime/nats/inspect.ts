@@ -158,10 +158,11 @@ export const natsInspect = (nc: NatsConnection): Inspect => {
     },
     async entries(name, keys) {
       const b = await bucket(name)
-      const all = keys ? [...keys] : []
-      if (!keys) for await (const k of await b.keys()) all.push(k)
+      const all = new Set(keys)
+      // Each key once: the listing also delivers writes made while it runs (runtime/nats/kv.ts).
+      if (!keys) for await (const k of await b.keys()) all.add(k)
       const out: KeyReport[] = []
-      for (const k of all.sort()) {
+      for (const k of [...all].sort()) {
         const e = await b.get(k)
         if (e) out.push(keyReport(e))
       }

@@ -44,8 +44,10 @@ export const natsKv = (kv: KV): HistoryKv => ({
     return out
   },
   async keys(filter) {
-    const out: string[] = []
-    for await (const k of await kv.keys(filter)) out.push(k)
-    return out
+    // nats.js lists keys with a consumer that also delivers writes made during the listing: a key
+    // written meanwhile (a member's heartbeat) came twice, and `ops cluster` showed a node twice.
+    const out = new Set<string>()
+    for await (const k of await kv.keys(filter)) out.add(k)
+    return [...out]
   },
 })

@@ -156,6 +156,22 @@ const contract = (name: string, setup: () => Promise<Ports>) => {
       expect([...initial, later].map((e) => `${e.key}:${e.delta}`)).toEqual(["t.a:1", "t.c:0", "t.d:0"])
     })
 
+    test("keys lists each key once, even while keys are being written (heartbeats during the listing)", async () => {
+      const kv = await p.kv()
+      const names = Array.from({ length: 200 }, (_, i) => `m${String(i).padStart(3, "0")}`)
+      for (const k of names) await kv.put(k, "0")
+      let writing = true
+      const writer = (async () => {
+        for (let i = 0; writing && i < 5_000; i++) await kv.put(names[i % 20]!, String(i))
+      })()
+      const lists: string[][] = []
+      for (let i = 0; i < 20; i++) lists.push(await kv.keys())
+      writing = false
+      await writer
+      for (const l of lists) expect(l.length).toBe(new Set(l).size)
+      expect(new Set(lists.flat())).toEqual(new Set(names))
+    })
+
     test("keys with a filter lists the matching keys that hold a value", async () => {
       const kv = await p.kv()
       for (const k of ["note.1.a", "note.1.b", "note.2.a", "log.1"]) await kv.put(k, "1")
