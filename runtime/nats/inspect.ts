@@ -8,6 +8,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type ConsumerIn
 import { Kvm, type KvEntry as NatsKvEntry } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { StreamNotFound } from "../errors.ts"
+import { natsKv } from "./kv.ts"
 
 /** One stream as `nats stream report` shows it. */
 export interface StreamReport {
@@ -158,11 +159,10 @@ export const natsInspect = (nc: NatsConnection): Inspect => {
     },
     async entries(name, keys) {
       const b = await bucket(name)
-      const all = new Set(keys)
-      // Each key once: the listing also delivers writes made while it runs (runtime/nats/kv.ts).
-      if (!keys) for await (const k of await b.keys()) all.add(k)
+      // The Kv port's listing: each key once, though keys are written while it runs.
+      const all = keys ? [...keys] : await natsKv(b).keys()
       const out: KeyReport[] = []
-      for (const k of [...all].sort()) {
+      for (const k of all.sort()) {
         const e = await b.get(k)
         if (e) out.push(keyReport(e))
       }
