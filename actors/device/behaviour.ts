@@ -62,9 +62,10 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     return `${r.name} ${what}: ${r.spec.whenSource.trim()}${shown ? ` [${shown}]` : ""}`
   }
 
-  const syncRuleSet = (st: DeviceState, ctx: ActorContext, at: number, recvAt: number) => {
+  /** Moves `st` to the holder's current rule set if it is not on it yet; true when it did. */
+  const syncRuleSet = (st: DeviceState, ctx: ActorContext, at: number, recvAt: number): boolean => {
     // Fast path reads only fields of the state object itself (no extra cache line per reading).
-    if (st.version === holder.version && st.set === holder.current) return
+    if (st.version === holder.version && st.set === holder.current) return false
     migrate(st, holder.current, holder.version)
     metrics.migrations++
     for (const o of st.orphans) {
@@ -72,6 +73,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       metrics.clearedByReload++
     }
     st.orphans.length = 0
+    return true
   }
 
   const escalate = (st: DeviceState, r: CompiledRule, ri: number, t: number, seq: number, recvAt: number, ctx: ActorContext, v: Float64Array | undefined, o: number) => {
@@ -178,8 +180,7 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       metrics.ticks++
       // The device clock advanced by the processing time elapsed since its newest reading.
       const t = st.maxTs + Math.max(0, ctx.now - st.lastArrival)
-      let changed = st.version !== holder.version || st.set !== holder.current
-      syncRuleSet(st, ctx, t, 0)
+      let changed = syncRuleSet(st, ctx, t, 0)
       // Windows cover "the last d of device time": while a device is silent they empty out.
       if (st.windows.evictAll(t)) changed = true
       const R = st.R
