@@ -218,6 +218,7 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
    */
   const refusals = {
     pending: new Map<string, number>(),
+    byReason: new Map<string, number>(),
     tlsLogged: 0,
     tlsSuppressed: 0,
     logTls(line: string) {
@@ -228,21 +229,18 @@ export const listen = async (o: ListenerOptions): Promise<Listener> => {
       bump(m.connections_refused_by_reason, reason)
       const key = `${reason} from ${address}`
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
+      this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1)
     },
     flush() {
       if (this.tlsSuppressed > 0) o.log(`gateway: ${this.tlsSuppressed} more TLS clients refused in the last second (counted in tls_refused_by_reason)`)
       this.tlsLogged = 0
       this.tlsSuppressed = 0
       if (this.pending.size === 0) return
-      const byReason = new Map<string, number>()
-      for (const [k, n] of this.pending) {
-        const reason = k.slice(0, k.indexOf(" ")) // keys are "<reason> from <address>"
-        byReason.set(reason, (byReason.get(reason) ?? 0) + n)
-      }
-      const totals = [...byReason].map(([r, n]) => `${r} ${n}`).join(", ")
+      const totals = [...this.byReason].map(([r, n]) => `${r} ${n}`).join(", ")
       const parts = [...this.pending].slice(0, 10).map(([k, n]) => `${n} ${k}`)
       o.log(`gateway: refused new connections in the last second (${totals}): ${parts.join(", ")}${this.pending.size > 10 ? ", ..." : ""}`)
       this.pending.clear()
+      this.byReason.clear()
     },
   }
   const expired = new Map<string, number>()
