@@ -16,6 +16,8 @@ export const NodeSection = Schema.Struct({
   roles: Schema.Array(Schema.Literals(["worker", "gateway", "api", "notifier"])),
   heartbeatMs: Millis,
   suspicionMs: Millis,
+  /** Heartbeats (written from a thread) stop once this process's event loop has not turned for this long. */
+  watchdogMs: Millis,
   checkpointMs: Millis,
   checkpointBytesPerSec: PositiveInt,
   actorIdleMs: Millis,

@@ -31,8 +31,67 @@ export interface MembershipOptions {
   readonly suspicionMs: number
 }
 
+/** What a node says of itself that does not change between heartbeats. */
+export type MemberSelf = Omit<MemberInfo, "hb" | "at" | "draining">
+
 /**
- * Heartbeats this node into `akis_members` and tracks the others. nats-server 2.9 has no per-key
+ * Writes this node's heartbeats into `akis_members`, one every `heartbeatMs`, and tells when the
+ * newest stored one was sent. {@link inlineHeartbeats} writes them from the node's event loop;
+ * runtime/nats/heartbeat-thread.ts from a thread of their own, so a starved event loop does not
+ * make a live node look dead to itself.
+ */
+export interface Heartbeats {
+  /** Writes the first heartbeat (stored or failed: failing counts as unhealthy time), then keeps beating. */
+  start(): Promise<void>
+  /** From now on heartbeats say `draining`; one is written at once. */
+  drain(): Promise<void>
+  /** When the newest stored heartbeat was sent, by the node's clock; creation time before the first. */
+  lastOk(): number
+  stop(): Promise<void>
+}
+
+/** Heartbeats written from this event loop: a heartbeat is as late as the loop is. */
+export const inlineHeartbeats = (kv: Kv, self: MemberSelf, opts: MembershipOptions, clock: Clock): Heartbeats => {
+  let hb = 0
+  let draining = false
+  let lastOk = clock.now()
+  let lastBeat = 0
+  let timer: Cancel | undefined
+  const beat = async (): Promise<void> => {
+    const sentAt = (lastBeat = clock.now())
+    const info: MemberInfo = { ...self, draining, hb: ++hb, at: sentAt }
+    try {
+      await kv.put(self.id, MemberRecord.toJson(info))
+      // Healthy counts from when the heartbeat was sent, not from when its ack was read: the
+      // others count from when they saw it stored, which is before the ack arrives. An ack read
+      // late (the process was stopped or starved after the server stored it) must not extend
+      // this node's health beyond what the others grant it.
+      lastOk = Math.max(lastOk, sentAt)
+    } catch {
+      // Counted as unhealthy time; healthy() turns false once heartbeats have failed long enough.
+    }
+  }
+  return {
+    async start() {
+      await beat()
+      timer = clock.every(Math.max(50, Math.floor(opts.heartbeatMs / 2)), () => {
+        if (clock.now() - lastBeat >= opts.heartbeatMs - 10) void beat()
+      })
+    },
+    async drain() {
+      draining = true
+      await beat()
+    },
+    lastOk: () => lastOk,
+    async stop() {
+      timer?.()
+      timer = undefined
+    },
+  }
+}
+
+/**
+ * Heartbeats this node into `akis_members` (through its {@link Heartbeats}) and tracks the others. nats-server 2.9 has no per-key
  * TTL, so liveness is read from heartbeats: a member whose revision has not changed for
  * `suspicionMs` (by this node's own clock, so clock skew between hosts does not matter) is dead.
  * A node whose own heartbeats fail for `suspicionMs - heartbeatMs` considers itself unhealthy and
@@ -43,29 +102,30 @@ export class Membership {
   private readonly malformedAt = new Map<string, number>()
   /** Values in `akis_members` that were not heartbeats (each revision counted once). */
   malformed = 0
-  private hb = 0
-  private lastOk: number
-  private draining = false
+  private readonly beats: Heartbeats
   private timer: Cancel | undefined
   private polling = false
   private watcher: KvWatch | undefined
   private listeners: Array<() => void> = []
   private signature = ""
 
+  /** `heartbeats`: how this node's own heartbeats are written; default {@link inlineHeartbeats} on `kv`. */
   constructor(
     private readonly kv: Kv,
-    private readonly self: Omit<MemberInfo, "hb" | "at" | "draining">,
+    private readonly self: MemberSelf,
     private readonly opts: MembershipOptions,
     private readonly clock: Clock,
+    heartbeats?: (self: MemberSelf, opts: MembershipOptions) => Heartbeats,
   ) {
-    this.lastOk = clock.now()
+    this.beats = heartbeats ? heartbeats(self, opts) : inlineHeartbeats(kv, self, opts, clock)
   }
 
   /** Writes the first heartbeat, reads the members and starts the heartbeat loop and the watch. */
   async start(): Promise<void> {
-    await this.beat()
+    await this.beats.start()
     await this.poll()
-    this.timer = this.clock.every(Math.max(50, Math.floor(this.opts.heartbeatMs / 2)), () => void this.tick())
+    // Members age out by time alone: re-evaluate even when the watch brought nothing.
+    this.timer = this.clock.every(Math.max(50, Math.floor(this.opts.heartbeatMs / 2)), () => this.evaluate())
     void this.watchLoop()
   }
 
@@ -76,13 +136,17 @@ export class Membership {
 
   /** True while this node's heartbeats are being stored; when false it must stop processing. */
   healthy(): boolean {
-    return this.clock.now() - this.lastOk < this.opts.suspicionMs - this.opts.heartbeatMs
+    return this.clock.now() - this.beats.lastOk() < this.opts.suspicionMs - this.opts.heartbeatMs
+  }
+
+  /** When this node's newest stored heartbeat was sent (its health counts from then). */
+  lastOk(): number {
+    return this.beats.lastOk()
   }
 
   /** Marks this node draining (placement moves its shards away) and publishes it at once. */
   async drain(): Promise<void> {
-    this.draining = true
-    await this.beat()
+    await this.beats.drain()
   }
 
   /** Every member this node knows about, alive or not. */
@@ -110,15 +174,8 @@ export class Membership {
     this.timer?.()
     this.timer = undefined
     this.watcher?.stop()
+    await this.beats.stop()
     if (leave) await this.kv.delete(this.self.id).catch(() => {})
-  }
-
-  private lastBeat = 0
-
-  private async tick(): Promise<void> {
-    if (this.clock.now() - this.lastBeat >= this.opts.heartbeatMs - 10) await this.beat()
-    // Members age out by time alone: re-evaluate even when the watch brought nothing.
-    this.evaluate()
   }
 
   /**
@@ -167,21 +224,6 @@ export class Membership {
     if (sig !== this.signature) {
       this.signature = sig
       for (const l of this.listeners) l()
-    }
-  }
-
-  private async beat(): Promise<void> {
-    const sentAt = (this.lastBeat = this.clock.now())
-    const info: MemberInfo = { ...this.self, draining: this.draining, hb: ++this.hb, at: sentAt }
-    try {
-      await this.kv.put(this.self.id, MemberRecord.toJson(info))
-      // Healthy counts from when the heartbeat was sent, not from when its ack was read: the
-      // others count from when they saw it stored, which is before the ack arrives. An ack read
-      // late (the process was stopped or starved after the server stored it) must not extend
-      // this node's health past what the others grant it.
-      this.lastOk = Math.max(this.lastOk, sentAt)
-    } catch {
-      // Counted as unhealthy time; healthy() turns false once heartbeats have failed long enough.
     }
   }
 

@@ -6,10 +6,11 @@ import { announceRelease, serveControlPlane } from "./control-plane.ts"
 import { Coordinator } from "./coordinator.ts"
 import { PartitionMismatch, TopologyConflict } from "./errors.ts"
 import { Leases, type Lease } from "./leases.ts"
-import { Membership } from "./membership.ts"
-import type { NatsAuth } from "./nats/auth.ts"
+import { Membership, type Heartbeats, type MemberSelf, type MembershipOptions } from "./membership.ts"
+import { natsAuth, type NatsAuthConfig } from "./nats/auth.ts"
 import { natsBus } from "./nats/bus.ts"
 import { connectNats } from "./nats/connection.ts"
+import { heartbeatThread } from "./nats/heartbeat-thread.ts"
 import { natsJetStream } from "./nats/jetstream.ts"
 import { natsKv } from "./nats/kv.ts"
 import type { BlobStore, Bus, JetStream, Kv } from "./nats/ports.ts"
@@ -27,10 +28,12 @@ export interface NodeOptions {
   readonly servers: ReadonlyArray<string>
   readonly user?: string
   readonly pass?: string
-  /** Credentials, TLS and reply prefix (runtime/nats/auth.ts `natsAuth(config.nats, "node")`). */
-  readonly auth?: NatsAuth
+  /** The nats section of the config: credentials, TLS and reply prefix of the node role (runtime/nats/auth.ts `natsAuth`). */
+  readonly auth?: NatsAuthConfig
   readonly heartbeatMs: number
   readonly suspicionMs: number
+  /** Heartbeats stop once the event loop has not turned for this long (startNode's heartbeat thread); default 5 s. */
+  readonly watchdogMs?: number
   readonly replicas: number
   readonly telemetryMaxAgeHours: number
   readonly alertsMaxAgeHours: number
@@ -80,6 +83,8 @@ export interface NodePorts {
   readonly snapshotObjects: BlobStore
   readonly js: JetStream
   readonly bus: Bus
+  /** How this node's heartbeats are written; default: from its event loop on `members`. */
+  readonly heartbeats?: (self: MemberSelf, opts: MembershipOptions) => Heartbeats
   /** Closes the connections; called last when the node stops. */
   close(): Promise<void>
 }
@@ -97,7 +102,8 @@ export interface NodeProcess {
  */
 export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> => {
   const id = o.id || `${hostname()}-${process.pid}`
-  const nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}` })
+  const auth = o.auth ? natsAuth(o.auth, "node") : undefined
+  const nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth, name: `akis-${id}` })
   const buckets = await retry(async () => {
     await ensureStreams(nats.jsm, o, d.log)
     const b = await ensureBuckets(nats.kvm, o, d.log)
@@ -113,7 +119,7 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
   // Heartbeats and leases travel on a connection of their own: on the data connection their
   // acks queue behind megabytes of reading batches under load, and a heartbeat acked late makes
   // the node fence itself although it is alive (seen in the e2e bench at 20k readings/s).
-  const control = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}-control` })
+  const control = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth, name: `akis-${id}-control` })
   const [members, shards] = await Promise.all([control.kvm.open(names.members), control.kvm.open(names.shards)])
   return runNode({ ...o, id }, d, {
     members: natsKv(members),
@@ -122,6 +128,12 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     snapshotObjects: buckets.snapshotObjects,
     js: natsJetStream(nats.js, nats.jsm),
     bus: natsBus(nats.nc),
+    // Heartbeats from a thread with a third connection: on time while this event loop is starved.
+    heartbeats: heartbeatThread(
+      { servers: o.servers, user: o.user, pass: o.pass, auth: o.auth && authData(o.auth), name: `akis-${id}-heartbeats`, bucket: names.members, watchdogMs: o.watchdogMs ?? 5_000 },
+      d.clock,
+      (loopSilentMs) => d.log("node.heartbeats_withheld", { node: id, loopSilentMs }),
+    ),
     close: async () => {
       await Promise.all([nats.nc.drain().catch(() => {}), control.nc.drain().catch(() => {})])
     },
@@ -141,6 +153,7 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
     { id, roles: o.roles, version: o.version ?? "0.1.0", pid: proc.pid, host: proc.host, startedAt: d.clock.now() },
     { heartbeatMs: o.heartbeatMs, suspicionMs: o.suspicionMs },
     d.clock,
+    ports.heartbeats,
   )
   const leases = new Leases(ports.shards, id, d.clock)
   const checkpoints = new Checkpoints(ports.snapshots, { objects: ports.snapshotObjects })
@@ -214,6 +227,12 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
   }
   return node
 }
+
+/** The config's nats section as plain data (it is copied to the heartbeat thread). */
+const authData = (c: NatsAuthConfig): NatsAuthConfig => ({
+  user: c.user, pass: c.pass, credsDir: c.credsDir, credsFile: c.credsFile, inboxPrefix: c.inboxPrefix,
+  tls: { caFile: c.tls.caFile, certFile: c.tls.certFile, keyFile: c.tls.keyFile },
+})
 
 /** The node's {@link LagReport}: its most lagging shard, by what each host last read. */
 export const lagReport = (node: string, hosts: Iterable<{ readonly shard: number; readonly lagBatches: number }>): LagReport => {

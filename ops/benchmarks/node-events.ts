@@ -1,7 +1,7 @@
 /**
  * What nodes logged that is not routine, from their JSON-lines output: errors, failures, shard
  * resets and fencing (a reset replays readings from the shard's checkpoint, which writes rows
- * twice), and the event loop's stalls (`node.stalled`: a 250 ms timer ≥ 1 s late).
+ * twice), the event loop's stalls (`node.stalled`: a 250 ms timer ≥ 1 s late) and heartbeats withheld for a stalled loop.
  */
 export interface NodeEvents {
   /** How often each unusual event was logged. */
@@ -12,7 +12,7 @@ export interface NodeEvents {
   readonly maxStallMs: number
 }
 
-const unusual = /^.*"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable|stalled)[^"]*)".*$/gim
+const unusual = /^.*"event":"([^"]*(?:error|fail|fenced|reset|unhealthy|lost|unavailable|stalled|withheld)[^"]*)".*$/gim
 
 /** Scans the output of one or more nodes. */
 export const scanNodeEvents = (outputs: Iterable<string>): NodeEvents => {

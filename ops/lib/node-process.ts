@@ -149,7 +149,7 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
   node = await startNode(
     {
       id: config.node.id, roles: config.node.roles, partitions: config.cluster.partitions, servers: config.nats.servers,
-      auth: auth!, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs, ...topology,
+      auth: config.nats, heartbeatMs: config.node.heartbeatMs, suspicionMs: config.node.suspicionMs, watchdogMs: config.node.watchdogMs, ...topology,
       host: { checkpointMs: config.node.checkpointMs, checkpointBytesPerSec: config.node.checkpointBytesPerSec, actorIdleMs: config.node.actorIdleMs, maxPendingRows: config.sink.maxPendingRows, tickMs: config.rules.tickMs },
     },
     {

@@ -4,7 +4,6 @@
  */
 import { loadConfig } from "../../config/index.ts"
 import { startNode, systemClock, type ActorKind } from "../../runtime/index.ts"
-import { natsAuth } from "../../runtime/nats/auth.ts"
 import { topologyOptions } from "../../runtime/nats/topology.ts"
 import { countingKind } from "./counting-kind.ts"
 
@@ -12,8 +11,8 @@ const cfg = loadConfig()
 const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ t: Date.now(), event, ...fields }))
 const node = await startNode(
   {
-    id: cfg.node.id, roles: cfg.node.roles, partitions: cfg.cluster.partitions, servers: cfg.nats.servers, auth: natsAuth(cfg.nats, "node"),
-    heartbeatMs: cfg.node.heartbeatMs, suspicionMs: cfg.node.suspicionMs, ...topologyOptions(cfg),
+    id: cfg.node.id, roles: cfg.node.roles, partitions: cfg.cluster.partitions, servers: cfg.nats.servers, auth: cfg.nats,
+    heartbeatMs: cfg.node.heartbeatMs, suspicionMs: cfg.node.suspicionMs, watchdogMs: cfg.node.watchdogMs, ...topologyOptions(cfg),
     host: { checkpointMs: cfg.node.checkpointMs, checkpointBytesPerSec: cfg.node.checkpointBytesPerSec, actorIdleMs: cfg.node.actorIdleMs, maxPendingRows: 100_000 },
   },
   { kind: countingKind as ActorKind<unknown>, clock: systemClock, log },

@@ -20,7 +20,7 @@ const rules = await startDeviceRules(nats.nc, loadDeviceSchema(), cfg.rules.file
 const node = await startNode(
   {
     id: cfg.node.id, roles: cfg.node.roles, partitions: cfg.cluster.partitions, servers: cfg.nats.servers,
-    auth, heartbeatMs: cfg.node.heartbeatMs, suspicionMs: cfg.node.suspicionMs, ...topology,
+    auth: cfg.nats, heartbeatMs: cfg.node.heartbeatMs, suspicionMs: cfg.node.suspicionMs, watchdogMs: cfg.node.watchdogMs, ...topology,
     host: { checkpointMs: cfg.node.checkpointMs, checkpointBytesPerSec: cfg.node.checkpointBytesPerSec, actorIdleMs: cfg.node.actorIdleMs, maxPendingRows: 100_000, tickMs: cfg.rules.tickMs },
   },
   { kind: rules.kind as ActorKind<unknown>, clock: systemClock, log },
