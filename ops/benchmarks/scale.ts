@@ -182,7 +182,7 @@ const benchmark: Benchmark = {
       /** The gateway processes, each on its own port; a fleet gets as many as its size needs. */
       const gateways: Array<{ port: number; child: Child }> = []
       const startGateway = async (port: number) => {
-        const g = spawnChild(`gateway-${port}`, ["bun", join(root, "ops/gateway-main.ts")], { cwd: root, env: { ...env, AKIS_GATEWAY__PORT: String(port) } })
+        const g = spawnChild(`gateway-${port}`, ["bun", ...nodeBunFlags(), join(root, "ops/gateway-main.ts")], { cwd: root, env: { ...env, AKIS_GATEWAY__PORT: String(port) } })
         children.push(g)
         await g.waitForLine(/gateway listening/, 60_000)
         return g
@@ -237,7 +237,7 @@ const benchmark: Benchmark = {
           const file = join(dir, `sim-${n}-${i}.json`)
           writeFileSync(file, JSON.stringify(cfg))
           simFiles.push(file)
-          sims.push(spawnChild(`sim-${i}`, ["bun", join(import.meta.dir, "scale", "sim.ts"), file], { cwd: root }))
+          sims.push(spawnChild(`sim-${i}`, ["bun", ...nodeBunFlags(), join(import.meta.dir, "scale", "sim.ts"), file], { cwd: root }))
         }
         const connectTimeout = 60_000 + n * 5 // 5 ms per device on top of a minute
         const all = await waitFor(`${n} devices connected`, () => sumSims("connected") >= n, { timeoutMs: connectTimeout, intervalMs: 250 })
@@ -402,8 +402,8 @@ const benchmark: Benchmark = {
         misses: steps.flatMap((s) => s.misses.map((m) => `${s.devices}: ${m}`)),
       }
     } finally {
-      for (const s of sims) await s.kill("SIGKILL").catch(() => {})
-      for (const c of children) await c.kill(c.name === "worker" ? nodeStopSignal() : "SIGKILL").catch(() => {})
+      for (const s of sims) await s.kill(nodeStopSignal()).catch(() => {})
+      for (const c of children) await c.kill(nodeStopSignal()).catch(() => {})
       await nc.close().catch(() => {})
       await Promise.all([ns.cleanup(), ch.cleanup()])
     }

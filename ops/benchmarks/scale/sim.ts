@@ -140,3 +140,5 @@ setInterval(() => {
   }
 }, 100)
 setInterval(() => console.log(JSON.stringify({ t: Date.now(), ...counters })), 500)
+// Exits on SIGTERM (as benchmarks stop profiled processes), so that `bun --cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0))
