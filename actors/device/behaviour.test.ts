@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test"
 import { checkpointCodec } from "../../runtime/checkpoints.ts"
-import type { DeviceSnapshot, DeviceSnapshotV1 } from "./state.ts"
+import type { DeviceSnapshotV3 } from "./snapshot-flat.ts"
+import { keyedSnapshot, snapshotState, type DeviceSnapshot, type DeviceSnapshotV1, type DeviceState } from "./state.ts"
 import { Device, compileOrFail } from "./testing.ts"
 
 // Snapshots travel in checkpoints, packed with the checkpoint codec (typed arrays as raw bytes).
@@ -182,11 +183,12 @@ rules:
   const values = (at: number) => ({ ...coolant(at), accel_x_ms2: at % 17 === 0 ? -5 : 0, door_front_open: at % 17 === 3 ? 1 : 0, engine_rpm: at < 70 ? 800 : 800 + at })
 
   test.each([
-    ["a snapshot", (s: DeviceSnapshot): unknown => s],
-    ["a version 1 snapshot (number arrays) from an older checkpoint", asVersion1],
+    ["a snapshot", (st: DeviceState): unknown => snapshotState(st)],
+    ["a version 2 snapshot (keyed) from an older checkpoint", keyedSnapshot],
+    ["a version 1 snapshot (number arrays) from an older checkpoint", (st: DeviceState) => asVersion1(keyedSnapshot(st))],
   ])("%s → msgpack → restore continues exactly like the original", (_, form) => {
     const a = new Device(pack20).series(0, 50, 0.5, values)
-    const snap = unpack(pack(form(a.kind.snapshot(a.state) as DeviceSnapshot)))
+    const snap = unpack(pack(form(a.state)))
     const b = new Device(pack20)
     b.state = b.kind.restore("bus-1", snap, b.ctx)
     b.ctx.now = a.ctx.now
@@ -198,9 +200,20 @@ rules:
     expect(b.kind.query(b.state, {})).toEqual(a.kind.query(a.state, {}))
   })
 
-  test("a snapshot holds window data as Float64Arrays, each duration's timeline once, and survives the checkpoint codec", () => {
+  test("a snapshot is one Float64Array and its rule set's layout, and survives the checkpoint codec bit for bit", () => {
     const a = new Device(pack20).series(0, 50, 0.5, values)
-    const s = a.kind.snapshot(a.state) as DeviceSnapshot
+    const s = a.kind.snapshot(a.state) as DeviceSnapshotV3
+    expect(s.v).toBe(3)
+    expect(s.f).toBeInstanceOf(Float64Array)
+    expect(JSON.parse(s.layout).windows.sort()).toEqual(["coolant_temp_c:10000", "coolant_temp_c:20000", "engine_rpm:10000"])
+    const back = unpack(pack(s)) as DeviceSnapshotV3
+    expect(back.f).toBeInstanceOf(Float64Array)
+    expect(pack(back)).toEqual(pack(s))
+  })
+
+  test("the keyed (version 2) form holds window data as Float64Arrays, each duration's timeline once, and survives the checkpoint codec", () => {
+    const a = new Device(pack20).series(0, 50, 0.5, values)
+    const s = keyedSnapshot(a.state)
     expect(s.windows.map((w) => w.key).sort()).toEqual(["coolant_temp_c:10000", "coolant_temp_c:20000", "engine_rpm:10000"])
     expect(s.timelines.map((t) => t.length).sort((x, y) => x - y)).toEqual([20, 40]) // 10 s and 20 s at 2 Hz
     expect(new Set(s.windows.filter((w) => w.key.endsWith(":10000")).map((w) => w.timeline)).size).toBe(1)
@@ -287,6 +300,22 @@ rules:
 })
 
 describe("device actor edge cases", () => {
+  test.each([
+    ["a snapshot", (st: DeviceState): unknown => snapshotState(st)],
+    ["a version 2 snapshot", keyedSnapshot],
+  ])("%s restored where its unchanged rule no longer applies to the device closes the open alert on the next reading", (_, form) => {
+    const rules = (glob: string) => `groups:\n  g:\n    match: "${glob}"\nrules:\n  fast:\n    when: speed_kmh > 80\n    groups: [g]\n`
+    const a = new Device(rules("bus-*")).read([{ at: 0, values: { speed_kmh: 90 } }])
+    expect(a.lines()).toEqual(["raised warning fast @0"])
+    const b = new Device(rules("car-*"))
+    b.state = b.kind.restore("bus-1", unpack(pack(form(a.state))), b.ctx)
+    b.seq = 1
+    b.read([{ at: 1, values: { speed_kmh: 90 } }])
+    expect(b.ctx.published.map((p) => `${p.payload.kind} ${p.payload.alertId} ${p.payload.message}`)).toEqual([
+      "cleared bus-1:fast:1 fast cleared: rule no longer applies to this device in version 1",
+    ])
+  })
+
   test("restoring a snapshot under a rule set where its rule changed closes the open alert on the next reading", () => {
     const a = new Device("rules:\n  fast:\n    when: speed_kmh > 80\n").read([{ at: 0, values: { speed_kmh: 90 } }])
     const snap = unpack(pack(a.kind.snapshot(a.state)))

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { defaultRulesPath } from "../../config/rules/index.ts"
 import { checkpointCodec } from "../../runtime/checkpoints.ts"
 import { checkpointAt, deviceId, runUntil, scenario } from "./fixtures/checkpoint-scenario.ts"
+import { keyedSnapshot } from "./state.ts"
 import { compileOrFail, Device } from "./testing.ts"
 
 /** Written by the code before the engine moved (config/rules/windows.ts): see checkpoint-scenario.ts. */
@@ -29,9 +30,18 @@ describe("checkpoints written by earlier code", () => {
     expect(JSON.parse(JSON.stringify(d.kind.query(d.state, {})))).toEqual(fixture.query)
   })
 
-  test("today's code, run from the start, produces what the earlier code did", () => {
+  test("today's code, run from the start, produces what the earlier code did, and its snapshot goes on as the earlier one", () => {
     const d = new Device(compileOrFail(readFileSync(defaultRulesPath, "utf8")), deviceId).series(0, checkpointAt, 0.5, scenario)
     expect(d.lines()).toEqual(fixture.linesBefore)
-    expect(Buffer.from(checkpointCodec.pack(d.kind.snapshot(d.state))).toString("base64")).toBe(fixture.snapshot)
+    // The same state: its keyed (version 2) form is the earlier code's snapshot, byte for byte.
+    expect(Buffer.from(checkpointCodec.pack(keyedSnapshot(d.state))).toString("base64")).toBe(fixture.snapshot)
+    // Today's snapshot (version 3), restored, goes on exactly as the earlier code's.
+    const e = new Device(compileOrFail(readFileSync(defaultRulesPath, "utf8")), deviceId)
+    e.state = e.kind.restore(deviceId, checkpointCodec.unpack(checkpointCodec.pack(d.kind.snapshot(d.state))), e.ctx)
+    e.ctx.now = fixture.now
+    e.seq = fixture.seq
+    e.series(checkpointAt + 0.5, runUntil, 0.5, scenario).tickUntil(runUntil + 120)
+    expect(e.lines()).toEqual(fixture.linesAfter)
+    expect(JSON.parse(JSON.stringify(e.kind.query(e.state, {})))).toEqual(fixture.query)
   })
 })

@@ -3,6 +3,7 @@ import { severities, type Severity } from "../../runtime/alert.ts"
 import { noBoot } from "../../runtime/batch.ts"
 import { carryWindows, WindowArena, windowsByKey, windowsOfSnapshot, type CompiledRuleSet, type WindowColumn, type WindowSnapshot } from "./engine/index.ts"
 import { DeviceSnapshotInvalid } from "./errors.ts"
+import { flatSnapshot, flatToKeyed, layoutOf, restoreFlatInPlace, type DeviceSnapshotV3 } from "./snapshot-flat.ts"
 
 /** Alert phase of one rule on one device. */
 export const Phase = { idle: 0, pending: 1, open: 2, clearing: 3 } as const
@@ -139,7 +140,8 @@ export const migrate = (st: DeviceState, set: CompiledRuleSet, version: number):
 }
 
 /**
- * Plain-data form of a device state (msgpack-able); what checkpoints hold. Window data are
+ * The keyed version 2 form of a device state, read from older checkpoints (and from version 3
+ * snapshots restored under another rule set: snapshot-flat.ts `flatToKeyed`). Window data are
  * Float64Arrays (msgpackr `moreTypes` writes them as raw bytes), and each window duration's
  * timeline is stored once in `timelines`, not once per window.
  */
@@ -176,8 +178,11 @@ export interface DeviceSnapshotV1 {
   readonly orphans: OrphanAlert[]
 }
 
-/** Copies a state to plain data (no aliasing of the live arrays). */
-export const snapshotState = (st: DeviceState): DeviceSnapshot => {
+/** Copies a state to plain data (no aliasing of the live arrays): what checkpoints and passive actors hold. */
+export const snapshotState = (st: DeviceState): DeviceSnapshotV3 => flatSnapshot(st)
+
+/** The keyed version 2 form of a state (what {@link snapshotState} wrote before version 3; tests compare the forms). */
+export const keyedSnapshot = (st: DeviceState): DeviceSnapshot => {
   const arena = st.windows.snapshotAll()
   return {
     v: 2, lastSeq: st.lastSeq, boot: st.boot, lastTs: st.lastTs, epoch: st.epoch, pastBoots: st.pastBoots.slice(), maxTs: st.maxTs, lastArrival: st.lastArrival, latest: st.latest.slice(),
@@ -198,6 +203,11 @@ export const snapshotState = (st: DeviceState): DeviceSnapshot => {
  * gone become orphans.
  */
 export const restoreState = (id: string, raw: unknown, set: CompiledRuleSet, version: number): DeviceState => {
+  const v3 = raw as DeviceSnapshotV3
+  if (v3 && typeof v3 === "object" && v3.v === 3) {
+    if (v3.layout === layoutOf(set)) return restoreFlatInPlace(id, v3, newDeviceState(id, set, version), version)
+    return restoreState(id, flatToKeyed(id, v3), set, version)
+  }
   const s = raw as DeviceSnapshot | DeviceSnapshotV1
   const windows = s && typeof s === "object" && (s.v === 1 || s.v === 2) && Array.isArray(s.rules) ? windowsOfSnapshot(s) : undefined
   if (!windows) throw new DeviceSnapshotInvalid({ id, reason: "not a version 1 or 2 device snapshot" })

@@ -174,7 +174,7 @@ describe("device timers across shard moves", () => {
     expect(a.ctx.published.map((p) => p.msgId)).toEqual(b.ctx.published.map((p) => p.msgId))
     const [snapA, snapB] = [a, b].map((o) => o.checkpoint(200).actors.map(([id, p]) => [id, Buffer.from(p)]))
     expect(snapA).toEqual(snapB)
-    expect(unpackSnapshot(a.table.passive.get("bus-1")!)).toMatchObject({ v: 2 })
+    expect(unpackSnapshot(a.table.passive.get("bus-1")!)).toMatchObject({ v: 3 })
   })
 
   test("a silent device passivated on its own node is woken for its deadlines (no shard move)", () => {

@@ -2,10 +2,10 @@
  * Probe (not part of `ops bench`): what packing and waking one device actor costs, µs per device,
  * with the default rule pack: snapshotState, msgpack, deflate (packSnapshot), inflate, msgpack
  * unpack, restore (activation), and one tick. 2,000 devices that each handled `readings` readings
- * 100 ms apart (1: the reconnect storm's case, every device woke by its first reading). Beside
- * them, msgpackr with records (`sequential`: structures inside each message) for the same
- * snapshots: a candidate codec, not the one in use.
- * docs/benchmarks-history.md quotes it (session of 2026-11-26 noon).
+ * 100 ms apart (1: the reconnect storm's case, every device woke by its first reading); and the
+ * same for the keyed version 2 form the snapshot had before the flat version 3
+ * (actors/device/snapshot-flat.ts). docs/benchmarks-history.md quotes it (sessions of 2026-11-26
+ * noon and afternoon).
  *
  *   bun ops/benchmarks/probes/snapshot-cost.ts [readings per device, default 1]
  */
@@ -14,8 +14,8 @@ import { loadDeviceSchema } from "../../../config/device-schema.ts"
 import { defaultRulesPath, formatIssue, loadRulesFile } from "../../../config/rules/index.ts"
 import type { ActorContext } from "../../../runtime/actor-kind.ts"
 import { BatchBuilder } from "../../../runtime/batch.ts"
-import { Packr } from "msgpackr"
 import { checkpointCodec, packSnapshot, unpackSnapshot } from "../../../runtime/snapshot-codec.ts"
+import { keyedSnapshot, type DeviceState } from "../../../actors/device/state.ts"
 
 const readings = Number(process.argv[2] ?? 1)
 const devices = 2_000
@@ -54,10 +54,11 @@ const time = (f: (i: number) => unknown) => {
 }
 const snaps = states.map((s) => kind.snapshot(s))
 const packed = snaps.map((s) => (checkpointCodec.pack(s) as Uint8Array).slice())
-const deflated = states.map((s) => packSnapshot(kind.snapshot(s)))
+const deflated = packed.map((p) => Bun.deflateSync(p as Uint8Array<ArrayBuffer>, { level: 1 }))
+const kept = states.map((s) => packSnapshot(kind.snapshot(s)))
 const unpacked = packed.map((p) => checkpointCodec.unpack(p))
-const records = new Packr({ useRecords: true, moreTypes: true, sequential: true } as ConstructorParameters<typeof Packr>[0])
-const recordBytes = snaps.map((s) => (records.pack(s) as Uint8Array).slice())
+const keyed = states.map((s) => keyedSnapshot(s as DeviceState))
+const keyedDeflated = keyed.map((s) => packSnapshot(s))
 ctx.now = t0 + readings * 100 + 5_000
 const us = {
   snapshot_state: time((i) => kind.snapshot(states[i]!)),
@@ -67,9 +68,9 @@ const us = {
   inflate: time((i) => Bun.inflateSync(deflated[i]! as Uint8Array<ArrayBuffer>)),
   msgpack_unpack: time((i) => checkpointCodec.unpack(packed[i]!)),
   restore_state: time((i) => kind.restore(`bus-${i}`, unpacked[i], ctx)),
-  unpack_and_restore: time((i) => kind.restore(`bus-${i}`, unpackSnapshot(deflated[i]!), ctx)),
+  unpack_and_restore: time((i) => kind.restore(`bus-${i}`, unpackSnapshot(kept[i]!), ctx)),
   tick: time((i) => kind.onTick!(states[i]!, ctx)),
-  records_pack: time((i) => records.pack(snaps[i])),
-  records_unpack: time((i) => records.unpack(recordBytes[i]!)),
+  v2_pack_snapshot: time((i) => packSnapshot(keyedSnapshot(states[i]! as DeviceState))),
+  v2_unpack_and_restore: time((i) => kind.restore(`bus-${i}`, unpackSnapshot(keyedDeflated[i]!), ctx)),
 }
-console.log(JSON.stringify({ readings, devices, msgpack_bytes: packed[0]!.length, deflated_bytes: deflated[0]!.length, records_bytes: recordBytes[0]!.length, us_per_device: us }))
+console.log(JSON.stringify({ readings, devices, msgpack_bytes: packed[0]!.length, deflated_bytes: deflated[0]!.length, kept_bytes: kept[0]!.length, v2_kept_bytes: keyedDeflated[0]!.length, us_per_device: us }))
