@@ -55,7 +55,8 @@ const about: Record<string, string> = {
   scale:
     "The fleet ladder 1k → 10k → 50k → 100k simulated mTLS devices (capped by `--max-devices`; simulator processes of ≤ 10k devices " +
     "at normal priority, 1,000 readings/s in all) against gateway processes of ≤ 18,000 connections each (this machine's open-file " +
-    "limit is 20,000 per process) and one worker node (16 shards, the default rule pack, actors passivated after 15 s idle): memory " +
+    "limit is 20,000 per process) and one worker node (16 shards, the default rule pack, actors passivated after 15 s idle; in a session of its own, " +
+    "so that with the kernel's autogroup it is scheduled as a group of its own, as a service of its own would be: `worker_own_scheduling_group`): memory " +
     "per connection and per device actor, handshakes/s, checkpoint bytes per shard, the idle cluster's CPU, and the reconnect: every " +
     "gateway killed (SIGKILL) and restarted, seconds until every device is connected again, the largest shard lag meanwhile (lag bound: " +
     "`api.readyMaxLagBatches`, 1,000), the CPU per reconnected device by process (`sims` = the devices' half of each handshake) and " +
