@@ -11,6 +11,7 @@ import { startNats, type NatsServer } from "../../tests/harness/index.ts"
 import { StreamNotFound } from "../errors.ts"
 import { natsBus } from "./bus.ts"
 import { openKv, requesterOf } from "./client.ts"
+import { natsKv } from "./kv.ts"
 import { natsInspect } from "./inspect.ts"
 
 let ns: NatsServer
@@ -68,21 +69,32 @@ describe("inspection rows", () => {
 })
 
 describe("the tools' client helpers", () => {
-  test("entries lists each key once while keys are being written (a member's heartbeat during `ops cluster`)", async () => {
+  test("entries lists each key once, and every key, while keys are being written (a member's heartbeat during `ops cluster`)", async () => {
     const kv = await new Kvm(nc).create("inspected_busy")
     const names = Array.from({ length: 200 }, (_, i) => `m${String(i).padStart(3, "0")}`)
     for (const k of names) await kv.put(k, "0")
+    await kv.put("left", "x")
+    await kv.delete("left") // a deleted key is not listed
     let writing = true
-    const writer = (async () => {
-      for (let i = 0; writing && i < 5_000; i++) await kv.put(names[i % 20]!, String(i))
-    })()
+    // Three writers rewriting 20 keys: nats.js's own listing skipped some of them now and then.
+    const writers = [0, 1, 2].map(async (w) => {
+      for (let i = 0; writing && i < 100_000; i++) await kv.put(names[(i * 3 + w) % 20]!, String(i))
+    })
+    const port = natsKv(kv)
+    const incomplete: string[][] = []
+    const t0 = Date.now()
+    for (let n = 0; n < 1_000 && Date.now() - t0 < 3_000; n++) {
+      const keys = await port.keys()
+      if (keys.length !== names.length || new Set(keys).size !== names.length || keys.includes("left")) incomplete.push(keys)
+    }
     const i = natsInspect(nc)
     const lists: string[][] = []
     for (let n = 0; n < 20; n++) lists.push((await i.entries("inspected_busy")).map((e) => e.key))
     writing = false
-    await writer
+    await Promise.all(writers)
+    expect(incomplete).toEqual([])
     for (const l of lists) expect(l).toEqual(names)
-  })
+  }, 20_000)
 
   test("openKv opens an existing bucket as a Kv port and refuses a missing one with StreamNotFound", async () => {
     const kv = await openKv(nc, "inspected_kv")
