@@ -246,8 +246,8 @@ export class ShardHost {
         let sliceStart = performance.now()
         for await (const m of this.messages) {
           // Buffered messages resolve as microtasks, so without a yield a full pull buffer is
-          // handled in one go, starving timers and sockets: heartbeats then go out late and the
-          // node fences itself under load. Give the event loop a turn every few milliseconds.
+          // handled in one go, starving timers and sockets (and, past node.watchdogMs, the
+          // heartbeats). Give the event loop a turn every few milliseconds.
           if (performance.now() - sliceStart > yieldEveryMs) {
             await new Promise((r) => setImmediate(r))
             sliceStart = performance.now()

@@ -2,8 +2,9 @@ import type { Cancel, Clock } from "./clock.ts"
 
 /**
  * Notices when this process's event loop was blocked: a timer due every `everyMs` that fires
- * `thresholdMs` or more late reports the delay. Heartbeats, lease renewals and sockets wait just
- * as long, so a stall near `suspicionMs − heartbeatMs` explains a node fencing itself.
+ * `thresholdMs` or more late reports the delay. Timers, sockets and batches wait just as long;
+ * heartbeats (from their own thread) stop only past `node.watchdogMs`, so a stall that long
+ * explains a node fencing itself.
  */
 export const watchStalls = (clock: Clock, o: { readonly everyMs: number; readonly thresholdMs: number; readonly onStall: (lateMs: number) => void }): Cancel => {
   let last = clock.now()

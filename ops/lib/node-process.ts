@@ -89,8 +89,8 @@ export const startNodeProcess = async (configFile?: string): Promise<NodeProcess
   let history: ReturnType<typeof serveHistory> | undefined
   let api: ApiNode | undefined
   const sinks: Array<{ metrics: { rowsFenced: number } }> = []
-  // A blocked event loop delays heartbeats as much as everything else: log it, so a node that
-  // fenced itself under load shows why (suspicionMs − heartbeatMs is the budget).
+  // A blocked event loop delays every timer and socket: log it. Heartbeats come from a thread and
+  // stop only once the loop has not turned for node.watchdogMs (then node.heartbeats_withheld).
   const stopStallWatch = watchStalls(systemClock, { everyMs: 250, thresholdMs: 1_000, onStall: (lateMs) => log("node.stalled", { lateMs }) })
   // Insert durations go to the /metrics histogram (the API starts after the sink group).
   const timed = (inner: Store): Store => ({
