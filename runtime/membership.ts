@@ -47,6 +47,8 @@ export interface Heartbeats {
   drain(): Promise<void>
   /** When the newest stored heartbeat was sent, by the node's clock; creation time before the first. */
   lastOk(): number
+  /** Stretches in which heartbeats were held back because the event loop had not turned for too long (threads only). */
+  withheld(): number
   stop(): Promise<void>
 }
 
@@ -83,6 +85,7 @@ export const inlineHeartbeats = (kv: Kv, self: MemberSelf, opts: MembershipOptio
       await beat()
     },
     lastOk: () => lastOk,
+    withheld: () => 0,
     async stop() {
       timer?.()
       timer = undefined
@@ -142,6 +145,11 @@ export class Membership {
   /** When this node's newest stored heartbeat was sent (its health counts from then). */
   lastOk(): number {
     return this.beats.lastOk()
+  }
+
+  /** Stretches in which this node's heartbeats were held back for a stalled event loop (`node.heartbeats_withheld`). */
+  heartbeatsWithheld(): number {
+    return this.beats.withheld()
   }
 
   /** Marks this node draining (placement moves its shards away) and publishes it at once. */

@@ -25,6 +25,14 @@ describe("node metrics", () => {
     expect(await value(m, "akis_shard_lag_batches")).toBe(2) // shard 0 lags 0, shard 2 lags 2; shard 1's series is gone
   })
 
+  test("heartbeats withheld for a stalled event loop are counted", async () => {
+    let withheld = 0
+    const m = makeNodeMetrics({ heartbeatsWithheld: () => withheld }, "n1")
+    expect(await value(m, "akis_node_heartbeats_withheld_total")).toBe(0)
+    withheld = 2
+    expect(await value(m, "akis_node_heartbeats_withheld_total")).toBe(2)
+  })
+
   test("gateway counters by label, and the ACK histogram hook", async () => {
     const g = {
       connections_accepted: 2, connections_open: 1, connections_replaced: 0, tls_refused_by_reason: { expired: 3 }, accepted: 10, rejected_by_code: { E_RANGE: 4 },

@@ -35,6 +35,8 @@ export interface MetricSources {
   readonly fencedRows?: () => number | undefined
   /** Messages from other processes dropped because they did not decode (runtime/wire.ts), by message name. */
   readonly wireMalformed?: () => Readonly<Record<string, number>> | undefined
+  /** Stretches in which the heartbeat thread held heartbeats back for a stalled event loop. */
+  readonly heartbeatsWithheld?: () => number | undefined
 }
 
 /** The node's registry plus the histograms other parts observe into. */
@@ -131,6 +133,7 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     rulesApplied: counter("akis_rules_applied_total", "Rule set versions swapped in"),
     rulesInvalid: counter("akis_rules_invalid_total", "Rule set versions refused by this node (running set kept)"),
     wireMalformed: counter("akis_wire_malformed_total", "Messages from other processes dropped because they did not decode (by message)", ["message"]),
+    heartbeatsWithheld: counter("akis_node_heartbeats_withheld_total", "Times this node's heartbeats were held back because its event loop had not turned for node.watchdogMs"),
   }
   const hostCounters: ReadonlyArray<[string, Counter<string>]> = [
     ["batches", sh.batches], ["readings", sh.readings], ["malformedBatches", sh.malformed], ["checkpoints", sh.checkpoints], ["resets", sh.resets],
@@ -215,6 +218,8 @@ export const makeNodeMetrics = (sources: MetricSources, node: string): NodeMetri
     }
     const w = sources.wireMalformed?.()
     if (w) for (const [message, n] of Object.entries(w)) feed(sk.wireMalformed, root, `w.${message}`, n, { message })
+    const hw = sources.heartbeatsWithheld?.()
+    if (typeof hw === "number") feed(sk.heartbeatsWithheld, root, "hw", hw)
   }
 
   return {

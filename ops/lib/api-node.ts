@@ -102,6 +102,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     rules: () => p.rules?.watch.metrics,
     fencedRows: p.fencedRows,
     wireMalformed: () => (p.node ? { ...malformed, [MemberRecord.name]: p.node.membership.malformed } : malformed),
+    heartbeatsWithheld: () => p.node?.membership.heartbeatsWithheld(),
   }, nodeId || "node")
 
   // One subscription per node feeds every SSE client and the reading→alert histogram.

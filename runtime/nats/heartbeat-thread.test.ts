@@ -51,6 +51,7 @@ describe("heartbeat thread", () => {
     await m.drain()
     expect(MemberRecord.fromJson((await kv.get("a"))!.value).draining).toBe(true)
     expect(withheld).toEqual([])
+    expect(m.heartbeatsWithheld()).toBe(0)
     await m.stop(true)
     expect((await kv.get("a"))?.operation ?? "DEL").not.toBe("PUT") // gone at once for the others
   })
@@ -69,6 +70,7 @@ describe("heartbeat thread", () => {
     await Bun.sleep(50) // the thread's message, handled now that the loop turns
     expect(withheld.length).toBe(1)
     expect(withheld[0]).toBeGreaterThanOrEqual(600)
+    expect(m.heartbeatsWithheld()).toBe(1) // what /metrics reports (akis_node_heartbeats_withheld_total)
     await Bun.sleep(2 * opts.heartbeatMs) // the loop turns again: heartbeats go on
     expect(m.healthy()).toBe(true)
     await m.stop(false)

@@ -59,6 +59,7 @@ export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, onWithh
     stamp()
     Atomics.store(cells, cell.lastOk, BigInt(clock.now()))
     let worker: Worker | undefined
+    let withheld = 0
     let stopLoopStamp: (() => void) | undefined
     const waiting = new Map<ToThread["type"], { resolve: () => void; reject: (e: Error) => void }>()
     const ask = (w: Worker, m: ToThread) =>
@@ -71,7 +72,10 @@ export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, onWithh
         const w = (worker = new Worker(new URL("./heartbeat-worker.ts", import.meta.url).href))
         w.onmessage = (e: MessageEvent<FromThread>) => {
           const m = e.data
-          if (m.type === "withheld") return onWithheld(m.loopSilentMs)
+          if (m.type === "withheld") {
+            withheld++
+            return onWithheld(m.loopSilentMs)
+          }
           const w = waiting.get(m.request)
           waiting.delete(m.request)
           if (m.error) w?.reject(new Error(m.error))
@@ -95,6 +99,7 @@ export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, onWithh
         if (worker) await ask(worker, { type: "drain" })
       },
       lastOk: () => Number(Atomics.load(cells, cell.lastOk)),
+      withheld: () => withheld,
       async stop() {
         stopLoopStamp?.()
         const w = worker
