@@ -132,7 +132,10 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     heartbeats: heartbeatThread(
       { servers: o.servers, user: o.user, pass: o.pass, auth: o.auth && authData(o.auth), name: `akis-${id}-heartbeats`, bucket: names.members, watchdogMs: o.watchdogMs ?? 5_000 },
       d.clock,
-      (loopSilentMs) => d.log("node.heartbeats_withheld", { node: id, loopSilentMs }),
+      {
+        onWithheld: (loopSilentMs) => d.log("node.heartbeats_withheld", { node: id, loopSilentMs }),
+        onRestart: (reason) => d.log("node.heartbeat_thread_failed", { node: id, reason }),
+      },
     ),
     close: async () => {
       await Promise.all([nats.nc.drain().catch(() => {}), control.nc.drain().catch(() => {})])

@@ -25,11 +25,15 @@ afterAll(async () => {
 const opts = { heartbeatMs: 200, suspicionMs: 1_000 }
 const self = (id: string) => ({ id, roles: ["worker"], version: "t", pid: 1, host: "h", startedAt: 0 })
 /** The thread connects as a node process does: the node role's credentials, from the config's nats section. */
-const thread = (watchdogMs: number, withheld: number[]) =>
+const thread = (watchdogMs: number, withheld: number[], restarts: string[] = [], spawned: Worker[] = []) =>
   heartbeatThread({
     servers: [ns.url], name: "akis-test-heartbeats", bucket: names.members, watchdogMs,
     auth: { user: "", pass: "", credsDir: ns.credsDir!, credsFile: "", inboxPrefix: "auto", tls: { caFile: "", certFile: "", keyFile: "" } },
-  }, systemClock, (ms) => withheld.push(ms))
+  }, systemClock, {
+    onWithheld: (ms) => withheld.push(ms),
+    onRestart: (why) => restarts.push(why),
+    spawn: (url) => spawned[spawned.push(new Worker(url)) - 1]!,
+  })
 /** Keeps this thread's event loop busy for `ms` (no timer, no message, no socket read runs meanwhile). */
 const block = (ms: number) => {
   const until = performance.now() + ms
@@ -74,5 +78,24 @@ describe("heartbeat thread", () => {
     await Bun.sleep(2 * opts.heartbeatMs) // the loop turns again: heartbeats go on
     expect(m.healthy()).toBe(true)
     await m.stop(false)
+  })
+
+  test("a thread that ends by itself is started again and heartbeats go on, still draining", async () => {
+    const [withheld, restarts, spawned]: [number[], string[], Worker[]] = [[], [], []]
+    const m = new Membership(kv, self("c"), opts, systemClock, thread(5_000, withheld, restarts, spawned))
+    await m.start()
+    await m.drain()
+    const diedAt = Date.now()
+    spawned[0]!.terminate() // as an uncaught error in the thread would end it
+    await Bun.sleep(1_000)
+    expect(restarts).toEqual(["the heartbeat thread ended"])
+    expect(spawned.length).toBe(2)
+    expect(m.lastOk()).toBeGreaterThan(diedAt)
+    const record = MemberRecord.fromJson((await kv.get("c"))!.value)
+    expect(record.at).toBeGreaterThan(diedAt)
+    expect(record.draining).toBe(true)
+    await m.stop(false)
+    await Bun.sleep(300)
+    expect(spawned.length).toBe(2) // a stopped thread is not started again
   })
 })

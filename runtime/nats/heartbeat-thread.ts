@@ -35,7 +35,7 @@ export interface HeartbeatThreadOptions {
 
 /** Messages from the node to its heartbeat thread. */
 export type ToThread =
-  | { readonly type: "start"; readonly options: HeartbeatThreadOptions; readonly self: MemberSelf; readonly heartbeatMs: number; readonly cells: SharedArrayBuffer }
+  | { readonly type: "start"; readonly options: HeartbeatThreadOptions; readonly self: MemberSelf; readonly draining: boolean; readonly heartbeatMs: number; readonly cells: SharedArrayBuffer }
   | { readonly type: "drain" }
   | { readonly type: "stop" }
 
@@ -48,17 +48,34 @@ export type FromThread =
 export const cell = { loopAt: 0, lastOk: 1 } as const
 export const cellCount = 2
 
+/** What the node hears from its heartbeat thread, and how the thread is made. */
+export interface HeartbeatThreadHooks {
+  /** The thread held heartbeats back because the loop had not turned for `loopSilentMs` (heard late, on the loop). */
+  readonly onWithheld: (loopSilentMs: number) => void
+  /** The thread ended by itself (an uncaught error in it) and is started again. */
+  readonly onRestart: (reason: string) => void
+  /** Starts the thread from its module URL (default `new Worker`; a test keeps a hand on it). */
+  readonly spawn?: (url: string) => Worker
+}
+
+const workerUrl = new URL("./heartbeat-worker.ts", import.meta.url).href
+const restartBackoffMs = 1_000
+
 /**
- * Heartbeats on their own thread. `onWithheld` hears (late, on the event loop) that the thread
- * held heartbeats back because the loop had not turned for `loopSilentMs`.
+ * Heartbeats on their own thread. A thread that ends by itself is started again (same shared
+ * cells, so health goes on counting from the last stored heartbeat), once a second until it runs.
  */
-export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, onWithheld: (loopSilentMs: number) => void) =>
+export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, hooks: HeartbeatThreadHooks) =>
   (self: MemberSelf, opts: MembershipOptions): Heartbeats => {
     const cells = new BigInt64Array(new SharedArrayBuffer(cellCount * 8))
     const stamp = () => Atomics.store(cells, cell.loopAt, BigInt(clock.now()))
     stamp()
     Atomics.store(cells, cell.lastOk, BigInt(clock.now()))
+    const spawn = hooks.spawn ?? ((url: string) => new Worker(url))
+    /** The running thread; undefined once stopped (or while one is being started again). */
     let worker: Worker | undefined
+    let stopped = false
+    let draining = false
     let withheld = 0
     let stopLoopStamp: (() => void) | undefined
     const waiting = new Map<ToThread["type"], { resolve: () => void; reject: (e: Error) => void }>()
@@ -67,40 +84,68 @@ export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, onWithh
         waiting.set(m.type, { resolve, reject })
         w.postMessage(m)
       })
+    const failWaiting = (why: string) => {
+      for (const w of waiting.values()) w.reject(new Error(`heartbeat thread: ${why}`))
+      waiting.clear()
+    }
+    /** Starts a thread and its first heartbeat; rejects (the thread ended) when it could not. */
+    const launch = async (): Promise<void> => {
+      const w = (worker = spawn(workerUrl))
+      w.onmessage = (e: MessageEvent<FromThread>) => {
+        const m = e.data
+        if (m.type === "withheld") {
+          withheld++
+          return hooks.onWithheld(m.loopSilentMs)
+        }
+        const p = waiting.get(m.request)
+        waiting.delete(m.request)
+        if (m.error) p?.reject(new Error(m.error))
+        else p?.resolve()
+      }
+      w.onerror = (e) => failWaiting(e.message)
+      w.addEventListener("close", () => {
+        if (worker !== w) return // stopped, or given up on at start
+        worker = undefined
+        failWaiting("it ended")
+        void restart("the heartbeat thread ended")
+      })
+      try {
+        await ask(w, { type: "start", options: o, self: { ...self }, draining, heartbeatMs: opts.heartbeatMs, cells: cells.buffer as SharedArrayBuffer })
+      } catch (e) {
+        if (worker === w) worker = undefined
+        w.terminate()
+        throw e
+      }
+    }
+    const restart = async (reason: string): Promise<void> => {
+      hooks.onRestart(reason)
+      while (!stopped && worker === undefined) {
+        try {
+          await launch()
+        } catch (e) {
+          hooks.onRestart(`starting it again failed: ${String(e)}`)
+          await clock.sleep(restartBackoffMs)
+        }
+      }
+    }
     return {
       async start() {
-        const w = (worker = new Worker(new URL("./heartbeat-worker.ts", import.meta.url).href))
-        w.onmessage = (e: MessageEvent<FromThread>) => {
-          const m = e.data
-          if (m.type === "withheld") {
-            withheld++
-            return onWithheld(m.loopSilentMs)
-          }
-          const w = waiting.get(m.request)
-          waiting.delete(m.request)
-          if (m.error) w?.reject(new Error(m.error))
-          else w?.resolve()
-        }
-        w.onerror = (e) => {
-          for (const w of waiting.values()) w.reject(new Error(`heartbeat thread: ${e.message}`))
-          waiting.clear()
-        }
         stopLoopStamp = clock.every(250, stamp)
         try {
-          await ask(w, { type: "start", options: o, self, heartbeatMs: opts.heartbeatMs, cells: cells.buffer as SharedArrayBuffer })
+          await launch()
         } catch (e) {
           stopLoopStamp()
-          w.terminate()
-          worker = undefined
           throw e
         }
       },
       async drain() {
+        draining = true
         if (worker) await ask(worker, { type: "drain" })
       },
       lastOk: () => Number(Atomics.load(cells, cell.lastOk)),
       withheld: () => withheld,
       async stop() {
+        stopped = true
         stopLoopStamp?.()
         const w = worker
         worker = undefined

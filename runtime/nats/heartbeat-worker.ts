@@ -54,7 +54,7 @@ self.onmessage = async (e: MessageEvent<ToThread>) => {
       const o = m.options
       cells = new BigInt64Array(m.cells)
       watchdogMs = o.watchdogMs
-      info = { ...m.self, draining: false }
+      info = { ...m.self, draining: m.draining }
       nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth ? natsAuth(o.auth, "node") : undefined, name: o.name })
       kv = natsKv(await nats.kvm.open(o.bucket))
       await beat()
