@@ -52,15 +52,26 @@ export interface Heartbeats {
   stop(): Promise<void>
 }
 
+/** Options of {@link inlineHeartbeats} for the heartbeat thread, which runs them on a loop of its own. */
+export interface InlineHeartbeatHooks {
+  /** Heartbeats say draining from the start (a heartbeat thread started again after a drain). */
+  readonly draining?: boolean
+  /** Asked before each heartbeat: false holds it back (the thread's watchdog). */
+  readonly mayBeat?: (now: number) => boolean
+  /** A heartbeat sent at `sentAt` was stored (the thread passes its health on to the node). */
+  readonly stored?: (sentAt: number) => void
+}
+
 /** Heartbeats written from this event loop: a heartbeat is as late as the loop is. */
-export const inlineHeartbeats = (kv: Kv, self: MemberSelf, opts: MembershipOptions, clock: Clock): Heartbeats => {
+export const inlineHeartbeats = (kv: Kv, self: MemberSelf, opts: Pick<MembershipOptions, "heartbeatMs">, clock: Clock, hooks: InlineHeartbeatHooks = {}): Heartbeats => {
   let hb = 0
-  let draining = false
+  let draining = hooks.draining ?? false
   let lastOk = clock.now()
   let lastBeat = 0
   let timer: Cancel | undefined
   const beat = async (): Promise<void> => {
     const sentAt = (lastBeat = clock.now())
+    if (hooks.mayBeat && !hooks.mayBeat(sentAt)) return
     const info: MemberInfo = { ...self, draining, hb: ++hb, at: sentAt }
     try {
       await kv.put(self.id, MemberRecord.toJson(info))
@@ -69,6 +80,7 @@ export const inlineHeartbeats = (kv: Kv, self: MemberSelf, opts: MembershipOptio
       // late (the process was stopped or starved after the server stored it) must not extend
       // this node's health beyond what the others grant it.
       lastOk = Math.max(lastOk, sentAt)
+      hooks.stored?.(sentAt)
     } catch {
       // Counted as unhealthy time; healthy() turns false once heartbeats have failed long enough.
     }

@@ -130,7 +130,7 @@ export const startNode = async (o: NodeOptions, d: NodeDeps): Promise<AkisNode> 
     bus: natsBus(nats.nc),
     // Heartbeats from a thread with a third connection: on time while this event loop is starved.
     heartbeats: heartbeatThread(
-      { servers: o.servers, user: o.user, pass: o.pass, auth: o.auth && authData(o.auth), name: `akis-${id}-heartbeats`, bucket: names.members, watchdogMs: o.watchdogMs ?? 5_000 },
+      { servers: o.servers, user: o.user, pass: o.pass, auth: o.auth, name: `akis-${id}-heartbeats`, bucket: names.members, watchdogMs: o.watchdogMs ?? 5_000 },
       d.clock,
       {
         onWithheld: (loopSilentMs) => d.log("node.heartbeats_withheld", { node: id, loopSilentMs }),
@@ -230,12 +230,6 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
   }
   return node
 }
-
-/** The config's nats section as plain data (it is copied to the heartbeat thread). */
-const authData = (c: NatsAuthConfig): NatsAuthConfig => ({
-  user: c.user, pass: c.pass, credsDir: c.credsDir, credsFile: c.credsFile, inboxPrefix: c.inboxPrefix,
-  tls: { caFile: c.tls.caFile, certFile: c.tls.certFile, keyFile: c.tls.keyFile },
-})
 
 /** The node's {@link LagReport}: its most lagging shard, by what each host last read. */
 export const lagReport = (node: string, hosts: Iterable<{ readonly shard: number; readonly lagBatches: number }>): LagReport => {

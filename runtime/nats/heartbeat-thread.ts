@@ -110,7 +110,7 @@ export const heartbeatThread = (o: HeartbeatThreadOptions, clock: Clock, hooks: 
         void restart("the heartbeat thread ended")
       })
       try {
-        await ask(w, { type: "start", options: o, self: { ...self }, draining, heartbeatMs: opts.heartbeatMs, cells: cells.buffer as SharedArrayBuffer })
+        await ask(w, { type: "start", options: o, self, draining, heartbeatMs: opts.heartbeatMs, cells: cells.buffer as SharedArrayBuffer })
       } catch (e) {
         if (worker === w) worker = undefined
         w.terminate()

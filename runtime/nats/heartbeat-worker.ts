@@ -4,68 +4,51 @@
  * event loop has turned within `watchdogMs`, and the send time of each stored one in shared memory.
  */
 import { systemClock } from "../clock.ts"
-import type { MemberInfo } from "../membership.ts"
-import { MemberRecord } from "../wire.ts"
+import { inlineHeartbeats, type Heartbeats } from "../membership.ts"
 import { natsAuth } from "./auth.ts"
 import { connectNats, type Nats } from "./connection.ts"
 import { cell, type FromThread, type ToThread } from "./heartbeat-thread.ts"
 import { natsKv } from "./kv.ts"
-import type { Kv } from "./ports.ts"
 
 declare const self: Worker
 const post = (m: FromThread) => self.postMessage(m)
 const clock = systemClock
 
 let nats: Nats | undefined
-let kv: Kv | undefined
-let cells: BigInt64Array | undefined
-let info: Omit<MemberInfo, "hb" | "at"> | undefined
-let hb = 0
-let lastBeat = 0
-let watchdogMs = 0
-let withheldSince: number | undefined
-let stopTimer: (() => void) | undefined
-
-const beat = async (): Promise<void> => {
-  const sentAt = (lastBeat = clock.now())
-  const loopSilentMs = sentAt - Number(Atomics.load(cells!, cell.loopAt))
-  if (loopSilentMs >= watchdogMs) {
-    // The node's event loop has not turned for too long: no heartbeat, so that the others can
-    // declare it dead and take its shards (told once per stretch).
-    if (withheldSince === undefined) post({ type: "withheld", loopSilentMs })
-    withheldSince ??= sentAt
-    return
-  }
-  withheldSince = undefined
-  try {
-    await kv!.put(info!.id, MemberRecord.toJson({ ...info!, hb: ++hb, at: sentAt }))
-    // As for inline heartbeats: healthy counts from when the stored heartbeat was sent.
-    const prev = Number(Atomics.load(cells!, cell.lastOk))
-    if (sentAt > prev) Atomics.store(cells!, cell.lastOk, BigInt(sentAt))
-  } catch {
-    // Unhealthy time: the node reads it from the cell, which stays where it was.
-  }
-}
+let beats: Heartbeats | undefined
 
 self.onmessage = async (e: MessageEvent<ToThread>) => {
   const m = e.data
   try {
     if (m.type === "start") {
       const o = m.options
-      cells = new BigInt64Array(m.cells)
-      watchdogMs = o.watchdogMs
-      info = { ...m.self, draining: m.draining }
+      const cells = new BigInt64Array(m.cells)
+      let withheld = false
       nats = await connectNats({ servers: o.servers, user: o.user, pass: o.pass, auth: o.auth ? natsAuth(o.auth, "node") : undefined, name: o.name })
-      kv = natsKv(await nats.kvm.open(o.bucket))
-      await beat()
-      stopTimer = clock.every(Math.max(50, Math.floor(m.heartbeatMs / 2)), () => {
-        if (clock.now() - lastBeat >= m.heartbeatMs - 10) void beat()
+      // The node's own heartbeat loop, run here: the same timing and the same health rule.
+      beats = inlineHeartbeats(natsKv(await nats.kvm.open(o.bucket)), m.self, { heartbeatMs: m.heartbeatMs }, clock, {
+        draining: m.draining,
+        mayBeat(now) {
+          const loopSilentMs = now - Number(Atomics.load(cells, cell.loopAt))
+          // The node's event loop has not turned for too long: no heartbeat, so that the others
+          // can declare it dead and take its shards (told once per stretch).
+          if (loopSilentMs >= o.watchdogMs) {
+            if (!withheld) post({ type: "withheld", loopSilentMs })
+            withheld = true
+            return false
+          }
+          withheld = false
+          return true
+        },
+        stored(sentAt) {
+          if (sentAt > Number(Atomics.load(cells, cell.lastOk))) Atomics.store(cells, cell.lastOk, BigInt(sentAt))
+        },
       })
+      await beats.start()
     } else if (m.type === "drain") {
-      info = { ...info!, draining: true }
-      await beat()
+      await beats?.drain()
     } else {
-      stopTimer?.()
+      await beats?.stop()
       await nats?.nc.drain().catch(() => {})
     }
     post({ type: "done", request: m.type })
