@@ -71,8 +71,10 @@ if [ "${#missing_pkgs[@]}" -gt 0 ]; then
   hash -r
   for unit in "${stop_units[@]}"; do
     if command -v systemctl >/dev/null 2>&1 && { systemctl is-active --quiet "$unit" || systemctl is-enabled --quiet "$unit"; } 2>/dev/null; then
-      say "stopping and disabling the $unit service the package started (akis runs its own, with JetStream)"
-      $as_root systemctl disable --now "$unit" >&2 || say "could not stop $unit; stop it before ops/up uses its port"
+      say "stopping and disabling the $unit service the package may have started (akis starts its own, with its own settings)"
+      # Without systemd as PID 1 (a container) the package started nothing: systemctl removes the
+      # unit's links and then fails to stop it, which is no reason to warn.
+      $as_root systemctl disable --now "$unit" >&2 || { [ ! -d /run/systemd/system ] || say "could not stop $unit; stop it before ops/up uses its port"; }
     fi
   done
   for line in "${debian_packages[@]}"; do
