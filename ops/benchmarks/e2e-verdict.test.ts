@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { judgeStep, medianSpread, percentile, type LagSample } from "./e2e-verdict.ts"
+import { e2eMisses, judgeStep, medianSpread, percentile, type LagSample } from "./e2e-verdict.ts"
 
 /** 60 s at `rate` acked per second, stored `lag(t)` readings behind. */
 const samples = (rate: number, lag: (t: number) => number): LagSample[] =>
@@ -72,5 +72,28 @@ describe("percentile and median", () => {
   test("median with its spread", () => {
     expect(medianSpread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, runs: 3 })
     expect(medianSpread([4, 1, 2, 3]).median).toBe(2.5)
+  })
+})
+
+describe("e2eMisses", () => {
+  const run = {
+    readings_per_s: 113_907, p99_alert_ms: 15.1, reference_readings_per_s: 2_000,
+    reference_cpu_cores_by_process: { nodes: 0.29, nats: 0.11, clickhouse: 0.06, simulator: 0.08 },
+    idle_cpu_cores_by_process: { nodes: 0.04, nats: 0.01, clickhouse: 0 },
+    best_step_cpu_s_per_100k: { nodes: 0.97, nats: 0.33, clickhouse: 0.62, simulator: 0.14 },
+  }
+  test("a run that meets every goal misses nothing", () => {
+    expect(e2eMisses({ ...run, reference_cpu_cores_by_process: { nodes: 0.1, nats: 0.08, clickhouse: 0.02, simulator: 0.04 } })).toEqual([])
+  })
+  test("the reference CPU miss says what the other processes used alone and what a reading costs the nodes", () => {
+    const [miss, ...rest] = e2eMisses(run)
+    expect(rest).toEqual([])
+    expect(miss).toStartWith("reference_cpu_cores 0.54 > 0.25: nats 0.11, clickhouse 0.06, simulator 0.08 used 0.25 cores by themselves, the whole goal before any akis node")
+    expect(miss).toContain("the nodes 0.29 cores, 145 µs of CPU per reading at 2000/s against 10 µs at the highest sustained step")
+  })
+  test("throughput and latency misses are named with their figures", () => {
+    const misses = e2eMisses({ ...run, readings_per_s: 96_910, p99_alert_ms: 62.6, reference_cpu_cores_by_process: { nodes: 0.1 } })
+    expect(misses).toEqual(["readings_per_s 96910 < 100000", "p99_alert_ms 62.6 > 50"])
+    expect(e2eMisses({ ...run, p99_alert_ms: Number.NaN, reference_cpu_cores_by_process: {} })).toEqual(["p99_alert_ms NaN > 50"])
   })
 })

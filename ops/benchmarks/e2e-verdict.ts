@@ -107,3 +107,51 @@ export const medianSpread = (xs: ReadonlyArray<number>): { median: number; min: 
   const median = s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
   return { median, min: s[0] ?? Number.NaN, max: s.at(-1) ?? Number.NaN, runs: s.length }
 }
+
+/** Goals of `ops bench e2e` (issue: 100,000 readings/s). */
+export const e2eTargets = { readings_per_s: 100_000, p99_alert_ms: 50, reference_cpu_cores: 0.25 } as const
+
+/** What {@link e2eMisses} reads of a run. */
+export interface E2eFigures {
+  readonly readings_per_s: number
+  readonly p99_alert_ms: number
+  readonly reference_readings_per_s: number
+  /** Cores by process group at the reference load (nodes, nats, clickhouse, simulator). */
+  readonly reference_cpu_cores_by_process: Readonly<Record<string, number>>
+  /** The same groups with no device connected. */
+  readonly idle_cpu_cores_by_process: Readonly<Record<string, number>>
+  /** CPU s per 100k readings by group at the highest sustained step (null: none sustained). */
+  readonly best_step_cpu_s_per_100k: Readonly<Record<string, number>> | null
+}
+
+/**
+ * Each goal the run missed, with the reason its own figures give: for the reference CPU, what the
+ * processes that are not akis nodes used by themselves, and what a reading costs the nodes at the
+ * reference load against the highest sustained step (one socket read, ACK and JetStream message
+ * per reading at 2,000/s against dozens of readings each at 100k/s).
+ */
+export const e2eMisses = (f: E2eFigures, targets: typeof e2eTargets = e2eTargets): string[] => {
+  const misses: string[] = []
+  const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+  const fix2 = (x: number) => x.toFixed(2)
+  if (f.readings_per_s < targets.readings_per_s) misses.push(`readings_per_s ${f.readings_per_s} < ${targets.readings_per_s}`)
+  if (!(f.p99_alert_ms <= targets.p99_alert_ms)) misses.push(`p99_alert_ms ${f.p99_alert_ms} > ${targets.p99_alert_ms}`)
+  const by = f.reference_cpu_cores_by_process
+  const total = sum(Object.values(by))
+  if (total > targets.reference_cpu_cores) {
+    const others = Object.entries(by).filter(([k]) => k !== "nodes")
+    const othersCores = Math.round(sum(others.map(([, v]) => v)) * 100) / 100
+    const nodes = by.nodes ?? 0
+    const usPerReading = (nodes / Math.max(1, f.reference_readings_per_s)) * 1e6
+    const atBest = f.best_step_cpu_s_per_100k?.nodes
+    misses.push(
+      `reference_cpu_cores ${fix2(total)} > ${targets.reference_cpu_cores}: ` +
+        `${others.map(([k, v]) => `${k} ${fix2(v)}`).join(", ")} used ${fix2(othersCores)} cores by themselves` +
+        `${othersCores >= targets.reference_cpu_cores ? ", the whole goal before any akis node" : ""}` +
+        ` (idle, with no device connected: ${Object.entries(f.idle_cpu_cores_by_process).map(([k, v]) => `${k} ${fix2(v)}`).join(", ")}); ` +
+        `the nodes ${fix2(nodes)} cores, ${Math.round(usPerReading)} µs of CPU per reading at ${f.reference_readings_per_s}/s` +
+        (atBest === undefined ? "" : ` against ${Math.round(atBest * 10)} µs at the highest sustained step: at the reference load each reading is its own socket read, ACK write and JetStream message`),
+    )
+  }
+  return misses
+}

@@ -36,7 +36,7 @@ const n = cfg.ids.length
 const sockets: Array<Socket<undefined> | undefined> = new Array(n)
 const seqs = new Float64Array(n)
 const backoff = new Float64Array(n).fill(250)
-const counters = { connected: 0, handshakes: 0, failed: 0, closed: 0, sent: 0, connecting: 0, handshake_timeouts: 0 }
+const counters = { connected: 0, handshakes: 0, failed: 0, closed: 0, sent: 0, connecting: 0, handshake_timeouts: 0, attempts: 0 }
 const handshakeTimeoutS = 10
 const queue: number[] = []
 const pauseFile = `${process.argv[2]!}.pause`
@@ -65,6 +65,7 @@ const open = (d: number) => {
   const addr = cfg.addresses[d % cfg.addresses.length]!
   const mine = ++attempts[d]!
   counters.connecting++
+  counters.attempts++
   let settled = false
   const done = () => {
     if (!settled) { settled = true; counters.connecting--; pump() }

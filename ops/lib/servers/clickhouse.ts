@@ -88,7 +88,11 @@ const startOnce = async (opts: ClickHouseOptions): Promise<ClickHouseServer> => 
       })
       died.catch(() => {})
       await Promise.race([
-        waitFor(`clickhouse on ${httpPort}`, async () => (await fetch(`${url}/?query=SELECT%201`)).ok, { timeoutMs: 30_000, intervalMs: 200 }),
+        // 60 s: once on a fresh machine (ops/up right after an earlier ops/up had stopped) it took
+        // more than 30 s to answer, with nothing in its logs; the next start took 5 s.
+        waitFor(`clickhouse on ${httpPort}`, async () => (await fetch(`${url}/?query=SELECT%201`)).ok, { timeoutMs: 60_000, intervalMs: 200 }).catch((e: unknown) => {
+          throw new Error(`${e instanceof Error ? e.message : String(e)}; clickhouse-server said:\n${c.output().slice(-1500) || "(nothing)"}`)
+        }),
         died,
       ])
       ready = true
