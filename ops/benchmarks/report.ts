@@ -63,7 +63,10 @@ const about: Record<string, string> = {
     "`reconnect_s_server_cpu_bound` = the server side's CPU ÷ cores, an estimate of the reconnect with the devices' half off this machine; " +
     "`reconnect_worker_events`: what the worker logged during the reconnect that is not routine (`shard.unhealthy`: its heartbeats were late " +
     "and it paused its shards; `node.stalled`: its event loop ran ≥ 1 s late, longest in `reconnect_worker_max_stall_ms`); " +
-    "`reconnect_refused_lagging`: new connections the gateways refused because a shard lagged (0 unless `gateway.admitMaxLagBatches` is set; off by default).",
+    "`reconnect_refused_lagging`: new connections the gateways refused because a shard lagged (0 unless `gateway.admitMaxLagBatches` is set; off by default); " +
+    "`reconnect_attempts_per_device`: connection attempts per device from the kill until all were back (the first tries land while the gateways restart); " +
+    "`reconnect_s_cpu_bound`: the reconnect's CPU of every process, the simulators included, ÷ cores (near `reconnect_s` when the reconnect is CPU-bound). " +
+    "`misses` names each goal missed with the reason the run's own figures give.",
   "ack-modes":
     "200 devices × 50 readings/s = 10,000 48-field CSV readings/s offered (open loop), a fresh gateway process per ACK mode, " +
     "2 s warm-up, 8 s measured; every reading checked durable afterwards. Gateway CPU and downstream bytes per reading per mode " +
@@ -106,7 +109,8 @@ const about: Record<string, string> = {
     "(`sink.batchRows` × nodes) if more, as the stored count moves in whole inserts), each the mean over windows of 10 % of the step, at least 6 s; the readings stored per second (mean stored count over " +
     "the end window minus that over the middle window, over the distance of their centres) reach 90 % of the offered load, and every acked reading is stored within 60 s after. `readings_per_s` = " +
     "the lower of stored/s and acked/s of the highest sustained step (a sustained step stores what it acks; the stored estimate alone can overshoot that by a few % when a large insert lands at a window's edge). `lost`, `duplicates` (as `FINAL` queries see them) and `duplicate_rows_written` (an " +
-    "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged. `node_events`: how often the nodes logged an event that is not routine (errors, failures, shard resets and fencing: a reset replays readings from the shard's checkpoint, which writes rows twice), `node_event_first` the first such line of each kind; `node_max_stall_ms`: the longest a node's event loop was blocked (`node.stalled`: a 250 ms timer ≥ 1 s late), (heartbeats come from a thread of their own and stop only once the loop has not turned for `node.watchdogMs`, 5 s).",
+    "audit view that merges cannot shrink) compare sets of (device, seq) with what the simulator had acknowledged. `node_events`: how often the nodes logged an event that is not routine (errors, failures, shard resets and fencing: a reset replays readings from the shard's checkpoint, which writes rows twice), `node_event_first` the first such line of each kind; `node_max_stall_ms`: the longest a node's event loop was blocked (`node.stalled`: a 250 ms timer ≥ 1 s late), (heartbeats come from a thread of their own and stop only once the loop has not turned for `node.watchdogMs`, 5 s). " +
+    "`misses`: each goal of `targets` the run missed, with the reason its own figures give (for the reference CPU: what the processes other than the nodes used by themselves, and the nodes' CPU per reading against the highest sustained step).",
 }
 
 const fmt = (v: unknown): string =>
