@@ -57,6 +57,8 @@ interface Step {
   readonly catch_up_s: number | null
   /** CPU seconds per 100k readings stored, by process group (2 cores give 2 s per second). */
   readonly cpu_s_per_100k: Record<string, number>
+  /** nats-server's messages in and out (`/varz`) per reading stored, over the step and its catch-up: how many readings a JetStream message carries. */
+  readonly nats_msgs_per_reading: { readonly in: number; readonly out: number }
   readonly sustained: boolean
   readonly reason: string | null
 }
@@ -253,6 +255,7 @@ const benchmark: Benchmark = {
         say(`phase 2: offered ${offered} readings/s (200 buses × ${offered / devices} Hz) for ${stepS} s${settleS > 0 ? ` (after ${settleS} s for the pipeline to empty)` : ""}`)
         const before = await count()
         const cpu0 = cpuNow()
+        const varz0 = await varz()
         const f = fleet(offered / devices, stepS, "  []\n", ["--refresh", "50"])
         const polled: Array<{ at: number; acked: number; unacked: number; stored: number }> = []
         let running = true
@@ -271,6 +274,7 @@ const benchmark: Benchmark = {
         const catchUp = (performance.now() - sent) / 1000
         const inStep = (await count()) - before
         const cpu1 = cpuNow()
+        const varz1 = await varz()
         const v = judgeStep({ offered, seconds: r.seconds, samples, caughtUp, quantum: nodeCount * batchRows })
         const step: Step = {
           offered, seconds: r.seconds, acked_per_s: r.readings_per_s, ack_p99_ms: r.ack_latency_p99_ms, stored_per_s: v.stored_per_s,
@@ -279,11 +283,12 @@ const benchmark: Benchmark = {
             ...Object.fromEntries(Object.keys(cpu0).map((k) => [k, r2(((cpu1[k]! - cpu0[k]!) / Math.max(1, inStep)) * 100_000)])),
             simulator: r2((r.cpu_s / Math.max(1, inStep)) * 100_000),
           },
+          nats_msgs_per_reading: { in: r2((varz1.in_msgs - varz0.in_msgs) / Math.max(1, inStep)), out: r2((varz1.out_msgs - varz0.out_msgs) / Math.max(1, inStep)) },
           sustained: v.sustained, reason: v.reason,
         }
         steps.push(step)
         say(`  acked ${step.acked_per_s}/s (p99 ${step.ack_p99_ms} ms), stored ${step.stored_per_s}/s, lag mid ${step.lag_mid} → end ${step.lag_end}, unacked ${step.unacked_mid} → ${step.unacked_end}, caught up ${step.catch_up_s ?? "no"} s after → ${step.sustained ? "sustained" : `not sustained: ${step.reason}`}`)
-        say(`  CPU s per 100k readings: ${Object.entries(step.cpu_s_per_100k).map(([k, v]) => `${k} ${v}`).join(", ")}`)
+        say(`  CPU s per 100k readings: ${Object.entries(step.cpu_s_per_100k).map(([k, v]) => `${k} ${v}`).join(", ")}; NATS messages per reading in ${step.nats_msgs_per_reading.in}, out ${step.nats_msgs_per_reading.out}`)
         return step
       }
       for (const offered of rates) if (!(await runStep(offered)).sustained) break
