@@ -4,8 +4,8 @@
  * unpack, restore (activation), and one tick. 2,000 devices that each handled `readings` readings
  * 100 ms apart (1: the reconnect storm's case, every device woke by its first reading); and the
  * same for the keyed version 2 form the snapshot had before the flat version 3
- * (actors/device/snapshot-flat.ts). docs/benchmarks-history.md quotes it (sessions of 2026-11-26
- * noon and afternoon).
+ * (actors/device/snapshot-flat.ts); and zstd level 1 against deflate level 1. docs/benchmarks-history.md
+ * quotes it (sessions of 2026-11-26 noon, afternoon and late afternoon).
  *
  *   bun ops/benchmarks/probes/snapshot-cost.ts [readings per device, default 1]
  */
@@ -57,6 +57,8 @@ const packed = snaps.map((s) => (checkpointCodec.pack(s) as Uint8Array).slice())
 const deflated = packed.map((p) => Bun.deflateSync(p as Uint8Array<ArrayBuffer>, { level: 1 }))
 const kept = states.map((s) => packSnapshot(kind.snapshot(s)))
 const unpacked = packed.map((p) => checkpointCodec.unpack(p))
+// zstd level 1 (Bun.zstdCompressSync) against deflate level 1, the codec's choice (2026-11-26 late afternoon).
+const zstd = packed.map((p) => Bun.zstdCompressSync(p as Uint8Array<ArrayBuffer>, { level: 1 }))
 const keyed = states.map((s) => keyedSnapshot(s as DeviceState))
 const keyedDeflated = keyed.map((s) => packSnapshot(s))
 ctx.now = t0 + readings * 100 + 5_000
@@ -66,6 +68,8 @@ const us = {
   deflate: time((i) => Bun.deflateSync(packed[i]! as Uint8Array<ArrayBuffer>, { level: 1 })),
   pack_snapshot: time((i) => packSnapshot(kind.snapshot(states[i]!))),
   inflate: time((i) => Bun.inflateSync(deflated[i]! as Uint8Array<ArrayBuffer>)),
+  zstd: time((i) => Bun.zstdCompressSync(packed[i]! as Uint8Array<ArrayBuffer>, { level: 1 })),
+  unzstd: time((i) => Bun.zstdDecompressSync(zstd[i]! as Uint8Array<ArrayBuffer>)),
   msgpack_unpack: time((i) => checkpointCodec.unpack(packed[i]!)),
   restore_state: time((i) => kind.restore(`bus-${i}`, unpacked[i], ctx)),
   unpack_and_restore: time((i) => kind.restore(`bus-${i}`, unpackSnapshot(kept[i]!), ctx)),
@@ -73,4 +77,4 @@ const us = {
   v2_pack_snapshot: time((i) => packSnapshot(keyedSnapshot(states[i]! as DeviceState))),
   v2_unpack_and_restore: time((i) => kind.restore(`bus-${i}`, unpackSnapshot(keyedDeflated[i]!), ctx)),
 }
-console.log(JSON.stringify({ readings, devices, msgpack_bytes: packed[0]!.length, deflated_bytes: deflated[0]!.length, kept_bytes: kept[0]!.length, v2_kept_bytes: keyedDeflated[0]!.length, us_per_device: us }))
+console.log(JSON.stringify({ readings, devices, msgpack_bytes: packed[0]!.length, deflated_bytes: deflated[0]!.length, zstd_bytes: zstd[0]!.length, kept_bytes: kept[0]!.length, v2_kept_bytes: keyedDeflated[0]!.length, us_per_device: us }))

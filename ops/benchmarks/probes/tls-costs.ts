@@ -3,8 +3,9 @@
  * Bun listener with `requestCert` (ops/benchmarks/probes/tls-kit.ts), loopback, 8 handshakes in
  * flight, and what changes it: one client certificate for every connection or 10,000 distinct
  * ones (minted as the scale bench mints them), the listener without session tickets, a `node:tls`
- * client, and binding to a source address (`localAddress`) while more and more connections from
- * it stay open (one source, then four). docs/benchmarks-history.md quotes it (session of
+ * client (with a TLS context per connection, or one made once), the time spent inside the
+ * `Bun.connect` call, and binding to a source address (`localAddress`) while more and more
+ * connections from it stay open (one source, then four). docs/benchmarks-history.md quotes it (session of
  * 2026-11-26 afternoon).
  *
  *   bun ops/benchmarks/probes/tls-costs.ts [handshakes per row, default 2000]
@@ -22,22 +23,26 @@ if (process.argv[2] === "server") {
   const minted = await mintDeviceCerts(join(pki.dir, "ca.pem"), join(pki.dir, "ca.key"), Array.from({ length: 10_000 }, (_, i) => `d-${String(i).padStart(6, "0")}`))
   const held: Array<{ end(): void }> = []
 
-  type Client = { cert: (i: number) => string; key: string; node?: boolean; source?: (i: number) => string; keep?: boolean }
+  type Client = { cert: (i: number) => string; key: string; node?: boolean; context?: tls.SecureContext; source?: (i: number) => string; keep?: boolean }
+  /** ms spent inside the `Bun.connect` call itself (building the TLS context from PEM strings, the socket), summed over a row. */
+  let connectCallMs = 0
   /** `count` handshakes, 8 at a time; client and server CPU ms per handshake. */
   const row = async (server: Awaited<ReturnType<typeof startProbeServer>>, count: number, c: Client) => {
     const one = (i: number) => new Promise<void>((resolve, reject) => {
       const opts = { ca: pki.ca, cert: c.cert(i), key: c.key }
       const done = (s: { end(): void }) => (c.keep ? held.push(s) : s.end(), resolve())
       if (c.node) {
-        const s = tls.connect({ host: "127.0.0.1", port: server.port, servername: "localhost", ...opts })
+        const s = tls.connect({ host: "127.0.0.1", port: server.port, servername: "localhost", ...(c.context ? { secureContext: c.context } : opts) })
         s.once("data", () => done(s)).once("error", reject)
         return
       }
+      const t = performance.now()
       void Bun.connect({
         hostname: "127.0.0.1", port: server.port, ...(c.source ? { localAddress: c.source(i) } : {}),
         tls: { ...opts, serverName: "localhost" } as never,
         socket: { data: (s) => done(s), error: (_s, e) => reject(e), connectError: (_s, e) => reject(e) },
       }).catch(reject)
+      connectCallMs += performance.now() - t
     })
     const [c0, s0] = [cpuMs(), await server.cpu()]
     let next = 0
@@ -51,9 +56,13 @@ if (process.argv[2] === "server") {
   console.log("| client | client ms | server ms |\n|---|---|---|")
   const server = await startProbeServer(import.meta.path, pki.dir)
   await row(server, 200, one) // warm-up
+  connectCallMs = 0
   show("one client certificate for every connection", await row(server, n, one))
+  console.log(`(of which inside the \`Bun.connect\` call: ${(connectCallMs / n).toFixed(3)} ms per connection)`)
   show("10,000 distinct client certificates", await row(server, n, { cert: (i) => minted.certs[i % minted.certs.length]!, key: minted.keyPem }))
   show("`node:tls` client", await row(server, n, { ...one, node: true }))
+  // One context made once, as a device keeps it (Bun 1.4.5's Bun.connect refuses such a context).
+  show("`node:tls` client, one `secureContext` for every connection", await row(server, n, { ...one, node: true, context: tls.createSecureContext({ ca: pki.ca, cert: pki.cert, key: pki.key }) }))
   const noTicket = await startProbeServer(import.meta.path, pki.dir, true)
   await row(noTicket, 200, one)
   show("listener without session tickets", await row(noTicket, n, one))
