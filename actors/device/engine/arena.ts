@@ -13,6 +13,15 @@ const slot = (A: Float64Array, g: number, abs: number) => A[g + OFF]! + (abs & (
 const xAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs) + A[h + COL]!]!
 const tAt = (A: Float64Array, h: number, abs: number) => A[slot(A, A[h + G]!, abs)]!
 
+/** Copies the min and max deques of the window at header h from arena `from` into `to`, whose ring capacity may differ. */
+const copyDeques = (from: Float64Array, to: Float64Array, h: number): void => {
+  const g = from[h + G]!
+  const q0 = from[h + QOFF]!, c0 = from[g + CAP]!, m0 = c0 - 1
+  const q1 = to[h + QOFF]!, c1 = to[g + CAP]!, m1 = c1 - 1
+  for (let i = to[h + MINH]!; i < to[h + MINT]!; i++) to[q1 + (i & m1)] = from[q0 + (i & m0)]!
+  for (let i = to[h + MAXH]!; i < to[h + MAXT]!; i++) to[q1 + c1 + (i & m1)] = from[q0 + c0 + (i & m0)]!
+}
+
 /** Aggregates of the window whose header is at `h` (`k * H`); generated rule code calls them by name (config/rules/plan.ts `planHelpers`). */
 export const wCount = (A: Float64Array, h: number): number => A[h + N]!
 export const wAvg = (A: Float64Array, h: number): number => (A[h + N]! > 0 ? A[h + MEAN]! : NaN)
@@ -372,7 +381,12 @@ export class WindowArena {
     this.relayout(this.groups.map((g, j) => this.A[g.gh + CAP]! * (j === i ? 2 : 1)))
   }
 
-  /** Re-lays the arena with new ring capacities (and deques for window `addDeques`), copying every ring. */
+  /**
+   * Re-lays the arena with new ring capacities (and deques for window `addDeques`), copying every
+   * ring and deque. Rows are copied in runs that wrap in neither ring (at most three per group, one
+   * `set` each), and existing deques entry by entry: a copy row by row (a view per row) and deques
+   * rebuilt from every row cost more than the pushes themselves while a fast device's rings grow.
+   */
   private relayout(caps: ReadonlyArray<number>, addDeques = -1): void {
     const old = this.A
     const extremes = Array.from({ length: this.n }, (_, k) => old[k * H + QOFF]! >= 0 || k === addDeques)
@@ -380,9 +394,21 @@ export class WindowArena {
     for (const grp of this.groups) {
       const g = grp.gh
       const stride = old[g + STRIDE]!
-      for (let a = old[g + START]!; a < old[g + END]!; a++) A.set(old.subarray(slot(old, g, a), slot(old, g, a) + stride), slot(A, g, a))
+      const end = old[g + END]!
+      const oldCap = old[g + CAP]!
+      const cap = A[g + CAP]!
+      for (let a = old[g + START]!; a < end;) {
+        const run = Math.min(end - a, oldCap - (a & (oldCap - 1)), cap - (a & (cap - 1)))
+        const from = slot(old, g, a)
+        A.set(old.subarray(from, from + run * stride), slot(A, g, a))
+        a += run
+      }
     }
     this.A = A
-    for (let k = 0; k < this.n; k++) if (extremes[k]) this.rebuildDeques(A, k * H)
+    for (let k = 0; k < this.n; k++) {
+      if (!extremes[k]) continue
+      if (old[k * H + QOFF]! >= 0) copyDeques(old, A, k * H)
+      else this.rebuildDeques(A, k * H)
+    }
   }
 }
