@@ -7,7 +7,7 @@
  * shards do (at least one a tick: 200 a second is the lowest rate it sends; `sent_per_s` says what
  * it sent). Phases alternate with and without a msg id; CPU is read from /proc.
  *
- *   bun ops/benchmarks/probes/jetstream-msgid.ts [rate, default 2000] [seconds per phase, default 15] [rounds, default 2]
+ *   bun ops/benchmarks/probes/jetstream-msgid.ts [rate, default 2000] [seconds per phase, default 15] [rounds, default 2] [bytes a message, default 450]
  */
 import { connect } from "@nats-io/transport-node"
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream"
@@ -18,7 +18,7 @@ const rate = Number(process.argv[2] ?? 2000)
 const phaseS = Number(process.argv[3] ?? 15)
 const rounds = Number(process.argv[4] ?? 2)
 const subjects = 16
-const bytes = 450
+const bytes = Number(process.argv[5] ?? 450)
 
 const ns = await startNats({ auth: false })
 const nc = await connect({ servers: ns.url })
