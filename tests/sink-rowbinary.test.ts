@@ -134,9 +134,9 @@ afterAll(async () => {
   await ch?.cleanup()
 })
 
-describe("RowBinary inserts", () => {
-  test("the HTTP store is sent RowBinary; a store without binaryInsert and chDB get TabSeparated", () => {
-    expect(new Set(formats.rb)).toEqual(new Set(["RowBinary"]))
+describe("Native inserts (binary)", () => {
+  test("the HTTP store is sent Native; a store without binaryInsert and chDB get TabSeparated", () => {
+    expect(new Set(formats.rb)).toEqual(new Set(["Native"]))
     expect(new Set(formats.tsv)).toEqual(new Set(["TabSeparated"]))
     expect(new Set(formats.chdb)).toEqual(new Set(["TabSeparated"]))
   })
@@ -171,7 +171,7 @@ describe("RowBinary inserts", () => {
     expect(expectSame(got, want)).toEqual({ compared: want.size * width, missed: 0 })
   })
 
-  test("synthetic readings are exact through RowBinary; TabSeparated on 18.16 is at most 1 ulp off", async () => {
+  test("synthetic readings are exact through Native; TabSeparated on 18.16 is at most 1 ulp off", async () => {
     const [rb, tsv] = [await readBack18("rb", "device_id LIKE 'bus-%'"), await readBack18("tsv", "device_id LIKE 'bus-%'")]
     const want = new Map<string, TelemetryRow>()
     for (const b of synthetic) for (const [k, v] of sent(b)) want.set(k, v)
@@ -180,7 +180,7 @@ describe("RowBinary inserts", () => {
     expect(expectSame(tsv, want, [], 1).missed).toBeLessThan(want.size * width * 0.01)
   })
 
-  test("the rollup job computes the same minutes from RowBinary inserts as from TabSeparated", async () => {
+  test("the rollup job computes the same minutes from Native inserts as from TabSeparated", async () => {
     const fields = ["speed_kmh", schema.fields[5]!.name, "engine_rpm"]
     for (const s of [stores.rb, stores.tsv]) {
       await runRollup(s, schema, { now: ingestedAt + 3_600_000, graceS: 10, overlapS: 300, backfillDays: 1 })

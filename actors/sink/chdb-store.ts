@@ -35,7 +35,7 @@ export const makeChdbStore = (path?: string): Store => {
       return rows
     },
     async insert(table: string, columns: ReadonlyArray<string>, format: InsertFormat, body: Uint8Array | string) {
-      if (format === "RowBinary") throw new StoreRefused({ op: "insert", message: "chdb takes text insert formats only (binaryInsert is false)" })
+      if (format === "RowBinary" || format === "Native") throw new StoreRefused({ op: "insert", message: "chdb takes text insert formats only (binaryInsert is false)" })
       await ready
       try {
         await session.insert({ table, columns, format, values: body })

@@ -26,3 +26,6 @@ export const sinkGroupOptions = (cfg: AkisConfig["sink"], onError?: (e: unknown,
   batchRows: cfg.batchRows, flushMs: cfg.flushMs, maxPendingRows: cfg.maxPendingRows, maxInflight: cfg.maxInflight, retryMinMs: cfg.retryMinMs, retryMaxMs: cfg.retryMaxMs,
   onError,
 })
+/** The telemetry body encoders and their row buffer, for benches and probes that compare insert formats. */
+export { nativeEncoder, rowBinaryEncoder, tsvEncoder, type RowEncoder } from "./internal/row-encoders.ts"
+export { RowColumns } from "./internal/columns.ts"

@@ -26,6 +26,16 @@ export class RowBinaryWriter extends ByteWriter {
     this.pos += src.length
   }
 
+  /** An unsigned LEB128 varint (a String's length; a Native block's column and row counts). */
+  varUInt(n: number): void {
+    this.reserve(10)
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80
+      n = Math.floor(n / 0x80)
+    }
+    this.buf[this.pos++] = n
+  }
+
   /** UInt16. */
   u16(n: number): void {
     this.reserve(2)

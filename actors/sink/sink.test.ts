@@ -6,7 +6,7 @@ import { type Clock, TestClock } from "../../runtime/clock.ts"
 import { syntheticBatches } from "../../tests/support/synthetic-batches.ts"
 import { makeSink, makeSinkGroup, type SinkOptions } from "./sink.ts"
 import type { InsertFormat, Store } from "./store.ts"
-import { readRowBinary, readTsv } from "../../tests/support/telemetry-bodies.ts"
+import { readNative, readTsv } from "../../tests/support/telemetry-bodies.ts"
 
 const schema = loadDeviceSchema()
 
@@ -143,7 +143,7 @@ describe("sink", () => {
       const back = Math.floor(clock.now() / 1000)
       for (let i = 0; i < 5 && sink.durableSeq < batches.length; i++) await clock.advance(1000)
       expect(sink.durableSeq).toBe(batches.length)
-      const rows = m.raw.flatMap((r) => (binary ? readRowBinary(r.body, schema.fields.length) : readTsv(r.body)))
+      const rows = m.raw.flatMap((r) => (binary ? readNative(r.body, schema.fields.length) : readTsv(r.body)))
       expect(rows.length).toBe(300)
       const ingested = new Set(rows.map((r) => r[4] as number))
       expect([...ingested].every((s) => s >= back && s <= back + 5)).toBe(true)
@@ -285,7 +285,7 @@ describe("sink", () => {
     await group.close()
   })
 
-  test("a store taking binary bodies gets RowBinary with the same rows, refusals and NaN padding as TSV", async () => {
+  test("a store taking binary bodies gets Native with the same rows, refusals and NaN padding as TSV", async () => {
     const clock = new TestClock()
     const b = batches[0]!
     const ts = b.ts.slice()
@@ -301,8 +301,8 @@ describe("sink", () => {
     }
     const [tsv, bin] = [await run(false), await run(true)]
     expect(tsv.m.raw.map((r) => r.format)).toEqual(["TabSeparated"])
-    expect(bin.m.raw.map((r) => r.format)).toEqual(["RowBinary"])
-    const rows = readRowBinary(bin.m.raw[0]!.body, schema.fields.length)
+    expect(bin.m.raw.map((r) => r.format)).toEqual(["Native"])
+    const rows = readNative(bin.m.raw[0]!.body, schema.fields.length)
     expect(rows.length).toBe(29)
     expect(rows).toEqual(readTsv(tsv.m.raw[0]!.body))
     expect(rows[10]!.slice(5, 8)).toEqual([-0, -0, NaN])

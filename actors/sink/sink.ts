@@ -5,7 +5,7 @@ import { retry } from "../../runtime/retry.ts"
 import type { SinkPort } from "../../runtime/sink-port.ts"
 import { FencedOut, SinkClosed } from "./errors.ts"
 import { RowColumns, storable } from "./internal/columns.ts"
-import { rowBinaryEncoder, tsvEncoder, type EncodedRows, type RowEncoder } from "./internal/row-encoders.ts"
+import { nativeEncoder, tsvEncoder, type EncodedRows, type RowEncoder } from "./internal/row-encoders.ts"
 import type { Store } from "./store.ts"
 import { tables, telemetryColumns } from "./tables.ts"
 
@@ -114,7 +114,7 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
 /**
  * Makes the sink group of a node. Each shard's rows are copied into growable columns (no per-row
  * objects); when `batchRows` rows are queued across shards or `flushMs` passed, every shard's
- * buffer is cut into a segment (RowBinary when the store takes binary bodies, else TabSeparated)
+ * buffer is cut into a segment (Native when the store takes binary bodies, else TabSeparated)
  * and segments are inserted together, at most
  * `maxInflight` inserts at once, retried with backoff until stored (the table is idempotent, so a
  * retry or replay never shows twice). Before every attempt each shard in the insert is fenced;
@@ -126,7 +126,7 @@ export const makeSinkGroup = (store: Store, schema: DeviceSchema, opts: SinkGrou
   const backoff = { initialMs: opts.retryMinMs, maxMs: opts.retryMaxMs, jitter: 0.5 }
   const width = schema.fields.length
   const columns = telemetryColumns(schema)
-  const encoder = store.binaryInsert ? rowBinaryEncoder() : tsvEncoder()
+  const encoder = store.binaryInsert ? nativeEncoder(schema.fields.map((f) => f.name)) : tsvEncoder()
   const metrics = { inserts: 0, insertErrors: 0, rowsInserted: 0, bytesInserted: 0 }
   const shards = new Map<number, ShardState>()
   const queue: Segment[] = []

@@ -6,7 +6,7 @@
 export interface Store {
   /** `"clickhouse"` (HTTP server) or `"chdb"` (embedded). */
   readonly kind: "clickhouse" | "chdb"
-  /** Whether {@link insert} takes binary bodies (`RowBinary`); stores without it get text formats only. */
+  /** Whether {@link insert} takes binary bodies (`Native`, `RowBinary`); stores without it get text formats only. */
   readonly binaryInsert: boolean
   /** Runs a statement that returns nothing (DDL, ALTER, INSERT … SELECT). */
   exec(sql: string): Promise<void>
@@ -19,10 +19,10 @@ export interface Store {
 }
 
 /**
- * Insert formats both 18.16 and 26.x read (18.16 has no JSONCompactEachRow). `RowBinary` goes only
+ * Insert formats both 18.16 and 26.x read (18.16 has no JSONCompactEachRow). `Native` and `RowBinary` go only
  * to a store with `binaryInsert` (the HTTP store sends raw bodies; chdb's insert takes text formats only).
  */
-export type InsertFormat = "TabSeparated" | "CSV" | "JSONEachRow" | "RowBinary"
+export type InsertFormat = "TabSeparated" | "CSV" | "JSONEachRow" | "RowBinary" | "Native"
 
 /**
  * Settings pinned on every query of every adapter because their defaults differ between

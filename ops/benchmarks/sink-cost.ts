@@ -3,7 +3,7 @@
  * 100k readings/s step, inserts and the merges they cause, for variants of what surrounds the
  * inserts (the bench's write audit, the sink's insert size). Each run starts a private
  * ClickHouse 18.16 (nice 10, as the e2e bench), migrates, and has two senders (the two nodes,
- * each with half the devices) insert sink-encoded RowBinary bodies paced to 100k rows/s in all;
+ * each with half the devices) insert sink-encoded Native bodies paced to 100k rows/s in all;
  * then waits until no merge has run for a while. The server's CPU over that span (less its idle
  * rate, measured before) is divided by the rows. Variants run in turn within each repetition.
  */
@@ -45,7 +45,7 @@ const nodes = 2
 const intervalMs = 2
 const perNodeRowsPerS = 50_000
 
-/** One insert body per node for chunk `j` (devices split by parity between the nodes), RowBinary as the sink encodes it. */
+/** One insert body per node for chunk `j` (devices split by parity between the nodes), Native as the sink encodes it. */
 const chunkBodies = async (store: Store, insertRows: number, j: number, start: number): Promise<Uint8Array[]> => {
   const perDevice = (insertRows * nodes) / devices
   const batches = syntheticBatches(schema, { devices, perDevice, startMs: start + j * perDevice * intervalMs, intervalMs, batchSize: 1000, seed: j + 1 })
@@ -93,7 +93,7 @@ const oneRun = async (v: Variant, seconds: number): Promise<RunResult> => {
     const inflight: Array<Promise<void>> = []
     // Retried as the sink does (a keep-alive socket the server closed while idle is reset on reuse).
     const insert = (b: Uint8Array, attempt = 0): Promise<void> =>
-      store.insert(tables.telemetry, columns, "RowBinary", b).catch((e) => (attempt < 3 ? insert(b, attempt + 1) : Promise.reject(e)))
+      store.insert(tables.telemetry, columns, "Native", b).catch((e) => (attempt < 3 ? insert(b, attempt + 1) : Promise.reject(e)))
     let next = chunkBodies(store, v.insertRows, 0, start)
     for (let j = 0; j < chunks; j++) {
       const bodies = await next
@@ -150,7 +150,7 @@ const queryCosts = async (rows: number): Promise<Record<string, number>> => {
     // Readings of the last minutes, ending 20 s ago, so every minute but the last is closed.
     const start = Date.now() - chunks * perDevice * intervalMs - 20_000
     for (let j = 0; j < chunks; j++) {
-      await Promise.all((await chunkBodies(store, insertRows, j, start)).map((b) => store.insert(tables.telemetry, columns, "RowBinary", b)))
+      await Promise.all((await chunkBodies(store, insertRows, j, start)).map((b) => store.insert(tables.telemetry, columns, "Native", b)))
     }
     const cpu = async (f: () => Promise<unknown>) => {
       const c0 = processCpuMs(ch.pid)
@@ -170,7 +170,7 @@ const queryCosts = async (rows: number): Promise<Record<string, number>> => {
       // touched minutes are the last ones of the day, not every minute as above.
       rollup_recent_pass_s: await (async () => {
         await Bun.sleep(6000)
-        await Promise.all((await chunkBodies(store, insertRows, chunks - 30, start)).map((b) => store.insert(tables.telemetry, columns, "RowBinary", b)))
+        await Promise.all((await chunkBodies(store, insertRows, chunks - 30, start)).map((b) => store.insert(tables.telemetry, columns, "Native", b)))
         return cpu(() => runRollup(store, schema, { ...rollup, overlapS: 5, now: Date.now() }))
       })(),
       catch_up_check_s: await cpu(async () => {

@@ -2,7 +2,7 @@
  * `ops bench sink`: rows/s through the ClickHouse sink against raw @clickhouse/client inserts of
  * the same rows in the same run (on a private ClickHouse 18.16), plus one device-day history
  * query. The raw client is imported here on purpose: it is the yardstick. Insert formats
- * (RowBinary, the HTTP store's, vs TabSeparated) are compared by rows/s and by CPU per 100k rows,
+ * (Native, the HTTP store's, vs TabSeparated) are compared by rows/s and by CPU per 100k rows,
  * ours (`process.cpuUsage`) and the server's (`/proc/<pid>/stat` utime + stime).
  */
 import { createClient } from "@clickhouse/client"
@@ -173,20 +173,20 @@ export default {
 
       // --- the sink's own work (columns + encoding, no HTTP), then its bodies inserted as they are ---
       const encodeTsv = await timedCpu("sink encode only, TSV", () => feedSink(captureStore(false).store), false)
-      const encodeRb = await timedCpu("sink encode only, RowBinary", () => feedSink(captureStore(true).store), false)
+      const encodeRb = await timedCpu("sink encode only, Native", () => feedSink(captureStore(true).store), false)
       const capturedTsv = captureStore(false)
       const capturedRb = captureStore(true)
       await feedSink(capturedTsv.store)
       await feedSink(capturedRb.store)
       const insertTsv = await timedCpu("insert only, sink's TSV bodies", () => pool(capturedTsv.bodies, concurrency, (b) => execBody("TabSeparated", b)))
-      const insertRb = await timedCpu("insert only, sink's RowBinary", () => pool(capturedRb.bodies, concurrency, (b) => execBody("RowBinary", b)))
+      const insertRb = await timedCpu("insert only, sink's Native", () => pool(capturedRb.bodies, concurrency, (b) => execBody("Native", b)))
       const into = (table: string, fmt: string, bodies: Uint8Array[]) => () => pool(bodies, concurrency, (b) => execBody(fmt, b, table))
       const nullTsv = await timedCpu("  into Null engine, TSV", into("telemetry_null", "TabSeparated", capturedTsv.bodies))
-      const nullRb = await timedCpu("  into Null engine, RowBinary", into("telemetry_null", "RowBinary", capturedRb.bodies))
+      const nullRb = await timedCpu("  into Null engine, Native", into("telemetry_null", "Native", capturedRb.bodies))
       const plainTsv = await timedCpu("  no rollup view, TSV", into("telemetry_plain", "TabSeparated", capturedTsv.bodies))
-      const plainRb = await timedCpu("  no rollup view, RowBinary", into("telemetry_plain", "RowBinary", capturedRb.bodies))
+      const plainRb = await timedCpu("  no rollup view, Native", into("telemetry_plain", "Native", capturedRb.bodies))
 
-      // --- through the sink: add/processed per stream batch, then flush (RowBinary: the HTTP store's format) ---
+      // --- through the sink: add/processed per stream batch, then flush (Native: the HTTP store's format) ---
       const sinkTsv = await timedCpu("sink, TSV (binaryInsert off)", () => feedSink({ ...store, binaryInsert: false }))
       // The sink's ceiling, measured the way the sink inserts: the very bodies it sent in a run
       // (recorded on their way to the store, so the same sizes: a store that answers at once makes
@@ -211,7 +211,7 @@ export default {
       const ceilingRun = async (bodies: Uint8Array[]) => {
         await truncate()
         const t0 = performance.now()
-        await pool(bodies, concurrency, (b) => store.insert("telemetry", columns, "RowBinary", b))
+        await pool(bodies, concurrency, (b) => store.insert("telemetry", columns, "Native", b))
         ceilingRuns.push(n / ((performance.now() - t0) / 1000))
       }
       // One sink run records the bodies; then, in turn which goes first, the ceiling and the sink.
@@ -233,7 +233,7 @@ export default {
         rate: median(sinkRuns), spread: [Math.min(...sinkRuns), Math.max(...sinkRuns)], clientMs: median(sinkCpu.map((c) => c[0])), serverMs: median(sinkCpu.map((c) => c[1])),
       }
       const ceiling = { rate: median(ceilingRuns), spread: [Math.min(...ceilingRuns), Math.max(...ceilingRuns)] as const }
-      log(`sink, RowBinary ${round(sinkRb.rate)} rows/s (${round(sinkRb.spread[0])}–${round(sinkRb.spread[1])}); ceiling, its bodies through the same store ${round(ceiling.rate)} rows/s (${round(ceiling.spread[0])}–${round(ceiling.spread[1])})`)
+      log(`sink, Native ${round(sinkRb.rate)} rows/s (${round(sinkRb.spread[0])}–${round(sinkRb.spread[1])}); ceiling, its bodies through the same store ${round(ceiling.rate)} rows/s (${round(ceiling.spread[0])}–${round(ceiling.spread[1])})`)
       const sinkRate = sinkRb.rate
       const raw = Math.max(jsonObjects, tsvJoin, csvJoin)
 

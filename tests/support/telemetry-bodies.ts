@@ -1,8 +1,58 @@
 /**
  * Reads `telemetry` insert bodies back into rows, for tests that compare what the sink sent in
- * TabSeparated and in RowBinary: `[device_id, seq, ts seconds, ms, ingested seconds, ...fields]`.
+ * TabSeparated, RowBinary and Native: `[device_id, seq, ts seconds, ms, ingested seconds, ...fields]`.
  */
 export type TelemetryRow = [string, number, number, number, number, ...number[]]
+
+/** An unsigned LEB128 varint at `at`: its value and the position after it. */
+const varUInt = (body: Uint8Array, at: number): [number, number] => {
+  let n = 0
+  for (let shift = 0; ; shift += 7) {
+    const b = body[at++]!
+    n += (b & 0x7f) * 2 ** shift
+    if (b < 0x80) return [n, at]
+  }
+}
+
+/**
+ * Decodes a Native body (blocks back to back, as several segments make one insert) of the
+ * telemetry columns with `width` Float64 fields; checks each column's type on the way.
+ */
+export const readNative = (body: Uint8Array, width: number): TelemetryRow[] => {
+  const v = new DataView(body.buffer, body.byteOffset, body.byteLength)
+  const text = new TextDecoder("utf-8", { fatal: true })
+  const rows: TelemetryRow[] = []
+  let p = 0
+  const str = (): string => {
+    const [len, at] = varUInt(body, p)
+    p = at + len
+    return text.decode(body.subarray(at, p))
+  }
+  const want = ["String", "UInt64", "DateTime('UTC')", "UInt16", "DateTime('UTC')", ...Array<string>(width).fill("Float64")]
+  while (p < body.length) {
+    const [cols, a] = varUInt(body, p)
+    const [n, b] = varUInt(body, a)
+    p = b
+    if (cols !== 5 + width) throw new RangeError(`Native block of ${cols} columns, expected ${5 + width}`)
+    const block = Array.from({ length: n }, () => [] as unknown as TelemetryRow)
+    for (let c = 0; c < cols; c++) {
+      str() // name
+      const type = str()
+      if (type !== want[c]) throw new RangeError(`Native column ${c} is ${type}, expected ${want[c]}`)
+      for (let i = 0; i < n; i++) {
+        const row = block[i]! as unknown as Array<string | number>
+        if (c === 0) row.push(str())
+        else if (c === 1) { row.push(v.getUint32(p, true) + v.getUint32(p + 4, true) * 4294967296); p += 8 }
+        else if (c === 3) { row.push(v.getUint16(p, true)); p += 2 }
+        else if (c === 2 || c === 4) { row.push(v.getUint32(p, true)); p += 4 }
+        else { row.push(v.getFloat64(p, true)); p += 8 }
+      }
+    }
+    rows.push(...block)
+  }
+  if (p !== body.length) throw new RangeError(`Native body overran by ${p - body.length} bytes`)
+  return rows
+}
 
 /** Decodes a RowBinary body of rows with `width` Float64 fields. */
 export const readRowBinary = (body: Uint8Array, width: number): TelemetryRow[] => {

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test"
 import type { ReadingBatch } from "../../../runtime/batch.ts"
-import { readRowBinary, readTsv } from "../../../tests/support/telemetry-bodies.ts"
+import { readNative, readRowBinary, readTsv } from "../../../tests/support/telemetry-bodies.ts"
 import { maxTs, minTs, RowColumns } from "./columns.ts"
-import { rowBinaryEncoder, tsvEncoder } from "./row-encoders.ts"
+import { nativeEncoder, rowBinaryEncoder, tsvEncoder } from "./row-encoders.ts"
 
 const width = 4
 const odd = [NaN, Infinity, -Infinity, -0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1 + 0.2, 87.35, -1e-7]
@@ -61,4 +61,21 @@ describe("row encoders", () => {
     expect(expected.map((r) => r[4])).toEqual(b.ids.map(() => 1_795_000_777))
   })
 
+  test("Native carries the rows of RowBinary bit for bit, re-stamps in place, and its blocks concatenate", () => {
+    const fields = Array.from({ length: width }, (_, f) => `f${f}`)
+    const b = batch()
+    const native = nativeEncoder(fields).encode(fill(b), 1_795_000_001)
+    const expected = readRowBinary(rowBinaryEncoder().encode(fill(b), 1_795_000_001).body, width)
+    const rows = readNative(native.body, width)
+    expect(rows).toEqual(expected)
+    rows.forEach((r, i) => r.slice(5).forEach((x, f) => expect(Object.is(x, b.values[i * width + f])).toBe(true)))
+    nativeEncoder(fields).restamp(native, 1_795_000_777)
+    expect(readNative(native.body, width)).toEqual(readRowBinary(rowBinaryEncoder().encode(fill(b), 1_795_000_777).body, width))
+    const enc = nativeEncoder(fields)
+    const [one, two] = [enc.encode(fill(b), 1).body, enc.encode(fill(b), 1).body]
+    const both = new Uint8Array(one.length + two.length)
+    both.set(one)
+    both.set(two, one.length)
+    expect(readNative(both, width)).toEqual([...readNative(one, width), ...readNative(two, width)])
+  })
 })

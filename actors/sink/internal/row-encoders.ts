@@ -121,3 +121,62 @@ export const rowBinaryEncoder = (): RowEncoder => {
     },
   }
 }
+
+/** A column's name and ClickHouse type in a Native block header: two RowBinary strings. */
+const nativeHeader = (name: string, type: string): Uint8Array => {
+  const [a, b] = [rowBinaryString(utf8.encode(name)), rowBinaryString(utf8.encode(type))]
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
+}
+
+/**
+ * Native (https://clickhouse.com/docs/interfaces/formats/Native): one block, column by column;
+ * `telemetryColumns` order with the types of the `telemetry` table (actors/sink/tables.ts), each
+ * Float64 field one run of 8-byte values. ClickHouse reads a column as one copy where RowBinary
+ * makes it parse every value of every row. `fields` are the schema's field names.
+ */
+export const nativeEncoder = (fields: ReadonlyArray<string>): RowEncoder => {
+  const w = new RowBinaryWriter(1 << 20)
+  const idBytes = cachedIdBytes((id) => rowBinaryString(utf8.encode(id)))
+  const key = [["device_id", "String"], ["seq", "UInt64"], ["ts", "DateTime('UTC')"], ["ms", "UInt16"], ["ingested", "DateTime('UTC')"]] as const
+  const [idH, seqH, tsH, msH, ingestedH] = key.map(([c, t]) => nativeHeader(c, t)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+  const fieldH = fields.map((f) => nativeHeader(f, "Float64"))
+  let column = new Float64Array(0)
+  return {
+    format: "Native",
+    encode(rows, ingestedSec) {
+      const { ids, seqs, ts, values, width, n } = rows
+      if (column.length < n) column = new Float64Array(n)
+      w.reserve(64 + n * (18 + 8 * width + 16) + fieldH.reduce((a, h) => a + h.length, 0))
+      w.varUInt(key.length + width)
+      w.varUInt(n)
+      w.bytes(idH)
+      for (let i = 0; i < n; i++) w.bytes(idBytes(ids[i]!))
+      w.bytes(seqH)
+      for (let i = 0; i < n; i++) w.u64(seqs[i]!)
+      w.bytes(tsH)
+      for (let i = 0; i < n; i++) w.u32(Math.floor(ts[i]! / 1000))
+      w.bytes(msH)
+      for (let i = 0; i < n; i++) w.u16(ts[i]! - Math.floor(ts[i]! / 1000) * 1000)
+      w.bytes(ingestedH)
+      const stamps = new Uint32Array(n)
+      for (let i = 0; i < n; i++) {
+        stamps[i] = w.length
+        w.u32(ingestedSec)
+      }
+      for (let f = 0; f < width; f++) {
+        w.bytes(fieldH[f]!)
+        for (let i = 0, j = f; i < n; i++, j += width) column[i] = values[j]!
+        w.f64s(column, 0, n)
+      }
+      rows.clear()
+      return { body: w.take(), stamps }
+    },
+    restamp({ body, stamps }, ingestedSec) {
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+      for (let i = 0; i < stamps.length; i++) view.setUint32(stamps[i]!, ingestedSec, true)
+    },
+  }
+}
