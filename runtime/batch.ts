@@ -50,23 +50,32 @@ const float64Column = -1
  * {@link float64Column} when none does (a -0, a non-finite value, a value out of int32's range or
  * with too many digits). NaN is written as {@link missing}. Values that devices send as decimal
  * text nearly always fit: the integer divided by the power of ten rounds to the same double the
- * text parsed to, which `q / p === x` checks for each value. One pass; a value that needs more
- * decimals than the ones before it starts the column again.
+ * text parsed to, which `q / p === x` checks for each value. A value that needs more decimals
+ * than the ones before it starts the column again with the next power of ten.
  */
 const scaleColumn = (v: Float64Array, n: number, width: number, f: number, out: Int32Array, at: number): number => {
-  let k = 0
-  let p = 1
-  for (let i = 0, j = f; i < n; i++, j += width) {
-    const x = v[j]!
-    if (x !== x) { out[at + i] = missing; continue }
-    const q = Math.round(x * p)
-    if (q / p === x && q > missing && q <= 2147483647 && (x !== 0 || 1 / x > 0)) { out[at + i] = q; continue }
-    if (x === 0 || x - x !== 0 || ++k >= pow10.length) return float64Column
-    p = pow10[k]!
-    i = -1
-    j = f - width
+  for (let k = 0; k < pow10.length; k++) {
+    const p = pow10[k]!
+    let i = 0
+    for (let j = f; i < n; i++, j += width) {
+      const x = v[j]!
+      if (x !== x) {
+        out[at + i] = missing
+        continue
+      }
+      // Rounded to nearest as an int32 (`| 0`): a value out of its range wraps by a multiple of
+      // 2^32, so `q / p` is then far from x and the check fails, as it does for -0 and missing.
+      const y = x * p
+      const q = (y < 0 ? y - 0.5 : y + 0.5) | 0
+      if (q / p !== x || q === missing || (q === 0 && 1 / x < 0)) break
+      out[at + i] = q
+    }
+    if (i === n) return k
+    const x = v[f + i * width]!
+    // -0, ±Infinity: no power of ten helps
+    if (x - x !== 0 || x === 0) return float64Column
   }
-  return k
+  return float64Column
 }
 
 /** Column-major wire form of row-major `values`: each column scaled to int32 where that is exact, else Float64. */
