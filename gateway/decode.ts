@@ -201,20 +201,28 @@ const idOf = (b: Uint8Array, start: number, end: number): string => {
   return lastId
 }
 
+/** True when a refusal found on the fast path is the general path's too: the line is ASCII and has the schema's column count. */
+const csvShapeOk = (bytes: Uint8Array, schema: DeviceSchema): boolean => isAscii(bytes) && countCommas(bytes) === 2 + schema.fields.length
+
 /**
  * CSV line (`device,seq,ts,<fields in schema order>`) → reading. ASCII lines of plain decimal
- * numbers take the byte-scanning fast path; anything else the general path below.
+ * numbers take the byte-scanning fast path; anything else the general path below. The fast path
+ * needs no pass over the line before it: a line it reads to the end is ASCII (the id is checked,
+ * number cells take digits, signs, `.` and exponents only) with exactly the schema's columns (each
+ * cell consumed, the last one at the line's end). Only before refusing does it check the line's
+ * shape, so that a refusal is the general path's (which refuses a wrong column count or bad UTF-8
+ * first).
  */
 export const decodeCsv = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScratch, now: number, lim: ValidateLimits): Refusal | undefined => {
-  if (!isAscii(bytes) || countCommas(bytes) !== 2 + schema.fields.length) return decodeCsvSlow(bytes, schema, s, now, lim)
   const end = bytes.length
   const idEnd = bytes.indexOf(COMMA)
   if (idEnd < 0) return decodeCsvSlow(bytes, schema, s, now, lim)
+  for (let i = 0; i < idEnd; i++) if (bytes[i]! >= 0x80) return decodeCsvSlow(bytes, schema, s, now, lim)
   if (scanCell(bytes, idEnd + 1, end) !== CellStatus.ok) return decodeCsvSlow(bytes, schema, s, now, lim)
   const seq = cell.value
   if (scanCell(bytes, cell.next, end) !== CellStatus.ok) return decodeCsvSlow(bytes, schema, s, now, lim)
   const r = checkHeader(s, seq, cell.value, now, lim)
-  if (r) return r
+  if (r) return csvShapeOk(bytes, schema) ? r : decodeCsvSlow(bytes, schema, s, now, lim)
   s.device = idEnd === 0 ? undefined : idOf(bytes, 0, idEnd)
   const fields = schema.fields
   let pos = cell.next
@@ -223,7 +231,7 @@ export const decodeCsv = (bytes: Uint8Array, schema: DeviceSchema, s: ReadingScr
     const st = scanCell(bytes, pos, end)
     if (st === CellStatus.slow) return decodeCsvSlow(bytes, schema, s, now, lim)
     const bad = checkField(fields[i]!, st === CellStatus.empty ? undefined : cell.value, s)
-    if (bad) return bad
+    if (bad) return csvShapeOk(bytes, schema) ? bad : decodeCsvSlow(bytes, schema, s, now, lim)
     pos = cell.next
   }
   if (pos <= end) return decodeCsvSlow(bytes, schema, s, now, lim)
