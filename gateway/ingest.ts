@@ -1,7 +1,7 @@
 /**
  * Per-shard batching and durable device acks — the gateway's core between decoded readings and
  * JetStream. Readings go into one {@link BatchBuilder} per shard; a batch is sealed at
- * `flushBytes` or after `flushMs`, encoded with `encodeBatch` and handed to `publish`. Each shard
+ * `flushBytes` or after `flushMs`, encoded (`BatchBuilder.encode`) and handed to `publish`. Each shard
  * has at most one publish in flight, so batches of a shard enter the stream in order and a device's
  * readings stay in seq order across retries; a failed publish is retried with the same message id
  * (JetStream de-duplicates) and nothing behind it overtakes it. After a PubAck, every connection
@@ -11,7 +11,7 @@
  */
 import type { Clock } from "../runtime/clock.ts"
 import { backoffDelay } from "../runtime/retry.ts"
-import { BatchBuilder, encodeBatch, noBoot } from "../runtime/batch.ts"
+import { BatchBuilder, noBoot } from "../runtime/batch.ts"
 import type { GatewayMetrics } from "./metrics.ts"
 
 /** One connection's view of its own readings: runs of (batch number, last seq), oldest first. */
@@ -192,7 +192,7 @@ export class Ingest {
     const s = this.shards[shard]!
     const n = s.builder.size
     // recvAt: when the batch's first reading arrived, so latency measured from it includes the wait here.
-    const bytes = encodeBatch(s.builder.take(s.openSince))
+    const bytes = s.builder.encode(s.openSince)
     s.queue.push({ no: s.open, bytes, n, targets: s.openTargets, openedAt: s.openSince, attempts: 0 })
     s.open++
     s.openTargets = []

@@ -89,4 +89,19 @@ describe("reading batch", () => {
     expect(() => decodeBatch(v2(Int8Array.of(0), Int32Array.of(1, 2), Float64Array.of(3, 4)))).toThrow(BatchDecodeError)
     expect(() => decodeBatch(v2(Int8Array.of(0, 12), Int32Array.of(1, 2, 3, 4), new Float64Array(0)))).toThrow(BatchDecodeError)
   })
+  test("encode() gives the bytes of encodeBatch(take()) and leaves the builder empty for the next batch", () => {
+    const fill = (b: BatchBuilder, from: number) => {
+      for (let i = 0; i < 5; i++) b.push(`bus-${from + i}`, from + i, 1_700_000_000_000 + i, [from + i + 0.5, Number.NaN, -0], 0, i === 3 ? 7 : noBoot)
+    }
+    const [a, b] = [new BatchBuilder(3, 1, 2), new BatchBuilder(3, 1, 2)]
+    for (const from of [0, 100]) {
+      fill(a, from)
+      fill(b, from)
+      expect(a.encode(9)).toEqual(encodeBatch(b.take(9)))
+      expect(a.size).toBe(0)
+    }
+    b.push("x", 1, 1, [1, 2, 3])
+    a.push("x", 1, 1, [1, 2, 3])
+    expect(decodeBatch(a.encode(1)).boots).toBeUndefined() // the boot flag resets too
+  })
 })

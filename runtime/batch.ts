@@ -232,6 +232,23 @@ export class BatchBuilder {
     this.n++
   }
 
+  /**
+   * Encodes the readings so far ({@link encodeBatch}) straight from the builder's columns, without
+   * the copies {@link take} makes, and resets the builder: the gateway's path, which keeps only the bytes.
+   */
+  encode(recvAt: number): Uint8Array {
+    const n = this.n
+    const bytes = encodeBatch({
+      ids: this.ids, seqs: this.seqs.subarray(0, n), ts: this.ts.subarray(0, n), width: this.width,
+      values: this.values.subarray(0, n * this.width), schema: this.schema, recvAt,
+      ...(this.hasBoot ? { boots: this.boots.subarray(0, n) } : {}),
+    })
+    this.ids = []
+    this.n = 0
+    this.hasBoot = false
+    return bytes
+  }
+
   /** Returns the readings so far as a batch and resets the builder. */
   take(recvAt: number): ReadingBatch {
     const n = this.n

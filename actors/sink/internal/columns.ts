@@ -41,7 +41,10 @@ export class RowColumns {
     const src = index * bw
     const dst = n * width
     if (bw === width) {
-      this.values.set(batch.values.subarray(src, src + width), dst)
+      // A loop, not set(subarray(...)): a view per row cost more than the copy itself.
+      const from = batch.values
+      const to = this.values
+      for (let f = 0; f < width; f++) to[dst + f] = from[src + f]!
       return true
     }
     for (let f = 0; f < width; f++) this.values[dst + f] = f < bw ? batch.values[src + f]! : NaN
