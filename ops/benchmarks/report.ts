@@ -80,8 +80,8 @@ const about: Record<string, string> = {
     "*crash*: SIGKILL one node, time until every one of its shards processed a batch on its new owner. *planned*: SIGTERM (drain) one node, " +
     "the worst shard's pause from the old owner stopping intake to the new owner's first batch. Medians over `--runs`.",
   sink:
-    "A private ClickHouse 18.16: the same 100,000 synthetic 48-field readings inserted through the sink (RowBinary) and through ordinary " +
-    "@clickhouse/client paths (JSON, TSV, CSV). The **ceiling** is the very RowBinary bodies the sink sent in a run, recorded on " +
+    "A private ClickHouse 18.16: the same 100,000 synthetic 48-field readings inserted through the sink (its binary format: Native " +
+    "since 2026-11-26, RowBinary before) and through ordinary @clickhouse/client paths (JSON, TSV, CSV, RowBinary). The **ceiling** is the very bodies the sink sent in a run, recorded on " +
     "their way and inserted again through the same store with the same concurrency right after that run (so `ratio` = " +
     "sink ÷ ceiling ≤ 1 up to noise). CPU per 100k rows: ours from `process.cpuUsage`, the server's from /proc. Then one device-day " +
     "and the history query times (median of 7). Rates are medians of `--runs` with the slowest and fastest run (`*_spread`).",
