@@ -122,6 +122,9 @@ export const rowBinaryEncoder = (): RowEncoder => {
   }
 }
 
+/** Rows per block of the Native encoder's transpose: 64 rows of 48 fields are 24 KB. */
+const transposeRows = 64
+
 /** A column's name and ClickHouse type in a Native block header: two RowBinary strings. */
 const nativeHeader = (name: string, type: string): Uint8Array => {
   const [a, b] = [rowBinaryString(utf8.encode(name)), rowBinaryString(utf8.encode(type))]
@@ -143,12 +146,13 @@ export const nativeEncoder = (fields: ReadonlyArray<string>): RowEncoder => {
   const key = [["device_id", "String"], ["seq", "UInt64"], ["ts", "DateTime('UTC')"], ["ms", "UInt16"], ["ingested", "DateTime('UTC')"]] as const
   const [idH, seqH, tsH, msH, ingestedH] = key.map(([c, t]) => nativeHeader(c, t)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
   const fieldH = fields.map((f) => nativeHeader(f, "Float64"))
-  let column = new Float64Array(0)
+  /** The fields column by column (field f at f * n), filled by a blocked transpose; kept between encodes. */
+  let columns = new Float64Array(0)
   return {
     format: "Native",
     encode(rows, ingestedSec) {
       const { ids, seqs, ts, values, width, n } = rows
-      if (column.length < n) column = new Float64Array(n)
+      if (columns.length < n * width) columns = new Float64Array(n * width)
       w.reserve(64 + n * (18 + 8 * width + 16) + fieldH.reduce((a, h) => a + h.length, 0))
       w.varUInt(key.length + width)
       w.varUInt(n)
@@ -166,10 +170,17 @@ export const nativeEncoder = (fields: ReadonlyArray<string>): RowEncoder => {
         stamps[i] = w.length
         w.u32(ingestedSec)
       }
+      // Transposed in blocks of rows that stay in the CPU's cache: a whole pass over the rows per
+      // field read every row's cache lines once per field (48 times) from memory.
+      for (let r0 = 0; r0 < n; r0 += transposeRows) {
+        const r1 = Math.min(n, r0 + transposeRows)
+        for (let f = 0; f < width; f++) {
+          for (let i = r0, j = r0 * width + f, o = f * n + r0; i < r1; i++, j += width, o++) columns[o] = values[j]!
+        }
+      }
       for (let f = 0; f < width; f++) {
         w.bytes(fieldH[f]!)
-        for (let i = 0, j = f; i < n; i++, j += width) column[i] = values[j]!
-        w.f64s(column, 0, n)
+        w.f64s(columns, f * n, n)
       }
       rows.clear()
       return { body: w.take(), stamps }
