@@ -237,25 +237,22 @@ export class BatchBuilder {
    * the copies {@link take} makes, and resets the builder: the gateway's path, which keeps only the bytes.
    */
   encode(recvAt: number): Uint8Array {
-    const n = this.n
-    const bytes = encodeBatch({
-      ids: this.ids, seqs: this.seqs.subarray(0, n), ts: this.ts.subarray(0, n), width: this.width,
-      values: this.values.subarray(0, n * this.width), schema: this.schema, recvAt,
-      ...(this.hasBoot ? { boots: this.boots.subarray(0, n) } : {}),
-    })
-    this.ids = []
-    this.n = 0
-    this.hasBoot = false
-    return bytes
+    // Views are safe here: encodeBatch has copied them into the bytes before the next push.
+    return encodeBatch(this.cut(recvAt, (a, end) => a.subarray(0, end)))
   }
 
   /** Returns the readings so far as a batch and resets the builder. */
   take(recvAt: number): ReadingBatch {
+    return this.cut(recvAt, (a, end) => a.slice(0, end))
+  }
+
+  /** The open batch with each column as `part` gives it (a view or a copy), and a fresh one started. */
+  private cut(recvAt: number, part: (a: Float64Array, end: number) => Float64Array): ReadingBatch {
     const n = this.n
     const batch: ReadingBatch = {
-      ids: this.ids, seqs: this.seqs.slice(0, n), ts: this.ts.slice(0, n), width: this.width,
-      values: this.values.slice(0, n * this.width), schema: this.schema, recvAt,
-      ...(this.hasBoot ? { boots: this.boots.slice(0, n) } : {}),
+      ids: this.ids, seqs: part(this.seqs, n), ts: part(this.ts, n), width: this.width,
+      values: part(this.values, n * this.width), schema: this.schema, recvAt,
+      ...(this.hasBoot ? { boots: part(this.boots, n) } : {}),
     }
     this.ids = []
     this.n = 0

@@ -42,6 +42,12 @@ const cachedIdBytes = (encode: (id: string) => Uint8Array, limit = 100_000): ((i
 
 const utf8 = new TextEncoder()
 
+/** Re-stamps binary bodies (RowBinary, Native): each `ingested` is a little-endian UInt32 at its offset. */
+const restampUInt32 = ({ body, stamps }: EncodedRows, ingestedSec: number): void => {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+  for (let i = 0; i < stamps.length; i++) view.setUint32(stamps[i]!, ingestedSec, true)
+}
+
 /** TabSeparated text: numbers written as decimal text, ids escaped. Every store reads it. */
 export const tsvEncoder = (): RowEncoder => {
   const w = new TsvWriter(1 << 20)
@@ -115,10 +121,7 @@ export const rowBinaryEncoder = (): RowEncoder => {
       rows.clear()
       return { body: w.take(), stamps }
     },
-    restamp({ body, stamps }, ingestedSec) {
-      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
-      for (let i = 0; i < stamps.length; i++) view.setUint32(stamps[i]!, ingestedSec, true)
-    },
+    restamp: restampUInt32,
   }
 }
 
@@ -185,9 +188,6 @@ export const nativeEncoder = (fields: ReadonlyArray<string>): RowEncoder => {
       rows.clear()
       return { body: w.take(), stamps }
     },
-    restamp({ body, stamps }, ingestedSec) {
-      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
-      for (let i = 0; i < stamps.length; i++) view.setUint32(stamps[i]!, ingestedSec, true)
-    },
+    restamp: restampUInt32,
   }
 }
