@@ -150,7 +150,7 @@ export interface NatsCluster {
   cleanup(): Promise<void>
 }
 
-/** Starts an n-server JetStream cluster (default 3) and waits until it has a meta leader. */
+/** Starts an n-server JetStream cluster (default 3) and waits until it places an R(n) stream. */
 export const startNatsCluster = async (n = 3, opts: { auth?: string | false } = {}): Promise<NatsCluster> => {
   const credsDir = opts.auth === false ? undefined : (opts.auth ?? harnessCredentials())
   const auth = roleAuth(credsDir, "admin")
@@ -176,12 +176,20 @@ export const startNatsCluster = async (n = 3, opts: { auth?: string | false } = 
   })
   await Promise.all(servers.map((s) => s.start()))
   const urls = ports.map((p) => `nats://127.0.0.1:${p.client}`)
-  // JetStream is usable once the meta group has elected a leader.
-  await waitFor("JetStream meta leader", async () => {
+  // JetStream is usable for an R(n) stream once the meta group has a leader that knows all n
+  // servers: a leader elected by a quorum can answer INFO while the last server is not placed yet
+  // ("no suitable peers for placement", seen in CI). So a throwaway R(n) stream must be accepted.
+  const js = (nc: Awaited<ReturnType<typeof connect>>, api: string, body?: unknown) =>
+    nc.request(`$JS.API.${api}`, body === undefined ? undefined : JSON.stringify(body), { timeout: 2000 })
+      .then((r) => JSON.parse(new TextDecoder().decode(r.data)) as { error?: unknown })
+  await waitFor(`JetStream placing on all ${n} servers`, async () => {
     const nc = await connect({ servers: urls, timeout: 1000, ...auth })
     try {
-      const r = await nc.request("$JS.API.INFO", undefined, { timeout: 1000 })
-      return !JSON.parse(new TextDecoder().decode(r.data)).error
+      if ((await js(nc, "INFO")).error) return false
+      const probe = "AKIS_HARNESS_PLACEMENT"
+      if ((await js(nc, `STREAM.CREATE.${probe}`, { name: probe, subjects: ["akis-harness.placement"], num_replicas: n, storage: "memory" })).error) return false
+      await js(nc, `STREAM.DELETE.${probe}`)
+      return true
     } finally {
       await nc.close()
     }
