@@ -66,6 +66,17 @@ describe("Coordinator (on the KV twin)", () => {
     for (const s of t.released) expect((await t.other("x").read(s)).value).toBeUndefined()
   })
 
+  test("a drain hands every shard over as a drain, also those a pass triggered by its announcement moves", async () => {
+    const t = setup("a", ["a"])
+    await t.c.reconcile()
+    await t.c.drain(async () => {
+      t.view.workers = ["b"] // membership now says a is draining: placement moves its shards away
+      await t.c.reconcile()
+    })
+    expect(t.made.map((h) => h.stops)).toEqual([["drain"], ["drain"], ["drain"], ["drain"]])
+    expect(t.released.sort()).toEqual([0, 1, 2, 3])
+  })
+
   test("drops a host whose lease moved, without releasing it", async () => {
     const t = setup("a", ["a"])
     await t.c.reconcile()

@@ -60,9 +60,15 @@ export class Coordinator {
     return this.running
   }
 
-  /** Planned leave: no new shards; every held shard is handed over (final checkpoint, release). */
-  async drain(): Promise<void> {
+  /**
+   * Planned leave: no new shards; every held shard is handed over (final checkpoint, release).
+   * `announce` tells the cluster (membership says draining, so placement moves the shards away);
+   * it runs after this node has stopped taking shards, so that a pass it triggers hands them over
+   * as a drain too, not as a routine handoff.
+   */
+  async drain(announce: () => Promise<void> = async () => {}): Promise<void> {
     this.draining = true
+    await announce()
     while (this.running) await this.running
     await Promise.all([...this.hosts.keys()].map((s) => this.handOff(s, "drain")))
   }

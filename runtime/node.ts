@@ -211,8 +211,7 @@ export const runNode = async (o: NodeOptions, d: NodeDeps, ports: NodePorts, pro
       if (draining || stopped) return
       draining = true
       d.log("node.drain", { node: id, shards: coordinator.held.size })
-      await membership.drain()
-      await coordinator.drain()
+      await coordinator.drain(() => membership.drain())
       await node.stop(true)
     },
     async stop(leave = false) {

@@ -84,9 +84,12 @@ describe("gateway under a handshake flood", () => {
         AKIS_GATEWAY__MAXHANDSHAKESPERSECPERADDRESS: String(PER_ADDRESS), AKIS_GATEWAY__MAXCONNECTIONS: "10000",
       },
     })
-    await waitFor("node listening and holding every shard", () =>
-      events(node!).some((e) => e.event === "gateway.listening") && new Set(events(node!).filter((e) => e.event === "shard.start").map((e) => e.shard)).size === P,
-    { timeoutMs: 90_000 })
+    await waitFor("node listening and holding every shard", () => {
+      if (node!.proc.exitCode !== null) throw new Error(`the node exited (${node!.proc.exitCode})`)
+      return events(node!).some((e) => e.event === "gateway.listening") && new Set(events(node!).filter((e) => e.event === "shard.start").map((e) => e.shard)).size === P
+    }, { timeoutMs: 90_000 }).catch((e) => {
+      throw new Error(`${e instanceof Error ? e.message : e}\nnode output:\n${node!.output().slice(-4000)}`)
+    })
 
     // A device from 127.0.0.1 sends a reading every 200 ms through the whole flood.
     const device = await plainClient(port, pki.dir, "bus-0001")

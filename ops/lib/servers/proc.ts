@@ -85,21 +85,28 @@ export const spawnChild = (name: string, cmd: string[], opts: { env?: Record<str
       }
     }
   }
-  void pump(proc.stdout)
-  void pump(proc.stderr)
-  proc.exited.then(() => live.delete(proc))
+  const pumped = Promise.all([pump(proc.stdout), pump(proc.stderr)]).catch(() => {})
+  // The exit status arrives before the last of the output has been read from the pipes: a test that
+  // looks at what a child printed right after it exited would miss its last lines (the shard.stop of
+  // a drain). `exited` resolves once both pipes are read to their end, or 2 s after the exit if a
+  // process the child started holds them open.
+  const exited = proc.exited.then(async (code) => {
+    live.delete(proc)
+    await Promise.race([pumped, Bun.sleep(2_000)])
+    return code
+  })
   return {
     proc,
     name,
     output: () => out,
-    exited: proc.exited,
+    exited,
     waitForLine(re, timeoutMs = 15_000) {
       const m = out.split("\n").find((l) => re.test(l))
       if (m !== undefined) return Promise.resolve(m)
       return new Promise((resolve, reject) => {
         const cancel = systemClock.after(timeoutMs, () => reject(new Error(`${name}: no line matching ${re} within ${timeoutMs} ms. Output:\n${out.slice(-3000)}`)))
         waiters.push({ re, resolve: (l) => (cancel(), resolve(l)) })
-        proc.exited.then((code) => {
+        exited.then((code) => {
           cancel()
           reject(new Error(`${name} exited (${code}) before printing ${re}. Output:\n${out.slice(-3000)}`))
         })
@@ -107,7 +114,7 @@ export const spawnChild = (name: string, cmd: string[], opts: { env?: Record<str
     },
     async kill(signal = "SIGKILL") {
       if (proc.exitCode === null && !proc.killed) proc.kill(signal)
-      return proc.exited
+      return exited
     },
   }
 }
