@@ -45,8 +45,8 @@ export interface ApiCluster {
   ops(args: ReadonlyArray<string>): Promise<string>
   /** Writes `scenario` (YAML) and starts `ops loadgen` against every gateway (niced with `nice`). */
   fleet(scenario: string, extra?: ReadonlyArray<string>, o?: { nice?: boolean }): Child
-  /** Kills everything this started (nginx, fleets, nodes). */
-  stop(): Promise<void>
+  /** Stops everything this started (nginx, fleets, nodes); `hard`: SIGKILL the nodes too (a graceful stop waits for NATS, which a test may have stopped). */
+  stop(hard?: boolean): Promise<void>
 }
 
 /** Starts the cluster and returns once every node's API listens and the tokens exist. */
@@ -97,10 +97,10 @@ export const startApiCluster = async (o: ApiClusterOptions): Promise<ApiCluster>
       children.push(c)
       return c
     },
-    async stop() {
+    async stop(hard = false) {
       await nginx?.stop()
       await Promise.all([...children].map((c) => c.kill("SIGKILL")))
-      await Promise.all([...nodes.values()].map((c) => c.kill(nodeStopSignal())))
+      await Promise.all([...nodes.values()].map((c) => c.kill(hard ? "SIGKILL" : nodeStopSignal())))
     },
   }
 }

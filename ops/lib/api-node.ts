@@ -11,7 +11,7 @@ import {
 } from "../../gateway/http/index.ts"
 import { askActor, names, placeShards, shardOf, type AkisNode, type AlertTransition, type Nats } from "../../runtime/index.ts"
 import type { TopologyOptions } from "../../runtime/nats/topology.ts"
-import { isClosed, openTopologyKv, requesterOf } from "../../runtime/nats/client.ts"
+import { isClosed, linkUp, openTopologyKv, requesterOf } from "../../runtime/nats/client.ts"
 import { contextOn } from "./context.ts"
 import { AlertTransitionMessage, isWireDecodeError, LeaseRecord, logFirstOfEach, MemberRecord } from "../../runtime/wire.ts"
 import { clusterView } from "./cluster-view.ts"
@@ -46,11 +46,15 @@ export interface ApiNode {
 }
 
 
+type Dependency = "NATS" | "ClickHouse"
+
 /**
  * Returns `guarded(what, f)`: runs `f`; a failure that is not already an answer becomes a 503
- * naming only the dependency `what` (the error itself goes to `log`).
+ * naming only the dependency `what` (the error itself goes to `log`). While `down(what)` says the
+ * dependency is not connected, the 503 comes at once instead of after `f`'s timeout.
  */
-const makeGuarded = (log: (what: string, e: unknown) => void) => async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+const makeGuarded = (log: (what: Dependency, e: unknown) => void, down: (what: Dependency) => boolean) => async <T>(what: Dependency, f: () => Promise<T>): Promise<T> => {
+  if (down(what)) throw unavailable(what, "not connected; retry later")
   try {
     return await f()
   } catch (e) {
@@ -77,7 +81,8 @@ const rowToTransition = (r: Record<string, unknown>): AlertTransition => ({
 export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
   const { config, nats, store, schema } = p
   const clock = systemClock
-  const guarded = makeGuarded((what, e) => p.log("api.unavailable", { what, error: String(e) }))
+  const natsUp = linkUp(nats.nc)
+  const guarded = makeGuarded((what, e) => p.log("api.unavailable", { what, error: String(e) }), (what) => what === "NATS" && !natsUp())
   const isApi = config.node.roles.includes("api")
   const P = config.cluster.partitions
   const nodeId = p.node?.id ?? config.node.id
@@ -134,7 +139,12 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     audit: audit ?? (undefined as never),
     verifyJwt: config.api.jwksUrl ? remoteJwtVerifier(config.api.jwksUrl, config.api.jwtIssuer, config.api.jwtAudience, config.api.jwtRoleClaim) : undefined,
     // Shards this node serves are answered in-process; the others over NATS by their owner.
-    liveState: (id) => askActor(requesterOf(opsCtx.bus), P, "device", id, {}, { local: (s) => p.node?.hosts().get(s)?.queries, timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) }),
+    liveState: async (id) => {
+      const local = (s: number) => p.node?.hosts().get(s)?.queries
+      // Another node's shard is asked over NATS: not connected, that is a 503 now, not after the timeout.
+      if (!local(shardOf(id, P)) && !natsUp()) throw unavailable("NATS", "not connected; retry later")
+      return askActor(requesterOf(opsCtx.bus), P, "device", id, {}, { local, timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) })
+    },
     devices: (limit) => guarded("ClickHouse", async () => {
       const [seen, open, owners] = await Promise.all([
         store.query<{ device_id: string; last: number }>(`SELECT device_id, toUInt64(max(minute)) * 1000 AS last FROM ${tables.rollup} GROUP BY device_id ORDER BY device_id LIMIT ${Math.floor(limit)}`),
@@ -211,6 +221,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     ready: async () => {
       const reasons: string[] = []
       if (isClosed(nats.nc)) reasons.push("NATS connection closed")
+      else if (!natsUp()) reasons.push("NATS not connected (reconnecting)")
       if (config.node.roles.includes("worker")) {
         if (!p.node) reasons.push("worker not started")
         else {

@@ -40,6 +40,22 @@ export const maxPayloadOf = (nc: Connection): number => nc.info?.max_payload ?? 
 /** True once the connection is closed for good (not while it reconnects). */
 export const isClosed = (nc: Connection): boolean => nc.isClosed()
 
+/**
+ * Follows a connection's status: the returned function is false from a disconnect until the
+ * reconnect, and once the connection is closed. Callers answer "unavailable" at once instead of
+ * waiting out a request timeout while the server is gone.
+ */
+export const linkUp = (nc: Connection): (() => boolean) => {
+  let up = true
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") up = false
+      else if (s.type === "reconnect") up = true
+    }
+  })().catch(() => {})
+  return () => up && !nc.isClosed()
+}
+
 /** Drains the connection (subscriptions finish, then it closes); never fails. */
 export const drain = async (nc: Connection): Promise<void> => {
   await nc.drain().catch(() => {})

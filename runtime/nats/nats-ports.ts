@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { natsBus } from "./bus.ts"
+import { linkUp } from "./client.ts"
 import { natsJetStream } from "./jetstream.ts"
 import type { NatsPorts } from "./ports.ts"
 import { natsSetup } from "./setup.ts"
@@ -12,17 +13,11 @@ import { natsSetup } from "./setup.ts"
  */
 export const natsPorts = async (nc: NatsConnection): Promise<NatsPorts> => {
   const jsm = await jetstreamManager(nc)
-  let up = true
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === "disconnect") up = false
-      else if (s.type === "reconnect") up = true
-    }
-  })().catch(() => {})
+  const connected = linkUp(nc)
   return {
     js: natsJetStream(jetstream(nc), jsm),
     bus: natsBus(nc),
     setup: natsSetup(jsm, new Kvm(nc)),
-    connected: () => up && !nc.isClosed(),
+    connected,
   }
 }
