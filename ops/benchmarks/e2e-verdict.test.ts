@@ -90,6 +90,8 @@ describe("e2eMisses", () => {
     expect(rest).toEqual([])
     expect(miss).toStartWith("reference_cpu_cores 0.54 > 0.25: nats 0.11, clickhouse 0.06, simulator 0.08 used 0.25 cores by themselves, the whole goal before any akis node")
     expect(miss).toContain("the nodes 0.29 cores, 145 µs of CPU per reading at 2000/s against 10 µs at the highest sustained step")
+    expect(miss).not.toContain("messages per reading")
+    expect(e2eMisses({ ...run, reference_nats_msgs_per_reading: { in: 0.95 } })[0]).toContain("; nats-server received 0.95 messages per reading (a shard's batch is published within gateway.flushMs")
   })
   test("throughput and latency misses are named with their figures", () => {
     const misses = e2eMisses({ ...run, readings_per_s: 96_910, p99_alert_ms: 62.6, reference_cpu_cores_by_process: { nodes: 0.1 } })

@@ -122,6 +122,8 @@ export interface E2eFigures {
   readonly idle_cpu_cores_by_process: Readonly<Record<string, number>>
   /** CPU s per 100k readings by group at the highest sustained step (null: none sustained). */
   readonly best_step_cpu_s_per_100k: Readonly<Record<string, number>> | null
+  /** nats-server's messages in per acked reading at the reference load (`/varz`), when measured. */
+  readonly reference_nats_msgs_per_reading?: { readonly in: number }
 }
 
 /**
@@ -150,7 +152,10 @@ export const e2eMisses = (f: E2eFigures, targets: typeof e2eTargets = e2eTargets
         `${othersCores >= targets.reference_cpu_cores ? ", the whole goal before any akis node" : ""}` +
         ` (idle, with no device connected: ${Object.entries(f.idle_cpu_cores_by_process).map(([k, v]) => `${k} ${fix2(v)}`).join(", ")}); ` +
         `the nodes ${fix2(nodes)} cores, ${Math.round(usPerReading)} µs of CPU per reading at ${f.reference_readings_per_s}/s` +
-        (atBest === undefined ? "" : ` against ${Math.round(atBest * 10)} µs at the highest sustained step: at the reference load each reading is its own socket read, ACK write and JetStream message`),
+        (atBest === undefined ? "" : ` against ${Math.round(atBest * 10)} µs at the highest sustained step: at the reference load each reading is its own socket read, ACK write and JetStream message`) +
+        (f.reference_nats_msgs_per_reading === undefined ? "" :
+          `; nats-server received ${f.reference_nats_msgs_per_reading.in} messages per reading (a shard's batch is published within gateway.flushMs, ` +
+          `so at this rate it holds about one reading, and nats-server's cost goes with its message rate)`),
     )
   }
   return misses
