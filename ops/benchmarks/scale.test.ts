@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { reconnectCpu, reconnectMiss, refusedIn } from "./scale.ts"
+import { reconnectCpu, reconnectMiss, refusedIn } from "./scale/verdict.ts"
 
 describe("scale bench: refusals read from a gateway's output", () => {
   test("sums one reason over the per-second summaries, whatever else each names", () => {
