@@ -27,7 +27,7 @@ import type { Benchmark } from "./index.ts"
 import { writeChartPng } from "./plot.ts"
 import { mintDeviceCerts } from "./scale/mint.ts"
 import type { SimConfig } from "./scale/sim.ts"
-import { reconnectCpu, reconnectMiss, refusedIn, type Step } from "./scale/verdict.ts"
+import { r1, reconnectCpu, reconnectMiss, refusedIn, type Step } from "./scale/verdict.ts"
 import { NodeStats, StatsRequest } from "../../runtime/wire.ts"
 
 const root = resolve(import.meta.dir, "..", "..")
@@ -61,7 +61,6 @@ const goals = { bytes_per_idle_actor: 10 * 1024, bytes_per_connection: 30 * 1024
 /** How long a fleet of `n` may take to reconnect before it counts as a miss (10 ms per device, ≥ 2 min). */
 const reconnectWaitMs = (n: number) => Math.max(120_000, n * 10)
 const say = (m: string) => process.stderr.write(`[bench scale] ${m}\n`)
-const r1 = (x: number) => Math.round(x * 10) / 10
 
 const rssBytes = async (pid: number | undefined): Promise<number> => {
   if (pid === undefined) return 0

@@ -48,13 +48,16 @@ export interface ApiNode {
 
 type Dependency = "NATS" | "ClickHouse"
 
+/** The 503 for a dependency this node knows it is not connected to. */
+const notConnected = (what: Dependency) => unavailable(what, "not connected; retry later")
+
 /**
  * Returns `guarded(what, f)`: runs `f`; a failure that is not already an answer becomes a 503
  * naming only the dependency `what` (the error itself goes to `log`). While `down(what)` says the
  * dependency is not connected, the 503 comes at once instead of after `f`'s timeout.
  */
 const makeGuarded = (log: (what: Dependency, e: unknown) => void, down: (what: Dependency) => boolean) => async <T>(what: Dependency, f: () => Promise<T>): Promise<T> => {
-  if (down(what)) throw unavailable(what, "not connected; retry later")
+  if (down(what)) throw notConnected(what)
   try {
     return await f()
   } catch (e) {
@@ -142,7 +145,7 @@ export const startApiNode = async (p: ApiNodeParts): Promise<ApiNode> => {
     liveState: async (id) => {
       const local = (s: number) => p.node?.hosts().get(s)?.queries
       // Another node's shard is asked over NATS: not connected, that is a 503 now, not after the timeout.
-      if (!local(shardOf(id, P)) && !natsUp()) throw unavailable("NATS", "not connected; retry later")
+      if (!local(shardOf(id, P)) && !natsUp()) throw notConnected("NATS")
       return askActor(requesterOf(opsCtx.bus), P, "device", id, {}, { local, timeoutMs: config.api.liveStateTimeoutMs, attemptMs: Math.min(1_000, config.api.liveStateTimeoutMs) })
     },
     devices: (limit) => guarded("ClickHouse", async () => {

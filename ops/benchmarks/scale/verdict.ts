@@ -2,7 +2,8 @@
  * `ops bench scale`'s figures of one fleet size and the pure parts of its verdict: refusals read
  * from a gateway's output, the reconnect's CPU by process, and the reconnect miss with its reason.
  */
-const r1 = (x: number) => Math.round(x * 10) / 10
+/** Rounded to one decimal, as the scale bench reports its figures. */
+export const r1 = (x: number) => Math.round(x * 10) / 10
 
 /** One fleet size's figures. */
 export interface Step {

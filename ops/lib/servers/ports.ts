@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs"
 
-/** The kernel's range for the local ports of outgoing connections (Linux default 32768–60999). */
-const ephemeralRange = (): [number, number] => {
+/**
+ * The lowest local port of the kernel's range for outgoing connections (Linux default 32768), read
+ * once per process.
+ */
+const ephemeralLo = ((): number => {
   try {
     const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number)
-    if (lo! > 0 && hi! >= lo!) return [lo!, hi!]
+    if (lo! > 0 && hi! >= lo!) return lo!
   } catch {}
-  return [32768, 60999]
-}
+  return 32768
+})()
 
 const handedOut = new Set<number>()
 
@@ -28,7 +31,6 @@ const bindable = (port: number): boolean => {
  * port twice in one process.
  */
 export const freePort = (): number => {
-  const [ephemeralLo] = ephemeralRange()
   const lo = 20_000
   const hi = Math.min(ephemeralLo - 1, 65_535)
   for (let i = 0; hi > lo && i < 200; i++) {
