@@ -57,6 +57,16 @@ export interface ActorKind<S> {
    * too. Without it, a passive instance is only woken by a message.
    */
   nextTimer?(state: S, now: number): number
+  /**
+   * Asked after a tick at `now` that changed nothing (onTick returned false): the processing time
+   * before which no tick can change this live instance either (no timer due, nothing to evict, no
+   * clock-driven condition turning); the table skips its ticks until the first one at or after it.
+   * `now` or earlier: tick it every time. A message, a tick that changed something, or a change of
+   * {@link epoch} make the next tick run. Without it, every live instance is ticked every time.
+   */
+  tickDue?(state: S, now: number): number
+  /** Changes when something outside the instances may change what a tick does to any of them (the device kind: a rule set swap). */
+  epoch?(): number
 }
 
 /** Address of an actor: `<kind>/<id>`. */

@@ -193,4 +193,39 @@ describe("ActorTable timers", () => {
     expect(checkpointCodec.unpack(Bun.inflateSync(t.snapshot(3_000).actors[0]![1] as Uint8Array<ArrayBuffer>))).toEqual([1])
     expect(packs).toBe(3)
   })
+
+  test("a kind that says when an actor is next due is ticked only then: a message, a tick that changed something, or a new epoch tick it at once", () => {
+    const ticks: number[] = []
+    let change = false
+    let epoch = 1
+    const lazy: ActorKind<{ due: number }> = {
+      name: "lazy", create: () => ({ due: 5_000 }), onReading: () => {},
+      onTick: (_s, c) => (ticks.push(c.now), change),
+      tickDue: (s) => s.due, epoch: () => epoch,
+      snapshot: (s) => [s.due], restore: (_id, snap) => ({ due: (snap as number[])[0]! }), query: (s) => s,
+    }
+    const t = new ActorTable(lazy as ActorKind<unknown>, ctx(), { actorIdleMs: 600_000, tickMs: 1_000 })
+    const every = (from: number, to: number) => { for (let n = from; n <= to; n += 1_000) t.tick(n) }
+    t.get("a", 0)
+    every(1_000, 7_000)
+    expect(ticks).toEqual([1_000, 5_000, 6_000, 7_000]) // after the message; then from its due time on (due stays 5 s)
+    ;(t.live.get("a")!.state as { due: number }).due = 20_000
+    ticks.length = 0
+    every(8_000, 12_000)
+    expect(ticks).toEqual([8_000]) // the next tick that ran learnt the new due time
+    t.get("a", 12_500)
+    every(13_000, 15_000)
+    expect(ticks).toEqual([8_000, 13_000]) // a message: the next tick runs
+    change = true
+    every(14_000, 21_000)
+    expect(ticks).toEqual([8_000, 13_000, 20_000, 21_000]) // skipped until due at 20 s; a changing tick is followed by another
+    change = false
+    ;(t.live.get("a")!.state as { due: number }).due = 100_000
+    every(22_000, 25_000)
+    expect(ticks).toEqual([8_000, 13_000, 20_000, 21_000, 22_000])
+    epoch = 2 // e.g. a new rule set: every live actor is ticked once
+    every(26_000, 28_000)
+    expect(ticks).toEqual([8_000, 13_000, 20_000, 21_000, 22_000, 26_000])
+    expect(t.metrics.ticked).toBe(10)
+  })
 })

@@ -11,6 +11,8 @@ export interface LiveActor {
    * instead of packing again.
    */
   packed?: PackedSnapshot | undefined
+  /** Processing time of the first tick that must run {@link ActorKind.onTick} for it (0: the next one). */
+  tickAt: number
 }
 
 /** Settings of an {@link ActorTable}. */
@@ -50,6 +52,8 @@ export class ActorTable {
   readonly wakeups = new Map<string, number>()
   /** Earliest entry of {@link wakeups} (a lower bound: Infinity when empty), so most ticks skip the scan. */
   private nextWake = Number.POSITIVE_INFINITY
+  /** The kind's {@link ActorKind.epoch} at the last tick. */
+  private epoch = 0
   /**
    * Bumped by everything that may change what {@link snapshot} returns: a `get` (a reading
    * follows), a tick whose `onTick` changed a live actor (did not return false), a restore.
@@ -57,8 +61,8 @@ export class ActorTable {
    * nothing to checkpoint again.
    */
   version = 0
-  /** Activations, passivations, timer wake-ups, and wake-ups that failed on an unreadable snapshot. */
-  readonly metrics = { activations: 0, passivations: 0, wakeups: 0, wakeFailures: 0 }
+  /** Activations, passivations, timer wake-ups, wake-ups that failed on an unreadable snapshot, and actor ticks run (not skipped). */
+  readonly metrics = { activations: 0, passivations: 0, wakeups: 0, wakeFailures: 0, ticked: 0 }
 
   constructor(
     private readonly kind: ActorKind<unknown>,
@@ -71,20 +75,33 @@ export class ActorTable {
     this.version++
     const a = this.live.get(id) ?? this.activate(id, now)
     a.packed = undefined // a reading follows
+    a.tickAt = 0
     return a
   }
 
-  /** Ticks every live actor, first waking the passive ones whose timer is due; passivates the idle ones. */
+  /**
+   * Ticks the live actors that may change (all of them, unless the kind says when each is next
+   * due: {@link ActorKind.tickDue}), first waking the passive ones whose timer is due; passivates
+   * the idle ones. A skipped actor is one whose tick would have changed nothing: with a fleet of
+   * mostly quiet devices, ticking every live one was a constant cost per live actor.
+   */
   tick(now: number): void {
     const ctx = this.ctx
     if (now >= this.nextWake) this.wakeDue(now)
     ctx.now = now
     const { kind } = this
+    const epoch = kind.epoch?.() ?? 0
+    const all = epoch !== this.epoch
+    this.epoch = epoch
     let changed = false
     for (const [id, a] of this.live) {
-      if (kind.onTick && kind.onTick(a.state, ctx) !== false) {
-        a.packed = undefined
-        changed = true
+      if (kind.onTick && (all || a.tickAt <= now)) {
+        this.metrics.ticked++
+        if (kind.onTick(a.state, ctx) !== false) {
+          a.packed = undefined
+          changed = true
+          a.tickAt = 0 // a step may lead to another with the same inputs (a rule raised, then its clear)
+        } else a.tickAt = kind.tickDue ? Math.max(kind.tickDue(a.state, now), 1) : 0
       }
       if (now - a.lastActive > this.options.actorIdleMs && (kind.canPassivate?.(a.state, now) ?? true)) {
         const due = kind.nextTimer?.(a.state, now) ?? Number.POSITIVE_INFINITY
@@ -164,7 +181,7 @@ export class ActorTable {
     const state = packed === undefined ? this.kind.create(id, this.ctx) : this.kind.restore(id, unpackSnapshot(packed), this.ctx)
     this.passive.delete(id)
     this.wakeups.delete(id)
-    const a: LiveActor = { state, lastActive: now, packed: undefined }
+    const a: LiveActor = { state, lastActive: now, packed: undefined, tickAt: 0 }
     this.live.set(id, a)
     this.metrics.activations++
     return a

@@ -235,6 +235,25 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
       }
       return due
     },
+    epoch: () => holder.version,
+    // After a tick that changed nothing, the next tick that can change anything is the first at
+    // which a timer is due (nextTimer), a window evicts, or a clock-driven term of a timed rule
+    // that is not idle (a tick evaluates its when or clear) turns; a tick's other inputs (latest
+    // values, trackers, rule registers) hold still until the next reading.
+    tickDue(st, now) {
+      if (st.maxTs === -Infinity) return Infinity
+      if (st.version !== holder.version || st.set !== holder.current) return now
+      // Ticks run the device clock at maxTs + (now - lastArrival): device time x is processing time lastArrival + (x - maxTs).
+      const t = st.maxTs + Math.max(0, now - st.lastArrival)
+      let x = st.windows.evictDue()
+      const rules = st.set.rules
+      const R = st.R
+      for (let r = 0; r < rules.length; r++) {
+        const rule = rules[r]!
+        if (rule.timed && st.binding.enabled[r] === 1 && R[rule.base] !== Phase.idle) x = Math.min(x, rule.flips!(st.T, R, t))
+      }
+      return Math.min(st.lastArrival + (x - st.maxTs), kind.nextTimer!(st, now))
+    },
   }
   return kind
 }

@@ -165,7 +165,7 @@ describe("device timers across shard moves", () => {
     expect(Buffer.from(a.checkpoint(60).actors[0]![1])).toEqual(Buffer.from(bytes))
     // The old way, on a twin owner: the actor restored from the decoded snapshot object.
     const b = owner()
-    b.table.live.set("bus-1", { state: kind.restore("bus-1", unpackSnapshot(bytes), b.ctx), lastActive: t0 + 51_000 })
+    b.table.live.set("bus-1", { state: kind.restore("bus-1", unpackSnapshot(bytes), b.ctx), lastActive: t0 + 51_000, tickAt: 0 })
     for (const o of [a, b]) {
       o.read("bus-1", 61) // activates a's from its bytes
       for (let s = 62; s <= 200; s++) o.tick(s, s) // silent again: device_silent at 121

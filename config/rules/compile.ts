@@ -41,7 +41,7 @@ class Needs {
 const num = (x: number) => (Number.isFinite(x) ? String(x) : x > 0 ? "Infinity" : x < 0 ? "-Infinity" : "NaN")
 
 /** Generates JS for one expression; stateful sequence steps are hoisted into `pre` so they run every time. */
-const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs: Needs, rule: { slots: number; timed: boolean; timerMs: number; pre: string[]; leaves: Map<string, string> }): string => {
+const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs: Needs, rule: { slots: number; timed: boolean; timerMs: number; pre: string[]; leaves: Map<string, string>; flips: string[] }): string => {
   const go = (x: Expr): string => {
     switch (x.k) {
       case "num": return num(x.value)
@@ -68,6 +68,7 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
         const h = `h${k}`
         const within = x.within.k === "dur" ? x.within.ms : 0
         rule.pre.push(`const ${h}a=${go(x.first)},${h}b=${go(x.second)};const ${h}=${h}b&&(t-S[${k}]<=${within});if(${h}a&&!tick)S[${k}]=t;`)
+        rule.flips.push(`(x=S[${k}]+${within})>=t&&x<f&&(f=x)`) // true until t passes it
         return h
       }
       case "call": {
@@ -85,8 +86,15 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
           case "ewma_z": code = `T[${needs.tracker("ewma", fieldOf(0), msOf(1)).offset + 4}]`; break
           case "prev": code = `T[${needs.tracker("prev", fieldOf(0)).offset}]`; break
           case "elapsed": code = `((T[0]-T[1])/1000)`; break
-          case "absent": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(0)); code = `(t-T[0]>=${msOf(0)})`; break
-          case "unchanged": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(1)); code = `(t-T[${needs.tracker("change", fieldOf(0)).offset + 1}]>=${msOf(1)})`; break
+          case "absent": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(0)); code = `(t-T[0]>=${msOf(0)})`; rule.flips.push(`(x=T[0]+${msOf(0)})>t&&x<f&&(f=x)`); break
+          case "unchanged": {
+            rule.timed = true
+            rule.timerMs = Math.max(rule.timerMs, msOf(1))
+            const k = needs.tracker("change", fieldOf(0)).offset + 1
+            code = `(t-T[${k}]>=${msOf(1)})`
+            rule.flips.push(`(x=T[${k}]+${msOf(1)})>t&&x<f&&(f=x)`)
+            break
+          }
           case "missing": return `(v[o+${schema.byName.get(fieldOf(0))!.index}]!==v[o+${schema.byName.get(fieldOf(0))!.index}])`
           case "abs": return `Math.abs(${go(a[0]!)})`
           case "sqrt": return `Math.sqrt(${go(a[0]!)})`
@@ -154,7 +162,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
   const rules: RulePlan[] = spec.rules.map((r, ri) => {
     const ruleBase = base
     // R[base..base+4): phase, since, openedAt, escalation steps; then the rule's sequence slots.
-    const st = { slots: base + 4, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>() }
+    const st = { slots: base + 4, timed: false, timerMs: 0, pre: [] as string[], leaves: new Map<string, string>(), flips: [] as string[] }
     const whenCode = gen(r.when, schema, paramNames, needs, st)
     const whenPre = st.pre.splice(0)
     // Fast path: an idle rule whose (side-effect free) condition is false needs nothing else.
@@ -174,6 +182,7 @@ export const compileRuleSet = (spec: RuleSetSpec, schema: DeviceSchema, checksum
       timerMs: st.timed ? st.timerMs + r.forMs : 0,
       // NaN (a tracker not yet set) reads as no bound.
       floorCode: st.timed ? syntaxChecked(`const f=${floorOf(r.when, needs)};return f===f?f:-Infinity;`, planArgs.floor) : undefined,
+      flipsCode: st.timed ? syntaxChecked(`let f=Infinity,x;${st.flips.join(";")};return f;`, planArgs.flips) : undefined,
       base: ruleBase,
       size: st.slots - ruleBase,
       whenCode: syntaxChecked(`${whenPre.join("")}return ${whenCode};`, planArgs.cond),

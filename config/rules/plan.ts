@@ -20,7 +20,7 @@ export const planHelpers = ["hav", "wCount", "wAvg", "wSum", "wStddev", "wZscore
 export type PlanHelper = (typeof planHelpers)[number]
 
 /** Parameter lists of the generated functions. */
-export const planArgs = { cond: "v,o,p,W,T,S,t,tick", scan: "v,o,p,W,T,S,t,E,Q", trackers: "v,o,T,t", floor: "T" } as const
+export const planArgs = { cond: "v,o,p,W,T,S,t,tick", scan: "v,o,p,W,T,S,t,E,Q", trackers: "v,o,T,t", floor: "T", flips: "T,S,t" } as const
 
 /** A window the rule set needs: one per (field, duration), shared by every rule that uses it. */
 export interface WindowSpec {
@@ -63,6 +63,14 @@ export interface RulePlan {
    * needs no tick before then, so it can be passivated with a timer instead of staying live.
    */
   readonly floorCode: string | undefined
+  /**
+   * For timed rules, body of a function of the tracker and rule slots and the device time t
+   * (`planArgs.flips`) giving the earliest device time after t at which one of the rule's
+   * clock-driven terms (`absent`, `unchanged`, a sequence's `within`, in `when` or `clear`) changes
+   * its value while the device is silent (Infinity: none). Until then, and until a window evicts,
+   * a tick evaluates the rule exactly as the last one did.
+   */
+  readonly flipsCode: string | undefined
   /**
    * Where the rule's numbers live in the device's rule-state array R: R[base] phase, R[base+1]
    * since, R[base+2] openedAt, R[base+3] escalation steps applied, then `size - 4` sequence slots.

@@ -187,6 +187,17 @@ export class WindowArena {
     return any
   }
 
+  /** Event time at which {@link evictAll} next has something to evict (the oldest value's time + its window); Infinity when every window is empty. */
+  evictDue(): number {
+    const A = this.A
+    let due = Number.POSITIVE_INFINITY
+    for (let i = 0; i < this.groups.length; i++) {
+      const g = this.groups[i]!.gh
+      if (A[g + START] !== A[g + END]) due = Math.min(due, A[slot(A, g, A[g + START]!)]! + A[g + MS]!)
+    }
+    return due
+  }
+
   /** Evicts one group's values at or before `t` − its duration; false when there were none (nothing changed). */
   private evict(grp: Group, t: number): boolean {
     const A = this.A

@@ -15,12 +15,16 @@ export type TrackersFn = (v: Float64Array, o: number, T: Float64Array, t: number
 
 /** See `RulePlan.floorCode`: the device time before which no tick can make a timed rule's `when` true. */
 export type FloorFn = (T: Float64Array) => number
+/** See `RulePlan.flipsCode`: the next device time after t at which a clock-driven term of a timed rule changes. */
+export type FlipsFn = (T: Float64Array, S: Float64Array, t: number) => number
 
 /** A rule of a linked set: its plan and its functions. */
 export interface CompiledRule extends RulePlan {
   readonly when: CondFn
   /** Timed rules only. */
   readonly floor: FloorFn | undefined
+  /** Timed rules only. */
+  readonly flips: FlipsFn | undefined
   readonly clear: CondFn | undefined
   readonly values: ValuesFn
 }

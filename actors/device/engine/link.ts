@@ -1,5 +1,5 @@
 import { deviceBinder, planArgs, planHelpers, type PlanHelper, type RuleSetPlan } from "../../../config/rules/index.ts"
-import type { CompiledRule, CompiledRuleSet, CondFn, FloorFn, ScanFn, TrackersFn, ValuesFn } from "./compiled.ts"
+import type { CompiledRule, CompiledRuleSet, CondFn, FloorFn, FlipsFn, ScanFn, TrackersFn, ValuesFn } from "./compiled.ts"
 import { windowReaders } from "./readers.ts"
 
 /** Metres between two WGS84 points (great circle): the rule language's `haversine`. */
@@ -27,6 +27,7 @@ export const linkRuleSet = (plan: RuleSetPlan): CompiledRuleSet => {
     clear: r.clearCode === undefined ? undefined : makeFn<CondFn>(r.clearCode, planArgs.cond),
     values: makeFn<ValuesFn>(r.valuesCode, planArgs.cond),
     floor: r.floorCode === undefined ? undefined : makeFn<FloorFn>(r.floorCode, planArgs.floor),
+    flips: r.flipsCode === undefined ? undefined : makeFn<FlipsFn>(r.flipsCode, planArgs.flips),
   }))
   const bind = deviceBinder(plan.spec)
   return {
