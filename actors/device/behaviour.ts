@@ -240,9 +240,9 @@ export const makeDeviceKind = (schema: DeviceSchema, holder: RuleSetHolder, opts
     // which a timer is due (nextTimer), a window evicts, or a clock-driven term of a timed rule
     // that is not idle (a tick evaluates its when or clear) turns; a tick's other inputs (latest
     // values, trackers, rule registers) hold still until the next reading.
+    // (A tick that changed nothing ran syncRuleSet without a migration: st holds the current set.)
     tickDue(st, now) {
       if (st.maxTs === -Infinity) return Infinity
-      if (st.version !== holder.version || st.set !== holder.current) return now
       // Ticks run the device clock at maxTs + (now - lastArrival): device time x is processing time lastArrival + (x - maxTs).
       const t = st.maxTs + Math.max(0, now - st.lastArrival)
       let x = st.windows.evictDue()

@@ -42,6 +42,8 @@ const num = (x: number) => (Number.isFinite(x) ? String(x) : x > 0 ? "Infinity" 
 
 /** Generates JS for one expression; stateful sequence steps are hoisted into `pre` so they run every time. */
 const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs: Needs, rule: { slots: number; timed: boolean; timerMs: number; pre: string[]; leaves: Map<string, string>; flips: string[] }): string => {
+  /** Records device time `at` (JS) as a time at which a clock-driven term turns: after t, or also at t (`atT`: true until t passes it). */
+  const turnsAt = (at: string, atT = false) => rule.flips.push(`(x=${at})${atT ? ">=" : ">"}t&&x<f&&(f=x)`)
   const go = (x: Expr): string => {
     switch (x.k) {
       case "num": return num(x.value)
@@ -68,7 +70,7 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
         const h = `h${k}`
         const within = x.within.k === "dur" ? x.within.ms : 0
         rule.pre.push(`const ${h}a=${go(x.first)},${h}b=${go(x.second)};const ${h}=${h}b&&(t-S[${k}]<=${within});if(${h}a&&!tick)S[${k}]=t;`)
-        rule.flips.push(`(x=S[${k}]+${within})>=t&&x<f&&(f=x)`) // true until t passes it
+        turnsAt(`S[${k}]+${within}`, true)
         return h
       }
       case "call": {
@@ -86,13 +88,13 @@ const gen = (e: Expr, schema: DeviceSchema, params: ReadonlyArray<string>, needs
           case "ewma_z": code = `T[${needs.tracker("ewma", fieldOf(0), msOf(1)).offset + 4}]`; break
           case "prev": code = `T[${needs.tracker("prev", fieldOf(0)).offset}]`; break
           case "elapsed": code = `((T[0]-T[1])/1000)`; break
-          case "absent": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(0)); code = `(t-T[0]>=${msOf(0)})`; rule.flips.push(`(x=T[0]+${msOf(0)})>t&&x<f&&(f=x)`); break
+          case "absent": rule.timed = true; rule.timerMs = Math.max(rule.timerMs, msOf(0)); code = `(t-T[0]>=${msOf(0)})`; turnsAt(`T[0]+${msOf(0)}`); break
           case "unchanged": {
             rule.timed = true
             rule.timerMs = Math.max(rule.timerMs, msOf(1))
             const k = needs.tracker("change", fieldOf(0)).offset + 1
             code = `(t-T[${k}]>=${msOf(1)})`
-            rule.flips.push(`(x=T[${k}]+${msOf(1)})>t&&x<f&&(f=x)`)
+            turnsAt(`T[${k}]+${msOf(1)}`)
             break
           }
           case "missing": return `(v[o+${schema.byName.get(fieldOf(0))!.index}]!==v[o+${schema.byName.get(fieldOf(0))!.index}])`
